@@ -1,0 +1,273 @@
+/**
+ * @file backstore.h
+ * @brief Public API of backstore: the storage layer of an agent filesystem.
+ *
+ * A consumer opens a *store* on a backend chosen by name at run time
+ * (`"sim"`, `"real"`, `"faults:<inner>"`), then clones files copy-on-write
+ * (reflink, with clonefile(2) semantics), takes read-only snapshots and makes
+ * writable branches from them.  Every function returns 0 or a negative
+ * `BS_E*` code from the error table below; out parameters come first.
+ *
+ * Paths are store-relative and absolute ("/dir/file").  Snapshots and branches
+ * are reachable below the reserved directory "/.bs" (see bs_snapshot_path()
+ * and bs_branch_path()); a consumer cannot create anything there itself.
+ */
+#ifndef BACKSTORE_H
+#define BACKSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Library version (semantic versioning). */
+#define BS_VERSION_MAJOR 0
+#define BS_VERSION_MINOR 1
+#define BS_VERSION_PATCH 0
+
+/**
+ * The error table: XX(NAME, wire number, representative errno, message).
+ *
+ * The enum value of `BS_E<NAME>` is minus the wire number, so 0 is success
+ * and every failure is negative.  Wire numbers are fixed forever (they are
+ * sent in ErrorResponse); new codes are only appended.
+ */
+#define BS_ERRNO_MAP(XX)                                                        \
+  XX(UNSUPPORTED,    1, EOPNOTSUPP, "operation not supported by this filesystem or backend") \
+  XX(NOT_FOUND,      2, ENOENT,  "no such file, snapshot, branch or volume")    \
+  XX(EXISTS,         3, EEXIST,  "destination or name already exists")         \
+  XX(BUSY,           4, EBUSY,   "resource busy (snapshot has branches, volume mounted)") \
+  XX(NO_SPACE,       5, ENOSPC,  "no space left on volume")                     \
+  XX(INVALID,        6, EINVAL,  "invalid argument or name")                    \
+  XX(NAME_TOO_LONG,  7, ENAMETOOLONG, "name too long")                          \
+  XX(PERMISSION,     8, EACCES,  "permission denied (read-only, EPERM/EACCES, missing entitlement)") \
+  XX(CROSS_DEVICE,   9, EXDEV,   "source and destination are on different volumes") \
+  XX(IO,            10, EIO,     "input/output error")                          \
+  XX(TOOL_FAILED,   11, ECHILD,  "an external tool exited with an error")       \
+  XX(PARSE,         12, EBADMSG, "output of an external tool could not be parsed") \
+  XX(NO_MEMORY,     13, ENOMEM,  "out of memory")                               \
+  XX(CORRUPT,       14, EUCLEAN, "internal invariant or on-disk record is inconsistent")
+
+/** Error codes: 0 is success, failures are negative. */
+typedef enum bs_error {
+  BS_OK = 0,
+#define BS__XX(name, wire, eno, msg) BS_E##name = -(wire),
+  BS_ERRNO_MAP(BS__XX)
+#undef BS__XX
+} bs_error;
+
+/** Number of wire codes including OK (largest wire number + 1). */
+#define BS_ERROR_COUNT 15
+
+/** Short upper-case name of @p err ("NOT_FOUND"); "UNKNOWN" if not a code. */
+const char *bs_err_name(int err);
+/** One-line human message for @p err. */
+const char *bs_strerror(int err);
+/** Wire number of @p err (0 for OK); 0xffff if @p err is not a code. */
+uint16_t bs_err_wire(int err);
+/** Code for wire number @p wire; BS_EINVALID if the number is unknown. */
+int bs_err_from_wire(uint16_t wire);
+/** Map an OS errno (positive) to a code; unknown errnos map to BS_EIO. */
+int bs_err_from_errno(int os_errno);
+/** Representative OS errno of @p err (0 for OK). */
+int bs_err_to_errno(int err);
+
+/** Filesystem type numbers, as sent in CapabilityResponse.fs_type. */
+typedef enum bs_fs_type {
+  BS_FS_OTHER = 0,
+  BS_FS_APFS = 1,
+  BS_FS_HFS = 2,
+  BS_FS_BTRFS = 3,
+  BS_FS_XFS = 4,
+  BS_FS_EXT4 = 5,
+  BS_FS_TMPFS = 6,
+} bs_fs_type;
+
+/** Number of bs_fs_type values. */
+#define BS_FS_TYPE_COUNT 7
+
+/** Canonical lower-case name of @p t ("apfs"); "other" for unknown values. */
+const char *bs_fs_type_name(int t);
+/** Type for a name ("btrfs"); BS_FS_OTHER when the name is not known. */
+bs_fs_type bs_fs_type_from_name(const char *name);
+
+/** Capabilities of a store's filesystem (DESIGN §4 CapabilityResponse). */
+typedef struct bs_caps {
+  uint16_t schema_version;    /**< always 1 for this layout */
+  uint8_t fs_type;            /**< a bs_fs_type */
+  bool native_snapshots;      /**< snapshots are a filesystem feature */
+  bool native_reflink;        /**< reflink shares blocks (clonefile/FICLONE) */
+  bool xattrs;                /**< extended attributes are supported */
+  bool case_sensitive;        /**< name lookups are case-sensitive */
+  uint16_t max_name_len;      /**< longest path component, in bytes */
+  char fs_type_name[17];      /**< NUL-terminated ASCII, at most 16 bytes */
+} bs_caps;
+
+/** Fill @p out with the DESIGN §4 table row for @p t. */
+int bs_caps_for_type(bs_caps *out, bs_fs_type t);
+
+/** Opaque handle of an open store. */
+typedef struct bs_store bs_store;
+
+/** Options for bs_open(); zero-initialise, then set what you need. */
+typedef struct bs_open_opts {
+  const char *root;       /**< real backends: directory of the store */
+  const char *profile;    /**< sim: apfs, hfs, btrfs, xfs, ext4 or tmpfs */
+  uint64_t seed;          /**< sim: seed of every random choice (jitter, tears) */
+  uint64_t capacity;      /**< sim: volume size in bytes; 0 = 64 MiB */
+} bs_open_opts;
+
+/**
+ * Open a store on backend @p backend ("sim", "real", "faults:sim", ...).
+ * @return 0, BS_ENOT_FOUND for an unknown backend, BS_EINVALID for bad options.
+ */
+int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);
+/** Close @p st and release everything it holds; NULL is ignored. */
+void bs_close(bs_store *st);
+
+/** OS errno behind the last failure on @p st (0 if none or not an OS error). */
+int bs_last_os_errno(const bs_store *st);
+/** Message describing the last failure on @p st ("" if none). */
+const char *bs_last_message(const bs_store *st);
+
+/** Capabilities of the store's filesystem. */
+int bs_get_caps(bs_store *st, bs_caps *out);
+/** Filesystem type of the volume holding @p path (a host path for real). */
+int bs_probe_fs_type(bs_store *st, const char *path, bs_fs_type *out);
+
+/**
+ * Clone @p src to @p dst with clonefile(2) semantics: @p dst must not exist
+ * (BS_EEXISTS); the clone is a new file sharing every block with @p src until
+ * either is written; mode, owner, times and xattrs are preserved.  All or
+ * nothing: on failure @p dst does not exist and @p src is unchanged.
+ */
+int bs_reflink(bs_store *st, const char *src, const char *dst);
+
+/** Kinds of inode. */
+typedef enum bs_file_kind { BS_KIND_FILE = 1, BS_KIND_DIR = 2, BS_KIND_SYMLINK = 3 } bs_file_kind;
+
+/** What bs_stat() reports. Times are nanoseconds since the epoch. */
+typedef struct bs_stat_info {
+  uint64_t ino;
+  bs_file_kind kind;
+  uint32_t mode;          /**< permission bits (07777) */
+  uint32_t uid, gid;
+  uint32_t nlink;
+  uint64_t size;
+  uint64_t blocks;        /**< allocated blocks referenced (shared ones too) */
+  int64_t atime_ns, mtime_ns, ctime_ns;
+  int64_t btime_ns;       /**< birth time; 0 when the filesystem has none */
+} bs_stat_info;
+
+/** Volume usage. shared_bytes counts blocks referenced more than once. */
+typedef struct bs_usage {
+  uint64_t block_size;
+  uint64_t total_bytes;
+  uint64_t used_bytes;
+  uint64_t free_bytes;
+  uint64_t shared_bytes;
+} bs_usage;
+
+/** Usage of the volume (statvfs-like, exact in the sim). */
+int bs_usage_get(bs_store *st, bs_usage *out);
+
+/** Create an empty regular file; BS_EEXISTS if @p path exists. */
+int bs_create(bs_store *st, const char *path, uint32_t mode);
+/** Create a directory; BS_EEXISTS if @p path exists. */
+int bs_mkdir(bs_store *st, const char *path, uint32_t mode);
+/** Write @p len bytes at @p off, extending the file as needed. */
+int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len);
+/** Read up to @p len bytes at @p off; *@p nread gets the count (0 at EOF). */
+int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
+/** Set the size of a regular file, releasing or zero-extending. */
+int bs_truncate(bs_store *st, const char *path, uint64_t size);
+/** Remove a file. */
+int bs_unlink(bs_store *st, const char *path);
+/** Remove an empty directory. */
+int bs_rmdir(bs_store *st, const char *path);
+/** Rename @p from to @p to, replacing a file at @p to. */
+int bs_rename(bs_store *st, const char *from, const char *to);
+/** Metadata of @p path. */
+int bs_stat(bs_store *st, const char *path, bs_stat_info *out);
+/** Change permission bits. */
+int bs_chmod(bs_store *st, const char *path, uint32_t mode);
+/** Set access and modification times (ns since the epoch). */
+int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
+
+/** Callback of bs_readdir(); return non-zero to stop early. */
+typedef int (*bs_readdir_cb)(void *ctx, const char *name, bs_file_kind kind);
+/** List a directory in a stable order (byte order of names). */
+int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);
+
+/** Set xattr @p name to @p value (creating or replacing). */
+int bs_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len);
+/**
+ * Read xattr @p name into @p buf (capacity @p cap); *@p len gets its size.
+ * With @p cap 0 only the size is reported.  BS_ENOT_FOUND if absent,
+ * BS_EINVALID if @p cap is non-zero and too small.
+ */
+int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len);
+/** Remove xattr @p name; BS_ENOT_FOUND if absent. */
+int bs_removexattr(bs_store *st, const char *path, const char *name);
+/** Callback of bs_listxattr(); return non-zero to stop early. */
+typedef int (*bs_xattr_cb)(void *ctx, const char *name);
+/** List xattr names in byte order. */
+int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
+
+/** Make buffered writes of @p path durable; NULL syncs the whole store. */
+int bs_sync(bs_store *st, const char *path);
+
+/** Longest snapshot or branch name, in bytes. */
+#define BS_NAME_MAX 255
+
+/** What a snapshot list reports (DESIGN §4 SnapshotInfo). */
+typedef struct bs_snapshot_info {
+  uint64_t id;                 /**< internal id, unique in the store, never reused */
+  uint8_t uuid[16];            /**< filesystem UUID (RFC 4122 layout) */
+  char name[BS_NAME_MAX + 1];  /**< NUL-terminated */
+  bool readonly;
+  uint32_t branch_count;       /**< branches that depend on this snapshot */
+  uint64_t created_ns;
+} bs_snapshot_info;
+
+/**
+ * Take a read-only snapshot of the store's main tree, named @p name.
+ * BS_EUNSUPPORTED without native snapshots; BS_EEXISTS for a duplicate name;
+ * BS_EINVALID / BS_ENAME_TOO_LONG for a bad name.  @p out may be NULL.
+ */
+int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out);
+/** List snapshots in id order; free *@p out with free(). */
+int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count);
+/** Find a snapshot by name. */
+int bs_snapshot_lookup(bs_store *st, const char *name, bs_snapshot_info *out);
+/** Delete snapshot @p id; BS_EBUSY while a branch depends on it. */
+int bs_snapshot_delete(bs_store *st, uint64_t id);
+/**
+ * Give a read-only view of snapshot @p id: its store path is written to
+ * @p path (capacity @p cap).  In the sim this is bs_snapshot_path().
+ */
+int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
+/** Create writable branch @p name from snapshot @p id. */
+int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name);
+/** Delete branch @p name, dropping its reference on the snapshot. */
+int bs_branch_delete(bs_store *st, const char *name);
+
+/** Store path of a snapshot's tree: "/.bs/snapshots/<name>". */
+int bs_snapshot_path(char *buf, size_t cap, const char *name);
+/** Store path of a branch's tree: "/.bs/branches/<name>". */
+int bs_branch_path(char *buf, size_t cap, const char *name);
+
+/**
+ * Check a snapshot or branch name: non-empty valid UTF-8 of at most
+ * BS_NAME_MAX bytes, not "." or "..", without '/' (NUL cannot occur in a C
+ * string).  @return 0, BS_EINVALID or BS_ENAME_TOO_LONG.
+ */
+int bs_name_validate(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BACKSTORE_H */

@@ -1,0 +1,132 @@
+/**
+ * @file backstore/lab.h
+ * @brief The lab: seeded campaigns of random operations checked against a
+ * reference model after every operation (docs/campaign.md).
+ *
+ * For each seed a campaign opens a fresh store, draws a weighted random
+ * stream of operations from a PRNG seeded with that seed only, runs each
+ * operation on the store and on an in-memory reference model, and checks the
+ * invariants after every operation: the backend's own consistency check, the
+ * operation's result code, file contents of the operation's clone lineage,
+ * space accounting and, after a simulated power loss, crash consistency.  The
+ * first violated invariant ends the seed and is reported with everything
+ * needed to reproduce it.  Each seed also yields a trace digest: the same
+ * seed, options and library give the same digest in any process.
+ */
+#ifndef BACKSTORE_LAB_H
+#define BACKSTORE_LAB_H
+
+#include <stdio.h>
+
+#include "backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Operations per seed when bs_campaign_opts.ops is 0. */
+#define BS_CAMPAIGN_DEFAULT_OPS 1000u
+/** Failures kept in a bs_campaign_summary (more are only counted). */
+#define BS_CAMPAIGN_MAX_FAILURES 64u
+/** Operations between two full sweeps of every file and directory. */
+#define BS_CAMPAIGN_SWEEP_EVERY 64u
+
+/** Progress of a running campaign (see bs_campaign_opts.progress). */
+typedef struct bs_campaign_progress {
+  uint32_t seeds_done;  /**< seeds finished */
+  uint32_t seeds_total; /**< seeds asked for */
+  uint64_t ops_done;    /**< operations run so far, all seeds together */
+  uint64_t ops_total;   /**< seeds_total * ops per seed */
+  uint32_t failures;    /**< failing seeds so far */
+} bs_campaign_progress;
+
+/** The first invariant a seed violated. */
+typedef struct bs_campaign_failure {
+  uint64_t seed;         /**< the campaign seed */
+  uint32_t op_index;     /**< 0-based index of the failing operation */
+  char op[192];          /**< canonical text of the operation ("write /d0/f3 off=.. len=..") */
+  char check[24];        /**< the invariant: result, content, listing, space, check, crash */
+  char expected[160];    /**< what the model expected */
+  char actual[160];      /**< what the store did */
+  char message[256];     /**< bs_last_message() or a description of the mismatch */
+} bs_campaign_failure;
+
+/** What one seed did. */
+typedef struct bs_campaign_result {
+  uint64_t seed;          /**< the campaign seed */
+  uint32_t ops_run;       /**< operations run (the failing one included) */
+  uint64_t digest;        /**< FNV-1a 64 of the canonical trace lines */
+  uint32_t power_losses;  /**< simulated power losses injected (faults fired) */
+  uint32_t expected_errors; /**< operations that failed exactly as the model said */
+  uint32_t unsupported;   /**< of those, BS_EUNSUPPORTED for a missing capability */
+  uint32_t sweeps;        /**< full sweeps of every file and directory */
+  bool failed;            /**< an invariant was violated; see failure */
+  bs_campaign_failure failure; /**< valid when failed is set */
+} bs_campaign_result;
+
+/** Options of a campaign; zero-initialise, then set what you need. */
+typedef struct bs_campaign_opts {
+  const char *backend;  /**< registry name; NULL = "sim" */
+  const char *profile;  /**< sim profile; NULL = "apfs" */
+  uint64_t first_seed;  /**< first seed; seeds run first_seed, first_seed + 1, ... */
+  uint32_t seeds;       /**< number of seeds; 0 = 1 */
+  uint32_t ops;         /**< operations per seed; 0 = BS_CAMPAIGN_DEFAULT_OPS */
+  uint32_t jobs;        /**< worker threads for bs_campaign_run(); 0 = 1 */
+  const char *sim_bug;  /**< test only: a bs_sim_bug_from_name() name to turn on, or NULL */
+  bool no_backend_check; /**< test only: skip bs_check(), rely on the model's checks alone */
+  /**
+   * If set, every canonical trace line (the digest's input, '\n'-terminated)
+   * is written here, after a "# seed S" line per seed.  Use with jobs 1.
+   */
+  FILE *trace;
+  /** Called now and then with the overall progress (serialised, any thread). */
+  void (*progress)(void *ctx, const bs_campaign_progress *p);
+  /** Called once per seed, in seed order, when it finished (serialised). */
+  void (*seed_done)(void *ctx, const bs_campaign_result *r);
+  void *ctx;            /**< passed to progress and seed_done */
+} bs_campaign_opts;
+
+/** What bs_campaign_run() measured; release with bs_campaign_summary_free(). */
+typedef struct bs_campaign_summary {
+  uint32_t seeds_run;     /**< seeds that ran to the end or to their first failure */
+  uint64_t ops;           /**< operations run, all seeds */
+  double seconds;         /**< wall time (CLOCK_MONOTONIC), for reporting only */
+  double ops_per_sec;     /**< ops / seconds */
+  uint64_t power_losses;  /**< simulated power losses injected, all seeds */
+  uint64_t expected_errors; /**< operations that failed as the model said, all seeds */
+  uint64_t violations;    /**< invariant violations (failing seeds: a seed stops at its first) */
+  bs_campaign_failure *failures; /**< the first BS_CAMPAIGN_MAX_FAILURES, in seed order */
+  size_t n_failures;      /**< entries in failures */
+  char error[256];        /**< why the campaign could not run, when it returned an error */
+} bs_campaign_summary;
+
+/**
+ * Run one seed.  A violated invariant is not an error of this function: it
+ * returns 0 with @p out->failed set.
+ * @return 0; BS_EINVALID for bad options (unknown profile or bug name, with a
+ * description in @p out->failure.message); the bs_open() error if the store
+ * cannot be opened; BS_ENO_MEMORY.
+ */
+int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed);
+
+/**
+ * Run every seed of @p o, on o->jobs threads, and summarise.
+ * @return 0 when every seed ran (failures are in @p out), else the error that
+ * stopped the campaign, described in @p out->error.
+ */
+int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o);
+
+/** Release what bs_campaign_run() allocated in @p s; NULL is ignored. */
+void bs_campaign_summary_free(bs_campaign_summary *s);
+
+/**
+ * Write the command that reproduces seed @p seed of campaign @p o
+ * ("bslab campaign --profile apfs --seed 7 --ops 2000") into @p buf.
+ * @return 0, or BS_ENAME_TOO_LONG if @p cap is too small.
+ */
+int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BACKSTORE_LAB_H */

@@ -1,0 +1,62 @@
+/**
+ * @file backstore/sim.h
+ * @brief Extras of the deterministic simulated backend ("sim").
+ *
+ * The sim is opened like any backend (bs_open(&st, "sim", &opts) with
+ * opts.profile and opts.seed).  These functions reach what only the sim has:
+ * saving its whole state to an image file (so the bslab CLI can work on one
+ * simulated volume across invocations), and deliberate bugs that prove the
+ * campaign's invariant checks catch real defects.
+ */
+#ifndef BACKSTORE_SIM_H
+#define BACKSTORE_SIM_H
+
+#include "backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Sim block size in bytes. */
+#define BS_SIM_BLOCK_SIZE 4096u
+/** Default sim volume size (bs_open_opts.capacity == 0). */
+#define BS_SIM_DEFAULT_CAPACITY (64u * 1024u * 1024u)
+
+/** Names of the sim profiles, in bs_fs_type order (apfs first). */
+extern const char *const bs_sim_profile_names[];
+/** Number of entries in bs_sim_profile_names. */
+#define BS_SIM_PROFILE_COUNT 6
+
+/** True when @p st is a sim store (not a wrapper around one). */
+bool bs_sim_is_sim(const bs_store *st);
+
+/**
+ * Save the complete state of sim store @p st (blocks, inodes, snapshots,
+ * branches, clock, PRNG state) to @p file atomically: write a temporary file,
+ * fsync, rename.  A loaded image behaves exactly as the saved store would.
+ */
+int bs_sim_save(bs_store *st, const char *file);
+/**
+ * Load a store saved by bs_sim_save().
+ * @return 0, BS_ENOT_FOUND, BS_ECORRUPT for a damaged or foreign file.
+ */
+int bs_sim_load(bs_store **out, const char *file);
+
+/**
+ * Deliberate defects, for testing the checkers only (never set in normal use).
+ */
+typedef enum bs_sim_bug {
+  BS_SIM_BUG_NONE = 0,
+  BS_SIM_BUG_COW_IN_PLACE = 1, /**< writes to shared blocks overwrite them in place */
+  BS_SIM_BUG_LEAK_BLOCK = 2,   /**< releasing a block forgets to drop its refcount */
+} bs_sim_bug;
+
+/** Turn on deliberate defect @p bug in sim store @p st. */
+int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
+/** Parse a bug name ("cow-in-place", "leak-block"); BS_EINVALID if unknown. */
+int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BACKSTORE_SIM_H */

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the Debian packages the Makefile targets need.  Idempotent: does
+# nothing when everything is present; runs `apt-get update` at most once.
+# Not root and something missing: says what to install and exits 2.
+set -euo pipefail
+
+# What each package is for (keep this list exactly what the targets use).
+PACKAGES=(
+  build-essential   # gcc, make, ar; libasan/libubsan come with gcc
+  libcmocka-dev     # the test framework of every suite
+  valgrind          # leak check of the plain test build
+  python3           # scripts/gen-golden.py, the golden-file generator
+  hyperfine         # make bench: timing against reference commands
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "deps.sh: missing packages: ${missing[*]}; this is not a Debian-like system," \
+       "install their equivalents by hand." >&2
+  exit 2
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps.sh: missing packages: ${missing[*]}" >&2
+  echo "deps.sh: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+  exit 2
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps.sh: done"

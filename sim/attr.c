@@ -1,0 +1,103 @@
+/* Attributes and listings: stat, chmod, utimens, readdir, including the
+ * virtual read-only directories /.bs, /.bs/snapshots and /.bs/branches. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backstore/backend.h"
+#include "sim/sim_internal.h"
+
+static void stat_virtual(const bs__sim_store *s, bs__sim_virt v, bs_stat_info *out) {
+  memset(out, 0, sizeof(*out));
+  out->kind = BS_KIND_DIR;
+  out->mode = 0555;
+  size_t n = v == BS__SIM_V_BS ? 2 : v == BS__SIM_V_SNAPS ? s->nsnaps : s->nbranches;
+  out->ino = v == BS__SIM_V_BS ? BS__SIM_INO_VBS : v == BS__SIM_V_SNAPS ? BS__SIM_INO_VSNAPS
+                                                                       : BS__SIM_INO_VBRANCHES;
+  out->nlink = (uint32_t)(2 + n);
+  out->size = n;
+  out->atime_ns = out->mtime_ns = out->ctime_ns = BS__SIM_EPOCH_NS;
+  out->btime_ns = s->prof->has_btime ? BS__SIM_EPOCH_NS : 0;
+}
+
+int bs__sim_stat(bs__sim_store *s, const char *path, bs_stat_info *out) {
+  bs__sim_loc l;
+  int rc = bs__sim_lookup(s, "stat", path, &l);
+  if (rc != 0)
+    return rc;
+  if (l.node)
+    bs__sim_stat_fill(s, l.node, out);
+  else
+    stat_virtual(s, l.virt, out);
+  return BS_OK;
+}
+
+int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode) {
+  bs__sim_loc l;
+  int rc = bs__sim_lookup_mut(s, "chmod", path, false, &l);
+  if (rc != 0)
+    return rc;
+  l.node->mode = mode & 07777;
+  l.node->ctime = s->clock_ns;
+  return BS_OK;
+}
+
+int bs__sim_utimens(bs__sim_store *s, const char *path, int64_t atime_ns, int64_t mtime_ns) {
+  bs__sim_loc l;
+  int rc = bs__sim_lookup_mut(s, "utimens", path, false, &l);
+  if (rc != 0)
+    return rc;
+  l.node->atime = atime_ns;
+  l.node->mtime = mtime_ns;
+  l.node->ctime = s->clock_ns;
+  return BS_OK;
+}
+
+static int str_order(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names of a virtual directory, in byte order. */
+static int virtual_names(bs__sim_store *s, bs__sim_virt v, char ***names, size_t *n) {
+  *names = NULL;
+  *n = 0;
+  size_t cnt = v == BS__SIM_V_BS ? 2 : v == BS__SIM_V_SNAPS ? s->nsnaps : s->nbranches;
+  char **nv = bs__sim_calloc(cnt, sizeof(*nv));
+  if (!nv)
+    return BS_ENO_MEMORY;
+  for (size_t i = 0; i < cnt; i++) {
+    const char *src = v == BS__SIM_V_BS ? (i == 0 ? "branches" : "snapshots")
+                      : v == BS__SIM_V_SNAPS ? s->snaps[i]->name : s->branches[i]->name;
+    nv[i] = bs__sim_strndup(src, strlen(src));
+    if (!nv[i]) {
+      bs__sim_names_free(nv, i);
+      return BS_ENO_MEMORY;
+    }
+  }
+  if (v == BS__SIM_V_SNAPS && cnt > 1) /* snapshots are kept in id order; names are unique */
+    qsort(nv, cnt, sizeof(*nv), str_order);
+  *names = nv;
+  *n = cnt;
+  return BS_OK;
+}
+
+int bs__sim_readdir(bs__sim_store *s, const char *path, bs_readdir_cb cb, void *ctx) {
+  bs__sim_loc l;
+  int rc = bs__sim_lookup(s, "readdir", path, &l);
+  if (rc != 0)
+    return rc;
+  if (l.node && l.node->kind != BS_KIND_DIR)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "readdir: %s: not a directory", path);
+  /* Copy the listing first: the callback may change the store. */
+  char **names = NULL;
+  bs_file_kind *kinds = NULL;
+  size_t n = 0;
+  rc = l.node ? bs__sim_dir_names(l.node, &names, &kinds, &n) : virtual_names(s, l.virt, &names, &n);
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if (cb(ctx, names[i], kinds ? kinds[i] : BS_KIND_DIR) != 0)
+      break;
+  bs__sim_names_free(names, n);
+  free(kinds);
+  return BS_OK;
+}

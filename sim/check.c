@@ -1,0 +1,167 @@
+/* check(): every invariant of the store, in O(blocks + references).
+ *
+ *  - every extent map (live and durable, every tree) is sorted, non-overlapping,
+ *    inside the volume and inside its file's size; snapshot files are clean;
+ *  - directories are sorted strictly in the profile's order, parents and
+ *    subdirectory counts agree, no ".bs" entry at the main root;
+ *  - each block's refcount equals the number of map references to it;
+ *    free blocks hold no data; no block was written in place while shared;
+ *  - the used/shared counters match the refcounts;
+ *  - snapshots are in id order below next_snap_id, branches in name order,
+ *    and each snapshot's branch_count is the number of its branches.
+ * The first violation is reported as BS_ECORRUPT with a message. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backstore/backend.h"
+#include "sim/sim_internal.h"
+
+struct walk {
+  bs__sim_store *s;
+  uint32_t *exp;
+  char *why;
+  size_t cap;
+};
+
+static int add_map(struct walk *w, const bs__sim_inode *n, const bs__sim_emap *m, uint64_t size,
+                   const char *which) {
+  char buf[160];
+  if (bs__sim_emap_validate(m, w->s->blk.n, size, buf, sizeof(buf)) != 0) {
+    snprintf(w->why, w->cap, "inode %llu: %s map: %s", (unsigned long long)n->ino, which, buf);
+    return BS_ECORRUPT;
+  }
+  for (size_t i = 0; i < m->n; i++)
+    for (uint64_t b = m->v[i].pblk; b < m->v[i].pblk + m->v[i].len; b++)
+      w->exp[b]++;
+  return BS_OK;
+}
+
+static int walk(struct walk *w, const bs__sim_inode *n, const bs__sim_tree *t, int depth) {
+  bs__sim_store *s = w->s;
+  if (depth > BS__SIM_MAX_DEPTH) {
+    snprintf(w->why, w->cap, "inode %llu: tree deeper than %d", (unsigned long long)n->ino, BS__SIM_MAX_DEPTH);
+    return BS_ECORRUPT;
+  }
+  if (n->kind == BS_KIND_FILE) {
+    if (n->nents) {
+      snprintf(w->why, w->cap, "inode %llu: a file with directory entries", (unsigned long long)n->ino);
+      return BS_ECORRUPT;
+    }
+    if (n->dirty && t->readonly) {
+      snprintf(w->why, w->cap, "inode %llu: unsynced file in read-only tree \"%s\"",
+               (unsigned long long)n->ino, t->name ? t->name : "/");
+      return BS_ECORRUPT;
+    }
+    if (!n->dirty && n->dur.n) {
+      snprintf(w->why, w->cap, "inode %llu: clean file with a durable map", (unsigned long long)n->ino);
+      return BS_ECORRUPT;
+    }
+    int rc = add_map(w, n, &n->live, n->size, "live");
+    if (rc == 0 && n->dirty)
+      rc = add_map(w, n, &n->dur, n->dsize, "durable");
+    return rc;
+  }
+  if (n->live.n || n->dur.n) {
+    snprintf(w->why, w->cap, "inode %llu: a directory with extents", (unsigned long long)n->ino);
+    return BS_ECORRUPT;
+  }
+  uint32_t dirs = 0;
+  for (size_t i = 0; i < n->nents; i++) {
+    const bs__sim_dent *e = &n->ents[i];
+    if (e->node->parent != n) {
+      snprintf(w->why, w->cap, "inode %llu: entry \"%s\" has a wrong parent", (unsigned long long)n->ino, e->name);
+      return BS_ECORRUPT;
+    }
+    if (i > 0 && bs__sim_name_cmp(s, n->ents[i - 1].name, n->ents[i - 1].nlen, e->name, e->nlen) >= 0) {
+      snprintf(w->why, w->cap, "inode %llu: entries \"%s\" and \"%s\" out of order", (unsigned long long)n->ino,
+               n->ents[i - 1].name, e->name);
+      return BS_ECORRUPT;
+    }
+    if (n == s->main.root && bs__sim_name_cmp(s, e->name, e->nlen, BS__SIM_RESERVED, 3) == 0) {
+      snprintf(w->why, w->cap, "the main root holds the reserved name \"%s\"", e->name);
+      return BS_ECORRUPT;
+    }
+    dirs += e->node->kind == BS_KIND_DIR;
+    int rc = walk(w, e->node, t, depth + 1);
+    if (rc != 0)
+      return rc;
+  }
+  if (dirs != n->ndirs) {
+    snprintf(w->why, w->cap, "inode %llu: %u subdirectories counted as %u", (unsigned long long)n->ino,
+             (unsigned)dirs, (unsigned)n->ndirs);
+    return BS_ECORRUPT;
+  }
+  return BS_OK;
+}
+
+int bs__sim_count_refs(bs__sim_store *s, uint32_t *exp, char *why, size_t cap) {
+  struct walk w = {s, exp, why, cap};
+  memset(exp, 0, (size_t)s->blk.n * sizeof(*exp));
+  int rc = walk(&w, s->main.root, &s->main, 0);
+  for (size_t i = 0; rc == 0 && i < s->nsnaps; i++)
+    rc = walk(&w, s->snaps[i]->root, s->snaps[i], 0);
+  for (size_t i = 0; rc == 0 && i < s->nbranches; i++)
+    rc = walk(&w, s->branches[i]->root, s->branches[i], 0);
+  return rc;
+}
+
+static int trees_ok(bs__sim_store *s, char *why, size_t cap) {
+  for (size_t i = 0; i < s->nsnaps; i++) {
+    const bs__sim_tree *t = s->snaps[i];
+    if (t->id == 0 || t->id >= s->next_snap_id || (i > 0 && s->snaps[i - 1]->id >= t->id)) {
+      snprintf(why, cap, "snapshot \"%s\": id %llu out of order", t->name, (unsigned long long)t->id);
+      return BS_ECORRUPT;
+    }
+    uint32_t nb = 0;
+    for (size_t k = 0; k < s->nbranches; k++)
+      nb += s->branches[k]->id == t->id;
+    if (nb != t->branch_count) {
+      snprintf(why, cap, "snapshot \"%s\": branch_count %u, %u branch(es) refer to it", t->name,
+               (unsigned)t->branch_count, (unsigned)nb);
+      return BS_ECORRUPT;
+    }
+  }
+  for (size_t i = 1; i < s->nbranches; i++)
+    if (strcmp(s->branches[i - 1]->name, s->branches[i]->name) >= 0) {
+      snprintf(why, cap, "branches \"%s\" and \"%s\" out of order", s->branches[i - 1]->name,
+               s->branches[i]->name);
+      return BS_ECORRUPT;
+    }
+  return BS_OK;
+}
+
+int bs__sim_check(bs__sim_store *s) {
+  char why[200] = "";
+  int rc = bs__sim_count_refs(s, s->scratch, why, sizeof(why));
+  if (rc == 0)
+    rc = trees_ok(s, why, sizeof(why));
+  if (rc != 0)
+    return bs_store_fail(&s->base, BS_ECORRUPT, 0, "%s", why);
+  const bs__sim_blocks *b = &s->blk;
+  uint64_t used = 0, shared = 0, first_free = b->n;
+  for (uint64_t i = 0; i < b->n; i++) {
+    if (b->ref[i] != s->scratch[i])
+      return bs_store_fail(&s->base, BS_ECORRUPT, 0, "block %llu: refcount %u, referenced by %u map(s)",
+                           (unsigned long long)i, (unsigned)b->ref[i], (unsigned)s->scratch[i]);
+    if (b->ref[i] == 0 && b->data[i])
+      return bs_store_fail(&s->base, BS_ECORRUPT, 0, "block %llu: free but holds data", (unsigned long long)i);
+    if (b->ref[i] > 0 && !b->data[i])
+      return bs_store_fail(&s->base, BS_ECORRUPT, 0, "block %llu: in use without data", (unsigned long long)i);
+    if (b->flag[i] & BS__SIM_BLK_SHARED_WRITE)
+      return bs_store_fail(&s->base, BS_ECORRUPT, 0,
+                           "block %llu: written in place while shared (refcount %u): copy-on-write broken",
+                           (unsigned long long)i, (unsigned)b->ref[i]);
+    if (b->ref[i] == 0 && first_free == b->n)
+      first_free = i;
+    used += b->ref[i] > 0;
+    shared += b->ref[i] > 1;
+  }
+  if (used != b->used || shared != b->shared)
+    return bs_store_fail(&s->base, BS_ECORRUPT, 0, "space: %llu used / %llu shared blocks counted as %llu / %llu",
+                         (unsigned long long)used, (unsigned long long)shared, (unsigned long long)b->used,
+                         (unsigned long long)b->shared);
+  if (b->hint > first_free)
+    return bs_store_fail(&s->base, BS_ECORRUPT, 0, "allocator hint %llu is past free block %llu",
+                         (unsigned long long)b->hint, (unsigned long long)first_free);
+  return BS_OK;
+}

@@ -1,0 +1,295 @@
+/* Reading the records of a sim image (format in sim/image.c): names, extent
+ * maps, inodes, blocks, snapshot and branch trees.  Every field is
+ * bounds-checked; counts are limited by the bytes left, so a damaged file
+ * cannot make the reader allocate more than the file could describe. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backstore/backend.h"
+#include "sim/image.h"
+
+const uint8_t *bs__sim_img_take(bs__sim_rbuf *r, size_t n) {
+  if (r->bad || n > r->n - r->off) {
+    r->bad = true;
+    return NULL;
+  }
+  const uint8_t *p = r->p + r->off;
+  r->off += n;
+  return p;
+}
+
+uint64_t bs__sim_img_get(bs__sim_rbuf *r, size_t n) {
+  const uint8_t *p = bs__sim_img_take(r, n);
+  uint64_t v = 0;
+  for (size_t i = 0; p && i < n; i++)
+    v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+/* A count of records of at least @min bytes each: no more than could fit. */
+uint64_t bs__sim_img_count(bs__sim_rbuf *r, size_t width, size_t min) {
+  uint64_t c = bs__sim_img_get(r, width);
+  if (!r->bad && c > (r->n - r->off) / min)
+    r->bad = true;
+  return r->bad ? 0 : c;
+}
+
+/* A file or xattr name: 1..@max bytes, no NUL (and no '/' or dot names if @path). */
+static char *get_name(bs__sim_rbuf *r, size_t max, bool path, size_t *len) {
+  size_t n = (size_t)bs__sim_img_get(r, 2);
+  const uint8_t *p = bs__sim_img_take(r, n);
+  if (!p || n == 0 || n > max || memchr(p, 0, n) || (path && memchr(p, '/', n)) ||
+      (path && ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')))) {
+    r->bad = true;
+    return NULL;
+  }
+  char *s = bs__sim_strndup((const char *)p, n);
+  if (!s)
+    r->bad = r->oom = true;
+  if (len)
+    *len = n;
+  return s;
+}
+
+static int get_map(bs__sim_rbuf *r, bs__sim_emap *m, uint64_t nblocks, uint64_t size) {
+  size_t n = (size_t)bs__sim_img_count(r, 4, 24);
+  if (r->bad)
+    return BS_ECORRUPT;
+  if (n && bs__sim_emap_reserve(m, n) != 0)
+    return BS_ENO_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    m->v[i].lblk = bs__sim_img_get(r, 8);
+    m->v[i].pblk = bs__sim_img_get(r, 8);
+    m->v[i].len = bs__sim_img_get(r, 8);
+  }
+  m->n = n;
+  char why[160];
+  if (r->bad || bs__sim_emap_validate(m, nblocks, size, why, sizeof(why)) != 0)
+    return BS_ECORRUPT;
+  return BS_OK;
+}
+
+static int get_entries(bs__sim_ld *c, bs__sim_inode *n, bool writable, bool main_root, int depth) {
+  bs__sim_store *s = c->s;
+  bs__sim_rbuf *r = &c->r;
+  size_t cnt = (size_t)bs__sim_img_count(r, 4, 3 + 50);
+  if (r->bad)
+    return BS_ECORRUPT;
+  if (cnt) {
+    n->ents = bs__sim_calloc(cnt, sizeof(*n->ents));
+    if (!n->ents)
+      return BS_ENO_MEMORY;
+    n->capents = cnt;
+  }
+  for (size_t i = 0; i < cnt; i++) {
+    size_t len = 0;
+    char *name = get_name(r, BS__SIM_NAME_MAX, true, &len);
+    if (!name)
+      return BS_ECORRUPT;
+    if ((n->nents && bs__sim_name_cmp(s, n->ents[n->nents - 1].name, n->ents[n->nents - 1].nlen, name, len) >= 0) ||
+        (main_root && bs__sim_name_cmp(s, name, len, BS__SIM_RESERVED, 3) == 0)) {
+      free(name);
+      return BS_ECORRUPT;
+    }
+    bs__sim_inode *child = NULL;
+    int rc = bs__sim_img_inode(c, writable, false, depth + 1, &child);
+    if (rc != 0) {
+      free(name);
+      return rc;
+    }
+    bs__sim_dir_insert(n, n->nents, name, len, child);
+  }
+  return BS_OK;
+}
+
+static int get_xattrs(bs__sim_store *s, bs__sim_rbuf *r, bs__sim_inode *n) {
+  size_t cnt = (size_t)bs__sim_img_count(r, 4, 7);
+  if (r->bad)
+    return BS_ECORRUPT;
+  if (cnt && !(n->xa = bs__sim_calloc(cnt, sizeof(*n->xa))))
+    return BS_ENO_MEMORY;
+  for (size_t i = 0; i < cnt; i++) {
+    bs__sim_xattr *x = &n->xa[i];
+    x->name = get_name(r, s->prof->xattr_name_max, false, NULL);
+    n->nxa = i + 1;
+    if (!x->name || (i > 0 && strcmp(n->xa[i - 1].name, x->name) >= 0))
+      return BS_ECORRUPT;
+    x->len = (size_t)bs__sim_img_get(r, 4);
+    const uint8_t *v = bs__sim_img_take(r, x->len);
+    if (!v || x->len > BS__SIM_XATTR_VALUE_MAX)
+      return BS_ECORRUPT;
+    if (x->len) {
+      if (!(x->val = bs__sim_malloc(x->len)))
+        return BS_ENO_MEMORY;
+      memcpy(x->val, v, x->len);
+    }
+  }
+  return BS_OK;
+}
+
+int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, bs__sim_inode **out) {
+  bs__sim_store *s = c->s;
+  bs__sim_rbuf *r = &c->r;
+  *out = NULL;
+  if (depth > BS__SIM_MAX_DEPTH)
+    return BS_ECORRUPT;
+  bs__sim_inode *n = bs__sim_calloc(1, sizeof(*n));
+  if (!n)
+    return BS_ENO_MEMORY;
+  n->ino = bs__sim_img_get(r, 8);
+  uint64_t kind = bs__sim_img_get(r, 1);
+  uint64_t mode = bs__sim_img_get(r, 4);
+  n->atime = (int64_t)bs__sim_img_get(r, 8);
+  n->mtime = (int64_t)bs__sim_img_get(r, 8);
+  n->ctime = (int64_t)bs__sim_img_get(r, 8);
+  n->btime = (int64_t)bs__sim_img_get(r, 8);
+  int rc = BS_ECORRUPT;
+  if (r->bad || (kind != BS_KIND_FILE && kind != BS_KIND_DIR) || mode > 07777 || n->ino >= s->next_ino ||
+      n->ino < BS__SIM_ROOT_INO || (n->ino >= BS__SIM_INO_VBS && n->ino <= BS__SIM_INO_VBRANCHES))
+    goto fail;
+  if (c->ninos == c->capinos) {
+    size_t cap = c->capinos ? c->capinos * 2 : 64;
+    uint64_t *v = bs__sim_realloc_array(c->inos, cap, sizeof(*v));
+    rc = BS_ENO_MEMORY;
+    if (!v)
+      goto fail;
+    c->inos = v;
+    c->capinos = cap;
+  }
+  c->inos[c->ninos++] = n->ino;
+  n->kind = (bs_file_kind)kind;
+  n->mode = (uint32_t)mode;
+  if ((rc = get_xattrs(s, r, n)) != 0)
+    goto fail;
+  if (n->kind == BS_KIND_FILE) {
+    n->size = bs__sim_img_get(r, 8);
+    rc = BS_ECORRUPT;
+    if (r->bad || n->size > BS__SIM_MAX_FILE || (rc = get_map(r, &n->live, s->blk.n, n->size)) != 0)
+      goto fail;
+    uint64_t dirty = bs__sim_img_get(r, 1);
+    rc = BS_ECORRUPT;
+    if (r->bad || dirty > 1 || (dirty && !writable))
+      goto fail;
+    n->dirty = dirty;
+    n->dsize = n->size;
+    if (dirty) {
+      n->dsize = bs__sim_img_get(r, 8);
+      if (r->bad || n->dsize > BS__SIM_MAX_FILE || (rc = get_map(r, &n->dur, s->blk.n, n->dsize)) != 0)
+        goto fail;
+    }
+  } else if ((rc = get_entries(c, n, writable, main_root, depth)) != 0) {
+    goto fail;
+  }
+  *out = n;
+  return BS_OK;
+fail:
+  bs__sim_inode_free(s, n, false);
+  return rc;
+}
+
+static int str_order(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int bs__sim_img_blocks(bs__sim_ld *c) {
+  bs__sim_store *s = c->s;
+  bs__sim_rbuf *r = &c->r;
+  uint64_t cnt = bs__sim_img_count(r, 8, 13 + BS_SIM_BLOCK_SIZE);
+  uint64_t prev = 0;
+  for (uint64_t k = 0; !r->bad && k < cnt; k++) {
+    uint64_t i = bs__sim_img_get(r, 8), ref = bs__sim_img_get(r, 4), flag = bs__sim_img_get(r, 1);
+    const uint8_t *d = bs__sim_img_take(r, BS_SIM_BLOCK_SIZE);
+    if (!d || i >= s->blk.n || (k > 0 && i <= prev) || ref == 0 || flag > BS__SIM_BLK_SHARED_WRITE)
+      return BS_ECORRUPT;
+    prev = i;
+    if (!(s->blk.data[i] = bs__sim_malloc(BS_SIM_BLOCK_SIZE)))
+      return BS_ENO_MEMORY;
+    memcpy(s->blk.data[i], d, BS_SIM_BLOCK_SIZE);
+    s->blk.ref[i] = (uint32_t)ref;
+    s->blk.flag[i] = (uint8_t)flag;
+  }
+  return r->bad ? BS_ECORRUPT : BS_OK;
+}
+
+/* A snapshot or branch record's tree; @t->name is set by the caller. */
+static int get_tree_root(bs__sim_ld *c, bs__sim_tree *t, bool writable) {
+  int rc = bs__sim_img_inode(c, writable, false, 0, &t->root);
+  if (rc == 0 && t->root->kind != BS_KIND_DIR)
+    rc = BS_ECORRUPT;
+  return rc;
+}
+
+static char *get_tree_name(bs__sim_rbuf *r) {
+  char *name = get_name(r, BS_NAME_MAX, true, NULL);
+  if (name && bs_name_validate(name) != 0) {
+    free(name);
+    r->bad = true;
+    return NULL;
+  }
+  return name;
+}
+
+int bs__sim_img_trees(bs__sim_ld *c) {
+  bs__sim_store *s = c->s;
+  bs__sim_rbuf *r = &c->r;
+  size_t n = (size_t)bs__sim_img_count(r, 4, 8 + 16 + 3 + 8 + 4 + 50);
+  if (r->bad)
+    return BS_ECORRUPT;
+  if (n && !(s->snaps = bs__sim_calloc(n, sizeof(*s->snaps))))
+    return BS_ENO_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
+    if (!t)
+      return BS_ENO_MEMORY;
+    s->snaps[s->nsnaps++] = t;
+    t->readonly = true;
+    t->id = bs__sim_img_get(r, 8);
+    const uint8_t *u = bs__sim_img_take(r, 16);
+    if (u)
+      memcpy(t->uuid, u, 16);
+    if (!(t->name = get_tree_name(r)))
+      return BS_ECORRUPT;
+    t->created_ns = (int64_t)bs__sim_img_get(r, 8);
+    t->branch_count = (uint32_t)bs__sim_img_get(r, 4);
+    if (r->bad || t->id == 0 || t->id >= s->next_snap_id || (i > 0 && s->snaps[i - 1]->id >= t->id))
+      return BS_ECORRUPT;
+    int rc = get_tree_root(c, t, false);
+    if (rc != 0)
+      return rc;
+  }
+  n = (size_t)bs__sim_img_count(r, 4, 3 + 8 + 8 + 50);
+  if (r->bad)
+    return BS_ECORRUPT;
+  if (n && !(s->branches = bs__sim_calloc(n, sizeof(*s->branches))))
+    return BS_ENO_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
+    if (!t)
+      return BS_ENO_MEMORY;
+    s->branches[s->nbranches++] = t;
+    if (!(t->name = get_tree_name(r)))
+      return BS_ECORRUPT;
+    t->id = bs__sim_img_get(r, 8);
+    t->created_ns = (int64_t)bs__sim_img_get(r, 8);
+    if (r->bad || (i > 0 && strcmp(s->branches[i - 1]->name, t->name) >= 0))
+      return BS_ECORRUPT;
+    int rc = get_tree_root(c, t, true);
+    if (rc != 0)
+      return rc;
+  }
+  /* Snapshot names unique; branch_count matches (check() verifies it too). */
+  char **names = bs__sim_calloc(s->nsnaps, sizeof(*names));
+  if (!names)
+    return BS_ENO_MEMORY;
+  for (size_t i = 0; i < s->nsnaps; i++)
+    names[i] = s->snaps[i]->name;
+  if (s->nsnaps > 1)
+    qsort(names, s->nsnaps, sizeof(*names), str_order);
+  int rc = BS_OK;
+  for (size_t i = 1; i < s->nsnaps; i++)
+    if (strcmp(names[i - 1], names[i]) == 0)
+      rc = BS_ECORRUPT;
+  free(names);
+  return rc;
+}
+

@@ -1,0 +1,327 @@
+/* Internals of the deterministic simulated filesystem (docs/sim.md).
+ *
+ * One store = one simulated volume: a block store with per-block reference
+ * counts, a main tree of inodes, and (on apfs/btrfs) read-only snapshot trees
+ * and writable branch trees.  Files are sorted extent lists over the block
+ * store; a file with unsynced writes keeps a second, durable extent map that
+ * holds its own block references.  Everything is ordered (sorted arrays, id
+ * counters), every random choice comes from the store's seeded PRNGs, and time
+ * is a virtual clock, so the same seed and ops give bit-identical results.
+ *
+ * Names: `bs__sim_*` cross files in sim/; everything else is static. */
+#ifndef BS_SIM_INTERNAL_H
+#define BS_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backstore/sim.h"
+#include "src/rng.h"
+
+/* ---- limits and fixed numbers --------------------------------------------- */
+#define BS__SIM_B ((uint64_t)BS_SIM_BLOCK_SIZE)
+#define BS__SIM_HOLE UINT64_MAX                 /* emap lookup: no block mapped */
+#define BS__SIM_EPOCH_NS (1700000000LL * 1000000000LL) /* virtual clock start */
+#define BS__SIM_PATH_MAX 4096                   /* paths of >= 4096 bytes: NAME_TOO_LONG */
+#define BS__SIM_NAME_MAX 255                    /* longest path component */
+#define BS__SIM_MAX_FILE (1ull << 44)           /* 16 TiB: larger is NO_SPACE (EFBIG) */
+#define BS__SIM_MIN_BLOCKS 1ull
+#define BS__SIM_MAX_BLOCKS (1ull << 22)         /* 16 GiB volumes at most */
+#define BS__SIM_XATTR_VALUE_MAX 65536u
+#define BS__SIM_MAX_DEPTH 2048                  /* deepest tree a 4095-byte path can name */
+#define BS__SIM_ROOT_INO 2ull                   /* main tree root */
+#define BS__SIM_INO_VBS 3ull                    /* virtual /.bs */
+#define BS__SIM_INO_VSNAPS 4ull                 /* virtual /.bs/snapshots */
+#define BS__SIM_INO_VBRANCHES 5ull              /* virtual /.bs/branches */
+#define BS__SIM_FIRST_INO 16ull                 /* first inode number handed out */
+#define BS__SIM_RESERVED ".bs"                  /* reserved entry of the store root */
+
+/* Block flag: written in place while shared (a CoW violation check() reports). */
+#define BS__SIM_BLK_SHARED_WRITE 0x01u
+
+/* Op classes of the latency model (sim/profile.c). */
+typedef enum bs__sim_op_class {
+  BS__SIM_OP_META = 0,
+  BS__SIM_OP_READ,
+  BS__SIM_OP_WRITE,
+  BS__SIM_OP_SYNC,
+  BS__SIM_OP_REFLINK,
+  BS__SIM_OP_SNAPSHOT,
+  BS__SIM_OP_CLASSES
+} bs__sim_op_class;
+
+/* ---- profiles -------------------------------------------------------------- */
+typedef struct bs__sim_latency {
+  uint32_t base_ns;     /* fixed cost of one op of the class */
+  uint32_t ps_per_byte; /* picoseconds per byte moved */
+} bs__sim_latency;
+
+typedef struct bs__sim_profile {
+  const char *name;
+  bs_fs_type type;
+  bool has_btime;         /* tmpfs has no birth time (0) */
+  bool clone_keeps_btime; /* apfs clonefile keeps the source's birth time */
+  bool linux_xattrs;      /* names need a user./trusted./security. prefix */
+  uint16_t xattr_name_max;
+  bs__sim_latency lat[BS__SIM_OP_CLASSES];
+} bs__sim_profile;
+
+/* ---- data structures ------------------------------------------------------- */
+typedef struct bs__sim_extent {
+  uint64_t lblk; /* first logical block */
+  uint64_t pblk; /* first physical block */
+  uint64_t len;  /* blocks, > 0 */
+} bs__sim_extent;
+
+/* Sorted by lblk, non-overlapping; holes are gaps. */
+typedef struct bs__sim_emap {
+  bs__sim_extent *v;
+  size_t n, cap;
+} bs__sim_emap;
+
+typedef struct bs__sim_inode bs__sim_inode;
+
+typedef struct bs__sim_dent {
+  char *name;      /* NUL-terminated, 1..255 bytes, no '/' */
+  size_t nlen;
+  bs__sim_inode *node;
+} bs__sim_dent;
+
+typedef struct bs__sim_xattr {
+  char *name;
+  uint8_t *val;    /* NULL when len == 0 */
+  size_t len;
+} bs__sim_xattr;
+
+struct bs__sim_inode {
+  uint64_t ino;
+  bs_file_kind kind;            /* FILE or DIR */
+  uint32_t mode;                /* 07777 */
+  int64_t atime, mtime, ctime, btime;
+  bs__sim_inode *parent;        /* NULL at a tree root */
+  bs__sim_xattr *xa;            /* sorted by name bytes */
+  size_t nxa;
+  /* directories: entries sorted by the profile's name order */
+  bs__sim_dent *ents;
+  size_t nents, capents;
+  uint32_t ndirs;               /* subdirectories (nlink = 2 + ndirs) */
+  /* regular files */
+  uint64_t size;                /* live size */
+  bs__sim_emap live;            /* live extent map */
+  bool dirty;                   /* unsynced writes: dur/dsize hold the durable state */
+  uint64_t dsize;
+  bs__sim_emap dur;
+};
+
+typedef struct bs__sim_tree {
+  bs__sim_inode *root;
+  bool readonly;     /* snapshots */
+  char *name;        /* NULL for the main tree */
+  uint64_t id;       /* snapshot: its id; branch: the snapshot it came from */
+  uint8_t uuid[16];  /* snapshots */
+  int64_t created_ns;
+  uint32_t branch_count; /* snapshots: branches depending on it */
+} bs__sim_tree;
+
+typedef struct bs__sim_blocks {
+  uint64_t n;        /* total blocks */
+  uint32_t *ref;     /* reference count per block */
+  uint8_t **data;    /* BS_SIM_BLOCK_SIZE bytes per used block, NULL when free */
+  uint8_t *flag;     /* BS__SIM_BLK_* */
+  uint64_t used;     /* blocks with ref > 0 */
+  uint64_t shared;   /* blocks with ref > 1 */
+  uint64_t hint;     /* every block below hint is in use */
+} bs__sim_blocks;
+
+typedef struct bs__sim_store {
+  struct bs_store base;            /* first: bs_store * casts to this */
+  const bs__sim_profile *prof;
+  bs_caps caps;                    /* from bs_caps_for_type(): the one source */
+  bs_sim_bug bug;
+  bs__sim_blocks blk;
+  int64_t clock_ns;                /* virtual clock */
+  bs__rng rng;                     /* choices: uuids, torn writes */
+  bs__rng lat_rng;                 /* latency jitter only */
+  uint64_t next_ino;
+  uint64_t next_snap_id;
+  bs__sim_tree main;
+  bs__sim_tree **snaps;            /* sorted by id */
+  size_t nsnaps;
+  bs__sim_tree **branches;         /* sorted by name bytes */
+  size_t nbranches;
+  uint32_t *scratch;               /* check(): expected refcounts, blk.n entries */
+  uint64_t op_bytes;               /* bytes the current op moved (latency model) */
+} bs__sim_store;
+
+/* Where a path leads (sim/path.c). */
+typedef enum bs__sim_virt {
+  BS__SIM_V_NONE = 0,
+  BS__SIM_V_BS,        /* /.bs */
+  BS__SIM_V_SNAPS,     /* /.bs/snapshots */
+  BS__SIM_V_BRANCHES,  /* /.bs/branches */
+} bs__sim_virt;
+
+typedef struct bs__sim_loc {
+  bs__sim_tree *tree;   /* tree of node/dir; NULL inside the virtual part */
+  bs__sim_inode *dir;   /* directory holding the last component; NULL at a tree root */
+  bs__sim_inode *node;  /* the inode named; NULL when missing or virtual */
+  bs__sim_virt virt;    /* the path names this virtual directory */
+  bs__sim_virt pvirt;   /* the last component sits in this virtual directory */
+  size_t pos;           /* index of node in dir, or where it would be inserted */
+  const char *name;     /* last component, pointing into the path */
+  size_t nlen;
+  bool reserved;        /* the path is the reserved root entry "/.bs" */
+} bs__sim_loc;
+
+/* ---- memory (sim/mem.c): the one allocation seam ---------------------------- */
+void *bs__sim_malloc(size_t n);
+void *bs__sim_calloc(size_t n, size_t size);
+void *bs__sim_realloc_array(void *p, size_t n, size_t size);
+char *bs__sim_strndup(const char *s, size_t n);
+
+/* ---- profiles and clock (sim/profile.c) ----------------------------------- */
+const bs__sim_profile *bs__sim_profile_find(const char *name);
+const bs__sim_profile *bs__sim_profile_for_type(bs_fs_type t);
+/* Advance the virtual clock by the latency of one op of @cls moving @bytes. */
+void bs__sim_tick(bs__sim_store *s, bs__sim_op_class cls, uint64_t bytes);
+
+/* ---- block store (sim/blocks.c) ------------------------------------------- */
+int bs__sim_blocks_init(bs__sim_blocks *b, uint64_t n);
+void bs__sim_blocks_free(bs__sim_blocks *b);
+uint64_t bs__sim_blocks_free_count(const bs__sim_blocks *b);
+/* Allocate @n blocks (refcount 1, data buffer uninitialised), lowest free first. */
+int bs__sim_blocks_alloc(bs__sim_store *s, uint64_t n, uint64_t *out);
+void bs__sim_blocks_ref(bs__sim_store *s, uint64_t pblk, uint64_t len);
+void bs__sim_blocks_unref(bs__sim_store *s, uint64_t pblk, uint64_t len);
+/* Data of a used block, for an in-place write: records a write while shared. */
+uint8_t *bs__sim_blocks_write_in_place(bs__sim_store *s, uint64_t pblk);
+void bs__sim_blocks_recount(bs__sim_blocks *b);
+
+/* ---- extent maps (sim/extents.c) ------------------------------------------ */
+void bs__sim_emap_free(bs__sim_emap *m);
+int bs__sim_emap_copy(bs__sim_emap *dst, const bs__sim_emap *src);
+int bs__sim_emap_reserve(bs__sim_emap *m, size_t extra);
+uint64_t bs__sim_emap_lookup(const bs__sim_emap *m, uint64_t lblk);
+/* First mapped logical block >= @from, or BS__SIM_HOLE. */
+uint64_t bs__sim_emap_next(const bs__sim_emap *m, uint64_t from);
+/* Append one block at @lblk (> every mapped block), merging when contiguous. */
+int bs__sim_emap_append(bs__sim_emap *m, uint64_t lblk, uint64_t pblk);
+/* Replace the mapping of [l0, l1) by @rep (sorted, inside [l0, l1)); needs
+ * bs__sim_emap_reserve(m, nrep + 1) first.  No refcount changes. */
+void bs__sim_emap_replace(bs__sim_emap *m, uint64_t l0, uint64_t l1, const bs__sim_extent *rep,
+                          size_t nrep);
+/* Drop every block at or past @from, releasing its reference. */
+void bs__sim_emap_cut(bs__sim_store *s, bs__sim_emap *m, uint64_t from);
+void bs__sim_emap_ref(bs__sim_store *s, const bs__sim_emap *m);
+/* Release every reference of @m and free it. */
+void bs__sim_emap_release(bs__sim_store *s, bs__sim_emap *m);
+uint64_t bs__sim_emap_blocks(const bs__sim_emap *m);
+/* 0, or a description of the first defect in @why. */
+int bs__sim_emap_validate(const bs__sim_emap *m, uint64_t nblocks, uint64_t size, char *why,
+                          size_t cap);
+
+/* ---- names and directories (sim/dir.c) ------------------------------------ */
+int bs__sim_name_cmp(const bs__sim_store *s, const char *a, size_t alen, const char *b, size_t blen);
+bs__sim_inode *bs__sim_dir_find(const bs__sim_store *s, const bs__sim_inode *dir, const char *name,
+                                size_t nlen, size_t *pos);
+int bs__sim_dir_reserve(bs__sim_inode *dir);
+/* Insert @node under @name (owned by the dir from now on) at @pos. */
+void bs__sim_dir_insert(bs__sim_inode *dir, size_t pos, char *name, size_t nlen, bs__sim_inode *node);
+/* Unlink entry @pos and return its inode (not freed). */
+bs__sim_inode *bs__sim_dir_remove(bs__sim_inode *dir, size_t pos);
+/* Names of @dir in byte order, copied (free with bs__sim_names_free). */
+int bs__sim_dir_names(const bs__sim_inode *dir, char ***names, bs_file_kind **kinds, size_t *n);
+void bs__sim_names_free(char **names, size_t n);
+
+/* ---- path resolution (sim/path.c) ----------------------------------------- */
+int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out);
+/* An existing inode or virtual directory. */
+int bs__sim_lookup(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out);
+/* An existing inode that will be changed; @names: the op adds/removes names. */
+int bs__sim_lookup_mut(bs__sim_store *s, const char *op, const char *path, bool names,
+                       bs__sim_loc *out);
+/* A name that does not exist yet, in a writable directory. */
+int bs__sim_resolve_new(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out);
+bs__sim_tree *bs__sim_snap_by_name(bs__sim_store *s, const char *name, size_t nlen);
+bs__sim_tree *bs__sim_branch_by_name(bs__sim_store *s, const char *name, size_t nlen, size_t *pos);
+
+/* ---- inodes (sim/inode.c) -------------------------------------------------- */
+bs__sim_inode *bs__sim_inode_new(bs__sim_store *s, bs_file_kind kind, uint32_t mode, int64_t now);
+/* Free @n and everything below it; @release drops block references. */
+void bs__sim_inode_free(bs__sim_store *s, bs__sim_inode *n, bool release);
+/* Deep copy of a tree for a snapshot/branch: new inode numbers, shared blocks.
+ * The source must be clean (synced). */
+int bs__sim_tree_copy(bs__sim_store *s, const bs__sim_inode *src, bs__sim_inode **out);
+void bs__sim_stat_fill(const bs__sim_store *s, const bs__sim_inode *n, bs_stat_info *out);
+void bs__sim_touch(bs__sim_inode *n, int64_t now);  /* mtime = ctime = now */
+
+/* ---- xattrs (sim/xattr.c) -------------------------------------------------- */
+int bs__sim_xattrs_copy(bs__sim_inode *dst, const bs__sim_inode *src);
+void bs__sim_xattrs_free(bs__sim_inode *n);
+int bs__sim_xattr_name_check(bs__sim_store *s, const char *op, const char *name);
+
+/* ---- file data (sim/data.c) ------------------------------------------------ */
+int bs__sim_file_write(bs__sim_store *s, bs__sim_inode *f, uint64_t off, const uint8_t *buf,
+                       size_t len, int64_t now, const char *path);
+void bs__sim_file_read(bs__sim_store *s, const bs__sim_inode *f, uint64_t off, uint8_t *buf,
+                       size_t len, size_t *nread);
+int bs__sim_file_truncate(bs__sim_store *s, bs__sim_inode *f, uint64_t size, int64_t now,
+                          const char *path);
+
+/* ---- durability (sim/crash.c) ---------------------------------------------- */
+void bs__sim_sync_file(bs__sim_store *s, bs__sim_inode *f);
+void bs__sim_sync_tree(bs__sim_store *s, bs__sim_inode *n);
+void bs__sim_sync_all(bs__sim_store *s);
+
+/* ---- lifecycle (sim/sim.c) ------------------------------------------------- */
+int bs__sim_store_new(bs__sim_store **out, const bs__sim_profile *prof, uint64_t nblocks,
+                      uint64_t seed);
+void bs__sim_store_free(bs__sim_store *s);
+void bs__sim_tree_free(bs__sim_store *s, bs__sim_tree *t, bool release);
+bs__sim_store *bs__sim_cast(bs_store *st);
+extern const bs_backend_ops bs__sim_ops;
+
+/* ---- the ops (one file per family) ----------------------------------------- */
+/* sim/ns.c */
+int bs__sim_create(bs__sim_store *s, const char *path, uint32_t mode);
+int bs__sim_mkdir(bs__sim_store *s, const char *path, uint32_t mode);
+int bs__sim_unlink(bs__sim_store *s, const char *path);
+int bs__sim_rmdir(bs__sim_store *s, const char *path);
+int bs__sim_rename(bs__sim_store *s, const char *from, const char *to);
+/* sim/attr.c */
+int bs__sim_stat(bs__sim_store *s, const char *path, bs_stat_info *out);
+int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode);
+int bs__sim_utimens(bs__sim_store *s, const char *path, int64_t atime_ns, int64_t mtime_ns);
+int bs__sim_readdir(bs__sim_store *s, const char *path, bs_readdir_cb cb, void *ctx);
+/* sim/data.c */
+int bs__sim_write(bs__sim_store *s, const char *path, uint64_t off, const void *buf, size_t len);
+int bs__sim_read(bs__sim_store *s, const char *path, uint64_t off, void *buf, size_t len,
+                 size_t *nread);
+int bs__sim_truncate(bs__sim_store *s, const char *path, uint64_t size);
+/* sim/xattr.c */
+int bs__sim_setxattr(bs__sim_store *s, const char *path, const char *name, const void *value,
+                     size_t len);
+int bs__sim_getxattr(bs__sim_store *s, const char *path, const char *name, void *buf, size_t cap,
+                     size_t *len);
+int bs__sim_removexattr(bs__sim_store *s, const char *path, const char *name);
+int bs__sim_listxattr(bs__sim_store *s, const char *path, bs_xattr_cb cb, void *ctx);
+/* sim/reflink.c */
+int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst);
+/* sim/crash.c */
+int bs__sim_sync(bs__sim_store *s, const char *path);
+int bs__sim_power_loss(bs__sim_store *s, bs_power_loss_mode mode);
+/* sim/snap.c */
+int bs__sim_snapshot_create(bs__sim_store *s, const char *name, bs_snapshot_info *out);
+int bs__sim_snapshot_list(bs__sim_store *s, bs_snapshot_info **out, size_t *count);
+int bs__sim_snapshot_delete(bs__sim_store *s, uint64_t id);
+int bs__sim_snapshot_mount_ro(bs__sim_store *s, uint64_t id, char *path, size_t cap);
+int bs__sim_branch_create(bs__sim_store *s, uint64_t snapshot_id, const char *name);
+int bs__sim_branch_delete(bs__sim_store *s, const char *name);
+/* sim/check.c */
+int bs__sim_check(bs__sim_store *s);
+/* Walk every map of every tree, adding expected references into @exp (n entries).
+ * 0, or BS_ECORRUPT with a description in @why. */
+int bs__sim_count_refs(bs__sim_store *s, uint32_t *exp, char *why, size_t cap);
+
+#endif

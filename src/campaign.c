@@ -1,0 +1,161 @@
+/* One campaign seed: open a fresh store, draw and run the operations, sweep
+ * every BS_CAMPAIGN_SWEEP_EVERY operations and at the end; the trace digest;
+ * the reproduce command. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backstore/sim.h"
+#include "src/campaign.h"
+
+uint64_t bs__fnv1a(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+/* File contents are hashed 8 bytes at a time (FNV-1a over little-endian
+ * words, with a final xor-shift per word): the byte-wise digest of every
+ * read would cost more than the operations it checks. */
+uint64_t bs__content_hash(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    h = (h ^ w) * 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  return bs__fnv1a(h, b + i, n - i);
+}
+
+/* One canonical trace line per operation: index, operation, result code,
+ * what came back, virtual clock.  The digest is FNV-1a 64 over the lines. */
+void bs__camp_trace(bs__camp *c, int rc, const char *extra) {
+  int64_t t = 0;
+  if (c->has_clock && bs_clock_ns(c->st, &t) != 0)
+    t = -1;
+  char line[384];
+  int n = snprintf(line, sizeof(line), "%" PRIu32 " %s -> %s%s t=%" PRId64 "\n", c->op_index,
+                   c->op_text, bs_err_name(rc), extra, t);
+  if (n > 0 && c->o->trace)
+    fputs(line, c->o->trace);
+  if (n > 0)
+    c->res->digest = bs__fnv1a(c->res->digest, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static const char *backend_of(const bs_campaign_opts *o) { return o->backend ? o->backend : "sim"; }
+static const char *profile_of(const bs_campaign_opts *o) { return o->profile ? o->profile : "apfs"; }
+
+/* Open the store of one seed; the store's own seed is derived so that its
+ * random choices are independent of the operation stream's. */
+static int open_store(bs__camp *c, uint64_t seed) {
+  const bs_campaign_opts *o = c->o;
+  bs_campaign_failure *f = &c->res->failure;
+  bs_sim_bug bug = BS_SIM_BUG_NONE;
+  if (o->sim_bug && bs_sim_bug_from_name(o->sim_bug, &bug) != 0) {
+    snprintf(f->message, sizeof(f->message), "unknown sim bug \"%s\"", o->sim_bug);
+    return BS_EINVALID;
+  }
+  uint64_t mix = seed ^ 0x6c61622d73696d00ull; /* "lab-sim" */
+  bs_open_opts oo = {.profile = profile_of(o), .seed = bs__splitmix64(&mix)};
+  int rc = bs_open(&c->st, backend_of(o), &oo);
+  if (rc != 0) {
+    snprintf(f->message, sizeof(f->message), "cannot open backend %s with profile %s: %s",
+             backend_of(o), profile_of(o), bs_strerror(rc));
+    return rc;
+  }
+  if (bug != BS_SIM_BUG_NONE && (rc = bs_sim_set_bug(c->st, bug)) != 0) {
+    snprintf(f->message, sizeof(f->message), "cannot set sim bug %s: %s", o->sim_bug, bs_strerror(rc));
+    return rc;
+  }
+  bs_caps caps;
+  if ((rc = bs_get_caps(c->st, &caps)) != 0) {
+    snprintf(f->message, sizeof(f->message), "caps: %s", bs_last_message(c->st));
+    return rc;
+  }
+  bs__cm_init(&c->m, &caps);
+  int64_t t;
+  c->has_check = !o->no_backend_check && bs_check(c->st) != BS_EUNSUPPORTED;
+  c->has_clock = bs_clock_ns(c->st, &t) == 0;
+  /* Nothing is unsynced yet, so this only asks whether power loss exists. */
+  c->has_power_loss = bs_power_loss(c->st, BS_POWER_LOSS_DROP) == 0;
+  return 0;
+}
+
+int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed,
+                      void (*tick)(void *ctx, uint32_t ops), void *tick_ctx) {
+  memset(out, 0, sizeof(*out));
+  out->seed = seed;
+  out->digest = BS__FNV_OFFSET;
+  if (!o)
+    return BS_EINVALID;
+  bs__camp c;
+  memset(&c, 0, sizeof(c));
+  c.o = o;
+  c.res = out;
+  bs__rng_seed(&c.rng, seed);
+  if (o->trace)
+    fprintf(o->trace, "# seed %" PRIu64 "\n", seed);
+  int rc = open_store(&c, seed);
+  c.buf = malloc(CM_FILE_MAX + CM_BLOCK);
+  c.buf2 = malloc(CM_FILE_MAX + CM_BLOCK);
+  if (rc == 0 && (!c.buf || !c.buf2))
+    rc = BS_ENO_MEMORY;
+  uint32_t ops = o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, reported = 0;
+  for (uint32_t i = 0; rc == 0 && i < ops && !out->failed; i++) {
+    bs__op op;
+    c.op_index = i;
+    bs__camp_draw(&c, &op);
+    out->ops_run = i + 1;
+    if (bs__camp_exec(&c, &op) != 0)
+      break;
+    if ((i + 1) % BS_CAMPAIGN_SWEEP_EVERY == 0) {
+      snprintf(c.op_text, sizeof(c.op_text), "sweep after op %" PRIu32, i);
+      if (bs__camp_sweep(&c) != 0)
+        break;
+    }
+    if (tick && (i + 1) % 256 == 0) {
+      tick(tick_ctx, i + 1 - reported);
+      reported = i + 1;
+    }
+  }
+  if (rc == 0 && !out->failed) {
+    snprintf(c.op_text, sizeof(c.op_text), "final sweep");
+    bs__camp_sweep(&c);
+  }
+  if (tick && out->ops_run > reported)
+    tick(tick_ctx, out->ops_run - reported);
+  free(c.buf);
+  free(c.buf2);
+  bs__cm_free(&c.m);
+  bs_close(c.st);
+  return rc;
+}
+
+int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed) {
+  if (!out)
+    return BS_EINVALID;
+  return bs__campaign_seed(out, o, seed, NULL, NULL);
+}
+
+int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed) {
+  if (!buf || !o)
+    return BS_EINVALID;
+  char backend[96] = "";
+  if (o->backend && strcmp(o->backend, "sim") != 0)
+    snprintf(backend, sizeof(backend), " --backend %s", o->backend);
+  char bug[96] = "";
+  if (o->sim_bug)
+    snprintf(bug, sizeof(bug), " --sim-bug %s", o->sim_bug);
+  int n = snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s",
+                   backend, profile_of(o), seed, o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, bug);
+  return (n < 0 || (size_t)n >= cap) ? BS_ENAME_TOO_LONG : BS_OK;
+}

@@ -1,0 +1,77 @@
+/* Snapshot and branch names: validation (docs/names.md) and the store paths
+ * built from them.  A name reaches a path only through these functions. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backstore.h"
+
+/* Length of the valid UTF-8 sequence at @s (1..4), or 0 if it is not one.
+ * Rejects overlong forms, surrogates and code points above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t left) {
+  unsigned char c = s[0];
+  if (c < 0x80)
+    return 1;
+  size_t n;
+  unsigned cp;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (left < n)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+int bs_name_validate(const char *name) {
+  if (!name || !*name)
+    return BS_EINVALID;
+  size_t len = strlen(name);
+  if (len > BS_NAME_MAX)
+    return BS_ENAME_TOO_LONG;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return BS_EINVALID;
+  const unsigned char *s = (const unsigned char *)name;
+  for (size_t i = 0; i < len;) {
+    if (s[i] == '/')
+      return BS_EINVALID;
+    size_t n = utf8_seq(s + i, len - i);
+    if (n == 0)
+      return BS_EINVALID;
+    i += n;
+  }
+  return BS_OK;
+}
+
+static int tree_path(char *buf, size_t cap, const char *dir, const char *name) {
+  int rc = bs_name_validate(name);
+  if (rc != 0)
+    return rc;
+  if (!buf)
+    return BS_EINVALID;
+  int n = snprintf(buf, cap, "/.bs/%s/%s", dir, name);
+  return (n < 0 || (size_t)n >= cap) ? BS_ENAME_TOO_LONG : BS_OK;
+}
+
+int bs_snapshot_path(char *buf, size_t cap, const char *name) {
+  return tree_path(buf, cap, "snapshots", name);
+}
+
+int bs_branch_path(char *buf, size_t cap, const char *name) {
+  return tree_path(buf, cap, "branches", name);
+}

@@ -1,0 +1,70 @@
+/* Shared support for the cmocka suites: assertions that print error names,
+ * seeded iteration counts, and the list of targets (sim profiles now, real
+ * volumes later) that one test body runs against. */
+#ifndef BS_TEST_H
+#define BS_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "backstore.h"
+#include "backstore/backend.h"
+
+/* Fail the test unless @expr returns 0; the message names the error. */
+#define assert_bs_ok(expr)                                                              \
+  do {                                                                                  \
+    int bs_rc_ = (expr);                                                                \
+    if (bs_rc_ != 0)                                                                    \
+      fail_msg("%s returned %s (%d)", #expr, bs_err_name(bs_rc_), bs_rc_);              \
+  } while (0)
+
+/* Fail the test unless @expr returns the error @code. */
+#define assert_bs_err(expr, code)                                                       \
+  do {                                                                                  \
+    int bs_rc_ = (expr);                                                                \
+    if (bs_rc_ != (code))                                                               \
+      fail_msg("%s returned %s, expected %s", #expr, bs_err_name(bs_rc_), bs_err_name(code)); \
+  } while (0)
+
+/* A place a test body can run: a label for messages and how to open a fresh store. */
+typedef struct bs_target {
+  const char *label;     /* "sim:apfs" */
+  const char *backend;   /* "sim" */
+  const char *profile;   /* "apfs" */
+  bs_caps caps;          /* what the target promises */
+} bs_target;
+
+/* Which targets a body wants, decided from their capabilities. */
+typedef bool (*bs_target_pred)(const bs_caps *caps);
+/* A test body: runs once per matching target, on a fresh store. */
+typedef void (*bs_target_body)(bs_store *st, const bs_target *t, void *ctx);
+
+/* Run @body on a fresh store of every target for which @want is true (NULL:
+ * all).  Asserts that at least one target ran. @seed seeds each store. */
+void bs_test_each_target(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed);
+
+/* Predicates for bs_test_each_target. */
+bool bs_want_reflink(const bs_caps *c);
+bool bs_want_no_reflink(const bs_caps *c);
+bool bs_want_snapshots(const bs_caps *c);
+bool bs_want_no_snapshots(const bs_caps *c);
+
+/* Open a fresh sim store on @profile with @seed; fails the test on error. */
+bs_store *bs_test_open_sim(const char *profile, uint64_t seed);
+
+/* Base seed of property tests: $BS_TEST_SEED or a fixed default. */
+uint64_t bs_test_seed(void);
+/* Iterations of property tests: $BS_TEST_ITER or @dflt. */
+int bs_test_iterations(int dflt);
+/* Path of the bslab binary under test: $BSLAB or build/bslab. */
+const char *bs_test_bslab(void);
+
+/* Create @path with @len bytes of content from @fill (byte i = fill + i*7). */
+void bs_test_put(bs_store *st, const char *path, size_t len, uint8_t fill);
+/* Read all of @path into a malloc'd buffer; *len gets the size. */
+uint8_t *bs_test_slurp(bs_store *st, const char *path, size_t *len);
+
+#endif

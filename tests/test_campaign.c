@@ -1,0 +1,230 @@
+/* The campaign engine (include/backstore/lab.h): it passes on a correct sim,
+ * it catches each deliberate sim defect and the reported seed reproduces it,
+ * and a seed's trace digest is the same in every process and for any --jobs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backstore/lab.h"
+#include "backstore/sim.h"
+#include "tests/support/bs_test.h"
+
+static void fail_with(const bs_campaign_opts *o, const bs_campaign_failure *f) {
+  char cmd[256];
+  bs_campaign_reproduce_cmd(cmd, sizeof(cmd), o, f->seed);
+  fail_msg("profile %s seed %" PRIu64 " op %" PRIu32 " (%s): %s: expected %s, got %s: %s\n"
+           "  reproduce: %s",
+           o->profile, f->seed, f->op_index, f->op, f->check, f->expected, f->actual, f->message,
+           cmd);
+}
+
+static void campaign_passes_on_every_profile(void **state) {
+  (void)state;
+  for (int i = 0; i < BS_SIM_PROFILE_COUNT; i++) {
+    bs_campaign_opts o = {
+      .profile = bs_sim_profile_names[i],
+      .first_seed = bs_test_seed(),
+      .seeds = 4,
+      .ops = (uint32_t)bs_test_iterations(500),
+    };
+    bs_campaign_summary s;
+    assert_bs_ok(bs_campaign_run(&s, &o));
+    print_message("    [ profile  ] %-6s %" PRIu64 " ops, %" PRIu64 " power losses, %" PRIu64
+                  " expected errors\n",
+                  o.profile, s.ops, s.power_losses, s.expected_errors);
+    if (s.violations) {
+      bs_campaign_failure f = s.failures[0];
+      bs_campaign_summary_free(&s);
+      fail_with(&o, &f);
+    }
+    assert_int_equal(s.seeds_run, 4);
+    assert_int_equal(s.ops, 4ull * o.ops);
+    bs_campaign_summary_free(&s);
+  }
+}
+
+static void campaign_checks_unsupported_ops_on_hfs_and_ext4(void **state) {
+  (void)state;
+  const char *profiles[] = {"hfs", "ext4"};
+  for (int i = 0; i < 2; i++) {
+    bs_campaign_opts o = {.profile = profiles[i], .ops = 400};
+    bs_campaign_result r;
+    assert_bs_ok(bs_campaign_run_seed(&r, &o, bs_test_seed()));
+    if (r.failed)
+      fail_with(&o, &r.failure);
+    assert_true(r.unsupported > 0);
+    assert_true(r.expected_errors >= r.unsupported);
+  }
+}
+
+/* A defect is caught within a few seeds, and the failing seed alone fails the
+ * same way again.  With @model_only the sim's own check is off: the
+ * campaign's content and space invariants must catch it by themselves. */
+static void detects_bug(const char *bug, const char *profile, bool model_only) {
+  bs_campaign_opts o = {.profile = profile, .first_seed = bs_test_seed(), .seeds = 4,
+                        .ops = 1500, .sim_bug = bug, .no_backend_check = model_only};
+  bs_campaign_summary s;
+  assert_bs_ok(bs_campaign_run(&s, &o));
+  if (s.violations == 0) {
+    bs_campaign_summary_free(&s);
+    fail_msg("sim bug %s on %s went unnoticed in 4 seeds x 1500 ops", bug, profile);
+  }
+  bs_campaign_failure f = s.failures[0];
+  bs_campaign_summary_free(&s);
+  if (model_only && strcmp(f.check, "check") == 0)
+    fail_msg("with the backend check off, %s was reported by '%s'", bug, f.check);
+  print_message("    [ caught   ] %s: seed %" PRIu64 " op %" PRIu32 " %s (%s): %s\n", bug, f.seed,
+                f.op_index, f.op, f.check, f.message);
+  bs_campaign_result r;
+  assert_bs_ok(bs_campaign_run_seed(&r, &o, f.seed));
+  assert_true(r.failed);
+  assert_int_equal(r.failure.seed, f.seed);
+  assert_int_equal(r.failure.op_index, f.op_index);
+  assert_string_equal(r.failure.op, f.op);
+  assert_string_equal(r.failure.check, f.check);
+  assert_string_equal(r.failure.message, f.message);
+  /* Without the defect the same seed passes its first f.op_index + 1 ops. */
+  o.sim_bug = NULL;
+  o.ops = f.op_index + 1;
+  assert_bs_ok(bs_campaign_run_seed(&r, &o, f.seed));
+  if (r.failed)
+    fail_with(&o, &r.failure);
+}
+
+static void campaign_detects_cow_in_place_bug(void **state) {
+  (void)state;
+  detects_bug("cow-in-place", "apfs", false);
+  detects_bug("cow-in-place", "btrfs", false);
+  detects_bug("cow-in-place", "apfs", true); /* a clone's source changes: content */
+  detects_bug("cow-in-place", "xfs", true);
+}
+
+static void campaign_detects_leak_block_bug(void **state) {
+  (void)state;
+  detects_bug("leak-block", "apfs", false);
+  detects_bug("leak-block", "ext4", false);
+  detects_bug("leak-block", "apfs", true); /* used space outgrows the files: space */
+  detects_bug("leak-block", "tmpfs", true);
+}
+
+static void campaign_rejects_bad_options(void **state) {
+  (void)state;
+  bs_campaign_result r;
+  bs_campaign_opts o = {.profile = "zfs", .ops = 10};
+  assert_int_not_equal(bs_campaign_run_seed(&r, &o, 1), 0);
+  assert_non_null(strstr(r.failure.message, "zfs"));
+  o.profile = "apfs";
+  o.sim_bug = "no-such-bug";
+  assert_bs_err(bs_campaign_run_seed(&r, &o, 1), BS_EINVALID);
+  assert_non_null(strstr(r.failure.message, "no-such-bug"));
+  o.sim_bug = NULL;
+  o.backend = "nonexistent";
+  bs_campaign_summary s;
+  assert_bs_err(bs_campaign_run(&s, &o), BS_ENOT_FOUND);
+  assert_true(s.error[0] != '\0');
+  bs_campaign_summary_free(&s);
+}
+
+static void campaign_reproduce_command_names_everything(void **state) {
+  (void)state;
+  char buf[256];
+  bs_campaign_opts o = {.profile = "btrfs", .ops = 2000};
+  assert_bs_ok(bs_campaign_reproduce_cmd(buf, sizeof(buf), &o, 123456));
+  assert_string_equal(buf, "bslab campaign --profile btrfs --seed 123456 --ops 2000");
+  o.sim_bug = "leak-block";
+  assert_bs_ok(bs_campaign_reproduce_cmd(buf, sizeof(buf), &o, 7));
+  assert_string_equal(buf, "bslab campaign --profile btrfs --seed 7 --ops 2000 --sim-bug leak-block");
+  assert_bs_err(bs_campaign_reproduce_cmd(buf, 10, &o, 7), BS_ENAME_TOO_LONG);
+}
+
+/* Per-seed digests of a campaign, collected by seed_done (called in order). */
+typedef struct digests {
+  uint64_t seed[8], digest[8];
+  int n;
+} digests;
+
+static void collect(void *ctx, const bs_campaign_result *r) {
+  digests *d = ctx;
+  if (d->n < 8) {
+    d->seed[d->n] = r->seed;
+    d->digest[d->n++] = r->digest;
+  }
+}
+
+static void campaign_digest_does_not_depend_on_jobs(void **state) {
+  (void)state;
+  digests one = {0}, three = {0};
+  bs_campaign_opts o = {.profile = "btrfs", .first_seed = 40, .seeds = 6, .ops = 150,
+                        .seed_done = collect, .ctx = &one};
+  bs_campaign_summary s;
+  assert_bs_ok(bs_campaign_run(&s, &o));
+  bs_campaign_summary_free(&s);
+  o.jobs = 3;
+  o.ctx = &three;
+  assert_bs_ok(bs_campaign_run(&s, &o));
+  bs_campaign_summary_free(&s);
+  assert_int_equal(one.n, 6);
+  assert_int_equal(three.n, 6);
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(one.seed[i], 40 + i);
+    assert_int_equal(three.seed[i], 40 + i);
+    assert_int_equal(one.digest[i], three.digest[i]);
+    if (i)
+      assert_int_not_equal(one.digest[i], one.digest[i - 1]);
+  }
+}
+
+/* Run `bslab campaign --seed S --ops N --digest --quiet`; the lines of its
+ * stdout that start with "seed " in @out (the summary has the wall-clock
+ * ops/s, which differs from run to run). */
+static void run_digest(uint64_t seed, uint32_t ops, char *out, size_t cap) {
+  char cmd[512], line[512];
+  snprintf(cmd, sizeof(cmd), "%s campaign --seed %" PRIu64 " --ops %" PRIu32 " --digest --quiet",
+           bs_test_bslab(), seed, ops);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = 0;
+  out[0] = '\0';
+  while (fgets(line, sizeof(line), p))
+    if (strncmp(line, "seed ", 5) == 0 && n + strlen(line) < cap)
+      n += (size_t)snprintf(out + n, cap - n, "%s", line);
+  int st = pclose(p);
+  if (st != 0)
+    fail_msg("'%s' exited with status %d", cmd, st);
+  if (n == 0)
+    fail_msg("'%s' printed no digest line", cmd);
+}
+
+static void campaign_same_seed_same_digest_in_two_processes(void **state) {
+  (void)state;
+  uint64_t seed = bs_test_seed();
+  char a[4096], b[4096], c[4096], want[64];
+  run_digest(seed, 300, a, sizeof(a));
+  run_digest(seed, 300, b, sizeof(b));
+  assert_string_equal(a, b);
+  /* The digest line is the one the library computes in this process. */
+  bs_campaign_opts o = {.profile = "apfs", .ops = 300};
+  bs_campaign_result r;
+  assert_bs_ok(bs_campaign_run_seed(&r, &o, seed));
+  assert_false(r.failed);
+  snprintf(want, sizeof(want), "seed %" PRIu64 " digest %016" PRIx64 "\n", seed, r.digest);
+  if (strcmp(a, want) != 0)
+    fail_msg("bslab printed: %sthe library computes: %s", a, want);
+  run_digest(seed + 1, 300, c, sizeof(c));
+  assert_string_not_equal(strstr(a, "digest"), strstr(c, "digest"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(campaign_passes_on_every_profile),
+    cmocka_unit_test(campaign_checks_unsupported_ops_on_hfs_and_ext4),
+    cmocka_unit_test(campaign_detects_cow_in_place_bug),
+    cmocka_unit_test(campaign_detects_leak_block_bug),
+    cmocka_unit_test(campaign_rejects_bad_options),
+    cmocka_unit_test(campaign_reproduce_command_names_everything),
+    cmocka_unit_test(campaign_digest_does_not_depend_on_jobs),
+    cmocka_unit_test(campaign_same_seed_same_digest_in_two_processes),
+  };
+  return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);
+}

@@ -1,0 +1,493 @@
+/* The bslab CLI contract (docs/bslab.1, DESIGN 5): exit status 0/1/2, help on
+ * every verb, caps in every format against the golden files, a clone /
+ * snapshot / branch round trip through an image file, error messages, and
+ * the campaign's summary and reproduce command.  Runs the binary from
+ * bs_test_bslab() ($BSLAB, default build/bslab). */
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backstore/sim.h"
+#include "backstore/wire.h"
+#include "tests/support/bs_test.h"
+
+static char tmp[64]; /* per-suite temp dir under /tmp, removed at the end */
+
+typedef struct run {
+  int status;  /* exit status, or 128 + signal */
+  char *out;   /* stdout, NUL-terminated (may hold NULs before the end) */
+  size_t outlen;
+  char *err;   /* stderr */
+} run;
+
+static char *slurp_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  assert_non_null(buf);
+  size_t got;
+  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      buf = realloc(buf, (cap *= 2) + 1);
+      assert_non_null(buf);
+    }
+  }
+  fclose(f);
+  buf[n] = '\0';
+  if (len)
+    *len = n;
+  return buf;
+}
+
+static void run_free(run *r) {
+  free(r->out);
+  free(r->err);
+  memset(r, 0, sizeof(*r));
+}
+
+/* Run bslab with the NULL-terminated arguments; stdin from @in (or /dev/null). */
+static void bslab_in(run *r, const char *in, const char *const *args) {
+  char outp[128], errp[128];
+  snprintf(outp, sizeof(outp), "%s/stdout", tmp);
+  snprintf(errp, sizeof(errp), "%s/stderr", tmp);
+  const char *argv[32] = {bs_test_bslab()};
+  int n = 1;
+  while (args[n - 1] && n < 31) {
+    argv[n] = args[n - 1];
+    n++;
+  }
+  argv[n] = NULL;
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int i = open(in ? in : "/dev/null", O_RDONLY);
+    int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+      _exit(126);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  r->out = slurp_file(outp, &r->outlen);
+  r->err = slurp_file(errp, NULL);
+  if (r->status == 127 || r->status == 126)
+    fail_msg("could not run %s (set BSLAB or run make first)", argv[0]);
+}
+
+#define BSLAB(r, ...) bslab_in((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Expect exit @status; on mismatch show what the command printed. */
+static void expect_status(const run *r, int status, const char *what) {
+  if (r->status != status)
+    fail_msg("%s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, r->status, status, r->out,
+             r->err);
+}
+
+static void expect_contains(const char *hay, const char *needle, const char *what) {
+  if (!strstr(hay, needle))
+    fail_msg("%s: expected to find \"%s\" in:\n%s", what, needle, hay);
+}
+
+/* Run bslab with the arguments; expect exit @status, @out_has in stdout and
+ * @err_has in stderr (NULL: anything). */
+static void check_run(int status, const char *out_has, const char *err_has, const char *const *args) {
+  run r;
+  bslab_in(&r, NULL, args);
+  char what[256] = "bslab";
+  for (int i = 0; args[i] && strlen(what) + strlen(args[i]) + 2 < sizeof(what); i++)
+    strcat(strcat(what, " "), args[i]);
+  expect_status(&r, status, what);
+  if (out_has)
+    expect_contains(r.out, out_has, what);
+  if (err_has)
+    expect_contains(r.err, err_has, what);
+  run_free(&r);
+}
+
+#define EXPECT(status, out_has, err_has, ...)                                           \
+  check_run((status), (out_has), (err_has), (const char *const[]){__VA_ARGS__, NULL})
+
+static void image_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s.img", tmp, name);
+  unlink(buf);
+}
+
+static void cli_exit_status_follows_the_contract(void **state) {
+  (void)state;
+  EXPECT(0, "fs_type_name:", NULL, "caps");
+  EXPECT(0, "bslab 0.1.0\n", NULL, "--version");
+  const char *const usage_errors[][4] = {
+    {"frobnicate"}, {"caps", "--format", "yaml"}, {"caps", "--ops", "3"}, {"clone", "/a"},
+    {"campaign", "--ops", "0"}, {"campaign", "--profile", "zfs"}, {"campaign", "--seeds", "x"},
+    {"caps", "--backend", "real"}, {"replay", "t"}, {"snapshot", "rename", "a"}, {"--bogus"},
+    {"campaign", "--faults", "x"}, {"campaign", "--trace", "-", "--jobs=2"},
+  };
+  for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]); i++) {
+    const char *const *a = usage_errors[i];
+    run r;
+    bslab_in(&r, NULL, (const char *const[]){a[0], a[1], a[2], a[3], NULL});
+    expect_status(&r, 2, a[0]);
+    expect_contains(r.err, "bslab: ", a[0]);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+  }
+  EXPECT(2, NULL, "usage: bslab", NULL); /* no verb */
+  EXPECT(1, "FAILED", NULL, "campaign", "--ops", "300", "--sim-bug", "cow-in-place", "--quiet");
+}
+
+static const char *const all_verbs[] = {"caps",  "clone", "snapshot", "branch", "campaign",
+                                        "init",  "put",   "cat",      "ls",     "stat",
+                                        "usage", "mkdir", "rm",       "help"};
+#define N_VERBS (sizeof(all_verbs) / sizeof(all_verbs[0]))
+
+static void cli_help_on_every_verb(void **state) {
+  (void)state;
+  const char *const tops[] = {"--help", "-h", "help"};
+  for (int i = 0; i < 3; i++) {
+    run r;
+    BSLAB(&r, tops[i]);
+    expect_status(&r, 0, tops[i]);
+    expect_contains(r.out, "usage: bslab [GLOBAL OPTIONS] VERB", tops[i]);
+    for (size_t v = 0; v < N_VERBS; v++)
+      expect_contains(r.out, all_verbs[v], "top-level help lists every verb");
+    run_free(&r);
+  }
+  for (size_t v = 0; v < N_VERBS; v++) {
+    char want[64];
+    snprintf(want, sizeof(want), "usage: bslab %s", all_verbs[v]);
+    const char *const forms[][2] = {{all_verbs[v], "--help"}, {all_verbs[v], "-h"}, {"help", all_verbs[v]}};
+    for (int f = 0; f < 3; f++) {
+      run r;
+      bslab_in(&r, NULL, (const char *const[]){forms[f][0], forms[f][1], NULL});
+      expect_status(&r, 0, want);
+      expect_contains(r.out, want, all_verbs[v]);
+      assert_string_equal(r.err, "");
+      run_free(&r);
+    }
+    EXPECT(2, NULL, "unknown option '--no-such-option'", all_verbs[v], "--no-such-option");
+  }
+}
+
+static void cli_caps_ssz_matches_golden_for_every_profile(void **state) {
+  (void)state;
+  const char *dir = getenv("BS_GOLDEN_DIR");
+  dir = dir && *dir ? dir : "golden";
+  for (int i = 0; i < BS_SIM_PROFILE_COUNT; i++) {
+    const char *p = bs_sim_profile_names[i];
+    char path[256];
+    snprintf(path, sizeof(path), "%s/caps-%s.ssz", dir, p);
+    if (access(path, R_OK) != 0)
+      fail_msg("golden file %s is missing", path);
+    size_t glen = 0;
+    char *golden = slurp_file(path, &glen);
+    run r;
+    BSLAB(&r, "caps", "--profile", p, "--format", "ssz");
+    expect_status(&r, 0, p);
+    if (r.outlen != glen || memcmp(r.out, golden, glen) != 0)
+      fail_msg("caps --profile %s --format ssz: %zu bytes differ from %s (%zu bytes)", p, r.outlen,
+               path, glen);
+    run_free(&r);
+    /* hex is the same bytes as one lowercase line */
+    char hex[2 * BS_CAPS_SSZ_MAX + 2] = "";
+    for (size_t k = 0; k < glen && k < BS_CAPS_SSZ_MAX; k++)
+      snprintf(hex + 2 * k, 3, "%02x", (unsigned char)golden[k]);
+    strcat(hex, "\n");
+    BSLAB(&r, "caps", "--profile", p, "--format", "hex");
+    expect_status(&r, 0, p);
+    assert_string_equal(r.out, hex);
+    run_free(&r);
+    free(golden);
+  }
+}
+
+static void cli_caps_json_and_text_show_the_design_table(void **state) {
+  (void)state;
+  for (int i = 0; i < BS_SIM_PROFILE_COUNT; i++) {
+    const char *p = bs_sim_profile_names[i];
+    bs_caps c;
+    assert_bs_ok(bs_caps_for_type(&c, bs_fs_type_from_name(p)));
+    const char *t = "true", *f = "false";
+    char json[512], text[128];
+    snprintf(json, sizeof(json),
+             "{\"schema_version\":1,\"fs_type\":%u,\"fs_type_name\":\"%s\",\"native_snapshots\":%s,"
+             "\"native_reflink\":%s,\"xattrs\":%s,\"case_sensitive\":%s,\"max_name_len\":255}\n",
+             c.fs_type, p, c.native_snapshots ? t : f, c.native_reflink ? t : f, c.xattrs ? t : f,
+             c.case_sensitive ? t : f);
+    run r;
+    BSLAB(&r, "caps", "--profile", p, "--format", "json");
+    expect_status(&r, 0, p);
+    assert_string_equal(r.out, json);
+    run_free(&r);
+    snprintf(text, sizeof(text), "fs_type_name:     %s\nnative_snapshots: %s\nnative_reflink:   %s\n",
+             p, c.native_snapshots ? t : f, c.native_reflink ? t : f);
+    /* a global option before the verb; text is the default format */
+    EXPECT(0, text, NULL, "--profile", p, "caps");
+    EXPECT(0, "schema_version:   1\n", NULL, "--profile", p, "caps", "--format=text");
+    EXPECT(0, "max_name_len:     255\n", NULL, "caps", "--profile", p);
+  }
+}
+
+static void cli_caps_real_backend_is_not_available_yet(void **state) {
+  (void)state;
+  EXPECT(2, NULL, "bslab: caps: backend 'real' is not available", "caps", "--backend", "real");
+  EXPECT(2, NULL, "backend 'real' is not available", "campaign", "--backend", "real");
+}
+
+/* Write @len bytes of a pattern to a host file in the temp dir. */
+static void host_file(char *path, size_t cap, const char *name, size_t len) {
+  snprintf(path, cap, "%s/%s", tmp, name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  for (size_t i = 0; i < len; i++)
+    fputc((int)((i * 31 + 7) & 0xff), f);
+  fclose(f);
+}
+
+static void expect_cat(const char *image, const char *path, const char *host) {
+  size_t want_len = 0;
+  char *want = slurp_file(host, &want_len);
+  run r;
+  BSLAB(&r, "--image", image, "cat", path);
+  expect_status(&r, 0, path);
+  if (r.outlen != want_len || memcmp(r.out, want, want_len) != 0)
+    fail_msg("cat %s: %zu bytes, differ from %s (%zu bytes)", path, r.outlen, host, want_len);
+  run_free(&r);
+  free(want);
+}
+
+static void cli_clone_snapshot_branch_round_trip(void **state) {
+  (void)state;
+  char img[128], host[128], small[128];
+  image_path(img, sizeof(img), "round");
+  host_file(host, sizeof(host), "data.bin", 20000);
+  host_file(small, sizeof(small), "small.bin", 100);
+  EXPECT(0, NULL, NULL, "--image", img, "--profile", "apfs", "--seed", "9", "mkdir", "/d");
+  assert_int_equal(access(img, F_OK), 0);
+  EXPECT(0, NULL, NULL, "--image", img, "put", host, "/d/a");
+  EXPECT(0, NULL, NULL, "clone", "--image", img, "/d/a", "/d/b"); /* options after the verb too */
+  expect_cat(img, "/d/b", host);
+  EXPECT(0, "\"shared_bytes\":20480", NULL, "--image", img, "usage", "--format", "json");
+
+  run r;
+  BSLAB(&r, "--image", img, "snapshot", "create", "nightly 1");
+  expect_status(&r, 0, "snapshot create");
+  expect_contains(r.out, "created snapshot nightly 1: id ", "snapshot create");
+  char id[24] = "";
+  sscanf(strstr(r.out, ": id ") + 5, "%20[0-9]", id);
+  assert_true(id[0] != '\0');
+  run_free(&r);
+  EXPECT(0, "\"name\":\"nightly 1\",\"readonly\":true,\"branch_count\":0", NULL, "--image", img,
+         "snapshot", "list", "--format", "json");
+  BSLAB(&r, "--image", img, "ls", "/.bs/snapshots/nightly 1/d");
+  expect_status(&r, 0, "ls snapshot");
+  assert_string_equal(r.out, "a\nb\n");
+  run_free(&r);
+  EXPECT(0, "created branch work", NULL, "--image", img, "branch", "create", "nightly 1", "work");
+  expect_cat(img, "/.bs/branches/work/d/a", host);
+  EXPECT(0, "ID     BRANCHES", NULL, "--image", img, "snapshot", "list");
+
+  /* A write to the branch leaves the snapshot and the main tree alone. */
+  EXPECT(0, NULL, NULL, "--image", img, "put", small, "/.bs/branches/work/d/a");
+  expect_cat(img, "/.bs/branches/work/d/a", small);
+  expect_cat(img, "/.bs/snapshots/nightly 1/d/a", host);
+  expect_cat(img, "/d/a", host);
+  EXPECT(1, NULL, "(PERMISSION)", "--image", img, "put", small, "/.bs/snapshots/nightly 1/d/a");
+
+  EXPECT(1, NULL, "bslab: snapshot delete: nightly 1: resource busy", "--image", img, "snapshot",
+         "delete", "nightly 1");
+  EXPECT(0, NULL, NULL, "--image", img, "branch", "delete", "work");
+  EXPECT(0, NULL, NULL, "--image", img, "snapshot", "delete", id); /* by id */
+  BSLAB(&r, "--image", img, "snapshot", "list", "--format", "json");
+  assert_string_equal(r.out, "[]\n");
+  run_free(&r);
+  EXPECT(0, NULL, NULL, "--image", img, "rm", "/d/b");
+  EXPECT(1, NULL, "bslab: stat: /d/b: no such file", "--image", img, "stat", "/d/b");
+  EXPECT(0, "size:     20000\n", NULL, "--image", img, "stat", "/d/a");
+}
+
+static void cli_clone_onto_existing_is_EXISTS_with_exit_1(void **state) {
+  (void)state;
+  char img[128], host[128];
+  image_path(img, sizeof(img), "exists");
+  host_file(host, sizeof(host), "e.bin", 10);
+  EXPECT(0, NULL, NULL, "--image", img, "put", host, "/a");
+  EXPECT(0, NULL, NULL, "--image", img, "put", host, "/b");
+  run r;
+  BSLAB(&r, "--image", img, "clone", "/a", "/b");
+  expect_status(&r, 1, "clone onto existing");
+  static const char want[] = "bslab: clone: /b: destination or name already exists (EXISTS)";
+  if (strncmp(r.err, want, strlen(want)) != 0)
+    fail_msg("stderr: %s\nexpected it to start with: %s", r.err, want);
+  const char *nl = strchr(r.err, '\n');
+  assert_non_null(nl);
+  assert_string_equal(nl, "\n"); /* one line */
+  assert_string_equal(r.out, "");
+  run_free(&r);
+  EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "clone", "/missing", "/c");
+}
+
+static void cli_snapshot_on_hfs_is_UNSUPPORTED_with_exit_1(void **state) {
+  (void)state;
+  char img[128];
+  image_path(img, sizeof(img), "hfs");
+  EXPECT(0, NULL, NULL, "--image", img, "--profile", "hfs", "init");
+  EXPECT(1, NULL, "(EXISTS)", "--image", img, "init");
+  EXPECT(1, NULL, "bslab: snapshot create: s: operation not supported", "--image", img, "snapshot",
+         "create", "s");
+  EXPECT(1, NULL, "(UNSUPPORTED)", "--image", img, "snapshot", "list");
+  EXPECT(1, NULL, "(UNSUPPORTED)", "--image", img, "branch", "create", "s", "b");
+  EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "clone", "/x", "/y");
+  EXPECT(2, NULL, "has profile hfs, not apfs", "--image", img, "--profile", "apfs", "ls");
+}
+
+static void cli_volume_verbs_need_an_image(void **state) {
+  (void)state;
+  EXPECT(2, NULL, "--image FILE or set BSLAB_IMAGE", "clone", "/a", "/b");
+  char img[128], junk[128];
+  image_path(img, sizeof(img), "absent");
+  EXPECT(2, NULL, "does not exist", "--image", img, "ls", "/");
+  assert_int_not_equal(access(img, F_OK), 0);
+  EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "rm", "/nothing");
+  assert_int_not_equal(access(img, F_OK), 0); /* a failed verb does not create the image */
+  /* $BSLAB_IMAGE stands for --image */
+  setenv("BSLAB_IMAGE", img, 1);
+  EXPECT(0, NULL, NULL, "mkdir", "/x");
+  EXPECT(0, "x/\n", NULL, "ls");
+  unsetenv("BSLAB_IMAGE");
+  host_file(junk, sizeof(junk), "junk.img", 100);
+  EXPECT(2, NULL, "cannot load image", "--image", junk, "ls");
+}
+
+static void cli_snapshot_list_ssz_is_length_framed(void **state) {
+  (void)state;
+  char img[128];
+  image_path(img, sizeof(img), "ssz");
+  const char *names[] = {"alpha", "b\xc3\xa9ta"};
+  for (int i = 0; i < 2; i++)
+    EXPECT(0, NULL, NULL, "--image", img, "--profile", "btrfs", "snapshot", "create", names[i]);
+  run r;
+  BSLAB(&r, "--image", img, "snapshot", "list", "--format", "ssz");
+  expect_status(&r, 0, "list ssz");
+  const uint8_t *p = (const uint8_t *)r.out, *end = p + r.outlen;
+  uint64_t last_id = 0;
+  for (int i = 0; i < 2; i++) {
+    assert_true(end - p >= 4);
+    uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    p += 4;
+    assert_true((size_t)(end - p) >= len);
+    bs_snapshot_info si;
+    assert_bs_ok(bs_snapshot_info_decode(&si, p, len));
+    assert_string_equal(si.name, names[i]);
+    assert_true(si.id > last_id); /* id order */
+    last_id = si.id;
+    assert_true(si.readonly);
+    p += len;
+  }
+  assert_true(p == end);
+  run_free(&r);
+  BSLAB(&r, "--image", img, "snapshot", "create", "--format", "ssz", "gamma");
+  expect_status(&r, 0, "create ssz");
+  bs_snapshot_info si;
+  assert_bs_ok(bs_snapshot_info_decode(&si, (const uint8_t *)r.out, r.outlen));
+  assert_string_equal(si.name, "gamma");
+  run_free(&r);
+}
+
+static void cli_campaign_prints_summary_and_progress(void **state) {
+  (void)state;
+  run r;
+  BSLAB(&r, "campaign", "--profile", "btrfs", "--seeds", "3", "--ops", "200");
+  expect_status(&r, 0, "campaign");
+  const char *const lines[] = {
+    "profile btrfs, seeds 1..3, 200 ops per seed", "  seeds run             3\n",
+    "  ops                   600\n", "  ops/s ", "(faults fired)", "  invariant violations  0\n",
+    "PASSED",
+  };
+  for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    expect_contains(r.out, lines[i], "summary");
+  /* Not a terminal: about one progress line per 10%. */
+  int n = 0;
+  for (const char *s = r.err; (s = strstr(s, "campaign: ")) != NULL; s++)
+    n++;
+  assert_true(n >= 2 && n <= 11);
+  run_free(&r);
+  BSLAB(&r, "campaign", "--seeds", "2", "--ops", "50", "--quiet", "--jobs", "2");
+  expect_status(&r, 0, "campaign --quiet");
+  assert_string_equal(r.err, "");
+  run_free(&r);
+}
+
+static void cli_campaign_failure_prints_reproduce_command(void **state) {
+  (void)state;
+  run r;
+  BSLAB(&r, "campaign", "--sim-bug", "leak-block", "--seeds", "2", "--ops", "400", "--quiet");
+  expect_status(&r, 1, "campaign with a sim bug");
+  expect_contains(r.out, "FAILED", "failure");
+  const char *rep = strstr(r.out, "reproduce  bslab campaign --profile apfs --seed ");
+  const char *fail = strstr(r.out, "FAIL seed ");
+  assert_non_null(rep);
+  assert_non_null(fail);
+  char line[256], fail_line[256];
+  sscanf(rep + strlen("reproduce  "), "%255[^\n]", line);
+  sscanf(fail, "%255[^\n]", fail_line);
+  run_free(&r);
+  /* Run the printed command (minus "bslab"): the same failure again. */
+  const char *args[16] = {0};
+  int n = 0;
+  for (char *tok = strtok(line + strlen("bslab "), " "); tok && n < 14; tok = strtok(NULL, " "))
+    args[n++] = tok;
+  args[n++] = "--quiet";
+  bslab_in(&r, NULL, args);
+  expect_status(&r, 1, "reproduce");
+  expect_contains(r.out, fail_line, "reproduce");
+  expect_contains(r.out, "seeds run             1\n", "reproduce");
+  run_free(&r);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(tmp, sizeof(tmp), "/tmp/bslab-cli-XXXXXX");
+  unsetenv("BSLAB_IMAGE");
+  return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(cli_exit_status_follows_the_contract),
+    cmocka_unit_test(cli_help_on_every_verb),
+    cmocka_unit_test(cli_caps_ssz_matches_golden_for_every_profile),
+    cmocka_unit_test(cli_caps_json_and_text_show_the_design_table),
+    cmocka_unit_test(cli_caps_real_backend_is_not_available_yet),
+    cmocka_unit_test(cli_clone_snapshot_branch_round_trip),
+    cmocka_unit_test(cli_clone_onto_existing_is_EXISTS_with_exit_1),
+    cmocka_unit_test(cli_snapshot_on_hfs_is_UNSUPPORTED_with_exit_1),
+    cmocka_unit_test(cli_volume_verbs_need_an_image),
+    cmocka_unit_test(cli_snapshot_list_ssz_is_length_framed),
+    cmocka_unit_test(cli_campaign_prints_summary_and_progress),
+    cmocka_unit_test(cli_campaign_failure_prints_reproduce_command),
+  };
+  return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}

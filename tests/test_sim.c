@@ -1,0 +1,907 @@
+/* The simulated filesystem itself: names, case folding, namespace rules,
+ * sparse files, space accounting, crash model, images, invariant checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backstore/sim.h"
+#include "tests/support/bs_test.h"
+
+#define BLK BS_SIM_BLOCK_SIZE
+
+static bs_usage usage(bs_store *st) {
+  bs_usage u;
+  assert_bs_ok(bs_usage_get(st, &u));
+  return u;
+}
+
+static uint8_t *pattern(size_t len, uint8_t fill) {
+  uint8_t *p = malloc(len ? len : 1);
+  assert_non_null(p);
+  for (size_t i = 0; i < len; i++)
+    p[i] = (uint8_t)(fill + i * 7);
+  return p;
+}
+
+static void assert_content(bs_store *st, const char *path, const uint8_t *want, size_t len) {
+  size_t got = 0;
+  uint8_t *buf = bs_test_slurp(st, path, &got);
+  assert_int_equal(got, len);
+  if (len)
+    assert_memory_equal(buf, want, len);
+  free(buf);
+}
+
+static int append_name(void *ctx, const char *name, bs_file_kind kind) {
+  char *acc = ctx;
+  size_t n = strlen(acc);
+  snprintf(acc + n, 1024 - n, "%s%s;", name, kind == BS_KIND_DIR ? "/" : "");
+  return 0;
+}
+
+static void listing(bs_store *st, const char *path, char out[1024]) {
+  out[0] = '\0';
+  assert_bs_ok(bs_readdir(st, path, append_name, out));
+}
+
+/* ---- open, caps, profiles ------------------------------------------------- */
+
+static void caps_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_caps want;
+  bs_fs_type type = bs_fs_type_from_name(t->profile);
+  assert_bs_ok(bs_caps_for_type(&want, type));
+  assert_memory_equal(&t->caps, &want, sizeof(want));
+  bs_fs_type got;
+  assert_bs_ok(bs_probe_fs_type(st, "/anything/at/all", &got));
+  assert_int_equal(got, type);
+  assert_true(bs_sim_is_sim(st));
+  bs_usage u = usage(st);
+  assert_int_equal(u.block_size, BLK);
+  assert_int_equal(u.total_bytes, BS_SIM_DEFAULT_CAPACITY);
+  assert_int_equal(u.free_bytes, u.total_bytes);
+  assert_int_equal(u.used_bytes, 0);
+  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, "/", &s));
+  assert_int_equal(s.kind, BS_KIND_DIR);
+}
+
+static void sim_open_and_caps(void **state) {
+  (void)state;
+  for (int i = 0; i < BS_SIM_PROFILE_COUNT; i++)
+    assert_int_equal(bs_fs_type_from_name(bs_sim_profile_names[i]), i + 1);
+  bs_test_each_target(NULL, caps_body, NULL, bs_test_seed());
+  bs_store *st = NULL;
+  bs_open_opts o = {.profile = "zfs"};
+  assert_bs_err(bs_open(&st, "sim", &o), BS_EINVALID);
+  o = (bs_open_opts){.profile = "ext4", .capacity = 100};
+  assert_bs_err(bs_open(&st, "sim", &o), BS_EINVALID);
+  o = (bs_open_opts){.profile = "btrfs"};
+  assert_bs_err(bs_open(&st, "sim:xfs", &o), BS_EINVALID);
+  o = (bs_open_opts){.capacity = 10 * BLK + 5};
+  assert_bs_ok(bs_open(&st, "sim:xfs", &o));
+  bs_caps c;
+  assert_bs_ok(bs_get_caps(st, &c));
+  assert_string_equal(c.fs_type_name, "xfs");
+  assert_int_equal(usage(st).total_bytes, 10 * BLK);
+  bs_close(st);
+  bs_sim_bug bug;
+  assert_bs_ok(bs_sim_bug_from_name("cow-in-place", &bug));
+  assert_int_equal(bug, BS_SIM_BUG_COW_IN_PLACE);
+  assert_bs_ok(bs_sim_bug_from_name("leak-block", &bug));
+  assert_int_equal(bug, BS_SIM_BUG_LEAK_BLOCK);
+  assert_bs_err(bs_sim_bug_from_name("nope", &bug), BS_EINVALID);
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+static void names_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  char p[5000];
+  p[0] = '/';
+  memset(p + 1, 'a', 255);
+  p[256] = '\0';
+  assert_bs_ok(bs_create(st, p, 0644)); /* 255 bytes: fits */
+  p[256] = 'a';
+  p[257] = '\0';
+  assert_bs_err(bs_create(st, p, 0644), BS_ENAME_TOO_LONG);
+  assert_bs_err(bs_mkdir(st, p, 0755), BS_ENAME_TOO_LONG);
+  bs_stat_info s;
+  assert_bs_err(bs_stat(st, p, &s), BS_ENAME_TOO_LONG);
+  assert_bs_ok(bs_create(st, "/x", 0644));
+  assert_bs_err(bs_rename(st, "/x", p), BS_ENAME_TOO_LONG);
+  /* Whole paths: 4095 bytes resolve, 4096 are too long. */
+  size_t n = 0;
+  p[n++] = '/';
+  for (; n < 4095; n++)
+    p[n] = n % 2 ? 'd' : '/';
+  p[n] = '\0';
+  assert_int_equal(strlen(p), 4095);
+  assert_bs_err(bs_stat(st, p, &s), BS_ENOT_FOUND);
+  p[n++] = 'e';
+  p[n] = '\0';
+  assert_bs_err(bs_stat(st, p, &s), BS_ENAME_TOO_LONG);
+  assert_bs_err(bs_create(st, p, 0644), BS_ENAME_TOO_LONG);
+  /* Dot components are not store paths. */
+  assert_bs_err(bs_stat(st, "/./x", &s), BS_EINVALID);
+  assert_bs_err(bs_stat(st, "/.bs/snapshots/..", &s), BS_EINVALID);
+  /* Extra slashes are harmless. */
+  assert_bs_ok(bs_stat(st, "//x/", &s));
+}
+
+static void sim_names_too_long(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, names_body, NULL, bs_test_seed());
+}
+
+static void case_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bool ci = !t->caps.case_sensitive;
+  assert_int_equal(ci, strcmp(t->profile, "apfs") == 0 || strcmp(t->profile, "hfs") == 0);
+  bs_test_put(st, "/Foo.txt", 10, 1);
+  assert_bs_ok(bs_mkdir(st, "/Dir", 0755));
+  bs_stat_info s;
+  char l[1024];
+  if (ci) {
+    assert_bs_ok(bs_stat(st, "/foo.TXT", &s));
+    assert_int_equal(s.size, 10);
+    assert_bs_err(bs_create(st, "/FOO.txt", 0644), BS_EEXISTS);
+    assert_bs_ok(bs_create(st, "/dIR/inner", 0644));
+    listing(st, "/", l);
+    assert_string_equal(l, "Dir/;Foo.txt;"); /* case preserved */
+    /* A case-only rename keeps the file and changes its stored name. */
+    assert_bs_ok(bs_rename(st, "/foo.txt", "/FOO.TXT"));
+    listing(st, "/", l);
+    assert_string_equal(l, "Dir/;FOO.TXT;");
+    assert_bs_ok(bs_stat(st, "/Foo.txt", &s));
+    assert_int_equal(s.size, 10);
+    /* The reserved root entry is matched case-insensitively too. */
+    assert_bs_err(bs_mkdir(st, "/.BS", 0755), BS_EINVALID);
+  } else {
+    assert_bs_err(bs_stat(st, "/foo.TXT", &s), BS_ENOT_FOUND);
+    assert_bs_ok(bs_create(st, "/foo.txt", 0644));
+    assert_bs_ok(bs_create(st, "/FOO.txt", 0644));
+    assert_bs_err(bs_create(st, "/dIR/inner", 0644), BS_ENOT_FOUND);
+    listing(st, "/", l);
+    assert_string_equal(l, "Dir/;FOO.txt;Foo.txt;foo.txt;"); /* byte order */
+    assert_bs_ok(bs_mkdir(st, "/.BS", 0755));
+  }
+  assert_bs_ok(bs_check(st));
+}
+
+static void sim_case_folding_by_profile(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, case_body, NULL, bs_test_seed());
+}
+
+/* ---- namespace rules -------------------------------------------------------- */
+
+static void rename_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  bs_test_put(st, "/a", 3 * BLK, 1);
+  bs_test_put(st, "/b", 2 * BLK, 2);
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_int_equal(usage(st).used_bytes, 5 * BLK);
+  /* Replacing a file drops the old one and its blocks. */
+  assert_bs_ok(bs_rename(st, "/a", "/b"));
+  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  uint8_t *a = pattern(3 * BLK, 1);
+  assert_content(st, "/b", a, 3 * BLK);
+  free(a);
+  bs_stat_info s;
+  assert_bs_err(bs_stat(st, "/a", &s), BS_ENOT_FOUND);
+  assert_bs_ok(bs_mkdir(st, "/d", 0755));
+  assert_bs_ok(bs_mkdir(st, "/d/sub", 0755));
+  assert_bs_ok(bs_mkdir(st, "/e", 0755));
+  assert_bs_ok(bs_mkdir(st, "/full", 0755));
+  assert_bs_ok(bs_create(st, "/full/x", 0644));
+  assert_bs_err(bs_rename(st, "/d", "/full"), BS_EEXISTS);      /* onto a non-empty dir */
+  assert_bs_err(bs_rename(st, "/d", "/d/sub/deeper"), BS_EINVALID); /* into itself */
+  assert_bs_err(bs_rename(st, "/d", "/d/sub"), BS_EINVALID);
+  assert_bs_err(bs_rename(st, "/b", "/e"), BS_EINVALID);        /* file onto dir */
+  assert_bs_err(bs_rename(st, "/e", "/b"), BS_EINVALID);        /* dir onto file */
+  assert_bs_err(bs_rename(st, "/nope", "/z"), BS_ENOT_FOUND);
+  assert_bs_err(bs_rename(st, "/b", "/nodir/z"), BS_ENOT_FOUND);
+  assert_bs_err(bs_rename(st, "/b", "/b/z"), BS_EINVALID);      /* parent is a file */
+  assert_bs_err(bs_rename(st, "/", "/z"), BS_EBUSY);
+  assert_bs_ok(bs_rename(st, "/d", "/e"));                      /* onto an empty dir */
+  assert_bs_ok(bs_stat(st, "/e/sub", &s));
+  assert_bs_ok(bs_stat(st, "/", &s));
+  assert_int_equal(s.nlink, 4); /* ".", "..", /e, /full */
+  assert_bs_ok(bs_rename(st, "/e/sub", "/sub2"));
+  assert_bs_ok(bs_rename(st, "/b", "/e/b"));
+  assert_bs_ok(bs_rename(st, "/e/b", "/e/b")); /* same name: nothing happens */
+  char l[1024];
+  listing(st, "/", l);
+  assert_string_equal(l, "e/;full/;sub2/;");
+  listing(st, "/e", l);
+  assert_string_equal(l, "b;");
+  assert_bs_ok(bs_check(st));
+}
+
+static void sim_rename_rules(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, rename_body, NULL, bs_test_seed());
+}
+
+static void rmdir_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  assert_bs_ok(bs_mkdir(st, "/d", 0755));
+  assert_bs_ok(bs_create(st, "/d/f", 0644));
+  assert_bs_err(bs_rmdir(st, "/d"), BS_EEXISTS);
+  assert_bs_err(bs_rmdir(st, "/d/f"), BS_EINVALID);
+  assert_bs_err(bs_unlink(st, "/d"), BS_EINVALID);
+  assert_bs_err(bs_rmdir(st, "/"), BS_EBUSY);
+  assert_bs_err(bs_rmdir(st, "/nope"), BS_ENOT_FOUND);
+  assert_bs_err(bs_mkdir(st, "/d", 0755), BS_EEXISTS);
+  assert_bs_err(bs_create(st, "/d/f", 0644), BS_EEXISTS);
+  assert_bs_err(bs_create(st, "/d/f/g", 0644), BS_EINVALID);
+  assert_bs_err(bs_write(st, "/d", 0, "x", 1), BS_EINVALID);
+  size_t n;
+  char c;
+  assert_bs_err(bs_read(st, "/d", 0, &c, 1, &n), BS_EINVALID);
+  assert_bs_ok(bs_unlink(st, "/d/f"));
+  assert_bs_err(bs_unlink(st, "/d/f"), BS_ENOT_FOUND);
+  assert_bs_ok(bs_rmdir(st, "/d"));
+  char l[1024];
+  listing(st, "/", l);
+  assert_string_equal(l, "");
+}
+
+static void sim_rmdir_unlink_rules(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, rmdir_body, NULL, bs_test_seed());
+}
+
+static void metadata_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bool tmpfs = strcmp(t->profile, "tmpfs") == 0;
+  assert_bs_ok(bs_create(st, "/f", 01777 | 0170000));
+  bs_stat_info s0, s1;
+  assert_bs_ok(bs_stat(st, "/f", &s0));
+  assert_int_equal(s0.mode, 01777);
+  assert_int_equal(s0.nlink, 1);
+  assert_int_equal(s0.uid, 0);
+  assert_true(tmpfs ? s0.btime_ns == 0 : s0.btime_ns == s0.ctime_ns);
+  /* Writes set mtime and ctime; relatime updates atime on the next read only. */
+  assert_bs_ok(bs_write(st, "/f", 0, "hello", 5));
+  assert_bs_ok(bs_stat(st, "/f", &s1));
+  assert_true(s1.mtime_ns > s0.mtime_ns && s1.ctime_ns == s1.mtime_ns && s1.atime_ns == s0.atime_ns);
+  char buf[8];
+  size_t n;
+  assert_bs_ok(bs_read(st, "/f", 0, buf, sizeof(buf), &n));
+  assert_int_equal(n, 5);
+  bs_stat_info s2, s3;
+  assert_bs_ok(bs_stat(st, "/f", &s2));
+  assert_true(s2.atime_ns > s1.mtime_ns);
+  assert_bs_ok(bs_read(st, "/f", 0, buf, sizeof(buf), &n));
+  assert_bs_ok(bs_stat(st, "/f", &s3));
+  assert_true(s3.atime_ns == s2.atime_ns); /* atime is newer than mtime: left alone */
+  assert_bs_ok(bs_chmod(st, "/f", 0600));
+  assert_bs_ok(bs_stat(st, "/f", &s3));
+  assert_true(s3.mode == 0600 && s3.ctime_ns > s2.ctime_ns && s3.mtime_ns == s2.mtime_ns);
+  assert_bs_ok(bs_utimens(st, "/f", INT64_MIN, INT64_MAX)); /* any value is stored */
+  assert_bs_ok(bs_read(st, "/f", 0, buf, sizeof(buf), &n));
+  assert_bs_ok(bs_utimens(st, "/f", 42, 43));
+  assert_bs_ok(bs_stat(st, "/f", &s3));
+  assert_true(s3.atime_ns == 42 && s3.mtime_ns == 43);
+  /* An atime a day old is refreshed even when newer than mtime. */
+  int64_t c;
+  assert_bs_ok(bs_clock_ns(st, &c));
+  assert_bs_ok(bs_utimens(st, "/f", c - 86400LL * 1000000000LL, 0));
+  assert_bs_ok(bs_stat(st, "/f", &s2));
+  assert_bs_ok(bs_read(st, "/f", 0, buf, sizeof(buf), &n));
+  assert_bs_ok(bs_stat(st, "/f", &s3));
+  assert_true(s3.atime_ns > s2.ctime_ns);
+  const int64_t later = c + 1000000000000LL; /* newer than mtime and ctime, not a day old */
+  assert_bs_ok(bs_utimens(st, "/f", later, 0));
+  assert_bs_ok(bs_read(st, "/f", 0, buf, sizeof(buf), &n));
+  assert_bs_ok(bs_stat(st, "/f", &s3));
+  assert_true(s3.atime_ns == later);
+  /* A directory's times follow its entries. */
+  bs_stat_info d0, d1;
+  assert_bs_ok(bs_stat(st, "/", &d0));
+  assert_bs_ok(bs_create(st, "/g", 0644));
+  assert_bs_ok(bs_stat(st, "/", &d1));
+  assert_true(d1.mtime_ns > d0.mtime_ns);
+  assert_int_equal(d1.size, 2);
+  /* The clock only moves forward, and not while observing. */
+  int64_t c0, c1;
+  assert_bs_ok(bs_clock_ns(st, &c0));
+  usage(st);
+  assert_bs_ok(bs_check(st));
+  assert_bs_ok(bs_clock_ns(st, &c1));
+  assert_true(c0 == c1 && c0 >= 1700000000LL * 1000000000LL);
+}
+
+static void sim_metadata_and_times(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, metadata_body, NULL, bs_test_seed());
+}
+
+static void xattr_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bool linux_fs = !(strcmp(t->profile, "apfs") == 0 || strcmp(t->profile, "hfs") == 0);
+  assert_bs_ok(bs_create(st, "/f", 0644));
+  assert_bs_ok(bs_mkdir(st, "/d", 0755));
+  assert_bs_ok(bs_setxattr(st, "/d", "user.on-a-dir", "1", 1));
+  if (linux_fs) {
+    assert_bs_err(bs_setxattr(st, "/f", "com.apple.quarantine", "q", 1), BS_EUNSUPPORTED);
+    assert_bs_err(bs_setxattr(st, "/f", "user.", "q", 1), BS_EINVALID);
+    assert_bs_ok(bs_setxattr(st, "/f", "security.selinux", "q", 1));
+  } else {
+    assert_bs_ok(bs_setxattr(st, "/f", "com.apple.quarantine", "q", 1));
+  }
+  char name[300];
+  size_t max = linux_fs ? 255 : 127;
+  memcpy(name, "user.", 5);
+  memset(name + 5, 'n', sizeof(name) - 5);
+  name[max] = '\0';
+  assert_bs_ok(bs_setxattr(st, "/f", name, "v", 1));
+  name[max] = 'n';
+  name[max + 1] = '\0';
+  assert_bs_err(bs_setxattr(st, "/f", name, "v", 1), BS_ENAME_TOO_LONG);
+  assert_bs_err(bs_setxattr(st, "/f", "", "v", 1), BS_EINVALID);
+  uint8_t *big = calloc(1, 65537);
+  assert_non_null(big);
+  assert_bs_ok(bs_setxattr(st, "/f", "user.big", big, 65536));
+  assert_bs_err(bs_setxattr(st, "/f", "user.big2", big, 65537), BS_EINVALID);
+  free(big);
+  assert_bs_ok(bs_setxattr(st, "/f", "user.k", "value", 5));
+  assert_bs_ok(bs_setxattr(st, "/f", "user.k", "val", 3)); /* replace */
+  size_t n = 0;
+  char buf[8];
+  assert_bs_ok(bs_getxattr(st, "/f", "user.k", NULL, 0, &n));
+  assert_int_equal(n, 3);
+  assert_bs_err(bs_getxattr(st, "/f", "user.k", buf, 2, &n), BS_EINVALID);
+  assert_bs_ok(bs_getxattr(st, "/f", "user.k", buf, sizeof(buf), &n));
+  assert_memory_equal(buf, "val", 3);
+  assert_bs_err(bs_getxattr(st, "/f", "user.none", buf, sizeof(buf), &n), BS_ENOT_FOUND);
+  assert_bs_err(bs_removexattr(st, "/f", "user.none"), BS_ENOT_FOUND);
+  assert_bs_ok(bs_removexattr(st, "/f", "user.k"));
+  assert_bs_err(bs_getxattr(st, "/f", "user.k", NULL, 0, &n), BS_ENOT_FOUND);
+  assert_bs_err(bs_setxattr(st, "/none", "user.k", "v", 1), BS_ENOT_FOUND);
+  assert_int_equal(usage(st).used_bytes, 0); /* metadata uses no blocks */
+}
+
+static void sim_xattr_rules(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, xattr_body, NULL, bs_test_seed());
+}
+
+/* ---- data ------------------------------------------------------------------- */
+
+static void sparse_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  assert_bs_ok(bs_create(st, "/s", 0644));
+  const uint64_t off = 10 * BLK + 5;
+  assert_bs_ok(bs_write(st, "/s", off, "data", 4));
+  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, "/s", &s));
+  assert_int_equal(s.size, off + 4);
+  assert_int_equal(s.blocks, BLK / 512); /* one block mapped */
+  assert_int_equal(usage(st).used_bytes, BLK);
+  size_t len = 0;
+  uint8_t *buf = bs_test_slurp(st, "/s", &len);
+  for (size_t i = 0; i < off; i++)
+    if (buf[i] != 0)
+      fail_msg("byte %zu of a hole is %d", i, buf[i]);
+  assert_memory_equal(buf + off, "data", 4);
+  free(buf);
+  /* Reads past the end return nothing; a read straddling it is short. */
+  char c[16];
+  size_t n = 99;
+  assert_bs_ok(bs_read(st, "/s", off + 4, c, sizeof(c), &n));
+  assert_int_equal(n, 0);
+  assert_bs_ok(bs_read(st, "/s", off + 2, c, sizeof(c), &n));
+  assert_int_equal(n, 2);
+  assert_memory_equal(c, "ta", 2);
+  /* Extending by truncate allocates nothing and reads zeros. */
+  assert_bs_ok(bs_truncate(st, "/s", 100 * BLK));
+  assert_int_equal(usage(st).used_bytes, BLK);
+  assert_bs_ok(bs_read(st, "/s", 50 * BLK, c, sizeof(c), &n));
+  assert_int_equal(n, sizeof(c));
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(c[i], 0);
+  /* Writing into a hole between data fills just that block. */
+  assert_bs_ok(bs_write(st, "/s", 3 * BLK + 10, "mid", 3));
+  assert_int_equal(usage(st).used_bytes, 2 * BLK);
+  assert_bs_ok(bs_check(st));
+}
+
+static void sim_sparse_reads(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, sparse_body, NULL, bs_test_seed());
+}
+
+static void truncate_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  bs_test_put(st, "/f", 10 * BLK, 1);
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_int_equal(usage(st).used_bytes, 10 * BLK);
+  assert_bs_ok(bs_truncate(st, "/f", 3 * BLK));
+  /* Buffered: the durable version still holds the blocks until a sync. */
+  assert_int_equal(usage(st).used_bytes, 10 * BLK);
+  assert_bs_ok(bs_sync(st, "/f"));
+  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  /* An unaligned truncate zeroes the rest of the last block. */
+  assert_bs_ok(bs_truncate(st, "/f", 2 * BLK + 100));
+  assert_bs_ok(bs_truncate(st, "/f", 5 * BLK));
+  assert_bs_ok(bs_sync(st, NULL));
+  uint8_t *want = pattern(5 * BLK, 1);
+  memset(want + 2 * BLK + 100, 0, 3 * BLK - 100);
+  size_t len;
+  uint8_t *got = bs_test_slurp(st, "/f", &len);
+  assert_int_equal(len, 5 * BLK);
+  assert_memory_equal(got, want, len);
+  free(got);
+  free(want);
+  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  assert_bs_ok(bs_truncate(st, "/f", 0));
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_int_equal(usage(st).used_bytes, 0);
+  /* unlink releases at once, synced or not. */
+  bs_test_put(st, "/g", 4 * BLK, 2);
+  assert_bs_ok(bs_unlink(st, "/g"));
+  assert_int_equal(usage(st).used_bytes, 0);
+  assert_bs_ok(bs_check(st));
+}
+
+static void sim_truncate_releases_blocks(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, truncate_body, NULL, bs_test_seed());
+}
+
+/* ---- crash model ------------------------------------------------------------ */
+
+static void drop_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  const size_t la = 4 * BLK + 33;
+  uint8_t *a = pattern(la, 1);
+  bs_test_put(st, "/synced", la, 1);
+  assert_bs_ok(bs_sync(st, "/synced"));
+  bs_usage u0 = usage(st);
+  /* Unsynced: an overwrite, an extension, a truncate and a new file. */
+  assert_bs_ok(bs_write(st, "/synced", BLK, "XXXX", 4));
+  assert_bs_ok(bs_write(st, "/synced", 9 * BLK, "tail", 4));
+  bs_test_put(st, "/unsynced", 2 * BLK, 2);
+  bs_test_put(st, "/cut", 2 * BLK, 3);
+  assert_bs_ok(bs_sync(st, "/cut"));
+  assert_bs_ok(bs_truncate(st, "/cut", 10));
+  assert_bs_ok(bs_mkdir(st, "/dir", 0755));
+  assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_DROP));
+  assert_content(st, "/synced", a, la);
+  uint8_t *c = pattern(2 * BLK, 3);
+  assert_content(st, "/cut", c, 2 * BLK);
+  /* Metadata is durable at once: the new file and dir exist, the data is gone. */
+  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, "/unsynced", &s));
+  assert_int_equal(s.size, 0);
+  assert_bs_ok(bs_stat(st, "/dir", &s));
+  bs_usage u1 = usage(st);
+  assert_int_equal(u1.used_bytes, u0.used_bytes + 2 * BLK);
+  assert_int_equal(u1.shared_bytes, 0);
+  assert_bs_ok(bs_check(st));
+  /* Everything is clean afterwards: a second power loss changes nothing. */
+  assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_TEAR));
+  assert_content(st, "/synced", a, la);
+  free(a);
+  free(c);
+}
+
+static void sim_power_loss_drop(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, drop_body, NULL, bs_test_seed());
+}
+
+#define TEAR_BLOCKS 64
+
+struct tear_result {
+  int durable, live;
+};
+
+/* Durable: TEAR_BLOCKS blocks of 'D'+i; live: the same blocks as 'a'+i plus
+ * four more blocks.  After a tear every block is one of the two versions (the
+ * durable version of a block past the durable size is a hole: zeros). */
+static void tear_one(bs_store *st, struct tear_result *r) {
+  uint8_t blk[BLK];
+  assert_bs_ok(bs_create(st, "/t", 0644));
+  for (int i = 0; i < TEAR_BLOCKS; i++) {
+    memset(blk, 'D' + i % 8, sizeof(blk));
+    assert_bs_ok(bs_write(st, "/t", (uint64_t)i * BLK, blk, BLK));
+  }
+  assert_bs_ok(bs_sync(st, NULL));
+  bs_test_put(st, "/other", BLK, 9);
+  assert_bs_ok(bs_sync(st, "/other"));
+  for (int i = 0; i < TEAR_BLOCKS + 4; i++) {
+    memset(blk, 'a' + i % 8, sizeof(blk));
+    assert_bs_ok(bs_write(st, "/t", (uint64_t)i * BLK, blk, BLK));
+  }
+  assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_TEAR));
+  size_t len;
+  uint8_t *got = bs_test_slurp(st, "/t", &len);
+  assert_true(len == TEAR_BLOCKS * BLK || len == (TEAR_BLOCKS + 4) * BLK);
+  for (size_t i = 0; i < len / BLK; i++) {
+    uint8_t first = got[i * BLK];
+    for (size_t k = 1; k < BLK; k++)
+      if (got[i * BLK + k] != first)
+        fail_msg("block %zu is a mix of versions", i);
+    if (i < TEAR_BLOCKS ? first == 'D' + i % 8 : first == 0) /* past the durable end: a hole */
+      r->durable++;
+    else if (first == 'a' + i % 8)
+      r->live++;
+    else
+      fail_msg("block %zu holds neither version (%c)", i, first);
+  }
+  free(got);
+  uint8_t *o = pattern(BLK, 9);
+  assert_content(st, "/other", o, BLK); /* synced files are untouched */
+  free(o);
+  assert_bs_ok(bs_check(st));
+  /* Afterwards the file is clean and durable. */
+  bs_usage u0 = usage(st);
+  assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_DROP));
+  bs_usage u1 = usage(st);
+  assert_memory_equal(&u0, &u1, sizeof(u0));
+}
+
+static void tear_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  struct tear_result r = {0, 0}, r2 = {0, 0};
+  tear_one(st, &r);
+  assert_true(r.durable > 0 && r.live > 0); /* 64 seeded coin flips */
+  /* Same seed, same ops: the same tear. */
+  bs_store *twin = bs_test_open_sim(t->profile, bs_test_seed());
+  tear_one(twin, &r2);
+  assert_int_equal(r.durable, r2.durable);
+  assert_int_equal(r.live, r2.live);
+  bs_close(twin);
+}
+
+static void sim_power_loss_tear(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, tear_body, NULL, bs_test_seed());
+}
+
+/* ---- images ----------------------------------------------------------------- */
+
+/* Images go to $TMPDIR, else /dev/shm (saving fsyncs: free on tmpfs), else /tmp. */
+static void image_path(char *buf, size_t cap, const char *tag) {
+  const char *dir = getenv("TMPDIR");
+  if (!dir || !*dir)
+    dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  snprintf(buf, cap, "%s/bs-test-sim-%ld-%s.img", dir, (long)getpid(), tag);
+}
+
+static void build_state(bs_store *st, const bs_caps *caps) {
+  bs_test_put(st, "/a", 5 * BLK + 17, 1);
+  assert_bs_ok(bs_mkdir(st, "/d", 0750));
+  bs_test_put(st, "/d/b", 2 * BLK, 2);
+  assert_bs_ok(bs_setxattr(st, "/d/b", "user.x", "xattr", 5));
+  assert_bs_ok(bs_sync(st, NULL));
+  if (caps->native_reflink)
+    assert_bs_ok(bs_reflink(st, "/a", "/d/clone"));
+  if (caps->native_snapshots) {
+    bs_snapshot_info si;
+    assert_bs_ok(bs_snapshot_create(st, "s1", &si));
+    assert_bs_ok(bs_branch_create(st, si.id, "br"));
+    assert_bs_ok(bs_write(st, "/.bs/branches/br/a", 3, "branch", 6));
+  }
+  assert_bs_ok(bs_write(st, "/a", BLK, "dirty", 5)); /* left unsynced */
+  assert_bs_ok(bs_truncate(st, "/d/b", BLK + 1));
+}
+
+/* The same further ops on two stores must give the same results. */
+static void continue_and_compare(bs_store *x, bs_store *y, const bs_caps *caps) {
+  bs_store *v[2] = {x, y};
+  bs_usage u[2];
+  int64_t clk[2];
+  bs_snapshot_info si[2];
+  uint8_t *data[2];
+  size_t len[2];
+  for (int i = 0; i < 2; i++) {
+    assert_bs_ok(bs_write(v[i], "/d/b", 7, "more", 4));
+    if (caps->native_reflink)
+      assert_bs_ok(bs_reflink(v[i], "/d/b", "/c2"));
+    if (caps->native_snapshots)
+      assert_bs_ok(bs_snapshot_create(v[i], "s2", &si[i]));
+    assert_bs_ok(bs_write(v[i], "/a", 2 * BLK, "torn?", 5));
+    assert_bs_ok(bs_power_loss(v[i], BS_POWER_LOSS_TEAR));
+    assert_bs_ok(bs_usage_get(v[i], &u[i]));
+    assert_bs_ok(bs_clock_ns(v[i], &clk[i]));
+    data[i] = bs_test_slurp(v[i], "/a", &len[i]);
+    assert_bs_ok(bs_check(v[i]));
+  }
+  assert_memory_equal(&u[0], &u[1], sizeof(u[0]));
+  assert_true(clk[0] == clk[1]);
+  if (caps->native_snapshots)
+    assert_memory_equal(&si[0], &si[1], sizeof(si[0]));
+  assert_int_equal(len[0], len[1]);
+  assert_memory_equal(data[0], data[1], len[0]);
+  free(data[0]);
+  free(data[1]);
+}
+
+static void image_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  char f1[512], f2[512];
+  image_path(f1, sizeof(f1), "1");
+  image_path(f2, sizeof(f2), "2");
+  build_state(st, &t->caps);
+  assert_bs_ok(bs_sim_save(st, f1));
+  bs_store *ld = NULL;
+  assert_bs_ok(bs_sim_load(&ld, f1));
+  assert_true(bs_sim_is_sim(ld));
+  assert_bs_ok(bs_check(ld));
+  /* Saving the loaded store gives the same bytes. */
+  assert_bs_ok(bs_sim_save(ld, f2));
+  size_t n1, n2;
+  FILE *a = fopen(f1, "rb"), *b = fopen(f2, "rb");
+  assert_non_null(a);
+  assert_non_null(b);
+  uint8_t *i1 = malloc(1 << 20), *i2 = malloc(1 << 20);
+  assert_non_null(i1);
+  assert_non_null(i2);
+  n1 = fread(i1, 1, 1 << 20, a);
+  n2 = fread(i2, 1, 1 << 20, b);
+  fclose(a);
+  fclose(b);
+  assert_int_equal(n1, n2);
+  assert_memory_equal(i1, i2, n1);
+  /* Same state, same future. */
+  bs_caps c;
+  assert_bs_ok(bs_get_caps(ld, &c));
+  assert_memory_equal(&c, &t->caps, sizeof(c));
+  bs_stat_info s0, s1;
+  assert_bs_ok(bs_stat(st, "/d/b", &s0));
+  assert_bs_ok(bs_stat(ld, "/d/b", &s1));
+  assert_memory_equal(&s0, &s1, sizeof(s0));
+  continue_and_compare(st, ld, &t->caps);
+  bs_close(ld);
+  /* Damage: every kind is CORRUPT, absence is NOT_FOUND. */
+  for (size_t off = 0; off < n1; off += n1 / 97 + 1) {
+    i2[off] ^= 0x40;
+    FILE *w = fopen(f2, "wb");
+    assert_non_null(w);
+    assert_int_equal(fwrite(i2, 1, n1, w), n1);
+    fclose(w);
+    i2[off] ^= 0x40;
+    assert_bs_err(bs_sim_load(&ld, f2), BS_ECORRUPT);
+    assert_null(ld);
+  }
+  size_t cuts[] = {0, 7, 24, 31, n1 / 2, n1 - 1};
+  for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+    FILE *w = fopen(f2, "wb");
+    assert_non_null(w);
+    assert_int_equal(fwrite(i1, 1, cuts[k], w), cuts[k]);
+    fclose(w);
+    assert_bs_err(bs_sim_load(&ld, f2), BS_ECORRUPT);
+  }
+  unlink(f1);
+  unlink(f2);
+  assert_bs_err(bs_sim_load(&ld, f1), BS_ENOT_FOUND);
+  free(i1);
+  free(i2);
+}
+
+static void sim_image_round_trip(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, image_body, NULL, bs_test_seed());
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* Mutated images with a valid checksum: each loads as CORRUPT or as a store
+ * that can be checked and closed (ASan/valgrind watch for the rest). */
+static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
+  (void)unused;
+  (void)ctx;
+  bs_store *st = NULL;
+  bs_open_opts o = {.profile = t->profile, .seed = 3, .capacity = 16 * BLK};
+  assert_bs_ok(bs_open(&st, "sim", &o));
+  bs_test_put(st, "/a", 100, 1);
+  assert_bs_ok(bs_mkdir(st, "/d", 0755));
+  assert_bs_ok(bs_create(st, "/d/e", 0644));
+  assert_bs_ok(bs_setxattr(st, "/d/e", "user.x", "v", 1));
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_bs_ok(bs_write(st, "/a", 5, "dirty", 5));
+  if (t->caps.native_snapshots) {
+    bs_snapshot_info si;
+    assert_bs_ok(bs_snapshot_create(st, "s", &si));
+    assert_bs_ok(bs_branch_create(st, si.id, "b"));
+  }
+  char f[512];
+  image_path(f, sizeof(f), "m");
+  assert_bs_ok(bs_sim_save(st, f));
+  bs_close(st);
+  FILE *in = fopen(f, "rb");
+  assert_non_null(in);
+  static uint8_t img[1 << 16];
+  size_t n = fread(img, 1, sizeof(img), in);
+  fclose(in);
+  assert_true(n > 32 && n < sizeof(img));
+  int loaded = 0, corrupt = 0;
+  const uint8_t flips[] = {0x01, 0x80, 0xff};
+  for (size_t off = 8; off < n - 8; off++) {
+    if (off >= 200 && off < n - 400 && off % 61 != 0)
+      continue; /* the middle is mostly block data: sample it */
+    for (size_t k = 0; k < sizeof(flips); k++) {
+      img[off] ^= flips[k];
+      uint64_t h = fnv1a(img, n - 8);
+      uint8_t trailer[8];
+      memcpy(trailer, img + n - 8, 8);
+      for (int b = 0; b < 8; b++)
+        img[n - 8 + b] = (uint8_t)(h >> (8 * b));
+      FILE *w = fopen(f, "wb");
+      assert_non_null(w);
+      assert_int_equal(fwrite(img, 1, n, w), n);
+      fclose(w);
+      img[off] ^= flips[k];
+      memcpy(img + n - 8, trailer, 8);
+      bs_store *ld = NULL;
+      int rc = bs_sim_load(&ld, f);
+      if (rc == BS_OK) {
+        loaded++;
+        (void)bs_check(ld);
+        /* Whatever was accepted must also be safe to use. */
+        (void)bs_write(ld, "/a", 4090, "across", 6);
+        (void)bs_power_loss(ld, BS_POWER_LOSS_TEAR);
+        (void)bs_reflink(ld, "/a", "/d/r");
+        (void)bs_unlink(ld, "/a");
+        (void)bs_rename(ld, "/d", "/D2");
+        (void)bs_snapshot_create(ld, "s9", NULL);
+        bs_close(ld);
+      } else {
+        if (rc != BS_ECORRUPT)
+          fail_msg("offset %zu ^ 0x%02x: %s", off, flips[k], bs_err_name(rc));
+        corrupt++;
+      }
+    }
+  }
+  if (corrupt == 0 || loaded == 0)
+    fail_msg("%d mutations loaded, %d were CORRUPT", loaded, corrupt);
+  unlink(f);
+}
+
+static void sim_image_rejects_malformed(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, malformed_body, NULL, bs_test_seed());
+}
+
+static void determinism_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_store *twin = bs_test_open_sim(t->profile, bs_test_seed());
+  bs_store *other = bs_test_open_sim(t->profile, bs_test_seed() + 1);
+  build_state(st, &t->caps);
+  build_state(twin, &t->caps);
+  build_state(other, &t->caps);
+  continue_and_compare(st, twin, &t->caps);
+  int64_t a, b;
+  assert_bs_ok(bs_clock_ns(st, &a));
+  assert_bs_ok(bs_clock_ns(other, &b));
+  assert_true(a != b); /* jitter is seeded */
+  bs_close(twin);
+  bs_close(other);
+}
+
+static void sim_same_seed_same_results(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, determinism_body, NULL, bs_test_seed());
+}
+
+/* ---- deliberate bugs -------------------------------------------------------- */
+
+static void cow_bug_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_test_put(st, "/a", 2 * BLK, 1);
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_bs_ok(bs_check(st));
+  assert_bs_ok(bs_sim_set_bug(st, BS_SIM_BUG_COW_IN_PLACE));
+  if (t->caps.native_reflink) {
+    /* A write to the clone reaches the source: the defect is real ... */
+    assert_bs_ok(bs_reflink(st, "/a", "/b"));
+    assert_bs_ok(bs_write(st, "/b", 0, "BUG", 3));
+    char c[3];
+    size_t n;
+    assert_bs_ok(bs_read(st, "/a", 0, c, 3, &n));
+    assert_memory_equal(c, "BUG", 3);
+  } else {
+    /* ... and without reflink it still breaks the durable copy. */
+    assert_bs_ok(bs_write(st, "/a", 0, "BUG", 3));
+  }
+  /* ... and check() sees it. */
+  assert_bs_err(bs_check(st), BS_ECORRUPT);
+  assert_non_null(strstr(bs_last_message(st), "shared"));
+}
+
+static void sim_check_detects_cow_in_place(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, cow_bug_body, NULL, bs_test_seed());
+}
+
+static void leak_bug_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  assert_bs_ok(bs_sim_set_bug(st, BS_SIM_BUG_LEAK_BLOCK));
+  bs_test_put(st, "/a", 2 * BLK, 1);
+  assert_bs_ok(bs_check(st));
+  assert_bs_ok(bs_unlink(st, "/a"));
+  assert_bs_err(bs_check(st), BS_ECORRUPT);
+  assert_string_equal(bs_last_message(st), "block 0: refcount 1, referenced by 0 map(s)");
+  assert_int_equal(usage(st).used_bytes, 2 * BLK); /* the space is gone */
+  /* Turned off, new work is consistent again but the leak stays. */
+  assert_bs_ok(bs_sim_set_bug(st, BS_SIM_BUG_NONE));
+  assert_bs_err(bs_check(st), BS_ECORRUPT);
+}
+
+static void sim_check_detects_leak_block(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, leak_bug_body, NULL, bs_test_seed());
+}
+
+static void enospc_body(bs_store *big, const bs_target *t, void *ctx) {
+  (void)big;
+  (void)ctx;
+  bs_store *st = NULL;
+  bs_open_opts o = {.profile = t->profile, .seed = 1, .capacity = 8 * BLK};
+  assert_bs_ok(bs_open(&st, "sim", &o));
+  uint8_t buf[9 * BLK];
+  memset(buf, 7, sizeof(buf));
+  assert_bs_ok(bs_create(st, "/f", 0644));
+  assert_bs_err(bs_write(st, "/f", 0, buf, sizeof(buf)), BS_ENO_SPACE);
+  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, "/f", &s));
+  assert_int_equal(s.size, 0);
+  assert_int_equal(usage(st).used_bytes, 0);
+  assert_bs_ok(bs_write(st, "/f", 0, buf, 8 * BLK));
+  assert_int_equal(usage(st).free_bytes, 0);
+  /* Synced blocks are kept by the durable map: overwriting needs new space. */
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_bs_err(bs_write(st, "/f", 0, "x", 1), BS_ENO_SPACE);
+  assert_bs_ok(bs_truncate(st, "/f", 4 * BLK));
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_bs_ok(bs_write(st, "/f", 0, "x", 1));
+  assert_bs_err(bs_write(st, "/f", 1ull << 50, "x", 1), BS_ENO_SPACE); /* file too large */
+  assert_bs_ok(bs_check(st));
+  bs_close(st);
+}
+
+static void sim_enospc_is_all_or_nothing(void **state) {
+  (void)state;
+  bs_test_each_target(NULL, enospc_body, NULL, bs_test_seed());
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(sim_open_and_caps),
+    cmocka_unit_test(sim_names_too_long),
+    cmocka_unit_test(sim_case_folding_by_profile),
+    cmocka_unit_test(sim_rename_rules),
+    cmocka_unit_test(sim_rmdir_unlink_rules),
+    cmocka_unit_test(sim_metadata_and_times),
+    cmocka_unit_test(sim_xattr_rules),
+    cmocka_unit_test(sim_sparse_reads),
+    cmocka_unit_test(sim_truncate_releases_blocks),
+    cmocka_unit_test(sim_power_loss_drop),
+    cmocka_unit_test(sim_power_loss_tear),
+    cmocka_unit_test(sim_image_round_trip),
+    cmocka_unit_test(sim_image_rejects_malformed),
+    cmocka_unit_test(sim_same_seed_same_results),
+    cmocka_unit_test(sim_check_detects_cow_in_place),
+    cmocka_unit_test(sim_check_detects_leak_block),
+    cmocka_unit_test(sim_enospc_is_all_or_nothing),
+  };
+  return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
+}

@@ -1,0 +1,122 @@
+/* bslab, the lab CLI (docs/bslab.1): what the verb files share.  Exit status:
+ * 0 success, 1 a check or an operation failed (a BS_E* result), 2 usage or
+ * environment error. */
+#ifndef BSLAB_H
+#define BSLAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backstore.h"
+
+#define BSLAB_OK 0
+#define BSLAB_FAILED 1 /* a check failed or an operation returned a BS_E* code */
+#define BSLAB_USAGE 2  /* bad usage, or the environment is not as needed */
+
+/* Options a verb may accept (bslab_args.allowed). */
+enum {
+  BO_BACKEND = 1u << 0,
+  BO_PROFILE = 1u << 1,
+  BO_IMAGE = 1u << 2,
+  BO_SEED = 1u << 3,
+  BO_FORMAT = 1u << 4,
+  BO_ROOT = 1u << 5,
+  BO_SEEDS = 1u << 6,
+  BO_OPS = 1u << 7,
+  BO_SIM_BUG = 1u << 8,
+  BO_DIGEST = 1u << 9,
+  BO_QUIET = 1u << 10,
+  BO_JOBS = 1u << 11,
+  BO_FAULTS = 1u << 12,
+  BO_TRACE = 1u << 13,
+  /* What every verb that works on a volume accepts. */
+  BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT,
+};
+
+/* Parsed command line of one verb.  Global options given before the verb are
+ * the defaults the verb's own options override. */
+typedef struct bslab_args {
+  const char *verb; /* "snapshot create": for messages */
+  const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
+  uint64_t seed, seeds, ops, jobs;
+  bool seed_set, seeds_set, ops_set, jobs_set;
+  bool digest, quiet, help;
+  int npos;
+  char **pos; /* positional arguments (point into argv) */
+} bslab_args;
+
+/* A verb: runs with parsed arguments, returns an exit status. */
+typedef struct bslab_verb {
+  const char *name;
+  const char *usage;  /* the synopsis and option list printed by --help */
+  unsigned allowed;   /* BO_* options it takes */
+  int min_pos, max_pos;
+  int (*run)(bslab_args *a);
+} bslab_verb;
+
+/* args.c */
+/* Parse @argv (verb arguments) into @a; 0, or BSLAB_USAGE after a message. */
+int bslab_parse(bslab_args *a, int argc, char **argv, unsigned allowed);
+/* Parse the global options before the verb; *@verb_index gets the verb's
+ * index in @argv (@argc if none).  0 or BSLAB_USAGE. */
+int bslab_parse_global(bslab_args *a, int argc, char **argv, int *verb_index);
+/* Parse an unsigned decimal number; false if @s is not one. */
+bool bslab_parse_u64(const char *s, uint64_t *out);
+/* "bslab: VERB: message" on stderr and the hint to --help; returns BSLAB_USAGE. */
+int bslab_usage_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* out.c */
+/* "bslab: VERB: SUBJECT: message (NAME)[; detail]" on stderr; returns BSLAB_FAILED. */
+int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *st);
+/* "bslab: VERB: message" on stderr; returns BSLAB_USAGE. */
+int bslab_env_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write @s as a JSON string literal. */
+void bslab_json_str(FILE *f, const char *s);
+/* Write @n bytes as lowercase hex. */
+void bslab_hex(FILE *f, const uint8_t *p, size_t n);
+/* Write raw bytes to stdout; false (after a message) on a write error. */
+bool bslab_write_raw(const bslab_args *a, const void *p, size_t n);
+/* Check @format is one of the NULL-terminated @allowed; 0 or BSLAB_USAGE. */
+int bslab_check_format(const bslab_args *a, const char *const *allowed);
+/* Format a UUID as 8-4-4-4-12 lowercase hex into @buf (37 bytes). */
+void bslab_uuid_str(char *buf, const uint8_t uuid[16]);
+
+/* volume.c: the store a verb works on, from the image file for the sim. */
+typedef struct bslab_vol {
+  bs_store *st;
+  const char *image; /* NULL when not image-backed */
+  bool created;      /* the image did not exist; this volume is new */
+} bslab_vol;
+/* Open the volume.  @mutating verbs create a missing image; others need it
+ * to exist.  0, or BSLAB_USAGE after a message. */
+int bslab_vol_open(bslab_vol *v, const bslab_args *a, bool mutating);
+/* Save the image (if any) when @changed (a new volume whose verb failed is
+ * not saved); then close.
+ * Returns @status, or BSLAB_USAGE if saving failed. */
+int bslab_vol_finish(bslab_vol *v, const bslab_args *a, bool changed, int status);
+/* Open a fresh store (no image) of --backend/--profile, for caps. */
+int bslab_open_fresh(bs_store **out, const bslab_args *a);
+/* True if @name is a sim profile. */
+bool bslab_is_profile(const char *name);
+
+/* The verbs. */
+int bslab_caps(bslab_args *a);
+int bslab_init(bslab_args *a);
+int bslab_clone(bslab_args *a);
+int bslab_put(bslab_args *a);
+int bslab_cat(bslab_args *a);
+int bslab_ls(bslab_args *a);
+int bslab_stat(bslab_args *a);
+int bslab_usage_verb(bslab_args *a);
+int bslab_mkdir(bslab_args *a);
+int bslab_rm(bslab_args *a);
+int bslab_snapshot(bslab_args *a);
+int bslab_branch(bslab_args *a);
+int bslab_campaign(bslab_args *a);
+
+/* main.c: look up a verb by name (NULL if unknown). */
+const bslab_verb *bslab_find_verb(const char *name);
+
+#endif

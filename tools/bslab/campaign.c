@@ -1,0 +1,122 @@
+/* bslab campaign: run seeded campaigns (include/backstore/lab.h), show
+ * progress on stderr, print the summary and every failure with the command
+ * that reproduces it.  Exit 1 if any invariant was violated. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backstore/lab.h"
+#include "backstore/sim.h"
+#include "tools/bslab/bslab.h"
+
+typedef struct progress_state {
+  bool tty, quiet, digest, shown;
+  unsigned decile; /* last 10% mark printed when stderr is not a terminal */
+  bool done;       /* the 100% line was printed */
+} progress_state;
+
+static void on_progress(void *ctx, const bs_campaign_progress *p) {
+  progress_state *ps = ctx;
+  if (ps->quiet || p->ops_total == 0)
+    return;
+  unsigned pct = (unsigned)(100 * p->ops_done / p->ops_total);
+  bool done = p->seeds_done == p->seeds_total;
+  if (!ps->tty) { /* a line at each new 10% mark, and one when all seeds are done */
+    if (ps->done || (!done && (pct / 10 <= ps->decile || pct == 100)))
+      return;
+    ps->decile = pct / 10;
+    ps->done = done;
+  }
+  fprintf(stderr, "%scampaign: %3u%%  seed %" PRIu32 "/%" PRIu32 "  ops %" PRIu64 "/%" PRIu64
+          "  failures %" PRIu32 "%s",
+          ps->tty ? "\r" : "", pct, p->seeds_done, p->seeds_total, p->ops_done, p->ops_total,
+          p->failures, ps->tty ? "\033[K" : "\n");
+  ps->shown = true;
+}
+
+static void on_seed(void *ctx, const bs_campaign_result *r) {
+  progress_state *ps = ctx;
+  if (!ps->digest)
+    return;
+  if (ps->tty && ps->shown)
+    fputs("\r\033[K", stderr);
+  printf("seed %" PRIu64 " digest %016" PRIx64 "\n", r->seed, r->digest);
+  fflush(stdout);
+}
+
+static void print_failure(const bs_campaign_opts *o, const bs_campaign_failure *f) {
+  char cmd[256];
+  bs_campaign_reproduce_cmd(cmd, sizeof(cmd), o, f->seed);
+  printf("\nFAIL seed %" PRIu64 ", op %" PRIu32 ": %s\n", f->seed, f->op_index, f->op);
+  printf("  invariant  %s\n", f->check);
+  printf("  expected   %s\n", f->expected);
+  printf("  actual     %s\n", f->actual);
+  printf("  message    %s\n", f->message);
+  printf("  reproduce  %s\n", cmd);
+}
+
+int bslab_campaign(bslab_args *a) {
+  if (a->faults)
+    return bslab_env_error(a, "--faults is not available yet (a later issue adds fault schedules)");
+  const char *backend = a->backend ? a->backend : "sim";
+  if (strcmp(backend, "sim") != 0 && !bs_backend_find(backend))
+    return bslab_env_error(a, "backend '%s' is not available in this build (only 'sim')", backend);
+  const char *profile = a->profile ? a->profile : "apfs";
+  if (!bslab_is_profile(profile))
+    return bslab_env_error(a, "unknown profile '%s' (apfs, hfs, btrfs, xfs, ext4 or tmpfs)", profile);
+  bs_sim_bug bug;
+  if (a->sim_bug && bs_sim_bug_from_name(a->sim_bug, &bug) != 0)
+    return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place or leak-block)", a->sim_bug);
+
+  if (a->trace && a->jobs_set && a->jobs > 1)
+    return bslab_usage_error(a, "--trace needs --jobs 1 (trace lines of seeds would interleave)");
+  FILE *trace = NULL;
+  if (a->trace && !(trace = strcmp(a->trace, "-") == 0 ? stdout : fopen(a->trace, "w")))
+    return bslab_env_error(a, "cannot write trace '%s': %s", a->trace, strerror(errno));
+
+  progress_state ps = {.tty = isatty(2) == 1, .quiet = a->quiet, .digest = a->digest};
+  bs_campaign_opts o = {
+    .backend = a->backend,
+    .profile = profile,
+    .first_seed = a->seed_set ? a->seed : 1,
+    .seeds = a->seeds_set ? (uint32_t)a->seeds : 1,
+    .ops = a->ops_set ? (uint32_t)a->ops : BS_CAMPAIGN_DEFAULT_OPS,
+    .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
+    .sim_bug = a->sim_bug,
+    .trace = trace,
+    .progress = on_progress,
+    .seed_done = on_seed,
+    .ctx = &ps,
+  };
+  bs_campaign_summary s;
+  int rc = bs_campaign_run(&s, &o);
+  if (trace && trace != stdout && fclose(trace) != 0)
+    rc = rc ? rc : (snprintf(s.error, sizeof(s.error), "cannot write trace '%s'", a->trace), BS_EIO);
+  if (ps.tty && ps.shown)
+    fputs("\r\033[K", stderr);
+  if (rc != 0) {
+    bslab_env_error(a, "%s", s.error[0] ? s.error : bs_strerror(rc));
+    bs_campaign_summary_free(&s);
+    return BSLAB_USAGE;
+  }
+  uint64_t last = o.first_seed + o.seeds - 1;
+  printf("campaign: backend %s, profile %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32
+         " ops per seed%s%s\n",
+         backend, profile, o.first_seed, last, o.ops, a->sim_bug ? ", sim bug " : "",
+         a->sim_bug ? a->sim_bug : "");
+  printf("  seeds run             %" PRIu32 "\n", s.seeds_run);
+  printf("  ops                   %" PRIu64 "\n", s.ops);
+  printf("  ops/s                 %.0f\n", s.ops_per_sec);
+  printf("  power losses          %" PRIu64 " (faults fired)\n", s.power_losses);
+  printf("  expected errors       %" PRIu64 " (failures the model predicted)\n", s.expected_errors);
+  printf("  invariant violations  %" PRIu64 "\n", s.violations);
+  for (size_t i = 0; i < s.n_failures; i++)
+    print_failure(&o, &s.failures[i]);
+  if (s.violations > s.n_failures)
+    printf("\n(%" PRIu64 " more failing seeds not shown)\n", s.violations - s.n_failures);
+  printf("%s\n", s.violations ? "\nFAILED" : "PASSED");
+  int status = s.violations ? BSLAB_FAILED : BSLAB_OK;
+  bs_campaign_summary_free(&s);
+  return status;
+}

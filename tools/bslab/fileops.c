@@ -1,0 +1,215 @@
+/* bslab file verbs on a volume: init, clone, put, cat, ls, stat, usage,
+ * mkdir, rm.  Each opens the volume, does one thing, saves the image if it
+ * changed the volume. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/bslab/bslab.h"
+
+#define CHUNK (1u << 20)
+
+int bslab_init(bslab_args *a) {
+  const char *image = a->image ? a->image : getenv("BSLAB_IMAGE");
+  if (image && *image && access(image, F_OK) == 0)
+    return bslab_op_error(a, image, BS_EEXISTS, NULL);
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0)
+    return status;
+  return bslab_vol_finish(&v, a, true, BSLAB_OK);
+}
+
+int bslab_clone(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0)
+    return status;
+  int rc = bs_reflink(v.st, a->pos[0], a->pos[1]);
+  if (rc != 0)
+    status = bslab_op_error(a, a->pos[1], rc, v.st);
+  return bslab_vol_finish(&v, a, rc == 0, status);
+}
+
+/* Read all of host file @name ("-" = stdin) into a malloc'd buffer. */
+static int slurp(const bslab_args *a, const char *name, uint8_t **out, size_t *len) {
+  FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+  if (!f)
+    return bslab_env_error(a, "cannot open '%s': %s", name, strerror(errno));
+  uint8_t *buf = NULL;
+  size_t n = 0, cap = 0;
+  int status = BSLAB_OK;
+  for (;;) {
+    if (n == cap) {
+      uint8_t *p = realloc(buf, cap = cap ? cap * 2 : CHUNK);
+      if (!p) {
+        status = bslab_env_error(a, "out of memory reading '%s'", name);
+        break;
+      }
+      buf = p;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) {
+      if (ferror(f))
+        status = bslab_env_error(a, "cannot read '%s': %s", name, strerror(errno));
+      break;
+    }
+  }
+  if (f != stdin)
+    fclose(f);
+  if (status != 0)
+    free(buf);
+  *out = status ? NULL : buf;
+  *len = n;
+  return status;
+}
+
+int bslab_put(bslab_args *a) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int status = slurp(a, a->pos[0], &data, &len);
+  if (status != 0)
+    return status;
+  bslab_vol v;
+  if ((status = bslab_vol_open(&v, a, true)) != 0) {
+    free(data);
+    return status;
+  }
+  const char *path = a->pos[1];
+  int rc = bs_create(v.st, path, 0644);
+  if (rc == BS_EEXISTS)
+    rc = bs_truncate(v.st, path, 0);
+  for (size_t off = 0; rc == 0 && off < len; off += CHUNK)
+    rc = bs_write(v.st, path, off, data + off, len - off < CHUNK ? len - off : CHUNK);
+  if (rc == 0)
+    rc = bs_sync(v.st, path);
+  free(data);
+  if (rc != 0)
+    status = bslab_op_error(a, path, rc, v.st);
+  return bslab_vol_finish(&v, a, rc == 0, status);
+}
+
+int bslab_cat(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, false);
+  if (status != 0)
+    return status;
+  uint8_t *buf = malloc(CHUNK);
+  int rc = buf ? BS_OK : BS_ENO_MEMORY;
+  for (uint64_t off = 0; rc == 0;) {
+    size_t n = 0;
+    rc = bs_read(v.st, a->pos[0], off, buf, CHUNK, &n);
+    if (rc != 0 || n == 0)
+      break;
+    if (!bslab_write_raw(a, buf, n)) {
+      status = BSLAB_USAGE;
+      break;
+    }
+    off += n;
+  }
+  free(buf);
+  if (rc != 0)
+    status = bslab_op_error(a, a->pos[0], rc, v.st);
+  return bslab_vol_finish(&v, a, false, status);
+}
+
+static int print_entry(void *ctx, const char *name, bs_file_kind kind) {
+  (void)ctx;
+  printf("%s%s\n", name, kind == BS_KIND_DIR ? "/" : "");
+  return 0;
+}
+
+int bslab_ls(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, false);
+  if (status != 0)
+    return status;
+  const char *path = a->npos ? a->pos[0] : "/";
+  int rc = bs_readdir(v.st, path, print_entry, NULL);
+  if (rc != 0)
+    status = bslab_op_error(a, path, rc, v.st);
+  return bslab_vol_finish(&v, a, false, status);
+}
+
+static const char *kind_name(bs_file_kind k) {
+  return k == BS_KIND_FILE ? "file" : k == BS_KIND_DIR ? "directory" : "symlink";
+}
+
+int bslab_stat(bslab_args *a) {
+  static const char *const formats[] = {"text", "json", NULL};
+  int status = bslab_check_format(a, formats);
+  bslab_vol v;
+  if (status != 0 || (status = bslab_vol_open(&v, a, false)) != 0)
+    return status;
+  bs_stat_info s;
+  int rc = bs_stat(v.st, a->pos[0], &s);
+  if (rc != 0) {
+    status = bslab_op_error(a, a->pos[0], rc, v.st);
+  } else if (a->format && strcmp(a->format, "json") == 0) {
+    printf("{\"path\":");
+    bslab_json_str(stdout, a->pos[0]);
+    printf(",\"ino\":%" PRIu64 ",\"kind\":\"%s\",\"mode\":%" PRIu32 ",\"uid\":%" PRIu32
+           ",\"gid\":%" PRIu32 ",\"nlink\":%" PRIu32 ",\"size\":%" PRIu64 ",\"blocks\":%" PRIu64
+           ",\"atime_ns\":%" PRId64 ",\"mtime_ns\":%" PRId64 ",\"ctime_ns\":%" PRId64
+           ",\"btime_ns\":%" PRId64 "}\n",
+           s.ino, kind_name(s.kind), s.mode, s.uid, s.gid, s.nlink, s.size, s.blocks, s.atime_ns,
+           s.mtime_ns, s.ctime_ns, s.btime_ns);
+  } else {
+    printf("path:     %s\nino:      %" PRIu64 "\nkind:     %s\nmode:     %04" PRIo32
+           "\nuid:      %" PRIu32 "\ngid:      %" PRIu32 "\nnlink:    %" PRIu32
+           "\nsize:     %" PRIu64 "\nblocks:   %" PRIu64 "\natime_ns: %" PRId64
+           "\nmtime_ns: %" PRId64 "\nctime_ns: %" PRId64 "\nbtime_ns: %" PRId64 "\n",
+           a->pos[0], s.ino, kind_name(s.kind), s.mode, s.uid, s.gid, s.nlink, s.size, s.blocks,
+           s.atime_ns, s.mtime_ns, s.ctime_ns, s.btime_ns);
+  }
+  return bslab_vol_finish(&v, a, false, status);
+}
+
+int bslab_usage_verb(bslab_args *a) {
+  static const char *const formats[] = {"text", "json", NULL};
+  int status = bslab_check_format(a, formats);
+  bslab_vol v;
+  if (status != 0 || (status = bslab_vol_open(&v, a, false)) != 0)
+    return status;
+  bs_usage u;
+  int rc = bs_usage_get(v.st, &u);
+  if (rc != 0)
+    status = bslab_op_error(a, NULL, rc, v.st);
+  else if (a->format && strcmp(a->format, "json") == 0)
+    printf("{\"block_size\":%" PRIu64 ",\"total_bytes\":%" PRIu64 ",\"used_bytes\":%" PRIu64
+           ",\"free_bytes\":%" PRIu64 ",\"shared_bytes\":%" PRIu64 "}\n",
+           u.block_size, u.total_bytes, u.used_bytes, u.free_bytes, u.shared_bytes);
+  else
+    printf("block_size:   %" PRIu64 "\ntotal_bytes:  %" PRIu64 "\nused_bytes:   %" PRIu64
+           "\nfree_bytes:   %" PRIu64 "\nshared_bytes: %" PRIu64 "\n",
+           u.block_size, u.total_bytes, u.used_bytes, u.free_bytes, u.shared_bytes);
+  return bslab_vol_finish(&v, a, false, status);
+}
+
+int bslab_mkdir(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0)
+    return status;
+  int rc = bs_mkdir(v.st, a->pos[0], 0755);
+  if (rc != 0)
+    status = bslab_op_error(a, a->pos[0], rc, v.st);
+  return bslab_vol_finish(&v, a, rc == 0, status);
+}
+
+int bslab_rm(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0)
+    return status;
+  bs_stat_info s;
+  int rc = bs_stat(v.st, a->pos[0], &s);
+  if (rc == 0)
+    rc = s.kind == BS_KIND_DIR ? bs_rmdir(v.st, a->pos[0]) : bs_unlink(v.st, a->pos[0]);
+  if (rc != 0)
+    status = bslab_op_error(a, a->pos[0], rc, v.st);
+  return bslab_vol_finish(&v, a, rc == 0, status);
+}

@@ -1,0 +1,165 @@
+/* bslab: the lab CLI of backstore (docs/bslab.1).  This file: the verb table,
+ * usage texts and dispatch.  The verbs live in caps.c, fileops.c, snap.c and
+ * campaign.c; each is a thin layer over the library. */
+#include <string.h>
+
+#include "tools/bslab/bslab.h"
+
+static const char top_usage[] =
+  "usage: bslab [GLOBAL OPTIONS] VERB [OPTIONS] [ARGS]\n"
+  "\n"
+  "Global options (a verb accepts them after its name too):\n"
+  "  --image FILE     sim volume image, kept between invocations (default $BSLAB_IMAGE)\n"
+  "  --backend NAME   backend: sim (default); real is not available yet\n"
+  "  --profile FS     sim profile: apfs (default), hfs, btrfs, xfs, ext4, tmpfs\n"
+  "  --seed S         seed of a new sim volume (default 0)\n"
+  "  --root DIR       directory of a real backend's store\n"
+  "  -h, --help       this text; 'bslab VERB --help' describes a verb\n"
+  "  --version        print the version\n"
+  "\n"
+  "Verbs:\n"
+  "  caps       capabilities of a filesystem profile (text, json, ssz, hex)\n"
+  "  clone      clone SRC to DST copy-on-write (clonefile(2) semantics)\n"
+  "  snapshot   create, list or delete read-only snapshots\n"
+  "  branch     create or delete writable branches of a snapshot\n"
+  "  campaign   seeded random operations checked against a reference model\n"
+  "  init       create an empty sim volume image\n"
+  "  put cat ls stat usage mkdir rm\n"
+  "             populate and inspect a sim volume\n"
+  "  help       this text, or 'bslab help VERB'\n"
+  "\n"
+  "Exit status: 0 success, 1 a check or an operation failed, 2 usage or environment error.\n";
+
+#define VOL_OPTS "  --image FILE  --profile FS  --seed S  --backend NAME  (see bslab --help)\n"
+
+static const bslab_verb verbs[] = {
+  {"caps",
+   "usage: bslab caps [--backend sim] [--profile FS] [--image FILE] [--format text|json|ssz|hex]\n"
+   "Print the capabilities of a sim profile (or of the volume in --image).\n"
+   "  --format text  aligned 'key: value' lines (default)\n"
+   "  --format json  one JSON object\n"
+   "  --format ssz   the raw SSZ CapabilityResponse bytes (DESIGN 4)\n"
+   "  --format hex   the SSZ bytes as one line of lowercase hex\n",
+   BO_VOLUME | BO_FORMAT, 0, 0, bslab_caps},
+  {"init",
+   "usage: bslab init --image FILE [--profile FS] [--seed S]\n"
+   "Create an empty sim volume in FILE; fails (EXISTS) if FILE exists.\n",
+   BO_VOLUME, 0, 0, bslab_init},
+  {"clone",
+   "usage: bslab clone [--backend sim] [--image FILE] SRC DST\n"
+   "Clone file SRC to DST sharing all blocks (reflink); DST must not exist.\n" VOL_OPTS,
+   BO_VOLUME, 2, 2, bslab_clone},
+  {"snapshot",
+   "usage: bslab snapshot create [--format text|json|ssz|hex] NAME\n"
+   "       bslab snapshot list   [--format text|json|ssz|hex]\n"
+   "       bslab snapshot delete NAME|ID\n"
+   "Snapshots of the volume's main tree, readable below /.bs/snapshots/NAME.\n"
+   "A NAME|ID argument is a snapshot's name, or else a decimal snapshot id.\n"
+   "list --format ssz writes each SnapshotInfo as a 4-byte little-endian length\n"
+   "followed by that many bytes of SSZ.\n" VOL_OPTS,
+   BO_VOLUME | BO_FORMAT, 1, 2, bslab_snapshot},
+  {"branch",
+   "usage: bslab branch create SNAPSHOT BRANCH\n"
+   "       bslab branch delete [SNAPSHOT] BRANCH\n"
+   "Writable branches of a snapshot (name or id), below /.bs/branches/BRANCH.\n" VOL_OPTS,
+   BO_VOLUME, 2, 3, bslab_branch},
+  {"put",
+   "usage: bslab put HOSTFILE PATH\n"
+   "Copy host file HOSTFILE ('-' for standard input) to PATH on the volume,\n"
+   "replacing PATH's content if it exists, and sync it.\n" VOL_OPTS,
+   BO_VOLUME, 2, 2, bslab_put},
+  {"cat", "usage: bslab cat PATH\nWrite the content of file PATH to standard output.\n" VOL_OPTS,
+   BO_VOLUME, 1, 1, bslab_cat},
+  {"ls",
+   "usage: bslab ls [PATH]\nList directory PATH (default /), one name a line, '/' after "
+   "directories.\n" VOL_OPTS,
+   BO_VOLUME, 0, 1, bslab_ls},
+  {"stat", "usage: bslab stat [--format text|json] PATH\nMetadata of PATH.\n" VOL_OPTS,
+   BO_VOLUME | BO_FORMAT, 1, 1, bslab_stat},
+  {"usage",
+   "usage: bslab usage [--format text|json]\nSpace of the volume: total, used, free and shared "
+   "bytes.\n" VOL_OPTS,
+   BO_VOLUME | BO_FORMAT, 0, 0, bslab_usage_verb},
+  {"mkdir", "usage: bslab mkdir PATH\nCreate directory PATH.\n" VOL_OPTS, BO_VOLUME, 1, 1,
+   bslab_mkdir},
+  {"rm", "usage: bslab rm PATH\nRemove file PATH, or empty directory PATH.\n" VOL_OPTS, BO_VOLUME,
+   1, 1, bslab_rm},
+  {"campaign",
+   "usage: bslab campaign [--backend sim] [--profile FS] [--seeds N | --seed S] [--ops N]\n"
+   "                      [--jobs J] [--sim-bug NAME] [--digest] [--trace FILE] [--quiet]\n"
+   "Run seeded random operations on fresh stores, checking invariants after each.\n"
+   "  --profile FS    sim profile (default apfs)\n"
+   "  --seed S        run seed S only; with --seeds N, run N seeds from S\n"
+   "  --seeds N       run N seeds: 1..N, or S..S+N-1 with --seed S (default 1)\n"
+   "  --ops N         operations per seed (default 1000)\n"
+   "  --jobs J        run seeds on J threads (default 1); results do not depend on J\n"
+   "  --sim-bug NAME  testing the checkers: turn on a sim defect (cow-in-place, leak-block)\n"
+   "  --digest        print 'seed S digest HEX' for every seed\n"
+   "  --trace FILE    write every operation's canonical trace line to FILE ('-': stdout)\n"
+   "  --quiet         no progress line on standard error\n"
+   "Exit status 1 if any invariant was violated; each failure is printed with the\n"
+   "command that reproduces it.\n",
+   BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
+       BO_QUIET | BO_FAULTS | BO_ROOT | BO_TRACE,
+   0, 0, bslab_campaign},
+  {"help", "usage: bslab help [VERB]\nPrint the usage of bslab, or of VERB.\n", 0, 0, 1, NULL},
+};
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+/* Verbs of DESIGN 5 that later issues add. */
+static const char *const later[] = {"probe", "replay", "shrink", "diff", "faults"};
+
+const bslab_verb *bslab_find_verb(const char *name) {
+  for (size_t i = 0; i < N_VERBS; i++)
+    if (strcmp(verbs[i].name, name) == 0)
+      return &verbs[i];
+  return NULL;
+}
+
+static int help(const char *name) {
+  const bslab_verb *v = name ? bslab_find_verb(name) : NULL;
+  if (name && !v) {
+    fprintf(stderr, "bslab: help: unknown verb '%s'\nTry 'bslab --help'.\n", name);
+    return BSLAB_USAGE;
+  }
+  fputs(v ? v->usage : top_usage, stdout);
+  return BSLAB_OK;
+}
+
+int main(int argc, char **argv) {
+  bslab_args a;
+  memset(&a, 0, sizeof(a));
+  if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+    printf("bslab %d.%d.%d\n", BS_VERSION_MAJOR, BS_VERSION_MINOR, BS_VERSION_PATCH);
+    return BSLAB_OK;
+  }
+  int vi = 0;
+  if (bslab_parse_global(&a, argc - 1, argv + 1, &vi) != 0)
+    return BSLAB_USAGE;
+  vi += 1;
+  if (vi >= argc) {
+    fputs(top_usage, a.help ? stdout : stderr);
+    return a.help ? BSLAB_OK : BSLAB_USAGE;
+  }
+  const char *name = argv[vi];
+  const bslab_verb *v = bslab_find_verb(name);
+  if (!v) {
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+      if (strcmp(name, later[i]) == 0) {
+        fprintf(stderr, "bslab: %s: not available yet (a later issue adds it)\n", name);
+        return BSLAB_USAGE;
+      }
+    fprintf(stderr, "bslab: unknown verb '%s'\nTry 'bslab --help'.\n", name);
+    return BSLAB_USAGE;
+  }
+  bool global_help = a.help;
+  a.help = false;
+  a.verb = v->name;
+  if (bslab_parse(&a, argc - vi - 1, argv + vi + 1, v->allowed | BO_VOLUME) != 0)
+    return BSLAB_USAGE;
+  if (a.help || global_help)
+    return help(v->name);
+  if (a.npos < v->min_pos || a.npos > v->max_pos)
+    return bslab_usage_error(&a, a.npos < v->min_pos ? "missing argument" : "too many arguments");
+  return v->run ? v->run(&a) : help(a.npos ? a.pos[0] : NULL);
+}

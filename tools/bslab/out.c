@@ -1,0 +1,73 @@
+/* bslab output helpers: error lines, JSON strings, hex, raw bytes. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "tools/bslab/bslab.h"
+
+int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *st) {
+  const char *detail = st ? bs_last_message(st) : "";
+  fprintf(stderr, "bslab: %s: %s%s%s (%s)%s%s\n", a->verb, subject ? subject : "",
+          subject ? ": " : "", bs_strerror(rc), bs_err_name(rc), *detail ? "; " : "", detail);
+  return BSLAB_FAILED;
+}
+
+int bslab_env_error(const bslab_args *a, const char *fmt, ...) {
+  fprintf(stderr, "bslab: %s%s", a->verb ? a->verb : "", a->verb ? ": " : "");
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return BSLAB_USAGE;
+}
+
+void bslab_json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20 || *p == 0x7f)
+      fprintf(f, "\\u%04x", *p);
+    else
+      fputc(*p, f); /* UTF-8 passes through: names are valid UTF-8 */
+  }
+  fputc('"', f);
+}
+
+void bslab_hex(FILE *f, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "%02x", p[i]);
+}
+
+bool bslab_write_raw(const bslab_args *a, const void *p, size_t n) {
+  if (n && fwrite(p, 1, n, stdout) != n) {
+    bslab_env_error(a, "cannot write to standard output");
+    return false;
+  }
+  return true;
+}
+
+int bslab_check_format(const bslab_args *a, const char *const *allowed) {
+  if (!a->format)
+    return 0;
+  for (const char *const *f = allowed; *f; f++)
+    if (strcmp(a->format, *f) == 0)
+      return 0;
+  char list[64] = "";
+  for (const char *const *f = allowed; *f; f++) {
+    strncat(list, *f, sizeof(list) - strlen(list) - 1);
+    if (f[1])
+      strncat(list, "|", sizeof(list) - strlen(list) - 1);
+  }
+  return bslab_usage_error(a, "unknown format '%s' (expected %s)", a->format, list);
+}
+
+void bslab_uuid_str(char *buf, const uint8_t uuid[16]) {
+  char *p = buf;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *p++ = '-';
+    p += sprintf(p, "%02x", uuid[i]);
+  }
+  *p = '\0';
+}

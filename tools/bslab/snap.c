@@ -1,0 +1,165 @@
+/* bslab snapshot create|list|delete and branch create|delete.
+ *
+ * SSZ output: `snapshot create --format ssz` writes one SnapshotInfo;
+ * `snapshot list --format ssz` writes, for each snapshot in id order, a
+ * 4-byte little-endian length followed by that many bytes of SnapshotInfo
+ * (SSZ messages do not carry their own length).  --format hex writes the SSZ
+ * of each SnapshotInfo as one line of lowercase hex. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backstore/wire.h"
+#include "tools/bslab/bslab.h"
+
+static const char *const formats[] = {"text", "json", "ssz", "hex", NULL};
+
+/* A snapshot by name, or else by decimal id. */
+static int resolve(bs_store *st, const char *arg, uint64_t *id) {
+  bs_snapshot_info info;
+  int rc = bs_snapshot_lookup(st, arg, &info);
+  if (rc == 0)
+    *id = info.id;
+  else if (rc == BS_ENOT_FOUND && bslab_parse_u64(arg, id))
+    rc = BS_OK;
+  return rc;
+}
+
+static void info_json(const bs_snapshot_info *s) {
+  char uuid[37];
+  bslab_uuid_str(uuid, s->uuid);
+  printf("{\"id\":%" PRIu64 ",\"uuid\":\"%s\",\"name\":", s->id, uuid);
+  bslab_json_str(stdout, s->name);
+  printf(",\"readonly\":%s,\"branch_count\":%" PRIu32 ",\"created_ns\":%" PRIu64 "}", 
+         s->readonly ? "true" : "false", s->branch_count, s->created_ns);
+}
+
+/* Write one SnapshotInfo in format @fmt (not text/json); @framed adds the
+ * 4-byte little-endian length of the ssz format. */
+static int info_ssz(const bslab_args *a, const bs_snapshot_info *s, const char *fmt, bool framed) {
+  uint8_t buf[4 + BS_SNAPSHOT_INFO_SSZ_MAX];
+  size_t len = 0;
+  int rc = bs_snapshot_info_encode(buf + 4, sizeof(buf) - 4, &len, s);
+  if (rc != 0)
+    return bslab_op_error(a, s->name, rc, NULL);
+  if (strcmp(fmt, "hex") == 0) {
+    bslab_hex(stdout, buf + 4, len);
+    putchar('\n');
+    return BSLAB_OK;
+  }
+  for (int i = 0; i < 4; i++)
+    buf[i] = (uint8_t)(len >> (8 * i));
+  return bslab_write_raw(a, framed ? buf : buf + 4, framed ? len + 4 : len) ? BSLAB_OK : BSLAB_USAGE;
+}
+
+static int snap_create(bslab_args *a, bslab_vol *v, const char *fmt) {
+  bs_snapshot_info s;
+  int rc = bs_snapshot_create(v->st, a->pos[1], &s);
+  if (rc != 0)
+    return bslab_op_error(a, a->pos[1], rc, v->st);
+  if (strcmp(fmt, "json") == 0) {
+    info_json(&s);
+    putchar('\n');
+    return BSLAB_OK;
+  }
+  if (strcmp(fmt, "text") != 0)
+    return info_ssz(a, &s, fmt, false);
+  char uuid[37], path[BS_NAME_MAX + 32];
+  bslab_uuid_str(uuid, s.uuid);
+  bs_snapshot_path(path, sizeof(path), s.name);
+  printf("created snapshot %s: id %" PRIu64 ", uuid %s, at %s\n", s.name, s.id, uuid, path);
+  return BSLAB_OK;
+}
+
+static int snap_list(bslab_args *a, bslab_vol *v, const char *fmt) {
+  bs_snapshot_info *all = NULL;
+  size_t n = 0;
+  int rc = bs_snapshot_list(v->st, &all, &n);
+  if (rc != 0)
+    return bslab_op_error(a, NULL, rc, v->st);
+  int status = BSLAB_OK;
+  if (strcmp(fmt, "text") == 0)
+    printf("%-6s %-8s %-20s %-36s %s\n", "ID", "BRANCHES", "CREATED_NS", "UUID", "NAME");
+  if (strcmp(fmt, "json") == 0)
+    putchar('[');
+  for (size_t i = 0; i < n && status == BSLAB_OK; i++) {
+    char uuid[37];
+    bslab_uuid_str(uuid, all[i].uuid);
+    if (strcmp(fmt, "text") == 0)
+      printf("%-6" PRIu64 " %-8" PRIu32 " %-20" PRIu64 " %-36s %s\n", all[i].id,
+             all[i].branch_count, all[i].created_ns, uuid, all[i].name);
+    else if (strcmp(fmt, "json") == 0) {
+      if (i)
+        putchar(',');
+      info_json(&all[i]);
+    } else
+      status = info_ssz(a, &all[i], fmt, true);
+  }
+  if (strcmp(fmt, "json") == 0)
+    puts("]");
+  free(all);
+  return status;
+}
+
+static int snap_delete(bslab_args *a, bslab_vol *v) {
+  uint64_t id = 0;
+  int rc = resolve(v->st, a->pos[1], &id);
+  if (rc == 0)
+    rc = bs_snapshot_delete(v->st, id);
+  if (rc != 0)
+    return bslab_op_error(a, a->pos[1], rc, v->st);
+  printf("deleted snapshot %s (id %" PRIu64 ")\n", a->pos[1], id);
+  return BSLAB_OK;
+}
+
+int bslab_snapshot(bslab_args *a) {
+  int status = bslab_check_format(a, formats);
+  if (status != 0)
+    return status;
+  const char *sub = a->pos[0], *fmt = a->format ? a->format : "text";
+  bool list = strcmp(sub, "list") == 0;
+  if (!list && strcmp(sub, "create") != 0 && strcmp(sub, "delete") != 0)
+    return bslab_usage_error(a, "unknown subcommand '%s' (create, list or delete)", sub);
+  a->verb = list ? "snapshot list" : sub[0] == 'c' ? "snapshot create" : "snapshot delete";
+  if (a->npos != (list ? 1 : 2))
+    return bslab_usage_error(a, a->npos < (list ? 1 : 2) ? "missing argument" : "too many arguments");
+  bslab_vol v;
+  if ((status = bslab_vol_open(&v, a, !list)) != 0)
+    return status;
+  if (list)
+    status = snap_list(a, &v, fmt);
+  else if (sub[0] == 'c')
+    status = snap_create(a, &v, fmt);
+  else
+    status = snap_delete(a, &v);
+  return bslab_vol_finish(&v, a, !list && status == BSLAB_OK, status);
+}
+
+int bslab_branch(bslab_args *a) {
+  const char *sub = a->pos[0];
+  bool create = strcmp(sub, "create") == 0;
+  if (!create && strcmp(sub, "delete") != 0)
+    return bslab_usage_error(a, "unknown subcommand '%s' (create or delete)", sub);
+  a->verb = create ? "branch create" : "branch delete";
+  if (create && a->npos != 3)
+    return bslab_usage_error(a, "needs SNAPSHOT and BRANCH");
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0)
+    return status;
+  const char *branch = a->pos[a->npos - 1];
+  uint64_t id = 0;
+  int rc = BS_OK;
+  if (a->npos == 3 && (rc = resolve(v.st, a->pos[1], &id)) != 0)
+    status = bslab_op_error(a, a->pos[1], rc, v.st);
+  else if ((rc = create ? bs_branch_create(v.st, id, branch) : bs_branch_delete(v.st, branch)) != 0)
+    status = bslab_op_error(a, branch, rc, v.st);
+  else if (create) {
+    char path[BS_NAME_MAX + 32];
+    bs_branch_path(path, sizeof(path), branch);
+    printf("created branch %s of snapshot %s (id %" PRIu64 ") at %s\n", branch, a->pos[1], id, path);
+  } else {
+    printf("deleted branch %s\n", branch);
+  }
+  return bslab_vol_finish(&v, a, rc == 0, status);
+}

@@ -1,0 +1,98 @@
+/* The volume a bslab verb works on.  The sim keeps a volume in an image file
+ * (--image FILE or $BSLAB_IMAGE) between invocations: loaded at the start,
+ * saved after a verb changed it.  A missing image is created from --profile
+ * and --seed by the verbs that change a volume. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backstore/sim.h"
+#include "tools/bslab/bslab.h"
+
+bool bslab_is_profile(const char *name) {
+  for (int i = 0; name && i < BS_SIM_PROFILE_COUNT; i++)
+    if (strcmp(name, bs_sim_profile_names[i]) == 0)
+      return true;
+  return false;
+}
+
+static const char *backend_of(const bslab_args *a) { return a->backend ? a->backend : "sim"; }
+
+/* 0 for the sim, 1 for another registered backend, BSLAB_USAGE if absent. */
+static int check_backend(const bslab_args *a) {
+  const char *b = backend_of(a);
+  if (strcmp(b, "sim") == 0)
+    return 0;
+  if (bs_backend_find(b))
+    return 1;
+  return bslab_env_error(a, "backend '%s' is not available in this build (only 'sim'; the real "
+                            "backend is added by a later issue)", b);
+}
+
+int bslab_open_fresh(bs_store **out, const bslab_args *a) {
+  int kind = check_backend(a);
+  if (kind == BSLAB_USAGE)
+    return kind;
+  bs_open_opts o = {.root = a->root, .seed = a->seed};
+  if (kind == 0) {
+    o.profile = a->profile ? a->profile : "apfs";
+    if (!bslab_is_profile(o.profile))
+      return bslab_env_error(a, "unknown profile '%s' (apfs, hfs, btrfs, xfs, ext4 or tmpfs)",
+                             o.profile);
+  }
+  int rc = bs_open(out, backend_of(a), &o);
+  if (rc != 0)
+    return bslab_env_error(a, "cannot open backend '%s': %s (%s)", backend_of(a), bs_strerror(rc),
+                           bs_err_name(rc));
+  return 0;
+}
+
+int bslab_vol_open(bslab_vol *v, const bslab_args *a, bool mutating) {
+  memset(v, 0, sizeof(*v));
+  int kind = check_backend(a);
+  if (kind == BSLAB_USAGE)
+    return kind;
+  if (kind == 1)
+    return bslab_open_fresh(&v->st, a);
+  const char *image = a->image ? a->image : getenv("BSLAB_IMAGE");
+  if (!image || !*image)
+    return bslab_env_error(a, "the sim keeps its volume in an image file: give --image FILE or "
+                              "set BSLAB_IMAGE");
+  v->image = image;
+  if (access(image, F_OK) != 0) {
+    if (errno != ENOENT)
+      return bslab_env_error(a, "cannot access image '%s': %s", image, strerror(errno));
+    if (!mutating)
+      return bslab_env_error(a, "image '%s' does not exist (bslab init, or any verb that changes "
+                                "a volume, creates it)", image);
+    v->created = true;
+    return bslab_open_fresh(&v->st, a);
+  }
+  int rc = bs_sim_load(&v->st, image);
+  if (rc != 0)
+    return bslab_env_error(a, "cannot load image '%s': %s (%s)", image, bs_strerror(rc),
+                           bs_err_name(rc));
+  bs_caps caps;
+  if (a->profile && bs_get_caps(v->st, &caps) == 0 && strcmp(caps.fs_type_name, a->profile) != 0) {
+    bs_close(v->st);
+    v->st = NULL;
+    return bslab_env_error(a, "image '%s' has profile %s, not %s", image, caps.fs_type_name,
+                           a->profile);
+  }
+  return 0;
+}
+
+int bslab_vol_finish(bslab_vol *v, const bslab_args *a, bool changed, int status) {
+  if (v->st && v->image && changed) {
+    int rc = bs_sim_save(v->st, v->image);
+    if (rc != 0) {
+      bslab_env_error(a, "cannot save image '%s': %s (%s)", v->image, bs_strerror(rc),
+                      bs_err_name(rc));
+      status = BSLAB_USAGE;
+    }
+  }
+  bs_close(v->st);
+  v->st = NULL;
+  return status;
+}
