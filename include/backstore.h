@@ -23,9 +23,11 @@
 extern "C" {
 #endif
 
-/** Library version (semantic versioning). */
+/** Library major version (semantic versioning: incompatible API changes). */
 #define BS_VERSION_MAJOR 0
+/** Library minor version (compatible additions). */
 #define BS_VERSION_MINOR 1
+/** Library patch version (fixes). */
 #define BS_VERSION_PATCH 0
 
 /**
@@ -54,9 +56,11 @@ extern "C" {
 /** Error codes: 0 is success, failures are negative. */
 typedef enum bs_error {
   BS_OK = 0,
+/** @cond INTERNAL */
 #define BS__XX(name, wire, eno, msg) BS_E##name = -(wire),
   BS_ERRNO_MAP(BS__XX)
 #undef BS__XX
+  /** @endcond */
 } bs_error;
 
 /** Number of wire codes including OK (largest wire number + 1). */
@@ -151,24 +155,27 @@ typedef enum bs_file_kind { BS_KIND_FILE = 1, BS_KIND_DIR = 2, BS_KIND_SYMLINK =
 
 /** What bs_stat() reports. Times are nanoseconds since the epoch. */
 typedef struct bs_stat_info {
-  uint64_t ino;
-  bs_file_kind kind;
+  uint64_t ino;           /**< inode number, unique among live inodes of the store */
+  bs_file_kind kind;      /**< file, directory or symlink */
   uint32_t mode;          /**< permission bits (07777) */
-  uint32_t uid, gid;
-  uint32_t nlink;
-  uint64_t size;
-  uint64_t blocks;        /**< allocated blocks referenced (shared ones too) */
-  int64_t atime_ns, mtime_ns, ctime_ns;
+  uint32_t uid;           /**< owner */
+  uint32_t gid;           /**< group */
+  uint32_t nlink;         /**< hard links (directories: 2 + subdirectories) */
+  uint64_t size;          /**< length in bytes */
+  uint64_t blocks;        /**< 512-byte units allocated to the file (shared ones too), as st_blocks */
+  int64_t atime_ns;       /**< last access */
+  int64_t mtime_ns;       /**< last change of the contents */
+  int64_t ctime_ns;       /**< last change of the inode */
   int64_t btime_ns;       /**< birth time; 0 when the filesystem has none */
 } bs_stat_info;
 
 /** Volume usage. shared_bytes counts blocks referenced more than once. */
 typedef struct bs_usage {
-  uint64_t block_size;
-  uint64_t total_bytes;
-  uint64_t used_bytes;
-  uint64_t free_bytes;
-  uint64_t shared_bytes;
+  uint64_t block_size;    /**< allocation unit in bytes */
+  uint64_t total_bytes;   /**< size of the volume */
+  uint64_t used_bytes;    /**< bytes of allocated blocks, each counted once */
+  uint64_t free_bytes;    /**< total_bytes - used_bytes */
+  uint64_t shared_bytes;  /**< bytes of blocks referenced more than once */
 } bs_usage;
 
 /** Usage of the volume (statvfs-like, exact in the sim). */
@@ -228,9 +235,9 @@ typedef struct bs_snapshot_info {
   uint64_t id;                 /**< internal id, unique in the store, never reused */
   uint8_t uuid[16];            /**< filesystem UUID (RFC 4122 layout) */
   char name[BS_NAME_MAX + 1];  /**< NUL-terminated */
-  bool readonly;
+  bool readonly;               /**< snapshots are always read-only (true) */
   uint32_t branch_count;       /**< branches that depend on this snapshot */
-  uint64_t created_ns;
+  uint64_t created_ns;         /**< creation time, ns since the epoch (the sim's virtual clock) */
 } bs_snapshot_info;
 
 /**

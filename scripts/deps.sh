@@ -10,7 +10,8 @@ PACKAGES=(
   libcmocka-dev     # the test framework of every suite
   valgrind          # leak check of the plain test build
   python3           # scripts/gen-golden.py, the golden-file generator
-  hyperfine         # make bench: timing against reference commands
+  hyperfine         # make bench: medians of repeated campaign runs
+  doxygen           # make docs (part of make check): API reference, doc coverage
 )
 
 missing=()

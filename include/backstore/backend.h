@@ -26,6 +26,7 @@ typedef enum bs_power_loss_mode {
   BS_POWER_LOSS_TEAR = 2, /**< each unsynced block survives or not (seeded) */
 } bs_power_loss_mode;
 
+/** The ops table of a backend (struct bs_backend_ops below). */
 typedef struct bs_backend_ops bs_backend_ops;
 
 /** The base every backend store embeds first. */
@@ -45,37 +46,38 @@ struct bs_backend_ops {
 
   /** Open a store; @p inner is the text after "name:" or NULL. */
   int (*open)(bs_store **out, const bs_open_opts *opts, const char *inner);
+  /** Release everything @p st holds (bs_close()). */
   void (*close)(bs_store *st);
 
-  int (*caps)(bs_store *st, bs_caps *out);
-  int (*probe_fs_type)(bs_store *st, const char *path, bs_fs_type *out);
-  int (*reflink)(bs_store *st, const char *src, const char *dst);
-  int (*usage)(bs_store *st, bs_usage *out);
+  int (*caps)(bs_store *st, bs_caps *out);  /**< contract of bs_get_caps() */
+  int (*probe_fs_type)(bs_store *st, const char *path, bs_fs_type *out);  /**< contract of bs_probe_fs_type() */
+  int (*reflink)(bs_store *st, const char *src, const char *dst);  /**< contract of bs_reflink() */
+  int (*usage)(bs_store *st, bs_usage *out);  /**< contract of bs_usage_get() */
 
-  int (*create)(bs_store *st, const char *path, uint32_t mode);
-  int (*mkdir)(bs_store *st, const char *path, uint32_t mode);
-  int (*write)(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len);
-  int (*read)(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
-  int (*truncate)(bs_store *st, const char *path, uint64_t size);
-  int (*unlink)(bs_store *st, const char *path);
-  int (*rmdir)(bs_store *st, const char *path);
-  int (*rename)(bs_store *st, const char *from, const char *to);
-  int (*stat)(bs_store *st, const char *path, bs_stat_info *out);
-  int (*chmod)(bs_store *st, const char *path, uint32_t mode);
-  int (*utimens)(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
-  int (*readdir)(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);
-  int (*setxattr)(bs_store *st, const char *path, const char *name, const void *value, size_t len);
-  int (*getxattr)(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len);
-  int (*removexattr)(bs_store *st, const char *path, const char *name);
-  int (*listxattr)(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
-  int (*sync)(bs_store *st, const char *path);
+  int (*create)(bs_store *st, const char *path, uint32_t mode);  /**< contract of bs_create() */
+  int (*mkdir)(bs_store *st, const char *path, uint32_t mode);  /**< contract of bs_mkdir() */
+  int (*write)(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len);  /**< contract of bs_write() */
+  int (*read)(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);  /**< contract of bs_read() */
+  int (*truncate)(bs_store *st, const char *path, uint64_t size);  /**< contract of bs_truncate() */
+  int (*unlink)(bs_store *st, const char *path);  /**< contract of bs_unlink() */
+  int (*rmdir)(bs_store *st, const char *path);  /**< contract of bs_rmdir() */
+  int (*rename)(bs_store *st, const char *from, const char *to);  /**< contract of bs_rename() */
+  int (*stat)(bs_store *st, const char *path, bs_stat_info *out);  /**< contract of bs_stat() */
+  int (*chmod)(bs_store *st, const char *path, uint32_t mode);  /**< contract of bs_chmod() */
+  int (*utimens)(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);  /**< contract of bs_utimens() */
+  int (*readdir)(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);  /**< contract of bs_readdir() */
+  int (*setxattr)(bs_store *st, const char *path, const char *name, const void *value, size_t len);  /**< contract of bs_setxattr() */
+  int (*getxattr)(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len);  /**< contract of bs_getxattr() */
+  int (*removexattr)(bs_store *st, const char *path, const char *name);  /**< contract of bs_removexattr() */
+  int (*listxattr)(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);  /**< contract of bs_listxattr() */
+  int (*sync)(bs_store *st, const char *path);  /**< contract of bs_sync() */
 
-  int (*snapshot_create)(bs_store *st, const char *name, bs_snapshot_info *out);
-  int (*snapshot_list)(bs_store *st, bs_snapshot_info **out, size_t *count);
-  int (*snapshot_delete)(bs_store *st, uint64_t id);
-  int (*snapshot_mount_ro)(bs_store *st, uint64_t id, char *path, size_t cap);
-  int (*branch_create)(bs_store *st, uint64_t snapshot_id, const char *name);
-  int (*branch_delete)(bs_store *st, const char *name);
+  int (*snapshot_create)(bs_store *st, const char *name, bs_snapshot_info *out);  /**< contract of bs_snapshot_create() */
+  int (*snapshot_list)(bs_store *st, bs_snapshot_info **out, size_t *count);  /**< contract of bs_snapshot_list() */
+  int (*snapshot_delete)(bs_store *st, uint64_t id);  /**< contract of bs_snapshot_delete() */
+  int (*snapshot_mount_ro)(bs_store *st, uint64_t id, char *path, size_t cap);  /**< contract of bs_snapshot_mount_ro() */
+  int (*branch_create)(bs_store *st, uint64_t snapshot_id, const char *name);  /**< contract of bs_branch_create() */
+  int (*branch_delete)(bs_store *st, const char *name);  /**< contract of bs_branch_delete() */
 
   /* Lab hooks: the sim implements them; wrappers forward them. */
 
