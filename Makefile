@@ -25,7 +25,7 @@ LIB_SRC += $(wildcard real/darwin.c)
 else
 LIB_SRC += $(wildcard real/linux.c)
 endif
-LIB_HDR := $(wildcard include/*.h include/backstore/*.h src/*.h sim/*.h faults/*.h real/*.h)
+LIB_HDR := $(wildcard include/*.h include/backstore/*.h src/*.h sim/*.h faults/*.h real/*.h fuzz/*.h)
 
 BSLAB_SRC   := $(sort $(wildcard tools/bslab/*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
@@ -33,9 +33,17 @@ TEST_SRC    := $(sort $(wildcard tests/test_*.c))
 TEST_NAMES  := $(basename $(notdir $(TEST_SRC)))
 TEST_LIBS   := -lcmocka -lm -lpthread
 
-# Two flavours of everything: plain (-O2) and sanitized (ASan+UBSan).
+# Fuzz targets fuzz/<t>_fuzzer.c, each with a seed corpus corpora/<t>/.
+FUZZ_TARGETS := $(patsubst fuzz/%_fuzzer.c,%,$(sort $(wildcard fuzz/*_fuzzer.c)))
+FUZZ_SECONDS ?= 60
+CLANG        ?= clang
+FUZZ_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+
+# Two flavours of everything: plain (-O2) and sanitized (ASan+UBSan); a third,
+# clang + libFuzzer, only for make fuzz.
 PLAIN := $(BUILD)/plain
 ASAN  := $(BUILD)/asan
+LIBFUZZ := $(BUILD)/libfuzzer
 
 .PHONY: all run check quickcheck fuzz campaign bench install clean deps tests docs
 
@@ -67,6 +75,21 @@ $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ -lm -lpthread
 
+$(LIBFUZZ)/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CFLAGS) -c $< -o $@
+
+# ---- fuzz targets: corpus replayers (make check) and libFuzzer (make fuzz) --
+$(PLAIN)/fuzz/%_replay: $(PLAIN)/fuzz/%_fuzzer.o $(PLAIN)/fuzz/replay.o $(PLAIN)/libbackstore.a
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^
+
+$(ASAN)/fuzz/%_replay: $(ASAN)/fuzz/%_fuzzer.o $(ASAN)/fuzz/replay.o $(ASAN)/libbackstore.a
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^
+
+$(LIBFUZZ)/bin/%_fuzzer: $(LIBFUZZ)/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(LIBFUZZ)/%.o)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ -lm -lpthread
+
 # ---- tests ---------------------------------------------------------------
 $(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
@@ -74,18 +97,21 @@ $(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/l
 $(ASAN)/tests/%: $(ASAN)/tests/%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab
+tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab \
+       $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 
 # Everything: the API reference (fails on an undocumented public symbol),
-# plain suites, sanitized suites (LSan included), valgrind leak run.
+# plain suites and corpus replays, the same sanitized (LSan included),
+# valgrind leak run.
 check: deps
 	@$(MAKE) --no-print-directory docs tests
-	@scripts/run-tests.sh --build $(BUILD) $(TEST_NAMES)
+	@scripts/run-tests.sh --build $(BUILD) --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 # The plain suites only, for the edit-compile loop.
 quickcheck:
-	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab
-	@scripts/run-tests.sh --build $(BUILD) --quick $(TEST_NAMES)
+	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
+	  $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
+	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab
@@ -102,8 +128,10 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench
 	@bench/run.sh $(BUILD)
 
-fuzz:
-	@echo "make fuzz: no fuzz harnesses yet (tracked by the lab issue)"; exit 2
+# libFuzzer over every target for FUZZ_SECONDS each, from its committed corpus.
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(LIBFUZZ)/bin/%_fuzzer)
+	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 docs:
 	@rm -rf $(BUILD)/docs

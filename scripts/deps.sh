@@ -12,6 +12,8 @@ PACKAGES=(
   python3           # scripts/gen-golden.py, the golden-file generator
   hyperfine         # make bench: medians of repeated campaign runs
   doxygen           # make docs (part of make check): API reference, doc coverage
+  clang             # make fuzz: libFuzzer targets
+  libclang-rt-14-dev  # make fuzz: clang's fuzzer and sanitizer runtimes
 )
 
 missing=()

@@ -3,16 +3,20 @@
 # then the plain build again under valgrind's leak checker.  One line per
 # suite run, the log of any failure, and cmocka-style totals at the end.
 #
-#   scripts/run-tests.sh [--build DIR] [--quick] test_name...
-#   --quick   plain build only (make quickcheck)
+#   scripts/run-tests.sh [--build DIR] [--quick] [--corpora "T..."] test_name...
+#   --quick     plain build only (make quickcheck)
+#   --corpora   fuzz targets whose corpora/<T>/ inputs are replayed through
+#               <T>_replay in each build (a crash or sanitizer report fails)
 set -uo pipefail
 
 build=build
 quick=0
+corpora=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --quick) quick=1; shift ;;
+    --corpora) corpora=$2; shift 2 ;;
     --) shift; break ;;
     -*) echo "run-tests.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -57,11 +61,29 @@ run() {
   fi
 }
 
+# replay FLAVOUR TARGET: every committed input of one fuzz target.
+replay() {
+  local flavour=$1 t=$2 log="$logs/corpus-$2.$1.log" rc n
+  "$build/$flavour/fuzz/${t}_replay" "corpora/$t" >"$log" 2>&1
+  rc=$?
+  n=$(sed -n 's/^replay: \([0-9]*\) input(s) ran$/\1/p' "$log")
+  if [ $rc -ne 0 ] || [ -z "$n" ]; then
+    bad_runs=$((bad_runs + 1))
+    failed_names+=("corpus $t ($flavour, exit $rc)")
+    printf '  FAIL  %-22s %-8s corpus replay  (log: %s)\n' "corpus/$t" "$flavour" "$log"
+    sed 's/^/        | /' "$log" | tail -n 40
+  else
+    printf '  ok    %-22s %-8s %3d inputs\n' "corpus/$t" "$flavour" "$n"
+  fi
+}
+
 echo "== plain build"
 for t in "$@"; do BSLAB=$build/bslab run plain "$t" "$build/plain/tests/$t"; done
+for t in $corpora; do replay plain "$t"; done
 if [ $quick -eq 0 ]; then
   echo "== ASan+UBSan build (LeakSanitizer on)"
   for t in "$@"; do BSLAB=$build/asan/bslab run asan "$t" "$build/asan/tests/$t"; done
+  for t in $corpora; do replay asan "$t"; done
   echo "== valgrind leak check (plain build)"
   # The 100 000-iteration leak loop runs in full under LSan above; valgrind
   # runs every suite with smaller iteration counts to stay inside the budget.

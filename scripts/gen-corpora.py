@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the wire-decoder fuzz targets (corpora/<target>/).
+
+Seeds are the golden files plus hand-picked edge cases around every rule the
+decoders enforce (docs/wire.md): valid messages at the limits, and the
+smallest malformed variants (cut short, trailing byte, bad offset, boolean 2,
+list over its limit, values outside the schema).  `make check` replays every
+file under ASan+UBSan; `make fuzz` starts libFuzzer from them.  Files are
+named by content hash, so rerunning the script adds nothing twice.
+
+    scripts/gen-corpora.py [--out corpora]
+"""
+import argparse
+import hashlib
+import os
+import struct
+
+U32 = struct.Struct("<I")
+
+
+def caps(fs_type=1, flags=(1, 1, 1, 0), max_name=255, name=b"apfs", version=1, offset=13):
+    return struct.pack("<HB4BH", version, fs_type, *flags, max_name) + U32.pack(offset) + name
+
+
+def error(code=1, eno=95, msg=b"snapshots are not supported on hfs", offset=10):
+    return struct.pack("<HI", code, eno) + U32.pack(offset) + msg
+
+
+def snapinfo(ident=1, uuid=bytes(range(16)), name=b"base", ro=1, branches=0, created=1700000000000000000,
+             offset=41):
+    return struct.pack("<Q", ident) + uuid + U32.pack(offset) + struct.pack("<BIQ", ro, branches, created) + name
+
+
+def variants(valid, fixed, off_at, limit, bool_at):
+    """The valid message and its smallest malformed neighbours."""
+    out = [valid, valid[:-1], valid[:fixed - 1], valid + b"\x00", b"", valid[:fixed]]
+    for bad_off in (fixed - 1, fixed + 1, 0, 0xFFFFFFFF, len(valid) + 1):
+        out.append(valid[:off_at] + U32.pack(bad_off) + valid[off_at + 4:])
+    if bool_at is not None:
+        out.append(valid[:bool_at] + b"\x02" + valid[bool_at + 1:])
+        out.append(valid[:bool_at] + b"\xff" + valid[bool_at + 1:])
+    out.append(valid[:fixed] + b"A" * (limit + 1))
+    out.append(valid[:fixed] + b"A" * limit)
+    return out
+
+
+def corpora():
+    c = variants(caps(), 13, 9, 16, 3)
+    for t, flags, name in [(2, (0, 0, 1, 0), b"hfs"), (3, (1, 1, 1, 1), b"btrfs"), (4, (0, 1, 1, 1), b"xfs"),
+                           (5, (0, 0, 1, 1), b"ext4"), (6, (0, 0, 1, 1), b"tmpfs")]:
+        c.append(caps(t, flags, name=name))
+    c += [caps(version=2), caps(fs_type=7), caps(fs_type=0, name=b"other"), caps(name=b""),
+          caps(name=b"ap\x00s"), caps(name=b"\x7f"), caps(max_name=0)]
+
+    e = variants(error(), 10, 6, 256, None)
+    e += [error(code=0), error(code=14), error(code=15), error(code=0xFFFF), error(msg=b""),
+          error(msg=b"nul\x00inside"), error(msg="caf\u00e9 \u2603".encode()), error(eno=0xFFFFFFFF)]
+
+    s = variants(snapinfo(), 41, 24, 255, 28)
+    s += [snapinfo(name=b""), snapinfo(name=b"x" * 255), snapinfo(name=b"a\x00b"), snapinfo(ro=0),
+          snapinfo(ident=0xFFFFFFFFFFFFFFFF, branches=0xFFFFFFFF, created=0)]
+    return {"caps": c, "error_response": e, "snapshot_info": s}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="corpora")
+    args = ap.parse_args()
+    golden = os.path.join(os.path.dirname(__file__), "..", "golden")
+    extra = {"caps": sorted(f for f in os.listdir(golden) if f.startswith("caps-")),
+             "error_response": sorted(f for f in os.listdir(golden) if f.startswith("error-"))}
+    for target, inputs in corpora().items():
+        d = os.path.join(args.out, target)
+        os.makedirs(d, exist_ok=True)
+        for f in extra.get(target, []):
+            with open(os.path.join(golden, f), "rb") as g:
+                inputs.append(g.read())
+        for data in inputs:
+            with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+                f.write(data)
+        print(f"{d}: {len(os.listdir(d))} files")
+
+
+if __name__ == "__main__":
+    main()
