@@ -13,42 +13,48 @@
 
 static unsigned char fold(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
 
+int bs__sim_bytes_cmp(const char *a, size_t alen, const char *b, size_t blen) {
+  int c = memcmp(a, b, alen < blen ? alen : blen);
+  if (c != 0)
+    return c;
+  return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
 int bs__sim_name_cmp(const bs__sim_store *s, const char *a, size_t alen, const char *b, size_t blen) {
+  if (s->caps.case_sensitive)
+    return bs__sim_bytes_cmp(a, alen, b, blen);
   size_t n = alen < blen ? alen : blen;
   const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-  if (s->caps.case_sensitive) {
-    int c = memcmp(x, y, n);
-    if (c != 0)
-      return c;
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      unsigned char p = fold(x[i]), q = fold(y[i]);
-      if (p != q)
-        return p < q ? -1 : 1;
-    }
+  for (size_t i = 0; i < n; i++) {
+    unsigned char p = fold(x[i]), q = fold(y[i]);
+    if (p != q)
+      return p < q ? -1 : 1;
   }
   return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
+/* A name to find in a directory, for bs__sim_search. */
+struct dent_key {
+  const bs__sim_store *s;
+  const bs__sim_inode *dir;
+  const char *name;
+  size_t nlen;
+};
+
+static int dent_cmp(const void *ctx, size_t i) {
+  const struct dent_key *k = ctx;
+  const bs__sim_dent *e = &k->dir->ents[i];
+  return bs__sim_name_cmp(k->s, e->name, e->nlen, k->name, k->nlen);
+}
+
 bs__sim_inode *bs__sim_dir_find(const bs__sim_store *s, const bs__sim_inode *dir, const char *name,
                                 size_t nlen, size_t *pos) {
-  size_t lo = 0, hi = dir->nents;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = bs__sim_name_cmp(s, dir->ents[mid].name, dir->ents[mid].nlen, name, nlen);
-    if (c == 0) {
-      if (pos)
-        *pos = mid;
-      return dir->ents[mid].node;
-    }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
+  const struct dent_key k = {s, dir, name, nlen};
+  size_t at;
+  bool found = bs__sim_search(dir->nents, dent_cmp, &k, &at);
   if (pos)
-    *pos = lo;
-  return NULL;
+    *pos = at;
+  return found ? dir->ents[at].node : NULL;
 }
 
 int bs__sim_dir_reserve(bs__sim_inode *dir) {

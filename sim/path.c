@@ -24,28 +24,26 @@ bs__sim_tree *bs__sim_snap_by_name(bs__sim_store *s, const char *name, size_t nl
   return NULL;
 }
 
+/* A branch name to find, for bs__sim_search. */
+struct branch_key {
+  const bs__sim_store *s;
+  const char *name;
+  size_t nlen;
+};
+
+static int branch_cmp(const void *ctx, size_t i) {
+  const struct branch_key *k = ctx;
+  const char *m = k->s->branches[i]->name;
+  return bs__sim_bytes_cmp(m, strlen(m), k->name, k->nlen);
+}
+
 bs__sim_tree *bs__sim_branch_by_name(bs__sim_store *s, const char *name, size_t nlen, size_t *pos) {
-  size_t lo = 0, hi = s->nbranches;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    const char *m = s->branches[mid]->name;
-    size_t mlen = strlen(m);
-    int c = memcmp(m, name, mlen < nlen ? mlen : nlen);
-    if (c == 0)
-      c = mlen < nlen ? -1 : mlen > nlen ? 1 : 0;
-    if (c == 0) {
-      if (pos)
-        *pos = mid;
-      return s->branches[mid];
-    }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
+  const struct branch_key k = {s, name, nlen};
+  size_t at;
+  bool found = bs__sim_search(s->nbranches, branch_cmp, &k, &at);
   if (pos)
-    *pos = lo;
-  return NULL;
+    *pos = at;
+  return found ? s->branches[at] : NULL;
 }
 
 static bool is(const char *c, size_t n, const char *lit) { return strlen(lit) == n && memcmp(c, lit, n) == 0; }

@@ -222,7 +222,35 @@ int bs__sim_emap_validate(const bs__sim_emap *m, uint64_t nblocks, uint64_t size
                           size_t cap);
 
 /* ---- names and directories (sim/dir.c) ------------------------------------ */
+/* Byte order of two names (memcmp, then the shorter first). */
+int bs__sim_bytes_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* The profile's name order: byte order, after ASCII case folding if the
+ * profile is case-insensitive. */
 int bs__sim_name_cmp(const bs__sim_store *s, const char *a, size_t alen, const char *b, size_t blen);
+
+/* Binary search of @n sorted entries; @cmp(@ctx, i) orders entry i against
+ * the key.  True on a match; *@pos gets its index, or where the key would be
+ * inserted.  Inline so that each caller's comparison is inlined as well:
+ * directory lookups are on every path walk. */
+static inline bool bs__sim_search(size_t n, int (*cmp)(const void *ctx, size_t i), const void *ctx,
+                                  size_t *pos) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = cmp(ctx, mid);
+    if (c == 0) {
+      *pos = mid;
+      return true;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *pos = lo;
+  return false;
+}
+
 bs__sim_inode *bs__sim_dir_find(const bs__sim_store *s, const bs__sim_inode *dir, const char *name,
                                 size_t nlen, size_t *pos);
 int bs__sim_dir_reserve(bs__sim_inode *dir);

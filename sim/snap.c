@@ -18,18 +18,23 @@ static int unsupported(bs__sim_store *s, const char *op) {
   return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0, "%s: %s has no native snapshots", op, s->prof->name);
 }
 
+/* A snapshot id to find, for bs__sim_search (snapshots are kept in id order). */
+struct snap_key {
+  const bs__sim_store *s;
+  uint64_t id;
+};
+
+static int snap_cmp(const void *ctx, size_t i) {
+  const struct snap_key *k = ctx;
+  uint64_t id = k->s->snaps[i]->id;
+  return id < k->id ? -1 : id > k->id;
+}
+
+/* Index of snapshot @id, or SIZE_MAX. */
 static size_t snap_index(const bs__sim_store *s, uint64_t id) {
-  size_t lo = 0, hi = s->nsnaps;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->snaps[mid]->id == id)
-      return mid;
-    if (s->snaps[mid]->id < id)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return SIZE_MAX;
+  const struct snap_key k = {s, id};
+  size_t at;
+  return bs__sim_search(s->nsnaps, snap_cmp, &k, &at) ? at : SIZE_MAX;
 }
 
 static void info_of(const bs__sim_tree *t, bs_snapshot_info *out) {

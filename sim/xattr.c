@@ -71,23 +71,23 @@ int bs__sim_xattr_name_check(bs__sim_store *s, const char *op, const char *name)
   return BS_OK;
 }
 
+/* An xattr name to find, for bs__sim_search. */
+struct xa_key {
+  const bs__sim_inode *n;
+  const char *name;
+};
+
+static int xa_cmp(const void *ctx, size_t i) {
+  const struct xa_key *k = ctx;
+  return strcmp(k->n->xa[i].name, k->name);
+}
+
 /* Index of @name in @n's xattrs, or where it would go (*found false). */
 static size_t xfind(const bs__sim_inode *n, const char *name, bool *found) {
-  size_t lo = 0, hi = n->nxa;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(n->xa[mid].name, name);
-    if (c == 0) {
-      *found = true;
-      return mid;
-    }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  *found = false;
-  return lo;
+  const struct xa_key k = {n, name};
+  size_t at;
+  *found = bs__sim_search(n->nxa, xa_cmp, &k, &at);
+  return at;
 }
 
 int bs__sim_setxattr(bs__sim_store *s, const char *path, const char *name, const void *value, size_t len) {

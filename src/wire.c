@@ -19,6 +19,17 @@ _Static_assert(BS_SNAPSHOT_INFO_SSZ_MIN == 8 + 16 + BS__SSZ_OFFSET_SIZE + 1 + 4 
 /* No byte of @p[0..n) is NUL: a C string could not carry it. */
 static bool no_nul(const uint8_t *p, size_t n) { return n == 0 || !memchr(p, 0, n); }
 
+/* The end of every decoder.  A failed decode (@rc) zeroes all of @out, so a
+ * caller never sees half a message; a good one copies the message's text
+ * field, @p[0..n), into @text (NUL-terminated: @out was zeroed first). */
+static int decode_end(int rc, void *out, size_t size, char *text, const uint8_t *p, size_t n) {
+  if (rc)
+    memset(out, 0, size);
+  else
+    memcpy(text, p, n);
+  return rc;
+}
+
 /* ---- CapabilityResponse ---------------------------------------------- */
 
 /* fs_type_name: non-empty printable ASCII, so it prints safely as text or JSON. */
@@ -82,18 +93,10 @@ int bs_caps_decode(bs_caps *out, const uint8_t *buf, size_t len) {
   bs__ssz_get_offset(&r);
   bs__ssz_get_bytelist(&r, BS_CAPS_NAME_MAX, &name, &n);
   rc = bs__ssz_reader_finish(&r);
-  if (rc)
-    goto out;
   /* Schema version 1 only: a newer layout may mean something else entirely. */
-  if (!caps_fields_ok(out->schema_version, out->fs_type) || !caps_name_ok(name, n)) {
+  if (rc == 0 && !(caps_fields_ok(out->schema_version, out->fs_type) && caps_name_ok(name, n)))
     rc = BS_EINVALID;
-    goto out;
-  }
-  memcpy(out->fs_type_name, name, n);
-out:
-  if (rc)
-    memset(out, 0, sizeof(*out));
-  return rc;
+  return decode_end(rc, out, sizeof(*out), out->fs_type_name, name, n);
 }
 
 /* ---- ErrorResponse --------------------------------------------------- */
@@ -168,20 +171,13 @@ int bs_error_response_decode(bs_error_response *out, const uint8_t *buf, size_t 
   bs__ssz_get_offset(&r);
   bs__ssz_get_bytelist(&r, BS_ERROR_MESSAGE_MAX, &msg, &n);
   rc = bs__ssz_reader_finish(&r);
-  if (rc)
-    goto out;
   /* bs_err_from_wire maps unknown numbers to BS_EINVALID, which is also a
    * real code (wire 6): check the number itself. */
-  if (wire >= BS_ERROR_COUNT || !no_nul(msg, n)) {
+  if (rc == 0 && (wire >= BS_ERROR_COUNT || !no_nul(msg, n)))
     rc = BS_EINVALID;
-    goto out;
-  }
-  out->code = bs_err_from_wire(wire);
-  memcpy(out->message, msg, n);
-out:
-  if (rc)
-    memset(out, 0, sizeof(*out));
-  return rc;
+  if (rc == 0)
+    out->code = bs_err_from_wire(wire);
+  return decode_end(rc, out, sizeof(*out), out->message, msg, n);
 }
 
 /* ---- SnapshotInfo ---------------------------------------------------- */
@@ -227,17 +223,9 @@ int bs_snapshot_info_decode(bs_snapshot_info *out, const uint8_t *buf, size_t le
   bs__ssz_get_u64(&r, &out->created_ns);
   bs__ssz_get_bytelist(&r, BS_NAME_MAX, &name, &n);
   rc = bs__ssz_reader_finish(&r);
-  if (rc)
-    goto out;
   /* Names are otherwise opaque bytes here (a real filesystem may hold names
    * bs_name_validate would refuse), but they must fit a C string. */
-  if (n == 0 || !no_nul(name, n)) {
+  if (rc == 0 && (n == 0 || !no_nul(name, n)))
     rc = BS_EINVALID;
-    goto out;
-  }
-  memcpy(out->name, name, n);
-out:
-  if (rc)
-    memset(out, 0, sizeof(*out));
-  return rc;
+  return decode_end(rc, out, sizeof(*out), out->name, name, n);
 }

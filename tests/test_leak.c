@@ -2,19 +2,12 @@
  * build runs it under LeakSanitizer (and valgrind runs a shorter loop), which
  * is the check that no heap memory leaks either.  $BS_LEAK_ITER overrides the
  * 100 000 iterations. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "backstore/sim.h"
 #include "tests/support/bs_test.h"
 
 #define BLK BS_SIM_BLOCK_SIZE
-
-static int leak_iterations(void) {
-  const char *s = getenv("BS_LEAK_ITER");
-  int n = s && *s ? atoi(s) : 0;
-  return n > 0 ? n : 100000;
-}
 
 static void loop_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)t;
@@ -26,7 +19,7 @@ static void loop_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_usage_get(st, &u0));
   uint8_t blk[BLK];
   memset(blk, 0xab, sizeof(blk));
-  int n = leak_iterations();
+  int n = bs_test_env_count("BS_LEAK_ITER", 100000);
   for (int i = 0; i < n; i++) {
     int rc = bs_reflink(st, "/src", "/clone");
     if (rc == 0)

@@ -54,15 +54,39 @@ static uint64_t next(prng *r) {
 
 static uint64_t below(prng *r, uint64_t n) { return n ? next(r) % n : 0; }
 
-static bs_store *open_small(const char *profile, uint64_t seed) {
-  bs_store *st = NULL;
-  bs_open_opts o = {.profile = profile, .seed = seed, .capacity = (uint64_t)CAP_BLOCKS * BLK};
-  int rc = bs_open(&st, "sim", &o);
-  if (rc != 0)
-    fail_msg("bs_open(sim, %s): %s", profile, bs_err_name(rc));
-  return st;
+/* One case of a property: random operations from @r on a fresh store @st. */
+typedef void (*case_fn)(bs_store *st, const bs_target *t, prng *r);
+
+/* A function pointer may not travel as a void *: bs_test_each_target's ctx. */
+struct property {
+  case_fn run;
+};
+
+/* bs_test_iterations cases on each target.  What report() prints, the
+ * generator and the small store of case i all come from one seed, so that
+ * seed alone replays the case. */
+static void property_body(bs_store *unused, const bs_target *t, void *ctx) {
+  (void)unused;
+  const struct property *p = ctx;
+  int iters = bs_test_iterations(200);
+  cur_profile = t->profile;
+  for (int i = 0; i < iters; i++) {
+    cur_seed = bs_test_seed() + (uint64_t)i;
+    cur_op = 0;
+    prng r = {cur_seed};
+    bs_store *st = bs_test_open_sim_sized(t->profile, cur_seed, (uint64_t)CAP_BLOCKS * BLK);
+    p->run(st, t, &r);
+    bs_close(st);
+  }
 }
 
+/* Check the property @run on every target @want accepts. */
+static void check_property(bs_target_pred want, case_fn run) {
+  struct property p = {run};
+  bs_test_each_target(want, property_body, &p, bs_test_seed());
+}
+
+/* bs_test_slurp, but a failure also prints the seed that replays it. */
 static uint8_t *slurp(bs_store *st, const char *path, size_t *len) {
   bs_stat_info si;
   P_OK(bs_stat(st, path, &si));
@@ -102,102 +126,83 @@ static void assert_same_file(bs_store *st, const char *a, const char *b) {
 
 /* ---- reflink_is_idempotent_in_content ------------------------------------- */
 
-static void idempotent_body(bs_store *unused, const bs_target *t, void *ctx) {
-  (void)unused;
-  (void)ctx;
-  int iters = bs_test_iterations(200);
-  cur_profile = t->profile;
-  for (int i = 0; i < iters; i++) {
-    cur_seed = bs_test_seed() + (uint64_t)i;
-    cur_op = 0;
-    prng r = {cur_seed};
-    bs_store *st = open_small(t->profile, cur_seed);
-    random_file(st, &r, "/src", 8 * BLK);
-    bs_usage u0, u1;
-    P_OK(bs_usage_get(st, &u0));
-    P_OK(bs_reflink(st, "/src", "/c1"));
-    P_OK(bs_reflink(st, "/c1", "/c2"));
-    P_OK(bs_reflink(st, "/src", "/c3"));
-    P_OK(bs_usage_get(st, &u1));
-    /* The source's pending writes become durable: blocks only in its durable
-     * map are freed, nothing is allocated. */
-    P_TRUE(u1.used_bytes <= u0.used_bytes, "reflinks allocated: %llu -> %llu used",
-           (unsigned long long)u0.used_bytes, (unsigned long long)u1.used_bytes);
-    assert_same_file(st, "/src", "/c1");
-    assert_same_file(st, "/src", "/c2");
-    assert_same_file(st, "/src", "/c3");
-    bs_stat_info a, b;
-    P_OK(bs_stat(st, "/src", &a));
-    P_OK(bs_stat(st, "/c2", &b));
-    P_TRUE(a.size == b.size && a.blocks == b.blocks && a.mode == b.mode, "stat of /src and /c2 differ");
-    P_OK(bs_check(st));
-    bs_close(st);
-  }
+static void idempotent_case(bs_store *st, const bs_target *t, prng *r) {
+  (void)t;
+  random_file(st, r, "/src", 8 * BLK);
+  bs_usage u0, u1;
+  P_OK(bs_usage_get(st, &u0));
+  P_OK(bs_reflink(st, "/src", "/c1"));
+  P_OK(bs_reflink(st, "/c1", "/c2"));
+  P_OK(bs_reflink(st, "/src", "/c3"));
+  P_OK(bs_usage_get(st, &u1));
+  /* The source's pending writes become durable: blocks only in its durable
+   * map are freed, nothing is allocated. */
+  P_TRUE(u1.used_bytes <= u0.used_bytes, "reflinks allocated: %llu -> %llu used",
+         (unsigned long long)u0.used_bytes, (unsigned long long)u1.used_bytes);
+  assert_same_file(st, "/src", "/c1");
+  assert_same_file(st, "/src", "/c2");
+  assert_same_file(st, "/src", "/c3");
+  bs_stat_info a, b;
+  P_OK(bs_stat(st, "/src", &a));
+  P_OK(bs_stat(st, "/c2", &b));
+  P_TRUE(a.size == b.size && a.blocks == b.blocks && a.mode == b.mode, "stat of /src and /c2 differ");
+  P_OK(bs_check(st));
 }
 
 static void reflink_is_idempotent_in_content(void **state) {
   (void)state;
-  bs_test_each_target(bs_want_reflink, idempotent_body, NULL, bs_test_seed());
+  check_property(bs_want_reflink, idempotent_case);
 }
 
 /* ---- clone_then_modify_never_affects_source ------------------------------- */
 
-static void modify_body(bs_store *unused, const bs_target *t, void *ctx) {
-  (void)unused;
-  (void)ctx;
-  int iters = bs_test_iterations(200);
-  cur_profile = t->profile;
-  for (int i = 0; i < iters; i++) {
-    cur_seed = bs_test_seed() + (uint64_t)i;
-    prng r = {cur_seed};
-    bs_store *st = open_small(t->profile, cur_seed);
-    random_file(st, &r, "/src", 8 * BLK);
-    P_OK(bs_reflink(st, "/src", "/clone"));
-    size_t len;
-    uint8_t *orig = slurp(st, "/src", &len);
-    uint8_t buf[2 * BLK];
-    int ops = 1 + (int)below(&r, 12);
-    for (cur_op = 0; cur_op < ops; cur_op++) {
-      const char *target = below(&r, 4) == 0 ? "/clone2" : "/clone";
-      bs_stat_info si;
-      if (strcmp(target, "/clone2") == 0 && bs_stat(st, target, &si) != 0)
-        P_OK(bs_reflink(st, "/clone", target));
-      switch (below(&r, 6)) {
-      case 0:
-      case 1: {
-        size_t n = 1 + (size_t)below(&r, sizeof(buf));
-        memset(buf, (int)below(&r, 256), n);
-        P_OK(bs_write(st, target, below(&r, 10 * BLK), buf, n));
-        break;
-      }
-      case 2:
-        P_OK(bs_truncate(st, target, below(&r, 10 * BLK)));
-        break;
-      case 3:
-        P_OK(bs_sync(st, below(&r, 2) ? target : NULL));
-        break;
-      case 4:
-        P_OK(bs_power_loss(st, below(&r, 2) ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR));
-        break;
-      default:
-        P_OK(bs_unlink(st, target));
-        P_OK(bs_reflink(st, "/src", target));
-        break;
-      }
-      size_t l2;
-      uint8_t *now = slurp(st, "/src", &l2);
-      P_TRUE(l2 == len && (len == 0 || memcmp(now, orig, len) == 0), "the source changed");
-      free(now);
-      P_OK(bs_check(st));
+static void modify_case(bs_store *st, const bs_target *t, prng *r) {
+  (void)t;
+  random_file(st, r, "/src", 8 * BLK);
+  P_OK(bs_reflink(st, "/src", "/clone"));
+  size_t len;
+  uint8_t *orig = slurp(st, "/src", &len);
+  uint8_t buf[2 * BLK];
+  int ops = 1 + (int)below(r, 12);
+  for (cur_op = 0; cur_op < ops; cur_op++) {
+    const char *target = below(r, 4) == 0 ? "/clone2" : "/clone";
+    bs_stat_info si;
+    if (strcmp(target, "/clone2") == 0 && bs_stat(st, target, &si) != 0)
+      P_OK(bs_reflink(st, "/clone", target));
+    switch (below(r, 6)) {
+    case 0:
+    case 1: {
+      size_t n = 1 + (size_t)below(r, sizeof(buf));
+      memset(buf, (int)below(r, 256), n);
+      P_OK(bs_write(st, target, below(r, 10 * BLK), buf, n));
+      break;
     }
-    free(orig);
-    bs_close(st);
+    case 2:
+      P_OK(bs_truncate(st, target, below(r, 10 * BLK)));
+      break;
+    case 3:
+      P_OK(bs_sync(st, below(r, 2) ? target : NULL));
+      break;
+    case 4:
+      P_OK(bs_power_loss(st, below(r, 2) ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR));
+      break;
+    default:
+      P_OK(bs_unlink(st, target));
+      P_OK(bs_reflink(st, "/src", target));
+      break;
+    }
+    size_t l2;
+    uint8_t *now = slurp(st, "/src", &l2);
+    P_TRUE(l2 == len && (len == 0 || memcmp(now, orig, len) == 0), "the source changed");
+    free(now);
+    P_OK(bs_check(st));
   }
+  free(orig);
 }
 
 static void clone_then_modify_never_affects_source(void **state) {
   (void)state;
-  bs_test_each_target(bs_want_reflink, modify_body, NULL, bs_test_seed());
+  check_property(bs_want_reflink, modify_case);
 }
 
 /* ---- random_lifecycles_keep_refcounts_consistent ---------------------------
@@ -460,39 +465,29 @@ static void lifecycle_step(bs_store *st, const bs_target *t, prng *r, model *m) 
   }
 }
 
-static void lifecycle_body(bs_store *unused, const bs_target *t, void *ctx) {
-  (void)unused;
-  (void)ctx;
-  int iters = bs_test_iterations(200);
-  cur_profile = t->profile;
-  for (int i = 0; i < iters; i++) {
-    cur_seed = bs_test_seed() + (uint64_t)i;
-    prng r = {cur_seed};
-    bs_store *st = open_small(t->profile, cur_seed);
-    model *m = calloc(1, sizeof(*m));
-    assert_non_null(m);
-    m->t[0].used = true;
-    m->next_id = 1;
-    for (cur_op = 0; cur_op < 40; cur_op++) {
-      lifecycle_step(st, t, &r, m);
-      uint64_t used, shared;
-      expected_usage(m, &used, &shared);
-      bs_usage u;
-      P_OK(bs_usage_get(st, &u));
-      P_TRUE(u.used_bytes == used * BLK && u.shared_bytes == shared * BLK,
-             "used/shared %llu/%llu blocks, model %llu/%llu", (unsigned long long)(u.used_bytes / BLK),
-             (unsigned long long)(u.shared_bytes / BLK), (unsigned long long)used,
-             (unsigned long long)shared);
-      P_OK(bs_check(st));
-    }
-    free(m);
-    bs_close(st);
+static void lifecycle_case(bs_store *st, const bs_target *t, prng *r) {
+  model *m = calloc(1, sizeof(*m));
+  assert_non_null(m);
+  m->t[0].used = true;
+  m->next_id = 1;
+  for (cur_op = 0; cur_op < 40; cur_op++) {
+    lifecycle_step(st, t, r, m);
+    uint64_t used, shared;
+    expected_usage(m, &used, &shared);
+    bs_usage u;
+    P_OK(bs_usage_get(st, &u));
+    P_TRUE(u.used_bytes == used * BLK && u.shared_bytes == shared * BLK,
+           "used/shared %llu/%llu blocks, model %llu/%llu", (unsigned long long)(u.used_bytes / BLK),
+           (unsigned long long)(u.shared_bytes / BLK), (unsigned long long)used,
+           (unsigned long long)shared);
+    P_OK(bs_check(st));
   }
+  free(m);
 }
 
 static void random_lifecycles_keep_refcounts_consistent(void **state) {
   (void)state;
-  bs_test_each_target(NULL, lifecycle_body, NULL, bs_test_seed());
+  check_property(NULL, lifecycle_case);
 }
 
 /* ---- random_io_matches_byte_model ------------------------------------------
@@ -503,85 +498,73 @@ static void random_lifecycles_keep_refcounts_consistent(void **state) {
 
 #define IO_MAX (12 * BLK)
 
-static void io_body(bs_store *unused, const bs_target *t, void *ctx) {
-  (void)unused;
-  (void)ctx;
-  int iters = bs_test_iterations(200);
-  cur_profile = t->profile;
+static void io_case(bs_store *st, const bs_target *t, prng *r) {
   uint8_t *live = calloc(1, IO_MAX), *dur = calloc(1, IO_MAX), *buf = malloc(3 * BLK);
   assert_non_null(live);
   assert_non_null(dur);
   assert_non_null(buf);
-  for (int i = 0; i < iters; i++) {
-    cur_seed = bs_test_seed() + (uint64_t)i;
-    prng r = {cur_seed};
-    bs_store *st = open_small(t->profile, cur_seed);
-    size_t lsize = 0, dsize = 0;
-    P_OK(bs_create(st, "/f", 0644));
-    int clones = 0;
-    for (cur_op = 0; cur_op < 30; cur_op++) {
-      switch (below(&r, 8)) {
-      case 0:
-      case 1:
-      case 2: {
-        size_t len = 1 + (size_t)below(&r, 3 * BLK);
-        size_t off = (size_t)below(&r, IO_MAX - len + 1);
-        for (size_t k = 0; k < len; k++)
-          buf[k] = (uint8_t)next(&r);
-        P_OK(bs_write(st, "/f", off, buf, len));
-        memcpy(live + off, buf, len);
-        if (off + len > lsize)
-          lsize = off + len;
-        break;
-      }
-      case 3: {
-        size_t size = (size_t)below(&r, IO_MAX + 1);
-        P_OK(bs_truncate(st, "/f", size));
-        if (size < lsize)
-          memset(live + size, 0, lsize - size);
-        lsize = size;
-        break;
-      }
-      case 4:
-        P_OK(bs_sync(st, below(&r, 2) ? "/f" : NULL));
-        memcpy(dur, live, IO_MAX);
-        dsize = lsize;
-        break;
-      case 5:
-        P_OK(bs_power_loss(st, BS_POWER_LOSS_DROP));
-        memcpy(live, dur, IO_MAX);
-        lsize = dsize;
-        break;
-      default: { /* a clone that shares the file's blocks (reflink syncs the source) */
-        if (!t->caps.native_reflink) {
-          P_OK(bs_sync(st, "/f"));
-        } else {
-          char c[32];
-          snprintf(c, sizeof(c), "/c%d", clones++ % 3);
-          bs_stat_info si;
-          if (bs_stat(st, c, &si) == 0)
-            P_OK(bs_unlink(st, c));
-          P_OK(bs_reflink(st, "/f", c));
-        }
-        memcpy(dur, live, IO_MAX);
-        dsize = lsize;
-        break;
-      }
-      }
-      size_t len;
-      uint8_t *got = slurp(st, "/f", &len);
-      P_TRUE(len == lsize, "size %zu, model %zu", len, lsize);
-      if (len && memcmp(got, live, len) != 0)
-        for (size_t k = 0; k < len; k++)
-          P_TRUE(got[k] == live[k], "byte %zu is %d, model %d", k, got[k], live[k]);
-      free(got);
-      P_OK(bs_check(st));
+  size_t lsize = 0, dsize = 0;
+  P_OK(bs_create(st, "/f", 0644));
+  int clones = 0;
+  for (cur_op = 0; cur_op < 30; cur_op++) {
+    switch (below(r, 8)) {
+    case 0:
+    case 1:
+    case 2: {
+      size_t len = 1 + (size_t)below(r, 3 * BLK);
+      size_t off = (size_t)below(r, IO_MAX - len + 1);
+      for (size_t k = 0; k < len; k++)
+        buf[k] = (uint8_t)next(r);
+      P_OK(bs_write(st, "/f", off, buf, len));
+      memcpy(live + off, buf, len);
+      if (off + len > lsize)
+        lsize = off + len;
+      break;
     }
-    /* Every clone still holds the bytes it was made with: checked by the
-     * refcount invariants above; here the file itself. */
-    memset(live, 0, IO_MAX);
-    memset(dur, 0, IO_MAX);
-    bs_close(st);
+    case 3: {
+      size_t size = (size_t)below(r, IO_MAX + 1);
+      P_OK(bs_truncate(st, "/f", size));
+      if (size < lsize)
+        memset(live + size, 0, lsize - size);
+      lsize = size;
+      break;
+    }
+    case 4:
+      P_OK(bs_sync(st, below(r, 2) ? "/f" : NULL));
+      memcpy(dur, live, IO_MAX);
+      dsize = lsize;
+      break;
+    case 5:
+      P_OK(bs_power_loss(st, BS_POWER_LOSS_DROP));
+      memcpy(live, dur, IO_MAX);
+      lsize = dsize;
+      break;
+    default: { /* a clone that shares the file's blocks (reflink syncs the source) */
+      if (!t->caps.native_reflink) {
+        P_OK(bs_sync(st, "/f"));
+      } else {
+        char c[32];
+        snprintf(c, sizeof(c), "/c%d", clones++ % 3);
+        bs_stat_info si;
+        if (bs_stat(st, c, &si) == 0)
+          P_OK(bs_unlink(st, c));
+        P_OK(bs_reflink(st, "/f", c));
+      }
+      memcpy(dur, live, IO_MAX);
+      dsize = lsize;
+      break;
+    }
+    }
+    /* The file against the model.  That every clone still holds the bytes it
+     * was made with is left to the refcount invariants bs_check verifies. */
+    size_t len;
+    uint8_t *got = slurp(st, "/f", &len);
+    P_TRUE(len == lsize, "size %zu, model %zu", len, lsize);
+    if (len && memcmp(got, live, len) != 0)
+      for (size_t k = 0; k < len; k++)
+        P_TRUE(got[k] == live[k], "byte %zu is %d, model %d", k, got[k], live[k]);
+    free(got);
+    P_OK(bs_check(st));
   }
   free(live);
   free(dur);
@@ -590,7 +573,7 @@ static void io_body(bs_store *unused, const bs_target *t, void *ctx) {
 
 static void random_io_matches_byte_model(void **state) {
   (void)state;
-  bs_test_each_target(NULL, io_body, NULL, bs_test_seed());
+  check_property(NULL, io_case);
 }
 
 int main(void) {

@@ -8,58 +8,34 @@
 
 #define BLK BS_SIM_BLOCK_SIZE
 
-static bs_usage usage(bs_store *st) {
-  bs_usage u;
-  assert_bs_ok(bs_usage_get(st, &u));
-  return u;
-}
-
-/* Fail unless @path holds exactly @len bytes equal to @want. */
-static void assert_content(bs_store *st, const char *path, const uint8_t *want, size_t len) {
-  size_t got = 0;
-  uint8_t *buf = bs_test_slurp(st, path, &got);
-  assert_int_equal(got, len);
-  if (len)
-    assert_memory_equal(buf, want, len);
-  free(buf);
-}
-
-static uint8_t *pattern(size_t len, uint8_t fill) {
-  uint8_t *p = malloc(len ? len : 1);
-  assert_non_null(p);
-  for (size_t i = 0; i < len; i++)
-    p[i] = (uint8_t)(fill + i * 7);
-  return p;
-}
-
 static void shares_blocks_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)t;
   (void)ctx;
   const size_t len = 5 * BLK + 100; /* six blocks, the last partial */
-  uint8_t *src = pattern(len, 3);
+  uint8_t *src = bs_test_pattern(len, 3);
   bs_test_put(st, "/src", len, 3);
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   assert_int_equal(u0.used_bytes, 6 * BLK);
 
   assert_bs_ok(bs_reflink(st, "/src", "/dst"));
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_int_equal(u1.used_bytes, u0.used_bytes); /* a clone allocates nothing */
   assert_int_equal(u1.shared_bytes, u0.shared_bytes + 6 * BLK);
   assert_int_equal(u1.free_bytes, u0.free_bytes);
-  assert_content(st, "/dst", src, len);
+  bs_test_assert_content(st, "/dst", src, len);
 
   /* Overwrite one whole block of the clone: exactly one new block. */
   uint8_t blk[BLK];
   memset(blk, 0xee, sizeof(blk));
   assert_bs_ok(bs_write(st, "/dst", 2 * BLK, blk, sizeof(blk)));
-  bs_usage u2 = usage(st);
+  bs_usage u2 = bs_test_usage(st);
   assert_int_equal(u2.used_bytes, u1.used_bytes + BLK);
-  assert_content(st, "/src", src, len);
+  bs_test_assert_content(st, "/src", src, len);
   memcpy(src + 2 * BLK, blk, BLK);
-  assert_content(st, "/dst", src, len);
+  bs_test_assert_content(st, "/dst", src, len);
   /* Once durable, the overwritten block is no longer shared. */
   assert_bs_ok(bs_sync(st, NULL));
-  bs_usage u3 = usage(st);
+  bs_usage u3 = bs_test_usage(st);
   assert_int_equal(u3.used_bytes, u2.used_bytes);
   assert_int_equal(u3.shared_bytes, 5 * BLK);
   assert_bs_ok(bs_check(st));
@@ -89,20 +65,20 @@ static void xattrs_body(bs_store *st, const bs_target *t, void *ctx) {
   const struct xa xs[] = {{"user.empty", 0}, {"user.small", 5}, {"user.big", 65536}, {"trusted.z", 17}};
   bs_test_put(st, "/f", 3 * BLK, 1);
   for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
-    uint8_t *v = pattern(xs[i].len, (uint8_t)i);
+    uint8_t *v = bs_test_pattern(xs[i].len, (uint8_t)i);
     assert_bs_ok(bs_setxattr(st, "/f", xs[i].name, v, xs[i].len));
     free(v);
   }
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   assert_bs_ok(bs_reflink(st, "/f", "/g"));
-  assert_int_equal(usage(st).used_bytes, u0.used_bytes); /* xattrs use no blocks */
+  assert_int_equal(bs_test_usage(st).used_bytes, u0.used_bytes); /* xattrs use no blocks */
   char a[256] = "", b[256] = "";
   assert_bs_ok(bs_listxattr(st, "/f", collect_names, a));
   assert_bs_ok(bs_listxattr(st, "/g", collect_names, b));
   assert_string_equal(a, "trusted.z;user.big;user.empty;user.small;");
   assert_string_equal(a, b);
   for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
-    uint8_t *want = pattern(xs[i].len, (uint8_t)i);
+    uint8_t *want = bs_test_pattern(xs[i].len, (uint8_t)i);
     uint8_t *got = malloc(65536);
     assert_non_null(got);
     size_t n = 0;
@@ -170,17 +146,16 @@ static void dst_exists_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_test_put(st, "/a", 2 * BLK, 1);
   bs_test_put(st, "/b", BLK + 7, 2);
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  uint8_t *b = pattern(BLK + 7, 2);
   bs_stat_info sb0, sb1;
   assert_bs_ok(bs_stat(st, "/b", &sb0));
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   assert_bs_err(bs_reflink(st, "/a", "/b"), BS_EEXISTS);
   assert_bs_err(bs_reflink(st, "/a", "/d"), BS_EEXISTS);
   assert_bs_err(bs_reflink(st, "/a", "/a"), BS_EEXISTS);
-  assert_content(st, "/b", b, BLK + 7);
+  bs_test_assert_put(st, "/b", BLK + 7, 2);
   assert_bs_ok(bs_stat(st, "/b", &sb1));
   assert_true(sb1.ino == sb0.ino && sb1.mtime_ns == sb0.mtime_ns && sb1.ctime_ns == sb0.ctime_ns);
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_int_equal(u1.used_bytes, u0.used_bytes);
   assert_int_equal(u1.shared_bytes, u0.shared_bytes);
   /* The other checks that come before the capability. */
@@ -195,7 +170,6 @@ static void dst_exists_body(bs_store *st, const bs_target *t, void *ctx) {
   memcpy(longname, "/nodir/", 7); /* a missing parent is found first */
   assert_bs_err(bs_reflink(st, "/a", longname), BS_ENOT_FOUND);
   assert_bs_ok(bs_check(st));
-  free(b);
 }
 
 static void reflink_dst_exists_is_EXISTS(void **state) {
@@ -213,7 +187,7 @@ static int count_entries(void *ctx, const char *name, bs_file_kind kind) {
 static void unsupported_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
   bs_test_put(st, "/a.txt", 3 * BLK, 1);
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   int rc = bs_reflink(st, "/a.txt", "/b.txt");
   assert_bs_err(rc, BS_EUNSUPPORTED);
   assert_int_equal(bs_err_wire(rc), 1);
@@ -223,7 +197,7 @@ static void unsupported_body(bs_store *st, const bs_target *t, void *ctx) {
   int n = 0;
   assert_bs_ok(bs_readdir(st, "/", count_entries, &n));
   assert_int_equal(n, 1);
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_int_equal(u1.used_bytes, u0.used_bytes);
   assert_int_equal(u1.shared_bytes, 0);
   assert_bs_ok(bs_check(st));
@@ -238,11 +212,8 @@ static void enospc_body(bs_store *big, const bs_target *t, void *ctx) {
   (void)big;
   (void)ctx;
   /* A 64-block volume of the same profile. */
-  bs_store *st = NULL;
-  bs_open_opts o = {.profile = t->profile, .seed = bs_test_seed(), .capacity = 64 * BLK};
-  assert_bs_ok(bs_open(&st, "sim", &o));
+  bs_store *st = bs_test_open_sim_sized(t->profile, bs_test_seed(), 64 * BLK);
   const size_t len = 8 * BLK;
-  uint8_t *src = pattern(len, 5);
   bs_test_put(st, "/src", len, 5);
   assert_bs_ok(bs_reflink(st, "/src", "/clone"));
   /* Fill the rest of the volume. */
@@ -250,42 +221,41 @@ static void enospc_body(bs_store *big, const bs_target *t, void *ctx) {
   memset(blk, 0x5a, sizeof(blk));
   assert_bs_ok(bs_create(st, "/fill", 0644));
   uint64_t off = 0;
-  while (usage(st).free_bytes >= 3 * BLK) {
+  while (bs_test_usage(st).free_bytes >= 3 * BLK) {
     assert_bs_ok(bs_write(st, "/fill", off, blk, BLK));
     off += BLK;
   }
   assert_bs_ok(bs_sync(st, NULL));
   /* Two blocks free: a three-block write to the clone fails and changes nothing. */
-  assert_int_equal(usage(st).free_bytes, 2 * BLK);
-  bs_usage u0 = usage(st);
+  assert_int_equal(bs_test_usage(st).free_bytes, 2 * BLK);
+  bs_usage u0 = bs_test_usage(st);
   bs_stat_info c0, c1;
   assert_bs_ok(bs_stat(st, "/clone", &c0));
   uint8_t three[3 * BLK];
   memset(three, 0x77, sizeof(three));
   assert_bs_err(bs_write(st, "/clone", BLK, three, sizeof(three)), BS_ENO_SPACE);
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_memory_equal(&u0, &u1, sizeof(u0));
   assert_bs_ok(bs_stat(st, "/clone", &c1));
   assert_true(c1.size == c0.size && c1.mtime_ns == c0.mtime_ns && c1.blocks == c0.blocks);
-  assert_content(st, "/clone", src, len);
-  assert_content(st, "/src", src, len);
+  bs_test_assert_put(st, "/clone", len, 5);
+  bs_test_assert_put(st, "/src", len, 5);
   assert_bs_ok(bs_check(st));
   /* Fill the last blocks: a one-block write to the clone is NO_SPACE too. */
   assert_bs_ok(bs_write(st, "/fill", off, three, 2 * BLK));
-  assert_int_equal(usage(st).free_bytes, 0);
-  u0 = usage(st);
+  assert_int_equal(bs_test_usage(st).free_bytes, 0);
+  u0 = bs_test_usage(st);
   assert_bs_err(bs_write(st, "/clone", 0, "x", 1), BS_ENO_SPACE);
   assert_bs_err(bs_truncate(st, "/clone", BLK / 2), BS_ENO_SPACE); /* zeroing the tail needs a copy */
-  u1 = usage(st);
+  u1 = bs_test_usage(st);
   assert_memory_equal(&u0, &u1, sizeof(u0));
-  assert_content(st, "/clone", src, len);
-  assert_content(st, "/src", src, len);
+  bs_test_assert_put(st, "/clone", len, 5);
+  bs_test_assert_put(st, "/src", len, 5);
   /* A clone needs no space at all, even on a full volume. */
   assert_bs_ok(bs_reflink(st, "/clone", "/clone2"));
-  assert_content(st, "/clone2", src, len);
+  bs_test_assert_put(st, "/clone2", len, 5);
   assert_bs_ok(bs_check(st));
   bs_close(st);
-  free(src);
 }
 
 static void reflink_enospc_leaves_nothing(void **state) {

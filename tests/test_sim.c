@@ -10,41 +10,6 @@
 
 #define BLK BS_SIM_BLOCK_SIZE
 
-static bs_usage usage(bs_store *st) {
-  bs_usage u;
-  assert_bs_ok(bs_usage_get(st, &u));
-  return u;
-}
-
-static uint8_t *pattern(size_t len, uint8_t fill) {
-  uint8_t *p = malloc(len ? len : 1);
-  assert_non_null(p);
-  for (size_t i = 0; i < len; i++)
-    p[i] = (uint8_t)(fill + i * 7);
-  return p;
-}
-
-static void assert_content(bs_store *st, const char *path, const uint8_t *want, size_t len) {
-  size_t got = 0;
-  uint8_t *buf = bs_test_slurp(st, path, &got);
-  assert_int_equal(got, len);
-  if (len)
-    assert_memory_equal(buf, want, len);
-  free(buf);
-}
-
-static int append_name(void *ctx, const char *name, bs_file_kind kind) {
-  char *acc = ctx;
-  size_t n = strlen(acc);
-  snprintf(acc + n, 1024 - n, "%s%s;", name, kind == BS_KIND_DIR ? "/" : "");
-  return 0;
-}
-
-static void listing(bs_store *st, const char *path, char out[1024]) {
-  out[0] = '\0';
-  assert_bs_ok(bs_readdir(st, path, append_name, out));
-}
-
 /* ---- open, caps, profiles ------------------------------------------------- */
 
 static void caps_body(bs_store *st, const bs_target *t, void *ctx) {
@@ -57,7 +22,7 @@ static void caps_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_probe_fs_type(st, "/anything/at/all", &got));
   assert_int_equal(got, type);
   assert_true(bs_sim_is_sim(st));
-  bs_usage u = usage(st);
+  bs_usage u = bs_test_usage(st);
   assert_int_equal(u.block_size, BLK);
   assert_int_equal(u.total_bytes, BS_SIM_DEFAULT_CAPACITY);
   assert_int_equal(u.free_bytes, u.total_bytes);
@@ -84,7 +49,7 @@ static void sim_open_and_caps(void **state) {
   bs_caps c;
   assert_bs_ok(bs_get_caps(st, &c));
   assert_string_equal(c.fs_type_name, "xfs");
-  assert_int_equal(usage(st).total_bytes, 10 * BLK);
+  assert_int_equal(bs_test_usage(st).total_bytes, 10 * BLK);
   bs_close(st);
   bs_sim_bug bug;
   assert_bs_ok(bs_sim_bug_from_name("cow-in-place", &bug));
@@ -143,17 +108,17 @@ static void case_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_test_put(st, "/Foo.txt", 10, 1);
   assert_bs_ok(bs_mkdir(st, "/Dir", 0755));
   bs_stat_info s;
-  char l[1024];
+  char l[BS_TEST_LISTING_MAX];
   if (ci) {
     assert_bs_ok(bs_stat(st, "/foo.TXT", &s));
     assert_int_equal(s.size, 10);
     assert_bs_err(bs_create(st, "/FOO.txt", 0644), BS_EEXISTS);
     assert_bs_ok(bs_create(st, "/dIR/inner", 0644));
-    listing(st, "/", l);
+    bs_test_listing(st, "/", l);
     assert_string_equal(l, "Dir/;Foo.txt;"); /* case preserved */
     /* A case-only rename keeps the file and changes its stored name. */
     assert_bs_ok(bs_rename(st, "/foo.txt", "/FOO.TXT"));
-    listing(st, "/", l);
+    bs_test_listing(st, "/", l);
     assert_string_equal(l, "Dir/;FOO.TXT;");
     assert_bs_ok(bs_stat(st, "/Foo.txt", &s));
     assert_int_equal(s.size, 10);
@@ -164,7 +129,7 @@ static void case_body(bs_store *st, const bs_target *t, void *ctx) {
     assert_bs_ok(bs_create(st, "/foo.txt", 0644));
     assert_bs_ok(bs_create(st, "/FOO.txt", 0644));
     assert_bs_err(bs_create(st, "/dIR/inner", 0644), BS_ENOT_FOUND);
-    listing(st, "/", l);
+    bs_test_listing(st, "/", l);
     assert_string_equal(l, "Dir/;FOO.txt;Foo.txt;foo.txt;"); /* byte order */
     assert_bs_ok(bs_mkdir(st, "/.BS", 0755));
   }
@@ -184,13 +149,11 @@ static void rename_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_test_put(st, "/a", 3 * BLK, 1);
   bs_test_put(st, "/b", 2 * BLK, 2);
   assert_bs_ok(bs_sync(st, NULL));
-  assert_int_equal(usage(st).used_bytes, 5 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 5 * BLK);
   /* Replacing a file drops the old one and its blocks. */
   assert_bs_ok(bs_rename(st, "/a", "/b"));
-  assert_int_equal(usage(st).used_bytes, 3 * BLK);
-  uint8_t *a = pattern(3 * BLK, 1);
-  assert_content(st, "/b", a, 3 * BLK);
-  free(a);
+  assert_int_equal(bs_test_usage(st).used_bytes, 3 * BLK);
+  bs_test_assert_put(st, "/b", 3 * BLK, 1);
   bs_stat_info s;
   assert_bs_err(bs_stat(st, "/a", &s), BS_ENOT_FOUND);
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
@@ -214,10 +177,10 @@ static void rename_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_rename(st, "/e/sub", "/sub2"));
   assert_bs_ok(bs_rename(st, "/b", "/e/b"));
   assert_bs_ok(bs_rename(st, "/e/b", "/e/b")); /* same name: nothing happens */
-  char l[1024];
-  listing(st, "/", l);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/", l);
   assert_string_equal(l, "e/;full/;sub2/;");
-  listing(st, "/e", l);
+  bs_test_listing(st, "/e", l);
   assert_string_equal(l, "b;");
   assert_bs_ok(bs_check(st));
 }
@@ -247,8 +210,8 @@ static void rmdir_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, "/d/f"));
   assert_bs_err(bs_unlink(st, "/d/f"), BS_ENOT_FOUND);
   assert_bs_ok(bs_rmdir(st, "/d"));
-  char l[1024];
-  listing(st, "/", l);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/", l);
   assert_string_equal(l, "");
 }
 
@@ -312,7 +275,7 @@ static void metadata_body(bs_store *st, const bs_target *t, void *ctx) {
   /* The clock only moves forward, and not while observing. */
   int64_t c0, c1;
   assert_bs_ok(bs_clock_ns(st, &c0));
-  usage(st);
+  bs_test_usage(st);
   assert_bs_ok(bs_check(st));
   assert_bs_ok(bs_clock_ns(st, &c1));
   assert_true(c0 == c1 && c0 >= 1700000000LL * 1000000000LL);
@@ -365,7 +328,7 @@ static void xattr_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_removexattr(st, "/f", "user.k"));
   assert_bs_err(bs_getxattr(st, "/f", "user.k", NULL, 0, &n), BS_ENOT_FOUND);
   assert_bs_err(bs_setxattr(st, "/none", "user.k", "v", 1), BS_ENOT_FOUND);
-  assert_int_equal(usage(st).used_bytes, 0); /* metadata uses no blocks */
+  assert_int_equal(bs_test_usage(st).used_bytes, 0); /* metadata uses no blocks */
 }
 
 static void sim_xattr_rules(void **state) {
@@ -385,7 +348,7 @@ static void sparse_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_stat(st, "/s", &s));
   assert_int_equal(s.size, off + 4);
   assert_int_equal(s.blocks, BLK / 512); /* one block mapped */
-  assert_int_equal(usage(st).used_bytes, BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, BLK);
   size_t len = 0;
   uint8_t *buf = bs_test_slurp(st, "/s", &len);
   for (size_t i = 0; i < off; i++)
@@ -403,14 +366,14 @@ static void sparse_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_memory_equal(c, "ta", 2);
   /* Extending by truncate allocates nothing and reads zeros. */
   assert_bs_ok(bs_truncate(st, "/s", 100 * BLK));
-  assert_int_equal(usage(st).used_bytes, BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, BLK);
   assert_bs_ok(bs_read(st, "/s", 50 * BLK, c, sizeof(c), &n));
   assert_int_equal(n, sizeof(c));
   for (size_t i = 0; i < n; i++)
     assert_int_equal(c[i], 0);
   /* Writing into a hole between data fills just that block. */
   assert_bs_ok(bs_write(st, "/s", 3 * BLK + 10, "mid", 3));
-  assert_int_equal(usage(st).used_bytes, 2 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 2 * BLK);
   assert_bs_ok(bs_check(st));
 }
 
@@ -424,32 +387,28 @@ static void truncate_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
   bs_test_put(st, "/f", 10 * BLK, 1);
   assert_bs_ok(bs_sync(st, NULL));
-  assert_int_equal(usage(st).used_bytes, 10 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 10 * BLK);
   assert_bs_ok(bs_truncate(st, "/f", 3 * BLK));
   /* Buffered: the durable version still holds the blocks until a sync. */
-  assert_int_equal(usage(st).used_bytes, 10 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 10 * BLK);
   assert_bs_ok(bs_sync(st, "/f"));
-  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 3 * BLK);
   /* An unaligned truncate zeroes the rest of the last block. */
   assert_bs_ok(bs_truncate(st, "/f", 2 * BLK + 100));
   assert_bs_ok(bs_truncate(st, "/f", 5 * BLK));
   assert_bs_ok(bs_sync(st, NULL));
-  uint8_t *want = pattern(5 * BLK, 1);
+  uint8_t *want = bs_test_pattern(5 * BLK, 1);
   memset(want + 2 * BLK + 100, 0, 3 * BLK - 100);
-  size_t len;
-  uint8_t *got = bs_test_slurp(st, "/f", &len);
-  assert_int_equal(len, 5 * BLK);
-  assert_memory_equal(got, want, len);
-  free(got);
+  bs_test_assert_content(st, "/f", want, 5 * BLK);
   free(want);
-  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 3 * BLK);
   assert_bs_ok(bs_truncate(st, "/f", 0));
   assert_bs_ok(bs_sync(st, NULL));
-  assert_int_equal(usage(st).used_bytes, 0);
+  assert_int_equal(bs_test_usage(st).used_bytes, 0);
   /* unlink releases at once, synced or not. */
   bs_test_put(st, "/g", 4 * BLK, 2);
   assert_bs_ok(bs_unlink(st, "/g"));
-  assert_int_equal(usage(st).used_bytes, 0);
+  assert_int_equal(bs_test_usage(st).used_bytes, 0);
   assert_bs_ok(bs_check(st));
 }
 
@@ -464,10 +423,9 @@ static void drop_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)t;
   (void)ctx;
   const size_t la = 4 * BLK + 33;
-  uint8_t *a = pattern(la, 1);
   bs_test_put(st, "/synced", la, 1);
   assert_bs_ok(bs_sync(st, "/synced"));
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   /* Unsynced: an overwrite, an extension, a truncate and a new file. */
   assert_bs_ok(bs_write(st, "/synced", BLK, "XXXX", 4));
   assert_bs_ok(bs_write(st, "/synced", 9 * BLK, "tail", 4));
@@ -477,23 +435,20 @@ static void drop_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_truncate(st, "/cut", 10));
   assert_bs_ok(bs_mkdir(st, "/dir", 0755));
   assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_DROP));
-  assert_content(st, "/synced", a, la);
-  uint8_t *c = pattern(2 * BLK, 3);
-  assert_content(st, "/cut", c, 2 * BLK);
+  bs_test_assert_put(st, "/synced", la, 1);
+  bs_test_assert_put(st, "/cut", 2 * BLK, 3);
   /* Metadata is durable at once: the new file and dir exist, the data is gone. */
   bs_stat_info s;
   assert_bs_ok(bs_stat(st, "/unsynced", &s));
   assert_int_equal(s.size, 0);
   assert_bs_ok(bs_stat(st, "/dir", &s));
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_int_equal(u1.used_bytes, u0.used_bytes + 2 * BLK);
   assert_int_equal(u1.shared_bytes, 0);
   assert_bs_ok(bs_check(st));
   /* Everything is clean afterwards: a second power loss changes nothing. */
   assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_TEAR));
-  assert_content(st, "/synced", a, la);
-  free(a);
-  free(c);
+  bs_test_assert_put(st, "/synced", la, 1);
 }
 
 static void sim_power_loss_drop(void **state) {
@@ -541,14 +496,12 @@ static void tear_one(bs_store *st, struct tear_result *r) {
       fail_msg("block %zu holds neither version (%c)", i, first);
   }
   free(got);
-  uint8_t *o = pattern(BLK, 9);
-  assert_content(st, "/other", o, BLK); /* synced files are untouched */
-  free(o);
+  bs_test_assert_put(st, "/other", BLK, 9); /* synced files are untouched */
   assert_bs_ok(bs_check(st));
   /* Afterwards the file is clean and durable. */
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_DROP));
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_memory_equal(&u0, &u1, sizeof(u0));
 }
 
@@ -708,9 +661,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
 static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
   (void)unused;
   (void)ctx;
-  bs_store *st = NULL;
-  bs_open_opts o = {.profile = t->profile, .seed = 3, .capacity = 16 * BLK};
-  assert_bs_ok(bs_open(&st, "sim", &o));
+  bs_store *st = bs_test_open_sim_sized(t->profile, 3, 16 * BLK);
   bs_test_put(st, "/a", 100, 1);
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
   assert_bs_ok(bs_create(st, "/d/e", 0644));
@@ -840,7 +791,7 @@ static void leak_bug_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, "/a"));
   assert_bs_err(bs_check(st), BS_ECORRUPT);
   assert_string_equal(bs_last_message(st), "block 0: refcount 1, referenced by 0 map(s)");
-  assert_int_equal(usage(st).used_bytes, 2 * BLK); /* the space is gone */
+  assert_int_equal(bs_test_usage(st).used_bytes, 2 * BLK); /* the space is gone */
   /* Turned off, new work is consistent again but the leak stays. */
   assert_bs_ok(bs_sim_set_bug(st, BS_SIM_BUG_NONE));
   assert_bs_err(bs_check(st), BS_ECORRUPT);
@@ -854,9 +805,7 @@ static void sim_check_detects_leak_block(void **state) {
 static void enospc_body(bs_store *big, const bs_target *t, void *ctx) {
   (void)big;
   (void)ctx;
-  bs_store *st = NULL;
-  bs_open_opts o = {.profile = t->profile, .seed = 1, .capacity = 8 * BLK};
-  assert_bs_ok(bs_open(&st, "sim", &o));
+  bs_store *st = bs_test_open_sim_sized(t->profile, 1, 8 * BLK);
   uint8_t buf[9 * BLK];
   memset(buf, 7, sizeof(buf));
   assert_bs_ok(bs_create(st, "/f", 0644));
@@ -864,9 +813,9 @@ static void enospc_body(bs_store *big, const bs_target *t, void *ctx) {
   bs_stat_info s;
   assert_bs_ok(bs_stat(st, "/f", &s));
   assert_int_equal(s.size, 0);
-  assert_int_equal(usage(st).used_bytes, 0);
+  assert_int_equal(bs_test_usage(st).used_bytes, 0);
   assert_bs_ok(bs_write(st, "/f", 0, buf, 8 * BLK));
-  assert_int_equal(usage(st).free_bytes, 0);
+  assert_int_equal(bs_test_usage(st).free_bytes, 0);
   /* Synced blocks are kept by the durable map: overwriting needs new space. */
   assert_bs_ok(bs_sync(st, NULL));
   assert_bs_err(bs_write(st, "/f", 0, "x", 1), BS_ENO_SPACE);

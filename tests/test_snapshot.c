@@ -1,6 +1,5 @@
 /* Snapshots and branches on the profiles that have native snapshots (apfs,
  * btrfs), and the UNSUPPORTED answer everywhere else. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,41 +7,6 @@
 #include "tests/support/bs_test.h"
 
 #define BLK BS_SIM_BLOCK_SIZE
-
-static bs_usage usage(bs_store *st) {
-  bs_usage u;
-  assert_bs_ok(bs_usage_get(st, &u));
-  return u;
-}
-
-static uint8_t *pattern(size_t len, uint8_t fill) {
-  uint8_t *p = malloc(len ? len : 1);
-  assert_non_null(p);
-  for (size_t i = 0; i < len; i++)
-    p[i] = (uint8_t)(fill + i * 7);
-  return p;
-}
-
-static void assert_content(bs_store *st, const char *path, const uint8_t *want, size_t len) {
-  size_t got = 0;
-  uint8_t *buf = bs_test_slurp(st, path, &got);
-  assert_int_equal(got, len);
-  if (len)
-    assert_memory_equal(buf, want, len);
-  free(buf);
-}
-
-static int append_name(void *ctx, const char *name, bs_file_kind kind) {
-  char *acc = ctx;
-  size_t n = strlen(acc);
-  snprintf(acc + n, 1024 - n, "%s%s;", name, kind == BS_KIND_DIR ? "/" : "");
-  return 0;
-}
-
-static void listing(bs_store *st, const char *path, char out[1024]) {
-  out[0] = '\0';
-  assert_bs_ok(bs_readdir(st, path, append_name, out));
-}
 
 static void unsupported_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)t;
@@ -61,10 +25,10 @@ static void unsupported_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_branch_create(st, 1, "b"), BS_EUNSUPPORTED);
   assert_bs_err(bs_branch_delete(st, "b"), BS_EUNSUPPORTED);
   /* The reserved namespace is there all the same, and empty. */
-  char l[1024];
-  listing(st, "/.bs", l);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/.bs", l);
   assert_string_equal(l, "branches/;snapshots/;");
-  listing(st, "/.bs/snapshots", l);
+  bs_test_listing(st, "/.bs/snapshots", l);
   assert_string_equal(l, "");
 }
 
@@ -84,7 +48,7 @@ static void readonly_body(bs_store *st, const bs_target *t, void *ctx) {
   char root[300];
   assert_bs_ok(bs_snapshot_mount_ro(st, si.id, root, sizeof(root)));
   assert_string_equal(root, "/.bs/snapshots/s");
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   const char *f = "/.bs/snapshots/s/f", *d = "/.bs/snapshots/s/d";
   assert_bs_err(bs_write(st, f, 0, "x", 1), BS_EPERMISSION);
   assert_bs_err(bs_create(st, "/.bs/snapshots/s/new", 0644), BS_EPERMISSION);
@@ -112,22 +76,20 @@ static void readonly_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_rename(st, "/.bs", "/x"), BS_EINVALID);
   assert_bs_err(bs_rmdir(st, "/.bs"), BS_EINVALID);
   /* Reading works, and nothing changed. */
-  uint8_t *want = pattern(2 * BLK, 1);
-  assert_content(st, f, want, 2 * BLK);
-  free(want);
+  bs_test_assert_put(st, f, 2 * BLK, 1);
   bs_stat_info s;
   assert_bs_ok(bs_stat(st, "/.bs", &s));
   assert_int_equal(s.kind, BS_KIND_DIR);
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s", &s));
   assert_int_equal(s.kind, BS_KIND_DIR);
-  char l[1024];
-  listing(st, "/", l);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/", l);
   assert_string_equal(l, "d/;f;");
-  listing(st, "/.bs/snapshots", l);
+  bs_test_listing(st, "/.bs/snapshots", l);
   assert_string_equal(l, "s/;");
-  listing(st, root, l);
+  bs_test_listing(st, root, l);
   assert_string_equal(l, "d/;f;");
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_memory_equal(&u0, &u1, sizeof(u0));
   assert_bs_ok(bs_check(st));
 }
@@ -196,36 +158,36 @@ static void releases_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_test_put(st, "/f", 10 * BLK, 1);
   bs_test_put(st, "/g", 3 * BLK, 2);
   assert_bs_ok(bs_sync(st, NULL));
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   assert_int_equal(u0.used_bytes, 13 * BLK);
   assert_int_equal(u0.shared_bytes, 0);
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_int_equal(u1.used_bytes, 13 * BLK); /* a snapshot allocates nothing */
   assert_int_equal(u1.shared_bytes, 13 * BLK);
   assert_bs_ok(bs_unlink(st, "/f"));
-  bs_usage u2 = usage(st);
+  bs_usage u2 = bs_test_usage(st);
   assert_int_equal(u2.used_bytes, 13 * BLK); /* the snapshot still holds /f */
   assert_int_equal(u2.shared_bytes, 3 * BLK);
   assert_bs_ok(bs_snapshot_delete(st, si.id));
-  bs_usage u3 = usage(st);
+  bs_usage u3 = bs_test_usage(st);
   assert_int_equal(u3.used_bytes, 3 * BLK);
   assert_int_equal(u3.shared_bytes, 0);
   assert_int_equal(u3.free_bytes, u3.total_bytes - 3 * BLK);
   /* With a branch: the branch's own writes are released by branch_delete. */
   assert_bs_ok(bs_snapshot_create(st, "s2", &si));
   assert_bs_ok(bs_branch_create(st, si.id, "b"));
-  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 3 * BLK);
   uint8_t blk[BLK];
   memset(blk, 1, sizeof(blk));
   assert_bs_ok(bs_write(st, "/.bs/branches/b/g", 0, blk, sizeof(blk)));
   assert_bs_ok(bs_sync(st, NULL));
-  assert_int_equal(usage(st).used_bytes, 4 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 4 * BLK);
   assert_bs_ok(bs_branch_delete(st, "b"));
-  assert_int_equal(usage(st).used_bytes, 3 * BLK);
+  assert_int_equal(bs_test_usage(st).used_bytes, 3 * BLK);
   assert_bs_ok(bs_snapshot_delete(st, si.id));
-  bs_usage u4 = usage(st);
+  bs_usage u4 = bs_test_usage(st);
   assert_int_equal(u4.used_bytes, 3 * BLK);
   assert_int_equal(u4.shared_bytes, 0);
   assert_bs_ok(bs_check(st));
@@ -245,9 +207,8 @@ static void never_changes_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_setxattr(st, "/a", "user.x", "1", 1));
   /* An unsynced write is part of the snapshot: snapshot_create syncs first. */
   assert_bs_ok(bs_write(st, "/a", 0, "HEAD", 4));
-  uint8_t *a = pattern(4 * BLK + 10, 1);
+  uint8_t *a = bs_test_pattern(4 * BLK + 10, 1);
   memcpy(a, "HEAD", 4);
-  uint8_t *b = pattern(BLK, 2);
   assert_bs_ok(bs_snapshot_create(st, "s", NULL));
   bs_stat_info sa0, sd0;
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/a", &sa0));
@@ -263,8 +224,8 @@ static void never_changes_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_sync(st, NULL));
   assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_TEAR));
   /* The snapshot is as it was. */
-  assert_content(st, "/.bs/snapshots/s/a", a, 4 * BLK + 10);
-  assert_content(st, "/.bs/snapshots/s/d/b", b, BLK);
+  bs_test_assert_content(st, "/.bs/snapshots/s/a", a, 4 * BLK + 10);
+  bs_test_assert_put(st, "/.bs/snapshots/s/d/b", BLK, 2);
   bs_stat_info sa1, sd1;
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/a", &sa1));
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/d", &sd1));
@@ -275,12 +236,11 @@ static void never_changes_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_getxattr(st, "/.bs/snapshots/s/a", "user.x", v, sizeof(v), &n));
   assert_int_equal(n, 1);
   assert_int_equal(v[0], '1');
-  char l[1024];
-  listing(st, "/.bs/snapshots/s", l);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/.bs/snapshots/s", l);
   assert_string_equal(l, "a;d/;");
   assert_bs_ok(bs_check(st));
   free(a);
-  free(b);
 }
 
 static void snapshot_never_changes(void **state) {
@@ -292,15 +252,15 @@ static void branch_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)t;
   (void)ctx;
   bs_test_put(st, "/f", 3 * BLK, 1);
-  uint8_t *f = pattern(3 * BLK, 1);
+  uint8_t *f = bs_test_pattern(3 * BLK, 1);
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
-  bs_usage u0 = usage(st);
+  bs_usage u0 = bs_test_usage(st);
   assert_bs_ok(bs_branch_create(st, si.id, "b"));
-  bs_usage u1 = usage(st);
+  bs_usage u1 = bs_test_usage(st);
   assert_int_equal(u1.used_bytes, u0.used_bytes); /* a branch allocates nothing */
-  char l[1024];
-  listing(st, "/.bs/branches", l);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/.bs/branches", l);
   assert_string_equal(l, "b/;");
   const char *bf = "/.bs/branches/b/f";
   assert_bs_ok(bs_write(st, bf, 0, "BRANCH", 6));
@@ -313,13 +273,13 @@ static void branch_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_rmdir(st, "/.bs/branches/b"), BS_EBUSY);
   assert_bs_ok(bs_write(st, "/f", BLK, "MAIN", 4));
   /* Isolated: main, snapshot and branch each see their own content. */
-  uint8_t *want = pattern(3 * BLK, 1);
+  uint8_t *want = bs_test_pattern(3 * BLK, 1);
   memcpy(want, "BRANCH", 6);
-  assert_content(st, bf, want, 3 * BLK);
-  assert_content(st, "/.bs/snapshots/s/f", f, 3 * BLK);
+  bs_test_assert_content(st, bf, want, 3 * BLK);
+  bs_test_assert_content(st, "/.bs/snapshots/s/f", f, 3 * BLK);
   memcpy(want, f, 3 * BLK);
   memcpy(want + BLK, "MAIN", 4);
-  assert_content(st, "/f", want, 3 * BLK);
+  bs_test_assert_content(st, "/f", want, 3 * BLK);
   bs_stat_info s;
   assert_bs_err(bs_stat(st, "/only", &s), BS_ENOT_FOUND);
   assert_bs_err(bs_stat(st, "/.bs/snapshots/s/dir", &s), BS_ENOT_FOUND);
@@ -327,9 +287,9 @@ static void branch_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_getxattr(st, "/f", "user.b", NULL, 0, &n), BS_ENOT_FOUND);
   /* A clone from the branch into the main tree is allowed and shares blocks. */
   assert_bs_ok(bs_sync(st, NULL));
-  bs_usage u2 = usage(st);
+  bs_usage u2 = bs_test_usage(st);
   assert_bs_ok(bs_reflink(st, bf, "/from-branch"));
-  assert_int_equal(usage(st).used_bytes, u2.used_bytes);
+  assert_int_equal(bs_test_usage(st).used_bytes, u2.used_bytes);
   assert_bs_ok(bs_check(st));
   free(f);
   free(want);

@@ -306,19 +306,25 @@ static void ssz_offsets_must_start_at_fixed_size_and_not_decrease(void **state) 
 
 /* ---- golden files --------------------------------------------------------- */
 
+/* Whether @c encodes to exactly the bytes of golden file caps-@fs.ssz. */
+static bool caps_match_golden(const bs_caps *c, const char *fs) {
+  uint8_t want[BUF_MAX], got[BS_CAPS_SSZ_MAX];
+  char name[64];
+  size_t want_len, got_len;
+  snprintf(name, sizeof(name), "caps-%s.ssz", fs);
+  want_len = golden_load(name, want, sizeof(want));
+  assert_bs_ok(bs_caps_encode(got, sizeof(got), &got_len, c));
+  return got_len == want_len && memcmp(got, want, want_len) == 0;
+}
+
 static void caps_golden_matches_caps_for_type(void **state) {
   (void)state;
   for (int t = 1; t < BS_FS_TYPE_COUNT; t++) {
-    uint8_t want[BUF_MAX], got[BS_CAPS_SSZ_MAX];
-    char name[64];
-    size_t want_len, got_len;
     bs_caps c;
-    snprintf(name, sizeof(name), "caps-%s.ssz", bs_fs_type_name(t));
-    want_len = golden_load(name, want, sizeof(want));
     assert_bs_ok(bs_caps_for_type(&c, (bs_fs_type)t));
-    assert_bs_ok(bs_caps_encode(got, sizeof(got), &got_len, &c));
-    if (got_len != want_len || memcmp(got, want, want_len) != 0)
-      fail_msg("encoding of bs_caps_for_type(%s) differs from %s", bs_fs_type_name(t), name);
+    if (!caps_match_golden(&c, bs_fs_type_name(t)))
+      fail_msg("encoding of bs_caps_for_type(%s) differs from caps-%s.ssz", bs_fs_type_name(t),
+               bs_fs_type_name(t));
   }
 }
 
@@ -326,19 +332,13 @@ static void caps_golden_matches_sim_profiles(void **state) {
   (void)state;
   for (int i = 0; i < BS_SIM_PROFILE_COUNT; i++) {
     const char *profile = bs_sim_profile_names[i];
-    uint8_t want[BUF_MAX], got[BS_CAPS_SSZ_MAX];
-    char name[64];
-    size_t want_len, got_len;
     bs_caps c;
-    snprintf(name, sizeof(name), "caps-%s.ssz", profile);
-    want_len = golden_load(name, want, sizeof(want));
     bs_store *st = bs_test_open_sim(profile, bs_test_seed());
     int rc = bs_get_caps(st, &c);
     bs_close(st);
     assert_bs_ok(rc);
-    assert_bs_ok(bs_caps_encode(got, sizeof(got), &got_len, &c));
-    if (got_len != want_len || memcmp(got, want, want_len) != 0)
-      fail_msg("sim profile %s reports caps that differ from %s", profile, name);
+    if (!caps_match_golden(&c, profile))
+      fail_msg("sim profile %s reports caps that differ from caps-%s.ssz", profile, profile);
   }
 }
 

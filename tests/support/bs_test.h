@@ -54,17 +54,37 @@ bool bs_want_no_snapshots(const bs_caps *c);
 
 /* Open a fresh sim store on @profile with @seed; fails the test on error. */
 bs_store *bs_test_open_sim(const char *profile, uint64_t seed);
+/* The same on a volume of @capacity bytes (0: the default), for tests that
+ * need to fill it. */
+bs_store *bs_test_open_sim_sized(const char *profile, uint64_t seed, uint64_t capacity);
 
 /* Base seed of property tests: $BS_TEST_SEED or a fixed default. */
 uint64_t bs_test_seed(void);
+/* A positive count from the environment variable @name, else @dflt. */
+int bs_test_env_count(const char *name, int dflt);
 /* Iterations of property tests: $BS_TEST_ITER or @dflt. */
 int bs_test_iterations(int dflt);
 /* Path of the bslab binary under test: $BSLAB or build/bslab. */
 const char *bs_test_bslab(void);
 
-/* Create @path with @len bytes of content from @fill (byte i = fill + i*7). */
+/* The @len bytes bs_test_put writes for @fill (byte i = fill + i*7), so a
+ * test can state what a file must hold; malloc'd. */
+uint8_t *bs_test_pattern(size_t len, uint8_t fill);
+/* Create @path with the @len bytes of bs_test_pattern(@len, @fill). */
 void bs_test_put(bs_store *st, const char *path, size_t len, uint8_t fill);
 /* Read all of @path into a malloc'd buffer; *len gets the size. */
 uint8_t *bs_test_slurp(bs_store *st, const char *path, size_t *len);
+/* Fail unless @path holds exactly the @len bytes of @want. */
+void bs_test_assert_content(bs_store *st, const char *path, const uint8_t *want, size_t len);
+/* Fail unless @path holds exactly what bs_test_put(@len, @fill) wrote. */
+void bs_test_assert_put(bs_store *st, const char *path, size_t len, uint8_t fill);
+
+/* Space accounting of @st; fails the test on error. */
+bs_usage bs_test_usage(bs_store *st);
+/* Room for a bs_test_listing: enough for every directory the suites build. */
+#define BS_TEST_LISTING_MAX 1024
+/* The entries of directory @path as one string, "name;" for a file and
+ * "name/;" for a directory, in readdir order: one assert checks a listing. */
+void bs_test_listing(bs_store *st, const char *path, char out[BS_TEST_LISTING_MAX]);
 
 #endif

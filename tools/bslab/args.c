@@ -21,10 +21,9 @@ static const struct {
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
-  fprintf(stderr, "bslab: %s%s", a->verb ? a->verb : "", a->verb ? ": " : "");
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  bslab_vmessage(a, fmt, ap);
   va_end(ap);
   fprintf(stderr, "\nTry 'bslab %s%s--help'.\n", a->verb ? a->verb : "", a->verb ? " " : "");
   return BSLAB_USAGE;

@@ -4,6 +4,7 @@
 #ifndef BSLAB_H
 #define BSLAB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,9 @@ bool bslab_parse_u64(const char *s, uint64_t *out);
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* out.c */
+/* "bslab: VERB: message" on stderr, without the newline: the start every
+ * error line shares, whatever follows it. */
+void bslab_vmessage(const bslab_args *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* "bslab: VERB: SUBJECT: message (NAME)[; detail]" on stderr; returns BSLAB_FAILED. */
 int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *st);
 /* "bslab: VERB: message" on stderr; returns BSLAB_USAGE. */

@@ -11,11 +11,15 @@ int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *s
   return BSLAB_FAILED;
 }
 
-int bslab_env_error(const bslab_args *a, const char *fmt, ...) {
+void bslab_vmessage(const bslab_args *a, const char *fmt, va_list ap) {
   fprintf(stderr, "bslab: %s%s", a->verb ? a->verb : "", a->verb ? ": " : "");
+  vfprintf(stderr, fmt, ap);
+}
+
+int bslab_env_error(const bslab_args *a, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  bslab_vmessage(a, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
   return BSLAB_USAGE;
