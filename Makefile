@@ -12,7 +12,7 @@ UNAME_S := $(shell uname -s)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wno-missing-field-initializers
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -I. -g $(WARN)
+BASE_CFLAGS := -MMD -MP -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -I. -g $(WARN)
 OPT      ?= -O2
 CFLAGS   ?=
 LDFLAGS  ?=
@@ -25,7 +25,6 @@ LIB_SRC += $(wildcard real/darwin.c)
 else
 LIB_SRC += $(wildcard real/linux.c)
 endif
-LIB_HDR := $(wildcard include/*.h include/backstore/*.h src/*.h sim/*.h faults/*.h real/*.h fuzz/*.h)
 
 BSLAB_SRC   := $(sort $(wildcard tools/bslab/*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
@@ -53,11 +52,11 @@ deps:
 	@scripts/deps.sh
 
 # ---- objects -------------------------------------------------------------
-$(PLAIN)/%.o: %.c $(LIB_HDR)
+$(PLAIN)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
 
-$(ASAN)/%.o: %.c $(LIB_HDR)
+$(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -c $< -o $@
 
@@ -75,7 +74,7 @@ $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ -lm -lpthread
 
-$(LIBFUZZ)/%.o: %.c $(LIB_HDR)
+$(LIBFUZZ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CFLAGS) -c $< -o $@
 
@@ -134,7 +133,7 @@ fuzz: deps
 	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 docs:
-	@rm -rf $(BUILD)/docs
+	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)
 	@{ cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs"; } | doxygen - && echo "docs: API reference in $(BUILD)/docs/html (every public symbol documented)"
 
 install: all
@@ -151,3 +150,6 @@ clean:
 
 # Keep test objects; make would otherwise delete them as intermediates.
 .SECONDARY:
+
+# Header dependencies, written by the compiler (-MMD) beside each object.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -8,12 +8,18 @@ list over its limit, values outside the schema).  `make check` replays every
 file under ASan+UBSan; `make fuzz` starts libFuzzer from them.  Files are
 named by content hash, so rerunning the script adds nothing twice.
 
-    scripts/gen-corpora.py [--out corpora]
+Seeds of the sim_image target are volume images made by driving bslab
+(give --bslab): empty volumes of every profile, and volumes with files,
+directories, clones, snapshots and branches.
+
+    scripts/gen-corpora.py [--out corpora] [--bslab build/bslab]
 """
 import argparse
 import hashlib
 import os
 import struct
+import subprocess
+import tempfile
 
 U32 = struct.Struct("<I")
 
@@ -62,14 +68,53 @@ def corpora():
     return {"caps": c, "error_response": e, "snapshot_info": s}
 
 
+SIM_SCRIPTS = {
+    "empty": [],
+    "files": [["mkdir", "/d"], ["put", "{host}", "/a"], ["put", "{host}", "/d/b"], ["rm", "/d/b"]],
+    "clones": [["put", "{big}", "/a"], ["clone", "/a", "/b"], ["put", "{host}", "/b"]],
+    "snapshots": [["mkdir", "/d"], ["put", "{big}", "/d/a"], ["clone", "/d/a", "/c"],
+                  ["snapshot", "create", "s1"], ["branch", "create", "s1", "br"], ["put", "{host}", "/d/a"],
+                  ["snapshot", "create", "s2"]],
+}
+
+
+def sim_images(bslab):
+    """Images made by bslab: (name, bytes)."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        host, big = os.path.join(tmp, "host"), os.path.join(tmp, "big")
+        with open(host, "wb") as f:
+            f.write(b"hello\n")
+        with open(big, "wb") as f:
+            f.write(bytes(range(256)) * 40)  # 10 KiB: three blocks
+        for profile in ("apfs", "hfs", "btrfs", "xfs", "ext4", "tmpfs"):
+            for name, steps in SIM_SCRIPTS.items():
+                needs = "snapshot" if "snapshot" in str(steps) else "clone" if "clone" in str(steps) else None
+                if (needs == "snapshot" and profile not in ("apfs", "btrfs")) or \
+                        (needs == "clone" and profile not in ("apfs", "btrfs", "xfs")):
+                    continue
+                img = os.path.join(tmp, f"{profile}-{name}.img")
+                cmds = [["init", "--profile", profile, "--seed", "7"]] + steps
+                for c in cmds:
+                    c = [a.format(host=host, big=big) for a in c]
+                    subprocess.run([bslab, "--image", img] + c, check=True, stdout=subprocess.DEVNULL)
+                with open(img, "rb") as f:
+                    out.append(f.read())
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="corpora")
+    ap.add_argument("--bslab", help="bslab binary, to make the sim_image seeds")
     args = ap.parse_args()
     golden = os.path.join(os.path.dirname(__file__), "..", "golden")
     extra = {"caps": sorted(f for f in os.listdir(golden) if f.startswith("caps-")),
              "error_response": sorted(f for f in os.listdir(golden) if f.startswith("error-"))}
-    for target, inputs in corpora().items():
+    targets = corpora()
+    if args.bslab:
+        targets["sim_image"] = sim_images(args.bslab)
+    for target, inputs in targets.items():
         d = os.path.join(args.out, target)
         os.makedirs(d, exist_ok=True)
         for f in extra.get(target, []):

@@ -58,13 +58,14 @@ static int get_body(bs__sim_ld *c, bs__sim_store **out) {
   for (size_t i = 1; i < c->ninos; i++)
     if (c->inos[i - 1] == c->inos[i])
       return BS_ECORRUPT;
-  /* Structure of every tree, and every mapped block is held by at least as many
-   * references as map it (more only when an image was saved with LEAK_BLOCK on). */
+  /* Structure of every tree, and every block is held by exactly as many
+   * references as map it: more only when an image was saved with LEAK_BLOCK
+   * on, whose releases forget to drop references. */
   char why[200];
   if (bs__sim_count_refs(s, s->scratch, why, sizeof(why)) != 0)
     return BS_ECORRUPT;
   for (uint64_t i = 0; i < s->blk.n; i++)
-    if (s->blk.ref[i] < s->scratch[i])
+    if (s->blk.ref[i] < s->scratch[i] || (s->blk.ref[i] != s->scratch[i] && s->bug != BS_SIM_BUG_LEAK_BLOCK))
       return BS_ECORRUPT;
   for (size_t i = 0; i < s->nsnaps; i++) {
     uint32_t nb = 0;
@@ -126,18 +127,14 @@ out:
   return rc;
 }
 
-int bs_sim_load(bs_store **out, const char *file) {
-  if (!out || !file)
+int bs_sim_load_buf(bs_store **out, const void *buf, size_t n) {
+  if (!out || (!buf && n))
     return BS_EINVALID;
   *out = NULL;
-  uint8_t *img;
-  size_t n;
-  int rc = slurp(file, &img, &n);
-  if (rc != 0)
-    return rc;
+  const uint8_t *img = buf;
   bs__sim_ld c = {0};
   bs__sim_store *s = NULL;
-  rc = BS_ECORRUPT;
+  int rc = BS_ECORRUPT;
   if (n < BS__SIM_IMAGE_HEADER + 8 || memcmp(img, BS__SIM_IMAGE_MAGIC, 8) != 0)
     goto out;
   bs__sim_rbuf h = {img, n, 8, false, false};
@@ -152,7 +149,6 @@ int bs_sim_load(bs_store **out, const char *file) {
   if (rc == BS_ECORRUPT && c.r.oom)
     rc = BS_ENO_MEMORY;
 out:
-  free(img);
   free(c.inos);
   if (rc != 0) {
     bs__sim_store_free(s);
@@ -160,4 +156,18 @@ out:
   }
   *out = &s->base;
   return BS_OK;
+}
+
+int bs_sim_load(bs_store **out, const char *file) {
+  if (!out || !file)
+    return BS_EINVALID;
+  *out = NULL;
+  uint8_t *img;
+  size_t n;
+  int rc = slurp(file, &img, &n);
+  if (rc != 0)
+    return rc;
+  rc = bs_sim_load_buf(out, img, n);
+  free(img);
+  return rc;
 }

@@ -86,8 +86,14 @@ void bs_close(bs_store *st) {
 
 /* A method the backend lacks, or that is newer than its table, is UNSUPPORTED. */
 static int missing(bs_store *st, const char *what) {
-  return bs_store_fail(st, BS_EUNSUPPORTED, 0, "%s: not supported by backend %s", what,
-                       st->ops->name);
+  return bs_store_fail(st, BS_EUNSUPPORTED, 0, "%s: not supported by backend %s (ops version %d)",
+                       what, st->ops->name, st->ops->version);
+}
+
+/* A bad argument is INVALID with a message, so bs_last_message() never
+ * describes an earlier call. */
+static int bad_arg(bs_store *st, const char *what, const char *why) {
+  return bs_store_fail(st, BS_EINVALID, 0, "%s: %s", what, why);
 }
 
 static int bad_path(bs_store *st, const char *what, const char *path) {
@@ -97,16 +103,21 @@ static int bad_path(bs_store *st, const char *what, const char *path) {
 
 #define VALID_PATH(p) ((p) != NULL && (p)[0] == '/')
 
-/* Dispatch to method @m: check the store, clear the last error, call. */
-#define DISPATCH(st, m, ...)                                                              \
+/* Dispatch to method @m, first in ops table version @since: check the store,
+ * clear the last error, call.  The version is checked before the method is
+ * read, because an older table ends before a newer method's slot. */
+#define DISPATCH_SINCE(st, since, m, ...)                                                 \
   do {                                                                                    \
     if (!(st))                                                                            \
       return BS_EINVALID;                                                                 \
     bs_store_clear_error(st);                                                             \
-    if (!(st)->ops->m)                                                                    \
+    if ((st)->ops->version < (since) || !(st)->ops->m)                                    \
       return missing((st), #m);                                                           \
     return (st)->ops->m((st), __VA_ARGS__);                                               \
   } while (0)
+
+/* Every method of table version 1; methods added later use DISPATCH_SINCE. */
+#define DISPATCH(st, m, ...) DISPATCH_SINCE(st, 1, m, __VA_ARGS__)
 
 /* The same for methods whose first argument is a store path. */
 #define DISPATCH_PATH(st, m, path, ...)                                                   \
@@ -118,13 +129,13 @@ static int bad_path(bs_store *st, const char *what, const char *path) {
 
 int bs_get_caps(bs_store *st, bs_caps *out) {
   if (!out)
-    return BS_EINVALID;
+    return bad_arg(st, "caps", "NULL output");
   DISPATCH(st, caps, out);
 }
 
 int bs_probe_fs_type(bs_store *st, const char *path, bs_fs_type *out) {
   if (!path || !out)
-    return BS_EINVALID;
+    return bad_arg(st, "probe_fs_type", "NULL path or output");
   DISPATCH(st, probe_fs_type, path, out);
 }
 
@@ -136,7 +147,7 @@ int bs_reflink(bs_store *st, const char *src, const char *dst) {
 
 int bs_usage_get(bs_store *st, bs_usage *out) {
   if (!out)
-    return BS_EINVALID;
+    return bad_arg(st, "usage", "NULL output");
   DISPATCH(st, usage, out);
 }
 
@@ -145,13 +156,13 @@ int bs_mkdir(bs_store *st, const char *path, uint32_t mode) { DISPATCH_PATH(st, 
 
 int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
   if (!buf && len)
-    return BS_EINVALID;
+    return bad_arg(st, "write", "NULL buffer with a non-zero length");
   DISPATCH_PATH(st, write, path, off, buf, len);
 }
 
 int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
   if ((!buf && len) || !nread)
-    return BS_EINVALID;
+    return bad_arg(st, "read", "NULL buffer with a non-zero length, or NULL nread");
   *nread = 0;
   DISPATCH_PATH(st, read, path, off, buf, len, nread);
 }
@@ -178,7 +189,7 @@ int bs_rename(bs_store *st, const char *from, const char *to) {
 
 int bs_stat(bs_store *st, const char *path, bs_stat_info *out) {
   if (!out)
-    return BS_EINVALID;
+    return bad_arg(st, "stat", "NULL output");
   DISPATCH_PATH(st, stat, path, out);
 }
 
@@ -190,31 +201,31 @@ int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_n
 
 int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
   if (!cb)
-    return BS_EINVALID;
+    return bad_arg(st, "readdir", "NULL callback");
   DISPATCH_PATH(st, readdir, path, cb, ctx);
 }
 
 int bs_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
   if (!name || (!value && len))
-    return BS_EINVALID;
+    return bad_arg(st, "setxattr", "NULL name, or NULL value with a non-zero length");
   DISPATCH_PATH(st, setxattr, path, name, value, len);
 }
 
 int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
   if (!name || (!buf && cap) || !len)
-    return BS_EINVALID;
+    return bad_arg(st, "getxattr", "NULL name or length, or NULL buffer with a non-zero capacity");
   DISPATCH_PATH(st, getxattr, path, name, buf, cap, len);
 }
 
 int bs_removexattr(bs_store *st, const char *path, const char *name) {
   if (!name)
-    return BS_EINVALID;
+    return bad_arg(st, "removexattr", "NULL name");
   DISPATCH_PATH(st, removexattr, path, name);
 }
 
 int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
   if (!cb)
-    return BS_EINVALID;
+    return bad_arg(st, "listxattr", "NULL callback");
   DISPATCH_PATH(st, listxattr, path, cb, ctx);
 }
 
@@ -239,7 +250,7 @@ int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
 
 int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
   if (!out || !count)
-    return BS_EINVALID;
+    return bad_arg(st, "snapshot list", "NULL output or count");
   *out = NULL;
   *count = 0;
   DISPATCH(st, snapshot_list, out, count);
@@ -247,7 +258,7 @@ int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
 
 int bs_snapshot_lookup(bs_store *st, const char *name, bs_snapshot_info *out) {
   if (!name || !out)
-    return BS_EINVALID;
+    return bad_arg(st, "snapshot lookup", "NULL name or output");
   bs_snapshot_info *all = NULL;
   size_t n = 0;
   int rc = bs_snapshot_list(st, &all, &n);
@@ -269,7 +280,7 @@ int bs_snapshot_delete(bs_store *st, uint64_t id) { DISPATCH(st, snapshot_delete
 
 int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
   if (!path || cap == 0)
-    return BS_EINVALID;
+    return bad_arg(st, "snapshot mount", "NULL or empty path buffer");
   DISPATCH(st, snapshot_mount_ro, id, path, cap);
 }
 
@@ -285,7 +296,7 @@ int bs_branch_delete(bs_store *st, const char *name) {
 
 int bs_power_loss(bs_store *st, bs_power_loss_mode mode) {
   if (mode != BS_POWER_LOSS_DROP && mode != BS_POWER_LOSS_TEAR)
-    return BS_EINVALID;
+    return bad_arg(st, "power_loss", "mode is neither DROP nor TEAR");
   DISPATCH(st, power_loss, mode);
 }
 
@@ -298,6 +309,6 @@ int bs_check(bs_store *st) {
 
 int bs_clock_ns(bs_store *st, int64_t *out) {
   if (!out)
-    return BS_EINVALID;
+    return bad_arg(st, "clock_ns", "NULL output");
   DISPATCH(st, clock_ns, out);
 }

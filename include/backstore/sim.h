@@ -41,6 +41,15 @@ int bs_sim_save(bs_store *st, const char *file);
  * @return 0, BS_ENOT_FOUND, BS_ECORRUPT for a damaged or foreign file.
  */
 int bs_sim_load(bs_store **out, const char *file);
+/**
+ * Load a store from the @p len bytes of an image at @p buf (what
+ * bs_sim_save() wrote).  Every byte is checked: header, checksum, records,
+ * and the invariants across records (unique inodes, block references,
+ * snapshot/branch links), so a store that loads passes bs_check().
+ * @return 0, BS_EINVALID for NULL arguments, BS_ECORRUPT for anything else
+ * than a valid image, BS_ENO_MEMORY.
+ */
+int bs_sim_load_buf(bs_store **out, const void *buf, size_t len);
 
 /**
  * Deliberate defects, for testing the checkers only (never set in normal use).

@@ -1,0 +1,102 @@
+/* The dispatch layer (src/store.c): what every backend gets for free, seen
+ * through a minimal backend registered at run time. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/bs_test.h"
+
+/* A backend with only open and close: everything else must be UNSUPPORTED. */
+static int bare_open(bs_store **out, const bs_open_opts *opts, const char *inner) {
+  (void)opts;
+  (void)inner;
+  *out = calloc(1, sizeof(bs_store));
+  return *out ? BS_OK : BS_ENO_MEMORY;
+}
+
+static void bare_close(bs_store *st) { free(st); }
+
+static const bs_backend_ops bare_ops = {
+    .version = BS_BACKEND_OPS_VERSION, .name = "bare", .open = bare_open, .close = bare_close};
+
+static bs_store *open_bare(void) {
+  int rc = bs_backend_register(&bare_ops);
+  assert_true(rc == BS_OK || rc == BS_EEXISTS);
+  bs_store *st = NULL;
+  assert_bs_ok(bs_open(&st, "bare", NULL));
+  return st;
+}
+
+/* Assert @rc is UNSUPPORTED and the message names @method. */
+static void assert_unsupported(bs_store *st, int rc, const char *method) {
+  assert_bs_err(rc, BS_EUNSUPPORTED);
+  if (!strstr(bs_last_message(st), method))
+    fail_msg("message \"%s\" does not name %s", bs_last_message(st), method);
+}
+
+static void missing_methods_are_UNSUPPORTED_with_their_name(void **state) {
+  (void)state;
+  bs_store *st = open_bare();
+  bs_caps caps;
+  bs_usage u;
+  bs_stat_info si;
+  bs_snapshot_info *list = NULL;
+  size_t n = 0, got = 0;
+  char buf[8];
+  int64_t ns;
+
+  assert_unsupported(st, bs_get_caps(st, &caps), "caps");
+  assert_unsupported(st, bs_usage_get(st, &u), "usage");
+  assert_unsupported(st, bs_reflink(st, "/a", "/b"), "reflink");
+  assert_unsupported(st, bs_create(st, "/a", 0644), "create");
+  assert_unsupported(st, bs_write(st, "/a", 0, "x", 1), "write");
+  assert_unsupported(st, bs_read(st, "/a", 0, buf, sizeof(buf), &got), "read");
+  assert_unsupported(st, bs_stat(st, "/a", &si), "stat");
+  assert_unsupported(st, bs_setxattr(st, "/a", "user.k", "v", 1), "setxattr");
+  assert_unsupported(st, bs_sync(st, NULL), "sync");
+  assert_unsupported(st, bs_snapshot_create(st, "s1", NULL), "snapshot_create");
+  assert_unsupported(st, bs_snapshot_list(st, &list, &n), "snapshot_list");
+  assert_null(list);
+  assert_unsupported(st, bs_branch_create(st, 1, "b1"), "branch_create");
+  assert_unsupported(st, bs_power_loss(st, BS_POWER_LOSS_DROP), "power_loss");
+  assert_unsupported(st, bs_check(st), "check");
+  assert_unsupported(st, bs_clock_ns(st, &ns), "clock_ns");
+  bs_close(st);
+}
+
+static void registry_rejects_tables_without_a_version(void **state) {
+  (void)state;
+  static const bs_backend_ops v0 = {.version = 0, .name = "v0", .open = bare_open, .close = bare_close};
+  static const bs_backend_ops colon = {.version = 1, .name = "a:b", .open = bare_open, .close = bare_close};
+  assert_bs_err(bs_backend_register(&v0), BS_EINVALID);
+  assert_bs_err(bs_backend_register(&colon), BS_EINVALID);
+  assert_null(bs_backend_find("v0"));
+}
+
+/* An argument error must describe itself, not leave the previous failure's
+ * message in place. */
+static void argument_errors_replace_the_last_message(void **state) {
+  (void)state;
+  bs_store *st = bs_test_open_sim("apfs", 1);
+  size_t len;
+
+  assert_bs_err(bs_sync(st, "relative"), BS_EINVALID);
+  assert_non_null(strstr(bs_last_message(st), "absolute"));
+  assert_bs_err(bs_power_loss(st, (bs_power_loss_mode)0), BS_EINVALID);
+  assert_non_null(strstr(bs_last_message(st), "power_loss"));
+  assert_bs_err(bs_write(st, "/f", 0, NULL, 4), BS_EINVALID);
+  assert_non_null(strstr(bs_last_message(st), "write"));
+  assert_bs_err(bs_getxattr(st, "/f", NULL, NULL, 0, &len), BS_EINVALID);
+  assert_non_null(strstr(bs_last_message(st), "getxattr"));
+  assert_bs_err(bs_get_caps(st, NULL), BS_EINVALID);
+  assert_non_null(strstr(bs_last_message(st), "caps"));
+  bs_close(st);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(missing_methods_are_UNSUPPORTED_with_their_name),
+      cmocka_unit_test(registry_rejects_tables_without_a_version),
+      cmocka_unit_test(argument_errors_replace_the_last_message),
+  };
+  return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
