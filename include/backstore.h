@@ -201,6 +201,16 @@ int bs_rename(bs_store *st, const char *from, const char *to);
 int bs_stat(bs_store *st, const char *path, bs_stat_info *out);
 /** Change permission bits. */
 int bs_chmod(bs_store *st, const char *path, uint32_t mode);
+/** A uid or gid for bs_chown() that leaves that id unchanged (chown(2)'s -1). */
+#define BS_ID_KEEP UINT32_MAX
+/**
+ * Change the owner and group of @p path and set its ctime; either id may be
+ * BS_ID_KEEP.  The sim models a privileged (root) caller: any ids are allowed
+ * and the mode bits are left as they are.  BS_ENOT_FOUND if @p path does not
+ * exist; BS_EPERMISSION inside a read-only snapshot tree or a /.bs directory;
+ * BS_EUNSUPPORTED if the backend lacks the method.
+ */
+int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
 /** Set access and modification times (ns since the epoch). */
 int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
 

@@ -1,4 +1,4 @@
-/* Attributes and listings: stat, chmod, utimens, readdir, including the
+/* Attributes and listings: stat, chmod, chown, utimens, readdir, including the
  * virtual read-only directories /.bs, /.bs/snapshots and /.bs/branches. */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +37,21 @@ int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode) {
   if (rc != 0)
     return rc;
   l.node->mode = mode & 07777;
+  l.node->ctime = s->clock_ns;
+  return BS_OK;
+}
+
+/* The caller is root (docs/sim.md): any ids are allowed; (uint32_t)-1 keeps one,
+ * as in chown(2).  set-user-ID/set-group-ID bits are not cleared. */
+int bs__sim_chown(bs__sim_store *s, const char *path, uint32_t uid, uint32_t gid) {
+  bs__sim_loc l;
+  int rc = bs__sim_lookup_mut(s, "chown", path, false, &l);
+  if (rc != 0)
+    return rc;
+  if (uid != BS_ID_KEEP)
+    l.node->uid = uid;
+  if (gid != BS_ID_KEEP)
+    l.node->gid = gid;
   l.node->ctime = s->clock_ns;
   return BS_OK;
 }

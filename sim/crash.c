@@ -1,10 +1,10 @@
 /* Durability and simulated power loss.
  *
- * Metadata operations (create, mkdir, unlink, rmdir, rename, chmod, utimens,
- * xattrs, reflink) are durable as soon as they return, as with a metadata
- * journal.  Data writes and truncates are buffered: a dirty file keeps its
- * durable extent map and size (with their own block references) beside the
- * live ones.  sync makes live durable; a power loss reverts (DROP) or tears
+ * Metadata operations (create, mkdir, unlink, rmdir, rename, chmod, chown,
+ * utimens, xattrs, reflink) are durable as soon as they return, as with a
+ * metadata journal.  Data writes and truncates are buffered: a dirty file
+ * keeps its durable extent map and size (with their own block references)
+ * beside the live ones.  sync makes live durable; a power loss reverts (DROP) or tears
  * (TEAR) every dirty file, after which every file is clean.  Timestamps are
  * metadata and survive a power loss. */
 #include <stdlib.h>

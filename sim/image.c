@@ -1,7 +1,7 @@
 /* Sim images: the complete state of a sim store in one file (docs/sim.md).
  *
  * Layout, little-endian:
- *   header   magic "BSSIMIMG", u32 version (1), u32 flags (0), u64 body length
+ *   header   magic "BSSIMIMG", u32 version (2), u32 flags (0), u64 body length
  *   body     u8 fs_type, u8 bug, u16 0, u64 blocks, i64 clock, u64 rng[4],
  *            u64 latency rng[4], u64 next_ino, u64 next_snap_id,
  *            u64 used blocks, each {u64 index, u32 refcount, u8 flags, 4096 bytes},
@@ -10,7 +10,7 @@
  *                                 u32 branch_count, inode record},
  *            u32 branches, each {name, u64 snapshot id, i64 created, inode record}
  *   trailer  u64 FNV-1a 64 of header and body
- * inode record: u64 ino, u8 kind, u32 mode, i64 atime, mtime, ctime, btime,
+ * inode record: u64 ino, u8 kind, u32 mode, u32 uid, u32 gid, i64 atime, mtime, ctime, btime,
  *   u32 xattrs {name, u32 length, bytes}; a file: u64 size, map, u8 dirty,
  *   (dirty: u64 durable size, map); a directory: u32 entries {name, inode record}.
  * name: u16 length + bytes; map: u32 extents {u64 lblk, u64 pblk, u64 len}.
@@ -91,6 +91,8 @@ static void put_inode(struct wbuf *w, const bs__sim_inode *n) {
   put_le(w, n->ino, 8);
   put_le(w, (uint64_t)n->kind, 1);
   put_le(w, n->mode, 4);
+  put_le(w, n->uid, 4);
+  put_le(w, n->gid, 4);
   put_le(w, (uint64_t)n->atime, 8);
   put_le(w, (uint64_t)n->mtime, 8);
   put_le(w, (uint64_t)n->ctime, 8);

@@ -6,7 +6,7 @@
 #include "sim/sim_internal.h"
 
 #define BS__SIM_IMAGE_MAGIC "BSSIMIMG"
-#define BS__SIM_IMAGE_VERSION 1u
+#define BS__SIM_IMAGE_VERSION 2u /* 2: inodes carry uid and gid; 1 is rejected */
 #define BS__SIM_IMAGE_HEADER 24u /* magic, version, flags, body length */
 
 /* FNV-1a 64 of @n bytes at @p: the image checksum. */

@@ -139,12 +139,14 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
   n->ino = bs__sim_img_get(r, 8);
   uint64_t kind = bs__sim_img_get(r, 1);
   uint64_t mode = bs__sim_img_get(r, 4);
+  uint64_t uid = bs__sim_img_get(r, 4), gid = bs__sim_img_get(r, 4);
   n->atime = (int64_t)bs__sim_img_get(r, 8);
   n->mtime = (int64_t)bs__sim_img_get(r, 8);
   n->ctime = (int64_t)bs__sim_img_get(r, 8);
   n->btime = (int64_t)bs__sim_img_get(r, 8);
-  int rc = BS_ECORRUPT;
-  if (r->bad || (kind != BS_KIND_FILE && kind != BS_KIND_DIR) || mode > 07777 || n->ino >= s->next_ino ||
+  int rc = BS_ECORRUPT; /* an id of (uint32_t)-1 (BS_ID_KEEP) cannot be set */
+  if (r->bad || (kind != BS_KIND_FILE && kind != BS_KIND_DIR) || mode > 07777 ||
+      uid == BS_ID_KEEP || gid == BS_ID_KEEP || n->ino >= s->next_ino ||
       n->ino < BS__SIM_ROOT_INO || (n->ino >= BS__SIM_INO_VBS && n->ino <= BS__SIM_INO_VBRANCHES))
     goto fail;
   if (c->ninos == c->capinos) {
@@ -159,6 +161,8 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
   c->inos[c->ninos++] = n->ino;
   n->kind = (bs_file_kind)kind;
   n->mode = (uint32_t)mode;
+  n->uid = (uint32_t)uid;
+  n->gid = (uint32_t)gid;
   if ((rc = get_xattrs(s, r, n)) != 0)
     goto fail;
   if (n->kind == BS_KIND_FILE) {

@@ -43,6 +43,8 @@ static bs__sim_inode *copy_one(bs__sim_store *s, const bs__sim_inode *src) {
   n->ino = s->next_ino++;
   n->kind = src->kind;
   n->mode = src->mode;
+  n->uid = src->uid;
+  n->gid = src->gid;
   n->atime = src->atime;
   n->mtime = src->mtime;
   n->ctime = src->ctime;
@@ -101,7 +103,8 @@ void bs__sim_stat_fill(const bs__sim_store *s, const bs__sim_inode *n, bs_stat_i
   out->ino = n->ino;
   out->kind = n->kind;
   out->mode = n->mode;
-  out->uid = out->gid = 0;
+  out->uid = n->uid;
+  out->gid = n->gid;
   if (n->kind == BS_KIND_DIR) {
     out->nlink = 2 + n->ndirs;
     out->size = n->nents;

@@ -54,6 +54,8 @@ int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst) {
   bs__sim_sync_file(s, from);
   bs__sim_emap_ref(s, &n->live);
   n->size = n->dsize = from->size;
+  n->uid = from->uid;
+  n->gid = from->gid;
   n->atime = from->atime;
   n->mtime = from->mtime;
   n->ctime = now;

@@ -151,6 +151,9 @@ static int sim_stat(bs_store *st, const char *path, bs_stat_info *out) {
 static int sim_chmod(bs_store *st, const char *path, uint32_t mode) {
   OP(BS__SIM_OP_META, bs__sim_chmod(s, path, mode));
 }
+static int sim_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
+  OP(BS__SIM_OP_META, bs__sim_chown(s, path, uid, gid));
+}
 static int sim_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
   OP(BS__SIM_OP_META, bs__sim_utimens(s, path, atime_ns, mtime_ns));
 }
@@ -233,6 +236,7 @@ const bs_backend_ops bs__sim_ops = {
   .power_loss = sim_power_loss,
   .check = sim_check,
   .clock_ns = sim_clock,
+  .chown = sim_chown,
 };
 
 bool bs_sim_is_sim(const bs_store *st) { return st && st->ops == &bs__sim_ops; }

@@ -98,6 +98,7 @@ struct bs__sim_inode {
   uint64_t ino;
   bs_file_kind kind;            /* FILE or DIR */
   uint32_t mode;                /* 07777 */
+  uint32_t uid, gid;            /* owner; 0 (root) for new inodes */
   int64_t atime, mtime, ctime, btime;
   bs__sim_inode *parent;        /* NULL at a tree root */
   bs__sim_xattr *xa;            /* sorted by name bytes */
@@ -320,6 +321,7 @@ int bs__sim_rename(bs__sim_store *s, const char *from, const char *to);
 /* sim/attr.c */
 int bs__sim_stat(bs__sim_store *s, const char *path, bs_stat_info *out);
 int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode);
+int bs__sim_chown(bs__sim_store *s, const char *path, uint32_t uid, uint32_t gid);
 int bs__sim_utimens(bs__sim_store *s, const char *path, int64_t atime_ns, int64_t mtime_ns);
 int bs__sim_readdir(bs__sim_store *s, const char *path, bs_readdir_cb cb, void *ctx);
 /* sim/data.c */

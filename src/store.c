@@ -195,6 +195,10 @@ int bs_stat(bs_store *st, const char *path, bs_stat_info *out) {
 
 int bs_chmod(bs_store *st, const char *path, uint32_t mode) { DISPATCH_PATH(st, chmod, path, mode); }
 
+int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
+  DISPATCH_PATH(st, chown, path, uid, gid);
+}
+
 int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
   DISPATCH_PATH(st, utimens, path, atime_ns, mtime_ns);
 }

@@ -228,7 +228,8 @@ static void metadata_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_stat(st, "/f", &s0));
   assert_int_equal(s0.mode, 01777);
   assert_int_equal(s0.nlink, 1);
-  assert_int_equal(s0.uid, 0);
+  assert_int_equal(s0.uid, 0); /* the sim's caller is root */
+  assert_int_equal(s0.gid, 0);
   assert_true(tmpfs ? s0.btime_ns == 0 : s0.btime_ns == s0.ctime_ns);
   /* Writes set mtime and ctime; relatime updates atime on the next read only. */
   assert_bs_ok(bs_write(st, "/f", 0, "hello", 5));
@@ -247,6 +248,19 @@ static void metadata_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_chmod(st, "/f", 0600));
   assert_bs_ok(bs_stat(st, "/f", &s3));
   assert_true(s3.mode == 0600 && s3.ctime_ns > s2.ctime_ns && s3.mtime_ns == s2.mtime_ns);
+  /* chown sets ctime only; BS_ID_KEEP leaves one id as it is. */
+  assert_bs_ok(bs_chown(st, "/f", 1000, 2000));
+  assert_bs_ok(bs_stat(st, "/f", &s2));
+  assert_true(s2.uid == 1000 && s2.gid == 2000 && s2.mode == 0600);
+  assert_true(s2.ctime_ns > s3.ctime_ns && s2.mtime_ns == s3.mtime_ns && s2.atime_ns == s3.atime_ns);
+  assert_bs_ok(bs_chown(st, "/f", BS_ID_KEEP, 0));
+  assert_bs_ok(bs_stat(st, "/f", &s3));
+  assert_true(s3.uid == 1000 && s3.gid == 0 && s3.ctime_ns > s2.ctime_ns);
+  assert_bs_ok(bs_chown(st, "/", 5, BS_ID_KEEP)); /* a tree root can be chowned */
+  assert_bs_ok(bs_stat(st, "/", &s2));
+  assert_true(s2.uid == 5 && s2.gid == 0);
+  assert_bs_err(bs_chown(st, "/nope", 1, 1), BS_ENOT_FOUND);
+  assert_bs_err(bs_chown(st, "rel", 1, 1), BS_EINVALID);
   assert_bs_ok(bs_utimens(st, "/f", INT64_MIN, INT64_MAX)); /* any value is stored */
   assert_bs_ok(bs_read(st, "/f", 0, buf, sizeof(buf), &n));
   assert_bs_ok(bs_utimens(st, "/f", 42, 43));
@@ -538,6 +552,8 @@ static void build_state(bs_store *st, const bs_caps *caps) {
   assert_bs_ok(bs_mkdir(st, "/d", 0750));
   bs_test_put(st, "/d/b", 2 * BLK, 2);
   assert_bs_ok(bs_setxattr(st, "/d/b", "user.x", "xattr", 5));
+  assert_bs_ok(bs_chown(st, "/d/b", 1000, 2000));
+  assert_bs_ok(bs_chown(st, "/d", 1001, 2001));
   assert_bs_ok(bs_sync(st, NULL));
   if (caps->native_reflink)
     assert_bs_ok(bs_reflink(st, "/a", "/d/clone"));
@@ -617,6 +633,17 @@ static void image_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_stat(ld, "/d/b", &s1));
   assert_memory_equal(&s0, &s1, sizeof(s0));
   continue_and_compare(st, ld, &t->caps);
+  /* Owners are in the image (stat advances the clock: after the comparison). */
+  assert_bs_ok(bs_stat(ld, "/d/b", &s1));
+  assert_true(s1.uid == 1000 && s1.gid == 2000);
+  assert_bs_ok(bs_stat(ld, "/d", &s1));
+  assert_true(s1.uid == 1001 && s1.gid == 2001);
+  if (t->caps.native_snapshots) {
+    assert_bs_ok(bs_stat(ld, "/.bs/snapshots/s1/d/b", &s1));
+    assert_true(s1.uid == 1000 && s1.gid == 2000);
+    assert_bs_ok(bs_stat(ld, "/.bs/branches/br/d", &s1));
+    assert_true(s1.uid == 1001 && s1.gid == 2001);
+  }
   bs_close(ld);
   /* Damage: every kind is CORRUPT, absence is NOT_FOUND. */
   for (size_t off = 0; off < n1; off += n1 / 97 + 1) {
@@ -656,6 +683,23 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
   return h;
 }
 
+/* Write @img (@n bytes) to @f with byte @off XORed with @x and the checksum
+ * recomputed; @img is left as it was. */
+static void write_mutated(const char *f, uint8_t *img, size_t n, size_t off, uint8_t x) {
+  uint8_t trailer[8];
+  memcpy(trailer, img + n - 8, 8);
+  img[off] ^= x;
+  uint64_t h = fnv1a(img, n - 8);
+  for (int b = 0; b < 8; b++)
+    img[n - 8 + b] = (uint8_t)(h >> (8 * b));
+  FILE *w = fopen(f, "wb");
+  assert_non_null(w);
+  assert_int_equal(fwrite(img, 1, n, w), n);
+  fclose(w);
+  img[off] ^= x;
+  memcpy(img + n - 8, trailer, 8);
+}
+
 /* Mutated images with a valid checksum: each loads as CORRUPT or as a store
  * that can be checked and closed (ASan/valgrind watch for the rest). */
 static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
@@ -666,6 +710,7 @@ static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
   assert_bs_ok(bs_create(st, "/d/e", 0644));
   assert_bs_ok(bs_setxattr(st, "/d/e", "user.x", "v", 1));
+  assert_bs_ok(bs_chown(st, "/d/e", 1000, 2000));
   assert_bs_ok(bs_sync(st, NULL));
   assert_bs_ok(bs_write(st, "/a", 5, "dirty", 5));
   if (t->caps.native_snapshots) {
@@ -683,24 +728,19 @@ static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
   size_t n = fread(img, 1, sizeof(img), in);
   fclose(in);
   assert_true(n > 32 && n < sizeof(img));
+  /* A version 1 image (no owners) is CORRUPT, even with a valid checksum. */
+  assert_int_equal(img[8], 2);
+  write_mutated(f, img, n, 8, 2 ^ 1);
+  bs_store *v1 = NULL;
+  assert_bs_err(bs_sim_load(&v1, f), BS_ECORRUPT);
+  assert_null(v1);
   int loaded = 0, corrupt = 0;
   const uint8_t flips[] = {0x01, 0x80, 0xff};
   for (size_t off = 8; off < n - 8; off++) {
     if (off >= 200 && off < n - 400 && off % 61 != 0)
       continue; /* the middle is mostly block data: sample it */
     for (size_t k = 0; k < sizeof(flips); k++) {
-      img[off] ^= flips[k];
-      uint64_t h = fnv1a(img, n - 8);
-      uint8_t trailer[8];
-      memcpy(trailer, img + n - 8, 8);
-      for (int b = 0; b < 8; b++)
-        img[n - 8 + b] = (uint8_t)(h >> (8 * b));
-      FILE *w = fopen(f, "wb");
-      assert_non_null(w);
-      assert_int_equal(fwrite(img, 1, n, w), n);
-      fclose(w);
-      img[off] ^= flips[k];
-      memcpy(img + n - 8, trailer, 8);
+      write_mutated(f, img, n, off, flips[k]);
       bs_store *ld = NULL;
       int rc = bs_sim_load(&ld, f);
       if (rc == BS_OK) {
@@ -710,6 +750,7 @@ static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
         (void)bs_write(ld, "/a", 4090, "across", 6);
         (void)bs_power_loss(ld, BS_POWER_LOSS_TEAR);
         (void)bs_reflink(ld, "/a", "/d/r");
+        (void)bs_chown(ld, "/d/e", 1, BS_ID_KEEP);
         (void)bs_unlink(ld, "/a");
         (void)bs_rename(ld, "/d", "/D2");
         (void)bs_snapshot_create(ld, "s9", NULL);

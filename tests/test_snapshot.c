@@ -60,16 +60,21 @@ static void readonly_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_removexattr(st, f, "user.k"), BS_EPERMISSION);
   assert_bs_err(bs_truncate(st, f, 0), BS_EPERMISSION);
   assert_bs_err(bs_chmod(st, f, 0777), BS_EPERMISSION);
+  assert_bs_err(bs_chown(st, f, 1000, 2000), BS_EPERMISSION);
+  assert_bs_err(bs_chown(st, d, BS_ID_KEEP, BS_ID_KEEP), BS_EPERMISSION);
   assert_bs_err(bs_utimens(st, f, 1, 2), BS_EPERMISSION);
   assert_bs_err(bs_rename(st, f, "/.bs/snapshots/s/g"), BS_EPERMISSION);
   assert_bs_err(bs_rename(st, "/f", "/.bs/snapshots/s/g"), BS_EPERMISSION);
   assert_bs_err(bs_reflink(st, "/f", "/.bs/snapshots/s/g"), BS_EPERMISSION);
   assert_bs_err(bs_rmdir(st, "/.bs/snapshots/s"), BS_EPERMISSION);
   assert_bs_err(bs_chmod(st, "/.bs/snapshots/s", 0700), BS_EPERMISSION);
+  assert_bs_err(bs_chown(st, "/.bs/snapshots/s", 1, 1), BS_EPERMISSION);
   /* The virtual directories are read-only; ".bs" at the root is reserved. */
   assert_bs_err(bs_create(st, "/.bs/x", 0644), BS_EPERMISSION);
   assert_bs_err(bs_mkdir(st, "/.bs/snapshots/t", 0755), BS_EPERMISSION);
   assert_bs_err(bs_chmod(st, "/.bs", 0777), BS_EPERMISSION);
+  assert_bs_err(bs_chown(st, "/.bs/snapshots", 1, 1), BS_EPERMISSION);
+  assert_bs_err(bs_chown(st, "/.bs/snapshots/s/nope", 1, 1), BS_ENOT_FOUND);
   assert_bs_err(bs_create(st, "/.bs", 0644), BS_EINVALID);
   assert_bs_err(bs_mkdir(st, "/.bs", 0755), BS_EINVALID);
   assert_bs_err(bs_rename(st, "/f", "/.bs"), BS_EINVALID);
@@ -205,6 +210,8 @@ static void never_changes_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_mkdir(st, "/d", 0700));
   bs_test_put(st, "/d/b", BLK, 2);
   assert_bs_ok(bs_setxattr(st, "/a", "user.x", "1", 1));
+  assert_bs_ok(bs_chown(st, "/a", 1000, 2000));
+  assert_bs_ok(bs_chown(st, "/d", 1001, BS_ID_KEEP));
   /* An unsynced write is part of the snapshot: snapshot_create syncs first. */
   assert_bs_ok(bs_write(st, "/a", 0, "HEAD", 4));
   uint8_t *a = bs_test_pattern(4 * BLK + 10, 1);
@@ -213,11 +220,14 @@ static void never_changes_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_stat_info sa0, sd0;
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/a", &sa0));
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/d", &sd0));
+  assert_true(sa0.uid == 1000 && sa0.gid == 2000); /* a snapshot keeps owners */
+  assert_true(sd0.uid == 1001 && sd0.gid == 0);
   /* Change everything in the main tree. */
   assert_bs_ok(bs_write(st, "/a", BLK, "zzzz", 4));
   assert_bs_ok(bs_truncate(st, "/a", 3));
   assert_bs_ok(bs_setxattr(st, "/a", "user.x", "2", 1));
   assert_bs_ok(bs_chmod(st, "/a", 0600));
+  assert_bs_ok(bs_chown(st, "/a", 7, 8));
   assert_bs_ok(bs_unlink(st, "/d/b"));
   assert_bs_ok(bs_rename(st, "/d", "/e"));
   bs_test_put(st, "/new", BLK, 3);
@@ -252,6 +262,7 @@ static void branch_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)t;
   (void)ctx;
   bs_test_put(st, "/f", 3 * BLK, 1);
+  assert_bs_ok(bs_chown(st, "/f", 1000, 2000));
   uint8_t *f = bs_test_pattern(3 * BLK, 1);
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
@@ -263,6 +274,10 @@ static void branch_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_test_listing(st, "/.bs/branches", l);
   assert_string_equal(l, "b/;");
   const char *bf = "/.bs/branches/b/f";
+  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, bf, &s));
+  assert_true(s.uid == 1000 && s.gid == 2000); /* a branch keeps owners */
+  assert_bs_ok(bs_chown(st, bf, 3000, BS_ID_KEEP)); /* and is writable, alone */
   assert_bs_ok(bs_write(st, bf, 0, "BRANCH", 6));
   assert_bs_ok(bs_create(st, "/.bs/branches/b/only", 0644));
   assert_bs_ok(bs_mkdir(st, "/.bs/branches/b/dir", 0755));
@@ -280,7 +295,12 @@ static void branch_body(bs_store *st, const bs_target *t, void *ctx) {
   memcpy(want, f, 3 * BLK);
   memcpy(want + BLK, "MAIN", 4);
   bs_test_assert_content(st, "/f", want, 3 * BLK);
-  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, bf, &s));
+  assert_true(s.uid == 3000 && s.gid == 2000);
+  assert_bs_ok(bs_stat(st, "/f", &s));
+  assert_true(s.uid == 1000 && s.gid == 2000);
+  assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/f", &s));
+  assert_true(s.uid == 1000 && s.gid == 2000);
   assert_bs_err(bs_stat(st, "/only", &s), BS_ENOT_FOUND);
   assert_bs_err(bs_stat(st, "/.bs/snapshots/s/dir", &s), BS_ENOT_FOUND);
   size_t n;

@@ -91,6 +91,10 @@ struct bs_backend_ops {
   int (*check)(bs_store *st);
   /** Virtual clock in ns (sim) or CLOCK_REALTIME (real). */
   int (*clock_ns)(bs_store *st, int64_t *out);
+
+  /* Later file ops: methods are only ever appended, after the lab hooks too. */
+
+  int (*chown)(bs_store *st, const char *path, uint32_t uid, uint32_t gid);  /**< contract of bs_chown() */
 };
 
 /**
