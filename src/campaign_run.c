@@ -2,6 +2,7 @@
  * reported and summarised in seed order whatever order they finish in.
  * Every seed is independent (its own store, model and PRNG), so the result of
  * a seed does not depend on the number of jobs. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ typedef struct runner {
   bs_campaign_summary *sum;
   pthread_mutex_t mu;
   pthread_cond_t room;       /* signalled when the in-order window moves */
-  uint32_t seeds, next, emitted, window;
+  uint32_t seeds, next, emitted, window, ops_per_seed;
   bs_campaign_result **ring; /* finished, not yet emitted; slot = index % window */
   bs_campaign_progress prog;
   int error;
@@ -37,6 +38,8 @@ static void emit(runner *r, const bs_campaign_result *res) {
   s->ops += res->ops_run;
   s->power_losses += res->power_losses;
   s->expected_errors += res->expected_errors;
+  /* A seed that stopped at a failure will not run the rest of its ops. */
+  r->prog.ops_total -= r->ops_per_seed - res->ops_run;
   if (res->failed) {
     s->violations++;
     r->prog.failures++;
@@ -101,13 +104,25 @@ int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o) {
   memset(out, 0, sizeof(*out));
   if (!o)
     return BS_EINVALID;
-  runner r = {.o = o, .sum = out, .seeds = o->seeds ? o->seeds : 1};
+  runner r = {.o = o, .sum = out, .seeds = o->seeds ? o->seeds : 1,
+              .ops_per_seed = o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS};
   uint32_t jobs = o->jobs ? o->jobs : 1;
+  if (o->first_seed > UINT64_MAX - (r.seeds - 1)) {
+    snprintf(out->error, sizeof(out->error),
+             "%" PRIu32 " seeds from %" PRIu64 " run past the last seed, %" PRIu64, r.seeds,
+             o->first_seed, UINT64_MAX);
+    return BS_EINVALID;
+  }
+  if (o->trace && jobs > 1) {
+    snprintf(out->error, sizeof(out->error),
+             "a trace needs jobs 1 (the trace lines of seeds would interleave)");
+    return BS_EINVALID;
+  }
   if (jobs > r.seeds)
     jobs = r.seeds;
   r.window = 4 * jobs + 4;
   r.prog.seeds_total = r.seeds;
-  r.prog.ops_total = (uint64_t)r.seeds * (o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS);
+  r.prog.ops_total = (uint64_t)r.seeds * r.ops_per_seed;
   r.ring = calloc(r.window, sizeof(*r.ring));
   out->failures = calloc(BS_CAMPAIGN_MAX_FAILURES, sizeof(*out->failures));
   pthread_t *th = calloc(jobs, sizeof(*th));

@@ -126,6 +126,48 @@ static void campaign_rejects_bad_options(void **state) {
   bs_campaign_summary_free(&s);
 }
 
+static void campaign_run_rejects_trace_with_jobs_and_seed_overflow(void **state) {
+  (void)state;
+  bs_campaign_summary s;
+  FILE *trace = tmpfile();
+  assert_non_null(trace);
+  bs_campaign_opts o = {.profile = "apfs", .seeds = 2, .ops = 10, .jobs = 2, .trace = trace};
+  assert_bs_err(bs_campaign_run(&s, &o), BS_EINVALID);
+  assert_non_null(strstr(s.error, "trace"));
+  bs_campaign_summary_free(&s);
+  assert_int_equal(ftell(trace), 0); /* nothing ran */
+  fclose(trace);
+  o.trace = NULL;
+  o.first_seed = UINT64_MAX;
+  assert_bs_err(bs_campaign_run(&s, &o), BS_EINVALID);
+  assert_non_null(strstr(s.error, "past the last seed"));
+  assert_int_equal(s.seeds_run, 0);
+  bs_campaign_summary_free(&s);
+  o.first_seed = UINT64_MAX - 1; /* the last two seeds are fine */
+  assert_bs_ok(bs_campaign_run(&s, &o));
+  assert_int_equal(s.seeds_run, 2);
+  bs_campaign_summary_free(&s);
+}
+
+static void last_progress(void *ctx, const bs_campaign_progress *p) {
+  *(bs_campaign_progress *)ctx = *p;
+}
+
+static void campaign_progress_ends_complete_when_seeds_fail(void **state) {
+  (void)state;
+  bs_campaign_progress last = {0};
+  bs_campaign_opts o = {.profile = "apfs", .seeds = 3, .ops = 1000, .jobs = 2,
+                        .sim_bug = "cow-in-place", .progress = last_progress, .ctx = &last};
+  bs_campaign_summary s;
+  assert_bs_ok(bs_campaign_run(&s, &o));
+  assert_true(s.violations > 0);
+  assert_true(s.ops < 3000u); /* the failing seeds stopped early */
+  assert_int_equal(last.seeds_done, 3);
+  assert_int_equal(last.ops_done, s.ops);
+  assert_int_equal(last.ops_total, s.ops);
+  bs_campaign_summary_free(&s);
+}
+
 static void campaign_reproduce_command_names_everything(void **state) {
   (void)state;
   char buf[256];
@@ -222,6 +264,8 @@ int main(void) {
     cmocka_unit_test(campaign_detects_cow_in_place_bug),
     cmocka_unit_test(campaign_detects_leak_block_bug),
     cmocka_unit_test(campaign_rejects_bad_options),
+    cmocka_unit_test(campaign_run_rejects_trace_with_jobs_and_seed_overflow),
+    cmocka_unit_test(campaign_progress_ends_complete_when_seeds_fail),
     cmocka_unit_test(campaign_reproduce_command_names_everything),
     cmocka_unit_test(campaign_digest_does_not_depend_on_jobs),
     cmocka_unit_test(campaign_same_seed_same_digest_in_two_processes),

@@ -337,6 +337,18 @@ static void cli_clone_onto_existing_is_EXISTS_with_exit_1(void **state) {
   EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "clone", "/missing", "/c");
 }
 
+static void cli_clone_error_names_the_path_at_fault(void **state) {
+  (void)state;
+  char img[128], host[128];
+  image_path(img, sizeof(img), "fault");
+  host_file(host, sizeof(host), "f.bin", 10);
+  EXPECT(0, NULL, NULL, "--image", img, "put", host, "/a");
+  EXPECT(0, NULL, NULL, "--image", img, "mkdir", "/d");
+  EXPECT(1, NULL, "bslab: clone: /missing: no such file", "--image", img, "clone", "/missing", "/c");
+  EXPECT(1, NULL, "bslab: clone: /d: invalid argument", "--image", img, "clone", "/d", "/c");
+  EXPECT(1, NULL, "bslab: clone: /nodir/c: no such file", "--image", img, "clone", "/a", "/nodir/c");
+}
+
 static void cli_snapshot_on_hfs_is_UNSUPPORTED_with_exit_1(void **state) {
   (void)state;
   char img[128];
@@ -349,6 +361,86 @@ static void cli_snapshot_on_hfs_is_UNSUPPORTED_with_exit_1(void **state) {
   EXPECT(1, NULL, "(UNSUPPORTED)", "--image", img, "branch", "create", "s", "b");
   EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "clone", "/x", "/y");
   EXPECT(2, NULL, "has profile hfs, not apfs", "--image", img, "--profile", "apfs", "ls");
+}
+
+/* ls of /.bs/branches on @img must be exactly @want. */
+static void expect_branches(const char *img, const char *want) {
+  run r;
+  BSLAB(&r, "--image", img, "ls", "/.bs/branches");
+  expect_status(&r, 0, "ls /.bs/branches");
+  assert_string_equal(r.out, want);
+  run_free(&r);
+}
+
+static void cli_branch_delete_checks_the_snapshot(void **state) {
+  (void)state;
+  char img[128];
+  image_path(img, sizeof(img), "branches");
+  EXPECT(0, NULL, NULL, "--image", img, "snapshot", "create", "s2");
+  EXPECT(0, NULL, NULL, "--image", img, "snapshot", "create", "s3");
+  EXPECT(0, NULL, NULL, "--image", img, "branch", "create", "s2", "b1");
+  EXPECT(1, NULL, "bslab: branch delete: b1: no such file", "--image", img, "branch", "delete", "s3",
+         "b1");
+  EXPECT(1, NULL, "(NOT_FOUND); b1 is not a branch of s3", "--image", img, "branch", "delete", "s3",
+         "b1");
+  expect_branches(img, "b1/\n");
+  /* s3 has a branch too: b1 is still not one of them. */
+  EXPECT(0, NULL, NULL, "--image", img, "branch", "create", "s3", "b3");
+  EXPECT(1, NULL, "b1 is not a branch of s3", "--image", img, "branch", "delete", "s3", "b1");
+  EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "branch", "delete", "nosuch", "b1");
+  expect_branches(img, "b1/\nb3/\n");
+  EXPECT(0, "deleted branch b1", NULL, "--image", img, "branch", "delete", "s2", "b1");
+  EXPECT(0, "deleted branch b3", NULL, "--image", img, "branch", "delete", "b3");
+  expect_branches(img, "");
+}
+
+/* Run "bslab ARGS > /dev/full"; its exit status, its stderr in @err. */
+static int run_to_dev_full(const char *args, char *err, size_t cap) {
+  char cmd[512], errp[128];
+  snprintf(errp, sizeof(errp), "%s/full.err", tmp);
+  snprintf(cmd, sizeof(cmd), "%s %s >/dev/full 2>%s", bs_test_bslab(), args, errp);
+  int ws = system(cmd);
+  char *e = slurp_file(errp, NULL);
+  snprintf(err, cap, "%s", e);
+  free(e);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
+}
+
+static void cli_write_error_on_stdout_is_exit_2(void **state) {
+  (void)state;
+  if (access("/dev/full", W_OK) != 0)
+    skip();
+  const char *const cmds[] = {"caps --format ssz", "caps", "--version", "help caps"};
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+    char err[512];
+    int st = run_to_dev_full(cmds[i], err, sizeof(err));
+    if (st != 2 || !strstr(err, "bslab: write error: "))
+      fail_msg("bslab %s > /dev/full: exit %d, stderr: %s", cmds[i], st, err);
+  }
+}
+
+static void cli_options_a_verb_does_not_use_are_usage_errors(void **state) {
+  (void)state;
+  char img[128];
+  image_path(img, sizeof(img), "opts");
+  EXPECT(2, NULL, "'--image' does not apply", "campaign", "--image", img, "--ops", "10");
+  EXPECT(2, NULL, "'--image' does not apply", "--image", img, "campaign", "--ops", "10");
+  EXPECT(2, NULL, "'--root' does not apply", "campaign", "--root", "/tmp", "--ops", "10");
+  EXPECT(2, NULL, "--root", "caps", "--root", "/tmp");
+  EXPECT(2, NULL, "--root", "--root", "/tmp", "--image", img, "ls");
+  assert_int_not_equal(access(img, F_OK), 0);
+  /* caps --image: the image's profile, and the image must exist. */
+  EXPECT(2, NULL, "does not exist", "caps", "--image", img);
+  EXPECT(0, NULL, NULL, "--image", img, "--profile", "hfs", "init");
+  EXPECT(0, "fs_type_name:     hfs\n", NULL, "caps", "--image", img);
+  EXPECT(2, NULL, "has profile hfs, not apfs", "caps", "--image", img, "--profile", "apfs");
+  /* --backend sim:FS names the profile, as bs_open() reads it. */
+  EXPECT(2, NULL, "different profiles", "caps", "--backend", "sim:apfs", "--profile", "hfs");
+  EXPECT(0, "fs_type_name:     btrfs\n", NULL, "caps", "--backend", "sim:btrfs");
+  EXPECT(0, "fs_type_name:     hfs\n", NULL, "--backend", "sim:hfs", "caps", "--image", img);
+  EXPECT(2, NULL, "has profile hfs, not apfs", "--backend", "sim:apfs", "--image", img, "ls");
+  EXPECT(0, "profile xfs, seeds 1..1", NULL, "campaign", "--backend", "sim:xfs", "--ops", "20",
+         "--quiet");
 }
 
 static void cli_volume_verbs_need_an_image(void **state) {
@@ -428,6 +520,25 @@ static void cli_campaign_prints_summary_and_progress(void **state) {
   run_free(&r);
 }
 
+static void cli_campaign_edge_cases(void **state) {
+  (void)state;
+  EXPECT(2, NULL, "past the last seed", "campaign", "--seed", "18446744073709551615", "--seeds", "2");
+  EXPECT(2, NULL, "past the last seed", "campaign", "--seeds", "10", "--seed",
+         "18446744073709551607");
+  EXPECT(0, "seeds 18446744073709551606..18446744073709551615", NULL, "campaign", "--seeds", "10",
+         "--seed", "18446744073709551606", "--ops", "10", "--quiet");
+  /* Seeds stop at their first failure: the last progress line is still 100%. */
+  run r;
+  BSLAB(&r, "campaign", "--sim-bug", "cow-in-place", "--seeds", "3", "--ops", "1000");
+  expect_status(&r, 1, "campaign with failing seeds");
+  const char *last = r.err, *p = r.err;
+  while ((p = strstr(p, "campaign: ")) != NULL)
+    last = p++;
+  if (strncmp(last, "campaign: 100%  seed 3/3", 24) != 0)
+    fail_msg("last progress line: %s", last);
+  run_free(&r);
+}
+
 static void cli_campaign_failure_prints_reproduce_command(void **state) {
   (void)state;
   run r;
@@ -483,11 +594,16 @@ int main(void) {
     cmocka_unit_test(cli_caps_real_backend_is_not_available_yet),
     cmocka_unit_test(cli_clone_snapshot_branch_round_trip),
     cmocka_unit_test(cli_clone_onto_existing_is_EXISTS_with_exit_1),
+    cmocka_unit_test(cli_clone_error_names_the_path_at_fault),
+    cmocka_unit_test(cli_branch_delete_checks_the_snapshot),
+    cmocka_unit_test(cli_write_error_on_stdout_is_exit_2),
+    cmocka_unit_test(cli_options_a_verb_does_not_use_are_usage_errors),
     cmocka_unit_test(cli_snapshot_on_hfs_is_UNSUPPORTED_with_exit_1),
     cmocka_unit_test(cli_volume_verbs_need_an_image),
     cmocka_unit_test(cli_snapshot_list_ssz_is_length_framed),
     cmocka_unit_test(cli_campaign_prints_summary_and_progress),
     cmocka_unit_test(cli_campaign_failure_prints_reproduce_command),
+    cmocka_unit_test(cli_campaign_edge_cases),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

@@ -36,7 +36,7 @@ typedef struct bs_campaign_progress {
   uint32_t seeds_done;  /**< seeds finished */
   uint32_t seeds_total; /**< seeds asked for */
   uint64_t ops_done;    /**< operations run so far, all seeds together */
-  uint64_t ops_total;   /**< seeds_total * ops per seed */
+  uint64_t ops_total;   /**< seeds_total * ops per seed, less those a failed seed skipped */
   uint32_t failures;    /**< failing seeds so far */
 } bs_campaign_progress;
 
@@ -76,7 +76,8 @@ typedef struct bs_campaign_opts {
   bool no_backend_check; /**< test only: skip bs_check(), rely on the model's checks alone */
   /**
    * If set, every canonical trace line (the digest's input, '\n'-terminated)
-   * is written here, after a "# seed S" line per seed.  Use with jobs 1.
+   * is written here, after a "# seed S" line per seed.  Needs jobs 1:
+   * bs_campaign_run() refuses a trace with jobs > 1 (BS_EINVALID).
    */
   FILE *trace;
   /** Called now and then with the overall progress (serialised, any thread). */
@@ -112,7 +113,8 @@ int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uin
 /**
  * Run every seed of @p o, on o->jobs threads, and summarise.
  * @return 0 when every seed ran (failures are in @p out), else the error that
- * stopped the campaign, described in @p out->error.
+ * stopped the campaign, described in @p out->error: BS_EINVALID for a trace
+ * with jobs > 1, or for seeds that would run past UINT64_MAX.
  */
 int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o);
 

@@ -53,6 +53,7 @@ static int number(const bslab_args *a, const char *name, const char *s, uint64_t
 }
 
 static int set_option(bslab_args *a, unsigned flag, const char *name, const char *v) {
+  a->given |= flag;
   switch (flag) {
   case BO_BACKEND: a->backend = v; return 0;
   case BO_PROFILE: a->profile = v; return 0;

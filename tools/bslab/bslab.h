@@ -44,6 +44,7 @@ typedef struct bslab_args {
   uint64_t seed, seeds, ops, jobs;
   bool seed_set, seeds_set, ops_set, jobs_set;
   bool digest, quiet, help;
+  unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */
 } bslab_args;
@@ -74,6 +75,8 @@ int bslab_usage_error(const bslab_args *a, const char *fmt, ...) __attribute__((
 void bslab_vmessage(const bslab_args *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* "bslab: VERB: SUBJECT: message (NAME)[; detail]" on stderr; returns BSLAB_FAILED. */
 int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *st);
+/* The same with the detail given (not bs_last_message()). */
+int bslab_op_error_detail(const bslab_args *a, const char *subject, int rc, const char *detail);
 /* "bslab: VERB: message" on stderr; returns BSLAB_USAGE. */
 int bslab_env_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Write @s as a JSON string literal. */
@@ -102,6 +105,10 @@ int bslab_vol_open(bslab_vol *v, const bslab_args *a, bool mutating);
 int bslab_vol_finish(bslab_vol *v, const bslab_args *a, bool changed, int status);
 /* Open a fresh store (no image) of --backend/--profile, for caps. */
 int bslab_open_fresh(bs_store **out, const bslab_args *a);
+/* Turn --backend sim:PROFILE into --backend sim --profile PROFILE, as
+ * bs_open() reads it; a different --profile is a usage error.  0 or
+ * BSLAB_USAGE after a message. */
+int bslab_split_backend(bslab_args *a);
 /* True if @name is a sim profile. */
 bool bslab_is_profile(const char *name);
 

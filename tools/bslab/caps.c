@@ -32,11 +32,12 @@ int bslab_caps(bslab_args *a) {
   int status = bslab_check_format(a, formats);
   if (status != 0)
     return status;
-  /* The volume of an existing image, else a fresh store of --profile. */
+  /* The volume of --image (which must exist), or of an existing
+   * $BSLAB_IMAGE; else a fresh store of --profile. */
   const char *image = a->image ? a->image : getenv("BSLAB_IMAGE");
   bslab_vol v = {0};
   bs_store *st = NULL;
-  if (image && *image && (!a->backend || strcmp(a->backend, "sim") == 0) && access(image, F_OK) == 0) {
+  if (image && *image && (a->image || access(image, F_OK) == 0)) {
     if ((status = bslab_vol_open(&v, a, false)) != 0)
       return status;
     st = v.st;

@@ -28,8 +28,18 @@ int bslab_clone(bslab_args *a) {
   if (status != 0)
     return status;
   int rc = bs_reflink(v.st, a->pos[0], a->pos[1]);
-  if (rc != 0)
-    status = bslab_op_error(a, a->pos[1], rc, v.st);
+  if (rc != 0) {
+    /* NOT_FOUND and INVALID may be about SRC (missing, not a regular file)
+     * or about DST (its parent, "/.bs"): name SRC if it is at fault.  The
+     * detail stays reflink's own message. */
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", bs_last_message(v.st));
+    bs_stat_info si;
+    bool about_src = false;
+    if (rc == BS_ENOT_FOUND || rc == BS_EINVALID)
+      about_src = bs_stat(v.st, a->pos[0], &si) != 0 || si.kind != BS_KIND_FILE;
+    status = bslab_op_error_detail(a, about_src ? a->pos[0] : a->pos[1], rc, detail);
+  }
   return bslab_vol_finish(&v, a, rc == 0, status);
 }
 

@@ -1,6 +1,7 @@
 /* bslab: the lab CLI of backstore (docs/bslab.1).  This file: the verb table,
  * usage texts and dispatch.  The verbs live in caps.c, fileops.c, snap.c and
  * campaign.c; each is a thin layer over the library. */
+#include <errno.h>
 #include <string.h>
 
 #include "tools/bslab/bslab.h"
@@ -100,7 +101,7 @@ static const bslab_verb verbs[] = {
    "Exit status 1 if any invariant was violated; each failure is printed with the\n"
    "command that reproduces it.\n",
    BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
-       BO_QUIET | BO_FAULTS | BO_ROOT | BO_TRACE,
+       BO_QUIET | BO_FAULTS | BO_TRACE,
    0, 0, bslab_campaign},
   {"help", "usage: bslab help [VERB]\nPrint the usage of bslab, or of VERB.\n", 0, 0, 1, NULL},
 };
@@ -126,7 +127,20 @@ static int help(const char *name) {
   return BSLAB_OK;
 }
 
-int main(int argc, char **argv) {
+/* The first option in @given that @allowed does not include, or NULL. */
+static const char *stray_option(unsigned given, unsigned allowed) {
+  static const struct {
+    unsigned flag;
+    const char *name;
+  } vol[] = {{BO_BACKEND, "backend"}, {BO_PROFILE, "profile"}, {BO_IMAGE, "image"},
+             {BO_SEED, "seed"},       {BO_ROOT, "root"}};
+  for (size_t i = 0; i < sizeof(vol) / sizeof(vol[0]); i++)
+    if ((given & vol[i].flag) && !(allowed & vol[i].flag))
+      return vol[i].name;
+  return NULL;
+}
+
+static int run(int argc, char **argv) {
   bslab_args a;
   memset(&a, 0, sizeof(a));
   if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -155,11 +169,30 @@ int main(int argc, char **argv) {
   bool global_help = a.help;
   a.help = false;
   a.verb = v->name;
-  if (bslab_parse(&a, argc - vi - 1, argv + vi + 1, v->allowed | BO_VOLUME) != 0)
+  if (bslab_parse(&a, argc - vi - 1, argv + vi + 1, v->allowed) != 0)
     return BSLAB_USAGE;
   if (a.help || global_help)
     return help(v->name);
+  /* Global options before the verb were parsed before the verb was known. */
+  const char *stray = v->run ? stray_option(a.given, v->allowed) : NULL;
+  if (stray)
+    return bslab_usage_error(&a, "option '--%s' does not apply here", stray);
   if (a.npos < v->min_pos || a.npos > v->max_pos)
     return bslab_usage_error(&a, a.npos < v->min_pos ? "missing argument" : "too many arguments");
-  return v->run ? v->run(&a) : help(a.npos ? a.pos[0] : NULL);
+  if (!v->run)
+    return help(a.npos ? a.pos[0] : NULL);
+  if (bslab_split_backend(&a) != 0)
+    return BSLAB_USAGE;
+  return v->run(&a);
+}
+
+int main(int argc, char **argv) {
+  int status = run(argc, argv);
+  /* Output that never reached its file is a failure, not a success. */
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+    fprintf(stderr, "bslab: write error: %s\n", strerror(errno ? errno : EIO));
+    return BSLAB_USAGE;
+  }
+  return status;
 }

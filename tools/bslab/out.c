@@ -5,7 +5,10 @@
 #include "tools/bslab/bslab.h"
 
 int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *st) {
-  const char *detail = st ? bs_last_message(st) : "";
+  return bslab_op_error_detail(a, subject, rc, st ? bs_last_message(st) : "");
+}
+
+int bslab_op_error_detail(const bslab_args *a, const char *subject, int rc, const char *detail) {
   fprintf(stderr, "bslab: %s: %s%s%s (%s)%s%s\n", a->verb, subject ? subject : "",
           subject ? ": " : "", bs_strerror(rc), bs_err_name(rc), *detail ? "; " : "", detail);
   return BSLAB_FAILED;

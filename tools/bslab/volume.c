@@ -17,11 +17,27 @@ bool bslab_is_profile(const char *name) {
   return false;
 }
 
+int bslab_split_backend(bslab_args *a) {
+  if (!a->backend || strncmp(a->backend, "sim:", 4) != 0)
+    return 0;
+  const char *inner = a->backend + 4;
+  if (*inner && a->profile && strcmp(a->profile, inner) != 0)
+    return bslab_usage_error(a, "--backend %s and --profile %s name different profiles",
+                             a->backend, a->profile);
+  if (*inner)
+    a->profile = inner;
+  a->backend = "sim";
+  return 0;
+}
+
 static const char *backend_of(const bslab_args *a) { return a->backend ? a->backend : "sim"; }
 
 /* 0 for the sim, 1 for another registered backend, BSLAB_USAGE if absent. */
 static int check_backend(const bslab_args *a) {
   const char *b = backend_of(a);
+  if (strcmp(b, "sim") == 0 && a->root)
+    return bslab_usage_error(a, "--root names a real backend's store; the sim keeps its volume "
+                                "in --image FILE");
   if (strcmp(b, "sim") == 0)
     return 0;
   if (bs_backend_find(b))
