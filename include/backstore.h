@@ -271,6 +271,12 @@ int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
 int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name);
 /** Delete branch @p name, dropping its reference on the snapshot. */
 int bs_branch_delete(bs_store *st, const char *name);
+/**
+ * The id of the snapshot branch @p name was made from, in @p snapshot_id.
+ * @return 0; BS_ENOT_FOUND if there is no such branch; BS_EUNSUPPORTED where
+ * the filesystem has no snapshots; BS_EINVALID for a bad name.
+ */
+int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 
 /** Store path of a snapshot's tree: "/.bs/snapshots/<name>". */
 int bs_snapshot_path(char *buf, size_t cap, const char *name);

@@ -191,6 +191,9 @@ static int sim_branch_create(bs_store *st, uint64_t snapshot_id, const char *nam
 static int sim_branch_delete(bs_store *st, const char *name) {
   OP(BS__SIM_OP_SNAPSHOT, bs__sim_branch_delete(s, name));
 }
+static int sim_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
+  OP(BS__SIM_OP_META, bs__sim_branch_parent(s, name, snapshot_id));
+}
 
 static int sim_power_loss(bs_store *st, bs_power_loss_mode mode) {
   return bs__sim_power_loss(bs__sim_cast(st), mode);
@@ -233,6 +236,7 @@ const bs_backend_ops bs__sim_ops = {
   .snapshot_mount_ro = sim_snapshot_mount_ro,
   .branch_create = sim_branch_create,
   .branch_delete = sim_branch_delete,
+  .branch_parent = sim_branch_parent,
   .power_loss = sim_power_loss,
   .check = sim_check,
   .clock_ns = sim_clock,

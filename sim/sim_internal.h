@@ -348,6 +348,7 @@ int bs__sim_snapshot_delete(bs__sim_store *s, uint64_t id);
 int bs__sim_snapshot_mount_ro(bs__sim_store *s, uint64_t id, char *path, size_t cap);
 int bs__sim_branch_create(bs__sim_store *s, uint64_t snapshot_id, const char *name);
 int bs__sim_branch_delete(bs__sim_store *s, const char *name);
+int bs__sim_branch_parent(bs__sim_store *s, const char *name, uint64_t *snapshot_id);
 /* sim/check.c */
 int bs__sim_check(bs__sim_store *s);
 /* Walk every map of every tree, adding expected references into @exp (n entries).

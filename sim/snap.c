@@ -170,6 +170,17 @@ int bs__sim_branch_create(bs__sim_store *s, uint64_t snapshot_id, const char *na
   return BS_OK;
 }
 
+int bs__sim_branch_parent(bs__sim_store *s, const char *name, uint64_t *snapshot_id) {
+  if (!s->caps.native_snapshots)
+    return unsupported(s, "branch parent");
+  size_t pos;
+  bs__sim_tree *t = bs__sim_branch_by_name(s, name, strlen(name), &pos);
+  if (!t)
+    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "branch parent: no branch \"%s\"", name);
+  *snapshot_id = t->id;
+  return BS_OK;
+}
+
 int bs__sim_branch_delete(bs__sim_store *s, const char *name) {
   if (!s->caps.native_snapshots)
     return unsupported(s, "branch delete");

@@ -298,6 +298,14 @@ int bs_branch_delete(bs_store *st, const char *name) {
   DISPATCH(st, branch_delete, name);
 }
 
+int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
+  if (!snapshot_id)
+    return bad_arg(st, "branch parent", "NULL output");
+  *snapshot_id = 0;
+  CHECK_NAME(st, "branch parent", name);
+  DISPATCH(st, branch_parent, name, snapshot_id);
+}
+
 int bs_power_loss(bs_store *st, bs_power_loss_mode mode) {
   if (mode != BS_POWER_LOSS_DROP && mode != BS_POWER_LOSS_TEAR)
     return bad_arg(st, "power_loss", "mode is neither DROP nor TEAR");

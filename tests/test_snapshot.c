@@ -24,6 +24,9 @@ static void unsupported_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_snapshot_mount_ro(st, 1, path, sizeof(path)), BS_EUNSUPPORTED);
   assert_bs_err(bs_branch_create(st, 1, "b"), BS_EUNSUPPORTED);
   assert_bs_err(bs_branch_delete(st, "b"), BS_EUNSUPPORTED);
+  uint64_t parent = 7;
+  assert_bs_err(bs_branch_parent(st, "b", &parent), BS_EUNSUPPORTED);
+  assert_int_equal(parent, 0);
   /* The reserved namespace is there all the same, and empty. */
   char l[BS_TEST_LISTING_MAX];
   bs_test_listing(st, "/.bs", l);
@@ -155,6 +158,32 @@ static void busy_body(bs_store *st, const bs_target *t, void *ctx) {
 static void snapshot_delete_busy_with_branch(void **state) {
   (void)state;
   bs_test_each_target(bs_want_snapshots, busy_body, NULL, bs_test_seed());
+}
+
+/* A branch knows its snapshot, whatever other snapshots exist. */
+static void parent_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  bs_snapshot_info a, b;
+  uint64_t parent = 0;
+  assert_bs_ok(bs_snapshot_create(st, "a", &a));
+  assert_bs_ok(bs_snapshot_create(st, "b", &b));
+  assert_bs_ok(bs_branch_create(st, a.id, "br"));
+  assert_bs_ok(bs_branch_create(st, b.id, "br2"));
+  assert_bs_ok(bs_branch_parent(st, "br", &parent));
+  assert_int_equal(parent, a.id);
+  assert_bs_ok(bs_branch_parent(st, "br2", &parent));
+  assert_int_equal(parent, b.id);
+  assert_bs_err(bs_branch_parent(st, "nosuch", &parent), BS_ENOT_FOUND);
+  assert_int_equal(parent, 0);
+  assert_bs_err(bs_branch_parent(st, "bad/name", &parent), BS_EINVALID);
+  assert_bs_ok(bs_branch_delete(st, "br"));
+  assert_bs_err(bs_branch_parent(st, "br", &parent), BS_ENOT_FOUND);
+}
+
+static void branch_parent_names_its_snapshot(void **state) {
+  (void)state;
+  bs_test_each_target(bs_want_snapshots, parent_body, NULL, bs_test_seed());
 }
 
 static void releases_body(bs_store *st, const bs_target *t, void *ctx) {
@@ -345,6 +374,7 @@ int main(void) {
     cmocka_unit_test(snapshot_unsupported_error_code),
     cmocka_unit_test(snapshot_readonly),
     cmocka_unit_test(snapshot_delete_busy_with_branch),
+    cmocka_unit_test(branch_parent_names_its_snapshot),
     cmocka_unit_test(delete_snapshot_releases_blocks),
     cmocka_unit_test(snapshot_never_changes),
     cmocka_unit_test(branch_is_writable_and_isolated),

@@ -95,6 +95,7 @@ struct bs_backend_ops {
   /* Later file ops: methods are only ever appended, after the lab hooks too. */
 
   int (*chown)(bs_store *st, const char *path, uint32_t uid, uint32_t gid);  /**< contract of bs_chown() */
+  int (*branch_parent)(bs_store *st, const char *name, uint64_t *snapshot_id); /**< contract of bs_branch_parent() */
 };
 
 /**
