@@ -170,24 +170,33 @@ int bs__sim_branch_create(bs__sim_store *s, uint64_t snapshot_id, const char *na
   return BS_OK;
 }
 
-int bs__sim_branch_parent(bs__sim_store *s, const char *name, uint64_t *snapshot_id) {
+/* Branch @name for operation @what, at @pos: UNSUPPORTED without snapshots,
+ * NOT_FOUND without such a branch (both described in the store's message). */
+static int branch_find(bs__sim_store *s, const char *what, const char *name, bs__sim_tree **t,
+                       size_t *pos) {
   if (!s->caps.native_snapshots)
-    return unsupported(s, "branch parent");
-  size_t pos;
-  bs__sim_tree *t = bs__sim_branch_by_name(s, name, strlen(name), &pos);
-  if (!t)
-    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "branch parent: no branch \"%s\"", name);
-  *snapshot_id = t->id;
+    return unsupported(s, what);
+  *t = bs__sim_branch_by_name(s, name, strlen(name), pos);
+  if (!*t)
+    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "%s: no branch \"%s\"", what, name);
   return BS_OK;
 }
 
-int bs__sim_branch_delete(bs__sim_store *s, const char *name) {
-  if (!s->caps.native_snapshots)
-    return unsupported(s, "branch delete");
+int bs__sim_branch_parent(bs__sim_store *s, const char *name, uint64_t *snapshot_id) {
+  bs__sim_tree *t;
   size_t pos;
-  bs__sim_tree *t = bs__sim_branch_by_name(s, name, strlen(name), &pos);
-  if (!t)
-    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "branch delete: no branch \"%s\"", name);
+  int rc = branch_find(s, "branch parent", name, &t, &pos);
+  if (rc == BS_OK)
+    *snapshot_id = t->id;
+  return rc;
+}
+
+int bs__sim_branch_delete(bs__sim_store *s, const char *name) {
+  bs__sim_tree *t;
+  size_t pos;
+  int rc = branch_find(s, "branch delete", name, &t, &pos);
+  if (rc != BS_OK)
+    return rc;
   size_t si = snap_index(s, t->id);
   if (si != SIZE_MAX && s->snaps[si]->branch_count > 0)
     s->snaps[si]->branch_count--;
