@@ -13,49 +13,29 @@
 
 #include "fuzz/fuzz.h"
 
-/* Run one file through the target; -1 if it cannot be read. */
+/* Run one file through the target; -1 if it cannot be read.  The input sits
+ * in a buffer of exactly its length, so ASan sees any read past its end. */
 static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
-  if (!f) {
+  struct stat sb;
+  if (!f || fstat(fileno(f), &sb) != 0) {
     fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+    if (f)
+      fclose(f);
     return -1;
   }
-  uint8_t *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? 2 * cap : 4096;
-      uint8_t *p = realloc(buf, cap);
-      if (!p) {
-        free(buf);
-        fclose(f);
-        fprintf(stderr, "replay: %s: out of memory\n", path);
-        return -1;
-      }
-      buf = p;
-    }
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0)
-      break;
-  }
-  int bad = ferror(f);
+  size_t len = (size_t)sb.st_size;
+  uint8_t *buf = malloc(len ? len : 1);
+  size_t got = buf ? fread(buf, 1, len, f) : 0;
+  int bad = !buf || got != len || ferror(f);
   fclose(f);
   if (bad) {
-    free(buf);
-    fprintf(stderr, "replay: %s: read error\n", path);
-    return -1;
-  }
-  /* A copy of exactly len bytes, so ASan sees any read past the input. */
-  uint8_t *exact = malloc(len ? len : 1);
-  if (!exact) {
+    fprintf(stderr, "replay: %s: %s\n", path, buf ? "short read" : "out of memory");
     free(buf);
     return -1;
   }
-  memcpy(exact, buf, len);
+  LLVMFuzzerTestOneInput(buf, len);
   free(buf);
-  LLVMFuzzerTestOneInput(exact, len);
-  free(exact);
   return 0;
 }
 

@@ -69,6 +69,8 @@ int bslab_campaign(bslab_args *a) {
   if (a->sim_bug && bs_sim_bug_from_name(a->sim_bug, &bug) != 0)
     return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place or leak-block)", a->sim_bug);
 
+  /* bs_campaign_run refuses these two as well, but only after the trace
+   * file below has been created (an existing one emptied): check first. */
   if (a->seed_set && a->seeds_set && a->seed > UINT64_MAX - (a->seeds - 1))
     return bslab_usage_error(a, "--seed %" PRIu64 " --seeds %" PRIu64 " runs past the last seed, %"
                              PRIu64, a->seed, a->seeds, UINT64_MAX);
