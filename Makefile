@@ -12,25 +12,38 @@ UNAME_S := $(shell uname -s)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wno-missing-field-initializers
-BASE_CFLAGS := -MMD -MP -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -I. -g $(WARN)
+BASE_CFLAGS = -MMD -MP -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -I. -g $(WARN) $(FIU_CFLAGS)
 OPT      ?= -O2
 CFLAGS   ?=
 LDFLAGS  ?=
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-# The library: core, sim, faults, and the platform half of real/ chosen here.
-LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c))
+# The library: core, sim, faults, the portable part of real/ (darwin.c's
+# logic included: its Linux tests run it through a fake seam), and the
+# platform half of real/ chosen here.
+LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c) \
+             $(wildcard real/sys.c real/posix.c real/host.c real/darwin.c))
 ifeq ($(UNAME_S),Darwin)
-LIB_SRC += $(wildcard real/darwin.c)
+LIB_SRC += $(wildcard real/darwin_libc.c)
 else
-LIB_SRC += $(wildcard real/linux.c)
+LIB_SRC += real/linux.c
+endif
+
+# libfiu fault points (real/sys.c): compiled in where libfiu is installed
+# (scripts/deps.sh installs it on Debian); without it they compile to nothing.
+FIU_PREFIX := $(firstword $(patsubst %/include/fiu.h,%,$(wildcard /usr/include/fiu.h \
+                /usr/local/include/fiu.h /opt/homebrew/include/fiu.h)))
+ifneq ($(FIU_PREFIX),)
+FIU_CFLAGS := -DFIU_ENABLE $(if $(filter /usr,$(FIU_PREFIX)),,-I$(FIU_PREFIX)/include)
+LIBS_FIU   := $(if $(filter /usr,$(FIU_PREFIX)),,-L$(FIU_PREFIX)/lib) -lfiu
 endif
 
 BSLAB_SRC   := $(sort $(wildcard tools/bslab/*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SRC    := $(sort $(wildcard tests/test_*.c))
 TEST_NAMES  := $(basename $(notdir $(TEST_SRC)))
-TEST_LIBS   := -lcmocka -lm -lpthread
+TEST_LIBS   = -lcmocka -lm -lpthread $(LIBS_FIU)
+LIBS        = -lm -lpthread $(LIBS_FIU)
 
 # Fuzz targets fuzz/<t>_fuzzer.c, each with a seed corpus corpora/<t>/.
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzzer.c,%,$(sort $(wildcard fuzz/*_fuzzer.c)))
@@ -69,10 +82,10 @@ $(ASAN)/libbackstore.a: $(LIB_SRC:%.c=$(ASAN)/%.o)
 	ar rcs $@ $^
 
 $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ -lm -lpthread
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
-	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ -lm -lpthread
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIBFUZZ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,14 +93,14 @@ $(LIBFUZZ)/%.o: %.c
 
 # ---- fuzz targets: corpus replayers (make check) and libFuzzer (make fuzz) --
 $(PLAIN)/fuzz/%_replay: $(PLAIN)/fuzz/%_fuzzer.o $(PLAIN)/fuzz/replay.o $(PLAIN)/libbackstore.a
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $^
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(ASAN)/fuzz/%_replay: $(ASAN)/fuzz/%_fuzzer.o $(ASAN)/fuzz/replay.o $(ASAN)/libbackstore.a
-	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIBFUZZ)/bin/%_fuzzer: $(LIBFUZZ)/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(LIBFUZZ)/%.o)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ -lm -lpthread
+	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- tests ---------------------------------------------------------------
 $(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
@@ -121,7 +134,7 @@ campaign: deps
 	$(BUILD)/bslab campaign $(CAMPAIGN_ARGS) --jobs 2
 
 $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ -lm -lpthread
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench

@@ -14,6 +14,8 @@ PACKAGES=(
   doxygen           # make docs (part of make check): API reference, doc coverage
   clang             # make fuzz: libFuzzer targets
   libclang-rt-14-dev  # make fuzz: clang's fuzzer and sanitizer runtimes
+  libfiu-dev        # fault points in real/sys.c (bs/real/*), enabled by tests
+  xfslibs-dev       # <xfs/xfs.h>: the geometry ioctl that says whether xfs has reflink
 )
 
 missing=()

@@ -146,7 +146,7 @@ static void cli_exit_status_follows_the_contract(void **state) {
   EXPECT(1, "FAILED", NULL, "campaign", "--ops", "300", "--sim-bug", "cow-in-place", "--quiet");
 }
 
-static const char *const all_verbs[] = {"caps",  "clone", "snapshot", "branch", "campaign",
+static const char *const all_verbs[] = {"caps",  "probe", "clone", "snapshot", "branch", "campaign",
                                         "init",  "put",   "cat",      "ls",     "stat",
                                         "usage", "mkdir", "rm",       "help"};
 #define N_VERBS (sizeof(all_verbs) / sizeof(all_verbs[0]))
@@ -238,10 +238,23 @@ static void cli_caps_json_and_text_show_the_design_table(void **state) {
   }
 }
 
-static void cli_caps_real_backend_is_not_available_yet(void **state) {
+static void cli_real_backend_usage_and_environment_errors(void **state) {
   (void)state;
-  EXPECT(2, NULL, "bslab: caps: backend 'real' is not available", "caps", "--backend", "real");
-  EXPECT(2, NULL, "backend 'real' is not available", "campaign", "--backend", "real");
+  EXPECT(2, NULL, "bslab: caps: backend 'real' needs --root DIR", "caps", "--backend", "real");
+  EXPECT(2, NULL, "--profile names a sim profile", "caps", "--backend", "real", "--root", "/",
+         "--profile", "apfs");
+  EXPECT(2, NULL, "--image is the sim's volume file", "caps", "--backend", "real", "--root", "/",
+         "--image", "x.img");
+  EXPECT(2, NULL, "cannot open a 'real' store on '/nonexistent-bs': no such file",
+         "caps", "--backend", "real", "--root", "/nonexistent-bs");
+  EXPECT(2, NULL, "unknown backend 'nosuch'", "caps", "--backend", "nosuch");
+  EXPECT(2, NULL, "the campaign runs on the sim only", "campaign", "--backend", "real");
+  /* probe: a host path's filesystem; a missing path is NOT_FOUND, exit 1. */
+  EXPECT(0, "\n", NULL, "probe", "/");
+  EXPECT(0, "\"fs_type_name\":", NULL, "probe", "--format", "json", "/");
+  EXPECT(1, NULL, "bslab: probe: /nonexistent-bs: no such file", "probe", "/nonexistent-bs");
+  EXPECT(2, NULL, "missing argument", "probe");
+  EXPECT(2, NULL, "does not apply", "probe", "--backend", "sim", "/");
 }
 
 /* Write @len bytes of a pattern to a host file in the temp dir. */
@@ -591,7 +604,7 @@ int main(void) {
     cmocka_unit_test(cli_help_on_every_verb),
     cmocka_unit_test(cli_caps_ssz_matches_golden_for_every_profile),
     cmocka_unit_test(cli_caps_json_and_text_show_the_design_table),
-    cmocka_unit_test(cli_caps_real_backend_is_not_available_yet),
+    cmocka_unit_test(cli_real_backend_usage_and_environment_errors),
     cmocka_unit_test(cli_clone_snapshot_branch_round_trip),
     cmocka_unit_test(cli_clone_onto_existing_is_EXISTS_with_exit_1),
     cmocka_unit_test(cli_clone_error_names_the_path_at_fault),

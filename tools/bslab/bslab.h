@@ -114,6 +114,7 @@ bool bslab_is_profile(const char *name);
 
 /* The verbs. */
 int bslab_caps(bslab_args *a);
+int bslab_probe(bslab_args *a);
 int bslab_init(bslab_args *a);
 int bslab_clone(bslab_args *a);
 int bslab_put(bslab_args *a);

@@ -23,6 +23,20 @@ int bslab_init(bslab_args *a) {
 }
 
 int bslab_clone(bslab_args *a) {
+  /* A real backend without --root clones host paths: its store is "/". */
+  static char host[2][4096];
+  if (a->backend && strcmp(a->backend, "sim") != 0 && !a->root) {
+    for (int i = 0; i < 2; i++) {
+      if (a->pos[i][0] == '/')
+        continue;
+      char cwd[4096];
+      if (!getcwd(cwd, sizeof(cwd)) ||
+          (size_t)snprintf(host[i], sizeof(host[i]), "%s/%s", cwd, a->pos[i]) >= sizeof(host[i]))
+        return bslab_env_error(a, "cannot make '%s' an absolute path", a->pos[i]);
+      a->pos[i] = host[i];
+    }
+    a->root = "/";
+  }
   bslab_vol v;
   int status = bslab_vol_open(&v, a, true);
   if (status != 0)

@@ -11,7 +11,7 @@ static const char top_usage[] =
   "\n"
   "Global options (a verb accepts them after its name too):\n"
   "  --image FILE     sim volume image, kept between invocations (default $BSLAB_IMAGE)\n"
-  "  --backend NAME   backend: sim (default); real is not available yet\n"
+  "  --backend NAME   backend: sim (default), or real (the filesystem of --root)\n"
   "  --profile FS     sim profile: apfs (default), hfs, btrfs, xfs, ext4, tmpfs\n"
   "  --seed S         seed of a new sim volume (default 0)\n"
   "  --root DIR       directory of a real backend's store\n"
@@ -19,7 +19,8 @@ static const char top_usage[] =
   "  --version        print the version\n"
   "\n"
   "Verbs:\n"
-  "  caps       capabilities of a filesystem profile (text, json, ssz, hex)\n"
+  "  caps       capabilities of a sim profile or a real volume (text, json, ssz, hex)\n"
+  "  probe      the type of the filesystem holding a host path\n"
   "  clone      clone SRC to DST copy-on-write (clonefile(2) semantics)\n"
   "  snapshot   create, list or delete read-only snapshots\n"
   "  branch     create or delete writable branches of a snapshot\n"
@@ -36,19 +37,30 @@ static const char top_usage[] =
 static const bslab_verb verbs[] = {
   {"caps",
    "usage: bslab caps [--backend sim] [--profile FS] [--image FILE] [--format text|json|ssz|hex]\n"
-   "Print the capabilities of a sim profile (or of the volume in --image).\n"
+   "       bslab caps --backend real --root DIR [--format text|json|ssz|hex]\n"
+   "Print the capabilities of a sim profile (or of the volume in --image), or of\n"
+   "the real filesystem holding DIR.\n"
    "  --format text  aligned 'key: value' lines (default)\n"
    "  --format json  one JSON object\n"
    "  --format ssz   the raw SSZ CapabilityResponse bytes (DESIGN 4)\n"
    "  --format hex   the SSZ bytes as one line of lowercase hex\n",
    BO_VOLUME | BO_FORMAT, 0, 0, bslab_caps},
+  {"probe",
+   "usage: bslab probe [--format text|json] PATH\n"
+   "Print the type of the filesystem holding host path PATH: apfs, hfs, btrfs, xfs,\n"
+   "ext4 or tmpfs, another type by its own name (overlay, fuse, nfs, ...), or other.\n",
+   BO_FORMAT, 1, 1, bslab_probe},
   {"init",
    "usage: bslab init --image FILE [--profile FS] [--seed S]\n"
    "Create an empty sim volume in FILE; fails (EXISTS) if FILE exists.\n",
    BO_VOLUME, 0, 0, bslab_init},
   {"clone",
    "usage: bslab clone [--backend sim] [--image FILE] SRC DST\n"
-   "Clone file SRC to DST sharing all blocks (reflink); DST must not exist.\n" VOL_OPTS,
+   "       bslab clone --backend real [--root DIR] SRC DST\n"
+   "Clone file SRC to DST sharing all blocks (reflink); DST must not exist. Mode,\n"
+   "owner (as root), times and extended attributes are kept; on failure nothing is\n"
+   "left at DST. With --backend real, SRC and DST are host paths, or paths below DIR\n"
+   "when --root is given.\n" VOL_OPTS,
    BO_VOLUME, 2, 2, bslab_clone},
   {"snapshot",
    "usage: bslab snapshot create [--format text|json|ssz|hex] NAME\n"
@@ -108,7 +120,7 @@ static const bslab_verb verbs[] = {
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
 /* Verbs of DESIGN 5 that later issues add. */
-static const char *const later[] = {"probe", "replay", "shrink", "diff", "faults"};
+static const char *const later[] = {"replay", "shrink", "diff", "faults"};
 
 const bslab_verb *bslab_find_verb(const char *name) {
   for (size_t i = 0; i < N_VERBS; i++)

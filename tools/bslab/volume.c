@@ -40,10 +40,14 @@ static int check_backend(const bslab_args *a) {
                                 "in --image FILE");
   if (strcmp(b, "sim") == 0)
     return 0;
-  if (bs_backend_find(b))
-    return 1;
-  return bslab_env_error(a, "backend '%s' is not available in this build (only 'sim'; the real "
-                            "backend is added by a later issue)", b);
+  if (!bs_backend_find(b))
+    return bslab_env_error(a, "unknown backend '%s' (sim or real)", b);
+  if (a->profile)
+    return bslab_usage_error(a, "--profile names a sim profile; backend '%s' works on the "
+                                "filesystem of --root", b);
+  if (a->image)
+    return bslab_usage_error(a, "--image is the sim's volume file; backend '%s' works on --root", b);
+  return 1;
 }
 
 int bslab_open_fresh(bs_store **out, const bslab_args *a) {
@@ -51,6 +55,9 @@ int bslab_open_fresh(bs_store **out, const bslab_args *a) {
   if (kind == BSLAB_USAGE)
     return kind;
   bs_open_opts o = {.root = a->root, .seed = a->seed};
+  if (kind == 1 && !a->root)
+    return bslab_usage_error(a, "backend '%s' needs --root DIR, the directory of its store",
+                             backend_of(a));
   if (kind == 0) {
     o.profile = a->profile ? a->profile : "apfs";
     if (!bslab_is_profile(o.profile))
@@ -58,6 +65,9 @@ int bslab_open_fresh(bs_store **out, const bslab_args *a) {
                              o.profile);
   }
   int rc = bs_open(out, backend_of(a), &o);
+  if (rc != 0 && kind == 1)
+    return bslab_env_error(a, "cannot open a '%s' store on '%s': %s (%s)", backend_of(a), a->root,
+                           bs_strerror(rc), bs_err_name(rc));
   if (rc != 0)
     return bslab_env_error(a, "cannot open backend '%s': %s (%s)", backend_of(a), bs_strerror(rc),
                            bs_err_name(rc));

@@ -1,0 +1,266 @@
+/* The host-filesystem backend core (see host.h): store-path checks, joining
+ * with the root, errno to BS_E* codes with messages, and the reflink
+ * preconditions every platform shares. */
+#include "real/host.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static bs__host_store *H(bs_store *st) { return (bs__host_store *)st; }
+
+/* Fail with the code for -@neg_errno and "OP: PATH: strerror". */
+static int fail_errno(bs_store *st, const char *op, const char *path, int neg_errno) {
+  int e = -neg_errno;
+  return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, path, strerror(e));
+}
+
+/* Store path -> host path.  Components "." and ".." are refused, so a store
+ * path never names anything outside the root (symlinks inside the store are
+ * followed in intermediate components; docs/real.md). */
+static int host_path(bs_store *st, const char *op, const char *path, char **out) {
+  bs__host_store *h = H(st);
+  for (const char *p = path; *p;) {
+    while (*p == '/')
+      p++;
+    size_t n = strcspn(p, "/");
+    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+      return bs_store_fail(st, BS_EINVALID, 0, "%s: %s: \".\" and \"..\" are not allowed in store paths",
+                           op, path);
+    p += n;
+  }
+  size_t len = strlen(path);
+  if (len == 1) /* "/" is the root itself */
+    len = 0;
+  char *s = malloc(h->root_len + len + 2);
+  if (!s)
+    return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+  memcpy(s, h->root, h->root_len);
+  memcpy(s + h->root_len, path, len);
+  s[h->root_len + len] = '\0';
+  if (s[0] == '\0')
+    strcpy(s, "/");
+  *out = s;
+  return 0;
+}
+
+int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root) {
+  *out = NULL;
+  if (!root || !*root)
+    return BS_EINVALID;
+  char *abs = NULL;
+  if (root[0] == '/') {
+    abs = strdup(root);
+  } else {
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof(cwd)))
+      return bs_err_from_errno(errno);
+    size_t n = strlen(cwd) + strlen(root) + 2;
+    abs = malloc(n);
+    if (abs)
+      snprintf(abs, n, "%s/%s", cwd, root);
+  }
+  if (!abs)
+    return BS_ENO_MEMORY;
+  size_t len = strlen(abs);
+  while (len > 0 && abs[len - 1] == '/')
+    abs[--len] = '\0';
+  bs_stat_info si;
+  int rc = os->stat(os->ctx, len ? abs : "/", &si);
+  if (rc == 0 && si.kind != BS_KIND_DIR)
+    rc = -ENOTDIR;
+  if (rc != 0) {
+    free(abs);
+    return bs_err_from_errno(-rc);
+  }
+  bs__host_store *h = calloc(1, sizeof(*h));
+  if (!h) {
+    free(abs);
+    return BS_ENO_MEMORY;
+  }
+  h->base.ops = ops;
+  h->os = os;
+  h->root = abs;
+  h->root_len = len;
+  *out = &h->base;
+  return BS_OK;
+}
+
+void bs__host_close(bs_store *st) {
+  bs__host_store *h = H(st);
+  if (h->os->release)
+    h->os->release(h->os->ctx);
+  free(h->root);
+  free(h);
+}
+
+/* One store path: join, call, map. */
+#define ON_PATH(st, op, path, call)                                                         \
+  do {                                                                                      \
+    char *hp_ = NULL;                                                                       \
+    int rc_ = host_path((st), (op), (path), &hp_);                                          \
+    if (rc_ != 0)                                                                           \
+      return rc_;                                                                           \
+    const bs_host_os *os = H(st)->os;                                                       \
+    const char *hp = hp_;                                                                   \
+    rc_ = (call);                                                                           \
+    free(hp_);                                                                              \
+    return rc_ == 0 ? 0 : fail_errno((st), (op), (path), rc_);                              \
+  } while (0)
+
+int bs__host_caps(bs_store *st, bs_caps *out) {
+  bs__host_store *h = H(st);
+  const char *root = h->root_len ? h->root : "/";
+  int rc = h->os->caps(h->os->ctx, root, out);
+  return rc == 0 ? 0 : fail_errno(st, "caps", root, rc);
+}
+
+int bs__host_probe(bs_store *st, const char *path, bs_fs_type *out) {
+  bs__host_store *h = H(st);
+  int rc = h->os->fs_type(h->os->ctx, path, out);
+  return rc == 0 ? 0 : fail_errno(st, "probe", path, rc);
+}
+
+int bs__host_usage(bs_store *st, bs_usage *out) {
+  bs__host_store *h = H(st);
+  const char *root = h->root_len ? h->root : "/";
+  int rc = h->os->usage(h->os->ctx, root, out);
+  return rc == 0 ? 0 : fail_errno(st, "usage", root, rc);
+}
+
+/* The checks of bs_reflink's contract in the sim's order (src exists and is
+ * a regular file, dst does not exist), then the platform's clone; a clone the
+ * filesystem cannot do is UNSUPPORTED with the filesystem's name. */
+int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
+  char *hs = NULL, *hd = NULL;
+  int rc = host_path(st, "reflink", src, &hs);
+  if (rc == 0)
+    rc = host_path(st, "reflink", dst, &hd);
+  if (rc != 0) {
+    free(hs);
+    return rc;
+  }
+  const bs_host_os *os = H(st)->os;
+  bs_stat_info si;
+  int e = os->stat(os->ctx, hs, &si);
+  if (e != 0) {
+    rc = fail_errno(st, "reflink", src, e);
+  } else if (si.kind != BS_KIND_FILE) {
+    rc = bs_store_fail(st, BS_EINVALID, 0, "reflink: %s: not a regular file", src);
+  } else if ((e = os->stat(os->ctx, hd, &si)) == 0) {
+    rc = bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
+  } else if (e != -ENOENT) {
+    rc = fail_errno(st, "reflink", dst, e);
+  } else if ((e = os->clone(os->ctx, hs, hd)) != 0) {
+    rc = fail_errno(st, "reflink", src, e);
+    if (rc == BS_EUNSUPPORTED) {
+      bs_fs_type t = BS_FS_OTHER;
+      os->fs_type(os->ctx, hs, &t);
+      bs_store_fail(st, rc, -e, "reflink: %s: %s has no native reflink (%s)", src,
+                    bs_fs_type_name(t), strerror(-e));
+    }
+  }
+  free(hs);
+  free(hd);
+  return rc;
+}
+
+int bs__host_create(bs_store *st, const char *path, uint32_t mode) {
+  ON_PATH(st, "create", path, os->create(os->ctx, hp, mode));
+}
+
+int bs__host_mkdir(bs_store *st, const char *path, uint32_t mode) {
+  ON_PATH(st, "mkdir", path, os->mkdir(os->ctx, hp, mode));
+}
+
+int bs__host_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
+  ON_PATH(st, "write", path, os->pwrite(os->ctx, hp, off, buf, len));
+}
+
+int bs__host_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
+  ON_PATH(st, "read", path, os->pread(os->ctx, hp, off, buf, len, nread));
+}
+
+int bs__host_truncate(bs_store *st, const char *path, uint64_t size) {
+  ON_PATH(st, "truncate", path, os->truncate(os->ctx, hp, size));
+}
+
+int bs__host_unlink(bs_store *st, const char *path) {
+  ON_PATH(st, "unlink", path, os->unlink(os->ctx, hp));
+}
+
+int bs__host_rmdir(bs_store *st, const char *path) {
+  ON_PATH(st, "rmdir", path, os->rmdir(os->ctx, hp));
+}
+
+int bs__host_rename(bs_store *st, const char *from, const char *to) {
+  char *hf = NULL, *ht = NULL;
+  int rc = host_path(st, "rename", from, &hf);
+  if (rc == 0)
+    rc = host_path(st, "rename", to, &ht);
+  if (rc == 0) {
+    const bs_host_os *os = H(st)->os;
+    int e = os->rename(os->ctx, hf, ht);
+    rc = e == 0 ? 0 : fail_errno(st, "rename", from, e);
+  }
+  free(hf);
+  free(ht);
+  return rc;
+}
+
+int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out) {
+  ON_PATH(st, "stat", path, os->stat(os->ctx, hp, out));
+}
+
+int bs__host_chmod(bs_store *st, const char *path, uint32_t mode) {
+  ON_PATH(st, "chmod", path, os->chmod(os->ctx, hp, mode));
+}
+
+int bs__host_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
+  ON_PATH(st, "chown", path, os->chown(os->ctx, hp, uid, gid));
+}
+
+int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
+  ON_PATH(st, "utimens", path, os->utimens(os->ctx, hp, atime_ns, mtime_ns));
+}
+
+int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
+  ON_PATH(st, "readdir", path, os->readdir(os->ctx, hp, cb, ctx));
+}
+
+int bs__host_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
+  ON_PATH(st, "setxattr", path, os->setxattr(os->ctx, hp, name, value, len));
+}
+
+int bs__host_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
+  ON_PATH(st, "getxattr", path, os->getxattr(os->ctx, hp, name, buf, cap, len));
+}
+
+int bs__host_removexattr(bs_store *st, const char *path, const char *name) {
+  ON_PATH(st, "removexattr", path, os->removexattr(os->ctx, hp, name));
+}
+
+int bs__host_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
+  ON_PATH(st, "listxattr", path, os->listxattr(os->ctx, hp, cb, ctx));
+}
+
+int bs__host_sync(bs_store *st, const char *path) {
+  if (!path) {
+    bs__host_store *h = H(st);
+    const char *root = h->root_len ? h->root : "/";
+    int rc = h->os->syncfs(h->os->ctx, root);
+    return rc == 0 ? 0 : fail_errno(st, "sync", root, rc);
+  }
+  ON_PATH(st, "sync", path, os->sync(os->ctx, hp));
+}
+
+int bs__host_clock_ns(bs_store *st, int64_t *out) {
+  (void)st;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  *out = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  return 0;
+}

@@ -1,0 +1,114 @@
+/* The host-filesystem backend core, shared by linux.c and darwin.c.
+ *
+ * A host store is a directory ("root") of a real volume.  Every OS call goes
+ * through a bs_host_os table (the portability seam of DESIGN §7): on Linux it
+ * points at real/posix.c and real/linux.c, on macOS at real/posix.c and
+ * darwin.c's libc seam, and in the Linux tests of darwin.c at a fake backed by
+ * the sim's apfs/hfs profiles.  Table functions take host paths (root joined
+ * with the store path) and return 0 or -errno; host.c turns that into a
+ * BS_E* code and a message that names the operation and the store path.
+ *
+ * Names: `bs__host_*` cross files in real/; everything else is static. */
+#ifndef BS_REAL_HOST_H
+#define BS_REAL_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backstore/backend.h"
+
+typedef struct bs_host_os bs_host_os;
+
+/* The OS seam.  @ctx is the table's own context (NULL for libc). */
+struct bs_host_os {
+  const char *name; /* for messages: "linux", "darwin", "darwin-fake" */
+  void *ctx;
+
+  /* ---- file operations on host paths: 0 or -errno ---------------------- */
+  int (*create)(void *ctx, const char *path, uint32_t mode);  /* O_EXCL, exact mode */
+  int (*mkdir)(void *ctx, const char *path, uint32_t mode);   /* exact mode */
+  int (*pwrite)(void *ctx, const char *path, uint64_t off, const void *buf, size_t len);
+  int (*pread)(void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
+  int (*truncate)(void *ctx, const char *path, uint64_t size);
+  int (*unlink)(void *ctx, const char *path);
+  int (*rmdir)(void *ctx, const char *path);
+  int (*rename)(void *ctx, const char *from, const char *to);
+  int (*stat)(void *ctx, const char *path, bs_stat_info *out); /* does not follow a final symlink */
+  int (*chmod)(void *ctx, const char *path, uint32_t mode);
+  int (*chown)(void *ctx, const char *path, uint32_t uid, uint32_t gid); /* BS_ID_KEEP keeps */
+  int (*utimens)(void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns);
+  int (*readdir)(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx); /* byte order */
+  int (*setxattr)(void *ctx, const char *path, const char *name, const void *val, size_t len);
+  /* cap 0: size only; too small a cap: -ERANGE */
+  int (*getxattr)(void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len);
+  int (*removexattr)(void *ctx, const char *path, const char *name);
+  int (*listxattr)(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx); /* byte order */
+  int (*sync)(void *ctx, const char *path);                   /* fsync one file or dir */
+  int (*syncfs)(void *ctx, const char *root);                 /* everything on the volume */
+  int (*usage)(void *ctx, const char *root, bs_usage *out);   /* statvfs */
+
+  /* ---- platform operations ---------------------------------------------- */
+  /* Filesystem type of the volume holding @path. */
+  int (*fs_type)(void *ctx, const char *path, bs_fs_type *out);
+  /* Capabilities of the volume holding @root (DESIGN §4 row of its type). */
+  int (*caps)(void *ctx, const char *root, bs_caps *out);
+  /* Clone @src to @dst with clonefile(2) semantics: @dst must not exist,
+   * all-or-nothing (on failure nothing is left at @dst). */
+  int (*clone)(void *ctx, const char *src, const char *dst);
+
+  /* Called once when a store using this table closes (NULL: nothing). */
+  void (*release)(void *ctx);
+};
+
+/* A store on a host directory. */
+typedef struct bs__host_store {
+  bs_store base;
+  const bs_host_os *os;
+  char *root;       /* absolute, no trailing '/' (except "/" itself, kept as "") */
+  size_t root_len;
+} bs__host_store;
+
+/* Open a host store on directory @root with OS table @os.  @root must be an
+ * existing directory; it is made absolute.  @ops is the table of the backend
+ * being opened (so st->ops names it). */
+int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root);
+
+/* The bs_backend_ops methods a host backend uses, for tables in linux.c and
+ * darwin.c.  BS__HOST_METHODS fills every slot but version, name and open. */
+void bs__host_close(bs_store *st);
+int bs__host_caps(bs_store *st, bs_caps *out);
+int bs__host_probe(bs_store *st, const char *path, bs_fs_type *out);
+int bs__host_reflink(bs_store *st, const char *src, const char *dst);
+int bs__host_usage(bs_store *st, bs_usage *out);
+int bs__host_create(bs_store *st, const char *path, uint32_t mode);
+int bs__host_mkdir(bs_store *st, const char *path, uint32_t mode);
+int bs__host_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len);
+int bs__host_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
+int bs__host_truncate(bs_store *st, const char *path, uint64_t size);
+int bs__host_unlink(bs_store *st, const char *path);
+int bs__host_rmdir(bs_store *st, const char *path);
+int bs__host_rename(bs_store *st, const char *from, const char *to);
+int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out);
+int bs__host_chmod(bs_store *st, const char *path, uint32_t mode);
+int bs__host_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
+int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
+int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);
+int bs__host_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len);
+int bs__host_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len);
+int bs__host_removexattr(bs_store *st, const char *path, const char *name);
+int bs__host_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
+int bs__host_sync(bs_store *st, const char *path);
+int bs__host_clock_ns(bs_store *st, int64_t *out);
+
+#define BS__HOST_METHODS                                                                    \
+  .close = bs__host_close, .caps = bs__host_caps, .probe_fs_type = bs__host_probe,          \
+  .reflink = bs__host_reflink, .usage = bs__host_usage, .create = bs__host_create,          \
+  .mkdir = bs__host_mkdir, .write = bs__host_write, .read = bs__host_read,                  \
+  .truncate = bs__host_truncate, .unlink = bs__host_unlink, .rmdir = bs__host_rmdir,        \
+  .rename = bs__host_rename, .stat = bs__host_stat, .chmod = bs__host_chmod,                \
+  .utimens = bs__host_utimens, .readdir = bs__host_readdir, .setxattr = bs__host_setxattr,  \
+  .getxattr = bs__host_getxattr, .removexattr = bs__host_removexattr,                       \
+  .listxattr = bs__host_listxattr, .sync = bs__host_sync, .clock_ns = bs__host_clock_ns,    \
+  .chown = bs__host_chown
+
+#endif

@@ -1,0 +1,216 @@
+/* OS call wrappers with libfiu fault points (see sys.h). */
+#include "real/sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/xattr.h>
+
+#ifdef FIU_ENABLE
+#include <fiu.h>
+#else
+#define fiu_fail(name) 0
+#define fiu_failinfo() NULL
+#endif
+
+int bs__sys_fault(const char *point) {
+  (void)point;
+  if (!fiu_fail(point))
+    return 0;
+  intptr_t e = (intptr_t)fiu_failinfo();
+  errno = e > 0 ? (int)e : EIO;
+  return 1;
+}
+
+/* Fail with the fault's errno before calling the OS. */
+#define FAULT(point, failed)                                                                \
+  do {                                                                                      \
+    if (bs__sys_fault(point))                                                               \
+      return failed;                                                                        \
+  } while (0)
+
+int bs__sys_open(const char *path, int flags, mode_t mode) {
+  FAULT("bs/real/open", -1);
+  return open(path, flags | O_CLOEXEC, mode);
+}
+
+int bs__sys_openat(int dirfd, const char *name, int flags, mode_t mode) {
+  FAULT("bs/real/open", -1);
+  return openat(dirfd, name, flags | O_CLOEXEC, mode);
+}
+
+ssize_t bs__sys_pread(int fd, void *buf, size_t len, off_t off) {
+  FAULT("bs/real/read", -1);
+  return pread(fd, buf, len, off);
+}
+
+ssize_t bs__sys_pwrite(int fd, const void *buf, size_t len, off_t off) {
+  FAULT("bs/real/write", -1);
+  return pwrite(fd, buf, len, off);
+}
+
+int bs__sys_ftruncate(int fd, off_t size) {
+  FAULT("bs/real/truncate", -1);
+  return ftruncate(fd, size);
+}
+
+int bs__sys_fsync(int fd) {
+  FAULT("bs/real/fsync", -1);
+  return fsync(fd);
+}
+
+int bs__sys_mkdir(const char *path, mode_t mode) {
+  FAULT("bs/real/mkdir", -1);
+  return mkdir(path, mode);
+}
+
+int bs__sys_mkdirat(int dirfd, const char *name, mode_t mode) {
+  FAULT("bs/real/mkdir", -1);
+  return mkdirat(dirfd, name, mode);
+}
+
+int bs__sys_unlink(const char *path) {
+  FAULT("bs/real/unlink", -1);
+  return unlink(path);
+}
+
+int bs__sys_rmdir(const char *path) {
+  FAULT("bs/real/unlink", -1);
+  return rmdir(path);
+}
+
+int bs__sys_rename(const char *from, const char *to) {
+  FAULT("bs/real/rename", -1);
+  return rename(from, to);
+}
+
+int bs__sys_fchmod(int fd, mode_t mode) {
+  FAULT("bs/real/chmod", -1);
+  return fchmod(fd, mode);
+}
+
+int bs__sys_fchown(int fd, uid_t uid, gid_t gid) {
+  FAULT("bs/real/chown", -1);
+  return fchown(fd, uid, gid);
+}
+
+int bs__sys_lchown(const char *path, uid_t uid, gid_t gid) {
+  FAULT("bs/real/chown", -1);
+  return lchown(path, uid, gid);
+}
+
+int bs__sys_futimens(int fd, const struct timespec ts[2]) {
+  FAULT("bs/real/utimens", -1);
+  return futimens(fd, ts);
+}
+
+int bs__sys_utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags) {
+  FAULT("bs/real/utimens", -1);
+  return utimensat(dirfd, path, ts, flags);
+}
+
+int bs__sys_symlinkat(const char *target, int dirfd, const char *name) {
+  FAULT("bs/real/symlink", -1);
+  return symlinkat(target, dirfd, name);
+}
+
+ssize_t bs__sys_readlinkat(int dirfd, const char *name, char *buf, size_t cap) {
+  FAULT("bs/real/symlink", -1);
+  return readlinkat(dirfd, name, buf, cap);
+}
+
+int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev) {
+  FAULT("bs/real/mknod", -1);
+  return mknodat(dirfd, name, mode, dev);
+}
+
+/* macOS spells the xattr calls with a position and an options word. */
+#ifdef __APPLE__
+#define LX_SET(p, n, v, l) setxattr(p, n, v, l, 0, XATTR_NOFOLLOW)
+#define LX_GET(p, n, b, c) getxattr(p, n, b, c, 0, XATTR_NOFOLLOW)
+#define LX_REMOVE(p, n) removexattr(p, n, XATTR_NOFOLLOW)
+#define LX_LIST(p, b, c) listxattr(p, b, c, XATTR_NOFOLLOW)
+#define F_SET(fd, n, v, l) fsetxattr(fd, n, v, l, 0, 0)
+#define F_GET(fd, n, b, c) fgetxattr(fd, n, b, c, 0, 0)
+#define F_LIST(fd, b, c) flistxattr(fd, b, c, 0)
+#else
+#define LX_SET(p, n, v, l) lsetxattr(p, n, v, l, 0)
+#define LX_GET(p, n, b, c) lgetxattr(p, n, b, c)
+#define LX_REMOVE(p, n) lremovexattr(p, n)
+#define LX_LIST(p, b, c) llistxattr(p, b, c)
+#define F_SET(fd, n, v, l) fsetxattr(fd, n, v, l, 0)
+#define F_GET(fd, n, b, c) fgetxattr(fd, n, b, c)
+#define F_LIST(fd, b, c) flistxattr(fd, b, c)
+#endif
+
+int bs__sys_lsetxattr(const char *path, const char *name, const void *val, size_t len) {
+  FAULT("bs/real/setxattr", -1);
+  return LX_SET(path, name, val, len);
+}
+
+ssize_t bs__sys_lgetxattr(const char *path, const char *name, void *buf, size_t cap) {
+  FAULT("bs/real/getxattr", -1);
+  return LX_GET(path, name, buf, cap);
+}
+
+int bs__sys_lremovexattr(const char *path, const char *name) {
+  FAULT("bs/real/setxattr", -1);
+  return LX_REMOVE(path, name);
+}
+
+ssize_t bs__sys_llistxattr(const char *path, char *buf, size_t cap) {
+  FAULT("bs/real/getxattr", -1);
+  return LX_LIST(path, buf, cap);
+}
+
+int bs__sys_fsetxattr(int fd, const char *name, const void *val, size_t len) {
+  FAULT("bs/real/setxattr", -1);
+  return F_SET(fd, name, val, len);
+}
+
+ssize_t bs__sys_fgetxattr(int fd, const char *name, void *buf, size_t cap) {
+  FAULT("bs/real/getxattr", -1);
+  return F_GET(fd, name, buf, cap);
+}
+
+ssize_t bs__sys_flistxattr(int fd, char *buf, size_t cap) {
+  FAULT("bs/real/getxattr", -1);
+  return F_LIST(fd, buf, cap);
+}
+
+/* Size, allocate, fetch; retry while the attribute grows under us (ERANGE). */
+#define FETCH_ALL(call_size, call_fill, outp, lenp)                                         \
+  do {                                                                                      \
+    for (int tries_ = 0; tries_ < 8; tries_++) {                                            \
+      ssize_t n_ = (call_size);                                                             \
+      if (n_ < 0)                                                                           \
+        return -errno;                                                                      \
+      char *buf = malloc((size_t)n_ + 1);                                                   \
+      if (!buf)                                                                             \
+        return -ENOMEM;                                                                     \
+      ssize_t m_ = (call_fill);                                                             \
+      if (m_ >= 0) {                                                                        \
+        *(outp) = buf;                                                                      \
+        *(lenp) = (size_t)m_;                                                               \
+        return 0;                                                                           \
+      }                                                                                     \
+      int e_ = errno;                                                                       \
+      free(buf);                                                                            \
+      if (e_ != ERANGE)                                                                     \
+        return -e_;                                                                         \
+    }                                                                                       \
+    return -ERANGE;                                                                         \
+  } while (0)
+
+int bs__sys_flist_all(int fd, char **names, size_t *len) {
+  FETCH_ALL(bs__sys_flistxattr(fd, NULL, 0), bs__sys_flistxattr(fd, buf, (size_t)n_ + 1), names,
+            len);
+}
+
+int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len) {
+  FETCH_ALL(bs__sys_fgetxattr(fd, name, NULL, 0), bs__sys_fgetxattr(fd, name, buf, (size_t)n_ + 1),
+            val, len);
+}

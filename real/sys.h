@@ -1,0 +1,69 @@
+/* Thin wrappers over the OS calls of real/, each with a libfiu fault point
+ * `bs/real/<op>` (DESIGN §6).  A test or a fault schedule enables a point
+ * with its failinfo set to the errno to fail with (NULL: EIO); the wrapper
+ * then fails the way the OS would (-1 and errno) without calling it.
+ * Without libfiu (FIU_ENABLE undefined) the points compile to nothing. */
+#ifndef BS_REAL_SYS_H
+#define BS_REAL_SYS_H
+
+#include <dirent.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* The fault-point catalogue of real/: XX(point, what failing it simulates). */
+#define BS_REAL_FAULT_POINTS(XX)                                                          \
+  XX("bs/real/open", "open(2) of a file or directory fails")                                \
+  XX("bs/real/read", "pread(2) fails")                                                      \
+  XX("bs/real/write", "pwrite(2) fails (e.g. ENOSPC, EIO)")                                 \
+  XX("bs/real/truncate", "ftruncate(2) fails")                                              \
+  XX("bs/real/fsync", "fsync(2) / syncfs(2) fails")                                         \
+  XX("bs/real/mkdir", "mkdir(2) fails")                                                     \
+  XX("bs/real/unlink", "unlink(2) / rmdir(2) fails")                                        \
+  XX("bs/real/rename", "rename(2) fails")                                                   \
+  XX("bs/real/statfs", "statfs(2) / statvfs(3) fails (probe, caps, usage)")                 \
+  XX("bs/real/ficlone", "ioctl(FICLONE) fails (e.g. ENOSPC, EOPNOTSUPP, EXDEV)")            \
+  XX("bs/real/setxattr", "setting an extended attribute fails")                             \
+  XX("bs/real/getxattr", "reading or listing extended attributes fails")                    \
+  XX("bs/real/chown", "fchown(2) fails")                                                    \
+  XX("bs/real/chmod", "fchmod(2) fails")                                                    \
+  XX("bs/real/utimens", "futimens(2) / utimensat(2) fails")                                 \
+  XX("bs/real/symlink", "symlink(2) or readlink(2) fails")                                  \
+  XX("bs/real/mknod", "mknod(2) of a special file fails")
+
+/* True when fault point @point fires; errno is then set to its failinfo. */
+int bs__sys_fault(const char *point);
+
+int bs__sys_open(const char *path, int flags, mode_t mode);
+int bs__sys_openat(int dirfd, const char *name, int flags, mode_t mode);
+ssize_t bs__sys_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t bs__sys_pwrite(int fd, const void *buf, size_t len, off_t off);
+int bs__sys_ftruncate(int fd, off_t size);
+int bs__sys_fsync(int fd);
+int bs__sys_mkdir(const char *path, mode_t mode);
+int bs__sys_mkdirat(int dirfd, const char *name, mode_t mode);
+int bs__sys_unlink(const char *path);
+int bs__sys_rmdir(const char *path);
+int bs__sys_rename(const char *from, const char *to);
+int bs__sys_fchmod(int fd, mode_t mode);
+int bs__sys_fchown(int fd, uid_t uid, gid_t gid);
+int bs__sys_lchown(const char *path, uid_t uid, gid_t gid);
+int bs__sys_futimens(int fd, const struct timespec ts[2]);
+int bs__sys_utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags);
+int bs__sys_symlinkat(const char *target, int dirfd, const char *name);
+ssize_t bs__sys_readlinkat(int dirfd, const char *name, char *buf, size_t cap);
+int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev);
+/* Extended attributes on a path (not following a final symlink) or an fd. */
+int bs__sys_lsetxattr(const char *path, const char *name, const void *val, size_t len);
+ssize_t bs__sys_lgetxattr(const char *path, const char *name, void *buf, size_t cap);
+int bs__sys_lremovexattr(const char *path, const char *name);
+ssize_t bs__sys_llistxattr(const char *path, char *buf, size_t cap);
+int bs__sys_fsetxattr(int fd, const char *name, const void *val, size_t len);
+ssize_t bs__sys_fgetxattr(int fd, const char *name, void *buf, size_t cap);
+ssize_t bs__sys_flistxattr(int fd, char *buf, size_t cap);
+/* Whole fd-based attribute lists, malloc'd; *len gets the size. 0 or -errno. */
+int bs__sys_flist_all(int fd, char **names, size_t *len);
+int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len);
+
+#endif
