@@ -1,0 +1,301 @@
+/* The darwin-fake store: real/darwin.c over a sim volume (see darwin_fake.h). */
+#include "tests/support/darwin_fake.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "real/darwin.h"
+#include "real/host.h"
+
+typedef struct fake {
+  bs_store *sim;
+  const char *profile;  /* "apfs" or "hfs" */
+  int fail_next_clone;  /* errno for the next clonefile, 0 for none */
+  uint32_t last_clone_flags;
+  char fstypename[BS_DARWIN_FSTYPENAME_LEN]; /* tweak, "" for the profile's */
+  bs_darwin_fake_tweak tweak;
+} fake;
+
+/* A sim result as the OS would give it: 0 or -errno. */
+static int E(int rc) { return rc == 0 ? 0 : -bs_err_to_errno(rc); }
+
+static bs_store *S(void *ctx) { return ((fake *)ctx)->sim; }
+
+/* ---- file operations on the sim ------------------------------------------ */
+
+static int f_create(void *ctx, const char *path, uint32_t mode) { return E(bs_create(S(ctx), path, mode)); }
+static int f_mkdir(void *ctx, const char *path, uint32_t mode) { return E(bs_mkdir(S(ctx), path, mode)); }
+static int f_pwrite(void *ctx, const char *path, uint64_t off, const void *buf, size_t len) {
+  return E(bs_write(S(ctx), path, off, buf, len));
+}
+static int f_pread(void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
+  return E(bs_read(S(ctx), path, off, buf, len, nread));
+}
+static int f_truncate(void *ctx, const char *path, uint64_t size) { return E(bs_truncate(S(ctx), path, size)); }
+static int f_unlink(void *ctx, const char *path) { return E(bs_unlink(S(ctx), path)); }
+static int f_rmdir(void *ctx, const char *path) { return E(bs_rmdir(S(ctx), path)); }
+static int f_rename(void *ctx, const char *from, const char *to) { return E(bs_rename(S(ctx), from, to)); }
+static int f_stat(void *ctx, const char *path, bs_stat_info *out) { return E(bs_stat(S(ctx), path, out)); }
+static int f_chmod(void *ctx, const char *path, uint32_t mode) { return E(bs_chmod(S(ctx), path, mode)); }
+static int f_chown(void *ctx, const char *path, uint32_t uid, uint32_t gid) {
+  return E(bs_chown(S(ctx), path, uid, gid));
+}
+static int f_utimens(void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns) {
+  return E(bs_utimens(S(ctx), path, atime_ns, mtime_ns));
+}
+static int f_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) {
+  return E(bs_readdir(S(ctx), path, cb, cb_ctx));
+}
+static int f_setxattr(void *ctx, const char *path, const char *name, const void *val, size_t len) {
+  return E(bs_setxattr(S(ctx), path, name, val, len));
+}
+/* The seam's contract: too small a buffer is ERANGE, as getxattr(2) says. */
+static int f_getxattr(void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
+  int rc = bs_getxattr(S(ctx), path, name, buf, cap, len);
+  size_t need = 0;
+  if (rc == BS_EINVALID && cap > 0 && bs_getxattr(S(ctx), path, name, NULL, 0, &need) == 0 && need > cap)
+    return -ERANGE;
+  return E(rc);
+}
+static int f_removexattr(void *ctx, const char *path, const char *name) {
+  return E(bs_removexattr(S(ctx), path, name));
+}
+static int f_listxattr(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx) {
+  return E(bs_listxattr(S(ctx), path, cb, cb_ctx));
+}
+static int f_sync(void *ctx, const char *path) { return E(bs_sync(S(ctx), path)); }
+static int f_syncfs(void *ctx, const char *root) {
+  (void)root;
+  return E(bs_sync(S(ctx), NULL));
+}
+static int f_usage(void *ctx, const char *root, bs_usage *out) {
+  (void)root;
+  return E(bs_usage_get(S(ctx), out));
+}
+
+static void f_release(void *ctx) {
+  fake *f = ctx;
+  bs_close(f->sim);
+  free(f);
+}
+
+/* ---- the darwin seam, as macOS answers on APFS and HFS+ ------------------- */
+
+/* statfs and friends fail on a path that does not exist. */
+static int exists(fake *f, const char *path) {
+  bs_stat_info si;
+  return E(bs_stat(f->sim, path, &si));
+}
+
+static int s_statfs_typename(void *ctx, const char *path, char out[BS_DARWIN_FSTYPENAME_LEN]) {
+  fake *f = ctx;
+  int rc = exists(f, path);
+  if (rc == 0)
+    snprintf(out, BS_DARWIN_FSTYPENAME_LEN, "%s", f->fstypename[0] ? f->fstypename : f->profile);
+  return rc;
+}
+
+/* The bits darwin.c reads, set the way the real filesystems set them: APFS
+ * knows clones and snapshots; HFS+ leaves both out of `valid` (hfs_vfsops.c
+ * hfs_vfs_getattr), which darwin.c must read as "no".  Capabilities come from
+ * the sim profile; a few other common bits make the words look real. */
+static int s_volume_caps(void *ctx, const char *path, bs_darwin_volcaps *out) {
+  fake *f = ctx;
+  int rc = exists(f, path);
+  bs_caps c;
+  if (rc == 0)
+    rc = E(bs_get_caps(f->sim, &c));
+  if (rc != 0)
+    return rc;
+  bool apfs = strcmp(f->profile, "apfs") == 0;
+  memset(out, 0, sizeof(*out));
+  uint32_t *cap = out->capabilities, *valid = out->valid;
+  const int F = BS_VOL_CAPABILITIES_FORMAT, I = BS_VOL_CAPABILITIES_INTERFACES;
+  cap[F] = BS_VOL_CAP_FMT_SYMBOLICLINKS | BS_VOL_CAP_FMT_HARDLINKS | BS_VOL_CAP_FMT_CASE_PRESERVING |
+           (apfs ? 0 : BS_VOL_CAP_FMT_JOURNAL | BS_VOL_CAP_FMT_JOURNAL_ACTIVE) |
+           (c.case_sensitive ? BS_VOL_CAP_FMT_CASE_SENSITIVE : 0);
+  valid[F] = BS_VOL_CAP_FMT_SYMBOLICLINKS | BS_VOL_CAP_FMT_HARDLINKS | BS_VOL_CAP_FMT_JOURNAL |
+             BS_VOL_CAP_FMT_JOURNAL_ACTIVE | BS_VOL_CAP_FMT_CASE_SENSITIVE |
+             BS_VOL_CAP_FMT_CASE_PRESERVING;
+  cap[I] = BS_VOL_CAP_INT_ATTRLIST | (c.xattrs ? BS_VOL_CAP_INT_EXTENDED_ATTR : 0) |
+           (c.native_reflink ? BS_VOL_CAP_INT_CLONE : 0) |
+           (c.native_snapshots ? BS_VOL_CAP_INT_SNAPSHOT : 0);
+  valid[I] = BS_VOL_CAP_INT_ATTRLIST | BS_VOL_CAP_INT_EXTENDED_ATTR |
+             (apfs ? BS_VOL_CAP_INT_CLONE | BS_VOL_CAP_INT_SNAPSHOT : 0);
+  out->name_max = c.max_name_len;
+  for (int i = 0; i < 2; i++) {
+    cap[i] |= f->tweak.set_caps[i];
+    valid[i] &= ~f->tweak.clear_valid[i];
+  }
+  if (f->tweak.name_max)
+    out->name_max = f->tweak.name_max;
+  return 0;
+}
+
+/* What clonefile leaves behind when it runs out of space midway: a
+ * destination with part of the data. */
+static void partial_clone(fake *f, const char *src, const char *dst) {
+  bs_stat_info si;
+  uint8_t buf[4096];
+  size_t n = 0;
+  if (bs_stat(f->sim, src, &si) != 0 || bs_create(f->sim, dst, si.mode) != 0)
+    return;
+  if (bs_read(f->sim, src, 0, buf, sizeof(buf), &n) == 0 && n > 0)
+    (void)bs_write(f->sim, dst, 0, buf, n);
+}
+
+static int s_clonefile(void *ctx, const char *src, const char *dst, uint32_t flags) {
+  fake *f = ctx;
+  f->last_clone_flags = flags;
+  int err = f->fail_next_clone;
+  if (err) {
+    f->fail_next_clone = 0;
+    if (err == ENOSPC)
+      partial_clone(f, src, dst);
+    else if (err == EEXIST)
+      (void)bs_create(f->sim, dst, 0600); /* someone else's file */
+    return -err;
+  }
+  int rc = bs_reflink(f->sim, src, dst);
+  return rc == BS_EUNSUPPORTED ? -ENOTSUP : E(rc); /* HFS+: ENOTSUP, as macOS says */
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
+static int fake_open(bs_store **out, const bs_open_opts *opts, const char *inner);
+static int fake_check(bs_store *st);
+static int fake_clock(bs_store *st, int64_t *out);
+
+/* The host methods, with two of the sim's: its invariant check, and its
+ * clock, which is the one the files' times come from.  Filled in on the
+ * first open (a designated initializer cannot override one of
+ * BS__HOST_METHODS without a warning). */
+static const bs_backend_ops host_methods = {BS__HOST_METHODS};
+static bs_backend_ops fake_ops;
+
+static const bs_backend_ops *fake_table(void) {
+  if (!fake_ops.open) {
+    fake_ops = host_methods;
+    fake_ops.version = BS_BACKEND_OPS_VERSION;
+    fake_ops.name = "darwin-fake";
+    fake_ops.check = fake_check;
+    fake_ops.clock_ns = fake_clock;
+    fake_ops.open = fake_open;
+  }
+  return &fake_ops;
+}
+
+static fake *fake_of(bs_store *st) {
+  if (!st || st->ops != &fake_ops)
+    return NULL;
+  const bs_darwin_sys *sys = bs__darwin_sys(((bs__host_store *)st)->os);
+  return sys ? sys->ctx : NULL;
+}
+
+static int fake_check(bs_store *st) {
+  fake *f = fake_of(st);
+  int rc = bs_check(f->sim);
+  return rc == 0 ? 0 : bs_store_fail(st, rc, 0, "%s", bs_last_message(f->sim));
+}
+
+static int fake_clock(bs_store *st, int64_t *out) { return bs_clock_ns(fake_of(st)->sim, out); }
+
+/* The table's open method (bs_darwin_fake_open() calls it): opts->profile,
+ * or the text after "darwin-fake:", and opts->seed. */
+static int fake_open(bs_store **out, const bs_open_opts *opts, const char *inner) {
+  const char *profile = inner && *inner ? inner : opts->profile;
+  if (!profile || (strcmp(profile, "apfs") != 0 && strcmp(profile, "hfs") != 0))
+    return BS_EINVALID;
+  fake *f = calloc(1, sizeof(*f));
+  if (!f)
+    return BS_ENO_MEMORY;
+  f->profile = strcmp(profile, "apfs") == 0 ? "apfs" : "hfs";
+  f->last_clone_flags = UINT32_MAX;
+  bs_open_opts so = {.profile = f->profile, .seed = opts->seed, .capacity = opts->capacity};
+  int rc = bs_open(&f->sim, "sim", &so);
+  if (rc != 0) {
+    free(f);
+    return rc;
+  }
+  const bs_host_os files = {
+    .name = "darwin-fake",
+    .ctx = f,
+    .create = f_create,
+    .mkdir = f_mkdir,
+    .pwrite = f_pwrite,
+    .pread = f_pread,
+    .truncate = f_truncate,
+    .unlink = f_unlink,
+    .rmdir = f_rmdir,
+    .rename = f_rename,
+    .stat = f_stat,
+    .chmod = f_chmod,
+    .chown = f_chown,
+    .utimens = f_utimens,
+    .readdir = f_readdir,
+    .setxattr = f_setxattr,
+    .getxattr = f_getxattr,
+    .removexattr = f_removexattr,
+    .listxattr = f_listxattr,
+    .sync = f_sync,
+    .syncfs = f_syncfs,
+    .usage = f_usage,
+    .release = f_release,
+  };
+  const bs_darwin_sys sys = {
+    .ctx = f,
+    .statfs_typename = s_statfs_typename,
+    .volume_caps = s_volume_caps,
+    .clonefile = s_clonefile,
+  };
+  const bs_host_os *os = NULL;
+  rc = bs__darwin_make_os(&os, &sys, &files);
+  if (rc != 0) {
+    f_release(f);
+    return rc;
+  }
+  rc = bs__host_open(out, fake_table(), os, "/");
+  if (rc != 0)
+    os->release(os->ctx); /* and so f_release(f) */
+  return rc;
+}
+
+int bs_darwin_fake_open(bs_store **out, const char *profile, uint64_t seed) {
+  if (!out)
+    return BS_EINVALID;
+  *out = NULL;
+  bs_open_opts o = {.profile = profile, .seed = seed};
+  return fake_open(out, &o, NULL);
+}
+
+void bs_darwin_fake_fail_next_clone(bs_store *st, int err) {
+  fake *f = fake_of(st);
+  if (f)
+    f->fail_next_clone = err;
+}
+
+uint32_t bs_darwin_fake_last_clone_flags(bs_store *st) {
+  fake *f = fake_of(st);
+  return f ? f->last_clone_flags : UINT32_MAX;
+}
+
+void bs_darwin_fake_tweak_seam(bs_store *st, const bs_darwin_fake_tweak *t) {
+  fake *f = fake_of(st);
+  if (!f)
+    return;
+  memset(&f->tweak, 0, sizeof(f->tweak));
+  f->fstypename[0] = '\0';
+  if (!t)
+    return;
+  f->tweak = *t;
+  f->tweak.fstypename = NULL;
+  if (t->fstypename)
+    snprintf(f->fstypename, sizeof(f->fstypename), "%s", t->fstypename);
+}
+
+bs_store *bs_darwin_fake_sim(bs_store *st) {
+  fake *f = fake_of(st);
+  return f ? f->sim : NULL;
+}
