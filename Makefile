@@ -109,7 +109,13 @@ $(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/l
 $(ASAN)/tests/%: $(ASAN)/tests/%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
+# volctl: the real-volume fixture from the shell (run-tests.sh reaps with it).
+VOLCTL_SRC := tests/volctl.c tests/support/volume.c tests/support/volume_sys.c
+$(PLAIN)/tests/volctl: $(VOLCTL_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ -lpthread
+
 tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab \
+       $(PLAIN)/tests/volctl \
        $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 
 # Everything: the API reference (fails on an undocumented public symbol),
@@ -122,7 +128,7 @@ check: deps
 # The plain suites only, for the edit-compile loop.
 quickcheck:
 	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
-	  $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
+	  $(PLAIN)/tests/volctl $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 run: deps

@@ -16,6 +16,9 @@ PACKAGES=(
   libclang-rt-14-dev  # make fuzz: clang's fuzzer and sanitizer runtimes
   libfiu-dev        # fault points in real/sys.c (bs/real/*), enabled by tests
   xfslibs-dev       # <xfs/xfs.h>: the geometry ioctl that says whether xfs has reflink
+  btrfs-progs       # mkfs.btrfs: real btrfs test volumes (tests/support/volume.c)
+  xfsprogs          # mkfs.xfs: real xfs test volumes, made with -m reflink=1
+  e2fsprogs         # mkfs.ext4: real ext4 test volumes (priority required, not Essential)
 )
 
 missing=()

@@ -26,6 +26,47 @@ done
 
 logs=$build/test-logs
 mkdir -p "$logs"
+
+# Real volumes (tests/support/volume.h): reap those of crashed earlier runs
+# now, and this run's at exit, however it ends.
+volctl=$build/plain/tests/volctl
+vol_root=${BS_VOL_ROOT:-/dev/shm/backstore-vols}
+reap_volumes() {
+  [ -x "$volctl" ] || return 0
+  "$volctl" reap 2>&1 | grep -E '^(reaped|detached|could not)' | sed 's/^/  volctl: /'
+  return 0
+}
+reap_volumes
+trap reap_volumes EXIT
+
+# owner_alive ENTRY: the owner (pid + start time) of registry entry ENTRY runs.
+owner_alive() {
+  local pid start stat
+  read -r pid start 2>/dev/null <"$1/owner" || return 1
+  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
+  set -- ${stat##*) }   # field 3 (state) on; field 22 (start time) is $20
+  [ "$1" != Z ] && [ "$1" != X ] && [ "${20}" = "$start" ]
+}
+
+# Mounts and loop devices under the registry whose owner is gone: left
+# behind by a suite of this run (a live owner's volume is someone else's).
+volume_leftovers() {
+  {
+    awk -v r="$vol_root/" 'index($2, r) == 1 {print "mount", $2}' /proc/mounts
+    if command -v losetup >/dev/null 2>&1; then
+      losetup -a 2>/dev/null | sed -n 's|^\(/dev/loop[0-9]*\): .*(\(.*\))$|\1 \2|p'
+    else
+      for f in /sys/block/loop*/loop/backing_file; do
+        [ -r "$f" ] && { f=${f#/sys/block/}; echo "/dev/${f%%/*} $(cat "/sys/block/$f")"; }
+      done
+    fi
+  } | while read -r what path; do
+    case $path in "$vol_root"/*) ;; *) continue ;; esac
+    local rel=${path#"$vol_root"/}
+    owner_alive "$vol_root/${rel%%/*}" && continue
+    if [ "$what" = mount ]; then echo "mounted:  $path"; else echo "attached: $what <- $path"; fi
+  done
+}
 total=0 passed=0 failed=0 skipped=0 bad_runs=0
 failed_names=()
 
@@ -95,6 +136,16 @@ if [ $quick -eq 0 ]; then
   done
 fi
 
+echo
+left=$(volume_leftovers)
+if [ -n "$left" ]; then
+  echo "volumes: LEFT BEHIND under $vol_root (reaped now; a suite did not destroy them):"
+  echo "$left" | sed 's/^/  /'
+  bad_runs=$((bad_runs + 1))
+  failed_names+=("volumes left behind under $vol_root")
+else
+  echo "volumes: nothing of ours remains under $vol_root (no mount, no loop device)"
+fi
 echo
 if [ $bad_runs -gt 0 ]; then
   echo "Failing suite runs:"
