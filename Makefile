@@ -143,7 +143,7 @@ $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(PLAIN)/tests/volctl
 	@bench/run.sh $(BUILD)
 
 # libFuzzer over every target for FUZZ_SECONDS each, from its committed corpus.

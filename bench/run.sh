@@ -73,10 +73,13 @@ for p in apfs btrfs; do
   snap_ratios+=("\"$p\": $r")
 done
 
+bench/real_clone.sh "$build" "$build/bench-real.json" || failed=1
+
 {
   printf '{\n  "campaign_ops_per_sec": {%s},\n' "$(IFS=,; echo "${json_profiles[*]}")"
   printf '  "clone_speedup_64mib": %s,\n  "clone_heap_ratio": %s,\n' "$speedup" "$mem_ratio"
-  printf '  "snapshot_over_create_10k": {%s}\n}\n' "$(IFS=,; echo "${snap_ratios[*]}")"
+  printf '  "snapshot_over_create_10k": {%s},\n' "$(IFS=,; echo "${snap_ratios[*]}")"
+  printf '  %s}\n' "$(cat "$build/bench-real.json")"
 } >"$out"
 echo "results: $out"
 [ $failed -eq 0 ] && echo "bench: all gates passed" || echo "bench: a gate FAILED"

@@ -24,6 +24,7 @@
   XX("bs/real/rename", "rename(2) fails")                                                   \
   XX("bs/real/statfs", "statfs(2) / statvfs(3) fails (probe, caps, usage)")                 \
   XX("bs/real/ficlone", "ioctl(FICLONE) fails (e.g. ENOSPC, EOPNOTSUPP, EXDEV)")            \
+  XX("bs/real/clonefile", "clonefile(2) fails (macOS; e.g. ENOTSUP, EXDEV, ENOSPC)")        \
   XX("bs/real/setxattr", "setting an extended attribute fails")                             \
   XX("bs/real/getxattr", "reading or listing extended attributes fails")                    \
   XX("bs/real/chown", "fchown(2) fails")                                                    \

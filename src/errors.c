@@ -63,6 +63,9 @@ int bs_err_from_errno(int e) {
     return BS_EUNSUPPORTED;
   case ENOENT:
   case ENODATA: /* missing xattr */
+#if defined(ENOATTR) && ENOATTR != ENODATA
+  case ENOATTR: /* missing xattr, macOS */
+#endif
   case ESRCH:
     return BS_ENOT_FOUND;
   case EEXIST:

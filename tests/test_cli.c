@@ -15,6 +15,7 @@
 #include "backstore/sim.h"
 #include "backstore/wire.h"
 #include "tests/support/bs_test.h"
+#include "tests/support/volume.h"
 
 static char tmp[64]; /* per-suite temp dir under /tmp, removed at the end */
 
@@ -255,6 +256,64 @@ static void cli_real_backend_usage_and_environment_errors(void **state) {
   EXPECT(1, NULL, "bslab: probe: /nonexistent-bs: no such file", "probe", "/nonexistent-bs");
   EXPECT(2, NULL, "missing argument", "probe");
   EXPECT(2, NULL, "does not apply", "probe", "--backend", "sim", "/");
+}
+
+/* On real volumes: caps --format ssz is the golden file of the filesystem,
+ * probe names it, and clone works where it can share blocks and is
+ * UNSUPPORTED (exit 1, nothing left) where it cannot. */
+static void cli_caps_probe_clone_on_real_volumes(void **state) {
+  (void)state;
+  const char *why = bs_vol_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  static const char *const fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
+  for (int i = 0; i < 4; i++) {
+    const bs_vol *v = bs_vol_shared(fs[i]);
+    if (!v)
+      fail_msg("%s volume: %s", fs[i], bs_vol_last_error());
+    char golden[64];
+    snprintf(golden, sizeof(golden), "golden/caps-%s.ssz", fs[i]);
+    size_t glen = 0;
+    char *want = slurp_file(golden, &glen);
+    run r;
+    BSLAB(&r, "caps", "--backend", "real", "--root", v->mnt, "--format", "ssz");
+    expect_status(&r, 0, fs[i]);
+    if (r.outlen != glen || memcmp(r.out, want, glen) != 0)
+      fail_msg("caps --backend real on %s differs from %s", fs[i], golden);
+    run_free(&r);
+    free(want);
+    char line[32];
+    snprintf(line, sizeof(line), "%s\n", fs[i]);
+    EXPECT(0, line, NULL, "probe", v->mnt);
+
+    char src[4200], dst[4200];
+    snprintf(src, sizeof(src), "%s/cli-%d", v->mnt, (int)getpid());
+    snprintf(dst, sizeof(dst), "%s/cli-%d.clone", v->mnt, (int)getpid());
+    FILE *f = fopen(src, "w");
+    assert_non_null(f);
+    fputs("cloned by bslab\n", f);
+    assert_int_equal(fclose(f), 0);
+    bool reflink = strcmp(fs[i], "btrfs") == 0 || strcmp(fs[i], "xfs") == 0;
+    if (reflink) {
+      EXPECT(0, NULL, NULL, "clone", "--backend", "real", src, dst);
+      char *got = slurp_file(dst, NULL);
+      assert_string_equal(got, "cloned by bslab\n");
+      free(got);
+      EXPECT(1, NULL, "(EXISTS)", "clone", "--backend", "real", src, dst);
+      /* Store paths below --root. */
+      char rel_src[64], rel_dst[64];
+      snprintf(rel_src, sizeof(rel_src), "/cli-%d", (int)getpid());
+      snprintf(rel_dst, sizeof(rel_dst), "/cli-%d.2", (int)getpid());
+      EXPECT(0, NULL, NULL, "clone", "--backend", "real", "--root", v->mnt, rel_src, rel_dst);
+    } else {
+      char msg[64];
+      snprintf(msg, sizeof(msg), "%s has no native reflink", fs[i]);
+      EXPECT(1, NULL, msg, "clone", "--backend", "real", src, dst);
+      assert_int_equal(access(dst, F_OK), -1);
+    }
+  }
 }
 
 /* Write @len bytes of a pattern to a host file in the temp dir. */
@@ -605,6 +664,7 @@ int main(void) {
     cmocka_unit_test(cli_caps_ssz_matches_golden_for_every_profile),
     cmocka_unit_test(cli_caps_json_and_text_show_the_design_table),
     cmocka_unit_test(cli_real_backend_usage_and_environment_errors),
+    cmocka_unit_test(cli_caps_probe_clone_on_real_volumes),
     cmocka_unit_test(cli_clone_snapshot_branch_round_trip),
     cmocka_unit_test(cli_clone_onto_existing_is_EXISTS_with_exit_1),
     cmocka_unit_test(cli_clone_error_names_the_path_at_fault),

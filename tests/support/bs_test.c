@@ -1,10 +1,20 @@
 #include "tests/support/bs_test.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backstore/sim.h"
+#include "tests/support/volume.h"
+#include "tests/support/darwin_fake.h"
 
 uint64_t bs_test_seed(void) {
   const char *s = getenv("BS_TEST_SEED");
@@ -123,4 +133,177 @@ static int append_name(void *ctx, const char *name, bs_file_kind kind) {
 void bs_test_listing(bs_store *st, const char *path, char out[BS_TEST_LISTING_MAX]) {
   out[0] = '\0';
   assert_bs_ok(bs_readdir(st, path, append_name, out));
+}
+
+/* ---- every backend ------------------------------------------------------------ */
+
+bool bs_want_all(const bs_caps *c) {
+  (void)c;
+  return true;
+}
+
+bool bs_test_exact_space(const bs_target *t) { return t->kind == BS_TARGET_SIM; }
+
+void bs_test_check(bs_store *st, const bs_target *t) {
+  if (t->kind != BS_TARGET_REAL) /* the sim, and the darwin fake over it */
+    assert_bs_ok(bs_check(st));
+}
+
+void bs_test_host_path(const bs_target *t, const char *path, char *buf) {
+  assert_non_null(t->root);
+  int n = snprintf(buf, 4096, "%s%s", t->root, path);
+  assert_true(n > 0 && n < 4096);
+}
+
+/* The real volumes every body runs on, in this order. */
+static const char *const real_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
+
+/* Directories handed out by bs_test_open_fresh, by store. */
+#define MAX_FRESH 16
+static struct {
+  bs_store *st;
+  char dir[4096];
+} fresh[MAX_FRESH];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void rm_tree(const char *dir) {
+  if (nftw(dir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+    fail_msg("cannot remove test directory %s: %s", dir, strerror(errno));
+}
+
+bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed) {
+  if (t->kind == BS_TARGET_SIM)
+    return bs_test_open_sim(t->profile, seed);
+  if (t->kind == BS_TARGET_DARWIN) {
+    bs_store *st = NULL;
+    int rc = bs_darwin_fake_open(&st, t->profile, seed);
+    if (rc != 0)
+      fail_msg("darwin fake on %s: %s", t->profile, bs_err_name(rc));
+    return st;
+  }
+  const bs_vol *v = bs_vol_shared(t->profile);
+  if (!v)
+    fail_msg("no %s volume: %s", t->profile, bs_vol_last_error());
+  static unsigned counter;
+  int slot = 0;
+  while (slot < MAX_FRESH && fresh[slot].st)
+    slot++;
+  assert_true(slot < MAX_FRESH);
+  snprintf(fresh[slot].dir, sizeof(fresh[slot].dir), "%.4000s/t%u-%u", v->mnt, (unsigned)getpid(),
+           counter++);
+  rm_tree(fresh[slot].dir);
+  if (mkdir(fresh[slot].dir, 0755) != 0)
+    fail_msg("mkdir %s: %s", fresh[slot].dir, strerror(errno));
+  bs_open_opts o = {.root = fresh[slot].dir};
+  bs_store *st = NULL;
+  int rc = bs_open(&st, "real", &o);
+  if (rc != 0)
+    fail_msg("bs_open(real, %s): %s", fresh[slot].dir, bs_err_name(rc));
+  fresh[slot].st = st;
+  return st;
+}
+
+void bs_test_close_fresh(bs_store *st) {
+  for (int i = 0; i < MAX_FRESH; i++)
+    if (fresh[i].st == st && st) {
+      bs_close(st);
+      rm_tree(fresh[i].dir);
+      fresh[i].st = NULL;
+      return;
+    }
+  bs_close(st);
+}
+
+static void run_on(bs_target *t, bs_target_pred want, bs_target_body body, void *ctx,
+                   uint64_t seed, int *ran) {
+  char label[64];
+  snprintf(label, sizeof(label), "%s:%s",
+           t->kind == BS_TARGET_SIM ? "sim" : t->kind == BS_TARGET_REAL ? "real" : "darwin",
+           t->profile);
+  t->label = label;
+  bs_store *st = bs_test_open_fresh(t, seed);
+  assert_bs_ok(bs_get_caps(st, &t->caps));
+  for (int i = 0; t->kind == BS_TARGET_REAL && i < MAX_FRESH; i++)
+    if (fresh[i].st == st)
+      t->root = fresh[i].dir;
+  if (want && !want(&t->caps)) {
+    bs_test_close_fresh(st);
+    return;
+  }
+  print_message("    [ target   ] %s\n", label);
+  body(st, t, ctx);
+  bs_test_close_fresh(st);
+  (*ran)++;
+}
+
+void bs_test_each_backend(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed) {
+  bs_test_each_backend_of(BS_KINDS_ALL, want, body, ctx, seed);
+}
+
+void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body body, void *ctx,
+                             uint64_t seed) {
+  int ran = 0;
+  for (int i = 0; (kinds & BS_KINDS(BS_TARGET_SIM)) && i < BS_SIM_PROFILE_COUNT; i++) {
+    bs_target t = {.backend = "sim", .profile = bs_sim_profile_names[i], .kind = BS_TARGET_SIM};
+    run_on(&t, want, body, ctx, seed, &ran);
+  }
+  const char *why = (kinds & BS_KINDS(BS_TARGET_REAL)) ? bs_vol_unavailable() : NULL;
+  const char *req = getenv("BS_REQUIRE_REAL");
+  if (why && req && strcmp(req, "1") == 0)
+    fail_msg("real volumes are required ($BS_REQUIRE_REAL=1) but cannot be made: %s", why);
+  for (size_t i = 0; (kinds & BS_KINDS(BS_TARGET_REAL)) && i < sizeof(real_fs) / sizeof(real_fs[0]);
+       i++) {
+    if (why) {
+      print_message("    [ skipped  ] real:%s: %s\n", real_fs[i], why);
+      continue;
+    }
+    bs_target t = {.backend = "real", .profile = real_fs[i], .kind = BS_TARGET_REAL};
+    run_on(&t, want, body, ctx, seed, &ran);
+  }
+  static const char *const darwin_profiles[] = {"apfs", "hfs"};
+  for (size_t i = 0; (kinds & BS_KINDS(BS_TARGET_DARWIN)) && i < 2; i++) {
+    bs_target t = {.backend = "darwin-fake", .profile = darwin_profiles[i], .kind = BS_TARGET_DARWIN};
+    run_on(&t, want, body, ctx, seed, &ran);
+  }
+  if (ran == 0)
+    fail_msg("no target supports this behaviour");
+}
+
+size_t bs_test_fiemap(const char *host_path, bs_test_extent out[BS_TEST_EXTENTS_MAX]) {
+  int fd = open(host_path, O_RDONLY);
+  if (fd < 0)
+    fail_msg("open %s: %s", host_path, strerror(errno));
+  size_t sz = sizeof(struct fiemap) + BS_TEST_EXTENTS_MAX * sizeof(struct fiemap_extent);
+  struct fiemap *fm = calloc(1, sz);
+  assert_non_null(fm);
+  fm->fm_start = 0;
+  fm->fm_length = FIEMAP_MAX_OFFSET;
+  fm->fm_flags = FIEMAP_FLAG_SYNC;
+  fm->fm_extent_count = BS_TEST_EXTENTS_MAX;
+  if (ioctl(fd, FS_IOC_FIEMAP, fm) != 0)
+    fail_msg("FIEMAP %s: %s", host_path, strerror(errno));
+  size_t n = fm->fm_mapped_extents;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (bs_test_extent){fm->fm_extents[i].fe_logical, fm->fm_extents[i].fe_physical,
+                              fm->fm_extents[i].fe_length, fm->fm_extents[i].fe_flags};
+  free(fm);
+  close(fd);
+  return n;
+}
+
+uint64_t bs_test_shared_bytes(const char *host_path) {
+  bs_test_extent *e = calloc(BS_TEST_EXTENTS_MAX, sizeof(*e));
+  assert_non_null(e);
+  size_t n = bs_test_fiemap(host_path, e);
+  uint64_t shared = 0;
+  for (size_t i = 0; i < n; i++)
+    if (e[i].flags & FIEMAP_EXTENT_SHARED)
+      shared += e[i].length;
+  free(e);
+  return shared;
 }

@@ -29,12 +29,21 @@
       fail_msg("%s returned %s, expected %s", #expr, bs_err_name(bs_rc_), bs_err_name(code)); \
   } while (0)
 
+/* What kind of store a target is. */
+typedef enum bs_target_kind {
+  BS_TARGET_SIM = 1,    /* a sim profile: space and clocks are exact */
+  BS_TARGET_REAL,       /* the real backend on a real loop-mounted (or tmpfs) volume */
+  BS_TARGET_DARWIN,     /* darwin.c's logic through its seam (tests/support/darwin_fake.c) */
+} bs_target_kind;
+
 /* A place a test body can run: a label for messages and how to open a fresh store. */
 typedef struct bs_target {
-  const char *label;     /* "sim:apfs" */
-  const char *backend;   /* "sim" */
-  const char *profile;   /* "apfs" */
+  const char *label;     /* "sim:apfs", "real:btrfs", "darwin:apfs" */
+  const char *backend;   /* "sim", "real", "darwin-fake" */
+  const char *profile;   /* "apfs" (for real: the filesystem, "btrfs") */
   bs_caps caps;          /* what the target promises */
+  bs_target_kind kind;
+  const char *root;      /* real: host directory of the store (fresh); else NULL */
 } bs_target;
 
 /* Which targets a body wants, decided from their capabilities. */
@@ -46,11 +55,47 @@ typedef void (*bs_target_body)(bs_store *st, const bs_target *t, void *ctx);
  * all).  Asserts that at least one target ran. @seed seeds each store. */
 void bs_test_each_target(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed);
 
+/* The same over every backend that can run it: the sim profiles, the real
+ * backend on a fresh directory of a btrfs, xfs, ext4 and tmpfs volume (each
+ * reported as skipped, with the reason, where volumes cannot be made here;
+ * $BS_REQUIRE_REAL=1 makes that a failure), and darwin.c through its fake
+ * seam on the sim's apfs and hfs. */
+void bs_test_each_backend(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed);
+/* The same over the kinds in mask @kinds (1u << BS_TARGET_* bits). */
+void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body body, void *ctx,
+                             uint64_t seed);
+#define BS_KINDS(k) (1u << (k))
+#define BS_KINDS_ALL (BS_KINDS(BS_TARGET_SIM) | BS_KINDS(BS_TARGET_REAL) | BS_KINDS(BS_TARGET_DARWIN))
+
+/* Open a fresh store like the one @t names (a new sim store, or a new empty
+ * directory on @t's real volume); close with bs_test_close_fresh. */
+bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed);
+void bs_test_close_fresh(bs_store *st);
+
+/* True where space accounting is exact (the sim). */
+bool bs_test_exact_space(const bs_target *t);
+/* bs_check, where the backend has one (the sim); elsewhere nothing. */
+void bs_test_check(bs_store *st, const bs_target *t);
+/* Host path of store path @path on real target @t into @buf (cap 4096). */
+void bs_test_host_path(const bs_target *t, const char *path, char *buf);
+
+/* Physical layout of a real file, from FIEMAP (synced first). */
+typedef struct bs_test_extent {
+  uint64_t logical, physical, length;
+  uint32_t flags; /* FIEMAP_EXTENT_* */
+} bs_test_extent;
+#define BS_TEST_EXTENTS_MAX 512
+/* Extents of host file @host_path into @out; returns how many. */
+size_t bs_test_fiemap(const char *host_path, bs_test_extent out[BS_TEST_EXTENTS_MAX]);
+/* Bytes of @host_path in extents marked shared. */
+uint64_t bs_test_shared_bytes(const char *host_path);
+
 /* Predicates for bs_test_each_target. */
 bool bs_want_reflink(const bs_caps *c);
 bool bs_want_no_reflink(const bs_caps *c);
 bool bs_want_snapshots(const bs_caps *c);
 bool bs_want_no_snapshots(const bs_caps *c);
+bool bs_want_all(const bs_caps *c);
 
 /* Open a fresh sim store on @profile with @seed; fails the test on error. */
 bs_store *bs_test_open_sim(const char *profile, uint64_t seed);
