@@ -4,7 +4,7 @@
 # in the same run (the reference: one FICLONE plus process start, like ours).
 #
 #   bench/real_clone.sh BUILD_DIR [RESULTS_JSON_FRAGMENT]
-#   BENCH_RUNS=N      runs per measurement (default 5; hyperfine medians)
+#   BENCH_RUNS=N      runs per measurement (default 20; hyperfine medians)
 #   BENCH_FILE_MIB=M  size of the file (default 1024)
 #
 # Volumes come from tests/volctl (owned by this shell: reaped if it dies).
@@ -14,7 +14,7 @@ set -euo pipefail
 
 build=${1:-build}
 frag=${2:-$build/bench-real.json}
-runs=${BENCH_RUNS:-5}
+runs=${BENCH_RUNS:-20}
 mib=${BENCH_FILE_MIB:-1024}
 volctl=$build/plain/tests/volctl
 bslab=$build/bslab
@@ -40,10 +40,13 @@ for fs in btrfs xfs; do
   dirs+=("$dir")
   head -c "$((mib * 1048576))" /dev/urandom >"$mnt/src"
   sync
-  hyperfine --runs "$runs" --warmup 1 --style none --export-json "$build/bench-real-$fs.json" \
-    --prepare "rm -f $mnt/dst $mnt/ref; sync" \
+  # No shell between hyperfine and the commands (-N): they take about a
+  # millisecond, less than a shell's start-up noise.
+  hyperfine -N --runs "$runs" --warmup 1 --style none --export-json "$build/bench-real-$fs.json" \
+    --prepare "rm -f $mnt/dst $mnt/ref" \
     -n bslab "$bslab clone --backend real $mnt/src $mnt/dst" \
-    -n cp "cp --reflink=always $mnt/src $mnt/ref" >/dev/null
+    -n cp "cp --reflink=always $mnt/src $mnt/ref" >/dev/null 2>"$build/bench-real-$fs.err" ||
+    { cat "$build/bench-real-$fs.err" >&2; exit 2; }
   read -r ours ref < <(python3 -c '
 import json, sys
 r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}

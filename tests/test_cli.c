@@ -263,7 +263,7 @@ static void cli_real_backend_usage_and_environment_errors(void **state) {
  * UNSUPPORTED (exit 1, nothing left) where it cannot. */
 static void cli_caps_probe_clone_on_real_volumes(void **state) {
   (void)state;
-  const char *why = bs_vol_unavailable();
+  const char *why = bs_test_real_unavailable();
   if (why) {
     print_message("    [ skipped  ] real volumes: %s\n", why);
     skip();

@@ -520,8 +520,8 @@ static void reflink_clone_then_modify_never_affects_source(void **state) {
   bs_test_each_backend(bs_want_reflink, never_affects_source_body, NULL, bs_test_seed());
 }
 
-/* Bytes of the big-file test: 1 GiB; $BS_BIG_MIB lowers it for the valgrind
- * leak run, where the plain and sanitized runs have already done the full size. */
+/* Bytes of the big-file test: 1 GiB ($BS_BIG_MIB MiB when set, for a quick
+ * local run). */
 static uint64_t big_bytes(void) { return (uint64_t)bs_test_env_count("BS_BIG_MIB", 1024) * MIB; }
 
 static void big_clone_in(bs_store *st, const bs_target *t) {

@@ -142,6 +142,14 @@ bool bs_want_all(const bs_caps *c) {
   return true;
 }
 
+const char *bs_test_real_unavailable(void) {
+  const char *why = bs_vol_unavailable();
+  const char *req = getenv("BS_REQUIRE_REAL");
+  if (why && req && strcmp(req, "1") == 0)
+    fail_msg("real volumes are required ($BS_REQUIRE_REAL=1) but cannot be made: %s", why);
+  return why;
+}
+
 bool bs_test_exact_space(const bs_target *t) { return t->kind == BS_TARGET_SIM; }
 
 void bs_test_check(bs_store *st, const bs_target *t) {
@@ -252,10 +260,7 @@ void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body
     bs_target t = {.backend = "sim", .profile = bs_sim_profile_names[i], .kind = BS_TARGET_SIM};
     run_on(&t, want, body, ctx, seed, &ran);
   }
-  const char *why = (kinds & BS_KINDS(BS_TARGET_REAL)) ? bs_vol_unavailable() : NULL;
-  const char *req = getenv("BS_REQUIRE_REAL");
-  if (why && req && strcmp(req, "1") == 0)
-    fail_msg("real volumes are required ($BS_REQUIRE_REAL=1) but cannot be made: %s", why);
+  const char *why = (kinds & BS_KINDS(BS_TARGET_REAL)) ? bs_test_real_unavailable() : NULL;
   for (size_t i = 0; (kinds & BS_KINDS(BS_TARGET_REAL)) && i < sizeof(real_fs) / sizeof(real_fs[0]);
        i++) {
     if (why) {

@@ -72,6 +72,10 @@ void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body
 bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed);
 void bs_test_close_fresh(bs_store *st);
 
+/* Why real volumes cannot be made here (NULL: they can).  Fails the test
+ * instead when $BS_REQUIRE_REAL is 1 (CI, which must run them). */
+const char *bs_test_real_unavailable(void);
+
 /* True where space accounting is exact (the sim). */
 bool bs_test_exact_space(const bs_target *t);
 /* bs_check, where the backend has one (the sim); elsewhere nothing. */
