@@ -41,6 +41,16 @@ endif
 BSLAB_SRC   := $(sort $(wildcard tools/bslab/*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SRC    := $(sort $(wildcard tests/test_*.c))
+# Real test volumes are made on Linux (loop devices, mkfs); elsewhere the
+# fixture reports them unavailable and the real targets are skipped.
+ifeq ($(UNAME_S),Darwin)
+TEST_SUPPORT := $(filter-out tests/support/volume.c tests/support/volume_sys.c,$(TEST_SUPPORT))
+TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c,$(TEST_SRC))
+VOLCTL      :=
+else
+TEST_SUPPORT := $(filter-out tests/support/volume_none.c,$(TEST_SUPPORT))
+VOLCTL       = $(PLAIN)/tests/volctl
+endif
 TEST_NAMES  := $(basename $(notdir $(TEST_SRC)))
 TEST_LIBS   = -lcmocka -lm -lpthread $(LIBS_FIU)
 LIBS        = -lm -lpthread $(LIBS_FIU)
@@ -115,7 +125,7 @@ $(PLAIN)/tests/volctl: $(VOLCTL_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ -lpthread
 
 tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab \
-       $(PLAIN)/tests/volctl \
+       $(VOLCTL) \
        $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 
 # Everything: the API reference (fails on an undocumented public symbol),
@@ -128,7 +138,7 @@ check: deps
 # The plain suites only, for the edit-compile loop.
 quickcheck:
 	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
-	  $(PLAIN)/tests/volctl $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
+	  $(VOLCTL) $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 run: deps
@@ -143,7 +153,7 @@ $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(PLAIN)/tests/volctl
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
 # libFuzzer over every target for FUZZ_SECONDS each, from its committed corpus.

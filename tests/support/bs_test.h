@@ -89,6 +89,7 @@ typedef struct bs_test_extent {
   uint32_t flags; /* FIEMAP_EXTENT_* */
 } bs_test_extent;
 #define BS_TEST_EXTENTS_MAX 512
+#define BS_TEST_EXTENT_SHARED 0x2000u /* FIEMAP_EXTENT_SHARED */
 /* Extents of host file @host_path into @out; returns how many. */
 size_t bs_test_fiemap(const char *host_path, bs_test_extent out[BS_TEST_EXTENTS_MAX]);
 /* Bytes of @host_path in extents marked shared. */
