@@ -12,6 +12,9 @@
 #define CHUNK (1u << 20)
 
 int bslab_init(bslab_args *a) {
+  if (a->backend && strcmp(a->backend, "sim") != 0)
+    return bslab_usage_error(a, "init makes a sim volume image; a '%s' store is any existing "
+                                "directory (--root DIR)", a->backend);
   const char *image = a->image ? a->image : getenv("BSLAB_IMAGE");
   if (image && *image && access(image, F_OK) == 0)
     return bslab_op_error(a, image, BS_EEXISTS, NULL);
