@@ -247,19 +247,9 @@ static int clone_dir_contents(int sfd, int dfd, int depth) {
     close(lfd);
     return -e;
   }
-  bs__names names = {0};
-  int rc = 0;
-  struct dirent *de;
-  errno = 0;
-  while (rc == 0 && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-      rc = bs__names_add(&names, de->d_name, strlen(de->d_name));
-    errno = 0;
-  }
-  if (rc == 0 && errno != 0)
-    rc = -errno;
+  bs__names names;
+  int rc = bs__names_read(d, &names); /* byte order: a failure point is reproducible */
   closedir(d);
-  bs__names_sort(&names); /* a deterministic order, so a failure point is too */
   for (size_t i = 0; rc == 0 && i < names.n; i++)
     rc = clone_entry(sfd, names.v[i], dfd, names.v[i], depth + 1);
   bs__names_free(&names);

@@ -41,6 +41,25 @@ void bs__names_sort(bs__names *l) {
     qsort(l->v, l->n, sizeof(*l->v), cmp_names);
 }
 
+int bs__names_read(DIR *d, bs__names *out) {
+  *out = (bs__names){0};
+  int rc = 0;
+  struct dirent *de;
+  errno = 0;
+  while (rc == 0 && (de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+      rc = bs__names_add(out, de->d_name, strlen(de->d_name));
+    errno = 0;
+  }
+  if (rc == 0 && errno != 0)
+    rc = -errno;
+  if (rc == 0)
+    bs__names_sort(out);
+  else
+    bs__names_free(out);
+  return rc;
+}
+
 void bs__names_free(bs__names *l) {
   for (size_t i = 0; i < l->n; i++)
     free(l->v[i]);
@@ -280,19 +299,8 @@ int bs__px_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) 
     close(fd);
     return -e;
   }
-  bs__names names = {0};
-  int rc = 0;
-  struct dirent *de;
-  errno = 0;
-  while (rc == 0 && (de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    rc = bs__names_add(&names, de->d_name, strlen(de->d_name));
-    errno = 0;
-  }
-  if (rc == 0 && errno != 0)
-    rc = -errno;
-  bs__names_sort(&names);
+  bs__names names;
+  int rc = bs__names_read(d, &names);
   /* Kinds from lstat relative to the directory: d_type may be DT_UNKNOWN. */
   for (size_t i = 0; rc == 0 && i < names.n; i++) {
     struct stat sb;

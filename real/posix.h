@@ -5,6 +5,8 @@
 #ifndef BS_REAL_POSIX_H
 #define BS_REAL_POSIX_H
 
+#include <dirent.h>
+
 #include "real/host.h"
 
 int bs__px_create(void *ctx, const char *path, uint32_t mode);
@@ -45,6 +47,9 @@ typedef struct bs__names {
 } bs__names;
 int bs__names_add(bs__names *l, const char *name, size_t len);
 void bs__names_sort(bs__names *l);
+/* Every name of directory stream @d but "." and "..", sorted.  0 or -errno
+ * (then @out is empty). */
+int bs__names_read(DIR *d, bs__names *out);
 void bs__names_free(bs__names *l);
 
 #endif

@@ -293,40 +293,6 @@ static void darwin_reflink_hfs_is_unsupported(void **state) {
   bs_close(st);
 }
 
-static void darwin_reflink_dst_exists_is_EXISTS(void **state) {
-  (void)state;
-  for (size_t i = 0; i < NPROFILES; i++) {
-    bs_store *st = open_fake(profiles[i]);
-    bs_test_put(st, "/a", 2 * BLK, 1);
-    bs_test_put(st, "/b", BLK + 7, 2);
-    assert_bs_ok(bs_mkdir(st, "/d", 0755));
-    bs_stat_info sb0, sb1;
-    assert_bs_ok(bs_stat(st, "/b", &sb0));
-    bs_usage u0 = bs_test_usage(st);
-    assert_bs_err(bs_reflink(st, "/a", "/b"), BS_EEXISTS);
-    assert_bs_err(bs_reflink(st, "/a", "/d"), BS_EEXISTS);
-    assert_bs_err(bs_reflink(st, "/a", "/a"), BS_EEXISTS);
-    bs_test_assert_put(st, "/b", BLK + 7, 2);
-    assert_bs_ok(bs_stat(st, "/b", &sb1));
-    assert_true(sb1.ino == sb0.ino && sb1.mtime_ns == sb0.mtime_ns && sb1.ctime_ns == sb0.ctime_ns);
-    bs_usage u1 = bs_test_usage(st);
-    assert_memory_equal(&u0, &u1, sizeof(u0));
-    assert_bs_err(bs_reflink(st, "/missing", "/x"), BS_ENOT_FOUND);
-    assert_bs_err(bs_reflink(st, "/d", "/x"), BS_EINVALID); /* clonefile could; we do not */
-    assert_false(exists(st, "/x"));
-    assert_bs_err(bs_reflink(st, "/a", "/nodir/x"), BS_ENOT_FOUND);
-    char longname[300];
-    memset(longname, 'n', sizeof(longname));
-    longname[0] = '/';
-    longname[257] = '\0';
-    assert_bs_err(bs_reflink(st, "/a", longname), BS_ENAME_TOO_LONG);
-    memcpy(longname, "/nodir/", 7);
-    assert_bs_err(bs_reflink(st, "/a", longname), BS_ENOT_FOUND);
-    assert_bs_ok(bs_check(st));
-    bs_close(st);
-  }
-}
-
 /* The platform clone keeps bs_reflink's contract by itself, whoever calls it. */
 static void darwin_clone_checks_before_clonefile(void **state) {
   (void)state;
@@ -436,7 +402,6 @@ int main(void) {
     cmocka_unit_test(darwin_reflink_shares_blocks_on_apfs),
     cmocka_unit_test(darwin_reflink_keeps_metadata),
     cmocka_unit_test(darwin_reflink_hfs_is_unsupported),
-    cmocka_unit_test(darwin_reflink_dst_exists_is_EXISTS),
     cmocka_unit_test(darwin_clone_checks_before_clonefile),
     cmocka_unit_test(darwin_reflink_enospc_leaves_nothing),
     cmocka_unit_test(darwin_reflink_exdev_is_CROSS_DEVICE),
