@@ -180,8 +180,10 @@ static int open_parent(const char *path, const char **last) {
   *last = slash ? slash + 1 : path;
   if (!**last)
     return -EINVAL;
-  if (!slash)
-    return bs__sys_open(".", O_RDONLY | O_DIRECTORY, 0) >= 0 ? 0 : -errno;
+  if (!slash) {
+    int fd = bs__sys_open(".", O_RDONLY | O_DIRECTORY, 0);
+    return fd >= 0 ? fd : -errno;
+  }
   size_t n = slash == path ? 1 : (size_t)(slash - path);
   char *dir = strndup(path, n);
   if (!dir)
