@@ -39,21 +39,6 @@ static bool exists(bs_store *st, const char *path) {
   return rc == 0;
 }
 
-/* Read golden file @name from $BS_GOLDEN_DIR (default "golden"). */
-static size_t golden_load(const char *name, uint8_t *buf, size_t cap) {
-  const char *dir = getenv("BS_GOLDEN_DIR");
-  char path[512];
-  snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "golden", name);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    fail_msg("cannot open golden file %s (run from the repo root or set BS_GOLDEN_DIR)", path);
-  size_t n = fread(buf, 1, cap, f);
-  int more = fgetc(f) != EOF;
-  fclose(f);
-  assert_false(more);
-  return n;
-}
-
 /* ---- capabilities and probe ---------------------------------------------- */
 
 static void darwin_caps_match_golden(void **state) {
@@ -67,7 +52,7 @@ static void darwin_caps_match_golden(void **state) {
     assert_bs_ok(bs_caps_encode(got, sizeof(got), &n, &c));
     char name[64];
     snprintf(name, sizeof(name), "caps-%s.ssz", profiles[i]);
-    size_t wn = golden_load(name, want, sizeof(want));
+    size_t wn = bs_test_golden_load(name, want, sizeof(want));
     if (n != wn || memcmp(got, want, n) != 0)
       fail_msg("%s: caps encode to %zu bytes that differ from %s (%zu bytes): %s rl=%d snap=%d",
                profiles[i], n, name, wn, c.fs_type_name, c.native_reflink, c.native_snapshots);

@@ -72,12 +72,12 @@ static void real_caps_match_golden_on_every_volume(void **state) {
     uint8_t buf[BS_CAPS_SSZ_MAX];
     size_t len = 0;
     assert_bs_ok(bs_caps_encode(buf, sizeof(buf), &len, &c));
-    char golden[256];
-    snprintf(golden, sizeof(golden), "golden/caps-%s.ssz", all_fs[i]);
-    size_t glen = 0;
-    uint8_t *want = read_host(golden, &glen);
+    char golden[64];
+    snprintf(golden, sizeof(golden), "caps-%s.ssz", all_fs[i]);
+    uint8_t want[BS_CAPS_SSZ_MAX];
+    size_t glen = bs_test_golden_load(golden, want, sizeof(want));
     if (len != glen || memcmp(buf, want, len) != 0)
-      fail_msg("real %s: caps differ from %s", all_fs[i], golden);
+      fail_msg("real %s: caps differ from golden/%s", all_fs[i], golden);
     /* The same bytes as the sim profile of that name. */
     bs_store *sim = bs_test_open_sim(all_fs[i], 1);
     bs_caps sc;
@@ -87,7 +87,6 @@ static void real_caps_match_golden_on_every_volume(void **state) {
     bs_fs_type t;
     assert_bs_ok(bs_probe_fs_type(st, dir, &t));
     assert_int_equal(t, bs_fs_type_from_name(all_fs[i]));
-    free(want);
     bs_close(st);
   }
 }

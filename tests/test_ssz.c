@@ -15,21 +15,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Read golden file @name from $BS_GOLDEN_DIR (default "golden"). */
-static size_t golden_load(const char *name, uint8_t *buf, size_t cap) {
-  const char *dir = getenv("BS_GOLDEN_DIR");
-  char path[512];
-  snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "golden", name);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    fail_msg("cannot open golden file %s (run from the repo root or set BS_GOLDEN_DIR)", path);
-  size_t n = fread(buf, 1, cap, f);
-  int more = fgetc(f) != EOF;
-  fclose(f);
-  assert_false(more);
-  return n;
-}
-
 static void assert_caps_equal(const bs_caps *a, const bs_caps *b) {
   assert_int_equal(a->schema_version, b->schema_version);
   assert_int_equal(a->fs_type, b->fs_type);
@@ -99,11 +84,11 @@ static size_t samples_load(struct sample *s) {
   for (int t = 1; t < BS_FS_TYPE_COUNT; t++, n++) {
     snprintf(name, sizeof(name), "caps-%s.ssz", bs_fs_type_name(t));
     s[n].kind = &CAPS;
-    s[n].len = golden_load(name, s[n].buf, BUF_MAX);
+    s[n].len = bs_test_golden_load(name, s[n].buf, BUF_MAX);
   }
   for (size_t i = 0; i < 2; i++, n++) {
     s[n].kind = &ERR;
-    s[n].len = golden_load(errs[i], s[n].buf, BUF_MAX);
+    s[n].len = bs_test_golden_load(errs[i], s[n].buf, BUF_MAX);
   }
   bs_error_response e;
   char big[BS_ERROR_MESSAGE_MAX + 1];
@@ -312,7 +297,7 @@ static bool caps_match_golden(const bs_caps *c, const char *fs) {
   char name[64];
   size_t want_len, got_len;
   snprintf(name, sizeof(name), "caps-%s.ssz", fs);
-  want_len = golden_load(name, want, sizeof(want));
+  want_len = bs_test_golden_load(name, want, sizeof(want));
   assert_bs_ok(bs_caps_encode(got, sizeof(got), &got_len, c));
   return got_len == want_len && memcmp(got, want, want_len) == 0;
 }
@@ -368,7 +353,7 @@ static void error_golden_files_match_encoder(void **state) {
   };
   for (size_t i = 0; i < 2; i++) {
     uint8_t want[BUF_MAX], got[BS_ERROR_RESPONSE_SSZ_MAX];
-    size_t want_len = golden_load(g[i].file, want, sizeof(want)), got_len;
+    size_t want_len = bs_test_golden_load(g[i].file, want, sizeof(want)), got_len;
     bs_error_response e, d;
     assert_bs_ok(bs_error_response_make(&e, g[i].code, g[i].os_errno, g[i].msg));
     assert_bs_ok(bs_error_response_encode(got, sizeof(got), &got_len, &e));
@@ -386,7 +371,7 @@ static void error_golden_files_match_encoder(void **state) {
 static void caps_decode_rejects_values_outside_the_schema(void **state) {
   (void)state;
   uint8_t g[BUF_MAX], b[BUF_MAX];
-  size_t len = golden_load("caps-btrfs.ssz", g, sizeof(g));
+  size_t len = bs_test_golden_load("caps-btrfs.ssz", g, sizeof(g));
   bs_caps c;
   for (int v = 0; v < 0x10000; v++) { /* schema_version: only 1 */
     memcpy(b, g, len);
@@ -451,7 +436,7 @@ static void error_response_round_trips_every_code_and_length(void **state) {
     }
   }
   uint8_t b[BUF_MAX];
-  size_t len = golden_load("error-unsupported.ssz", b, sizeof(b));
+  size_t len = bs_test_golden_load("error-unsupported.ssz", b, sizeof(b));
   bs_error_response d;
   for (int w = 0; w < 0x10000; w++) { /* unknown wire codes */
     b[0] = (uint8_t)w;

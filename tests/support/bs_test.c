@@ -323,3 +323,17 @@ uint64_t bs_test_shared_bytes(const char *host_path) {
   free(e);
   return shared;
 }
+
+size_t bs_test_golden_load(const char *name, uint8_t *buf, size_t cap) {
+  const char *dir = getenv("BS_GOLDEN_DIR");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "golden", name);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    fail_msg("cannot open golden file %s (run from the repo root or set BS_GOLDEN_DIR)", path);
+  size_t n = fread(buf, 1, cap, f);
+  int more = fgetc(f) != EOF;
+  fclose(f);
+  assert_false(more);
+  return n;
+}

@@ -114,6 +114,9 @@ uint64_t bs_test_seed(void);
 int bs_test_env_count(const char *name, int dflt);
 /* Iterations of property tests: $BS_TEST_ITER or @dflt. */
 int bs_test_iterations(int dflt);
+/* Read golden file @name from $BS_GOLDEN_DIR (default "golden") into @buf;
+ * fails the test if it is missing or longer than @cap.  Returns its size. */
+size_t bs_test_golden_load(const char *name, uint8_t *buf, size_t cap);
 /* Path of the bslab binary under test: $BSLAB or build/bslab. */
 const char *bs_test_bslab(void);
 
