@@ -19,6 +19,14 @@
 
 typedef struct bs_host_os bs_host_os;
 
+/* How a host store makes snapshot and branch trees (host.c chooses from the
+ * capabilities and bs_open_opts.flags; docs/snapshots.md). */
+typedef enum bs__snap_method {
+  BS__SNAP_NATIVE = 1,  /* the filesystem's own snapshots (btrfs subvolumes, APFS) */
+  BS__SNAP_REFLINK = 2, /* a recursive reflink copy (xfs), made read-only */
+  BS__SNAP_COPY = 3,    /* a recursive byte copy (ext4, tmpfs), only when asked for */
+} bs__snap_method;
+
 /* The OS seam.  @ctx is the table's own context (NULL for libc). */
 struct bs_host_os {
   const char *name; /* for messages: "linux", "darwin", "darwin-fake" */
@@ -58,6 +66,32 @@ struct bs_host_os {
 
   /* Called once when a store using this table closes (NULL: nothing). */
   void (*release)(void *ctx);
+
+  /* ---- snapshots and branches (docs/snapshots.md) ------------------------
+   * host.c keeps the registry (src/snapreg.h) and the layout below the
+   * reserved directory <root>/.bs; these make and remove the trees.  All are
+   * all-or-nothing: on failure nothing is left at the destination.  NULL
+   * members mean the platform has no snapshots at all (UNSUPPORTED). */
+
+  /* Make @path the root directory of a new store (btrfs: a subvolume, so it
+   * can be snapshotted natively; elsewhere mkdir 0755).  -EEXIST if it exists. */
+  int (*make_root)(void *ctx, const char *path);
+  /* Make @dir (<root>/.bs) the reserved directory, mode 0700, if it is not
+   * there yet (0 when it is).  On btrfs it is a subvolume, so a snapshot of
+   * the root does not contain the snapshots below it. */
+  int (*reserve)(void *ctx, const char *root, const char *dir);
+  /* Make @dst (must not exist; its parent does) a read-only copy of the tree
+   * at @src by method @m, leaving out @src's top-level entry ".bs".  Fills
+   * @uuid with the filesystem's UUID of the new tree, or all zeroes when the
+   * filesystem has none (host.c then makes a random version-4 UUID).
+   * -EOPNOTSUPP when @m is not possible here (with btrfs: @src is not the
+   * root of a subvolume). */
+  int (*snap_create)(void *ctx, bs__snap_method m, const char *src, const char *dst, uint8_t uuid[16]);
+  /* Make @dst (must not exist) a writable copy of snapshot tree @src. */
+  int (*branch_create)(void *ctx, bs__snap_method m, const char *src, const char *dst);
+  /* Remove a tree made by snap_create or branch_create with method @m (read-only
+   * or not); returns once the space it held shows as free in usage(). */
+  int (*tree_delete)(void *ctx, bs__snap_method m, const char *path);
 };
 
 /* A store on a host directory. */
