@@ -122,10 +122,20 @@ typedef struct bs_open_opts {
   const char *profile;    /**< sim: apfs, hfs, btrfs, xfs, ext4 or tmpfs */
   uint64_t seed;          /**< sim: seed of every random choice (jitter, tears) */
   uint64_t capacity;      /**< sim: volume size in bytes; 0 = 64 MiB */
+  uint32_t flags;         /**< BS_OPEN_* bits; 0 for the defaults */
 } bs_open_opts;
 
 /**
+ * bs_open_opts.flags: on a real filesystem with neither native snapshots nor
+ * reflink (ext4, tmpfs), make snapshots and branches as full byte copies
+ * instead of answering BS_EUNSUPPORTED.  Copies take time and space in
+ * proportion to the tree; capabilities still say native_snapshots false.
+ */
+#define BS_OPEN_SNAPSHOT_COPY 0x1u
+
+/**
  * Open a store on backend @p backend ("sim", "real", "faults:sim", ...).
+ * The store may be shared by threads: calls on it are serialised.
  * @return 0, BS_ENOT_FOUND for an unknown backend, BS_EINVALID for bad options.
  */
 int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);

@@ -154,6 +154,7 @@ out:
     bs__sim_store_free(s);
     return rc;
   }
+  bs_store_init(&s->base, &bs__sim_ops);
   *out = &s->base;
   return BS_OK;
 }

@@ -41,6 +41,13 @@ int bs_backend_register(const bs_backend_ops *ops) {
   return BS_OK;
 }
 
+void bs_store_init(bs_store *st, const bs_backend_ops *ops) {
+  if (!st->ops)
+    st->ops = ops;
+  pthread_mutex_init(&st->lock, NULL);
+  bs_store_clear_error(st);
+}
+
 int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...) {
   if (!st)
     return err;
@@ -73,16 +80,16 @@ int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts) {
   int rc = ops->open(&st, opts ? opts : &none, colon ? colon + 1 : NULL);
   if (rc != 0)
     return rc;
-  if (!st->ops)
-    st->ops = ops;
-  bs_store_clear_error(st);
+  bs_store_init(st, ops);
   *out = st;
   return BS_OK;
 }
 
 void bs_close(bs_store *st) {
-  if (st)
-    st->ops->close(st);
+  if (!st)
+    return;
+  pthread_mutex_destroy(&st->lock);
+  st->ops->close(st);
 }
 
 /* A method the backend lacks, or that is newer than its table, is UNSUPPORTED. */
@@ -111,10 +118,12 @@ static int bad_path(bs_store *st, const char *what, const char *path) {
   do {                                                                                    \
     if (!(st))                                                                            \
       return BS_EINVALID;                                                                 \
+    pthread_mutex_lock(&(st)->lock);                                                      \
     bs_store_clear_error(st);                                                             \
-    if ((st)->ops->version < (since) || !(st)->ops->m)                                    \
-      return missing((st), #m);                                                           \
-    return (st)->ops->m((st), __VA_ARGS__);                                               \
+    int drc_ = ((st)->ops->version < (since) || !(st)->ops->m) ? missing((st), #m)        \
+                                                               : (st)->ops->m((st), __VA_ARGS__); \
+    pthread_mutex_unlock(&(st)->lock);                                                    \
+    return drc_;                                                                          \
   } while (0)
 
 /* Every method of table version 1; methods added later use DISPATCH_SINCE. */
@@ -316,8 +325,11 @@ int bs_power_loss(bs_store *st, bs_power_loss_mode mode) {
 int bs_check(bs_store *st) {
   if (!st)
     return BS_EINVALID;
+  pthread_mutex_lock(&st->lock);
   bs_store_clear_error(st);
-  return st->ops->check ? st->ops->check(st) : missing(st, "check");
+  int rc = st->ops->check ? st->ops->check(st) : missing(st, "check");
+  pthread_mutex_unlock(&st->lock);
+  return rc;
 }
 
 int bs_clock_ns(bs_store *st, int64_t *out) {

@@ -11,6 +11,8 @@
 #ifndef BACKSTORE_BACKEND_H
 #define BACKSTORE_BACKEND_H
 
+#include <pthread.h>
+
 #include "../backstore.h"
 
 #ifdef __cplusplus
@@ -34,6 +36,13 @@ struct bs_store {
   const bs_backend_ops *ops;  /**< the backend that made this store */
   int last_os_errno;          /**< errno behind the last failure, or 0 */
   char last_msg[256];         /**< message of the last failure, or "" */
+  /**
+   * Serialises the bs_* calls on this store, so a store may be shared by
+   * threads and every call is atomic with respect to the others (snapshot
+   * and branch calls are linearizable).  bs_open() sets it up through
+   * bs_store_init(); backends never take it themselves.
+   */
+  pthread_mutex_t lock;
 };
 
 /**
@@ -106,6 +115,13 @@ struct bs_backend_ops {
 int bs_backend_register(const bs_backend_ops *ops);
 /** Find a backend by name (the part before ':'); NULL if none. */
 const bs_backend_ops *bs_backend_find(const char *name);
+
+/**
+ * Set up the base of a new store made by backend @p ops (bs_open() does this
+ * for every store it returns; a backend that hands out stores another way,
+ * like bs_sim_load(), calls it itself).  bs_close() tears it down.
+ */
+void bs_store_init(bs_store *st, const bs_backend_ops *ops);
 
 /** Record a failure on @p st: @p err is returned, errno and message are kept. */
 int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...)
