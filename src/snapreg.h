@@ -1,0 +1,74 @@
+/* The snapshot registry (docs/snapshots.md): snapshot id <-> UUID <-> name,
+ * the branches and the reference each holds on its snapshot.
+ *
+ * A pure value: no I/O, no locking.  A backend keeps one (the real backend
+ * reads it from <root>/.bs/registry and writes it back atomically under a
+ * file lock); every rule of the API lives here, so each backend answers
+ * EXISTS, BUSY and NOT_FOUND the same way.  Snapshot ids count up from 1 and
+ * are never reused (next_id only grows), branch ids the same; the on-disk
+ * trees are named by id, never by the user's name. */
+#ifndef BS_SNAPREG_H
+#define BS_SNAPREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backstore.h"
+
+typedef struct bs__branch_rec {
+  uint64_t id;          /* branch id: names its tree on disk */
+  uint64_t snapshot_id; /* the snapshot it holds a reference on */
+  char name[BS_NAME_MAX + 1];
+} bs__branch_rec;
+
+typedef struct bs__snapreg {
+  uint64_t next_id;        /* id of the next snapshot */
+  uint64_t next_branch_id; /* id of the next branch */
+  bs_snapshot_info *snaps; /* id order; branch_count kept equal to the branches */
+  size_t nsnaps;
+  bs__branch_rec *branches; /* name byte order */
+  size_t nbranches;
+} bs__snapreg;
+
+/* Most snapshots, and most branches, one registry holds (decoder limit). */
+#define BS__SNAPREG_MAX 65536u
+
+void bs__snapreg_init(bs__snapreg *r);
+void bs__snapreg_free(bs__snapreg *r);
+
+const bs_snapshot_info *bs__snapreg_find_id(const bs__snapreg *r, uint64_t id);
+const bs_snapshot_info *bs__snapreg_find_name(const bs__snapreg *r, const char *name);
+const bs__branch_rec *bs__snapreg_find_branch(const bs__snapreg *r, const char *name);
+
+/* Record snapshot @name with id r->next_id.  BS_EINVALID / BS_ENAME_TOO_LONG
+ * for a bad name, BS_EEXISTS for a taken one, BS_ENO_SPACE past
+ * BS__SNAPREG_MAX, BS_ENO_MEMORY.  @out (may be NULL) gets the record. */
+int bs__snapreg_add(bs__snapreg *r, const char *name, const uint8_t uuid[16], uint64_t created_ns,
+                    bs_snapshot_info *out);
+/* Forget snapshot @id: BS_ENOT_FOUND, or BS_EBUSY while a branch holds it. */
+int bs__snapreg_remove(bs__snapreg *r, uint64_t id);
+/* Record branch @name of snapshot @snapshot_id with id r->next_branch_id,
+ * taking a reference: BS_ENOT_FOUND (snapshot), BS_EEXISTS, BS_EINVALID... */
+int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *name, bs__branch_rec *out);
+/* Forget branch @name and drop its reference: BS_ENOT_FOUND.  @out (may be
+ * NULL) gets the record it had. */
+int bs__snapreg_remove_branch(bs__snapreg *r, const char *name, bs__branch_rec *out);
+
+/* Every invariant: valid unique names, ids ascending and below next_id,
+ * branches sorted with unique names and ids, each on an existing snapshot,
+ * branch counts exact.  0 or BS_ECORRUPT. */
+int bs__snapreg_check(const bs__snapreg *r);
+
+/* The file format (docs/snapshots.md): "BSREG001", u64 next_id,
+ * u64 next_branch_id, u32 n, n x (u32 len, SnapshotInfo SSZ), u32 m,
+ * m x (u32 len, BranchRecord SSZ), u64 FNV-1a of everything before it; all
+ * little-endian.  *@out is malloc'ed. */
+int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len);
+/* Decode into @r (initialised by the call; freed on failure): BS_ECORRUPT
+ * for any malformed or inconsistent input, BS_ENO_MEMORY. */
+int bs__snapreg_decode(bs__snapreg *r, const uint8_t *buf, size_t len);
+
+/* A random RFC 4122 version-4 UUID from @r64 (8 random bytes per call). */
+void bs__uuid_v4(uint8_t uuid[16], uint64_t (*r64)(void *ctx), void *ctx);
+
+#endif
