@@ -110,7 +110,7 @@ static int real_open(bs_store **out, const bs_open_opts *opts, const char *inner
   int rc = bs__darwin_make_os(&os, &libc_sys, &libc_files);
   if (rc != 0)
     return rc;
-  rc = bs__host_open(out, &bs__real_ops, os, opts->root);
+  rc = bs__host_open(out, &bs__real_ops, os, opts->root, opts->flags);
   if (rc != 0)
     os->release(os->ctx);
   return rc;

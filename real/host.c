@@ -18,36 +18,22 @@ static int fail_errno(bs_store *st, const char *op, const char *path, int neg_er
   return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, path, strerror(e));
 }
 
-/* Store path -> host path.  Components "." and ".." are refused, so a store
- * path never names anything outside the root (symlinks inside the store are
- * followed in intermediate components; docs/real.md). */
-static int host_path(bs_store *st, const char *op, const char *path, char **out) {
-  bs__host_store *h = H(st);
-  for (const char *p = path; *p;) {
-    while (*p == '/')
-      p++;
-    size_t n = strcspn(p, "/");
-    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-      return bs_store_fail(st, BS_EINVALID, 0, "%s: %s: \".\" and \"..\" are not allowed in store paths",
-                           op, path);
-    p += n;
-  }
-  size_t len = strlen(path);
-  if (len == 1) /* "/" is the root itself */
-    len = 0;
-  char *s = malloc(h->root_len + len + 2);
-  if (!s)
-    return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
-  memcpy(s, h->root, h->root_len);
-  memcpy(s + h->root_len, path, len);
-  s[h->root_len + len] = '\0';
-  if (s[0] == '\0')
-    strcpy(s, "/");
-  *out = s;
+/* Store path -> host path for an operation of kind @intent (host_ns.c).
+ * A virtual directory is an error here: callers that can answer for one
+ * (stat, readdir, the xattr reads) use bs__host_locate themselves. */
+static int host_path(bs_store *st, const char *op, const char *path, bs__host_intent intent, char **out) {
+  bs__host_loc l;
+  int rc = bs__host_locate(st, op, path, intent, &l);
+  if (rc != 0)
+    return rc;
+  if (!l.host)
+    return bs_store_fail(st, BS_EINVALID, EISDIR, "%s: %s: a directory", op, path);
+  *out = l.host;
   return 0;
 }
 
-int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root) {
+int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root,
+                  uint32_t flags) {
   *out = NULL;
   if (!root || !*root)
     return BS_EINVALID;
@@ -85,6 +71,7 @@ int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *o
   h->os = os;
   h->root = abs;
   h->root_len = len;
+  h->flags = flags;
   *out = &h->base;
   return BS_OK;
 }
@@ -98,10 +85,10 @@ void bs__host_close(bs_store *st) {
 }
 
 /* One store path: join, call, map. */
-#define ON_PATH(st, op, path, call)                                                         \
+#define ON_PATH(st, op, intent, path, call)                                                 \
   do {                                                                                      \
     char *hp_ = NULL;                                                                       \
-    int rc_ = host_path((st), (op), (path), &hp_);                                          \
+    int rc_ = host_path((st), (op), (path), (intent), &hp_);                                \
     if (rc_ != 0)                                                                           \
       return rc_;                                                                           \
     const bs_host_os *os = H(st)->os;                                                       \
@@ -136,9 +123,9 @@ int bs__host_usage(bs_store *st, bs_usage *out) {
  * filesystem cannot do is UNSUPPORTED with the filesystem's name. */
 int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
   char *hs = NULL, *hd = NULL;
-  int rc = host_path(st, "reflink", src, &hs);
+  int rc = host_path(st, "reflink", src, BS__HOST_READ, &hs);
   if (rc == 0)
-    rc = host_path(st, "reflink", dst, &hd);
+    rc = host_path(st, "reflink", dst, BS__HOST_NEW, &hd);
   if (rc != 0) {
     free(hs);
     return rc;
@@ -169,82 +156,133 @@ int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
 }
 
 int bs__host_create(bs_store *st, const char *path, uint32_t mode) {
-  ON_PATH(st, "create", path, os->create(os->ctx, hp, mode));
+  ON_PATH(st, "create", BS__HOST_NEW, path, os->create(os->ctx, hp, mode));
 }
 
 int bs__host_mkdir(bs_store *st, const char *path, uint32_t mode) {
-  ON_PATH(st, "mkdir", path, os->mkdir(os->ctx, hp, mode));
+  ON_PATH(st, "mkdir", BS__HOST_NEW, path, os->mkdir(os->ctx, hp, mode));
 }
 
 int bs__host_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
-  ON_PATH(st, "write", path, os->pwrite(os->ctx, hp, off, buf, len));
+  ON_PATH(st, "write", BS__HOST_MODIFY, path, os->pwrite(os->ctx, hp, off, buf, len));
 }
 
 int bs__host_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  ON_PATH(st, "read", path, os->pread(os->ctx, hp, off, buf, len, nread));
+  ON_PATH(st, "read", BS__HOST_READ, path, os->pread(os->ctx, hp, off, buf, len, nread));
 }
 
 int bs__host_truncate(bs_store *st, const char *path, uint64_t size) {
-  ON_PATH(st, "truncate", path, os->truncate(os->ctx, hp, size));
+  ON_PATH(st, "truncate", BS__HOST_MODIFY, path, os->truncate(os->ctx, hp, size));
 }
 
 int bs__host_unlink(bs_store *st, const char *path) {
-  ON_PATH(st, "unlink", path, os->unlink(os->ctx, hp));
+  ON_PATH(st, "unlink", BS__HOST_REMOVE, path, os->unlink(os->ctx, hp));
 }
 
 int bs__host_rmdir(bs_store *st, const char *path) {
-  ON_PATH(st, "rmdir", path, os->rmdir(os->ctx, hp));
+  ON_PATH(st, "rmdir", BS__HOST_REMOVE, path, os->rmdir(os->ctx, hp));
 }
 
+/* A rename stays inside its tree: between trees it is CROSS_DEVICE, as
+ * between subvolumes (and as in the sim). */
 int bs__host_rename(bs_store *st, const char *from, const char *to) {
-  char *hf = NULL, *ht = NULL;
-  int rc = host_path(st, "rename", from, &hf);
+  bs__host_loc f, t = {0};
+  int rc = bs__host_locate(st, "rename", from, BS__HOST_REMOVE, &f);
   if (rc == 0)
-    rc = host_path(st, "rename", to, &ht);
+    rc = bs__host_locate(st, "rename", to, BS__HOST_NEW, &t);
+  if (rc == 0 && (f.tree != t.tree || f.tree_id != t.tree_id))
+    rc = bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "rename: %s -> %s: between trees", from, to);
   if (rc == 0) {
     const bs_host_os *os = H(st)->os;
-    int e = os->rename(os->ctx, hf, ht);
+    int e = os->rename(os->ctx, f.host, t.host);
     rc = e == 0 ? 0 : fail_errno(st, "rename", from, e);
   }
-  free(hf);
-  free(ht);
+  free(f.host);
+  free(t.host);
   return rc;
 }
 
+/* Locate @path for a read that can answer for a virtual directory itself:
+ * *@virt is set for one (and @l has no host path). */
+#define ON_READ(st, op, path, l)                                                           \
+  bs__host_loc l;                                                                           \
+  do {                                                                                      \
+    int lrc_ = bs__host_locate((st), (op), (path), BS__HOST_READ, &l);                      \
+    if (lrc_ != 0)                                                                          \
+      return lrc_;                                                                          \
+  } while (0)
+
+/* The result of host call @e on located path @l: free it, map the error. */
+static int done(bs_store *st, const char *op, const char *path, bs__host_loc *l, int e) {
+  free(l->host);
+  return e == 0 ? 0 : fail_errno(st, op, path, e);
+}
+
 int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out) {
-  ON_PATH(st, "stat", path, os->stat(os->ctx, hp, out));
+  ON_READ(st, "stat", path, l);
+  if (!l.host)
+    return bs__host_virt_stat(st, l.virt, out);
+  const bs_host_os *os = H(st)->os;
+  return done(st, "stat", path, &l, os->stat(os->ctx, l.host, out));
 }
 
 int bs__host_chmod(bs_store *st, const char *path, uint32_t mode) {
-  ON_PATH(st, "chmod", path, os->chmod(os->ctx, hp, mode));
+  ON_PATH(st, "chmod", BS__HOST_MODIFY, path, os->chmod(os->ctx, hp, mode));
 }
 
 int bs__host_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
-  ON_PATH(st, "chown", path, os->chown(os->ctx, hp, uid, gid));
+  ON_PATH(st, "chown", BS__HOST_MODIFY, path, os->chown(os->ctx, hp, uid, gid));
 }
 
 int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  ON_PATH(st, "utimens", path, os->utimens(os->ctx, hp, atime_ns, mtime_ns));
+  ON_PATH(st, "utimens", BS__HOST_MODIFY, path, os->utimens(os->ctx, hp, atime_ns, mtime_ns));
+}
+
+/* The root of every tree hides ".bs": the reserved directory in the main
+ * tree, and what a snapshot of the root shows in its place (btrfs leaves an
+ * empty directory for a nested subvolume). */
+typedef struct hide_ctx {
+  bs_readdir_cb cb;
+  void *ctx;
+} hide_ctx;
+
+static int hide_reserved(void *ctx, const char *name, bs_file_kind kind) {
+  hide_ctx *h = ctx;
+  return strcmp(name, ".bs") == 0 ? 0 : h->cb(h->ctx, name, kind);
 }
 
 int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
-  ON_PATH(st, "readdir", path, os->readdir(os->ctx, hp, cb, ctx));
+  ON_READ(st, "readdir", path, l);
+  if (!l.host)
+    return bs__host_virt_readdir(st, l.virt, cb, ctx);
+  const bs_host_os *os = H(st)->os;
+  hide_ctx hc = {cb, ctx};
+  int e = l.tree_root ? os->readdir(os->ctx, l.host, hide_reserved, &hc) : os->readdir(os->ctx, l.host, cb, ctx);
+  return done(st, "readdir", path, &l, e);
 }
 
 int bs__host_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
-  ON_PATH(st, "setxattr", path, os->setxattr(os->ctx, hp, name, value, len));
+  ON_PATH(st, "setxattr", BS__HOST_MODIFY, path, os->setxattr(os->ctx, hp, name, value, len));
 }
 
 int bs__host_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  ON_PATH(st, "getxattr", path, os->getxattr(os->ctx, hp, name, buf, cap, len));
+  ON_READ(st, "getxattr", path, l);
+  if (!l.host) /* virtual directories have no xattrs */
+    return bs_store_fail(st, BS_ENOT_FOUND, ENODATA, "getxattr: %s: no xattr \"%s\"", path, name);
+  const bs_host_os *os = H(st)->os;
+  return done(st, "getxattr", path, &l, os->getxattr(os->ctx, l.host, name, buf, cap, len));
 }
 
 int bs__host_removexattr(bs_store *st, const char *path, const char *name) {
-  ON_PATH(st, "removexattr", path, os->removexattr(os->ctx, hp, name));
+  ON_PATH(st, "removexattr", BS__HOST_MODIFY, path, os->removexattr(os->ctx, hp, name));
 }
 
 int bs__host_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
-  ON_PATH(st, "listxattr", path, os->listxattr(os->ctx, hp, cb, ctx));
+  ON_READ(st, "listxattr", path, l);
+  if (!l.host)
+    return 0;
+  const bs_host_os *os = H(st)->os;
+  return done(st, "listxattr", path, &l, os->listxattr(os->ctx, l.host, cb, ctx));
 }
 
 int bs__host_sync(bs_store *st, const char *path) {
@@ -254,7 +292,7 @@ int bs__host_sync(bs_store *st, const char *path) {
     int rc = h->os->syncfs(h->os->ctx, root);
     return rc == 0 ? 0 : fail_errno(st, "sync", root, rc);
   }
-  ON_PATH(st, "sync", path, os->sync(os->ctx, hp));
+  ON_PATH(st, "sync", BS__HOST_READ, path, os->sync(os->ctx, hp));
 }
 
 int bs__host_clock_ns(bs_store *st, int64_t *out) {

@@ -54,6 +54,11 @@ struct bs_host_os {
   int (*sync)(void *ctx, const char *path);                   /* fsync one file or dir */
   int (*syncfs)(void *ctx, const char *root);                 /* everything on the volume */
   int (*usage)(void *ctx, const char *root, bs_usage *out);   /* statvfs */
+  /* Advisory lock on file @path (made 0600 if missing), shared or exclusive,
+   * held until unlock(*@handle).  NULL: the platform has none, and stores
+   * are only serialised within the process. */
+  int (*lock)(void *ctx, const char *path, int exclusive, int *handle);
+  void (*unlock)(void *ctx, int handle);
 
   /* ---- platform operations ---------------------------------------------- */
   /* Filesystem type of the volume holding @path. */
@@ -100,12 +105,64 @@ typedef struct bs__host_store {
   const bs_host_os *os;
   char *root;       /* absolute, no trailing '/' (except "/" itself, kept as "") */
   size_t root_len;
+  uint32_t flags;   /* bs_open_opts.flags */
 } bs__host_store;
 
 /* Open a host store on directory @root with OS table @os.  @root must be an
  * existing directory; it is made absolute.  @ops is the table of the backend
  * being opened (so st->ops names it). */
-int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root);
+int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root,
+                  uint32_t flags);
+
+/* ---- the store namespace (host_ns.c) --------------------------------------
+ * Store paths below /.bs name the virtual directories and the snapshot and
+ * branch trees; everything else is the main tree (docs/snapshots.md). */
+
+/* What an operation does to the path it names; it decides the error for
+ * read-only and virtual places, in the sim's order. */
+typedef enum bs__host_intent {
+  BS__HOST_READ = 0,   /* stat, read, readdir, xattr reads */
+  BS__HOST_MODIFY = 1, /* write, truncate, chmod, chown, utimens, xattr writes */
+  BS__HOST_REMOVE = 2, /* unlink, rmdir, the source of a rename */
+  BS__HOST_NEW = 3,    /* create, mkdir, the destination of a rename or reflink */
+} bs__host_intent;
+
+typedef enum bs__host_virt {
+  BS__HOST_V_NONE = 0,
+  BS__HOST_V_BS,       /* /.bs */
+  BS__HOST_V_SNAPS,    /* /.bs/snapshots */
+  BS__HOST_V_BRANCHES, /* /.bs/branches */
+} bs__host_virt;
+
+typedef struct bs__host_loc {
+  bs__host_virt virt; /* a virtual directory (host is NULL), or NONE */
+  int tree;           /* 0 main, 1 snapshot, 2 branch */
+  uint64_t tree_id;   /* snapshot or branch id */
+  int tree_root;      /* the path is the root of its tree */
+  char *host;         /* host path, malloc'ed; NULL for a virtual directory */
+} bs__host_loc;
+
+/* Locate store path @path for @intent: 0 with @out filled (free out->host),
+ * or the error (recorded on @st) the intent meets there. */
+int bs__host_locate(bs_store *st, const char *op, const char *path, bs__host_intent intent,
+                    bs__host_loc *out);
+/* stat and readdir of a virtual directory. */
+int bs__host_virt_stat(bs_store *st, bs__host_virt v, bs_stat_info *out);
+int bs__host_virt_readdir(bs_store *st, bs__host_virt v, bs_readdir_cb cb, void *ctx);
+/* "<root>/.bs" + @leaf ("" for the directory itself), malloc'ed, or NULL. */
+char *bs__host_meta_path(const bs__host_store *h, const char *leaf);
+
+/* ---- snapshots and branches (host_snap.c) --------------------------------- */
+struct bs__snapreg;
+/* Read the registry under a shared lock (empty when there is none yet). */
+int bs__host_reg_read(bs_store *st, const char *op, struct bs__snapreg *out);
+int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out);
+int bs__host_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count);
+int bs__host_snapshot_delete(bs_store *st, uint64_t id);
+int bs__host_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
+int bs__host_branch_create(bs_store *st, uint64_t snapshot_id, const char *name);
+int bs__host_branch_delete(bs_store *st, const char *name);
+int bs__host_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 
 /* The bs_backend_ops methods a host backend uses, for tables in linux.c and
  * darwin.c.  BS__HOST_METHODS fills every slot but version, name and open. */
@@ -143,6 +200,9 @@ int bs__host_clock_ns(bs_store *st, int64_t *out);
   .utimens = bs__host_utimens, .readdir = bs__host_readdir, .setxattr = bs__host_setxattr,  \
   .getxattr = bs__host_getxattr, .removexattr = bs__host_removexattr,                       \
   .listxattr = bs__host_listxattr, .sync = bs__host_sync, .clock_ns = bs__host_clock_ns,    \
-  .chown = bs__host_chown
+  .chown = bs__host_chown, .snapshot_create = bs__host_snapshot_create,                    \
+  .snapshot_list = bs__host_snapshot_list, .snapshot_delete = bs__host_snapshot_delete,     \
+  .snapshot_mount_ro = bs__host_snapshot_mount_ro, .branch_create = bs__host_branch_create, \
+  .branch_delete = bs__host_branch_delete, .branch_parent = bs__host_branch_parent
 
 #endif

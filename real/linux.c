@@ -375,7 +375,7 @@ static const bs_host_os linux_os = {
 static int real_open(bs_store **out, const bs_open_opts *opts, const char *inner) {
   if (inner || !opts->root)
     return BS_EINVALID;
-  return bs__host_open(out, &bs__real_ops, &linux_os, opts->root);
+  return bs__host_open(out, &bs__real_ops, &linux_os, opts->root, opts->flags);
 }
 
 const bs_backend_ops bs__real_ops = {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -422,4 +423,32 @@ int bs__px_usage(void *ctx, const char *root, bs_usage *out) {
   out->used_bytes = out->total_bytes - out->free_bytes;
   out->shared_bytes = 0; /* not reported by statvfs (docs/real.md) */
   return 0;
+}
+
+/* flock(2): released by close, so a crashed holder never blocks the next. */
+int bs__px_lock(void *ctx, const char *path, int exclusive, int *handle) {
+  (void)ctx;
+  int fd = bs__sys_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == ENOENT && !exclusive) {
+    *handle = -1; /* no reserved directory yet: nothing to read, nothing to lock */
+    return 0;
+  }
+  if (fd < 0)
+    return -errno;
+  int rc;
+  while ((rc = flock(fd, exclusive ? LOCK_EX : LOCK_SH)) != 0 && errno == EINTR)
+    ;
+  if (rc != 0) {
+    rc = -errno;
+    close(fd);
+    return rc;
+  }
+  *handle = fd;
+  return 0;
+}
+
+void bs__px_unlock(void *ctx, int handle) {
+  (void)ctx;
+  if (handle >= 0)
+    close(handle);
 }

@@ -29,6 +29,8 @@ int bs__px_listxattr(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx);
 int bs__px_sync(void *ctx, const char *path);
 int bs__px_syncfs(void *ctx, const char *root);
 int bs__px_usage(void *ctx, const char *root, bs_usage *out);
+int bs__px_lock(void *ctx, const char *path, int exclusive, int *handle);
+void bs__px_unlock(void *ctx, int handle);
 
 /* The file half of a bs_host_os initializer. */
 #define BS__POSIX_FILE_OPS                                                                  \
@@ -38,7 +40,7 @@ int bs__px_usage(void *ctx, const char *root, bs_usage *out);
   .chmod = bs__px_chmod, .chown = bs__px_chown, .utimens = bs__px_utimens,                  \
   .readdir = bs__px_readdir, .setxattr = bs__px_setxattr, .getxattr = bs__px_getxattr,      \
   .removexattr = bs__px_removexattr, .listxattr = bs__px_listxattr, .sync = bs__px_sync,    \
-  .syncfs = bs__px_syncfs, .usage = bs__px_usage
+  .syncfs = bs__px_syncfs, .usage = bs__px_usage, .lock = bs__px_lock, .unlock = bs__px_unlock
 
 /* Sorted list of names (readdir and listxattr hand them out in byte order). */
 typedef struct bs__names {

@@ -256,7 +256,7 @@ static int fake_open(bs_store **out, const bs_open_opts *opts, const char *inner
     f_release(f);
     return rc;
   }
-  rc = bs__host_open(out, fake_table(), os, "/");
+  rc = bs__host_open(out, fake_table(), os, "/", 0);
   if (rc != 0)
     os->release(os->ctx); /* and so f_release(f) */
   return rc;
