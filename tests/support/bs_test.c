@@ -186,6 +186,17 @@ static void rm_tree(const char *dir) {
     fail_msg("cannot remove test directory %s: %s", dir, strerror(errno));
 }
 
+/* A real store on @dir with @t's open flags; fails the test on error. */
+static bs_store *open_real(const bs_target *t, const char *dir) {
+  (void)t; /* its open_flags go to bs_open_opts.flags once that exists */
+  bs_open_opts o = {.root = dir};
+  bs_store *st = NULL;
+  int rc = bs_open(&st, "real", &o);
+  if (rc != 0)
+    fail_msg("bs_open(real, %s): %s", dir, bs_err_name(rc));
+  return st;
+}
+
 bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed) {
   if (t->kind == BS_TARGET_SIM)
     return bs_test_open_sim(t->profile, seed);
@@ -209,13 +220,8 @@ bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed) {
   rm_tree(fresh[slot].dir);
   if (mkdir(fresh[slot].dir, 0755) != 0)
     fail_msg("mkdir %s: %s", fresh[slot].dir, strerror(errno));
-  bs_open_opts o = {.root = fresh[slot].dir};
-  bs_store *st = NULL;
-  int rc = bs_open(&st, "real", &o);
-  if (rc != 0)
-    fail_msg("bs_open(real, %s): %s", fresh[slot].dir, bs_err_name(rc));
-  fresh[slot].st = st;
-  return st;
+  fresh[slot].st = open_real(t, fresh[slot].dir);
+  return fresh[slot].st;
 }
 
 void bs_test_close_fresh(bs_store *st) {
@@ -229,38 +235,66 @@ void bs_test_close_fresh(bs_store *st) {
   bs_close(st);
 }
 
-static void run_on(bs_target *t, bs_target_pred want, bs_target_body body, void *ctx,
-                   uint64_t seed, int *ran) {
+/* The store the running body was given, or the one bs_test_reopen replaced
+ * it with: the one run_on closes. */
+static bs_store *live;
+
+bs_store *bs_test_reopen(const bs_target *t, bs_store *st) {
+  assert_true(st == live);
+  if (t->kind == BS_TARGET_REAL) {
+    int slot = 0;
+    while (slot < MAX_FRESH && fresh[slot].st != st)
+      slot++;
+    assert_true(slot < MAX_FRESH);
+    bs_close(st);
+    fresh[slot].st = live = open_real(t, fresh[slot].dir);
+    return live;
+  }
+  assert_int_equal(t->kind, BS_TARGET_SIM);
+  char img[64];
+  snprintf(img, sizeof(img), "/tmp/bs-test-reopen-%u.img", (unsigned)getpid());
+  assert_bs_ok(bs_sim_save(st, img));
+  bs_close(st);
+  int rc = bs_sim_load(&live, img);
+  unlink(img);
+  if (rc != 0)
+    fail_msg("bs_sim_load(%s): %s", img, bs_err_name(rc));
+  return live;
+}
+
+/* Run @body on a fresh store of @t if @want (capabilities) and @want_t
+ * (the whole target) accept it; either may be NULL. */
+static void run_on(bs_target *t, bs_target_pred want, bs_target_filter want_t, bs_target_body body,
+                   void *ctx, uint64_t seed, int *ran) {
   char label[64];
-  snprintf(label, sizeof(label), "%s:%s",
+  snprintf(label, sizeof(label), "%s:%s%s",
            t->kind == BS_TARGET_SIM ? "sim" : t->kind == BS_TARGET_REAL ? "real" : "darwin",
-           t->profile);
+           t->profile, t->open_flags ? "+copy" : "");
   t->label = label;
   bs_store *st = bs_test_open_fresh(t, seed);
   assert_bs_ok(bs_get_caps(st, &t->caps));
   for (int i = 0; t->kind == BS_TARGET_REAL && i < MAX_FRESH; i++)
     if (fresh[i].st == st)
       t->root = fresh[i].dir;
-  if (want && !want(&t->caps)) {
+  if ((want && !want(&t->caps)) || (want_t && !want_t(t))) {
     bs_test_close_fresh(st);
     return;
   }
   print_message("    [ target   ] %s\n", label);
+  live = st;
   body(st, t, ctx);
-  bs_test_close_fresh(st);
+  bs_test_close_fresh(live);
+  live = NULL;
   (*ran)++;
 }
 
-void bs_test_each_backend(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed) {
-  bs_test_each_backend_of(BS_KINDS_ALL, want, body, ctx, seed);
-}
-
-void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body body, void *ctx,
-                             uint64_t seed) {
+/* Every target of the kinds in @kinds, each accepted by @want and @want_t. */
+static void each(unsigned kinds, bs_target_pred want, bs_target_filter want_t, bs_target_body body,
+                 void *ctx, uint64_t seed) {
   int ran = 0;
   for (int i = 0; (kinds & BS_KINDS(BS_TARGET_SIM)) && i < BS_SIM_PROFILE_COUNT; i++) {
     bs_target t = {.backend = "sim", .profile = bs_sim_profile_names[i], .kind = BS_TARGET_SIM};
-    run_on(&t, want, body, ctx, seed, &ran);
+    run_on(&t, want, want_t, body, ctx, seed, &ran);
   }
   const char *why = (kinds & BS_KINDS(BS_TARGET_REAL)) ? bs_test_real_unavailable() : NULL;
   for (size_t i = 0; (kinds & BS_KINDS(BS_TARGET_REAL)) && i < sizeof(real_fs) / sizeof(real_fs[0]);
@@ -270,15 +304,47 @@ void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body
       continue;
     }
     bs_target t = {.backend = "real", .profile = real_fs[i], .kind = BS_TARGET_REAL};
-    run_on(&t, want, body, ctx, seed, &ran);
+    run_on(&t, want, want_t, body, ctx, seed, &ran);
   }
   static const char *const darwin_profiles[] = {"apfs", "hfs"};
   for (size_t i = 0; (kinds & BS_KINDS(BS_TARGET_DARWIN)) && i < 2; i++) {
     bs_target t = {.backend = "darwin-fake", .profile = darwin_profiles[i], .kind = BS_TARGET_DARWIN};
-    run_on(&t, want, body, ctx, seed, &ran);
+    run_on(&t, want, want_t, body, ctx, seed, &ran);
   }
   if (ran == 0)
     fail_msg("no target supports this behaviour");
+}
+
+void bs_test_each_backend(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed) {
+  each(BS_KINDS_ALL, want, NULL, body, ctx, seed);
+}
+
+void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body body, void *ctx,
+                             uint64_t seed) {
+  each(kinds, want, NULL, body, ctx, seed);
+}
+
+void bs_test_each_backend_if(unsigned kinds, bs_target_filter want, bs_target_body body, void *ctx,
+                             uint64_t seed) {
+  each(kinds, NULL, want, body, ctx, seed);
+}
+
+bool bs_test_snapshots_work(const bs_target *t) {
+  if (t->kind == BS_TARGET_SIM)
+    return t->caps.native_snapshots;
+  return false; /* real and darwin: not on main yet */
+}
+
+bool bs_test_snapshots_unsupported(const bs_target *t) {
+  switch (t->kind) {
+  case BS_TARGET_SIM:
+    return !t->caps.native_snapshots;
+  case BS_TARGET_REAL: /* ext4, tmpfs: no reflink, and the copying fallback not asked for */
+    return !t->caps.native_snapshots && !t->caps.native_reflink && !t->open_flags;
+  case BS_TARGET_DARWIN:
+    return !t->caps.native_snapshots;
+  }
+  return false;
 }
 
 #ifdef __linux__

@@ -44,6 +44,7 @@ typedef struct bs_target {
   bs_caps caps;          /* what the target promises */
   bs_target_kind kind;
   const char *root;      /* real: host directory of the store (fresh); else NULL */
+  uint32_t open_flags;   /* bs_open_opts.flags the store was opened with */
 } bs_target;
 
 /* Which targets a body wants, decided from their capabilities. */
@@ -66,6 +67,25 @@ void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body
                              uint64_t seed);
 #define BS_KINDS(k) (1u << (k))
 #define BS_KINDS_ALL (BS_KINDS(BS_TARGET_SIM) | BS_KINDS(BS_TARGET_REAL) | BS_KINDS(BS_TARGET_DARWIN))
+
+/* Which targets a body wants, decided from the whole target (kind,
+ * filesystem, open flags) where capabilities alone cannot tell. */
+typedef bool (*bs_target_filter)(const bs_target *t);
+/* Run @body on every target of the kinds in @kinds for which @want is true
+ * (see bs_test_each_backend).  Asserts that at least one target ran. */
+void bs_test_each_backend_if(unsigned kinds, bs_target_filter want, bs_target_body body, void *ctx,
+                             uint64_t seed);
+/* True where the snapshot API works on @t (docs/snapshots.md): the sim and
+ * darwin profiles with native snapshots; on real volumes btrfs (native). */
+bool bs_test_snapshots_work(const bs_target *t);
+/* True where the snapshot API answers BS_EUNSUPPORTED on @t. */
+bool bs_test_snapshots_unsupported(const bs_target *t);
+
+/* Close @st, the store a body was given for @t, and open it again as a new
+ * process would: a real store on the same root and open flags, a sim store
+ * through an image (bs_sim_save + bs_sim_load).  The body then uses the
+ * returned store; the runner closes it. */
+bs_store *bs_test_reopen(const bs_target *t, bs_store *st);
 
 /* Open a fresh store like the one @t names (a new sim store, or a new empty
  * directory on @t's real volume); close with bs_test_close_fresh. */

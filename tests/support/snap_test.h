@@ -1,0 +1,25 @@
+/* Support for the snapshot suites (tests/test_snapshot_*.c): a sample tree
+ * to snapshot, a deep comparison of two store trees, and small checks of the
+ * snapshot list that every suite repeats. */
+#ifndef BS_SNAP_TEST_H
+#define BS_SNAP_TEST_H
+
+#include "tests/support/bs_test.h"
+
+/* Build a small tree under directory @dir ("" for the store root): files of
+ * several sizes and modes, nested directories, an xattr where @t has them.
+ * @fill varies the contents, so two calls can make different trees. */
+void bs_snap_test_make_tree(bs_store *st, const bs_target *t, const char *dir, uint8_t fill);
+
+/* Fail unless the trees at @a and @b hold the same entries with the same
+ * kind, mode, owner, size, mtime (below the top), contents and xattrs.  A
+ * top-level ".bs" in either is left out (the store root has one). */
+void bs_snap_test_assert_same_tree(bs_store *st, const char *a, const char *b);
+
+/* Snapshots listed on @st; the list is freed. */
+size_t bs_snap_test_count(bs_store *st);
+
+/* Fail unless @u is a version-4 RFC 4122 UUID. */
+void bs_snap_test_assert_uuid_v4(const uint8_t u[16]);
+
+#endif
