@@ -188,8 +188,7 @@ static void rm_tree(const char *dir) {
 
 /* A real store on @dir with @t's open flags; fails the test on error. */
 static bs_store *open_real(const bs_target *t, const char *dir) {
-  (void)t; /* its open_flags go to bs_open_opts.flags once that exists */
-  bs_open_opts o = {.root = dir};
+  bs_open_opts o = {.root = dir, .flags = t->open_flags};
   bs_store *st = NULL;
   int rc = bs_open(&st, "real", &o);
   if (rc != 0)
