@@ -100,7 +100,7 @@ static void op_unlink(bs_store *st, const char *dir, mfile *f, int fi) {
 }
 
 static void op_snapshot_create(bs_store *st, model *m, int slot) {
-  char name[8];
+  char name[16];
   snprintf(name, sizeof(name), "s%d", slot);
   mtree *s = &m->snap[slot];
   bs_snapshot_info si;
@@ -146,7 +146,7 @@ static void op_snapshot_delete(bs_store *st, model *m, int slot, uint64_t *rng) 
 }
 
 static void op_branch_create(bs_store *st, model *m, int slot, int from, uint64_t *rng) {
-  char name[8];
+  char name[16];
   snprintf(name, sizeof(name), "b%d", slot);
   mtree *b = &m->branch[slot], *s = &m->snap[from];
   uint64_t id = s->used ? s->id : stale_id(m, rng);
@@ -167,7 +167,7 @@ static void op_branch_create(bs_store *st, model *m, int slot, int from, uint64_
 }
 
 static void op_branch_delete(bs_store *st, model *m, int slot) {
-  char name[8];
+  char name[16];
   snprintf(name, sizeof(name), "b%d", slot);
   mtree *b = &m->branch[slot];
   if (!b->used) {
@@ -214,7 +214,7 @@ static void check_all(bs_store *st, const bs_target *t, const model *m) {
     if (!s->used)
       continue;
     want++;
-    char name[8], dir[300];
+    char name[16], dir[300];
     snprintf(name, sizeof(name), "s%d", i);
     size_t k = 0;
     while (k < n && strcmp(all[k].name, name) != 0)
@@ -235,7 +235,7 @@ static void check_all(bs_store *st, const bs_target *t, const model *m) {
       M_FAIL("list not in id order at %zu", k);
   free(all);
   for (int i = 0; i < NB; i++) {
-    char name[8], dir[300];
+    char name[16], dir[300];
     snprintf(name, sizeof(name), "b%d", i);
     uint64_t parent = 0;
     if (!m->branch[i].used) {

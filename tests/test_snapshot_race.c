@@ -165,7 +165,7 @@ static void parallel_body(bs_store *st, const bs_target *t, void *ctx) {
   for (int i = 0; i < CREATORS; i++) {
     if (c[i].rc != 0)
       fail_msg("create p%03d: %s", i, bs_err_name(c[i].rc));
-    char want[8];
+    char want[16];
     snprintf(want, sizeof(want), "p%03d", i);
     assert_string_equal(c[i].info.name, want);
     bs_snap_test_assert_uuid_v4(c[i].info.uuid);
