@@ -139,6 +139,15 @@ typedef struct bs_open_opts {
  * @return 0, BS_ENOT_FOUND for an unknown backend, BS_EINVALID for bad options.
  */
 int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);
+/**
+ * Make the directory @p opts->root of a new store on backend @p backend, ready
+ * for every feature the filesystem has: on btrfs a subvolume (so snapshots
+ * are native), elsewhere a plain directory (mode 0755).  Its parent must
+ * exist.  @return 0; BS_EEXISTS if @p opts->root exists; BS_EUNSUPPORTED for
+ * a backend whose stores are not directories (the sim); BS_EINVALID without
+ * a root; the mapped OS error otherwise.
+ */
+int bs_store_create(const char *backend, const bs_open_opts *opts);
 /** Close @p st and release everything it holds; NULL is ignored. */
 void bs_close(bs_store *st);
 

@@ -76,6 +76,13 @@ int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *o
   return BS_OK;
 }
 
+int bs__host_create_store(const bs_host_os *os, const char *root) {
+  if (!os->make_root)
+    return BS_EUNSUPPORTED;
+  int e = os->make_root(os->ctx, root);
+  return e == 0 ? 0 : bs_err_from_errno(-e);
+}
+
 void bs__host_close(bs_store *st) {
   bs__host_store *h = H(st);
   if (h->os->release)

@@ -114,6 +114,9 @@ typedef struct bs__host_store {
 int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root,
                   uint32_t flags);
 
+/* bs_store_create() for a host backend: @os->make_root, errors mapped. */
+int bs__host_create_store(const bs_host_os *os, const char *root);
+
 /* ---- the store namespace (host_ns.c) --------------------------------------
  * Store paths below /.bs name the virtual directories and the snapshot and
  * branch trees; everything else is the main tree (docs/snapshots.md). */

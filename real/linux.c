@@ -378,9 +378,16 @@ static int real_open(bs_store **out, const bs_open_opts *opts, const char *inner
   return bs__host_open(out, &bs__real_ops, &linux_os, opts->root, opts->flags);
 }
 
+static int real_create_store(const bs_open_opts *opts, const char *inner) {
+  if (inner)
+    return BS_EINVALID;
+  return bs__host_create_store(&linux_os, opts->root);
+}
+
 const bs_backend_ops bs__real_ops = {
   .version = BS_BACKEND_OPS_VERSION,
   .name = "real",
   .open = real_open,
+  .create_store = real_create_store,
   BS__HOST_METHODS,
 };

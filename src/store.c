@@ -85,6 +85,18 @@ int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts) {
   return BS_OK;
 }
 
+int bs_store_create(const char *backend, const bs_open_opts *opts) {
+  const bs_backend_ops *ops = bs_backend_find(backend);
+  if (!ops)
+    return BS_ENOT_FOUND;
+  if (!opts || !opts->root || !*opts->root)
+    return BS_EINVALID;
+  if (!ops->create_store)
+    return BS_EUNSUPPORTED;
+  const char *colon = strchr(backend, ':');
+  return ops->create_store(opts, colon ? colon + 1 : NULL);
+}
+
 void bs_close(bs_store *st) {
   if (!st)
     return;

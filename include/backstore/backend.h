@@ -105,6 +105,8 @@ struct bs_backend_ops {
 
   int (*chown)(bs_store *st, const char *path, uint32_t uid, uint32_t gid);  /**< contract of bs_chown() */
   int (*branch_parent)(bs_store *st, const char *name, uint64_t *snapshot_id); /**< contract of bs_branch_parent() */
+  /** Contract of bs_store_create(); @p inner as for open. */
+  int (*create_store)(const bs_open_opts *opts, const char *inner);
 };
 
 /**

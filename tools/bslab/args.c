@@ -18,6 +18,7 @@ static const struct {
   {"seeds", BO_SEEDS, true},     {"ops", BO_OPS, true},         {"sim-bug", BO_SIM_BUG, true},
   {"digest", BO_DIGEST, false},  {"quiet", BO_QUIET, false},    {"jobs", BO_JOBS, true},
   {"faults", BO_FAULTS, true},   {"trace", BO_TRACE, true},
+  {"copy-snapshots", BO_COPY_SNAPSHOTS, false},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -65,6 +66,7 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_TRACE: a->trace = v; return 0;
   case BO_DIGEST: a->digest = true; return 0;
   case BO_QUIET: a->quiet = true; return 0;
+  case BO_COPY_SNAPSHOTS: a->copy_snapshots = true; return 0;
   case BO_SEED: return number(a, name, v, 0, UINT64_MAX, &a->seed, &a->seed_set);
   case BO_SEEDS: return number(a, name, v, 1, UINT32_MAX, &a->seeds, &a->seeds_set);
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);

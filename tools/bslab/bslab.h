@@ -32,8 +32,9 @@ enum {
   BO_JOBS = 1u << 11,
   BO_FAULTS = 1u << 12,
   BO_TRACE = 1u << 13,
+  BO_COPY_SNAPSHOTS = 1u << 14,
   /* What every verb that works on a volume accepts. */
-  BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT,
+  BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS,
 };
 
 /* Parsed command line of one verb.  Global options given before the verb are
@@ -44,6 +45,7 @@ typedef struct bslab_args {
   uint64_t seed, seeds, ops, jobs;
   bool seed_set, seeds_set, ops_set, jobs_set;
   bool digest, quiet, help;
+  bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
   unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */

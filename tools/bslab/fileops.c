@@ -7,14 +7,32 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backstore/backend.h"
 #include "tools/bslab/bslab.h"
 
 #define CHUNK (1u << 20)
 
+/* A real store: its directory, made ready for native snapshots. */
+static int init_store(bslab_args *a) {
+  if (!a->root)
+    return bslab_usage_error(a, "init --backend %s needs --root DIR, the directory to make", a->backend);
+  if (a->image || a->profile)
+    return bslab_usage_error(a, "--image and --profile are the sim's; backend '%s' works on --root",
+                             a->backend);
+  if (!bs_backend_find(a->backend))
+    return bslab_env_error(a, "unknown backend '%s' (sim or real)", a->backend);
+  bs_open_opts o = {.root = a->root};
+  int rc = bs_store_create(a->backend, &o);
+  if (rc != 0)
+    return bslab_op_error_detail(a, a->root, rc, rc == BS_EUNSUPPORTED ? "this backend makes no store directories"
+                                                                        : "");
+  printf("created store %s\n", a->root);
+  return BSLAB_OK;
+}
+
 int bslab_init(bslab_args *a) {
   if (a->backend && strcmp(a->backend, "sim") != 0)
-    return bslab_usage_error(a, "init makes a sim volume image; a '%s' store is any existing "
-                                "directory (--root DIR)", a->backend);
+    return init_store(a);
   const char *image = a->image ? a->image : getenv("BSLAB_IMAGE");
   if (image && *image && access(image, F_OK) == 0)
     return bslab_op_error(a, image, BS_EEXISTS, NULL);

@@ -15,6 +15,8 @@ static const char top_usage[] =
   "  --profile FS     sim profile: apfs (default), hfs, btrfs, xfs, ext4, tmpfs\n"
   "  --seed S         seed of a new sim volume (default 0)\n"
   "  --root DIR       directory of a real backend's store\n"
+  "  --copy-snapshots real backend on a filesystem without snapshots or reflink (ext4,\n"
+  "                   tmpfs): make snapshots and branches as full copies\n"
   "  -h, --help       this text; 'bslab VERB --help' describes a verb\n"
   "  --version        print the version\n"
   "\n"
@@ -52,7 +54,10 @@ static const bslab_verb verbs[] = {
    BO_FORMAT, 1, 1, bslab_probe},
   {"init",
    "usage: bslab init --image FILE [--profile FS] [--seed S]\n"
-   "Create an empty sim volume in FILE; fails (EXISTS) if FILE exists.\n",
+   "       bslab init --backend real --root DIR\n"
+   "Create an empty sim volume in FILE; fails (EXISTS) if FILE exists.\n"
+   "With --backend real, make DIR the directory of a new store, ready for native\n"
+   "snapshots: on btrfs a subvolume, elsewhere a plain directory (EXISTS if DIR exists).\n",
    BO_VOLUME, 0, 0, bslab_init},
   {"clone",
    "usage: bslab clone [--backend sim] [--image FILE] SRC DST\n"
@@ -67,6 +72,8 @@ static const bslab_verb verbs[] = {
    "       bslab snapshot list   [--format text|json|ssz|hex]\n"
    "       bslab snapshot delete NAME|ID\n"
    "Snapshots of the volume's main tree, readable below /.bs/snapshots/NAME.\n"
+   "With --backend real --root DIR: native on btrfs (DIR must be a subvolume: see\n"
+   "bslab init), reflink copies on xfs, full copies with --copy-snapshots elsewhere.\n"
    "A NAME|ID argument is a snapshot's name, or else a decimal snapshot id.\n"
    "list --format ssz writes each SnapshotInfo as a 4-byte little-endian length\n"
    "followed by that many bytes of SSZ.\n" VOL_OPTS,

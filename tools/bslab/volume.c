@@ -54,7 +54,8 @@ int bslab_open_fresh(bs_store **out, const bslab_args *a) {
   int kind = check_backend(a);
   if (kind == BSLAB_USAGE)
     return kind;
-  bs_open_opts o = {.root = a->root, .seed = a->seed};
+  bs_open_opts o = {.root = a->root, .seed = a->seed,
+                    .flags = a->copy_snapshots ? BS_OPEN_SNAPSHOT_COPY : 0};
   if (kind == 1 && !a->root)
     return bslab_usage_error(a, "backend '%s' needs --root DIR, the directory of its store",
                              backend_of(a));
