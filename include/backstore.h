@@ -123,6 +123,12 @@ typedef struct bs_open_opts {
   uint64_t seed;          /**< sim: seed of every random choice (jitter, tears) */
   uint64_t capacity;      /**< sim: volume size in bytes; 0 = 64 MiB */
   uint32_t flags;         /**< BS_OPEN_* bits; 0 for the defaults */
+  /**
+   * "faults:<inner>": the fault spec (backstore/faults.h, docs/faults.md);
+   * NULL or "" injects nothing.  Other backends ignore it.  Appended field:
+   * zero-initialised options keep working.
+   */
+  const char *faults;
 } bs_open_opts;
 
 /**

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/fault.h"
 #include "sim/sim_internal.h"
 
 int bs__sim_blocks_init(bs__sim_blocks *b, uint64_t n) {
@@ -46,6 +47,11 @@ static void drop(bs__sim_blocks *b, uint64_t i) {
 
 int bs__sim_blocks_alloc(bs__sim_store *s, uint64_t n, uint64_t *out) {
   bs__sim_blocks *b = &s->blk;
+  if (n > 0) {
+    int rc = bs__sim_fault(s, "bs/sim/alloc");
+    if (rc != 0)
+      return rc;
+  }
   if (n > bs__sim_blocks_free_count(b))
     return BS_ENO_SPACE;
   uint64_t got = 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "sim/fault.h"
 #include "sim/sim_internal.h"
 
 #define B BS__SIM_B
@@ -37,14 +38,16 @@ void bs__sim_sync_all(bs__sim_store *s) {
 }
 
 int bs__sim_sync(bs__sim_store *s, const char *path) {
+  bs__sim_loc l;
+  int rc = path ? bs__sim_lookup(s, "sync", path, &l) : BS_OK;
+  if (rc == 0)
+    rc = bs__sim_fault(s, "bs/sim/sync");
+  if (rc != 0)
+    return rc;
   if (!path) {
     bs__sim_sync_all(s);
     return BS_OK;
   }
-  bs__sim_loc l;
-  int rc = bs__sim_lookup(s, "sync", path, &l);
-  if (rc != 0)
-    return rc;
   /* A directory syncs everything below it (snapshots are always clean). */
   if (l.node)
     bs__sim_sync_tree(s, l.node);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "sim/fault.h"
 #include "sim/sim_internal.h"
 
 #define B BS__SIM_B
@@ -89,6 +90,9 @@ int bs__sim_file_write(bs__sim_store *s, bs__sim_inode *f, uint64_t off, const u
                        int64_t now, const char *path) {
   if (len == 0)
     return BS_OK;
+  int frc = bs__sim_fault(s, "bs/sim/write");
+  if (frc != 0)
+    return frc;
   if (off > BS__SIM_MAX_FILE || len > BS__SIM_MAX_FILE - off)
     return bs_store_fail(&s->base, BS_ENO_SPACE, 0, "write: %s: file would exceed %llu bytes", path,
                          (unsigned long long)BS__SIM_MAX_FILE);
@@ -179,6 +183,9 @@ void bs__sim_file_read(bs__sim_store *s, const bs__sim_inode *f, uint64_t off, u
 }
 
 int bs__sim_file_truncate(bs__sim_store *s, bs__sim_inode *f, uint64_t size, int64_t now, const char *path) {
+  int frc = bs__sim_fault(s, "bs/sim/write");
+  if (frc != 0)
+    return frc;
   if (size > BS__SIM_MAX_FILE)
     return bs_store_fail(&s->base, BS_ENO_SPACE, 0, "truncate: %s: %llu bytes is over the %llu limit", path,
                          (unsigned long long)size, (unsigned long long)BS__SIM_MAX_FILE);

@@ -1,5 +1,6 @@
 /* The sim's one allocation seam: every heap allocation of sim/ goes through
- * these, so a fault point (bs/sim/alloc) or a test can fail them in one place. */
+ * these, so a test can fail them in one place (block allocation has the
+ * fault point bs/sim/alloc, in sim/blocks.c). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "sim/fault.h"
 #include "sim/sim_internal.h"
 
 int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst) {
@@ -31,6 +32,9 @@ int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst) {
   if (!s->caps.native_reflink)
     return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0, "reflink: %s: %s has no native reflink", src,
                          s->prof->name);
+  rc = bs__sim_fault(s, "bs/sim/reflink");
+  if (rc != 0)
+    return rc;
   bs__sim_inode *from = a.node;
   int64_t now = s->clock_ns;
   char *name = bs__sim_strndup(b.name, b.nlen);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "sim/fault.h"
 #include "sim/sim_internal.h"
 
 static int unsupported(bs__sim_store *s, const char *op) {
@@ -71,6 +72,9 @@ int bs__sim_snapshot_create(bs__sim_store *s, const char *name, bs_snapshot_info
     return bs_store_fail(&s->base, bs_name_validate(name), 0, "snapshot create: bad name");
   if (bs__sim_snap_by_name(s, name, strlen(name)))
     return bs_store_fail(&s->base, BS_EEXISTS, 0, "snapshot create: \"%s\" exists", name);
+  int frc = bs__sim_fault(s, "bs/sim/snapshot");
+  if (frc != 0)
+    return frc;
   bs__sim_tree **v = bs__sim_realloc_array(s->snaps, s->nsnaps + 1, sizeof(*v));
   if (!v)
     return BS_ENO_MEMORY;
@@ -154,6 +158,9 @@ int bs__sim_branch_create(bs__sim_store *s, uint64_t snapshot_id, const char *na
   size_t pos;
   if (bs__sim_branch_by_name(s, name, strlen(name), &pos))
     return bs_store_fail(&s->base, BS_EEXISTS, 0, "branch create: \"%s\" exists", name);
+  int frc = bs__sim_fault(s, "bs/sim/snapshot");
+  if (frc != 0)
+    return frc;
   bs__sim_tree **v = bs__sim_realloc_array(s->branches, s->nbranches + 1, sizeof(*v));
   if (!v)
     return BS_ENO_MEMORY;

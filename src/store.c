@@ -9,9 +9,10 @@
 
 extern const bs_backend_ops bs__sim_ops;
 extern const bs_backend_ops bs__real_ops; /* real/linux.c or real/darwin_libc.c */
+extern const bs_backend_ops bs__faults_ops; /* faults/backend.c */
 
 /* Built-in backends are always found; bs_backend_register() adds to the rest. */
-static const bs_backend_ops *const builtin[] = {&bs__sim_ops, &bs__real_ops};
+static const bs_backend_ops *const builtin[] = {&bs__sim_ops, &bs__real_ops, &bs__faults_ops};
 #define MAX_REGISTERED 16
 static const bs_backend_ops *registered[MAX_REGISTERED];
 static int n_registered;
