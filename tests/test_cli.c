@@ -249,7 +249,9 @@ static void cli_real_backend_usage_and_environment_errors(void **state) {
   EXPECT(2, NULL, "cannot open a 'real' store on '/nonexistent-bs': no such file",
          "caps", "--backend", "real", "--root", "/nonexistent-bs");
   EXPECT(2, NULL, "unknown backend 'nosuch'", "caps", "--backend", "nosuch");
-  EXPECT(2, NULL, "init makes a sim volume image", "init", "--backend", "real", "--root", "/tmp");
+  EXPECT(2, NULL, "init --backend real needs --root DIR", "init", "--backend", "real");
+  EXPECT(2, NULL, "--image and --profile are the sim's", "init", "--backend", "real", "--root",
+         "/tmp/x", "--profile", "btrfs");
   EXPECT(2, NULL, "the campaign runs on the sim only", "campaign", "--backend", "real");
   /* probe: a host path's filesystem; a missing path is NOT_FOUND, exit 1. */
   EXPECT(0, "\n", NULL, "probe", "/");
