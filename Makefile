@@ -12,7 +12,8 @@ UNAME_S := $(shell uname -s)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wno-missing-field-initializers
-BASE_CFLAGS = -MMD -MP -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -I. -g $(WARN) $(FIU_CFLAGS)
+BASE_CFLAGS = -MMD -MP -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -I. -g $(WARN) $(FIU_CFLAGS) \
+              $(PLIST_CFLAGS)
 OPT      ?= -O2
 CFLAGS   ?=
 LDFLAGS  ?=
@@ -38,6 +39,15 @@ FIU_CFLAGS := -DFIU_ENABLE $(if $(filter /usr,$(FIU_PREFIX)),,-I$(FIU_PREFIX)/in
 LIBS_FIU   := $(if $(filter /usr,$(FIU_PREFIX)),,-L$(FIU_PREFIX)/lib) -lfiu
 endif
 
+# libplist reads `diskutil ... -plist` output (real/parse_diskutil_plist.c):
+# compiled in where pkg-config finds it (scripts/deps.sh installs it on
+# Debian, Homebrew has it); without it the -plist parser says UNSUPPORTED.
+PLIST_PC := $(shell pkg-config --exists libplist-2.0 2>/dev/null && echo libplist-2.0)
+ifneq ($(PLIST_PC),)
+PLIST_CFLAGS := -DBS_HAVE_PLIST $(shell pkg-config --cflags $(PLIST_PC))
+LIBS_PLIST   := $(shell pkg-config --libs $(PLIST_PC))
+endif
+
 BSLAB_SRC   := $(sort $(wildcard tools/bslab/*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SRC    := $(sort $(wildcard tests/test_*.c))
@@ -52,8 +62,8 @@ TEST_SUPPORT := $(filter-out tests/support/volume_none.c,$(TEST_SUPPORT))
 VOLCTL       = $(PLAIN)/tests/volctl
 endif
 TEST_NAMES  := $(basename $(notdir $(TEST_SRC)))
-TEST_LIBS   = -lcmocka -lm -lpthread $(LIBS_FIU)
-LIBS        = -lm -lpthread $(LIBS_FIU)
+TEST_LIBS   = -lcmocka -lm -lpthread $(LIBS_FIU) $(LIBS_PLIST)
+LIBS        = -lm -lpthread $(LIBS_FIU) $(LIBS_PLIST)
 
 # Fuzz targets fuzz/<t>_fuzzer.c, each with a seed corpus corpora/<t>/.
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzzer.c,%,$(sort $(wildcard fuzz/*_fuzzer.c)))

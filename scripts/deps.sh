@@ -15,6 +15,8 @@ PACKAGES=(
   clang             # make fuzz: libFuzzer targets
   libclang-rt-14-dev  # make fuzz: clang's fuzzer and sanitizer runtimes
   libfiu-dev        # fault points in real/sys.c (bs/real/*), enabled by tests
+  libplist-dev      # reads `diskutil apfs listSnapshots -plist` (real/parse_diskutil_plist.c)
+  pkg-config        # the Makefile finds libplist with it
   xfslibs-dev       # <xfs/xfs.h>: the geometry ioctl that says whether xfs has reflink
   btrfs-progs       # mkfs.btrfs: real btrfs test volumes (tests/support/volume.c)
   xfsprogs          # mkfs.xfs: real xfs test volumes, made with -m reflink=1

@@ -31,11 +31,13 @@ CAPS = [
 # Wire numbers of DESIGN §2 used below.
 WIRE_UNSUPPORTED = 1
 WIRE_TOOL_FAILED = 11
+WIRE_PARSE = 12
 EOPNOTSUPP = 95  # Linux value; the file pins the number, not the host's errno
 
 ERRORS = [
     # name, code, os_errno, message
     ("tool-failed", WIRE_TOOL_FAILED, 0, "diskutil exited with status 1"),
+    ("parse", WIRE_PARSE, 0, "diskutil apfs listSnapshots: output is not a snapshot list (line 1)"),
     ("unsupported", WIRE_UNSUPPORTED, EOPNOTSUPP, "snapshots are not supported on hfs"),
 ]
 

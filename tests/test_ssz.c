@@ -78,7 +78,8 @@ static void fill_snapshot(bs_snapshot_info *s, size_t name_len) {
 
 /* Every golden file plus encodings at the list limits. Returns the count. */
 static size_t samples_load(struct sample *s) {
-  static const char *const errs[] = {"error-tool-failed.ssz", "error-unsupported.ssz"};
+  static const char *const errs[] = {"error-tool-failed.ssz", "error-unsupported.ssz",
+                                     "error-parse.ssz"};
   char name[64];
   size_t n = 0;
   for (int t = 1; t < BS_FS_TYPE_COUNT; t++, n++) {
@@ -86,7 +87,7 @@ static size_t samples_load(struct sample *s) {
     s[n].kind = &CAPS;
     s[n].len = bs_test_golden_load(name, s[n].buf, BUF_MAX);
   }
-  for (size_t i = 0; i < 2; i++, n++) {
+  for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++, n++) {
     s[n].kind = &ERR;
     s[n].len = bs_test_golden_load(errs[i], s[n].buf, BUF_MAX);
   }

@@ -402,3 +402,28 @@ size_t bs_test_golden_load(const char *name, uint8_t *buf, size_t cap) {
   assert_false(more);
   return n;
 }
+
+char *bs_test_data_load(const char *name, size_t *len) {
+  const char *dir = getenv("BS_TEST_DATA_DIR");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "tests/data", name);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    fail_msg("cannot open test data %s (run from the repo root or set BS_TEST_DATA_DIR)", path);
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  for (size_t k; (k = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += k;
+    if (cap - n - 1 == 0) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      assert_non_null(buf);
+    }
+  }
+  assert_false(ferror(f));
+  fclose(f);
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}

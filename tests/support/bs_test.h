@@ -137,6 +137,10 @@ int bs_test_iterations(int dflt);
 /* Read golden file @name from $BS_GOLDEN_DIR (default "golden") into @buf;
  * fails the test if it is missing or longer than @cap.  Returns its size. */
 size_t bs_test_golden_load(const char *name, uint8_t *buf, size_t cap);
+/* Read tests/data/@name ($BS_TEST_DATA_DIR instead of tests/data) into a
+ * malloc'd NUL-terminated buffer; *@len gets its size.  Fails the test if
+ * it is missing. */
+char *bs_test_data_load(const char *name, size_t *len);
 /* Path of the bslab binary under test: $BSLAB or build/bslab. */
 const char *bs_test_bslab(void);
 
