@@ -14,6 +14,9 @@
 #include "backstore/backend.h"
 #include "sim/fault.h"
 #include "sim/sim_internal.h"
+#include "src/snapreg.h"
+
+static uint64_t store_rng(void *rng) { return bs__rng_next(rng); }
 
 static int unsupported(bs__sim_store *s, const char *op) {
   return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0, "%s: %s has no native snapshots", op, s->prof->name);
@@ -86,13 +89,7 @@ int bs__sim_snapshot_create(bs__sim_store *s, const char *name, bs_snapshot_info
     return rc;
   t->readonly = true;
   t->id = s->next_snap_id++;
-  for (size_t i = 0; i < 16; i += 8) {
-    uint64_t r = bs__rng_next(&s->rng);
-    for (size_t k = 0; k < 8; k++)
-      t->uuid[i + k] = (uint8_t)(r >> (8 * k));
-  }
-  t->uuid[6] = (uint8_t)((t->uuid[6] & 0x0f) | 0x40); /* version 4 */
-  t->uuid[8] = (uint8_t)((t->uuid[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+  bs__uuid_v4(t->uuid, store_rng, &s->rng);
   s->snaps[s->nsnaps++] = t;
   if (out)
     info_of(t, out);
