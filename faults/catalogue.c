@@ -8,7 +8,7 @@
 #include "sim/fault.h"
 
 static const bs_fault_point_info catalogue[] = {
-#define BS__XX(m) {"bs/op/" #m, "bs_" #m "() fails before reaching the inner backend"},
+#define BS__XX(m) {"bs/op/" #m, "the faults backend fails " #m " before calling the inner store"},
   BS__FAULT_OP_METHODS(BS__XX)
 #undef BS__XX
 #define BS__XX(point, meaning) {point, meaning},

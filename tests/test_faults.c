@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backstore/faults.h"
@@ -562,6 +563,49 @@ static void real_ficlone_fault_leaves_no_destination(void **state) {
   }
 }
 
+/* ---- bslab faults ------------------------------------------------------------------ */
+
+/* Run "bslab ARGS" through the shell; its stdout (and stderr) into @out. */
+static int run_bslab(const char *args, char *out, size_t cap) {
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "%s %s 2>&1", bs_test_bslab(), args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void cli_lists_the_catalogue_and_checks_specs(void **state) {
+  (void)state;
+  static char out[1 << 16];
+  const bs_fault_point_info *cat;
+  size_t n = bs_fault_catalogue(&cat);
+  assert_int_equal(run_bslab("faults list", out, sizeof(out)), 0);
+  size_t lines = 0;
+  for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+    lines++;
+  assert_int_equal(lines, n);
+  for (size_t i = 0; i < n; i++) {
+    const char *at = strstr(out, cat[i].name);
+    if (!at || !strstr(at, cat[i].meaning))
+      fail_msg("bslab faults list lacks %s with its meaning", cat[i].name);
+  }
+  assert_int_equal(run_bslab("faults list --format json", out, sizeof(out)), 0);
+  assert_true(out[0] == '[');
+  assert_non_null(strstr(out, "{\"point\": \"bs/real/ficlone\", \"meaning\": "));
+  assert_int_equal(run_bslab("faults check 'bs/op/write=eio@3, bs/sim/*=enospc%0.010'", out, sizeof(out)), 0);
+  assert_string_equal(out, "bs/op/write=io@3,bs/sim/*=no_space%0.01\n");
+  assert_int_equal(run_bslab("faults check bs/op/wrte=eio", out, sizeof(out)), 2);
+  assert_non_null(strstr(out, "column 1: term 'bs/op/wrte=eio': unknown fault point"));
+  assert_non_null(strstr(out, "did you mean bs/op/write?"));
+  assert_int_equal(run_bslab("faults list --format ssz", out, sizeof(out)), 2);
+  assert_int_equal(run_bslab("faults frobnicate", out, sizeof(out)), 2);
+  assert_int_equal(run_bslab("faults --help", out, sizeof(out)), 0);
+  assert_non_null(strstr(out, "usage: bslab faults list"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(spec_parses_every_trigger_form),
@@ -578,6 +622,7 @@ int main(void) {
     cmocka_unit_test(open_refuses_bad_arguments),
     cmocka_unit_test(faults_keep_synced_data_and_exact_space),
     cmocka_unit_test(real_ficlone_fault_leaves_no_destination),
+    cmocka_unit_test(cli_lists_the_catalogue_and_checks_specs),
   };
   return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
 }

@@ -129,6 +129,7 @@ int bslab_rm(bslab_args *a);
 int bslab_snapshot(bslab_args *a);
 int bslab_branch(bslab_args *a);
 int bslab_campaign(bslab_args *a);
+int bslab_faults(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);
