@@ -72,6 +72,15 @@ fail:
   return rc;
 }
 
+/* Store creation has no store, hence no schedule yet: forwarded as it is. */
+static int faults_create_store(const bs_open_opts *opts, const char *inner) {
+  if (!inner || !*inner)
+    return BS_EINVALID;
+  bs_open_opts in = *opts;
+  in.faults = NULL;
+  return bs_store_create(inner, &in);
+}
+
 /* Fail at "bs/op/<m>" if scheduled; else run @call with the lower points
  * armed for this thread, and carry the inner store's failure up. */
 #define FORWARD(op, call)                                                                   \
@@ -210,6 +219,7 @@ const bs_backend_ops bs__faults_ops = {
   .clock_ns = f_clock,
   .chown = f_chown,
   .branch_parent = f_branch_parent,
+  .create_store = faults_create_store,
 };
 
 static bs__fault_sched *sched_of(bs_store *st) {

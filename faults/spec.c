@@ -8,7 +8,7 @@
  * The parser and the formatter share one check of a term, so whatever
  * bs_fault_spec_format() accepts, bs_fault_spec_parse() reads back equal. */
 #include <ctype.h>
-#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,16 +44,21 @@ static bool ieq(const char *lower, const char *upper) {
   return *lower == *upper;
 }
 
-const char *bs_fault_error_name(int err) {
-  static char names[N_ERRORS][24];
+/* The canonical names, lower-cased once (threads may ask at the same time). */
+static char lower_names[N_ERRORS][24];
+static pthread_once_t lower_once = PTHREAD_ONCE_INIT;
+
+static void make_lower_names(void) {
   for (size_t i = 0; i < N_ERRORS; i++)
-    if (errors[i].err == err) {
-      /* Lower-cased once into static storage; the same bytes on every call. */
-      if (!names[i][0])
-        for (size_t j = 0; errors[i].name[j] && j < sizeof(names[i]) - 1; j++)
-          names[i][j] = (char)tolower((unsigned char)errors[i].name[j]);
-      return names[i];
-    }
+    for (size_t j = 0; errors[i].name[j] && j < sizeof(lower_names[i]) - 1; j++)
+      lower_names[i][j] = (char)tolower((unsigned char)errors[i].name[j]);
+}
+
+const char *bs_fault_error_name(int err) {
+  pthread_once(&lower_once, make_lower_names);
+  for (size_t i = 0; i < N_ERRORS; i++)
+    if (errors[i].err == err)
+      return lower_names[i];
   return NULL;
 }
 
