@@ -67,17 +67,20 @@ LIBS        = -lm -lpthread $(LIBS_FIU) $(LIBS_PLIST)
 
 # Fuzz targets fuzz/<t>_fuzzer.c, each with a seed corpus corpora/<t>/.
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzzer.c,%,$(sort $(wildcard fuzz/*_fuzzer.c)))
-FUZZ_SECONDS ?= 60
-CLANG        ?= clang
-FUZZ_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+FUZZ_SECONDS ?= 180
+# AFL++ compiler wrapper: instruments for afl-fuzz, links its driver.
+AFL_CC       ?= afl-clang-fast
+FUZZ_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-# Two flavours of everything: plain (-O2) and sanitized (ASan+UBSan); a third,
-# clang + libFuzzer, only for make fuzz.
+# Two flavours of everything: plain (-O2) and sanitized (ASan+UBSan); two
+# more only for make fuzz: AFL++-instrumented with ASan+UBSan, and the same
+# with AFL++'s comparison logging (CmpLog, no sanitizers) that afl-fuzz -c uses
+# to solve magic values and lengths.
 PLAIN := $(BUILD)/plain
 ASAN  := $(BUILD)/asan
-LIBFUZZ := $(BUILD)/libfuzzer
+AFL   := $(BUILD)/afl
 
-.PHONY: all run check quickcheck fuzz campaign bench install clean deps tests docs
+.PHONY: all run check quickcheck fuzz fuzz-cmin campaign bench install clean deps tests docs
 
 all: $(PLAIN)/libbackstore.a $(BUILD)/bslab
 
@@ -107,20 +110,30 @@ $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(LIBFUZZ)/%.o: %.c
+$(AFL)/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CFLAGS) -c $< -o $@
+	AFL_QUIET=1 $(AFL_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) $(CFLAGS) -c $< -o $@
 
-# ---- fuzz targets: corpus replayers (make check) and libFuzzer (make fuzz) --
+$(AFL)/cmplog/%.o: %.c
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(BASE_CFLAGS) -O1 $(CFLAGS) -c $< -o $@
+
+# ---- fuzz targets: corpus replayers (make check) and AFL++ (make fuzz) ---
 $(PLAIN)/fuzz/%_replay: $(PLAIN)/fuzz/%_fuzzer.o $(PLAIN)/fuzz/replay.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(ASAN)/fuzz/%_replay: $(ASAN)/fuzz/%_fuzzer.o $(ASAN)/fuzz/replay.o $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(LIBFUZZ)/bin/%_fuzzer: $(LIBFUZZ)/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(LIBFUZZ)/%.o)
+# -fsanitize=fuzzer under an afl-clang wrapper links AFL++'s driver (a
+# persistent-mode main() around LLVMFuzzerTestOneInput), not libFuzzer.
+$(AFL)/bin/%_fuzzer: $(AFL)/san/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(AFL)/san/%.o)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
+	AFL_QUIET=1 $(AFL_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(AFL)/bin/%_cmplog: $(AFL)/cmplog/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(AFL)/cmplog/%.o)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) -O1 -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- tests ---------------------------------------------------------------
 $(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
@@ -166,10 +179,18 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
-# libFuzzer over every target for FUZZ_SECONDS each, from its committed corpus.
+# AFL++ over every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS each, from
+# its committed corpus; fails if any crash or hang was found (docs/fuzzing.md).
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(AFL)/bin/%_fuzzer) $(FUZZ_TARGETS:%=$(AFL)/bin/%_cmplog)
 fuzz: deps
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(LIBFUZZ)/bin/%_fuzzer)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# afl-cmin over each committed corpus plus what the last make fuzz found;
+# rewrites corpora/<t>/ (crash-* regression inputs are always kept).
+fuzz-cmin: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@scripts/fuzz.sh --build $(BUILD) --cmin $(FUZZ_TARGETS)
 
 docs:
 	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)

@@ -12,8 +12,8 @@ PACKAGES=(
   python3           # scripts/gen-golden.py, the golden-file generator
   hyperfine         # make bench: medians of repeated campaign runs
   doxygen           # make docs (part of make check): API reference, doc coverage
-  clang             # make fuzz: libFuzzer targets
-  libclang-rt-14-dev  # make fuzz: clang's fuzzer and sanitizer runtimes
+  afl++             # make fuzz: afl-clang-fast (pulls in clang), afl-fuzz, afl-cmin
+  libclang-rt-14-dev  # make fuzz: clang's ASan/UBSan runtimes for the AFL++ builds
   libfiu-dev        # fault points in real/sys.c (bs/real/*), enabled by tests
   libplist-dev      # reads `diskutil apfs listSnapshots -plist` (real/parse_diskutil_plist.c)
   pkg-config        # the Makefile finds libplist with it

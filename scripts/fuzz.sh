@@ -1,50 +1,147 @@
 #!/usr/bin/env bash
-# make fuzz: run each libFuzzer target for a while, starting from its
-# committed corpus.  New inputs go to BUILD/fuzz-corpus/<target>/ (not into
-# the repository); a crash is saved as BUILD/fuzz-artifacts/<target>-crash-*
-# and fails the run.  To keep what a campaign found, minimise it into the
-# committed corpus:
-#   build/libfuzzer/bin/<t>_fuzzer -merge=1 corpora/<t> build/fuzz-corpus/<t>
+# AFL++ campaigns over the fuzz targets (make fuzz, make fuzz-cmin); see
+# docs/fuzzing.md.  The binaries are built by the Makefile first:
+# BUILD/afl/bin/<t>_fuzzer (ASan+UBSan) and <t>_cmplog (afl-fuzz -c).
 #
-#   scripts/fuzz.sh [--build DIR] [--seconds N] target...
+#   scripts/fuzz.sh [--build DIR] [--seconds N] [--timeout MS] target...
+#       run afl-fuzz on each target for N seconds from corpora/<t>/, output
+#       in DIR/afl/out/<t>/; exit 1 if any target found a crash or a hang
+#   scripts/fuzz.sh [--build DIR] --cmin target...
+#       afl-cmin over corpora/<t>/ plus the last campaign's queue, written
+#       back to corpora/<t>/ by content hash; crash-* inputs are kept as is
+#   scripts/fuzz.sh --promote target FILE...
+#       copy crash or hang inputs into corpora/<t>/crash-<hash> so make check
+#       replays them from then on
 set -uo pipefail
 
 build=build
-seconds=60
+seconds=180
+timeout_ms=1000
+mode=run
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --timeout) timeout_ms=$2; shift 2 ;;
+    --cmin) mode=cmin; shift ;;
+    --promote) mode=promote; shift ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || { echo "fuzz.sh: no targets given" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "fuzz.sh: no targets given (see --help)" >&2; exit 2; }
+
+# The 16 hex digits every corpus file is named by (as scripts/gen-corpora.py).
+hash16() { sha1sum "$1" | cut -c1-16; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "fuzz.sh: $1 not found: make fuzz needs AFL++ (run scripts/deps.sh as root," \
+       "or apt-get install afl++)" >&2
+  exit 2
+}
+
+check_target() {
+  [ -d "corpora/$1" ] || { echo "fuzz.sh: no corpus corpora/$1/ (is '$1' a target?)" >&2; exit 2; }
+}
+
+# ---- --promote: crash inputs become regression inputs ----------------------
+if [ $mode = promote ]; then
+  t=$1; shift
+  check_target "$t"
+  [ $# -gt 0 ] || { echo "fuzz.sh: --promote $t: no input files given" >&2; exit 2; }
+  replay=$build/asan/fuzz/${t}_replay
+  rc=0
+  for f in "$@"; do
+    [ -f "$f" ] || { echo "fuzz.sh: $f: no such file" >&2; rc=2; continue; }
+    dst=corpora/$t/crash-$(hash16 "$f")
+    cp "$f" "$dst"
+    echo "promoted $f -> $dst"
+    # make check will replay it: say now if the fix is not in yet.
+    if [ -x "$replay" ] && ! ("$replay" "$dst") >/dev/null 2>&1; then
+      echo "  still fails under $replay (make check will fail until it is fixed): $replay $dst"
+      rc=1
+    fi
+  done
+  exit $rc
+fi
+
+need afl-fuzz
+export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
+# Other jobs share the cores; do not fail for want of a free one to bind.
+export AFL_NO_AFFINITY=1
+
+# ---- --cmin: minimise corpus + last campaign's finds ----------------------
+if [ $mode = cmin ]; then
+  need afl-cmin
+  for t in "$@"; do
+    check_target "$t"
+    work=$build/afl/cmin/$t
+    rm -rf "$work" && mkdir -p "$work/in"
+    before=$(find "corpora/$t" -maxdepth 1 -type f ! -name 'crash-*' | wc -l)
+    for f in "corpora/$t"/* "$build/afl/out/$t"/default/queue/id:*; do
+      [ -f "$f" ] || continue
+      case ${f##*/} in crash-*) continue ;; esac
+      cp "$f" "$work/in/$(hash16 "$f")"
+    done
+    if ! afl-cmin -i "$work/in" -o "$work/out" -m none -t 5000 -- "$build/afl/bin/${t}_fuzzer" \
+         >"$work.log" 2>&1 || [ -z "$(ls -A "$work/out" 2>/dev/null)" ]; then
+      echo "fuzz.sh: afl-cmin failed for $t, corpora/$t/ unchanged (log $work.log)" >&2
+      tail -n 5 "$work.log" | sed 's/^/  | /' >&2
+      exit 1
+    fi
+    find "corpora/$t" -maxdepth 1 -type f ! -name 'crash-*' -delete
+    cp "$work/out"/* "corpora/$t/"
+    after=$(ls "$work/out" | wc -l)
+    echo "$t: $(ls "$work/in" | wc -l) distinct inputs (corpus $before + queue) -> $after kept" \
+         "in corpora/$t/ (plus $(find "corpora/$t" -maxdepth 1 -name 'crash-*' | wc -l) crash-*)"
+  done
+  echo "fuzz-cmin: review with git status corpora/, then commit"
+  exit 0
+fi
+
+# ---- campaigns -------------------------------------------------------------
+stat_of() { sed -n "s/^$1 *: *//p" "$2"; }
 
 failed=()
 for t in "$@"; do
-  bin=$build/libfuzzer/bin/${t}_fuzzer
-  work=$build/fuzz-corpus/$t
-  art=$build/fuzz-artifacts
-  log=$build/fuzz-$t.log
-  mkdir -p "$work" "$art"
+  check_target "$t"
+  bin=$build/afl/bin/${t}_fuzzer
+  out=$build/afl/out/$t
+  log=$build/afl/$t.log
+  rm -rf "$out" && mkdir -p "$out"
   echo "== $t: ${seconds}s from corpora/$t ($(ls "corpora/$t" | wc -l) inputs)"
-  "$bin" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$art/$t-" \
-    "$work" "corpora/$t" >"$log" 2>&1
+  afl-fuzz -i "corpora/$t" -o "$out" -m none -t "$timeout_ms" -V "$seconds" \
+    -c "$build/afl/bin/${t}_cmplog" -- "$bin" >"$log" 2>&1
   rc=$?
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  peak=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
-  if [ $rc -ne 0 ]; then
+  stats=$out/default/fuzzer_stats
+  if [ $rc -ne 0 ] || [ ! -f "$stats" ]; then
     failed+=("$t")
-    echo "  FAILED (exit $rc): crash inputs in $art/$t-*; log $log"
-    grep -E 'ERROR|SUMMARY|abort|decoded input' "$log" | head -n 10 | sed 's/^/  | /'
-  else
-    echo "  ok: ${execs:-?} executions, $cov, $(ls "$work" | wc -l) new corpus inputs, peak ${peak:-?} MB"
+    echo "  FAILED: afl-fuzz exit $rc (log $log)"
+    grep -E 'PROGRAM ABORT|Location|\[-\]' "$log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | head -n 8 | sed 's/^/  | /'
+    continue
+  fi
+  printf '  %s execs in %ss, %s execs/s; corpus %s (+%s new); edges %s (%s of the map)\n' \
+    "$(stat_of execs_done "$stats")" "$(stat_of run_time "$stats")" \
+    "$(stat_of execs_per_sec "$stats")" "$(stat_of corpus_count "$stats")" \
+    "$(stat_of corpus_found "$stats")" "$(stat_of edges_found "$stats")" "$(stat_of bitmap_cvg "$stats")"
+  # afl-fuzz exits 0 whatever it found: the verdict is what it saved.
+  finds=()
+  for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
+    [ -f "$f" ] && finds+=("$f")
+  done
+  if [ ${#finds[@]} -gt 0 ]; then
+    failed+=("$t")
+    echo "  FAILED: ${#finds[@]} crash/hang input(s):"
+    printf '    %s\n' "${finds[@]}"
+    echo "  replay one (stack trace): make $build/asan/fuzz/${t}_replay && $build/asan/fuzz/${t}_replay FILE"
+    echo "  after the fix, keep it:   scripts/fuzz.sh --promote $t FILE..."
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "fuzz: crashes in: ${failed[*]}"
+  echo "fuzz: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "fuzz: no crashes in $# target(s)"
+echo "fuzz: no crash or hang in $# target(s); new inputs in $build/afl/out/<t>/default/queue" \
+     "(make fuzz-cmin folds them into corpora/)"

@@ -5,8 +5,10 @@ Seeds are the golden files plus hand-picked edge cases around every rule the
 decoders enforce (docs/wire.md): valid messages at the limits, and the
 smallest malformed variants (cut short, trailing byte, bad offset, boolean 2,
 list over its limit, values outside the schema).  `make check` replays every
-file under ASan+UBSan; `make fuzz` starts libFuzzer from them.  Files are
+file under ASan+UBSan; `make fuzz` starts AFL++ from them.  Files are
 named by content hash, so rerunning the script adds nothing twice.
+
+Seeds of the names target are names around every rule of docs/names.md.
 
 Seeds of the sim_image target are volume images made by driving bslab
 (give --bslab): empty volumes of every profile, and volumes with files,
@@ -65,7 +67,19 @@ def corpora():
     s = variants(snapinfo(), 41, 24, 255, 28)
     s += [snapinfo(name=b""), snapinfo(name=b"x" * 255), snapinfo(name=b"a\x00b"), snapinfo(ro=0),
           snapinfo(ident=0xFFFFFFFFFFFFFFFF, branches=0xFFFFFFFF, created=0)]
-    return {"caps": c, "error_response": e, "snapshot_info": s}
+    return {"caps": c, "error_response": e, "snapshot_info": s, "names": names()}
+
+
+def names():
+    """Snapshot names around every rule of docs/names.md (the input up to its
+    first NUL is the name)."""
+    snow, emoji = "\u2603".encode(), "\U0001F600".encode()
+    return [b"snap-1", b"with space\ttab", b"$(rm -rf /)", b"-rf", b"'\"", snow + emoji, b"x" * 255,
+            b"x" * 256, snow * 85, snow * 86, b"\xff" * 300, b"", b".", b"..", b"...", b".a", b"a.",
+            b"a/b", b"/", b"a\x00/b", b"\x00", b"\xc0\xaf", b"\xc1\xbf", b"\xc2\x80", b"\xe0\x9f\xbf",
+            b"\xe0\xa0\x80", b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xef\xbf\xbf", b"\xf0\x8f\xbf\xbf",
+            b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xfe",
+            b"a\xe2\x82", b"\x80", b"ok\xbf"]
 
 
 SIM_SCRIPTS = {

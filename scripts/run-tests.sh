@@ -105,7 +105,11 @@ run() {
 # replay FLAVOUR TARGET: every committed input of one fuzz target.
 replay() {
   local flavour=$1 t=$2 log="$logs/corpus-$2.$1.log" rc n
-  "$build/$flavour/fuzz/${t}_replay" "corpora/$t" >"$log" 2>&1
+  # A promoted hang input must fail the replay, not stall make check
+  # (macOS has no timeout(1) unless coreutils is installed).
+  local limit=()
+  command -v timeout >/dev/null 2>&1 && limit=(timeout 300)
+  ${limit[@]+"${limit[@]}"} "$build/$flavour/fuzz/${t}_replay" "corpora/$t" >"$log" 2>&1
   rc=$?
   n=$(sed -n 's/^replay: \([0-9]*\) input(s) ran$/\1/p' "$log")
   if [ $rc -ne 0 ] || [ -z "$n" ]; then
