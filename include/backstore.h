@@ -303,9 +303,14 @@ int bs_branch_delete(bs_store *st, const char *name);
  */
 int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 
-/** Store path of a snapshot's tree: "/.bs/snapshots/<name>". */
+/**
+ * Store path of a snapshot's tree: "/.bs/snapshots/<name>".
+ * @return 0; BS_EINVALID or BS_ENAME_TOO_LONG for a bad name (see
+ * bs_name_validate()), BS_ENAME_TOO_LONG if the path does not fit in @p cap
+ * bytes; on an error nothing is written to @p buf.
+ */
 int bs_snapshot_path(char *buf, size_t cap, const char *name);
-/** Store path of a branch's tree: "/.bs/branches/<name>". */
+/** Store path of a branch's tree: "/.bs/branches/<name>"; as bs_snapshot_path(). */
 int bs_branch_path(char *buf, size_t cap, const char *name);
 
 /**

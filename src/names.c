@@ -64,8 +64,12 @@ static int tree_path(char *buf, size_t cap, const char *dir, const char *name) {
     return rc;
   if (!buf)
     return BS_EINVALID;
-  int n = snprintf(buf, cap, "/.bs/%s/%s", dir, name);
-  return (n < 0 || (size_t)n >= cap) ? BS_ENAME_TOO_LONG : BS_OK;
+  /* Measured before writing: a buffer too small gets nothing, not a
+   * truncated path that names another snapshot. */
+  if (strlen("/.bs/") + strlen(dir) + 1 + strlen(name) >= cap)
+    return BS_ENAME_TOO_LONG;
+  snprintf(buf, cap, "/.bs/%s/%s", dir, name);
+  return BS_OK;
 }
 
 int bs_snapshot_path(char *buf, size_t cap, const char *name) {

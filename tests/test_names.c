@@ -66,12 +66,27 @@ static void names_never_produce_paths_outside_their_tree(void **state) {
   assert_bs_err(bs_snapshot_path(buf, 10, "fits-not"), BS_ENAME_TOO_LONG);
 }
 
+/* A buffer too small is refused untouched: a truncated "/.bs/snapshots/a"
+ * would name another snapshot (found by fuzz/names_fuzzer.c). */
+static void names_path_too_small_writes_nothing(void **state) {
+  (void)state;
+  char buf[32];
+  const char *want = "/.bs/snapshots/ab";
+  memset(buf, 'Z', sizeof(buf));
+  assert_bs_err(bs_snapshot_path(buf, strlen(want), "ab"), BS_ENAME_TOO_LONG);
+  for (size_t i = 0; i < sizeof(buf); i++)
+    assert_int_equal(buf[i], 'Z');
+  assert_bs_ok(bs_snapshot_path(buf, strlen(want) + 1, "ab"));
+  assert_string_equal(buf, want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(names_valid_set_is_accepted),
     cmocka_unit_test(names_invalid_set_is_INVALID),
     cmocka_unit_test(names_length_limit_is_255_bytes),
     cmocka_unit_test(names_never_produce_paths_outside_their_tree),
+    cmocka_unit_test(names_path_too_small_writes_nothing),
   };
   return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }

@@ -1,0 +1,120 @@
+/* Fuzz target: snapshot and branch names (bs_name_validate, bs_snapshot_path,
+ * bs_branch_path; docs/names.md).
+ *
+ * The input up to its first NUL is the name, as a C caller would pass it.
+ * The verdict must equal that of the reference below, written from the rules
+ * and Unicode's table of well-formed UTF-8 byte sequences rather than by
+ * decoding code points as src/names.c does.  A valid name must give exactly
+ * one path component under /.bs/snapshots/ and /.bs/branches/; a refused one
+ * (or a buffer too small) must leave the caller's buffer untouched. */
+#include "backstore.h"
+#include "fuzz/fuzz.h"
+
+/* Length of the well-formed UTF-8 sequence at @s (Unicode 15, table 3-7), or
+ * 0: each row is a lead byte range and the allowed range of every following
+ * byte. */
+static size_t ref_utf8_seq(const unsigned char *s, size_t left) {
+  static const struct {
+    unsigned char lo, hi, n, lo2, hi2;
+  } rows[] = {
+      {0x00, 0x7f, 1, 0, 0},       {0xc2, 0xdf, 2, 0x80, 0xbf}, {0xe0, 0xe0, 3, 0xa0, 0xbf},
+      {0xe1, 0xec, 3, 0x80, 0xbf}, {0xed, 0xed, 3, 0x80, 0x9f}, {0xee, 0xef, 3, 0x80, 0xbf},
+      {0xf0, 0xf0, 4, 0x90, 0xbf}, {0xf1, 0xf3, 4, 0x80, 0xbf}, {0xf4, 0xf4, 4, 0x80, 0x8f},
+  };
+  for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+    if (s[0] < rows[r].lo || s[0] > rows[r].hi)
+      continue;
+    if (left < rows[r].n)
+      return 0;
+    if (rows[r].n > 1 && (s[1] < rows[r].lo2 || s[1] > rows[r].hi2))
+      return 0;
+    for (size_t i = 2; i < rows[r].n; i++)
+      if (s[i] < 0x80 || s[i] > 0xbf)
+        return 0;
+    return rows[r].n;
+  }
+  return 0;
+}
+
+static int ref_valid_utf8(const unsigned char *s, size_t len) {
+  for (size_t i = 0, n; i < len; i += n)
+    if ((n = ref_utf8_seq(s + i, len - i)) == 0)
+      return 0;
+  return 1;
+}
+
+/* The verdict docs/names.md gives, in its order: length first. */
+static int ref_validate(const char *name, size_t len) {
+  if (len == 0)
+    return BS_EINVALID;
+  if (len > BS_NAME_MAX)
+    return BS_ENAME_TOO_LONG;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(name, '/', len))
+    return BS_EINVALID;
+  return ref_valid_utf8((const unsigned char *)name, len) ? BS_OK : BS_EINVALID;
+}
+
+static void fail(const char *why, const char *name, int got) {
+  fprintf(stderr, "names: %s (name of %zu bytes, rc %d)\n", why, strlen(name), got);
+  abort();
+}
+
+/* @fn over @name must write @dir + name into a big buffer, and must refuse
+ * (writing nothing) one byte too small; an invalid name must be refused with
+ * @want, writing nothing. */
+static void check_path(int (*fn)(char *, size_t, const char *), const char *dir,
+                       const char *name, int want) {
+  char buf[BS_NAME_MAX + 64], expect[BS_NAME_MAX + 64];
+  size_t need = strlen(dir) + strlen(name) + 1;
+  memset(buf, 0x5a, sizeof(buf));
+  memcpy(expect, buf, sizeof(buf));
+
+  int rc = fn(buf, sizeof(buf), name);
+  if (want != BS_OK) {
+    if (rc != want)
+      fail("a path function's verdict differs from bs_name_validate's", name, rc);
+    if (memcmp(buf, expect, sizeof(buf)) != 0)
+      fail("a refused name left a partial path in the buffer", name, rc);
+    return;
+  }
+  if (rc != BS_OK)
+    fail("a valid name gets no path", name, rc);
+  const char *rest = buf + strlen(dir);
+  if (strncmp(buf, dir, strlen(dir)) != 0 || strcmp(rest, name) != 0)
+    fail("the path is not <dir>/<name>", name, rc);
+  if (!*rest || strchr(rest, '/') || !strcmp(rest, ".") || !strcmp(rest, ".."))
+    fail("the path is not exactly one component below its directory", name, rc);
+
+  /* Exactly enough room works; one byte less is refused, not truncated. */
+  memset(buf, 0x5a, sizeof(buf));
+  if ((rc = fn(buf, need, name)) != BS_OK || strlen(buf) + 1 != need)
+    fail("a buffer of exactly the path's size is refused", name, rc);
+  memset(buf, 0x5a, sizeof(buf));
+  if ((rc = fn(buf, need - 1, name)) != BS_ENAME_TOO_LONG)
+    fail("a buffer one byte short is not NAME_TOO_LONG", name, rc);
+  if (memcmp(buf, expect, sizeof(buf)) != 0)
+    fail("a buffer one byte short holds a truncated path", name, rc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *name = malloc(size + 1);
+  if (!name)
+    return 0;
+  memcpy(name, data, size);
+  name[size] = '\0';
+  size_t len = strlen(name);
+
+  int rc = bs_name_validate(name), want = ref_validate(name, len);
+  if (rc != want)
+    fail("bs_name_validate differs from the reference", name, rc);
+  if (rc == BS_OK && (len > BS_NAME_MAX || memchr(name, '/', len) || !strcmp(name, ".") ||
+                      !strcmp(name, "..") || !ref_valid_utf8((const unsigned char *)name, len)))
+    fail("a valid name breaks a rule", name, rc);
+
+  check_path(bs_snapshot_path, "/.bs/snapshots/", name, rc);
+  check_path(bs_branch_path, "/.bs/branches/", name, rc);
+  if (bs_name_validate(NULL) != BS_EINVALID)
+    fail("NULL is not INVALID", "", 0);
+  free(name);
+  return 0;
+}
