@@ -8,6 +8,9 @@ list over its limit, values outside the schema).  `make check` replays every
 file under ASan+UBSan; `make fuzz` starts AFL++ from them.  Files are
 named by content hash, so rerunning the script adds nothing twice.
 
+Seeds of the snapreg target are registry files (src/snapreg.h), valid and
+with one rule broken each.
+
 Seeds of the names target are names around every rule of docs/names.md.
 
 Seeds of the sim_image target are volume images made by driving bslab
@@ -67,7 +70,52 @@ def corpora():
     s = variants(snapinfo(), 41, 24, 255, 28)
     s += [snapinfo(name=b""), snapinfo(name=b"x" * 255), snapinfo(name=b"a\x00b"), snapinfo(ro=0),
           snapinfo(ident=0xFFFFFFFFFFFFFFFF, branches=0xFFFFFFFF, created=0)]
-    return {"caps": c, "error_response": e, "snapshot_info": s, "names": names()}
+    return {"caps": c, "error_response": e, "snapshot_info": s, "names": names(), "snapreg": registries()}
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def registry(snaps, branches, next_id=None, next_branch=None, fix=True):
+    """A registry file (src/snapreg.h): snaps are (id, name), branches (id, snapshot id,
+    name); branch counts are derived unless fix is False."""
+    next_id = next_id if next_id is not None else max([i for i, _ in snaps], default=0) + 1
+    next_branch = next_branch if next_branch is not None else max([i for i, _, _ in branches], default=0) + 1
+    body = b"BSREG001" + struct.pack("<QQ", next_id, next_branch) + U32.pack(len(snaps))
+    for ident, name in snaps:
+        n = sum(1 for _, s, _ in branches if s == ident) if fix else 0
+        rec = snapinfo(ident=ident, uuid=bytes([ident & 0xFF]) * 16, name=name, branches=n)
+        body += U32.pack(len(rec)) + rec
+    body += U32.pack(len(branches))
+    for ident, snap, name in branches:
+        rec = struct.pack("<QQ", ident, snap) + U32.pack(20) + name
+        body += U32.pack(len(rec)) + rec
+    return body + struct.pack("<Q", fnv1a(body))
+
+
+def registries():
+    """Valid registries and their smallest inconsistent neighbours."""
+    three = [(1, b"nightly"), (4, "caf\u00e9 \u2603".encode()), (9, b"x" * 255)]
+    brs = [(2, 1, b"agent-1"), (1, 4, b"agent-2"), (3, 1, b"b" * 255)]
+    good = registry(three, brs, next_branch=7)
+    out = [registry([], []), registry([(1, b"a")], []), registry([(1, b"a")], [(1, 1, b"a")]), good,
+           registry(three, [], next_id=2 ** 64 - 1), registry([(1, b"a")], [], next_branch=2 ** 64 - 1)]
+    out += [good[:-1], good[:-9] + good[-8:], good + b"\x00", b"BSREG002" + good[8:], good[:-8] + bytes(8), b""]
+    out += [registry(three, brs, fix=False),                      # branch counts 0
+            registry([(4, b"a"), (1, b"b")], []),                 # ids not ascending
+            registry([(1, b"a"), (2, b"a")], []),                 # duplicate name
+            registry([(1, b"a")], [], next_id=1),                 # id not below next_id
+            registry([(0, b"a")], []),                            # id 0
+            registry([(1, b"..")], []),                           # invalid name
+            registry([(1, b"a")], [(1, 2, b"x")]),                # branch of a missing snapshot
+            registry([(1, b"a")], [(1, 1, b"y"), (2, 1, b"x")]),  # branches not in name order
+            registry([(1, b"a")], [(1, 1, b"x"), (1, 1, b"y")]),  # duplicate branch id
+            registry([(1, b"a")], [(1, 1, b"x")], next_branch=1)]  # branch id not below next
+    return out
 
 
 def names():

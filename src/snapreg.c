@@ -151,7 +151,9 @@ int bs__snapreg_remove_branch(bs__snapreg *r, const char *name, bs__branch_rec *
 }
 
 int bs__snapreg_check(const bs__snapreg *r) {
-  if (r->nsnaps > BS__SNAPREG_MAX || r->nbranches > BS__SNAPREG_MAX)
+  /* Id 0 is never handed out, so a counter at 0 would give it next. */
+  if (r->nsnaps > BS__SNAPREG_MAX || r->nbranches > BS__SNAPREG_MAX || r->next_id == 0 ||
+      r->next_branch_id == 0)
     return BS_ECORRUPT;
   for (size_t i = 0; i < r->nsnaps; i++) {
     const bs_snapshot_info *s = &r->snaps[i];

@@ -162,6 +162,16 @@ static void snapreg_decode_refuses_inconsistent_records(void **state) {
   assert_bs_err(bs__snapreg_decode(&back, buf, n), BS_ECORRUPT);
   free(buf);
   r.next_id = 4;
+  /* A counter at 0 would hand out id 0 next (found by fuzz/snapreg_fuzzer.c). */
+  bs__snapreg empty;
+  bs__snapreg_init(&empty);
+  empty.next_branch_id = 0;
+  assert_bs_ok(bs__snapreg_encode(&empty, &buf, &n));
+  assert_bs_err(bs__snapreg_decode(&back, buf, n), BS_ECORRUPT);
+  free(buf);
+  empty.next_branch_id = 1;
+  empty.next_id = 0;
+  assert_bs_err(bs__snapreg_check(&empty), BS_ECORRUPT);
   /* A name that would not pass validation. */
   strcpy(r.snaps[1].name, "a/b");
   assert_bs_ok(bs__snapreg_encode(&r, &buf, &n));
