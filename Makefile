@@ -27,7 +27,7 @@ LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c) \
 ifeq ($(UNAME_S),Darwin)
 LIB_SRC += $(wildcard real/darwin_libc.c)
 else
-LIB_SRC += real/linux.c
+LIB_SRC += real/linux.c real/linux_snap.c
 endif
 
 # libfiu fault points (real/sys.c): compiled in where libfiu is installed
@@ -54,8 +54,9 @@ TEST_SRC    := $(sort $(wildcard tests/test_*.c))
 # Real test volumes are made on Linux (loop devices, mkfs); elsewhere the
 # fixture reports them unavailable and the real targets are skipped.
 ifeq ($(UNAME_S),Darwin)
-TEST_SUPPORT := $(filter-out tests/support/volume.c tests/support/volume_sys.c,$(TEST_SUPPORT))
-TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c,$(TEST_SRC))
+TEST_SUPPORT := $(filter-out tests/support/volume.c tests/support/volume_sys.c \
+                  tests/support/host_tree.c,$(TEST_SUPPORT))
+TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c tests/test_linux_snap.c,$(TEST_SRC))
 VOLCTL      :=
 else
 TEST_SUPPORT := $(filter-out tests/support/volume_none.c,$(TEST_SUPPORT))

@@ -1,5 +1,6 @@
-/* The Linux half of the real backend: statfs probe, capabilities, and clone
- * with clonefile(2) semantics on FICLONE (btrfs, xfs with reflink=1). */
+/* The Linux half of the real backend: statfs probe, capabilities, clone
+ * with clonefile(2) semantics on FICLONE (btrfs, xfs with reflink=1), and the
+ * recursive tree clone the snapshot fallbacks use (linux_snap.c). */
 #include "real/linux.h"
 
 #include <dirent.h>
@@ -155,27 +156,111 @@ static int copy_meta(int to, const struct stat *sb) {
   return 0;
 }
 
-/* Clone regular file @sfd into @dirfd/@name, which must not exist. */
-static int clone_file_at(int sfd, const struct stat *sb, int dirfd, const char *name) {
+/* How a tree copy runs: its BS__TREE_* flags, and whether entries are still
+ * being marked immutable (see mark_immutable). */
+typedef struct tree_ctx {
+  unsigned flags;
+  bool marking, marked;
+} tree_ctx;
+
+/* Make @fd immutable: a snapshot tree that not even root can change.  If the
+ * very first entry cannot take the flag (the filesystem has none: ENOTTY,
+ * EOPNOTSUPP; or no CAP_LINUX_IMMUTABLE: EPERM), marking stops for the whole
+ * tree and read-only is host.c's alone; once an entry has the flag, every
+ * failure is an error, so a tree is marked all through or not at all. */
+static int mark_immutable(tree_ctx *t, int fd) {
+  if (!t || !(t->flags & BS__TREE_IMMUTABLE) || !t->marking)
+    return 0;
+  int fl = 0;
+  if (bs__sys_getflags(fd, &fl) != 0 || bs__sys_setflags(fd, fl | FS_IMMUTABLE_FL) != 0) {
+    int e = errno;
+    if (!t->marked && (e == ENOTTY || e == EOPNOTSUPP || e == EPERM || e == EINVAL)) {
+      t->marking = false;
+      return 0;
+    }
+    return -e;
+  }
+  t->marked = true;
+  return 0;
+}
+
+static bool all_zero(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i])
+      return false;
+  return true;
+}
+
+/* Copy the bytes of @sfd into the empty @dfd (the COPY method: never shares
+ * blocks, unlike FICLONE or copy_file_range).  Blocks of zeros are left as
+ * holes, so a sparse file stays sparse. */
+static int copy_bytes(int sfd, int dfd, uint64_t size) {
+  enum { CHUNK = 1 << 20, BLOCK = 4096 };
+  size_t cap = size < CHUNK ? (size_t)size + 1 : CHUNK;
+  char *buf = malloc(cap);
+  if (!buf)
+    return -ENOMEM;
+  int rc = 0;
+  uint64_t off = 0;
+  for (;;) {
+    ssize_t n = bs__sys_pread(sfd, buf, cap, (off_t)off);
+    if (n <= 0) {
+      rc = n < 0 ? -errno : 0;
+      break;
+    }
+    for (size_t at = 0; rc == 0 && at < (size_t)n;) {
+      size_t end = at; /* [at, end): a run of blocks that are not all zeros */
+      while (end < (size_t)n) {
+        size_t len = (size_t)n - end < BLOCK ? (size_t)n - end : BLOCK;
+        if (all_zero(buf + end, len))
+          break;
+        end += len;
+      }
+      if (end == at) {
+        at += (size_t)n - at < BLOCK ? (size_t)n - at : BLOCK;
+        continue;
+      }
+      ssize_t w = bs__sys_pwrite(dfd, buf + at, end - at, (off_t)(off + at));
+      if (w <= 0)
+        rc = w < 0 ? -errno : -EIO;
+      else
+        at += (size_t)w;
+    }
+    if (rc != 0)
+      break;
+    off += (uint64_t)n;
+  }
+  free(buf);
+  if (rc == 0 && bs__sys_ftruncate(dfd, (off_t)off) != 0)
+    rc = -errno;
+  return rc;
+}
+
+/* Clone (or with BS__TREE_COPY, copy) regular file @sfd into @dirfd/@name,
+ * which must not exist.  @t is NULL for a single clone. */
+static int clone_file_at(int sfd, const struct stat *sb, int dirfd, const char *name, tree_ctx *t) {
   int dfd = bs__sys_openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
   if (dfd < 0)
     return -errno;
   int rc = 0;
-  if (bs__sys_fault("bs/real/ficlone") || ioctl(dfd, FICLONE, sfd) != 0)
+  if (t && (t->flags & BS__TREE_COPY))
+    rc = copy_bytes(sfd, dfd, (uint64_t)sb->st_size);
+  else if (bs__sys_fault("bs/real/ficlone") || ioctl(dfd, FICLONE, sfd) != 0)
     rc = -errno;
   if (rc == 0)
     rc = copy_xattrs(sfd, dfd);
   if (rc == 0)
     rc = copy_meta(dfd, sb);
+  if (rc == 0)
+    rc = mark_immutable(t, dfd);
   if (close(dfd) != 0 && rc == 0)
     rc = -errno;
   if (rc != 0)
-    unlinkat(dirfd, name, 0);
+    bs__linux_remove_at(dirfd, name, NULL);
   return rc;
 }
 
-/* Split @path into its directory (opened) and last component. */
-static int open_parent(const char *path, const char **last) {
+int bs__linux_open_parent(const char *path, const char **last) {
   const char *slash = strrchr(path, '/');
   *last = slash ? slash + 1 : path;
   if (!**last)
@@ -204,11 +289,11 @@ int bs__linux_clone(void *ctx, const char *src, const char *dst) {
   if (rc == 0 && !S_ISREG(sb.st_mode))
     rc = -EINVAL;
   const char *last = NULL;
-  int dirfd = rc == 0 ? open_parent(dst, &last) : -1;
+  int dirfd = rc == 0 ? bs__linux_open_parent(dst, &last) : -1;
   if (rc == 0 && dirfd < 0)
     rc = dirfd;
   if (rc == 0)
-    rc = clone_file_at(sfd, &sb, dirfd, last);
+    rc = clone_file_at(sfd, &sb, dirfd, last, NULL);
   if (dirfd >= 0)
     close(dirfd);
   close(sfd);
@@ -217,29 +302,10 @@ int bs__linux_clone(void *ctx, const char *src, const char *dst) {
 
 /* ---- recursive tree clone ------------------------------------------------------ */
 
-static int clone_entry(int sdir, const char *sname, int ddir, const char *dname, int depth);
+static int clone_entry(int sdir, const char *sname, int ddir, const char *dname, int depth,
+                       tree_ctx *t);
 
-/* Remove what a failed tree clone made below @at/@name. */
-static void remove_tree_at(int at, const char *name) {
-  if (unlinkat(at, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-    return;
-  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) {
-    DIR *d = fdopendir(fd);
-    if (d) {
-      struct dirent *de;
-      while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-          remove_tree_at(dirfd(d), de->d_name);
-      closedir(d);
-    } else {
-      close(fd);
-    }
-  }
-  unlinkat(at, name, AT_REMOVEDIR);
-}
-
-static int clone_dir_contents(int sfd, int dfd, int depth) {
+static int clone_dir_contents(int sfd, int dfd, int depth, tree_ctx *t) {
   int lfd = dup(sfd);
   if (lfd < 0)
     return -errno;
@@ -252,8 +318,11 @@ static int clone_dir_contents(int sfd, int dfd, int depth) {
   bs__names names;
   int rc = bs__names_read(d, &names); /* byte order: a failure point is reproducible */
   closedir(d);
-  for (size_t i = 0; rc == 0 && i < names.n; i++)
-    rc = clone_entry(sfd, names.v[i], dfd, names.v[i], depth + 1);
+  for (size_t i = 0; rc == 0 && i < names.n; i++) {
+    if (depth == 0 && (t->flags & BS__TREE_SKIP_BS) && strcmp(names.v[i], ".bs") == 0)
+      continue;
+    rc = clone_entry(sfd, names.v[i], dfd, names.v[i], depth + 1, t);
+  }
   bs__names_free(&names);
   return rc;
 }
@@ -302,7 +371,8 @@ static int clone_special_at(int ddir, const char *name, const struct stat *sb) {
 #define TREE_MAX_DEPTH 2048
 
 /* Clone @sdir/@sname into @ddir/@name (which must not exist). */
-static int clone_entry(int sdir, const char *sname, int ddir, const char *name, int depth) {
+static int clone_entry(int sdir, const char *sname, int ddir, const char *name, int depth,
+                       tree_ctx *t) {
   if (depth > TREE_MAX_DEPTH)
     return -ELOOP;
   struct stat sb;
@@ -317,18 +387,20 @@ static int clone_entry(int sdir, const char *sname, int ddir, const char *name, 
     return -errno;
   int rc;
   if (S_ISREG(sb.st_mode)) {
-    rc = clone_file_at(sfd, &sb, ddir, name);
+    rc = clone_file_at(sfd, &sb, ddir, name, t);
   } else if (bs__sys_mkdirat(ddir, name, 0700) != 0) {
     rc = -errno;
   } else {
     int dfd = bs__sys_openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-    rc = dfd < 0 ? -errno : clone_dir_contents(sfd, dfd, depth);
+    rc = dfd < 0 ? -errno : clone_dir_contents(sfd, dfd, depth, t);
     /* Metadata last: a read-only mode must not stop the children, and
      * making them would change the directory's times. */
     if (rc == 0)
       rc = copy_xattrs(sfd, dfd);
     if (rc == 0)
       rc = copy_meta(dfd, &sb);
+    if (rc == 0)
+      rc = mark_immutable(t, dfd);
     if (dfd >= 0)
       close(dfd);
   }
@@ -336,12 +408,12 @@ static int clone_entry(int sdir, const char *sname, int ddir, const char *name, 
   return rc;
 }
 
-int bs__linux_clone_tree(const char *src, const char *dst) {
+int bs__linux_clone_tree(const char *src, const char *dst, unsigned flags) {
   const char *slast = NULL, *dlast = NULL;
-  int sdir = open_parent(src, &slast);
+  int sdir = bs__linux_open_parent(src, &slast);
   if (sdir < 0)
     return sdir;
-  int ddir = open_parent(dst, &dlast);
+  int ddir = bs__linux_open_parent(dst, &dlast);
   if (ddir < 0) {
     close(sdir);
     return ddir;
@@ -353,9 +425,10 @@ int bs__linux_clone_tree(const char *src, const char *dst) {
   if (rc == 0 && faccessat(ddir, dlast, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     rc = -EEXIST;
   if (rc == 0) {
-    rc = clone_entry(sdir, slast, ddir, dlast, 0);
+    tree_ctx t = {.flags = flags, .marking = true};
+    rc = clone_entry(sdir, slast, ddir, dlast, 0, &t);
     if (rc != 0 && rc != -EEXIST)
-      remove_tree_at(ddir, dlast);
+      bs__linux_remove_at(ddir, dlast, NULL);
   }
   close(sdir);
   close(ddir);
@@ -370,6 +443,11 @@ static const bs_host_os linux_os = {
   .fs_type = linux_fs_type,
   .caps = bs__linux_caps,
   .clone = bs__linux_clone,
+  .make_root = bs__linux_make_root,
+  .reserve = bs__linux_reserve,
+  .snap_create = bs__linux_snap_create,
+  .branch_create = bs__linux_branch_create,
+  .tree_delete = bs__linux_tree_delete,
 };
 
 static int real_open(bs_store **out, const bs_open_opts *opts, const char *inner) {

@@ -8,6 +8,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/xattr.h>
+#ifdef __linux__
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/statfs.h>
+#include <xfs/xfs.h>
+#endif
 
 #ifdef FIU_ENABLE
 #include <fiu.h>
@@ -75,6 +84,11 @@ int bs__sys_mkdirat(int dirfd, const char *name, mode_t mode) {
 int bs__sys_unlink(const char *path) {
   FAULT("bs/real/unlink", -1);
   return unlink(path);
+}
+
+int bs__sys_unlinkat(int dirfd, const char *name, int flags) {
+  FAULT("bs/real/unlink", -1);
+  return unlinkat(dirfd, name, flags);
 }
 
 int bs__sys_rmdir(const char *path) {
@@ -214,3 +228,119 @@ int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len) {
   FETCH_ALL(bs__sys_fgetxattr(fd, name, NULL, 0), bs__sys_fgetxattr(fd, name, buf, (size_t)n_ + 1),
             val, len);
 }
+
+#ifdef __linux__
+int bs__sys_fstatfs_type(int fd, long *type) {
+  FAULT("bs/real/statfs", -1);
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0)
+    return -1;
+  *type = (long)sf.f_type;
+  return 0;
+}
+
+int bs__sys_getflags(int fd, int *flags) {
+  FAULT("bs/real/setflags", -1);
+  return ioctl(fd, FS_IOC_GETFLAGS, flags);
+}
+
+int bs__sys_setflags(int fd, int flags) {
+  FAULT("bs/real/setflags", -1);
+  return ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}
+
+int bs__sys_syncfs(int fd) {
+  FAULT("bs/real/fsync", -1);
+  return syncfs(fd);
+}
+
+int bs__sys_btrfs_sync(int fd) {
+  FAULT("bs/real/fsync", -1);
+  return ioctl(fd, BTRFS_IOC_SYNC, NULL);
+}
+
+int bs__sys_xfs_gc_flush(int fd) {
+  FAULT("bs/real/fsync", -1);
+  struct xfs_fs_eofblocks eofb;
+  memset(&eofb, 0, sizeof(eofb));
+  eofb.eof_version = XFS_EOFBLOCKS_VERSION;
+  return ioctl(fd, XFS_IOC_FREE_EOFBLOCKS, &eofb);
+}
+
+/* The name of a subvolume argument; ENAMETOOLONG rather than truncated. */
+static int vol_args_name(struct btrfs_ioctl_vol_args_v2 *a, const char *name) {
+  memset(a, 0, sizeof(*a));
+  size_t n = strlen(name);
+  if (n > BTRFS_SUBVOL_NAME_MAX) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(a->name, name, n + 1);
+  return 0;
+}
+
+int bs__sys_subvol_create(int dirfd, const char *name) {
+  FAULT("bs/real/subvol_create", -1);
+  struct btrfs_ioctl_vol_args_v2 a;
+  if (vol_args_name(&a, name) != 0)
+    return -1;
+  return ioctl(dirfd, BTRFS_IOC_SUBVOL_CREATE_V2, &a);
+}
+
+int bs__sys_snap_create(int dirfd, const char *name, int srcfd, int readonly) {
+  FAULT("bs/real/snap_create", -1);
+  struct btrfs_ioctl_vol_args_v2 a;
+  if (vol_args_name(&a, name) != 0)
+    return -1;
+  a.fd = srcfd;
+  a.flags = readonly ? BTRFS_SUBVOL_RDONLY : 0;
+  return ioctl(dirfd, BTRFS_IOC_SNAP_CREATE_V2, &a);
+}
+
+int bs__sys_snap_destroy(int dirfd, const char *name) {
+  FAULT("bs/real/snap_destroy", -1);
+  struct btrfs_ioctl_vol_args_v2 a;
+  if (vol_args_name(&a, name) != 0)
+    return -1;
+  return ioctl(dirfd, BTRFS_IOC_SNAP_DESTROY_V2, &a);
+}
+
+int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]) {
+  FAULT("bs/real/subvol_info", -1);
+  struct btrfs_ioctl_get_subvol_info_args a;
+  memset(&a, 0, sizeof(a));
+  /* Some kernels (6.18 here) return 1, left over from an inexact tree
+   * search, after filling @a: only a negative result is a failure. */
+  if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_INFO, &a) < 0)
+    return -1;
+  *id = a.treeid;
+  if (uuid)
+    memcpy(uuid, a.uuid, 16);
+  return 0;
+}
+
+int bs__sys_subvol_set_ro(int fd) {
+  FAULT("bs/real/subvol_info", -1);
+  uint64_t flags = 0;
+  if (ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, &flags) != 0)
+    return -1;
+  flags |= BTRFS_SUBVOL_RDONLY;
+  return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
+}
+
+int bs__sys_subvol_alive(int fd, uint64_t id, int *alive) {
+  FAULT("bs/real/subvol_wait", -1);
+  struct btrfs_ioctl_search_args a;
+  memset(&a, 0, sizeof(a));
+  a.key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
+  a.key.min_objectid = a.key.max_objectid = id;
+  a.key.min_type = a.key.max_type = BTRFS_ROOT_ITEM_KEY;
+  a.key.max_offset = UINT64_MAX;
+  a.key.max_transid = UINT64_MAX;
+  a.key.nr_items = 1;
+  if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &a) != 0)
+    return -1;
+  *alive = a.key.nr_items > 0;
+  return 0;
+}
+#endif

@@ -31,7 +31,13 @@
   XX("bs/real/chmod", "fchmod(2) fails")                                                    \
   XX("bs/real/utimens", "futimens(2) / utimensat(2) fails")                                 \
   XX("bs/real/symlink", "symlink(2) or readlink(2) fails")                                  \
-  XX("bs/real/mknod", "mknod(2) of a special file fails")
+  XX("bs/real/mknod", "mknod(2) of a special file fails")                                   \
+  XX("bs/real/setflags", "FS_IOC_GETFLAGS/SETFLAGS fails (immutable flag of a snapshot tree)") \
+  XX("bs/real/subvol_create", "BTRFS_IOC_SUBVOL_CREATE_V2 fails (store root, .bs)")          \
+  XX("bs/real/snap_create", "BTRFS_IOC_SNAP_CREATE_V2 fails (btrfs snapshot or branch)")     \
+  XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO / SUBVOL_SETFLAGS fails (uuid, ro)")  \
+  XX("bs/real/snap_destroy", "BTRFS_IOC_SNAP_DESTROY_V2 fails (deleting a subvolume)")       \
+  XX("bs/real/subvol_wait", "waiting for the btrfs cleaner fails (BTRFS_IOC_TREE_SEARCH)")
 
 /* True when fault point @point fires; errno is then set to its failinfo. */
 int bs__sys_fault(const char *point);
@@ -45,6 +51,7 @@ int bs__sys_fsync(int fd);
 int bs__sys_mkdir(const char *path, mode_t mode);
 int bs__sys_mkdirat(int dirfd, const char *name, mode_t mode);
 int bs__sys_unlink(const char *path);
+int bs__sys_unlinkat(int dirfd, const char *name, int flags);
 int bs__sys_rmdir(const char *path);
 int bs__sys_rename(const char *from, const char *to);
 int bs__sys_fchmod(int fd, mode_t mode);
@@ -66,5 +73,34 @@ ssize_t bs__sys_flistxattr(int fd, char *buf, size_t cap);
 /* Whole fd-based attribute lists, malloc'd; *len gets the size. 0 or -errno. */
 int bs__sys_flist_all(int fd, char **names, size_t *len);
 int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len);
+
+#ifdef __linux__
+/* fstatfs(2): the type (f_type) of the volume holding @fd. */
+int bs__sys_fstatfs_type(int fd, long *type);
+/* Inode flags (FS_*_FL) of an open file or directory. */
+int bs__sys_getflags(int fd, int *flags);
+int bs__sys_setflags(int fd, int flags);
+/* syncfs(2) of the volume holding @fd. */
+int bs__sys_syncfs(int fd);
+/* btrfs: BTRFS_IOC_SYNC, a commit that also wakes the cleaner. */
+int bs__sys_btrfs_sync(int fd);
+/* xfs: finish the inode inactivation xfs defers after an unlink, so the
+ * blocks show as free (XFS_IOC_FREE_EOFBLOCKS ends with an inodegc flush;
+ * statfs flushes too, but rate-limited).  Needs CAP_SYS_ADMIN. */
+int bs__sys_xfs_gc_flush(int fd);
+/* btrfs: a new empty subvolume @dirfd/@name. */
+int bs__sys_subvol_create(int dirfd, const char *name);
+/* btrfs: snapshot the subvolume whose root is @srcfd as @dirfd/@name. */
+int bs__sys_snap_create(int dirfd, const char *name, int srcfd, int readonly);
+/* btrfs: delete subvolume @dirfd/@name (read-only or not). */
+int bs__sys_snap_destroy(int dirfd, const char *name);
+/* btrfs: id and UUID of the subvolume holding @fd. */
+int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]);
+/* btrfs: make the subvolume whose root is @fd read-only. */
+int bs__sys_subvol_set_ro(int fd);
+/* btrfs: whether subvolume @id still has a root item (the cleaner removes
+ * it once the subvolume's blocks are released); @fd is on the volume. */
+int bs__sys_subvol_alive(int fd, uint64_t id, int *alive);
+#endif
 
 #endif

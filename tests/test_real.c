@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "backstore/wire.h"
 #include "real/linux.h"
 #include "tests/support/bs_test.h"
+#include "tests/support/host_tree.h"
 #include "tests/support/volume.h"
 
 static const char *const all_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
@@ -49,17 +49,6 @@ static bs_store *open_on(const char *fs, char dir[4096]) {
   bs_store *st = NULL;
   assert_bs_ok(bs_open(&st, "real", &o));
   return st;
-}
-
-static uint8_t *read_host(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    fail_msg("open %s: %s", path, strerror(errno));
-  uint8_t *buf = malloc(1 << 16);
-  assert_non_null(buf);
-  *len = fread(buf, 1, 1 << 16, f);
-  fclose(f);
-  return buf;
 }
 
 static void real_caps_match_golden_on_every_volume(void **state) {
@@ -230,62 +219,6 @@ static void real_cross_device_is_CROSS_DEVICE(void **state) {
 
 /* ---- the recursive tree clone (snapshot fallback) ------------------------------ */
 
-static void write_host(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  assert_int_equal(fclose(f), 0);
-}
-
-static void make_tree(const char *root) {
-  char p[4300];
-  assert_int_equal(mkdir(root, 0750), 0);
-  snprintf(p, sizeof(p), "%s/a", root);
-  assert_int_equal(mkdir(p, 0700), 0);
-  snprintf(p, sizeof(p), "%s/a/deep", root);
-  assert_int_equal(mkdir(p, 0755), 0);
-  snprintf(p, sizeof(p), "%s/a/deep/file", root);
-  write_host(p, "deep file\n");
-  assert_int_equal(setxattr(p, "user.tag", "t", 1, 0), 0);
-  assert_int_equal(chmod(p, 0640), 0);
-  assert_int_equal(chown(p, 1000, 1001), 0);
-  snprintf(p, sizeof(p), "%s/top", root);
-  write_host(p, "top\n");
-  snprintf(p, sizeof(p), "%s/link", root);
-  assert_int_equal(symlink("a/deep/file", p), 0);
-  snprintf(p, sizeof(p), "%s/fifo", root);
-  assert_int_equal(mkfifo(p, 0600), 0);
-  snprintf(p, sizeof(p), "%s/null", root);
-  assert_int_equal(mknod(p, S_IFCHR | 0666, makedev(1, 3)), 0);
-  struct timespec ts[2] = {{1500000000, 1}, {1500000001, 2}};
-  snprintf(p, sizeof(p), "%s/a/deep", root);
-  assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
-}
-
-static void same_entry(const char *a, const char *b, const char *rel) {
-  char pa[4300], pb[4300];
-  snprintf(pa, sizeof(pa), "%s/%s", a, rel);
-  snprintf(pb, sizeof(pb), "%s/%s", b, rel);
-  struct stat sa, sb;
-  assert_int_equal(lstat(pa, &sa), 0);
-  if (lstat(pb, &sb) != 0)
-    fail_msg("clone lacks %s", rel);
-  assert_int_equal(sa.st_mode, sb.st_mode);
-  assert_int_equal(sa.st_uid, sb.st_uid);
-  assert_int_equal(sa.st_gid, sb.st_gid);
-  assert_int_equal(sa.st_rdev, sb.st_rdev);
-  assert_true(sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec == sb.st_mtim.tv_nsec);
-  if (S_ISREG(sa.st_mode)) {
-    size_t la = 0, lb = 0;
-    uint8_t *ca = read_host(pa, &la), *cb = read_host(pb, &lb);
-    assert_int_equal(la, lb);
-    assert_memory_equal(ca, cb, la);
-    free(ca);
-    free(cb);
-  }
-  assert_true(sa.st_ino != sb.st_ino);
-}
-
 static void real_clone_tree_keeps_everything(void **state) {
   (void)state;
   const char *fs[] = {"btrfs", "xfs"};
@@ -294,11 +227,10 @@ static void real_clone_tree_keeps_everything(void **state) {
     char src[4200], dst[4200], p[4300];
     snprintf(src, sizeof(src), "%s/tree-%d", v->mnt, (int)getpid());
     snprintf(dst, sizeof(dst), "%s/tree-%d.clone", v->mnt, (int)getpid());
-    make_tree(src);
-    assert_int_equal(bs__linux_clone_tree(src, dst), 0);
-    const char *rels[] = {".", "a", "a/deep", "a/deep/file", "top", "link", "fifo", "null"};
-    for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++)
-      same_entry(src, dst, rels[k]);
+    bs_test_make_tree(src);
+    assert_int_equal(bs__linux_clone_tree(src, dst, 0), 0);
+    for (size_t k = 0; k < BS_TEST_TREE_ENTRIES; k++)
+      bs_test_same_entry(src, dst, bs_test_tree_entries[k]);
     snprintf(p, sizeof(p), "%s/link", dst);
     char target[64] = "";
     assert_true(readlink(p, target, sizeof(target) - 1) > 0);
@@ -307,26 +239,26 @@ static void real_clone_tree_keeps_everything(void **state) {
     char tag[4] = "";
     assert_int_equal(getxattr(p, "user.tag", tag, sizeof(tag)), 1);
     /* Exists already: EEXIST, and the existing tree is left alone. */
-    assert_int_equal(bs__linux_clone_tree(src, dst), -EEXIST);
-    same_entry(src, dst, "top");
+    assert_int_equal(bs__linux_clone_tree(src, dst, 0), -EEXIST);
+    bs_test_same_entry(src, dst, "top");
     /* A failure on the third file clone removes the whole partial tree. */
     snprintf(p, sizeof(p), "%s.2", dst);
     arm("bs/real/ficlone", 2, ENOSPC);
-    int rc = bs__linux_clone_tree(src, p);
+    int rc = bs__linux_clone_tree(src, p, 0);
     fiu_disable("bs/real/ficlone");
     assert_int_equal(rc, -ENOSPC);
     struct stat sb;
     assert_int_equal(lstat(p, &sb), -1);
     assert_int_equal(errno, ENOENT);
-    same_entry(src, dst, "a/deep/file"); /* the source is intact */
+    bs_test_same_entry(src, dst, "a/deep/file"); /* the source is intact */
   }
   /* Without reflink: EOPNOTSUPP, and nothing is left. */
   const bs_vol *e = volume("ext4");
   char src[4200], dst[4200];
   snprintf(src, sizeof(src), "%s/tree-%d", e->mnt, (int)getpid());
   snprintf(dst, sizeof(dst), "%s/tree-%d.clone", e->mnt, (int)getpid());
-  make_tree(src);
-  assert_int_equal(bs__linux_clone_tree(src, dst), -EOPNOTSUPP);
+  bs_test_make_tree(src);
+  assert_int_equal(bs__linux_clone_tree(src, dst, 0), -EOPNOTSUPP);
   struct stat sb;
   assert_int_equal(lstat(dst, &sb), -1);
 }

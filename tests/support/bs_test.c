@@ -17,6 +17,9 @@
 #include "backstore/sim.h"
 #include "tests/support/volume.h"
 #include "tests/support/darwin_fake.h"
+#ifdef __linux__
+#include "real/linux.h"
+#endif
 
 uint64_t bs_test_seed(void) {
   const char *s = getenv("BS_TEST_SEED");
@@ -175,15 +178,26 @@ static struct {
   char dir[4096];
 } fresh[MAX_FRESH];
 
+#ifndef __linux__
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)ftw;
   return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+#endif
+
+/* A real store's directory may hold snapshot trees: immutable ones, and on
+ * btrfs read-only subvolumes, which only the backend's own removal takes. */
 static void rm_tree(const char *dir) {
+#ifdef __linux__
+  int rc = bs__linux_remove_tree(dir, false);
+  if (rc != 0 && rc != -ENOENT)
+    fail_msg("cannot remove test directory %s: %s", dir, strerror(-rc));
+#else
   if (nftw(dir, rm_entry, 64, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
     fail_msg("cannot remove test directory %s: %s", dir, strerror(errno));
+#endif
 }
 
 /* A real store on @dir with @t's open flags; fails the test on error. */
@@ -217,8 +231,12 @@ bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed) {
   snprintf(fresh[slot].dir, sizeof(fresh[slot].dir), "%.4000s/t%u-%u", v->mnt, (unsigned)getpid(),
            counter++);
   rm_tree(fresh[slot].dir);
-  if (mkdir(fresh[slot].dir, 0755) != 0)
-    fail_msg("mkdir %s: %s", fresh[slot].dir, strerror(errno));
+  /* As the backend makes a store (on btrfs a subvolume, so native
+   * snapshots work in the shared bodies). */
+  bs_open_opts co = {.root = fresh[slot].dir};
+  int rc = bs_store_create("real", &co);
+  if (rc != 0)
+    fail_msg("bs_store_create(real, %s): %s", fresh[slot].dir, bs_err_name(rc));
   fresh[slot].st = open_real(t, fresh[slot].dir);
   return fresh[slot].st;
 }

@@ -1,0 +1,396 @@
+/* Snapshot and branch trees on Linux (the snapshot members of bs_host_os;
+ * docs/snapshots.md, "Linux").
+ *
+ * NATIVE (btrfs): the store root is a subvolume and <root>/.bs a nested one,
+ * so a snapshot of the root leaves the snapshots out.  A snapshot is a
+ * read-only subvolume snapshot, a branch a writable snapshot of it; both by
+ * ioctl.  REFLINK (xfs, btrfs) and COPY (any filesystem): a recursive clone
+ * or copy of the tree (bs__linux_clone_tree), which a snapshot marks
+ * FS_IMMUTABLE_FL throughout, since root ignores mode bits.
+ *
+ * Removal clears immutable flags and deletes subvolumes by ioctl, so one
+ * function takes any of these trees away: tree_delete, the rollback of a
+ * failed create, and the test fixture's cleanup. */
+#include "real/linux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/btrfs_tree.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "real/posix.h"
+#include "real/sys.h"
+
+/* Deep enough for any path the kernel accepts; bounds the recursion. */
+#define REMOVE_MAX_DEPTH 2048
+/* How long a delete waits for the btrfs cleaner (a big subvolume takes a
+ * while; a stuck cleaner must not hang the caller for ever). */
+#define CLEANER_WAIT_NS (300ll * 1000000000ll)
+
+static bool on_btrfs(int fd) {
+  long type = 0;
+  return bs__sys_fstatfs_type(fd, &type) == 0 && (unsigned long)type == BTRFS_SUPER_MAGIC;
+}
+
+/* The root directory of a btrfs subvolume has inode 256; no other directory
+ * of a subvolume has. */
+static bool is_subvol_root(int fd, const struct stat *sb) {
+  return S_ISDIR(sb->st_mode) && sb->st_ino == BTRFS_FIRST_FREE_OBJECTID && on_btrfs(fd);
+}
+
+/* Exact mode of directory @dir/@name (mkdir and subvolume creation apply the
+ * umask). */
+static int set_dir_mode(int dir, const char *name, mode_t mode) {
+  int fd = bs__sys_openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  if (fd < 0)
+    return -errno;
+  int rc = bs__sys_fchmod(fd, mode) == 0 ? 0 : -errno;
+  close(fd);
+  return rc;
+}
+
+/* A new directory @dir/@name of @mode: a subvolume when @subvol. */
+static int make_dir(int dir, const char *name, bool subvol, mode_t mode) {
+  int rc = (subvol ? bs__sys_subvol_create(dir, name) : bs__sys_mkdirat(dir, name, mode)) == 0 ? 0 : -errno;
+  if (rc == 0 && (rc = set_dir_mode(dir, name, mode)) != 0)
+    bs__linux_remove_at(dir, name, NULL);
+  return rc;
+}
+
+int bs__linux_make_root(void *ctx, const char *path) {
+  (void)ctx;
+  const char *last = NULL;
+  int dir = bs__linux_open_parent(path, &last);
+  if (dir < 0)
+    return dir;
+  int rc = make_dir(dir, last, on_btrfs(dir), 0755);
+  close(dir);
+  return rc;
+}
+
+int bs__linux_reserve(void *ctx, const char *root, const char *dir) {
+  (void)ctx;
+  struct stat sb;
+  if (lstat(dir, &sb) == 0)
+    return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+  if (errno != ENOENT)
+    return -errno;
+  int rfd = bs__sys_open(root, O_RDONLY | O_DIRECTORY, 0);
+  if (rfd < 0)
+    return -errno;
+  struct stat rsb;
+  int rc = fstat(rfd, &rsb) == 0 ? 0 : -errno;
+  bool subvol = rc == 0 && is_subvol_root(rfd, &rsb);
+  close(rfd);
+  const char *last = NULL;
+  int parent = rc == 0 ? bs__linux_open_parent(dir, &last) : rc;
+  if (parent < 0)
+    return parent;
+  rc = make_dir(parent, last, subvol, 0700);
+  close(parent);
+  /* Another opener of the same store made it first: it is there. */
+  if (rc == -EEXIST && lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+    rc = 0;
+  return rc;
+}
+
+/* ---- btrfs ---------------------------------------------------------------------- */
+
+/* Snapshot subvolume @src as @dst, read-only or writable.  With @drop_bs,
+ * @src's top-level ".bs" (which must be a subvolume, so its contents are not
+ * in the snapshot) is also taken out of the snapshot, where btrfs shows it as
+ * an empty directory: the snapshot is made writable, the placeholder
+ * removed (the root's times put back), then the snapshot made read-only. */
+static int btrfs_snapshot(const char *src, const char *dst, bool readonly, bool drop_bs,
+                          uint8_t uuid[16]) {
+  int sfd = bs__sys_open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  if (sfd < 0)
+    return errno == ELOOP ? -ENOTDIR : -errno;
+  struct stat sb;
+  int rc = fstat(sfd, &sb) == 0 ? 0 : -errno;
+  if (rc == 0 && !is_subvol_root(sfd, &sb))
+    rc = -EOPNOTSUPP; /* btrfs would snapshot the whole subvolume holding @src */
+  bool placeholder = false;
+  if (rc == 0 && drop_bs) {
+    struct stat bsb;
+    if (fstatat(sfd, ".bs", &bsb, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (!S_ISDIR(bsb.st_mode) || bsb.st_ino != BTRFS_FIRST_FREE_OBJECTID)
+        rc = -EOPNOTSUPP; /* a plain .bs would be copied into the snapshot */
+      else
+        placeholder = true;
+    } else if (errno != ENOENT) {
+      rc = -errno;
+    }
+  }
+  const char *last = NULL;
+  int dir = rc == 0 ? bs__linux_open_parent(dst, &last) : rc;
+  if (dir < 0) {
+    close(sfd);
+    return dir;
+  }
+  if (faccessat(dir, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    rc = -EEXIST;
+  else if (bs__sys_snap_create(dir, last, sfd, readonly && !placeholder) != 0)
+    rc = -errno;
+  bool made = rc == 0;
+  int dfd = rc == 0 ? bs__sys_openat(dir, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) : -1;
+  if (rc == 0 && dfd < 0)
+    rc = -errno;
+  if (rc == 0 && placeholder && bs__sys_unlinkat(dfd, ".bs", AT_REMOVEDIR) != 0)
+    rc = -errno;
+  if (rc == 0 && placeholder) { /* the removal touched the root's times */
+    struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+    if (bs__sys_futimens(dfd, ts) != 0)
+      rc = -errno;
+  }
+  if (rc == 0 && placeholder && readonly && bs__sys_subvol_set_ro(dfd) != 0)
+    rc = -errno;
+  uint64_t id = 0;
+  if (rc == 0 && uuid && bs__sys_subvol_info(dfd, &id, uuid) != 0)
+    rc = -errno;
+  if (dfd >= 0)
+    close(dfd);
+  if (rc != 0 && made)
+    bs__linux_remove_at(dir, last, NULL);
+  close(dir);
+  close(sfd);
+  return rc;
+}
+
+/* ---- the seam ------------------------------------------------------------------- */
+
+/* REFLINK needs a volume that shares blocks; checked before anything is made,
+ * so an empty tree does not pass where files would not. */
+static int reflink_possible(const char *src) {
+  bs_caps c;
+  int rc = bs__linux_caps(NULL, src, &c);
+  if (rc == 0 && !c.native_reflink)
+    rc = -EOPNOTSUPP;
+  return rc;
+}
+
+int bs__linux_snap_create(void *ctx, bs__snap_method m, const char *src, const char *dst,
+                          uint8_t uuid[16]) {
+  (void)ctx;
+  memset(uuid, 0, 16);
+  switch (m) {
+  case BS__SNAP_NATIVE:
+    return btrfs_snapshot(src, dst, true, true, uuid);
+  case BS__SNAP_REFLINK: {
+    int rc = reflink_possible(src);
+    return rc != 0 ? rc : bs__linux_clone_tree(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE);
+  }
+  case BS__SNAP_COPY:
+    return bs__linux_clone_tree(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE | BS__TREE_COPY);
+  }
+  return -EINVAL;
+}
+
+int bs__linux_branch_create(void *ctx, bs__snap_method m, const char *src, const char *dst) {
+  (void)ctx;
+  switch (m) {
+  case BS__SNAP_NATIVE:
+    return btrfs_snapshot(src, dst, false, false, NULL);
+  case BS__SNAP_REFLINK: {
+    int rc = reflink_possible(src);
+    return rc != 0 ? rc : bs__linux_clone_tree(src, dst, 0);
+  }
+  case BS__SNAP_COPY:
+    return bs__linux_clone_tree(src, dst, BS__TREE_COPY);
+  }
+  return -EINVAL;
+}
+
+int bs__linux_tree_delete(void *ctx, bs__snap_method m, const char *path) {
+  (void)ctx;
+  if (m != BS__SNAP_NATIVE && m != BS__SNAP_REFLINK && m != BS__SNAP_COPY)
+    return -EINVAL;
+  return bs__linux_remove_tree(path, true);
+}
+
+/* ---- removal of any tree ---------------------------------------------------------- */
+
+static int remove_in(int at, const char *name, bs__subvols *gone, int depth);
+
+/* Clear the flags that stop a removal (immutable, append-only). */
+static int clear_flags(int fd) {
+  int fl = 0;
+  if (bs__sys_getflags(fd, &fl) != 0)
+    return errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL ? 0 : -errno;
+  if (!(fl & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+    return 0;
+  return bs__sys_setflags(fd, fl & ~(FS_IMMUTABLE_FL | FS_APPEND_FL)) == 0 ? 0 : -errno;
+}
+
+static int add_id(bs__subvols *gone, uint64_t id) {
+  if (!gone)
+    return 0;
+  if (gone->n == gone->cap) {
+    size_t cap = gone->cap ? gone->cap * 2 : 8;
+    uint64_t *v = realloc(gone->v, cap * sizeof(*v));
+    if (!v)
+      return -ENOMEM;
+    gone->v = v;
+    gone->cap = cap;
+  }
+  gone->v[gone->n++] = id;
+  return 0;
+}
+
+/* Remove the entries of directory @fd.  Inside a subvolume (@nested_only)
+ * only nested subvolumes are taken out, since deleting the subvolume takes
+ * the rest (and a read-only one allows nothing else). */
+static int remove_children(int fd, bs__subvols *gone, int depth, bool nested_only) {
+  int lfd = dup(fd);
+  if (lfd < 0)
+    return -errno;
+  DIR *d = fdopendir(lfd);
+  if (!d) {
+    int e = errno;
+    close(lfd);
+    return -e;
+  }
+  bs__names names;
+  int rc = bs__names_read(d, &names);
+  closedir(d);
+  for (size_t i = 0; rc == 0 && i < names.n; i++) {
+    const char *name = names.v[i];
+    if (!nested_only) {
+      rc = remove_in(fd, name, gone, depth + 1);
+      continue;
+    }
+    struct stat sb;
+    if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode))
+      continue;
+    if (sb.st_ino == BTRFS_FIRST_FREE_OBJECTID) {
+      rc = remove_in(fd, name, gone, depth + 1);
+      continue;
+    }
+    int cfd = bs__sys_openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    if (cfd < 0) {
+      rc = -errno;
+      continue;
+    }
+    rc = depth + 1 > REMOVE_MAX_DEPTH ? -ELOOP : remove_children(cfd, gone, depth + 1, true);
+    close(cfd);
+  }
+  bs__names_free(&names);
+  return rc;
+}
+
+static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
+  if (depth > REMOVE_MAX_DEPTH)
+    return -ELOOP;
+  struct stat sb;
+  if (fstatat(at, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (!S_ISDIR(sb.st_mode)) {
+    if (bs__sys_unlinkat(at, name, 0) == 0 || errno == ENOENT)
+      return 0;
+    if (errno != EPERM || !S_ISREG(sb.st_mode))
+      return -errno;
+    int fd = bs__sys_openat(at, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0)
+      return -errno;
+    int rc = clear_flags(fd);
+    close(fd);
+    if (rc == 0 && bs__sys_unlinkat(at, name, 0) != 0)
+      rc = -errno;
+    return rc;
+  }
+  int fd = bs__sys_openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  if (fd < 0)
+    return -errno;
+  bool subvol = is_subvol_root(fd, &sb);
+  int rc = clear_flags(fd);
+  if (rc == 0)
+    rc = remove_children(fd, gone, depth, subvol);
+  uint64_t id = 0;
+  if (rc == 0 && subvol && bs__sys_subvol_info(fd, &id, NULL) != 0)
+    rc = -errno;
+  close(fd);
+  if (rc != 0)
+    return rc;
+  if (!subvol)
+    return bs__sys_unlinkat(at, name, AT_REMOVEDIR) == 0 ? 0 : -errno;
+  if (bs__sys_snap_destroy(at, name) != 0)
+    return -errno;
+  return add_id(gone, id);
+}
+
+int bs__linux_remove_at(int dirfd, const char *name, bs__subvols *gone) {
+  return remove_in(dirfd, name, gone, 0);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Wait until the cleaner has dropped every subvolume in @gone: their root
+ * items are gone from the root tree once their blocks are released.
+ * BTRFS_IOC_SYNC commits and wakes the cleaner (a plain syncfs does not: it
+ * would start at the next periodic commit, up to 30 s later); the syncfs at
+ * the end commits the drop, so statvfs counts the blocks as free.  Polls with
+ * a growing nap (1 ms to 50 ms), where BTRFS_IOC_SUBVOL_SYNC_WAIT (6.9+)
+ * sleeps a whole second between checks. */
+static int wait_cleaner(int fd, const bs__subvols *gone) {
+  int64_t start = now_ns(), kicked = 0;
+  long nap = 1000000;
+  for (size_t i = 0; i < gone->n;) {
+    if (now_ns() - kicked > 1000000000ll) { /* again each second: a drop can span commits */
+      if (bs__sys_btrfs_sync(fd) != 0)
+        return -errno;
+      kicked = now_ns();
+    }
+    int alive = 0;
+    if (bs__sys_subvol_alive(fd, gone->v[i], &alive) != 0)
+      return -errno;
+    if (!alive) {
+      i++;
+      continue;
+    }
+    if (now_ns() - start > CLEANER_WAIT_NS)
+      return -ETIMEDOUT;
+    struct timespec ts = {0, nap};
+    nanosleep(&ts, NULL);
+    nap = nap * 2 > 50000000 ? 50000000 : nap * 2;
+  }
+  return bs__sys_syncfs(fd) == 0 ? 0 : -errno;
+}
+
+/* Make the space of what was just removed show as free: commit, and on xfs
+ * finish the deferred inactivation of the unlinked inodes. */
+static int settle(int fd) {
+  if (bs__sys_syncfs(fd) != 0)
+    return -errno;
+  long type = 0;
+  if (bs__sys_fstatfs_type(fd, &type) != 0)
+    return -errno;
+  if ((unsigned long)type == XFS_SUPER_MAGIC && bs__sys_xfs_gc_flush(fd) != 0 && errno != EPERM)
+    return -errno; /* without CAP_SYS_ADMIN, xfs' own worker frees them soon after */
+  return 0;
+}
+
+int bs__linux_remove_tree(const char *path, bool wait) {
+  const char *last = NULL;
+  int dir = bs__linux_open_parent(path, &last);
+  if (dir < 0)
+    return dir;
+  bs__subvols gone = {0};
+  int rc = faccessat(dir, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  if (rc == 0)
+    rc = bs__linux_remove_at(dir, last, &gone);
+  if (rc == 0 && wait)
+    rc = gone.n ? wait_cleaner(dir, &gone) : settle(dir);
+  free(gone.v);
+  close(dir);
+  return rc;
+}
