@@ -91,9 +91,12 @@ static int faults_create_store(const bs_open_opts *opts, const char *inner) {
     if (rc_ != 0)                                                                           \
       return bs_store_fail(st, rc_, 0, "bs/op/" #op ": injected fault (call %llu): %s",     \
                            (unsigned long long)n_, bs_strerror(rc_));                       \
-    bs__fault_sched *prev_ = bs__fault_enter(f_->armed ? f_->sched : NULL);                 \
+    /* Only the armed store changes the thread's schedule, so an unarmed     \
+     * wrapper inside or around it leaves the armed one in force. */         \
+    bs__fault_sched *prev_ = f_->armed ? bs__fault_enter(f_->sched) : NULL;                 \
     rc_ = (call);                                                                           \
-    bs__fault_enter(prev_);                                                                 \
+    if (f_->armed)                                                                          \
+      bs__fault_enter(prev_);                                                               \
     return carry(f_, rc_);                                                                  \
   } while (0)
 

@@ -391,6 +391,12 @@ static void sim_points_fire_only_in_the_faults_store(void **state) {
   bs_close(other);
   bs_close(plain);
   bs_close(st);
+  /* A wrapper inside the armed one (its own spec is empty) keeps it in force. */
+  st = open_faults("faults:faults:sim", "bs/sim/write=io@1", 5);
+  assert_bs_ok(bs_create(st, "/f", 0644));
+  assert_bs_err(bs_write(st, "/f", 0, &b, 1), BS_EIO);
+  assert_bs_ok(bs_write(st, "/f", 0, &b, 1));
+  bs_close(st);
   /* Closing released the slot. */
   o.faults = "bs/sim/sync=io@1";
   assert_bs_ok(bs_open(&other, "faults:sim", &o));
