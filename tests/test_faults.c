@@ -413,6 +413,11 @@ static void open_refuses_bad_arguments(void **state) {
   assert_bs_err(bs_open(&st, "faults:", &o), BS_EINVALID);
   assert_bs_err(bs_open(&st, "faults:nosuch", &o), BS_ENOT_FOUND);
   assert_null(st);
+  if (!bs_faults_lower_available()) { /* built without libfiu: lower points cannot fire */
+    o.faults = "bs/sim/write=io@1";
+    assert_bs_err(bs_open(&st, "faults:sim", &o), BS_EUNSUPPORTED);
+    o.faults = NULL;
+  }
   assert_bs_ok(bs_open(&st, "faults:sim", &o)); /* no spec: a transparent wrapper */
   bs_caps c;
   assert_bs_ok(bs_get_caps(st, &c));
@@ -483,15 +488,19 @@ static void assert_file(bs_store *st, int i, const uint8_t *want, uint64_t size,
   free(got);
 }
 
-/* Writes, truncates, syncs and power losses under random sim and op faults:
- * a failed op changes nothing, space and refcounts stay exact (bs_check), and
- * after a power loss every file reads back as it was at its last sync. */
+/* Writes, truncates, syncs, clones, snapshots and power losses under random
+ * sim and op faults: a failed op changes nothing (not even the space
+ * accounting; no clone or snapshot is left half made), space and refcounts
+ * stay exact (bs_check), and after a power loss every file reads back as it
+ * was when it was last made durable (sync, clone source, snapshot). */
 static void faults_keep_synced_data_and_exact_space(void **state) {
   (void)state;
   const char *spec = bs_faults_lower_available()
                          ? "bs/sim/write=io%0.1,bs/sim/alloc=enospc%0.1,bs/sim/sync=io%0.2,"
+                           "bs/sim/reflink=enospc%0.2,bs/sim/snapshot=tool_failed%0.3,"
                            "bs/op/write=io%0.05,bs/op/truncate=no_space%0.05"
-                         : "bs/op/write=io%0.1,bs/op/truncate=no_space%0.1,bs/op/sync=io%0.2";
+                         : "bs/op/write=io%0.1,bs/op/truncate=no_space%0.1,bs/op/sync=io%0.2,"
+                           "bs/op/reflink=enospc%0.2,bs/op/snapshot_create=tool_failed%0.3";
   bs_store *st = open_faults("faults:sim", spec, bs_test_seed());
   model *m = calloc(1, sizeof(*m));
   assert_non_null(m);
@@ -506,8 +515,9 @@ static void faults_keep_synced_data_and_exact_space(void **state) {
   /* At least 200 steps, so even a short (valgrind) run sees faults of each kind. */
   int steps = bs_test_iterations(1500) < 200 ? 200 : bs_test_iterations(1500);
   for (int step = 0; step < steps; step++) {
-    int i = (int)(NEXT() % NFILES), what = (int)(NEXT() % 10);
+    int i = (int)(NEXT() % NFILES), what = (int)(NEXT() % 13);
     snprintf(path, sizeof(path), "/f%d", i);
+    bs_usage before = bs_test_usage(st);
     int rc;
     if (what < 5) {
       uint64_t off = NEXT() % (FMAX - 1), len = 1 + NEXT() % (FMAX - off);
@@ -535,17 +545,58 @@ static void faults_keep_synced_data_and_exact_space(void **state) {
           memcpy(m->dur[k], m->live[k], FMAX);
           m->dsize[k] = m->lsize[k];
         }
-    } else {
+    } else if (what < 10) {
       assert_bs_ok(bs_power_loss(st, BS_POWER_LOSS_DROP));
       for (int k = 0; k < NFILES; k++) {
         memcpy(m->live[k], m->dur[k], FMAX);
         m->lsize[k] = m->dsize[k];
       }
       rc = 0;
+    } else if (what < 12) {
+      /* Clone f<j> over f<i>: reflink to a fresh name (this makes f<j>
+       * durable, like FICLONE), then rename it over. */
+      int j = (int)(NEXT() % NFILES);
+      char src[16];
+      snprintf(src, sizeof(src), "/f%d", j);
+      rc = bs_reflink(st, src, "/c");
+      bs_stat_info si;
+      if (rc != 0) {
+        assert_bs_err(bs_stat(st, "/c", &si), BS_ENOT_FOUND); /* no half-made clone */
+      } else {
+        assert_bs_ok(bs_rename(st, "/c", path));
+        memcpy(m->dur[j], m->live[j], FMAX);
+        m->dsize[j] = m->lsize[j];
+        memcpy(m->live[i], m->live[j], FMAX);
+        memcpy(m->dur[i], m->live[j], FMAX);
+        m->lsize[i] = m->dsize[i] = m->lsize[j];
+      }
+    } else {
+      /* A snapshot syncs everything and holds exactly the live files. */
+      bs_snapshot_info old;
+      if (bs_snapshot_lookup(st, "s", &old) == 0) {
+        assert_bs_ok(bs_snapshot_delete(st, old.id));
+        before = bs_test_usage(st);
+      }
+      rc = bs_snapshot_create(st, "s", NULL);
+      if (rc != 0) {
+        assert_bs_err(bs_snapshot_lookup(st, "s", &old), BS_ENOT_FOUND); /* no half-made snapshot */
+      } else {
+        for (int k = 0; k < NFILES; k++) {
+          memcpy(m->dur[k], m->live[k], FMAX);
+          m->dsize[k] = m->lsize[k];
+          char sp[64];
+          snprintf(sp, sizeof(sp), "/.bs/snapshots/s/f%d", k);
+          bs_test_assert_content(st, sp, m->live[k], m->lsize[k]);
+        }
+      }
     }
     if (rc != 0) {
       fired_ops++;
-      assert_true(rc == BS_EIO || rc == BS_ENO_SPACE);
+      if (rc != BS_EIO && rc != BS_ENO_SPACE && rc != BS_ETOOL_FAILED)
+        fail_msg("step %d: %s (%s)", step, bs_err_name(rc), bs_last_message(st));
+      bs_usage after = bs_test_usage(st);
+      if (memcmp(&before, &after, sizeof(before)) != 0)
+        fail_msg("step %d: a failed op (%s) changed the space accounting", step, bs_last_message(st));
     }
     if (bs_check(st) != 0)
       fail_msg("step %d: check: %s", step, bs_last_message(st));
