@@ -284,6 +284,20 @@ static int remove_children(int fd, bs__subvols *gone, int depth, bool nested_onl
   return rc;
 }
 
+/* 1 when directory @fd has entries to remove before it can go: a plain
+ * directory's, or a subvolume's nested subvolumes (deleting the subvolume
+ * takes everything else).  The root tree lists those (ROOT_REF items), so a
+ * snapshot of 10 000 files is not walked; without CAP_SYS_ADMIN to search it,
+ * the walk looks.  0 when there is nothing, or -errno. */
+static int has_nested(int fd, bool subvol, uint64_t id) {
+  if (!subvol)
+    return 1;
+  int found = 0;
+  if (bs__sys_root_tree_has(fd, id, BTRFS_ROOT_REF_KEY, &found) != 0)
+    return errno == EPERM ? 1 : -errno;
+  return found;
+}
+
 static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
   if (depth > REMOVE_MAX_DEPTH)
     return -ELOOP;
@@ -309,11 +323,13 @@ static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
     return -errno;
   bool subvol = is_subvol_root(fd, &sb);
   int rc = clear_flags(fd);
-  if (rc == 0)
-    rc = remove_children(fd, gone, depth, subvol);
   uint64_t id = 0;
   if (rc == 0 && subvol && bs__sys_subvol_info(fd, &id, NULL) != 0)
     rc = -errno;
+  if (rc == 0)
+    rc = has_nested(fd, subvol, id);
+  if (rc > 0) /* a plain directory, or a subvolume with subvolumes in it */
+    rc = remove_children(fd, gone, depth, subvol);
   close(fd);
   if (rc != 0)
     return rc;
@@ -351,7 +367,7 @@ static int wait_cleaner(int fd, const bs__subvols *gone) {
       kicked = now_ns();
     }
     int alive = 0;
-    if (bs__sys_subvol_alive(fd, gone->v[i], &alive) != 0)
+    if (bs__sys_root_tree_has(fd, gone->v[i], BTRFS_ROOT_ITEM_KEY, &alive) != 0)
       return -errno;
     if (!alive) {
       i++;

@@ -328,19 +328,19 @@ int bs__sys_subvol_set_ro(int fd) {
   return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
 }
 
-int bs__sys_subvol_alive(int fd, uint64_t id, int *alive) {
-  FAULT("bs/real/subvol_wait", -1);
+int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found) {
+  FAULT("bs/real/tree_search", -1);
   struct btrfs_ioctl_search_args a;
   memset(&a, 0, sizeof(a));
   a.key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
   a.key.min_objectid = a.key.max_objectid = id;
-  a.key.min_type = a.key.max_type = BTRFS_ROOT_ITEM_KEY;
+  a.key.min_type = a.key.max_type = type;
   a.key.max_offset = UINT64_MAX;
   a.key.max_transid = UINT64_MAX;
   a.key.nr_items = 1;
   if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &a) != 0)
     return -1;
-  *alive = a.key.nr_items > 0;
+  *found = a.key.nr_items > 0;
   return 0;
 }
 #endif

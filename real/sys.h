@@ -37,7 +37,7 @@
   XX("bs/real/snap_create", "BTRFS_IOC_SNAP_CREATE_V2 fails (btrfs snapshot or branch)")     \
   XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO / SUBVOL_SETFLAGS fails (uuid, ro)")  \
   XX("bs/real/snap_destroy", "BTRFS_IOC_SNAP_DESTROY_V2 fails (deleting a subvolume)")       \
-  XX("bs/real/subvol_wait", "waiting for the btrfs cleaner fails (BTRFS_IOC_TREE_SEARCH)")
+  XX("bs/real/tree_search", "BTRFS_IOC_TREE_SEARCH fails (cleaner wait, nested subvolumes)")
 
 /* True when fault point @point fires; errno is then set to its failinfo. */
 int bs__sys_fault(const char *point);
@@ -98,9 +98,11 @@ int bs__sys_snap_destroy(int dirfd, const char *name);
 int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]);
 /* btrfs: make the subvolume whose root is @fd read-only. */
 int bs__sys_subvol_set_ro(int fd);
-/* btrfs: whether subvolume @id still has a root item (the cleaner removes
- * it once the subvolume's blocks are released); @fd is on the volume. */
-int bs__sys_subvol_alive(int fd, uint64_t id, int *alive);
+/* btrfs: whether the root tree holds an item of @type (BTRFS_*_KEY) for
+ * object @id: a ROOT_ITEM while subvolume @id exists (the cleaner removes it
+ * once the blocks are released), a ROOT_REF per subvolume nested in it.
+ * @fd is on the volume; needs CAP_SYS_ADMIN. */
+int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found);
 #endif
 
 #endif

@@ -508,7 +508,8 @@ static void fault_in_delete_is_reported_and_retried(void **state) {
     int nth, err;
   } faults[] = {
     {"btrfs", BS__SNAP_NATIVE, "bs/real/snap_destroy", 1, EIO},
-    {"btrfs", BS__SNAP_NATIVE, "bs/real/subvol_wait", 1, EIO},
+    {"btrfs", BS__SNAP_NATIVE, "bs/real/tree_search", 2, EIO}, /* the cleaner wait */
+    {"btrfs", BS__SNAP_NATIVE, "bs/real/tree_search", 1, EIO}, /* nested subvolumes? */
     {"xfs", BS__SNAP_REFLINK, "bs/real/setflags", 3, EIO},
     {"xfs", BS__SNAP_REFLINK, "bs/real/unlink", 2, EIO},
     {"tmpfs", BS__SNAP_COPY, "bs/real/fsync", 1, EIO},
