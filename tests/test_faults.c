@@ -612,10 +612,11 @@ static void faults_keep_synced_data_and_exact_space(void **state) {
 #undef NEXT
 }
 
-/* ---- a real point through faults:real --------------------------------------------- */
+/* ---- real points through faults:real ----------------------------------------------- */
 
-static void real_ficlone_fault_leaves_no_destination(void **state) {
-  (void)state;
+/* A fresh store directory on @fs's shared volume (a subvolume on btrfs, as
+ * bs_store_create makes it), or skip where real volumes cannot be made. */
+static void real_root(const char *fs, char dir[4096]) {
   if (!bs_faults_lower_available())
     skip();
   const char *why = bs_test_real_unavailable();
@@ -623,28 +624,48 @@ static void real_ficlone_fault_leaves_no_destination(void **state) {
     print_message("    [ skipped  ] real volumes: %s\n", why);
     skip();
   }
+  const bs_vol *v = bs_vol_shared(fs);
+  if (!v)
+    fail_msg("%s volume: %s", fs, bs_vol_last_error());
+  static unsigned n;
+  if (snprintf(dir, 4096, "%.4000s/faults-%u-%u", v->mnt, (unsigned)getpid(), n++) >= 4096)
+    fail_msg("mount point too long");
+  bs_open_opts o = {.root = dir};
+  assert_bs_ok(bs_store_create("real", &o));
+}
+
+static bs_store *open_real_faults(const char *dir, const char *spec) {
+  bs_open_opts o = {.root = dir, .seed = 1, .faults = spec};
+  bs_store *st = NULL;
+  int rc = bs_open(&st, "faults:real", &o);
+  if (rc != 0)
+    fail_msg("open faults:real on %s with \"%s\": %s", dir, spec, bs_err_name(rc));
+  return st;
+}
+
+static void assert_no_host_file(const char *dir, const char *name) {
+  char host[4200];
+  snprintf(host, sizeof(host), "%s/%s", dir, name);
+  struct stat sb;
+  if (lstat(host, &sb) == 0)
+    fail_msg("%s exists after a failed clone", host);
+}
+
+/* A clone that fails in the kernel (ficlone) or while copying its xattrs
+ * leaves no destination, and the source as it was. */
+static void real_clone_faults_leave_no_destination(void **state) {
+  (void)state;
   static const char *const fs[] = {"btrfs", "xfs"};
   for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
-    const bs_vol *v = bs_vol_shared(fs[i]);
-    if (!v)
-      fail_msg("%s volume: %s", fs[i], bs_vol_last_error());
     char dir[4096];
-    if (snprintf(dir, sizeof(dir), "%.4000s/faults-%u-%zu", v->mnt, (unsigned)getpid(), i) >= 4096)
-      fail_msg("mount point too long");
-    if (mkdir(dir, 0755) != 0)
-      fail_msg("mkdir %s: %s", dir, strerror(errno));
-    bs_open_opts o = {.root = dir, .seed = 1, .faults = "bs/real/ficlone=enospc@1"};
-    bs_store *st = NULL;
-    assert_bs_ok(bs_open(&st, "faults:real", &o));
+    real_root(fs[i], dir);
+    bs_store *st = open_real_faults(dir, "bs/real/ficlone=enospc@1");
     bs_test_put(st, "/src", 5 * BLK + 3, 7);
+    assert_bs_ok(bs_setxattr(st, "/src", "user.k", "v", 1));
     assert_bs_ok(bs_sync(st, NULL));
     assert_bs_err(bs_reflink(st, "/src", "/dst"), BS_ENO_SPACE);
     assert_int_equal(bs_last_os_errno(st), ENOSPC);
-    char host[4200];
-    snprintf(host, sizeof(host), "%s/dst", dir);
-    struct stat sb;
-    if (lstat(host, &sb) == 0)
-      fail_msg("%s: %s exists after a failed clone", fs[i], host);
+    assert_no_host_file(dir, "dst");
     bs_test_assert_put(st, "/src", 5 * BLK + 3, 7);
     bs_fault_event ev[2];
     assert_int_equal(drain(st, ev, 2), 1);
@@ -653,7 +674,45 @@ static void real_ficlone_fault_leaves_no_destination(void **state) {
     assert_bs_ok(bs_reflink(st, "/src", "/dst")); /* transient: the retry clones */
     bs_test_assert_put(st, "/dst", 5 * BLK + 3, 7);
     bs_close(st);
+    /* The same store again: the clone's xattr copy fails, after the ioctl. */
+    st = open_real_faults(dir, "bs/real/setxattr=permission@1");
+    assert_bs_err(bs_reflink(st, "/src", "/dst2"), BS_EPERMISSION);
+    assert_no_host_file(dir, "dst2");
+    assert_int_equal(drain(st, ev, 2), 1);
+    assert_string_equal(ev[0].point, "bs/real/setxattr");
+    size_t len = 0;
+    char val[4];
+    assert_bs_ok(bs_getxattr(st, "/src", "user.k", val, sizeof(val), &len));
+    assert_int_equal(len, 1);
+    bs_test_assert_put(st, "/src", 5 * BLK + 3, 7);
+    bs_close(st);
   }
+}
+
+/* A btrfs snapshot whose ioctl fails is not half made: not listed, and the
+ * name is free for the retry. */
+static void real_snapshot_fault_leaves_no_snapshot(void **state) {
+  (void)state;
+  char dir[4096];
+  real_root("btrfs", dir);
+  bs_store *st = open_real_faults(dir, "bs/real/snap_create=io@1");
+  bs_test_put(st, "/a", 2 * BLK, 3);
+  assert_bs_ok(bs_sync(st, NULL));
+  assert_bs_err(bs_snapshot_create(st, "s1", NULL), BS_EIO);
+  bs_snapshot_info *list = NULL;
+  size_t n = 99;
+  assert_bs_ok(bs_snapshot_list(st, &list, &n));
+  assert_int_equal(n, 0);
+  free(list);
+  bs_snapshot_info info;
+  assert_bs_err(bs_snapshot_lookup(st, "s1", &info), BS_ENOT_FOUND);
+  bs_fault_event ev[2];
+  assert_int_equal(drain(st, ev, 2), 1);
+  assert_string_equal(ev[0].point, "bs/real/snap_create");
+  assert_bs_ok(bs_snapshot_create(st, "s1", &info));
+  bs_test_assert_put(st, "/.bs/snapshots/s1/a", 2 * BLK, 3);
+  assert_bs_ok(bs_snapshot_delete(st, info.id));
+  bs_close(st);
 }
 
 /* ---- bslab faults ------------------------------------------------------------------ */
@@ -715,7 +774,8 @@ int main(void) {
     cmocka_unit_test(open_refuses_bad_arguments),
     cmocka_unit_test(store_create_is_forwarded_to_the_inner_backend),
     cmocka_unit_test(faults_keep_synced_data_and_exact_space),
-    cmocka_unit_test(real_ficlone_fault_leaves_no_destination),
+    cmocka_unit_test(real_clone_faults_leave_no_destination),
+    cmocka_unit_test(real_snapshot_fault_leaves_no_snapshot),
     cmocka_unit_test(cli_lists_the_catalogue_and_checks_specs),
   };
   return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
