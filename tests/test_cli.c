@@ -319,6 +319,54 @@ static void cli_caps_probe_clone_on_real_volumes(void **state) {
   }
 }
 
+/* On real volumes: init makes a store (a subvolume on btrfs), snapshots and
+ * branches work where the filesystem has snapshots or reflink, and on ext4
+ * and tmpfs only with --copy-snapshots (else UNSUPPORTED, exit 1).  The
+ * flag changes nothing where the filesystem needs no copies. */
+static void cli_snapshot_branch_on_real_volumes(void **state) {
+  (void)state;
+  const char *why = bs_test_real_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  static const char *const fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
+  for (int i = 0; i < 4; i++) {
+    const bs_vol *v = bs_vol_shared(fs[i]);
+    if (!v)
+      fail_msg("%s volume: %s", fs[i], bs_vol_last_error());
+    char store[4200], file[4300];
+    snprintf(store, sizeof(store), "%s/cli-snap-%d", v->mnt, (int)getpid());
+    EXPECT(0, "created store", NULL, "init", "--backend", "real", "--root", store);
+    EXPECT(1, NULL, "(EXISTS)", "init", "--backend", "real", "--root", store);
+    snprintf(file, sizeof(file), "%s/f", store);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("before\n", f);
+    assert_int_equal(fclose(f), 0);
+    bool copies = strcmp(fs[i], "ext4") == 0 || strcmp(fs[i], "tmpfs") == 0;
+    if (copies)
+      EXPECT(1, NULL, "--copy-snapshots", "snapshot", "create", "--backend", "real", "--root", store,
+             "nightly 1");
+#define REAL(...) "--copy-snapshots", "--backend", "real", "--root", store, __VA_ARGS__
+    EXPECT(0, NULL, NULL, "snapshot", "create", REAL("nightly 1"));
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("after\n", f);
+    assert_int_equal(fclose(f), 0);
+    EXPECT(0, "before\n", NULL, "cat", REAL("/.bs/snapshots/nightly 1/f"));
+    EXPECT(0, "\"name\":\"nightly 1\"", NULL, "snapshot", "list", REAL("--format", "json"));
+    EXPECT(1, NULL, "(EXISTS)", "snapshot", "create", REAL("nightly 1"));
+    EXPECT(0, NULL, NULL, "branch", "create", REAL("nightly 1", "work"));
+    EXPECT(0, "before\n", NULL, "cat", REAL("/.bs/branches/work/f"));
+    EXPECT(1, NULL, "(BUSY)", "snapshot", "delete", REAL("nightly 1"));
+    EXPECT(0, NULL, NULL, "branch", "delete", REAL("work"));
+    EXPECT(0, NULL, NULL, "snapshot", "delete", REAL("nightly 1"));
+    EXPECT(1, NULL, "(NOT_FOUND)", "snapshot", "delete", REAL("nightly 1"));
+#undef REAL
+  }
+}
+
 /* Write @len bytes of a pattern to a host file in the temp dir. */
 static void host_file(char *path, size_t cap, const char *name, size_t len) {
   snprintf(path, cap, "%s/%s", tmp, name);
@@ -668,6 +716,7 @@ int main(void) {
     cmocka_unit_test(cli_caps_json_and_text_show_the_design_table),
     cmocka_unit_test(cli_real_backend_usage_and_environment_errors),
     cmocka_unit_test(cli_caps_probe_clone_on_real_volumes),
+    cmocka_unit_test(cli_snapshot_branch_on_real_volumes),
     cmocka_unit_test(cli_clone_snapshot_branch_round_trip),
     cmocka_unit_test(cli_clone_onto_existing_is_EXISTS_with_exit_1),
     cmocka_unit_test(cli_clone_error_names_the_path_at_fault),
