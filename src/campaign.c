@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "backstore/sim.h"
 #include "src/campaign.h"
+#include "src/trace_internal.h"
 
 uint64_t bs__fnv1a(uint64_t h, const void *p, size_t n) {
   const uint8_t *b = p;
@@ -38,17 +42,28 @@ uint64_t bs__content_hash(uint64_t h, const void *p, size_t n) {
 
 /* One canonical trace line per operation: index, operation, result code,
  * what came back, virtual clock.  The digest is FNV-1a 64 over the lines. */
-void bs__camp_trace(bs__camp *c, int rc, const char *extra) {
+void bs__camp_trace(bs__camp *c, const char *op_full, int rc, const char *extra) {
   int64_t t = 0;
   if (c->has_clock && bs_clock_ns(c->st, &t) != 0)
     t = -1;
-  char line[384];
-  int n = snprintf(line, sizeof(line), "%" PRIu32 " %s -> %s%s t=%" PRId64 "\n", c->op_index,
-                   c->op_text, bs_err_name(rc), extra, t);
-  if (n > 0 && c->o->trace)
-    fputs(line, c->o->trace);
-  if (n > 0)
-    c->res->digest = bs__fnv1a(c->res->digest, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+  int n = snprintf(c->line, sizeof(c->line), "%" PRIu32 " %s -> %s%s t=%" PRId64, c->op_index,
+                   op_full, bs_err_name(rc), extra, t);
+  size_t len = n < 0 ? 0 : (size_t)n < sizeof(c->line) ? (size_t)n : sizeof(c->line) - 1;
+  c->line[len] = '\n'; /* for the digest and the outputs; cut off again below */
+  if (c->o->trace)
+    fwrite(c->line, 1, len + 1, c->o->trace);
+  if (c->rec)
+    bs__tbuf_add(c->rec, c->line, len + 1);
+  c->res->digest = bs__fnv1a(c->res->digest, c->line, len + 1);
+  c->line[len] = '\0';
+}
+
+int bs__camp_sweep_line(bs__camp *c) {
+  if (c->o->trace)
+    fputs("sweep\n", c->o->trace);
+  if (c->rec)
+    bs__tbuf_add(c->rec, "sweep\n", 6);
+  return bs__camp_sweep(c);
 }
 
 static const char *backend_of(const bs_campaign_opts *o) { return o->backend ? o->backend : "sim"; }
@@ -59,6 +74,11 @@ static const char *profile_of(const bs_campaign_opts *o) { return o->profile ? o
 static int open_store(bs__camp *c, uint64_t seed) {
   const bs_campaign_opts *o = c->o;
   bs_campaign_failure *f = &c->res->failure;
+  if (o->faults && o->faults[0]) {
+    snprintf(f->message, sizeof(f->message), "fault schedules need the faults backend, which "
+             "this library does not have yet");
+    return BS_EUNSUPPORTED;
+  }
   bs_sim_bug bug = BS_SIM_BUG_NONE;
   if (o->sim_bug && bs_sim_bug_from_name(o->sim_bug, &bug) != 0) {
     snprintf(f->message, sizeof(f->message), "unknown sim bug \"%s\"", o->sim_bug);
@@ -90,25 +110,76 @@ static int open_store(bs__camp *c, uint64_t seed) {
   return 0;
 }
 
+int bs__camp_open(bs__camp *c, const bs_campaign_opts *o, bs_campaign_result *res, uint64_t seed) {
+  memset(c, 0, sizeof(*c));
+  memset(res, 0, sizeof(*res));
+  res->seed = seed;
+  res->digest = BS__FNV_OFFSET;
+  c->o = o;
+  c->res = res;
+  bs__rng_seed(&c->rng, seed);
+  int rc = open_store(c, seed);
+  c->buf = malloc(CM_FILE_MAX + CM_BLOCK);
+  c->buf2 = malloc(CM_FILE_MAX + CM_BLOCK);
+  if (rc == 0 && (!c->buf || !c->buf2))
+    rc = BS_ENO_MEMORY;
+  return rc;
+}
+
+void bs__camp_close(bs__camp *c) {
+  free(c->buf);
+  free(c->buf2);
+  bs__cm_free(&c->m);
+  bs_close(c->st);
+  c->buf = c->buf2 = NULL;
+  c->st = NULL;
+}
+
+/* Write the trace of a finished seed to o->trace_dir; its path goes into
+ * the failure.  A trace that cannot be written is reported in the message,
+ * not as an error: the failure itself stands. */
+static void save_trace(const bs_campaign_opts *o, bs_campaign_result *out, const bs__tbuf *body) {
+  bs_campaign_failure *f = &out->failure;
+  char path[sizeof(f->trace)];
+  bs_trace *t = NULL;
+  bs_trace_error err = {0};
+  int rc = body->oom ? BS_ENO_MEMORY : bs__trace_new(&t, o, out->seed);
+  if (rc == 0 && (rc = bs__trace_set_body(t, body->p ? body->p : "", body->n)) == 0) {
+    t->failed = out->failed;
+    t->failure = *f;
+    if (mkdir(o->trace_dir, 0777) != 0 && errno != EEXIST) {
+      snprintf(err.message, sizeof(err.message), "cannot make %s: %s", o->trace_dir, strerror(errno));
+      rc = BS_EIO;
+    } else if ((size_t)snprintf(path, sizeof(path), "%s/%s-seed-%" PRIu64 ".trace", o->trace_dir,
+                                t->profile, out->seed) >= sizeof(path)) {
+      snprintf(err.message, sizeof(err.message), "trace directory name too long");
+      rc = BS_ENAME_TOO_LONG;
+    } else {
+      rc = bs_trace_save(t, path, &err);
+    }
+  }
+  bs_trace_free(t);
+  if (rc == 0 && out->failed)
+    snprintf(f->trace, sizeof(f->trace), "%s", path);
+  else if (rc != 0 && out->failed)
+    snprintf(f->message + strlen(f->message), sizeof(f->message) - strlen(f->message),
+             " (no trace: %s)", err.message[0] ? err.message : bs_strerror(rc));
+}
+
 int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed,
                       void (*tick)(void *ctx, uint32_t ops), void *tick_ctx) {
-  memset(out, 0, sizeof(*out));
-  out->seed = seed;
-  out->digest = BS__FNV_OFFSET;
-  if (!o)
+  if (!o) {
+    memset(out, 0, sizeof(*out));
+    out->seed = seed;
     return BS_EINVALID;
+  }
   bs__camp c;
-  memset(&c, 0, sizeof(c));
-  c.o = o;
-  c.res = out;
-  bs__rng_seed(&c.rng, seed);
+  bs__tbuf body = {0};
   if (o->trace)
     fprintf(o->trace, "# seed %" PRIu64 "\n", seed);
-  int rc = open_store(&c, seed);
-  c.buf = malloc(CM_FILE_MAX + CM_BLOCK);
-  c.buf2 = malloc(CM_FILE_MAX + CM_BLOCK);
-  if (rc == 0 && (!c.buf || !c.buf2))
-    rc = BS_ENO_MEMORY;
+  int rc = bs__camp_open(&c, o, out, seed);
+  if (o->trace_dir)
+    c.rec = &body;
   uint32_t ops = o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, reported = 0;
   for (uint32_t i = 0; rc == 0 && i < ops && !out->failed; i++) {
     bs__op op;
@@ -119,7 +190,7 @@ int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64
       break;
     if ((i + 1) % BS_CAMPAIGN_SWEEP_EVERY == 0) {
       snprintf(c.op_text, sizeof(c.op_text), "sweep after op %" PRIu32, i);
-      if (bs__camp_sweep(&c) != 0)
+      if (bs__camp_sweep_line(&c) != 0)
         break;
     }
     if (tick && (i + 1) % 256 == 0) {
@@ -128,15 +199,15 @@ int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64
     }
   }
   if (rc == 0 && !out->failed) {
-    snprintf(c.op_text, sizeof(c.op_text), "final sweep");
-    bs__camp_sweep(&c);
+    snprintf(c.op_text, sizeof(c.op_text), "sweep (final)");
+    bs__camp_sweep_line(&c);
   }
   if (tick && out->ops_run > reported)
     tick(tick_ctx, out->ops_run - reported);
-  free(c.buf);
-  free(c.buf2);
-  bs__cm_free(&c.m);
-  bs_close(c.st);
+  bs__camp_close(&c);
+  if (rc == 0 && o->trace_dir && (out->failed || o->trace_all))
+    save_trace(o, out, &body);
+  bs__tbuf_free(&body);
   return rc;
 }
 

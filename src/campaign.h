@@ -23,6 +23,16 @@
 #define CM_DIRS 3                /* directory names d0 .. d2 under a tree root */
 #define CM_FILES 8               /* file names f0 .. f7 in a directory */
 #define CM_REDRAW 1              /* bs__op.expect while drawing: no unambiguous result */
+#define CM_LINE 1024             /* longest trace line (ops carry paths of up to CM_LONG bytes) */
+
+/* A growable text buffer: the body of a trace while it is recorded. */
+typedef struct bs__tbuf {
+  char *p;
+  size_t n, cap;
+  bool oom; /* an append failed: the text is incomplete */
+} bs__tbuf;
+void bs__tbuf_add(bs__tbuf *b, const char *s, size_t n);
+void bs__tbuf_free(bs__tbuf *b);
 
 /* A growable byte buffer: the content of one version of a file. */
 typedef struct bs__cm_buf {
@@ -117,7 +127,11 @@ typedef struct bs__op {
   int xattr;           /* xattr name index */
   int mode;            /* bs_power_loss_mode */
   int expect;          /* the result code the model expects */
+  uint32_t also;       /* other error codes that are right too: bit -code (BS__ALSO) */
 } bs__op;
+
+/* Bit of error code @code in bs__op.also. */
+#define BS__ALSO(code) (1u << (unsigned)(-(code)))
 
 /* State of one running seed. */
 typedef struct bs__camp {
@@ -132,6 +146,9 @@ typedef struct bs__camp {
   uint8_t *buf; /* scratch: CM_FILE_MAX + CM_BLOCK bytes */
   uint8_t *buf2;
   size_t nread; /* bytes the last read operation returned */
+  bool replaying; /* expectations come from the oracle, not the generator */
+  char line[CM_LINE]; /* the trace line of the last operation, without '\n' */
+  bs__tbuf *rec;  /* if set, every trace body line is appended here */
 } bs__camp;
 
 /* campaign_gen.c: draw the next operation and the result it must have. */
@@ -141,8 +158,21 @@ void bs__camp_fill(uint8_t *p, size_t n, uint64_t seed);
 
 /* campaign_exec.c: run @op on the store and the model, check it. 0 or -1 (failed). */
 int bs__camp_exec(bs__camp *c, const bs__op *op);
-/* Canonical one-line text of @op. */
+
+/* campaign_opline.c: the text of an operation in a trace line. */
+extern const char *const bs__op_names[BS__OP_COUNT];
+/* Canonical text of @op, every argument in full ("write /d0/f3 off=0 len=9 data=..."). */
 void bs__op_format(char *buf, size_t cap, const bs__op *op);
+/* The same shortened for messages: long names cut to 48 bytes. */
+void bs__op_format_short(char *buf, size_t cap, const bs__op *op);
+/* Parse the text @s of one operation (as bs__op_format writes it, up to " -> ")
+ * into @op; 0, or -1 with a reason in @why. */
+int bs__op_parse(const char *s, bs__op *op, char *why, size_t why_cap);
+
+/* campaign_oracle.c: the result codes the model allows for @op in its
+ * current state (sets op->expect, op->also, op->snap, op->branch).  0, or -1
+ * with a reason in @why when @op is outside what the model can predict. */
+int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why, size_t why_cap);
 
 /* campaign_check.c */
 int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const char *actual,
@@ -160,12 +190,18 @@ int bs__camp_after_power_loss(bs__camp *c, uint64_t *content_hash);
 /* campaign.c: one seed, with @tick called every few hundred operations. */
 int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed,
                       void (*tick)(void *ctx, uint32_t ops), void *tick_ctx);
+/* campaign.c: open the store and the model of one seed (o->backend,
+ * o->profile, o->sim_bug, o->faults) / release them. */
+int bs__camp_open(bs__camp *c, const bs_campaign_opts *o, bs_campaign_result *res, uint64_t seed);
+void bs__camp_close(bs__camp *c);
+/* campaign.c: a full sweep, recorded as a "sweep" trace line. */
+int bs__camp_sweep_line(bs__camp *c);
 
 /* campaign.c: FNV-1a 64 and the trace line of the current operation. */
 #define BS__FNV_OFFSET 0xcbf29ce484222325ull
 uint64_t bs__fnv1a(uint64_t h, const void *p, size_t n);
 /* Hash of file content for trace lines: the same in every process, faster. */
 uint64_t bs__content_hash(uint64_t h, const void *p, size_t n);
-void bs__camp_trace(bs__camp *c, int rc, const char *extra);
+void bs__camp_trace(bs__camp *c, const char *op_full, int rc, const char *extra);
 
 #endif

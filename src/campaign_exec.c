@@ -8,63 +8,6 @@
 
 #include "src/campaign.h"
 
-static const char *const op_names[BS__OP_COUNT] = {
-  [BS__OP_CREATE] = "create",           [BS__OP_MKDIR] = "mkdir",
-  [BS__OP_WRITE] = "write",             [BS__OP_READ] = "read",
-  [BS__OP_TRUNCATE] = "truncate",       [BS__OP_REFLINK] = "reflink",
-  [BS__OP_SETXATTR] = "setxattr",       [BS__OP_REMOVEXATTR] = "removexattr",
-  [BS__OP_SNAP_CREATE] = "snapshot-create", [BS__OP_SNAP_DELETE] = "snapshot-delete",
-  [BS__OP_BRANCH_CREATE] = "branch-create", [BS__OP_BRANCH_DELETE] = "branch-delete",
-  [BS__OP_UNLINK] = "unlink",           [BS__OP_RMDIR] = "rmdir",
-  [BS__OP_SYNC] = "sync",               [BS__OP_POWER_LOSS] = "power-loss",
-};
-
-/* A name or path for the trace: long ones shortened, odd bytes escaped. */
-static void show(char *out, size_t cap, const char *s) {
-  size_t len = strlen(s), o = 0;
-  for (size_t i = 0; i < len && i < 48 && o + 5 < cap; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch > 0x20 && ch < 0x7f && ch != '\\')
-      out[o++] = (char)ch;
-    else
-      o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
-  }
-  out[o] = '\0';
-  if (len > 48)
-    snprintf(out + o, cap - o, "...(%zu bytes)", len);
-}
-
-void bs__op_format(char *buf, size_t cap, const bs__op *op) {
-  char a[96], b[96];
-  show(a, sizeof(a), op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE
-                         ? op->name : op->path);
-  show(b, sizeof(b), op->path2);
-  const char *n = op_names[op->kind];
-  switch (op->kind) {
-  case BS__OP_WRITE:
-    snprintf(buf, cap, "%s %s off=%" PRIu64 " len=%" PRIu64 " data=%016" PRIx64, n, a, op->off,
-             op->len, op->dseed);
-    break;
-  case BS__OP_READ:
-    snprintf(buf, cap, "%s %s off=%" PRIu64 " len=%" PRIu64, n, a, op->off, op->len);
-    break;
-  case BS__OP_TRUNCATE: snprintf(buf, cap, "%s %s size=%" PRIu64, n, a, op->off); break;
-  case BS__OP_REFLINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
-  case BS__OP_SETXATTR:
-    snprintf(buf, cap, "%s %s user.bs%d len=%" PRIu64 " data=%016" PRIx64, n, a, op->xattr,
-             op->len, op->dseed);
-    break;
-  case BS__OP_REMOVEXATTR: snprintf(buf, cap, "%s %s user.bs%d", n, a, op->xattr); break;
-  case BS__OP_SNAP_DELETE: snprintf(buf, cap, "%s id=%" PRIu64, n, op->id); break;
-  case BS__OP_BRANCH_CREATE: snprintf(buf, cap, "%s id=%" PRIu64 " %s", n, op->id, a); break;
-  case BS__OP_SYNC: snprintf(buf, cap, "%s %s", n, op->path[0] ? a : "all"); break;
-  case BS__OP_POWER_LOSS:
-    snprintf(buf, cap, "%s %s", n, op->mode == BS_POWER_LOSS_DROP ? "drop" : "tear");
-    break;
-  default: snprintf(buf, cap, "%s %s", n, a); break;
-  }
-}
-
 static void xattr_name(char *buf, size_t cap, int x) { snprintf(buf, cap, "user.bs%d", x); }
 
 /* Call the store for @op; @extra gets trace details of what came back. */
@@ -200,7 +143,7 @@ static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t gro
   const char *target = op->kind == BS__OP_REFLINK ? op->path2 : op->path;
   if (rc == BS_ENOT_FOUND && op->kind <= BS__OP_REMOVEXATTR && bs__cm_find(&c->m, target) < 0)
     return bs__camp_check_absent(c, target);
-  if (rc == BS_EPERMISSION && op->kind == BS__OP_REFLINK)
+  if (rc == BS_EPERMISSION && op->kind == BS__OP_REFLINK && bs__cm_find(&c->m, op->path2) < 0)
     return bs__camp_check_absent(c, op->path2);
   if (rc != 0)
     return 0;
@@ -294,11 +237,36 @@ static int check_same_space(bs__camp *c, const bs__op *op, const bs_usage *befor
   else
     snprintf(want, sizeof(want), "used_bytes %" PRIu64, before->used_bytes);
   snprintf(got, sizeof(got), "used_bytes %" PRIu64, after->used_bytes);
-  return bs__camp_fail(c, "space", want, got, "%s must not allocate blocks", op_names[op->kind]);
+  return bs__camp_fail(c, "space", want, got, "%s must not allocate blocks", bs__op_names[op->kind]);
+}
+
+/* Is @rc a right result of @op? */
+static bool accepted(const bs__op *op, int rc) {
+  if (rc == op->expect)
+    return true;
+  return rc < 0 && rc > -32 && (op->also & BS__ALSO(rc)) != 0;
+}
+
+/* Campaign: the oracle that judges replays must agree with the generator on
+ * every drawn operation, or a replay would judge it differently. */
+static int check_oracle(bs__camp *c, const bs__op *op) {
+  bs__op o = *op;
+  char why[160] = "";
+  if (bs__camp_expect(&c->m, c->has_power_loss, &o, why, sizeof(why)) == 0 &&
+      o.expect == op->expect && o.also == 0)
+    return 0;
+  char got[64];
+  snprintf(got, sizeof(got), "%s (also %#x)", why[0] ? "none" : bs_err_name(o.expect), o.also);
+  return bs__camp_fail(c, "oracle", bs_err_name(op->expect), got,
+                       "the replay oracle disagrees with the generator%s%s", why[0] ? ": " : "", why);
 }
 
 int bs__camp_exec(bs__camp *c, const bs__op *op) {
-  bs__op_format(c->op_text, sizeof(c->op_text), op);
+  char full[CM_LINE];
+  bs__op_format_short(c->op_text, sizeof(c->op_text), op);
+  bs__op_format(full, sizeof(full), op);
+  if (!c->replaying && check_oracle(c, op) != 0)
+    return -1;
   bool same_space = op->expect == BS_OK &&
                     (op->kind == BS__OP_REFLINK || op->kind == BS__OP_SNAP_CREATE ||
                      op->kind == BS__OP_BRANCH_CREATE);
@@ -328,8 +296,8 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
       return -1;
     snprintf(extra, sizeof(extra), " h=%016" PRIx64, h);
   }
-  bs__camp_trace(c, rc, extra);
-  if (rc != op->expect)
+  bs__camp_trace(c, full, rc, extra);
+  if (!accepted(op, rc))
     return bs__camp_fail(c, "result", bs_err_name(op->expect), bs_err_name(rc), "%s",
                          saved[0] ? saved : "(no message)");
   if (rc != 0) {

@@ -49,6 +49,7 @@ typedef struct bs_campaign_failure {
   char expected[160];    /**< what the model expected */
   char actual[160];      /**< what the store did */
   char message[256];     /**< bs_last_message() or a description of the mismatch */
+  char trace[256];       /**< the trace file written for this seed (bs_campaign_opts.trace_dir), or "" */
 } bs_campaign_failure;
 
 /** What one seed did. */
@@ -72,6 +73,11 @@ typedef struct bs_campaign_opts {
   uint32_t seeds;       /**< number of seeds; 0 = 1 */
   uint32_t ops;         /**< operations per seed; 0 = BS_CAMPAIGN_DEFAULT_OPS */
   uint32_t jobs;        /**< worker threads for bs_campaign_run(); 0 = 1 */
+  /**
+   * Fault spec (docs/faults.md): the store is opened as "faults:<backend>"
+   * with this schedule, seeded by the campaign seed.  NULL or "" = none.
+   */
+  const char *faults;
   const char *sim_bug;  /**< test only: a bs_sim_bug_from_name() name to turn on, or NULL */
   bool no_backend_check; /**< test only: skip bs_check(), rely on the model's checks alone */
   /**
@@ -80,6 +86,14 @@ typedef struct bs_campaign_opts {
    * bs_campaign_run() refuses a trace with jobs > 1 (BS_EINVALID).
    */
   FILE *trace;
+  /**
+   * If set, the trace of every failing seed (docs/traces.md) is written to
+   * "<trace_dir>/<profile>-seed-<S>.trace", the directory made when the first
+   * seed fails; bs_campaign_failure.trace names the file.
+   */
+  const char *trace_dir;
+  /** Write the trace of every seed to trace_dir, passing ones too. */
+  bool trace_all;
   /** Called now and then with the overall progress (serialised, any thread). */
   void (*progress)(void *ctx, const bs_campaign_progress *p);
   /** Called once per seed, in seed order, when it finished (serialised). */

@@ -17,7 +17,9 @@ static const struct {
   {"seed", BO_SEED, true},       {"format", BO_FORMAT, true},   {"root", BO_ROOT, true},
   {"seeds", BO_SEEDS, true},     {"ops", BO_OPS, true},         {"sim-bug", BO_SIM_BUG, true},
   {"digest", BO_DIGEST, false},  {"quiet", BO_QUIET, false},    {"jobs", BO_JOBS, true},
-  {"faults", BO_FAULTS, true},   {"trace", BO_TRACE, true},
+  {"faults", BO_FAULTS, true},   {"trace", BO_TRACE, true},     {"output", BO_OUTPUT, true},
+  {"max-tests", BO_MAX_TESTS, true}, {"trace-dir", BO_TRACE_DIR, true}, {"json", BO_JSON, true},
+  {"trace-all", BO_TRACE_ALL, false},
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false},
 };
 
@@ -64,6 +66,11 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_SIM_BUG: a->sim_bug = v; return 0;
   case BO_FAULTS: a->faults = v; return 0;
   case BO_TRACE: a->trace = v; return 0;
+  case BO_OUTPUT: a->output = v; return 0;
+  case BO_TRACE_DIR: a->trace_dir = v; return 0;
+  case BO_JSON: a->json = v; return 0;
+  case BO_TRACE_ALL: a->trace_all = true; return 0;
+  case BO_MAX_TESTS: return number(a, name, v, 1, UINT32_MAX, &a->max_tests, NULL);
   case BO_DIGEST: a->digest = true; return 0;
   case BO_QUIET: a->quiet = true; return 0;
   case BO_COPY_SNAPSHOTS: a->copy_snapshots = true; return 0;
@@ -96,6 +103,8 @@ static int parse(bslab_args *a, int argc, char **argv, unsigned allowed, bool st
       argv[npos++] = arg; /* compact in place: npos <= i */
       continue;
     }
+    if (strcmp(arg, "-o") == 0)
+      arg = "--output"; /* the one short option with a value: shrink's -o MIN */
     if (arg[1] != '-')
       return bslab_usage_error(a, "unknown option '%s'", arg);
     const char *name = arg + 2, *eq = strchr(name, '=');

@@ -33,6 +33,11 @@ enum {
   BO_FAULTS = 1u << 12,
   BO_TRACE = 1u << 13,
   BO_COPY_SNAPSHOTS = 1u << 14,
+  BO_OUTPUT = 1u << 15,     /* -o/--output FILE */
+  BO_MAX_TESTS = 1u << 16,
+  BO_TRACE_DIR = 1u << 17,
+  BO_JSON = 1u << 18,
+  BO_TRACE_ALL = 1u << 19,
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS,
 };
@@ -42,7 +47,9 @@ enum {
 typedef struct bslab_args {
   const char *verb; /* "snapshot create": for messages */
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
-  uint64_t seed, seeds, ops, jobs;
+  const char *output, *trace_dir, *json;
+  uint64_t seed, seeds, ops, jobs, max_tests;
+  bool trace_all;
   bool seed_set, seeds_set, ops_set, jobs_set;
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
@@ -130,6 +137,8 @@ int bslab_snapshot(bslab_args *a);
 int bslab_branch(bslab_args *a);
 int bslab_campaign(bslab_args *a);
 int bslab_faults(bslab_args *a);
+int bslab_replay(bslab_args *a);
+int bslab_shrink(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);

@@ -10,6 +10,9 @@
 #include "backstore/sim.h"
 #include "tools/bslab/bslab.h"
 
+/* Where the traces of failing seeds go without --trace-dir. */
+#define BSLAB_TRACE_DIR "bslab-traces"
+
 typedef struct progress_state {
   bool tty, quiet, digest, shown;
   unsigned decile; /* last 10% mark printed when stderr is not a terminal */
@@ -54,6 +57,8 @@ static void print_failure(const bs_campaign_opts *o, const bs_campaign_failure *
   printf("  actual     %s\n", f->actual);
   printf("  message    %s\n", f->message);
   printf("  reproduce  %s\n", cmd);
+  if (f->trace[0])
+    printf("  replay     bslab replay %s\n", f->trace);
 }
 
 int bslab_campaign(bslab_args *a) {
@@ -91,6 +96,8 @@ int bslab_campaign(bslab_args *a) {
     .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
     .sim_bug = a->sim_bug,
     .trace = trace,
+    .trace_dir = a->trace_dir ? a->trace_dir : BSLAB_TRACE_DIR,
+    .trace_all = a->trace_all,
     .progress = on_progress,
     .seed_done = on_seed,
     .ctx = &ps,
