@@ -58,6 +58,7 @@ typedef struct bs_campaign_result {
   uint32_t ops_run;       /**< operations run (the failing one included) */
   uint64_t digest;        /**< FNV-1a 64 of the canonical trace lines */
   uint32_t power_losses;  /**< simulated power losses injected (faults fired) */
+  uint32_t faults_fired;  /**< faults of bs_campaign_opts.faults that fired */
   uint32_t expected_errors; /**< operations that failed exactly as the model said */
   uint32_t unsupported;   /**< of those, BS_EUNSUPPORTED for a missing capability */
   uint32_t sweeps;        /**< full sweeps of every file and directory */
@@ -72,7 +73,12 @@ typedef struct bs_campaign_opts {
   uint64_t first_seed;  /**< first seed; seeds run first_seed, first_seed + 1, ... */
   uint32_t seeds;       /**< number of seeds; 0 = 1 */
   uint32_t ops;         /**< operations per seed; 0 = BS_CAMPAIGN_DEFAULT_OPS */
-  uint32_t jobs;        /**< worker threads for bs_campaign_run(); 0 = 1 */
+  /**
+   * Processes for bs_campaign_run(); 0 = 1.  With more than one, seeds run
+   * in forked processes (each a slice of the seeds, reporting through a
+   * pipe); callbacks still run in the calling process, in seed order.
+   */
+  uint32_t jobs;
   /**
    * Fault spec (docs/faults.md): the store is opened as "faults:<backend>"
    * with this schedule, seeded by the campaign seed.  NULL or "" = none.
@@ -108,6 +114,7 @@ typedef struct bs_campaign_summary {
   double seconds;         /**< wall time (CLOCK_MONOTONIC), for reporting only */
   double ops_per_sec;     /**< ops / seconds */
   uint64_t power_losses;  /**< simulated power losses injected, all seeds */
+  uint64_t faults_fired;  /**< faults of bs_campaign_opts.faults that fired, all seeds */
   uint64_t expected_errors; /**< operations that failed as the model said, all seeds */
   uint64_t violations;    /**< invariant violations (failing seeds: a seed stops at its first) */
   bs_campaign_failure *failures; /**< the first BS_CAMPAIGN_MAX_FAILURES, in seed order */
@@ -125,7 +132,9 @@ typedef struct bs_campaign_summary {
 int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed);
 
 /**
- * Run every seed of @p o, on o->jobs threads, and summarise.
+ * Run every seed of @p o, in o->jobs processes, and summarise.  A job
+ * process that dies (a crash in the library) makes the seed it was running
+ * a failure with invariant "signal".
  * @return 0 when every seed ran (failures are in @p out), else the error that
  * stopped the campaign, described in @p out->error: BS_EINVALID for a trace
  * with jobs > 1, or for seeds that would run past UINT64_MAX.

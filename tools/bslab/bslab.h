@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "backstore.h"
+#include "backstore/lab.h"
 
 #define BSLAB_OK 0
 #define BSLAB_FAILED 1 /* a check failed or an operation returned a BS_E* code */
@@ -137,6 +138,8 @@ int bslab_snapshot(bslab_args *a);
 int bslab_branch(bslab_args *a);
 int bslab_campaign(bslab_args *a);
 int bslab_faults(bslab_args *a);
+/* campaign_json.c: write --json FILE; 0 or BSLAB_USAGE after a message. */
+int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s);
 int bslab_replay(bslab_args *a);
 int bslab_shrink(bslab_args *a);
 

@@ -3,6 +3,7 @@
  * that reproduces it.  Exit 1 if any invariant was violated. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,8 +11,12 @@
 #include "backstore/sim.h"
 #include "tools/bslab/bslab.h"
 
-/* Where the traces of failing seeds go without --trace-dir. */
-#define BSLAB_TRACE_DIR "bslab-traces"
+/* Where the traces of failing seeds go without --trace-dir: $BSLAB_TRACE_DIR,
+ * else this directory (made only when a seed fails). */
+static const char *default_trace_dir(void) {
+  const char *d = getenv("BSLAB_TRACE_DIR");
+  return d && d[0] ? d : "bslab-traces";
+}
 
 typedef struct progress_state {
   bool tty, quiet, digest, shown;
@@ -96,7 +101,7 @@ int bslab_campaign(bslab_args *a) {
     .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
     .sim_bug = a->sim_bug,
     .trace = trace,
-    .trace_dir = a->trace_dir ? a->trace_dir : BSLAB_TRACE_DIR,
+    .trace_dir = a->trace_dir ? a->trace_dir : default_trace_dir(),
     .trace_all = a->trace_all,
     .progress = on_progress,
     .seed_done = on_seed,
@@ -122,6 +127,8 @@ int bslab_campaign(bslab_args *a) {
   printf("  ops                   %" PRIu64 "\n", s.ops);
   printf("  ops/s                 %.0f\n", s.ops_per_sec);
   printf("  power losses          %" PRIu64 " (faults fired)\n", s.power_losses);
+  if (o.faults)
+    printf("  injected faults       %" PRIu64 " (faults fired: %s)\n", s.faults_fired, o.faults);
   printf("  expected errors       %" PRIu64 " (failures the model predicted)\n", s.expected_errors);
   printf("  invariant violations  %" PRIu64 "\n", s.violations);
   for (size_t i = 0; i < s.n_failures; i++)
@@ -130,6 +137,8 @@ int bslab_campaign(bslab_args *a) {
     printf("\n(%" PRIu64 " more failing seeds not shown)\n", s.violations - s.n_failures);
   printf("%s\n", s.violations ? "\nFAILED" : "PASSED");
   int status = s.violations ? BSLAB_FAILED : BSLAB_OK;
+  if (a->json && bslab_campaign_json(a, &o, &s) != 0)
+    status = BSLAB_USAGE;
   bs_campaign_summary_free(&s);
   return status;
 }

@@ -109,19 +109,25 @@ static const bslab_verb verbs[] = {
    1, 1, bslab_rm},
   {"campaign",
    "usage: bslab campaign [--backend sim] [--profile FS] [--seeds N | --seed S] [--ops N]\n"
-   "                      [--jobs J] [--sim-bug NAME] [--digest] [--trace FILE] [--quiet]\n"
+   "                      [--jobs J] [--faults SPEC] [--trace-dir DIR] [--trace-all]\n"
+   "                      [--json FILE] [--sim-bug NAME] [--digest] [--trace FILE] [--quiet]\n"
    "Run seeded random operations on fresh stores, checking invariants after each.\n"
    "  --profile FS    sim profile (default apfs)\n"
    "  --seed S        run seed S only; with --seeds N, run N seeds from S\n"
    "  --seeds N       run N seeds: 1..N, or S..S+N-1 with --seed S (default 1)\n"
    "  --ops N         operations per seed (default 1000)\n"
-   "  --jobs J        run seeds on J threads (default 1); results do not depend on J\n"
+   "  --jobs J        run seeds in J processes (default 1); results do not depend on J\n"
+   "  --faults SPEC   inject faults on this schedule, seeded by each seed (docs/faults.md)\n"
+   "  --trace-dir DIR write the trace of every failing seed to DIR (default\n"
+   "                  $BSLAB_TRACE_DIR, else ./bslab-traces); see 'bslab replay'\n"
+   "  --trace-all     write the traces of passing seeds too\n"
+   "  --json FILE     write the summary as JSON to FILE (for CI gates)\n"
    "  --sim-bug NAME  testing the checkers: turn on a sim defect (cow-in-place, leak-block)\n"
    "  --digest        print 'seed S digest HEX' for every seed\n"
    "  --trace FILE    write every operation's canonical trace line to FILE ('-': stdout)\n"
    "  --quiet         no progress line on standard error\n"
    "Exit status 1 if any invariant was violated; each failure is printed with the\n"
-   "command that reproduces it.\n",
+   "command that reproduces it and the 'bslab replay TRACE' command.\n",
    BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
        BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON,
    0, 0, bslab_campaign},

@@ -1,0 +1,80 @@
+/* bslab campaign --json FILE: the summary as one JSON object, for CI gates
+ * (docs/campaign.md, "JSON summary").  Written through a temporary file and
+ * rename(2): a gate never reads half a summary. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/bslab/bslab.h"
+
+static void field_str(FILE *f, const char *key, const char *v, bool comma) {
+  fprintf(f, "\"%s\": ", key);
+  if (v)
+    bslab_json_str(f, v);
+  else
+    fputs("null", f);
+  fputs(comma ? ", " : "", f);
+}
+
+static void failure(FILE *f, const bs_campaign_opts *o, const bs_campaign_failure *x) {
+  char cmd[256], replay[300];
+  bs_campaign_reproduce_cmd(cmd, sizeof(cmd), o, x->seed);
+  snprintf(replay, sizeof(replay), "bslab replay %s", x->trace);
+  fprintf(f, "    {\"seed\": %" PRIu64 ", \"op_index\": %" PRIu32 ", ", x->seed, x->op_index);
+  field_str(f, "op", x->op, true);
+  field_str(f, "check", x->check, true);
+  field_str(f, "expected", x->expected, true);
+  field_str(f, "actual", x->actual, true);
+  field_str(f, "message", x->message, true);
+  field_str(f, "trace", x->trace[0] ? x->trace : NULL, true);
+  field_str(f, "replay", x->trace[0] ? replay : NULL, true);
+  field_str(f, "reproduce", cmd, false);
+  fputs("}", f);
+}
+
+int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
+  char tmp[4096];
+  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", a->json, (long)getpid()) >= sizeof(tmp))
+    return bslab_env_error(a, "--json path too long");
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return bslab_env_error(a, "cannot write '%s': %s", tmp, strerror(errno));
+  fputs("{\n  ", f);
+  fprintf(f, "\"format\": 1, ");
+  field_str(f, "backend", o->backend ? o->backend : "sim", true);
+  field_str(f, "profile", o->profile, true);
+  field_str(f, "faults", o->faults, false);
+  fprintf(f, ",\n  \"first_seed\": %" PRIu64 ", \"seeds\": %" PRIu32 ", \"ops_per_seed\": %" PRIu32
+          ", \"jobs\": %" PRIu32 ",\n", o->first_seed, o->seeds, o->ops, o->jobs);
+  fprintf(f, "  \"seeds_run\": %" PRIu32 ", \"ops\": %" PRIu64 ", \"seconds\": %.3f, "
+          "\"ops_per_sec\": %.0f,\n", s->seeds_run, s->ops, s->seconds, s->ops_per_sec);
+  fprintf(f, "  \"faults_fired\": %" PRIu64 ", \"power_losses\": %" PRIu64
+          ", \"injected_faults\": %" PRIu64 ", \"expected_errors\": %" PRIu64 ",\n",
+          s->power_losses + s->faults_fired, s->power_losses, s->faults_fired, s->expected_errors);
+  fprintf(f, "  \"violations\": %" PRIu64 ", \"passed\": %s,\n", s->violations,
+          s->violations ? "false" : "true");
+  fputs("  \"failures\": [", f);
+  for (size_t i = 0; i < s->n_failures; i++) {
+    fputs(i ? ",\n" : "\n", f);
+    failure(f, o, &s->failures[i]);
+  }
+  fputs(s->n_failures ? "\n  ],\n  \"traces\": [" : "],\n  \"traces\": [", f);
+  bool first = true;
+  for (size_t i = 0; i < s->n_failures; i++) {
+    if (!s->failures[i].trace[0])
+      continue;
+    fputs(first ? "" : ", ", f);
+    bslab_json_str(f, s->failures[i].trace);
+    first = false;
+  }
+  fputs("]\n}\n", f);
+  bool bad = ferror(f) != 0;
+  if (fclose(f) != 0 || bad || rename(tmp, a->json) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return bslab_env_error(a, "cannot write '%s': %s", a->json, strerror(e));
+  }
+  return 0;
+}
