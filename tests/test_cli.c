@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backstore/sim.h"
+#include "backstore/trace.h"
 #include "backstore/wire.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/volume.h"
@@ -689,6 +690,137 @@ static void cli_campaign_failure_prints_reproduce_command(void **state) {
   run_free(&r);
 }
 
+/* ---- traces: campaign --trace-dir/--json, replay, shrink, --jobs ---------- */
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* The value after @key on the line of @text that has it ("" if none). */
+static void line_after(const char *text, const char *key, char *out, size_t cap) {
+  const char *p = strstr(text, key);
+  out[0] = '\0';
+  if (p)
+    snprintf(out, cap, "%.*s", (int)strcspn(p + strlen(key), "\n"), p + strlen(key));
+}
+
+static void cli_campaign_trace_replay_reproduces_and_passes_when_fixed(void **state) {
+  (void)state;
+  char dir[128], json[128], trace[256], cmd[300];
+  snprintf(dir, sizeof(dir), "%s/tr", tmp);
+  snprintf(json, sizeof(json), "%s/summary.json", tmp);
+  run r;
+  BSLAB(&r, "campaign", "--sim-bug", "cow-in-place", "--seeds", "2", "--ops", "500", "--quiet",
+        "--trace-dir", dir, "--json", json);
+  expect_status(&r, 1, "campaign with a sim bug");
+  line_after(r.out, "  replay     ", cmd, sizeof(cmd));
+  snprintf(trace, sizeof(trace), "%s/apfs-seed-1.trace", dir);
+  char want[300];
+  snprintf(want, sizeof(want), "bslab replay %s", trace);
+  assert_string_equal(cmd, want);
+  run_free(&r);
+  /* The JSON summary names both failures, their traces and replay commands. */
+  char *j = slurp_file(json, NULL);
+  const char *const keys[] = {"\"seeds_run\": 2", "\"violations\": 2", "\"passed\": false",
+                              "\"check\": \"check\"", "\"faults_fired\": ", "\"ops_per_sec\": ",
+                              want, "\"reproduce\": \"bslab campaign --profile apfs --seed 2"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    expect_contains(j, keys[i], "summary.json");
+  free(j);
+  /* The printed command reproduces the failure: exit 1. */
+  BSLAB(&r, "replay", trace);
+  expect_status(&r, 1, "replay");
+  expect_contains(r.out, "REPRODUCED: the recorded failure (write, invariant check)", "replay");
+  expect_contains(r.out, "every line as recorded", "replay");
+  run_free(&r);
+  /* The same trace without the bug passes: exit 0. */
+  char *text = slurp_file(trace, NULL);
+  char *bug = strstr(text, "sim-bug cow-in-place\n");
+  assert_non_null(bug);
+  memmove(bug, bug + 21, strlen(bug + 21) + 1);
+  char fixed[160];
+  snprintf(fixed, sizeof(fixed), "%s/fixed.trace", tmp);
+  write_text(fixed, text);
+  free(text);
+  BSLAB(&r, "replay", fixed);
+  expect_status(&r, 0, "replay of the fixed trace");
+  expect_contains(r.out, "PASSED: the recorded failure (write, invariant check) no longer happens",
+                  "replay");
+  run_free(&r);
+}
+
+static void cli_replay_malformed_trace_is_exit_2_with_the_line(void **state) {
+  (void)state;
+  char path[128], want[160];
+  snprintf(path, sizeof(path), "%s/bad.trace", tmp);
+  write_text(path, "bstrace 1\nseed 1\nbackend sim\nprofile apfs\nfaults none\nops 2\n"
+                   "0 create /f1 -> OK t=1\n1 write /f1 off=0 len=70000 data=0000000000000001 -> OK\n");
+  snprintf(want, sizeof(want), "bslab: replay: %s:8: write range", path);
+  EXPECT(2, NULL, want, "replay", path);
+  snprintf(want, sizeof(want), "bslab: shrink: %s:8: write range", path);
+  EXPECT(2, NULL, want, "shrink", path, "-o", "/dev/null");
+  EXPECT(2, NULL, "cannot read", "replay", "/nonexistent/x.trace");
+  EXPECT(2, NULL, "missing -o", "shrink", path);
+  EXPECT(2, NULL, "missing argument", "replay");
+}
+
+static void cli_shrink_writes_a_minimal_trace_that_still_fails(void **state) {
+  (void)state;
+  char dir[128], trace[200], min[128];
+  snprintf(dir, sizeof(dir), "%s/sh", tmp);
+  snprintf(min, sizeof(min), "%s/min.trace", tmp);
+  run r;
+  BSLAB(&r, "campaign", "--sim-bug", "cow-in-place", "--seed", "4", "--ops", "300", "--quiet",
+        "--trace-dir", dir);
+  expect_status(&r, 1, "campaign");
+  run_free(&r);
+  snprintf(trace, sizeof(trace), "%s/apfs-seed-4.trace", dir);
+  BSLAB(&r, "shrink", trace, "-o", min);
+  expect_status(&r, 0, "shrink");
+  expect_contains(r.out, "shrink: ", "shrink");
+  expect_contains(r.out, "replay     bslab replay ", "shrink");
+  expect_contains(r.err, "replays", "shrink progress");
+  run_free(&r);
+  bs_trace *t = NULL;
+  assert_bs_ok(bs_trace_load(&t, min, NULL));
+  assert_true(t->n_ops >= 1 && t->n_ops <= 5);
+  bs_trace_free(t);
+  EXPECT(1, "REPRODUCED", NULL, "replay", min);
+}
+
+static void cli_campaign_jobs_give_the_same_output(void **state) {
+  (void)state;
+  run a, b;
+  BSLAB(&a, "campaign", "--seeds", "6", "--ops", "300", "--digest", "--quiet", "--jobs", "1",
+        "--sim-bug", "leak-block");
+  BSLAB(&b, "campaign", "--seeds", "6", "--ops", "300", "--digest", "--quiet", "--jobs", "3",
+        "--sim-bug", "leak-block");
+  expect_status(&a, 1, "--jobs 1");
+  expect_status(&b, 1, "--jobs 3");
+  /* Everything but the measured rate is the same, in the same order. */
+  char *ra = strstr(a.out, "  ops/s"), *rb = strstr(b.out, "  ops/s");
+  assert_non_null(ra);
+  assert_non_null(rb);
+  assert_memory_equal(a.out, b.out, (size_t)(ra - a.out));
+  assert_int_equal(ra - a.out, rb - b.out);
+  assert_string_equal(strchr(ra + 1, '\n'), strchr(rb + 1, '\n'));
+  expect_contains(a.out, "seed 6 digest ", "digests");
+  run_free(&a);
+  run_free(&b);
+  char json[128];
+  snprintf(json, sizeof(json), "%s/pass.json", tmp);
+  EXPECT(0, "PASSED", NULL, "campaign", "--seeds", "3", "--ops", "100", "--jobs", "2", "--quiet",
+         "--json", json);
+  char *j = slurp_file(json, NULL);
+  expect_contains(j, "\"passed\": true", "pass.json");
+  expect_contains(j, "\"failures\": []", "pass.json");
+  expect_contains(j, "\"jobs\": 2", "pass.json");
+  free(j);
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -700,7 +832,12 @@ static int setup(void **state) {
   (void)state;
   snprintf(tmp, sizeof(tmp), "/tmp/bslab-cli-XXXXXX");
   unsetenv("BSLAB_IMAGE");
-  return mkdtemp(tmp) ? 0 : -1;
+  if (!mkdtemp(tmp))
+    return -1;
+  /* Failing campaigns write traces: into the temp dir, not the working dir. */
+  char traces[96];
+  snprintf(traces, sizeof(traces), "%s/traces", tmp);
+  return setenv("BSLAB_TRACE_DIR", traces, 1);
 }
 
 static int teardown(void **state) {
@@ -729,6 +866,10 @@ int main(void) {
     cmocka_unit_test(cli_campaign_prints_summary_and_progress),
     cmocka_unit_test(cli_campaign_failure_prints_reproduce_command),
     cmocka_unit_test(cli_campaign_edge_cases),
+    cmocka_unit_test(cli_campaign_trace_replay_reproduces_and_passes_when_fixed),
+    cmocka_unit_test(cli_replay_malformed_trace_is_exit_2_with_the_line),
+    cmocka_unit_test(cli_shrink_writes_a_minimal_trace_that_still_fails),
+    cmocka_unit_test(cli_campaign_jobs_give_the_same_output),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
