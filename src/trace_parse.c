@@ -216,7 +216,7 @@ static int parse_line(parser *p, char *s) {
   static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
   if (!p->body && (p->seen & need) != need) {
     int k = 0;
-    while (p->seen & (1u << k))
+    while (!(need & (1u << k)) || (p->seen & (1u << k)))
       k++;
     return fail(p, "the header has no \"%s\" line", key_names[k]);
   }
