@@ -74,11 +74,6 @@ static const char *profile_of(const bs_campaign_opts *o) { return o->profile ? o
 static int open_store(bs__camp *c, uint64_t seed) {
   const bs_campaign_opts *o = c->o;
   bs_campaign_failure *f = &c->res->failure;
-  if (o->faults && o->faults[0]) {
-    snprintf(f->message, sizeof(f->message), "fault schedules need the faults backend, which "
-             "this library does not have yet");
-    return BS_EUNSUPPORTED;
-  }
   bs_sim_bug bug = BS_SIM_BUG_NONE;
   if (o->sim_bug && bs_sim_bug_from_name(o->sim_bug, &bug) != 0) {
     snprintf(f->message, sizeof(f->message), "unknown sim bug \"%s\"", o->sim_bug);
@@ -86,10 +81,27 @@ static int open_store(bs__camp *c, uint64_t seed) {
   }
   uint64_t mix = seed ^ 0x6c61622d73696d00ull; /* "lab-sim" */
   bs_open_opts oo = {.profile = profile_of(o), .seed = bs__splitmix64(&mix)};
-  int rc = bs_open(&c->st, backend_of(o), &oo);
+  char name[96];
+  snprintf(name, sizeof(name), "%s", backend_of(o));
+  c->has_faults = o->faults && o->faults[0];
+  if (c->has_faults) {
+    char *canon = NULL;
+    int rc = bs__camp_faults_spec(o->faults, &canon, f->message, sizeof(f->message));
+    free(canon);
+    if (rc != 0)
+      return rc;
+    if (bug != BS_SIM_BUG_NONE) {
+      snprintf(f->message, sizeof(f->message), "a sim bug needs the plain sim, not with faults");
+      return BS_EINVALID;
+    }
+    /* The schedule's seed is the store's: both derive from the campaign seed. */
+    snprintf(name, sizeof(name), "faults:%s", backend_of(o));
+    oo.faults = o->faults;
+  }
+  int rc = bs_open(&c->st, name, &oo);
   if (rc != 0) {
     snprintf(f->message, sizeof(f->message), "cannot open backend %s with profile %s: %s",
-             backend_of(o), profile_of(o), bs_strerror(rc));
+             name, profile_of(o), bs_strerror(rc));
     return rc;
   }
   if (bug != BS_SIM_BUG_NONE && (rc = bs_sim_set_bug(c->st, bug)) != 0) {
@@ -127,6 +139,7 @@ int bs__camp_open(bs__camp *c, const bs_campaign_opts *o, bs_campaign_result *re
 }
 
 void bs__camp_close(bs__camp *c) {
+  bs__tbuf_free(&c->fault_lines);
   free(c->buf);
   free(c->buf2);
   bs__cm_free(&c->m);
@@ -226,7 +239,9 @@ int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, 
   char bug[96] = "";
   if (o->sim_bug)
     snprintf(bug, sizeof(bug), " --sim-bug %s", o->sim_bug);
-  int n = snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s",
-                   backend, profile_of(o), seed, o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, bug);
+  const char *faults = o->faults && o->faults[0] ? o->faults : NULL;
+  int n = snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s%s%s%s",
+                   backend, profile_of(o), seed, o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, bug,
+                   faults ? " --faults '" : "", faults ? faults : "", faults ? "'" : "");
   return (n < 0 || (size_t)n >= cap) ? BS_ENAME_TOO_LONG : BS_OK;
 }

@@ -149,6 +149,8 @@ typedef struct bs__camp {
   bool replaying; /* expectations come from the oracle, not the generator */
   char line[CM_LINE]; /* the trace line of the last operation, without '\n' */
   bs__tbuf *rec;  /* if set, every trace body line is appended here */
+  bool has_faults; /* the store is a faults store: drain fired faults after each op */
+  bs__tbuf fault_lines; /* trace lines of the faults the last operation fired */
 } bs__camp;
 
 /* campaign_gen.c: draw the next operation and the result it must have. */
@@ -183,6 +185,13 @@ int bs__camp_check_group(bs__camp *c, uint32_t group);
 int bs__camp_check_absent(bs__camp *c, const char *path);
 int bs__camp_check_usage(bs__camp *c, bs_usage *out);
 int bs__camp_sweep(bs__camp *c);
+
+/* campaign_faults.c: check fault spec @text for a campaign and give its
+ * canonical text in *@canon (free()); 0 or an error with a reason in @why. */
+int bs__camp_faults_spec(const char *text, char **canon, char *why, size_t cap);
+/* Drain the faults that fired since the last call into trace lines (and
+ * c->fault_lines); their number, *@first_error the first one's error. */
+int bs__camp_faults_drain(bs__camp *c, int *first_error);
 
 /* campaign_crash.c: reconcile the model with the store after a power loss. */
 int bs__camp_after_power_loss(bs__camp *c, uint64_t *content_hash);

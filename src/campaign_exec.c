@@ -261,6 +261,40 @@ static int check_oracle(bs__camp *c, const bs__op *op) {
                        "the replay oracle disagrees with the generator%s%s", why[0] ? ": " : "", why);
 }
 
+/* After an operation failed by an injected fault: nothing changed.  Its
+ * targets' lineages are as the model has them, what it would have made does
+ * not exist, the backend and space checks pass. */
+static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2]) {
+  if (bs__camp_check_store(c) != 0)
+    return -1;
+  for (int g = 0; g < 2; g++)
+    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
+      return -1;
+  char root[CM_PATH];
+  const char *made = NULL;
+  switch (op->kind) {
+  case BS__OP_CREATE:
+  case BS__OP_MKDIR: made = op->path; break;
+  case BS__OP_REFLINK: made = op->path2; break;
+  case BS__OP_BRANCH_CREATE:
+    if (op->branch >= 0 && !c->m.branches[op->branch].live) {
+      bs__cm_branch_root(root, sizeof(root), op->branch);
+      made = root;
+    }
+    break;
+  default: break;
+  }
+  if (made && bs__cm_find(&c->m, made) < 0 && bs__camp_check_absent(c, made) != 0)
+    return -1;
+  bs_usage u;
+  if (bs__camp_check_usage(c, &u) != 0)
+    return -1;
+  if (op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE &&
+      c->m.caps.native_snapshots)
+    return check_snapshot_list(c);
+  return 0;
+}
+
 int bs__camp_exec(bs__camp *c, const bs__op *op) {
   char full[CM_LINE];
   bs__op_format_short(c->op_text, sizeof(c->op_text), op);
@@ -297,6 +331,18 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
     snprintf(extra, sizeof(extra), " h=%016" PRIx64, h);
   }
   bs__camp_trace(c, full, rc, extra);
+  c->fault_lines.n = 0;
+  int injected = 0;
+  if (bs__camp_faults_drain(c, &injected) > 0) {
+    /* A fault fired: the operation must fail with it and change nothing. */
+    if (rc != injected) {
+      char want[48];
+      snprintf(want, sizeof(want), "%s (injected)", bs_err_name(injected));
+      return bs__camp_fail(c, "result", want, bs_err_name(rc), "%s",
+                           saved[0] ? saved : "(no message)");
+    }
+    return check_injected(c, op, groups);
+  }
   if (!accepted(op, rc))
     return bs__camp_fail(c, "result", bs_err_name(op->expect), bs_err_name(rc), "%s",
                          saved[0] ? saved : "(no message)");

@@ -88,9 +88,13 @@ int bs__trace_new(bs_trace **out, const bs_campaign_opts *o, uint64_t seed) {
   snprintf(t->profile, sizeof(t->profile), "%s", o->profile ? o->profile : "apfs");
   snprintf(t->sim_bug, sizeof(t->sim_bug), "%s", o->sim_bug ? o->sim_bug : "");
   t->no_backend_check = o->no_backend_check;
-  if (o->faults && o->faults[0] && !(t->faults = strdup(o->faults))) {
-    free(t);
-    return BS_ENO_MEMORY;
+  if (o->faults && o->faults[0]) {
+    char why[256];
+    int rc = bs__camp_faults_spec(o->faults, &t->faults, why, sizeof(why));
+    if (rc != 0) {
+      free(t);
+      return rc;
+    }
   }
   *out = t;
   return 0;

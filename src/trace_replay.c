@@ -100,11 +100,26 @@ int bs_trace_replay(bs_replay_result *out, const bs_trace *t, bs_trace **recordi
     }
     if (c.line[0] && strcmp(c.line, l->text) != 0)
       difference(out, l, i, c.line);
+    /* The faults this operation fired, against the fault lines after it. */
+    size_t j = i + 1;
+    bs__tbuf want = {0};
+    for (; j < t->n_lines && t->lines[j].kind == BS_TRACE_FAULT; j++) {
+      bs__tbuf_add(&want, t->lines[j].text, strlen(t->lines[j].text));
+      bs__tbuf_add(&want, "\n", 1);
+    }
+    if (want.n != c.fault_lines.n || (want.n && memcmp(want.p, c.fault_lines.p, want.n) != 0)) {
+      char now[200];
+      const char *fired = c.fault_lines.n ? c.fault_lines.p : "(no fault fired)";
+      snprintf(now, sizeof(now), "%.*s", (int)strcspn(fired, "\n"), fired);
+      difference(out, j > i + 1 ? &t->lines[i + 1] : l, j > i + 1 ? i + 1 : i, now);
+    }
+    bs__tbuf_free(&want);
+    i = j - 1;
   }
   out->failed = res.failed;
   out->failure = res.failure;
   out->digest = res.digest;
-  out->faults_fired = res.power_losses;
+  out->faults_fired = res.faults_fired;
   out->reproduced = t->failed && res.failed && bs_trace_same_failure(&t->failure, &res.failure);
   bs__camp_close(&c);
   if (rc == 0 && recording) {

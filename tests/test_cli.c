@@ -821,6 +821,31 @@ static void cli_campaign_jobs_give_the_same_output(void **state) {
   free(j);
 }
 
+static void cli_campaign_faults_are_traced_and_replayed(void **state) {
+  (void)state;
+  char dir[128], trace[200];
+  snprintf(dir, sizeof(dir), "%s/fa", tmp);
+  run r;
+  BSLAB(&r, "campaign", "--seed", "5", "--ops", "300", "--quiet", "--trace-dir", dir, "--trace-all",
+        "--faults", "bs/op/write=no_space%0.1");
+  expect_status(&r, 0, "campaign --faults");
+  expect_contains(r.out, "  injected faults       ", "summary");
+  expect_contains(r.out, "(faults fired: bs/op/write=no_space%0.1)", "summary");
+  run_free(&r);
+  snprintf(trace, sizeof(trace), "%s/apfs-seed-5.trace", dir);
+  char *text = slurp_file(trace, NULL);
+  expect_contains(text, "\nfaults bs/op/write=no_space%0.1\n", "trace header");
+  expect_contains(text, "\nfault bs/op/write no_space call=", "fault line");
+  free(text);
+  EXPECT(0, "every line as recorded", NULL, "replay", trace);
+  BSLAB(&r, "replay", "--faults", "none", trace);
+  expect_status(&r, 0, "replay --faults none");
+  expect_contains(r.out, "lines differ from the recording", "replay --faults none");
+  run_free(&r);
+  EXPECT(2, NULL, "the campaign's checks use", "campaign", "--ops", "10", "--faults",
+         "bs/op/read=io@1");
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -870,6 +895,7 @@ int main(void) {
     cmocka_unit_test(cli_replay_malformed_trace_is_exit_2_with_the_line),
     cmocka_unit_test(cli_shrink_writes_a_minimal_trace_that_still_fails),
     cmocka_unit_test(cli_campaign_jobs_give_the_same_output),
+    cmocka_unit_test(cli_campaign_faults_are_traced_and_replayed),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

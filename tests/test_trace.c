@@ -470,6 +470,50 @@ static void traces_do_not_depend_on_jobs(void **state) {
   bs_campaign_summary_free(&s3);
 }
 
+/* Fired faults are trace lines; a replay fires exactly the same ones. */
+static void faults_in_traces_replay_exactly(void **state) {
+  (void)state;
+  bs_campaign_opts o = {.profile = "btrfs", .ops = 400,
+                        .faults = "bs/op/write=enospc%0.05, bs/sim/sync=io%0.1,bs/op/reflink=io@2+"};
+  bs_campaign_result r;
+  bs_trace *t = record(&o, bs_test_seed(), &r);
+  assert_false(r.failed);
+  assert_true(r.faults_fired > 0);
+  assert_non_null(t->faults);
+  assert_string_equal(t->faults, "bs/op/write=no_space%0.05,bs/sim/sync=io%0.1,bs/op/reflink=io@2+");
+  size_t faults = 0, first = 0;
+  for (size_t k = 0; k < t->n_lines; k++)
+    if (t->lines[k].kind == BS_TRACE_FAULT && faults++ == 0)
+      first = k;
+  assert_int_equal(faults, r.faults_fired);
+  /* A fault line follows the operation it failed, which failed with it. */
+  assert_true(first > 0 && t->lines[first - 1].kind == BS_TRACE_OP);
+  bs_replay_result x;
+  assert_bs_ok(bs_trace_replay(&x, t, NULL, NULL));
+  assert_false(x.failed);
+  assert_int_equal(x.differences, 0);
+  assert_int_equal(x.faults_fired, faults);
+  assert_int_equal(x.digest, r.digest);
+  /* A recorded fault that does not fire now is a difference at its line. */
+  char *call = strstr(t->lines[first].text, "call=");
+  assert_non_null(call);
+  call[5] = call[5] == '9' ? '8' : '9';
+  assert_bs_ok(bs_trace_replay(&x, t, NULL, NULL));
+  assert_true(x.differences >= 1);
+  assert_int_equal(x.first_difference, t->lines[first].lineno);
+  /* Without the schedule nothing fires, and the results differ. */
+  free(t->faults);
+  t->faults = NULL;
+  assert_bs_ok(bs_trace_replay(&x, t, NULL, NULL));
+  assert_int_equal(x.faults_fired, 0);
+  assert_true(x.differences > 0);
+  bs_trace_free(t);
+  /* The campaign's checks read the store: faults there are refused. */
+  o.faults = "bs/op/stat=io@1";
+  assert_bs_err(bs_campaign_run_seed(&r, &o, 1), BS_EINVALID);
+  assert_non_null(strstr(r.failure.message, "bs/op/stat"));
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -501,6 +545,7 @@ int main(void) {
     cmocka_unit_test(shrink_takes_a_2000_op_failure_to_at_most_5_ops),
     cmocka_unit_test(shrink_refuses_a_trace_without_failure),
     cmocka_unit_test(traces_do_not_depend_on_jobs),
+    cmocka_unit_test(faults_in_traces_replay_exactly),
   };
   return cmocka_run_group_tests_name("trace", tests, setup, teardown);
 }

@@ -67,8 +67,6 @@ static void print_failure(const bs_campaign_opts *o, const bs_campaign_failure *
 }
 
 int bslab_campaign(bslab_args *a) {
-  if (a->faults)
-    return bslab_env_error(a, "--faults is not available yet (a later issue adds fault schedules)");
   const char *backend = a->backend ? a->backend : "sim";
   if (strcmp(backend, "sim") != 0)
     return bslab_env_error(a, "the campaign runs on the sim only, not backend '%s' (sim-vs-real "
@@ -100,6 +98,7 @@ int bslab_campaign(bslab_args *a) {
     .ops = a->ops_set ? (uint32_t)a->ops : BS_CAMPAIGN_DEFAULT_OPS,
     .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
     .sim_bug = a->sim_bug,
+    .faults = a->faults && strcmp(a->faults, "none") != 0 ? a->faults : NULL,
     .trace = trace,
     .trace_dir = a->trace_dir ? a->trace_dir : default_trace_dir(),
     .trace_all = a->trace_all,
