@@ -151,9 +151,12 @@ int bs_trace_write(FILE *f, const bs_trace *t) {
     clean(f, x->check);
     fputc('\n', f);
     value(f, "operation", x->op);
-    value(f, "expected", x->expected);
-    value(f, "actual", x->actual);
-    value(f, "message", x->message);
+    if (x->expected[0]) /* an empty value would not parse back */
+      value(f, "expected", x->expected);
+    if (x->actual[0])
+      value(f, "actual", x->actual);
+    if (x->message[0])
+      value(f, "message", x->message);
   }
   for (size_t i = 0; i < t->n_lines; i++) {
     fputs(t->lines[i].text, f);

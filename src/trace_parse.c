@@ -103,8 +103,8 @@ static int op_line(parser *p, char *s) {
   char text[CM_LINE * 4];
   bs__op_format(canon, sizeof(canon), &op);
   int n = snprintf(text, sizeof(text), "%" PRIu64 " %s -> %s", idx, canon, arrow + 4);
-  if (n < 0 || (size_t)n >= CM_LINE)
-    return fail(p, "operation line too long");
+  if (n < 0 || (size_t)n > MAX_LINE) /* escaping may lengthen it: it must read back */
+    return fail(p, "operation line too long (over %d bytes written out)", MAX_LINE);
   return bs__trace_add_line(p->t, text, (size_t)n, p->line);
 }
 
