@@ -343,9 +343,14 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
     }
     return check_injected(c, op, groups);
   }
-  if (!accepted(op, rc))
-    return bs__camp_fail(c, "result", bs_err_name(op->expect), bs_err_name(rc), "%s",
-                         saved[0] ? saved : "(no message)");
+  if (!accepted(op, rc)) {
+    char want[160];
+    int n = snprintf(want, sizeof(want), "%s", bs_err_name(op->expect));
+    for (int k = 1; k < 32 && n > 0 && (size_t)n < sizeof(want); k++)
+      if (op->also & BS__ALSO(-k))
+        n += snprintf(want + n, sizeof(want) - (size_t)n, " or %s", bs_err_name(-k));
+    return bs__camp_fail(c, "result", want, bs_err_name(rc), "%s", saved[0] ? saved : "(no message)");
+  }
   if (rc != 0) {
     c->res->expected_errors++;
     if (rc == BS_EUNSUPPORTED)

@@ -260,11 +260,13 @@ int bs_trace_parse(bs_trace **out, const char *text, size_t len, bs_trace_error 
   }
   if (rc == 0 && p.line == 0)
     rc = fail(&p, "empty file: not a trace");
-  if (rc == 0 && !p.body) {
-    p.line++;
+  if (rc == 0 && !p.body) { /* a trace without operations still needs its header */
     static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
-    if ((p.seen & need) != need)
-      rc = fail(&p, "the trace ends inside its header");
+    int k = 0;
+    while (k < K_COUNT && (!(need & (1u << k)) || (p.seen & (1u << k))))
+      k++;
+    if (k < K_COUNT)
+      rc = fail(&p, "the trace ends without a \"%s\" line in its header", key_names[k]);
   }
   if (rc == 0 && p.ops != p.t->n_ops) {
     p.line = p.ops_line;

@@ -98,7 +98,7 @@ int bs_trace_shrink(bs_trace **out, const bs_trace *t, const bs_shrink_opts *o,
     snprintf(err->message, sizeof(err->message), "the trace records no failure: nothing to shrink");
     return BS_EINVALID;
   }
-  shrinker s = {.t = t, .o = o, .err = err, .cand = *t};
+  shrinker s = {.t = t, .o = o, .err = err, .cand = *t, .prog = {.chunks = 1}};
   clock_gettime(CLOCK_MONOTONIC, &s.t0);
   size_t *u = malloc((t->n_lines + 1) * sizeof(*u));
   size_t *scratch = malloc((t->n_lines + 1) * sizeof(*scratch));
