@@ -36,7 +36,7 @@ static void succeeds_body(bs_store *st, const bs_target *t, void *ctx) {
   if ((int64_t)si.created_ns < before - CLOCK_SLACK_NS || (int64_t)si.created_ns > after)
     fail_msg("created_ns %llu outside [%lld, %lld]", (unsigned long long)si.created_ns,
              (long long)before, (long long)after);
-  bs_snap_test_assert_uuid_v4(si.uuid);
+  bs_snap_test_assert_uuid(t, si.uuid);
   assert_bs_ok(bs_snapshot_lookup(st, "nightly", &found));
   assert_memory_equal(&found, &si, sizeof(si));
   bs_snapshot_info *all = NULL;

@@ -168,7 +168,7 @@ static void parallel_body(bs_store *st, const bs_target *t, void *ctx) {
     char want[16];
     snprintf(want, sizeof(want), "p%03d", i);
     assert_string_equal(c[i].info.name, want);
-    bs_snap_test_assert_uuid_v4(c[i].info.uuid);
+    bs_snap_test_assert_uuid(t, c[i].info.uuid);
   }
   qsort(c, CREATORS, sizeof(*c), by_id);
   for (int i = 1; i < CREATORS; i++) {

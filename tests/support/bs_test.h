@@ -71,8 +71,9 @@ void bs_test_each_backend_of(unsigned kinds, bs_target_pred want, bs_target_body
 /* Which targets a body wants, decided from the whole target (kind,
  * filesystem, open flags) where capabilities alone cannot tell. */
 typedef bool (*bs_target_filter)(const bs_target *t);
-/* Run @body on every target of the kinds in @kinds for which @want is true
- * (see bs_test_each_backend).  Asserts that at least one target ran. */
+/* Run @body on every target of the kinds in @kinds for which @want is true:
+ * those of bs_test_each_backend, and real ext4 and tmpfs stores opened with
+ * BS_OPEN_SNAPSHOT_COPY ("real:ext4+copy").  Asserts that one target ran. */
 void bs_test_each_backend_if(unsigned kinds, bs_target_filter want, bs_target_body body, void *ctx,
                              uint64_t seed);
 /* True where the snapshot API works on @t (docs/snapshots.md): the sim and
