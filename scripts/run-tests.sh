@@ -131,9 +131,10 @@ if [ $quick -eq 0 ]; then
   for t in $corpora; do replay asan "$t"; done
   echo "== valgrind leak check (plain build)"
   # The 100 000-iteration leak loop runs in full under LSan above; valgrind
-  # runs every suite with smaller iteration counts to stay inside the budget.
+  # runs every suite with smaller iteration counts (and fewer threads: it runs
+  # one at a time) to stay inside the budget.
   for t in "$@"; do
-    BSLAB=$build/bslab BS_TEST_ITER=${BS_VALGRIND_ITER:-20} BS_LEAK_ITER=2000 \
+    BSLAB=$build/bslab BS_TEST_ITER=${BS_VALGRIND_ITER:-20} BS_LEAK_ITER=2000 BS_TEST_THREADS=16 \
       run valgrind "$t" valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no \
       "$build/plain/tests/$t"

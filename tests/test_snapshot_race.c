@@ -14,7 +14,8 @@
 #define BRANCHERS 3
 
 typedef struct race {
-  bs_store *st;
+  bs_store *st;        /* the deleter's store */
+  bs_store *branch_st; /* the branchers' store: st, or another on the same root */
   pthread_barrier_t go;
   uint64_t id;         /* the snapshot both sides go for */
   int iter;
@@ -36,7 +37,7 @@ static void *racer_main(void *arg) {
   } else {
     char name[32];
     snprintf(name, sizeof(name), "b%d-%d", r->iter, me->who);
-    r->branch_rc[me->who] = bs_branch_create(r->st, r->id, name);
+    r->branch_rc[me->who] = bs_branch_create(r->branch_st, r->id, name);
   }
   return NULL;
 }
@@ -94,11 +95,16 @@ static void race_round(bs_store *st, race *r, int *delete_won) {
   assert_bs_err(bs_branch_create(st, r->id, "late"), BS_ENOT_FOUND);
 }
 
+/* With @ctx non-NULL the branchers use a second store opened on the same
+ * root, as another process would: the registry's file lock orders them. */
 static void race_body(bs_store *st, const bs_target *t, void *ctx) {
-  (void)ctx;
   bs_test_put(st, "/f", 4096, 1);
   int iters = t->kind == BS_TARGET_SIM ? bs_test_iterations(300) : bs_test_env_count("BS_REAL_ITER", 20);
-  race r = {.st = st};
+  race r = {.st = st, .branch_st = st};
+  if (ctx) {
+    bs_open_opts o = {.root = t->root, .flags = t->open_flags};
+    assert_bs_ok(bs_open(&r.branch_st, "real", &o));
+  }
   int delete_won = 0;
   for (r.iter = 0; r.iter < iters; r.iter++) {
     assert_int_equal(pthread_barrier_init(&r.go, NULL, BRANCHERS + 1), 0);
@@ -114,6 +120,8 @@ static void race_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_string_equal(l, "");
   print_message("    [ outcomes ] %s: delete won %d of %d rounds\n", t->label, delete_won, iters);
   bs_test_check(st, t);
+  if (r.branch_st != st)
+    bs_close(r.branch_st);
 }
 
 static void create_branch_racing_delete_snapshot_is_linearizable(void **state) {
@@ -121,9 +129,23 @@ static void create_branch_racing_delete_snapshot_is_linearizable(void **state) {
   bs_test_each_backend_if(BS_KINDS_ALL, bs_test_snapshots_work, race_body, NULL, bs_test_seed());
 }
 
+static void create_branch_racing_delete_snapshot_across_stores(void **state) {
+  (void)state;
+  const char *why = bs_test_real_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  static int across = 1;
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, race_body, &across,
+                          bs_test_seed());
+}
+
 /* ---- 100 parallel snapshot creates --------------------------------------------- */
 
-#define CREATORS 100
+/* 100 threads; $BS_TEST_THREADS lowers that where threads are slow to
+ * schedule (valgrind runs one at a time: 5 s per target for 100). */
+static int creators(void) { return bs_test_env_count("BS_TEST_THREADS", 100); }
 
 typedef struct creator {
   bs_store *st;
@@ -149,29 +171,31 @@ static int by_id(const void *a, const void *b) {
 
 static void parallel_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
+  const int ncreators = creators();
   bs_snap_test_make_tree(st, t, "", 1);
   pthread_barrier_t go;
-  assert_int_equal(pthread_barrier_init(&go, NULL, CREATORS), 0);
-  creator *c = calloc(CREATORS, sizeof(*c));
-  pthread_t *th = calloc(CREATORS, sizeof(*th));
+  assert_int_equal(pthread_barrier_init(&go, NULL, ncreators), 0);
+  creator *c = calloc(ncreators, sizeof(*c));
+  pthread_t *th = calloc(ncreators, sizeof(*th));
   assert_true(c && th);
-  for (int i = 0; i < CREATORS; i++) {
+  for (int i = 0; i < ncreators; i++) {
     c[i] = (creator){.st = st, .go = &go, .i = i};
     assert_int_equal(pthread_create(&th[i], NULL, creator_main, &c[i]), 0);
   }
-  for (int i = 0; i < CREATORS; i++)
+  for (int i = 0; i < ncreators; i++)
     pthread_join(th[i], NULL);
   pthread_barrier_destroy(&go);
-  for (int i = 0; i < CREATORS; i++) {
+  for (int i = 0; i < ncreators; i++) {
     if (c[i].rc != 0)
       fail_msg("create p%03d: %s", i, bs_err_name(c[i].rc));
     char want[16];
     snprintf(want, sizeof(want), "p%03d", i);
     assert_string_equal(c[i].info.name, want);
+    assert_int_equal(c[i].info.branch_count, 0);
     bs_snap_test_assert_uuid(t, c[i].info.uuid);
   }
-  qsort(c, CREATORS, sizeof(*c), by_id);
-  for (int i = 1; i < CREATORS; i++) {
+  qsort(c, ncreators, sizeof(*c), by_id);
+  for (int i = 1; i < ncreators; i++) {
     assert_true(c[i].info.id > c[i - 1].info.id);
     for (int k = 0; k < i; k++)
       if (memcmp(c[i].info.uuid, c[k].info.uuid, 16) == 0)
@@ -181,8 +205,8 @@ static void parallel_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_snapshot_info *all = NULL;
   size_t n = 0;
   assert_bs_ok(bs_snapshot_list(st, &all, &n));
-  assert_int_equal(n, CREATORS);
-  for (int i = 0; i < CREATORS; i++) {
+  assert_int_equal(n, (size_t)ncreators);
+  for (int i = 0; i < ncreators; i++) {
     assert_int_equal(all[i].id, c[i].info.id);
     assert_string_equal(all[i].name, c[i].info.name);
     assert_memory_equal(all[i].uuid, c[i].info.uuid, 16);
@@ -190,7 +214,7 @@ static void parallel_body(bs_store *st, const bs_target *t, void *ctx) {
   char path[300];
   assert_bs_ok(bs_snapshot_mount_ro(st, all[0].id, path, sizeof(path)));
   bs_snap_test_assert_same_tree(st, "/", path);
-  assert_bs_ok(bs_snapshot_mount_ro(st, all[CREATORS - 1].id, path, sizeof(path)));
+  assert_bs_ok(bs_snapshot_mount_ro(st, all[ncreators - 1].id, path, sizeof(path)));
   bs_snap_test_assert_same_tree(st, "/", path);
   free(all);
   free(c);
@@ -206,6 +230,7 @@ static void parallel_creates_give_unique_ids_and_uuids(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(create_branch_racing_delete_snapshot_is_linearizable),
+    cmocka_unit_test(create_branch_racing_delete_snapshot_across_stores),
     cmocka_unit_test(parallel_creates_give_unique_ids_and_uuids),
   };
   return cmocka_run_group_tests_name("snapshot_race", tests, NULL, NULL);

@@ -4,9 +4,14 @@
  * killed with SIGKILL in the middle of snapshot creates (real), the list is
  * what it was (ids, uuids, names, branch counts, times), ids are not reused,
  * and every listed snapshot and branch reads back what it held. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "backstore/sim.h"
 #include "tests/support/bs_test.h"
@@ -102,10 +107,127 @@ static void registry_survives_power_loss(void **state) {
                           bs_test_seed());
 }
 
+/* ---- a process killed with SIGKILL in the middle of snapshot creates --------- */
+
+/* The child: its own store on @t's root; before snapshot "k<round>-<i>" it
+ * writes /f with fill i; after each create, one byte down @fd.  Never returns. */
+static void create_until_killed(const bs_target *t, int round, int fd) {
+  bs_open_opts o = {.root = t->root, .flags = t->open_flags};
+  bs_store *st = NULL;
+  if (bs_open(&st, "real", &o) != 0)
+    _exit(3);
+  uint8_t *buf = malloc(8192);
+  for (int i = 0; buf && i < 10000; i++) {
+    for (size_t k = 0; k < 8192; k++)
+      buf[k] = (uint8_t)(i + k * 7);
+    char name[32];
+    snprintf(name, sizeof(name), "k%d-%d", round, i);
+    if (bs_write(st, "/f", 0, buf, 8192) != 0 || bs_snapshot_create(st, name, NULL) != 0 ||
+        write(fd, "x", 1) != 1)
+      _exit(4);
+  }
+  _exit(5);
+}
+
+/* After round @round, whose child acknowledged @acked creates: every listed
+ * snapshot reads back what /f held when it was taken, every acknowledged one
+ * is listed, ids are unique and rising. */
+static void assert_consistent(bs_store *st, int round, int acked) {
+  bs_snapshot_info *all = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_snapshot_list(st, &all, &n));
+  int seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    int r, k;
+    assert_true(i == 0 || all[i].id > all[i - 1].id);
+    assert_int_equal(sscanf(all[i].name, "k%d-%d", &r, &k), 2);
+    char path[300];
+    assert_bs_ok(bs_snapshot_mount_ro(st, all[i].id, path, sizeof(path)));
+    bs_test_assert_put(st, strcat(path, "/f"), 8192, (uint8_t)k);
+    seen += r == round;
+  }
+  if (seen < acked)
+    fail_msg("round %d: %d snapshots acknowledged, %d listed after reopening", round, acked, seen);
+  free(all);
+}
+
+/* Entries of host directory @dir, "." and ".." left out. */
+static size_t count_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d)
+    fail_msg("opendir %s: %s", dir, strerror(errno));
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return n;
+}
+
+static void sigkill_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_test_put(st, "/f", 8192, 0);
+  assert_bs_ok(bs_sync(st, NULL));
+  size_t orphans = 0;
+  for (int round = 0; round < 3; round++) {
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      close(fd[0]);
+      create_until_killed(t, round, fd[1]);
+    }
+    close(fd[1]);
+    int acked = 0, want = 2 + 2 * round;
+    char c;
+    while (acked < want && read(fd[0], &c, 1) == 1)
+      acked++;
+    usleep((useconds_t)(bs_test_seed() % 997 * (unsigned)(round + 1))); /* land inside a create */
+    kill(pid, SIGKILL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fd[0]);
+    if (!WIFSIGNALED(status))
+      fail_msg("round %d: the child stopped by itself (status %d) after %d creates", round, status, acked);
+    assert_int_equal(acked, want);
+    char trees[4096];
+    bs_test_host_path(t, "/.bs/snap", trees);
+    orphans += count_entries(trees) - bs_snap_test_count(st); /* trees of creates cut short */
+    st = bs_test_reopen(t, st);
+    assert_consistent(st, round, acked);
+  }
+  /* The store goes on: a new snapshot gets an id above every listed one, and
+   * that change of the registry removed the trees of the killed creates. */
+  bs_snapshot_info *all = NULL, last;
+  size_t n = 0;
+  assert_bs_ok(bs_snapshot_list(st, &all, &n));
+  assert_true(n > 0);
+  assert_bs_ok(bs_snapshot_create(st, "after", &last));
+  assert_true(last.id > all[n - 1].id);
+  free(all);
+  char trees[4096];
+  bs_test_host_path(t, "/.bs/snap", trees);
+  assert_int_equal(count_entries(trees), n + 1);
+  print_message("    [ kills    ] %s: %zu create(s) cut short left a tree, removed since\n", t->label,
+                orphans);
+}
+
+static void registry_survives_sigkill_during_creates(void **state) {
+  (void)state;
+  const char *why = bs_test_real_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, sigkill_body, NULL,
+                          bs_test_seed());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(registry_survives_restart),
     cmocka_unit_test(registry_survives_power_loss),
+    cmocka_unit_test(registry_survives_sigkill_during_creates),
   };
   return cmocka_run_group_tests_name("snapshot_restart", tests, NULL, NULL);
 }

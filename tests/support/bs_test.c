@@ -358,9 +358,16 @@ void bs_test_each_backend_if(unsigned kinds, bs_target_filter want, bs_target_bo
 }
 
 bool bs_test_snapshots_work(const bs_target *t) {
-  if (t->kind == BS_TARGET_SIM)
+  switch (t->kind) {
+  case BS_TARGET_SIM:
     return t->caps.native_snapshots;
-  return false; /* real and darwin: not on main yet */
+  case BS_TARGET_REAL: /* btrfs native, xfs reflink tree, ext4/tmpfs copies when asked for */
+    return t->caps.native_snapshots || t->caps.native_reflink ||
+           (t->open_flags & BS_OPEN_SNAPSHOT_COPY);
+  case BS_TARGET_DARWIN: /* not through the fake seam yet */
+    return false;
+  }
+  return false;
 }
 
 bool bs_test_snapshots_unsupported(const bs_target *t) {
@@ -368,7 +375,8 @@ bool bs_test_snapshots_unsupported(const bs_target *t) {
   case BS_TARGET_SIM:
     return !t->caps.native_snapshots;
   case BS_TARGET_REAL: /* ext4, tmpfs: no reflink, and the copying fallback not asked for */
-    return !t->caps.native_snapshots && !t->caps.native_reflink && !t->open_flags;
+    return !t->caps.native_snapshots && !t->caps.native_reflink &&
+           !(t->open_flags & BS_OPEN_SNAPSHOT_COPY);
   case BS_TARGET_DARWIN:
     return !t->caps.native_snapshots;
   }

@@ -76,8 +76,9 @@ typedef bool (*bs_target_filter)(const bs_target *t);
  * BS_OPEN_SNAPSHOT_COPY ("real:ext4+copy").  Asserts that one target ran. */
 void bs_test_each_backend_if(unsigned kinds, bs_target_filter want, bs_target_body body, void *ctx,
                              uint64_t seed);
-/* True where the snapshot API works on @t (docs/snapshots.md): the sim and
- * darwin profiles with native snapshots; on real volumes btrfs (native). */
+/* True where the snapshot API works on @t (docs/snapshots.md): the sim
+ * profiles with native snapshots (apfs, btrfs); real btrfs (native), xfs
+ * (reflink-tree fallback), ext4 and tmpfs opened with BS_OPEN_SNAPSHOT_COPY. */
 bool bs_test_snapshots_work(const bs_target *t);
 /* True where the snapshot API answers BS_EUNSUPPORTED on @t. */
 bool bs_test_snapshots_unsupported(const bs_target *t);
