@@ -126,11 +126,17 @@ for t in "$@"; do
     "$(stat_of execs_done "$stats")" "$(stat_of run_time "$stats")" \
     "$(stat_of execs_per_sec "$stats")" "$(stat_of corpus_count "$stats")" \
     "$(stat_of corpus_found "$stats")" "$(stat_of edges_found "$stats")" "$(stat_of bitmap_cvg "$stats")"
-  # afl-fuzz exits 0 whatever it found: the verdict is what it saved.
+  # afl-fuzz exits 0 whatever it found: the verdict is what it saved, and
+  # the seeds its dry run skipped for crashing or timing out (it only warns).
   finds=()
   for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
     [ -f "$f" ] && finds+=("$f")
   done
+  while read -r seed; do
+    [ -n "$seed" ] && finds+=("corpora/$t/$seed")
+  done < <(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$log" | awk '
+    /Attempting dry run with/ { seed = $0; sub(/.*orig:/, "", seed); sub(/\047.*/, "", seed) }
+    /results in a timeout \(skipping\)|results in a crash, skipping/ { print seed }')
   if [ ${#finds[@]} -gt 0 ]; then
     failed+=("$t")
     echo "  FAILED: ${#finds[@]} crash/hang input(s):"
