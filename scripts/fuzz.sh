@@ -105,6 +105,7 @@ fi
 stat_of() { sed -n "s/^$1 *: *//p" "$2"; }
 
 failed=()
+summary=()
 for t in "$@"; do
   check_target "$t"
   bin=$build/afl/bin/${t}_fuzzer
@@ -118,6 +119,7 @@ for t in "$@"; do
   stats=$out/default/fuzzer_stats
   if [ $rc -ne 0 ] || [ ! -f "$stats" ]; then
     failed+=("$t")
+    summary+=("$(printf '%-16s %12s %10s %8s  %s' "$t" - - - "afl-fuzz exit $rc")")
     echo "  FAILED: afl-fuzz exit $rc (log $log)"
     grep -E 'PROGRAM ABORT|Location|\[-\]' "$log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | head -n 8 | sed 's/^/  | /'
     continue
@@ -137,6 +139,8 @@ for t in "$@"; do
   done < <(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$log" | awk '
     /Attempting dry run with/ { seed = $0; sub(/.*orig:/, "", seed); sub(/\047.*/, "", seed) }
     /results in a timeout \(skipping\)|results in a crash, skipping/ { print seed }')
+  summary+=("$(printf '%-16s %12s %10s %8s  %s' "$t" "$(stat_of execs_done "$stats")" \
+    "$(stat_of execs_per_sec "$stats")" "$(stat_of corpus_found "$stats")" "${#finds[@]}")")
   if [ ${#finds[@]} -gt 0 ]; then
     failed+=("$t")
     echo "  FAILED: ${#finds[@]} crash/hang input(s):"
@@ -145,6 +149,9 @@ for t in "$@"; do
     echo "  after the fix, keep it:   scripts/fuzz.sh --promote $t FILE..."
   fi
 done
+echo
+printf '%-16s %12s %10s %8s  %s\n' target execs execs/s new "crashes+hangs"
+printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: FAILED: ${failed[*]}"
   exit 1
