@@ -118,6 +118,10 @@ static void race_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_string_equal(l, "");
   bs_test_listing(st, "/.bs/snapshots", l);
   assert_string_equal(l, "");
+  if (t->kind == BS_TARGET_REAL) {
+    assert_int_equal(bs_snap_test_host_entries(t, "/.bs/snap"), 0);
+    assert_int_equal(bs_snap_test_host_entries(t, "/.bs/branch"), 0);
+  }
   print_message("    [ outcomes ] %s: delete won %d of %d rounds\n", t->label, delete_won, iters);
   bs_test_check(st, t);
   if (r.branch_st != st)
@@ -139,6 +143,72 @@ static void create_branch_racing_delete_snapshot_across_stores(void **state) {
   static int across = 1;
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, race_body, &across,
                           bs_test_seed());
+}
+
+/* ---- creates of one name racing ------------------------------------------------- */
+
+#define SAME_NAME_THREADS 8
+
+typedef struct same {
+  bs_store *st;
+  pthread_barrier_t *go;
+  int rc;
+} same;
+
+static void *same_main(void *arg) {
+  same *c = arg;
+  pthread_barrier_wait(c->go);
+  c->rc = bs_snapshot_create(c->st, "same", NULL);
+  return NULL;
+}
+
+/* Threads create snapshot "same" at once (on real volumes half of them
+ * through a second store on the same root): one wins, the rest get EXISTS,
+ * and one snapshot with one tree is left. */
+static void same_name_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_test_put(st, "/f", 4096, 1);
+  bs_store *other = st;
+  if (t->kind == BS_TARGET_REAL) {
+    bs_open_opts o = {.root = t->root, .flags = t->open_flags};
+    assert_bs_ok(bs_open(&other, "real", &o));
+  }
+  for (int round = 0; round < 5; round++) {
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, SAME_NAME_THREADS), 0);
+    same c[SAME_NAME_THREADS];
+    pthread_t th[SAME_NAME_THREADS];
+    for (int i = 0; i < SAME_NAME_THREADS; i++) {
+      c[i] = (same){.st = i % 2 ? other : st, .go = &go};
+      assert_int_equal(pthread_create(&th[i], NULL, same_main, &c[i]), 0);
+    }
+    int won = 0;
+    for (int i = 0; i < SAME_NAME_THREADS; i++) {
+      pthread_join(th[i], NULL);
+      if (c[i].rc == BS_OK)
+        won++;
+      else
+        assert_bs_err(c[i].rc, BS_EEXISTS);
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(won, 1);
+    assert_int_equal(bs_snap_test_count(st), 1);
+    bs_test_assert_put(st, "/.bs/snapshots/same/f", 4096, 1);
+    bs_snapshot_info si;
+    assert_bs_ok(bs_snapshot_lookup(other, "same", &si));
+    assert_bs_ok(bs_snapshot_delete(st, si.id));
+  }
+  assert_int_equal(bs_snap_test_count(other), 0);
+  if (other != st) {
+    bs_close(other);
+    assert_int_equal(bs_snap_test_host_entries(t, "/.bs/snap"), 0); /* no loser left a tree */
+  }
+  bs_test_check(st, t);
+}
+
+static void creates_of_one_name_racing_make_one_snapshot(void **state) {
+  (void)state;
+  bs_test_each_backend_if(BS_KINDS_ALL, bs_test_snapshots_work, same_name_body, NULL, bs_test_seed());
 }
 
 /* ---- 100 parallel snapshot creates --------------------------------------------- */
@@ -231,6 +301,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(create_branch_racing_delete_snapshot_is_linearizable),
     cmocka_unit_test(create_branch_racing_delete_snapshot_across_stores),
+    cmocka_unit_test(creates_of_one_name_racing_make_one_snapshot),
     cmocka_unit_test(parallel_creates_give_unique_ids_and_uuids),
   };
   return cmocka_run_group_tests_name("snapshot_race", tests, NULL, NULL);

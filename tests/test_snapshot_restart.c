@@ -4,8 +4,6 @@
  * killed with SIGKILL in the middle of snapshot creates (real), the list is
  * what it was (ids, uuids, names, branch counts, times), ids are not reused,
  * and every listed snapshot and branch reads back what it held. */
-#include <dirent.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,18 +150,6 @@ static void assert_consistent(bs_store *st, int round, int acked) {
   free(all);
 }
 
-/* Entries of host directory @dir, "." and ".." left out. */
-static size_t count_entries(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d)
-    fail_msg("opendir %s: %s", dir, strerror(errno));
-  size_t n = 0;
-  for (struct dirent *e; (e = readdir(d)) != NULL;)
-    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return n;
-}
-
 static void sigkill_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
   bs_test_put(st, "/f", 8192, 0);
@@ -191,9 +177,8 @@ static void sigkill_body(bs_store *st, const bs_target *t, void *ctx) {
     if (!WIFSIGNALED(status))
       fail_msg("round %d: the child stopped by itself (status %d) after %d creates", round, status, acked);
     assert_int_equal(acked, want);
-    char trees[4096];
-    bs_test_host_path(t, "/.bs/snap", trees);
-    orphans += count_entries(trees) - bs_snap_test_count(st); /* trees of creates cut short */
+    /* trees of creates cut short */
+    orphans += bs_snap_test_host_entries(t, "/.bs/snap") - bs_snap_test_count(st);
     st = bs_test_reopen(t, st);
     assert_consistent(st, round, acked);
   }
@@ -206,9 +191,7 @@ static void sigkill_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_snapshot_create(st, "after", &last));
   assert_true(last.id > all[n - 1].id);
   free(all);
-  char trees[4096];
-  bs_test_host_path(t, "/.bs/snap", trees);
-  assert_int_equal(count_entries(trees), n + 1);
+  assert_int_equal(bs_snap_test_host_entries(t, "/.bs/snap"), n + 1);
   print_message("    [ kills    ] %s: %zu create(s) cut short left a tree, removed since\n", t->label,
                 orphans);
 }
@@ -234,9 +217,8 @@ static void corrupt_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
   assert_bs_ok(bs_snapshot_create(st, "t", &si));
-  char reg[4096], trees[4096];
+  char reg[4096];
   bs_test_host_path(t, "/.bs/registry", reg);
-  bs_test_host_path(t, "/.bs/snap", trees);
   struct stat sb;
   assert_int_equal(stat(reg, &sb), 0);
   assert_int_equal(truncate(reg, sb.st_size / 2), 0);
@@ -248,7 +230,7 @@ static void corrupt_body(bs_store *st, const bs_target *t, void *ctx) {
     assert_bs_err(bs_snapshot_create(st, "u", &si), BS_ECORRUPT);
     assert_bs_err(bs_snapshot_delete(st, 1), BS_ECORRUPT);
     assert_bs_err(bs_branch_create(st, 1, "b"), BS_ECORRUPT);
-    assert_int_equal(count_entries(trees), 2);
+    assert_int_equal(bs_snap_test_host_entries(t, "/.bs/snap"), 2);
     st = bs_test_reopen(t, st);
   }
   bs_test_assert_put(st, "/f", 100, 1); /* the main tree is not the registry's */

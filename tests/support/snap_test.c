@@ -1,5 +1,7 @@
 #include "tests/support/snap_test.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@ void bs_snap_test_make_tree(bs_store *st, const bs_target *t, const char *dir, u
   assert_bs_ok(bs_mkdir(st, p, 0700));
   join(p, dir, "d/e/c with space");
   bs_test_put(st, p, 100, (uint8_t)(fill + 2));
+  if (bs_chown(st, p, 1000, 2000) != BS_EUNSUPPORTED) /* owners travel too, where there are any */
+    assert_bs_ok(bs_chown(st, p, 1000, 2000));
   if (t->caps.xattrs)
     assert_bs_ok(bs_setxattr(st, p, "user.k", "v", 1));
 }
@@ -134,4 +138,17 @@ void bs_snap_test_assert_uuid(const bs_target *t, const uint8_t u[16]) {
     return;
   if (u[6] >> 4 != 4 || (u[8] & 0xc0) != 0x80)
     fail_msg("uuid byte 6 = %02x, byte 8 = %02x: not an RFC 4122 version-4 uuid", u[6], u[8]);
+}
+
+size_t bs_snap_test_host_entries(const bs_target *t, const char *rel) {
+  char dir[4096];
+  bs_test_host_path(t, rel, dir);
+  DIR *d = opendir(dir);
+  if (!d)
+    fail_msg("opendir %s: %s", dir, strerror(errno));
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return n;
 }

@@ -19,6 +19,10 @@ void bs_snap_test_assert_same_tree(bs_store *st, const char *a, const char *b);
 /* Snapshots listed on @st; the list is freed. */
 size_t bs_snap_test_count(bs_store *st);
 
+/* Entries ("." and ".." left out) of the host directory under real target
+ * @t's root at @rel ("/.bs/snap": the snapshot trees). */
+size_t bs_snap_test_host_entries(const bs_target *t, const char *rel);
+
 /* Fail unless @u is a version-4 RFC 4122 UUID, where backstore made it (the
  * sim, the fallbacks); a filesystem's own snapshot UUID (btrfs, APFS) has
  * the layout the filesystem chose and is only checked to be non-zero. */
