@@ -35,13 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The context of a darwin host table: the table itself (its ctx points back
- * here) and copies of the two tables it is built on. */
-typedef struct darwin_os {
-  bs_host_os os;
-  bs_darwin_sys sys;
-  bs_host_os files;
-} darwin_os;
+#include "real/darwin_os.h"
+
+typedef bs__darwin_os darwin_os;
 
 static const darwin_os *D(void *ctx) { return (const darwin_os *)ctx; }
 
@@ -79,8 +75,14 @@ FWD(listxattr, (void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx), path
 FWD(sync, (void *ctx, const char *path), path)
 FWD(syncfs, (void *ctx, const char *root), root)
 FWD(usage, (void *ctx, const char *root, bs_usage *out), root, out)
+FWD(lock, (void *ctx, const char *path, int exclusive, int *handle), path, exclusive, handle)
 
 #undef FWD
+
+static void fwd_unlock(void *ctx, int handle) {
+  const bs_host_os *f = &D(ctx)->files;
+  f->unlock(f->ctx, handle);
+}
 
 /* ---- platform operations ------------------------------------------------ */
 
@@ -162,6 +164,7 @@ static int darwin_caps(void *ctx, const char *root, bs_caps *out) {
 }
 
 static int darwin_clone(void *ctx, const char *src, const char *dst) {
+  ((darwin_os *)ctx)->detail[0] = '\0';
   const darwin_os *d = D(ctx);
   const bs_host_os *f = &d->files;
   bs_stat_info si;
@@ -189,6 +192,8 @@ static int darwin_clone(void *ctx, const char *src, const char *dst) {
 
 /* ---- the table ---------------------------------------------------------- */
 
+static const char *darwin_last_detail(void *ctx) { return D(ctx)->detail; }
+
 static void darwin_release(void *ctx) {
   darwin_os *d = ctx;
   if (d->files.release)
@@ -205,7 +210,13 @@ int bs__darwin_make_os(const bs_host_os **out, const bs_darwin_sys *sys, const b
       !files->unlink || !files->rmdir || !files->rename || !files->stat || !files->chmod ||
       !files->chown || !files->utimens || !files->readdir || !files->setxattr ||
       !files->getxattr || !files->removexattr || !files->listxattr || !files->sync ||
-      !files->syncfs || !files->usage)
+      !files->syncfs || !files->usage || !files->lock != !files->unlock)
+    return BS_EINVALID;
+  /* The snapshot members come all together or not at all. */
+  bool snaps = bs__darwin_sys_has_snapshots(sys);
+  if (!snaps && (sys->mount_info || sys->fs_snapshot_create || sys->fs_snapshot_delete ||
+                 sys->fs_snapshot_list || sys->fs_snapshot_mount || sys->unmount || sys->run_tool ||
+                 sys->random))
     return BS_EINVALID;
   darwin_os *d = calloc(1, sizeof(*d));
   if (!d)
@@ -239,7 +250,19 @@ int bs__darwin_make_os(const bs_host_os **out, const bs_darwin_sys *sys, const b
     .caps = darwin_caps,
     .clone = darwin_clone,
     .release = darwin_release,
+    .last_detail = darwin_last_detail,
   };
+  if (files->lock) {
+    d->os.lock = fwd_lock;
+    d->os.unlock = fwd_unlock;
+  }
+  /* Branches and copied snapshots need only clonefile and the files; native
+   * snapshots check for the fs_snapshot calls themselves. */
+  d->os.make_root = bs__darwin_make_root;
+  d->os.reserve = bs__darwin_reserve;
+  d->os.snap_create = bs__darwin_snap_create;
+  d->os.branch_create = bs__darwin_branch_create;
+  d->os.tree_delete = bs__darwin_tree_delete;
   *out = &d->os;
   return BS_OK;
 }

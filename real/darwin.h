@@ -15,9 +15,11 @@
 #ifndef BS_REAL_DARWIN_H
 #define BS_REAL_DARWIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "real/host.h"
+#include "real/parse_diskutil.h"
 
 /* The "real" backend on macOS (darwin_libc.c; built on Darwin only). */
 extern const bs_backend_ops bs__real_ops;
@@ -47,6 +49,23 @@ extern const bs_backend_ops bs__real_ops;
 
 /* statfs(2)'s f_fstypename is char[MFSTYPENAMELEN], NUL-terminated. */
 #define BS_DARWIN_FSTYPENAME_LEN 16
+/* statfs(2)'s f_mntonname and f_mntfromname are char[MAXPATHLEN]. */
+#define BS_DARWIN_MNAMELEN 1024
+
+/* <sys/mount.h> flags of unmount(2) and fs_snapshot_mount(2). */
+#define BS_MNT_RDONLY 0x00000001u
+#define BS_MNT_FORCE 0x00080000u
+
+/* Where the volume holding a path is mounted: statfs(2)'s f_mntonname and
+ * f_mntfromname ("/dev/disk3s5", or "<snapshot>@/dev/disk3s5" for a mounted
+ * snapshot). */
+typedef struct bs_darwin_mount {
+  char on[BS_DARWIN_MNAMELEN];
+  char from[BS_DARWIN_MNAMELEN];
+} bs_darwin_mount;
+
+/* Callback of fs_snapshot_list: one snapshot name; non-zero stops. */
+typedef int (*bs_darwin_snap_cb)(void *ctx, const char *name);
 
 /* What getattrlist(ATTR_VOL_INFO | ATTR_VOL_CAPABILITIES) reports about a
  * volume (vol_capabilities_attr_t, word for word), plus pathconf's
@@ -71,15 +90,44 @@ typedef struct bs_darwin_sys {
   int (*volume_caps)(void *ctx, const char *path, bs_darwin_volcaps *out);
   /* clonefile(2): @dst must not exist; @flags are BS_CLONE_*. */
   int (*clonefile)(void *ctx, const char *src, const char *dst, uint32_t flags);
-  /* Next (snapshots and tools), appended here:
-   *   fs_snapshot_create / _list / _delete / _mount(ctx, volume, name, ...)
-   *   run_tool(ctx, argv, output buffer, exit status)  -- diskutil, hdiutil
-   * darwin.c will check they are non-NULL before calling them. */
+
+  /* ---- snapshots and tools (docs/darwin.md "Snapshots").  A table may
+   * leave all of these NULL: the darwin store then has no snapshots. */
+  /* statfs(2) of @path: where its volume is mounted. */
+  int (*mount_info)(void *ctx, const char *path, bs_darwin_mount *out);
+  /* fs_snapshot_create(2) of snapshot @name on the volume mounted at @vol
+   * (an open(2) of @vol, then the call).  EPERM without root or the
+   * com.apple.developer.vfs.snapshot entitlement. */
+  int (*fs_snapshot_create)(void *ctx, const char *vol, const char *name);
+  /* fs_snapshot_delete(2) of @name on @vol (EBUSY while it is mounted). */
+  int (*fs_snapshot_delete)(void *ctx, const char *vol, const char *name);
+  /* The names of @vol's snapshots: getattrlistbulk(2) with
+   * FSOPT_LIST_SNAPSHOT on @vol, in the order the volume gives them. */
+  int (*fs_snapshot_list)(void *ctx, const char *vol, bs_darwin_snap_cb cb, void *cb_ctx);
+  /* fs_snapshot_mount(2): mount snapshot @name of @vol, read-only, on the
+   * existing directory @dir; @flags are BS_MNT_*. */
+  int (*fs_snapshot_mount)(void *ctx, const char *vol, const char *dir, const char *name,
+                           uint32_t flags);
+  /* unmount(2) of the mount point @dir; @flags are BS_MNT_*. */
+  int (*unmount)(void *ctx, const char *dir, uint32_t flags);
+  /* Run @argv (argv[0] an absolute path, no shell) to completion and fill
+   * @out with its exit status and what it wrote on stdout and stderr (free
+   * with bs__tool_result_free).  0, or -errno when it could not be started:
+   * a tool that ran and failed is 0 with out->status != 0. */
+  int (*run_tool)(void *ctx, const char *const argv[], bs__tool_result *out);
+  /* @len random bytes (arc4random_buf(3)); names of new snapshots. */
+  void (*random)(void *ctx, void *buf, size_t len);
 } bs_darwin_sys;
 
+/* diskutil, as darwin.c runs it. */
+#define BS_DARWIN_DISKUTIL "/usr/sbin/diskutil"
+/* APFS snapshots darwin.c makes are named this prefix and 32 hex digits. */
+#define BS_DARWIN_SNAP_PREFIX "com.backstore."
+
 /* Build the host table of a darwin store: the file operations forward to
- * @files (its ctx included), the platform operations (fs_type, caps, clone)
- * are darwin.c's, on top of @sys.  Both tables are copied.  *@out lives until
+ * @files (its ctx included), the platform operations (fs_type, caps, clone,
+ * and when @sys has the snapshot members make_root, reserve, snap_create,
+ * branch_create, tree_delete, last_detail) are darwin.c's, on top of @sys.  Both tables are copied.  *@out lives until
  * its release method runs, which bs__host_close() calls; release first calls
  * @files->release(@files->ctx) if set (that is where a caller frees what
  * both tables' ctx point at).  If bs__host_open() fails, call
@@ -98,5 +146,14 @@ bs_fs_type bs__darwin_type_from_name(const char *fstypename);
 /* bs_caps from a volume's type name and capabilities (what the caps method
  * reports; see darwin.c for the rules). */
 void bs__darwin_caps_from(bs_caps *out, const char *fstypename, const bs_darwin_volcaps *vc);
+
+/* The snapshots of the volume mounted at @vol as `diskutil apfs
+ * listSnapshots` reports them (-plist when libplist is built in, else the
+ * text form), through @os's run_tool.  BS_E* code; on failure @msg says why
+ * (TOOL_FAILED, PARSE, or the errno of a tool that would not start).  The
+ * run goes through the fault point bs/real/exec/diskutil: when it fires,
+ * diskutil "exits with status 1" and prints nothing. */
+int bs__darwin_list_snapshots(const bs_host_os *os, const char *vol, bs__apfs_snap **out,
+                              size_t *count, char *msg, size_t cap);
 
 #endif

@@ -1,5 +1,6 @@
 /* The macOS side of the darwin seam: bs_darwin_sys on libc (statfs,
- * getattrlist, pathconf, clonefile), and the `real` backend's ops table on
+ * getattrlist, pathconf, clonefile; the snapshot members are in
+ * darwin_libc_snap.c), and the `real` backend's ops table on
  * macOS (darwin.c's platform operations over real/posix.c's file operations).
  *
  * Only macOS builds this file (the Makefile adds it on Darwin); anywhere else
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "real/darwin.h"
+#include "real/darwin_libc.h"
 #include "real/posix.h"
 #include "real/sys.h"
 
@@ -95,6 +97,14 @@ static const bs_darwin_sys libc_sys = {
   .statfs_typename = libc_statfs_typename,
   .volume_caps = libc_volume_caps,
   .clonefile = libc_clonefile,
+  .mount_info = bs__libc_mount_info,
+  .fs_snapshot_create = bs__libc_snap_create,
+  .fs_snapshot_delete = bs__libc_snap_delete,
+  .fs_snapshot_list = bs__libc_snap_list,
+  .fs_snapshot_mount = bs__libc_snap_mount,
+  .unmount = bs__libc_unmount,
+  .run_tool = bs__libc_run_tool,
+  .random = bs__libc_random,
 };
 
 static const bs_host_os libc_files = {

@@ -97,6 +97,14 @@ struct bs_host_os {
   /* Remove a tree made by snap_create or branch_create with method @m (read-only
    * or not); returns once the space it held shows as free in usage(). */
   int (*tree_delete)(void *ctx, bs__snap_method m, const char *path);
+
+  /* Why the last platform operation of this table failed, in words that
+   * -errno cannot carry ("fs_snapshot_create needs root and the
+   * com.apple.developer.vfs.snapshot entitlement", "diskutil exited with
+   * status 1: ..."), or "" (NULL member: never anything).  Valid until the
+   * next platform operation on the table; host.c puts it in the store's
+   * message.  darwin.c fills it. */
+  const char *(*last_detail)(void *ctx);
 };
 
 /* A store on a host directory. */

@@ -37,7 +37,8 @@
   XX("bs/real/snap_create", "BTRFS_IOC_SNAP_CREATE_V2 fails (btrfs snapshot or branch)")     \
   XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO / SUBVOL_SETFLAGS fails (uuid, ro)")  \
   XX("bs/real/snap_destroy", "BTRFS_IOC_SNAP_DESTROY_V2 fails (deleting a subvolume)")       \
-  XX("bs/real/tree_search", "BTRFS_IOC_TREE_SEARCH fails (cleaner wait, nested subvolumes)")
+  XX("bs/real/tree_search", "BTRFS_IOC_TREE_SEARCH fails (cleaner wait, nested subvolumes)") \
+  XX("bs/real/exec/diskutil", "diskutil exits with status 1 and prints nothing (macOS tool path)")
 
 /* True when fault point @point fires; errno is then set to its failinfo. */
 int bs__sys_fault(const char *point);

@@ -347,6 +347,14 @@ static int no_stat(void *ctx, const char *path, bs_stat_info *out) {
   return -ENOSYS;
 }
 
+static int no_lock(void *ctx, const char *path, int exclusive, int *handle) {
+  (void)ctx;
+  (void)path;
+  (void)exclusive;
+  (void)handle;
+  return -ENOSYS;
+}
+
 static void darwin_make_os_checks_its_tables(void **state) {
   (void)state;
   bs_store *st = open_fake("hfs");
@@ -360,6 +368,14 @@ static void darwin_make_os_checks_its_tables(void **state) {
   bs_darwin_sys partial = *sys;
   partial.clonefile = NULL;
   assert_int_equal(bs__darwin_make_os(&os, &partial, good), BS_EINVALID);
+  /* The snapshot members come all together or not at all. */
+  partial = *sys;
+  partial.run_tool = NULL;
+  assert_int_equal(bs__darwin_make_os(&os, &partial, good), BS_EINVALID);
+  bs_host_os unlockable = *good;
+  unlockable.unlock = NULL;
+  unlockable.lock = no_lock;
+  assert_int_equal(bs__darwin_make_os(&os, sys, &unlockable), BS_EINVALID);
   bs_host_os files = {.stat = no_stat}; /* most file operations missing */
   assert_int_equal(bs__darwin_make_os(&os, sys, &files), BS_EINVALID);
   assert_int_equal(bs__darwin_make_os(NULL, sys, good), BS_EINVALID);
@@ -374,6 +390,20 @@ static void darwin_make_os_checks_its_tables(void **state) {
   bs_fs_type t = BS_FS_OTHER;
   assert_int_equal(os->fs_type(os->ctx, "/", &t), 0);
   assert_int_equal(t, BS_FS_HFS);
+  assert_non_null(os->snap_create);
+  assert_string_equal(os->last_detail(os->ctx), "");
+  os->release(os->ctx);
+  /* Without the snapshot members: branches and copies still, native snapshots not. */
+  bs_darwin_sys bare = {.ctx = sys->ctx, .statfs_typename = sys->statfs_typename,
+                        .volume_caps = sys->volume_caps, .clonefile = sys->clonefile};
+  assert_bs_ok(bs__darwin_make_os(&os, &bare, &borrowed));
+  uint8_t uuid[16];
+  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_NATIVE, "/", "/.bs-t", uuid), -EOPNOTSUPP);
+  assert_non_null(strstr(os->last_detail(os->ctx), "no fs_snapshot calls"));
+  bs__apfs_snap *list = NULL;
+  size_t n = 0;
+  char msg[128];
+  assert_int_equal(bs__darwin_list_snapshots(os, "/", &list, &n, msg, sizeof(msg)), BS_EINVALID);
   os->release(os->ctx);
   bs_close(st);
 }

@@ -306,6 +306,50 @@ static void uuids_parse_strictly(void **state) {
     assert_int_equal(bs__uuid_parse(bad[i], strlen(bad[i]), u), BS_EPARSE);
 }
 
+/* On macOS CI: outputs of the real diskutil, captured by
+ * .github/workflows/macos.yml into $BS_DISKUTIL_LIVE_DIR as list.txt and
+ * list.plist (the same volume, one after the other), must parse, and both
+ * forms must list the same snapshots.  Skipped elsewhere. */
+static void live_diskutil_outputs_parse_alike(void **state) {
+  (void)state;
+  const char *dir = getenv("BS_DISKUTIL_LIVE_DIR");
+  if (!dir || !*dir)
+    skip();
+  char path[512];
+  bs__tool_result r[2] = {{0}, {0}};
+  const char *const files[2] = {"list.txt", "list.plist"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+      fail_msg("cannot open %s", path);
+    r[i].out = calloc(1, 1 << 20);
+    assert_non_null(r[i].out);
+    r[i].out_len = fread(r[i].out, 1, (1 << 20) - 1, f);
+    fclose(f);
+  }
+  bs__apfs_snap *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  char msg[256];
+  if (bs__diskutil_snapshots_text(&r[0], &a, &na, msg, sizeof(msg)) != 0)
+    fail_msg("live text output: %s", msg);
+  if (bs__diskutil_have_plist()) {
+    if (bs__diskutil_snapshots_plist(&r[1], &b, &nb, msg, sizeof(msg)) != 0)
+      fail_msg("live -plist output: %s", msg);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++) {
+      assert_string_equal(a[i].name, b[i].name);
+      assert_memory_equal(a[i].uuid, b[i].uuid, 16);
+      assert_int_equal(a[i].xid, b[i].xid);
+    }
+  }
+  print_message("    [ live     ] %zu snapshot(s) parsed from the real diskutil\n", na);
+  free(a);
+  free(b);
+  bs__tool_result_free(&r[0]);
+  bs__tool_result_free(&r[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(text_reads_recorded_lists),
@@ -317,6 +361,7 @@ int main(void) {
     cmocka_unit_test(diskutil_errors_match_golden),
     cmocka_unit_test(writers_round_trip),
     cmocka_unit_test(uuids_parse_strictly),
+    cmocka_unit_test(live_diskutil_outputs_parse_alike),
   };
   return cmocka_run_group_tests_name("parse_diskutil", tests, NULL, NULL);
 }

@@ -8,64 +8,113 @@
 
 #include "real/darwin.h"
 #include "real/host.h"
+#include "tests/support/darwin_fake_internal.h"
 
-typedef struct fake {
-  bs_store *sim;
-  const char *profile;  /* "apfs" or "hfs" */
-  int fail_next_clone;  /* errno for the next clonefile, 0 for none */
-  uint32_t last_clone_flags;
-  char fstypename[BS_DARWIN_FSTYPENAME_LEN]; /* tweak, "" for the profile's */
-  bs_darwin_fake_tweak tweak;
-} fake;
-
-/* A sim result as the OS would give it: 0 or -errno. */
-static int E(int rc) { return rc == 0 ? 0 : -bs_err_to_errno(rc); }
+int bs__fake_errno(int rc) { return rc == 0 ? 0 : -bs_err_to_errno(rc); }
+#define E bs__fake_errno
 
 static bs_store *S(void *ctx) { return ((fake *)ctx)->sim; }
 
+char *bs__fake_sim_path(const fake *f, const char *host) {
+  const fake_mount *m = NULL;
+  size_t best = 0;
+  for (size_t i = 0; i < f->nmounts; i++) {
+    size_t n = strlen(f->mounts[i].dir);
+    if (n > best && strncmp(host, f->mounts[i].dir, n) == 0 && (host[n] == '\0' || host[n] == '/')) {
+      m = &f->mounts[i];
+      best = n;
+    }
+  }
+  const char *rest = m ? host + best : strcmp(host, "/") == 0 ? "" : host;
+  char snap[BS_NAME_MAX + 32] = "";
+  if (m && bs_snapshot_path(snap, sizeof(snap), m->name) != 0)
+    return NULL;
+  size_t n = strlen(snap) + strlen(BS_FAKE_VOL) + strlen(rest) + 1;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s%s%s", snap, BS_FAKE_VOL, rest);
+  return p;
+}
+
+/* Run @call with `P` (and `Q`) the sim paths of host paths @path (@to). */
+#define ON_SIM(ctx, path, call)                                                             \
+  do {                                                                                      \
+    char *P = bs__fake_sim_path(ctx, path);                                                 \
+    int rc_ = P ? E(call) : -ENOMEM;                                                        \
+    free(P);                                                                                \
+    return rc_;                                                                             \
+  } while (0)
+#define ON_SIM2(ctx, path, to, call)                                                        \
+  do {                                                                                      \
+    char *P = bs__fake_sim_path(ctx, path), *Q = bs__fake_sim_path(ctx, to);                \
+    int rc_ = P && Q ? E(call) : -ENOMEM;                                                   \
+    free(P);                                                                                \
+    free(Q);                                                                                \
+    return rc_;                                                                             \
+  } while (0)
+
 /* ---- file operations on the sim ------------------------------------------ */
 
-static int f_create(void *ctx, const char *path, uint32_t mode) { return E(bs_create(S(ctx), path, mode)); }
-static int f_mkdir(void *ctx, const char *path, uint32_t mode) { return E(bs_mkdir(S(ctx), path, mode)); }
+static int f_create(void *ctx, const char *path, uint32_t mode) {
+  ON_SIM(ctx, path, bs_create(S(ctx), P, mode));
+}
+static int f_mkdir(void *ctx, const char *path, uint32_t mode) { ON_SIM(ctx, path, bs_mkdir(S(ctx), P, mode)); }
 static int f_pwrite(void *ctx, const char *path, uint64_t off, const void *buf, size_t len) {
-  return E(bs_write(S(ctx), path, off, buf, len));
+  ON_SIM(ctx, path, bs_write(S(ctx), P, off, buf, len));
 }
 static int f_pread(void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  return E(bs_read(S(ctx), path, off, buf, len, nread));
+  ON_SIM(ctx, path, bs_read(S(ctx), P, off, buf, len, nread));
 }
-static int f_truncate(void *ctx, const char *path, uint64_t size) { return E(bs_truncate(S(ctx), path, size)); }
-static int f_unlink(void *ctx, const char *path) { return E(bs_unlink(S(ctx), path)); }
-static int f_rmdir(void *ctx, const char *path) { return E(bs_rmdir(S(ctx), path)); }
-static int f_rename(void *ctx, const char *from, const char *to) { return E(bs_rename(S(ctx), from, to)); }
-static int f_stat(void *ctx, const char *path, bs_stat_info *out) { return E(bs_stat(S(ctx), path, out)); }
-static int f_chmod(void *ctx, const char *path, uint32_t mode) { return E(bs_chmod(S(ctx), path, mode)); }
+static int f_truncate(void *ctx, const char *path, uint64_t size) {
+  ON_SIM(ctx, path, bs_truncate(S(ctx), P, size));
+}
+static int f_unlink(void *ctx, const char *path) { ON_SIM(ctx, path, bs_unlink(S(ctx), P)); }
+/* A mount point is busy, as rmdir(2) says on macOS. */
+static int f_rmdir(void *ctx, const char *path) {
+  fake *f = ctx;
+  for (size_t i = 0; i < f->nmounts; i++)
+    if (strcmp(f->mounts[i].dir, path) == 0)
+      return -EBUSY;
+  ON_SIM(ctx, path, bs_rmdir(S(ctx), P));
+}
+static int f_rename(void *ctx, const char *from, const char *to) {
+  ON_SIM2(ctx, from, to, bs_rename(S(ctx), P, Q));
+}
+static int f_stat(void *ctx, const char *path, bs_stat_info *out) { ON_SIM(ctx, path, bs_stat(S(ctx), P, out)); }
+static int f_chmod(void *ctx, const char *path, uint32_t mode) { ON_SIM(ctx, path, bs_chmod(S(ctx), P, mode)); }
 static int f_chown(void *ctx, const char *path, uint32_t uid, uint32_t gid) {
-  return E(bs_chown(S(ctx), path, uid, gid));
+  ON_SIM(ctx, path, bs_chown(S(ctx), P, uid, gid));
 }
 static int f_utimens(void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  return E(bs_utimens(S(ctx), path, atime_ns, mtime_ns));
+  ON_SIM(ctx, path, bs_utimens(S(ctx), P, atime_ns, mtime_ns));
 }
 static int f_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) {
-  return E(bs_readdir(S(ctx), path, cb, cb_ctx));
+  ON_SIM(ctx, path, bs_readdir(S(ctx), P, cb, cb_ctx));
 }
 static int f_setxattr(void *ctx, const char *path, const char *name, const void *val, size_t len) {
-  return E(bs_setxattr(S(ctx), path, name, val, len));
+  ON_SIM(ctx, path, bs_setxattr(S(ctx), P, name, val, len));
 }
 /* The seam's contract: too small a buffer is ERANGE, as getxattr(2) says. */
 static int f_getxattr(void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  int rc = bs_getxattr(S(ctx), path, name, buf, cap, len);
+  char *p = bs__fake_sim_path(ctx, path);
+  if (!p)
+    return -ENOMEM;
+  int rc = bs_getxattr(S(ctx), p, name, buf, cap, len);
   size_t need = 0;
-  if (rc == BS_EINVALID && cap > 0 && bs_getxattr(S(ctx), path, name, NULL, 0, &need) == 0 && need > cap)
-    return -ERANGE;
-  return E(rc);
+  if (rc == BS_EINVALID && cap > 0 && bs_getxattr(S(ctx), p, name, NULL, 0, &need) == 0 && need > cap)
+    rc = -ERANGE;
+  else
+    rc = E(rc);
+  free(p);
+  return rc;
 }
 static int f_removexattr(void *ctx, const char *path, const char *name) {
-  return E(bs_removexattr(S(ctx), path, name));
+  ON_SIM(ctx, path, bs_removexattr(S(ctx), P, name));
 }
 static int f_listxattr(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx) {
-  return E(bs_listxattr(S(ctx), path, cb, cb_ctx));
+  ON_SIM(ctx, path, bs_listxattr(S(ctx), P, cb, cb_ctx));
 }
-static int f_sync(void *ctx, const char *path) { return E(bs_sync(S(ctx), path)); }
+static int f_sync(void *ctx, const char *path) { ON_SIM(ctx, path, bs_sync(S(ctx), P)); }
 static int f_syncfs(void *ctx, const char *root) {
   (void)root;
   return E(bs_sync(S(ctx), NULL));
@@ -77,6 +126,7 @@ static int f_usage(void *ctx, const char *root, bs_usage *out) {
 
 static void f_release(void *ctx) {
   fake *f = ctx;
+  bs__fake_snap_release(f);
   bs_close(f->sim);
   free(f);
 }
@@ -86,7 +136,7 @@ static void f_release(void *ctx) {
 /* statfs and friends fail on a path that does not exist. */
 static int exists(fake *f, const char *path) {
   bs_stat_info si;
-  return E(bs_stat(f->sim, path, &si));
+  return f_stat(f, path, &si);
 }
 
 static int s_statfs_typename(void *ctx, const char *path, char out[BS_DARWIN_FSTYPENAME_LEN]) {
@@ -140,10 +190,103 @@ static void partial_clone(fake *f, const char *src, const char *dst) {
   bs_stat_info si;
   uint8_t buf[4096];
   size_t n = 0;
-  if (bs_stat(f->sim, src, &si) != 0 || bs_create(f->sim, dst, si.mode) != 0)
+  if (f_stat(f, src, &si) != 0 || f_create(f, dst, si.mode) != 0)
     return;
-  if (bs_read(f->sim, src, 0, buf, sizeof(buf), &n) == 0 && n > 0)
-    (void)bs_write(f->sim, dst, 0, buf, n);
+  if (f_pread(f, src, 0, buf, sizeof(buf), &n) == 0 && n > 0)
+    (void)f_pwrite(f, dst, 0, buf, n);
+}
+
+typedef struct names {
+  char **v;
+  size_t n;
+  int oom;
+} names;
+
+static int add_name(void *ctx, const char *name, bs_file_kind kind) {
+  (void)kind;
+  names *l = ctx;
+  char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+  char *s = strdup(name);
+  if (!v || !s) {
+    free(s);
+    if (v)
+      l->v = v;
+    l->oom = 1;
+    return 1;
+  }
+  l->v = v;
+  l->v[l->n++] = s;
+  return 0;
+}
+
+static int add_xattr_name(void *ctx, const char *name) { return add_name(ctx, name, BS_KIND_FILE); }
+
+/* Every xattr of @src on @dst; names first (a callback may not call the sim). */
+static int copy_xattrs(fake *f, const char *src, const char *dst) {
+  names l = {0};
+  int rc = f_listxattr(f, src, add_xattr_name, &l);
+  if (rc == 0 && l.oom)
+    rc = -ENOMEM;
+  for (size_t i = 0; i < l.n; i++) {
+    char buf[4096];
+    size_t len = 0;
+    if (rc == 0)
+      rc = f_getxattr(f, src, l.v[i], buf, sizeof(buf), &len);
+    if (rc == 0)
+      rc = f_setxattr(f, dst, l.v[i], buf, len);
+    free(l.v[i]);
+  }
+  free(l.v);
+  return rc;
+}
+
+/* clonefile(2) of a directory: "as if each item was cloned individually",
+ * then the directory's owner, xattrs, mode and times. */
+static int clone_tree(fake *f, const char *src, const char *dst) {
+  bs_stat_info si;
+  int rc = f_stat(f, src, &si);
+  if (rc != 0)
+    return rc;
+  if (si.kind == BS_KIND_FILE) {
+    char *p = bs__fake_sim_path(f, src), *q = bs__fake_sim_path(f, dst);
+    rc = p && q ? bs_reflink(f->sim, p, q) : BS_ENO_MEMORY;
+    free(p);
+    free(q);
+    return rc == BS_EUNSUPPORTED ? -ENOTSUP : E(rc); /* HFS+: ENOTSUP, as macOS says */
+  }
+  bs_caps c;
+  if (si.kind != BS_KIND_DIR || bs_get_caps(f->sim, &c) != 0 || !c.native_reflink)
+    return -ENOTSUP;
+  if ((rc = f_mkdir(f, dst, 0700)) != 0)
+    return rc;
+  names l = {0};
+  rc = f_readdir(f, src, add_name, &l);
+  if (rc == 0 && l.oom)
+    rc = -ENOMEM;
+  for (size_t i = 0; i < l.n; i++) {
+    size_t a = strlen(src) + strlen(l.v[i]) + 2, b = strlen(dst) + strlen(l.v[i]) + 2;
+    char *s = malloc(a), *t = malloc(b);
+    if (rc == 0 && s && t) {
+      snprintf(s, a, "%s/%s", src, l.v[i]);
+      snprintf(t, b, "%s/%s", dst, l.v[i]);
+      rc = clone_tree(f, s, t);
+    } else if (rc == 0) {
+      rc = -ENOMEM;
+    }
+    free(s);
+    free(t);
+    free(l.v[i]);
+  }
+  free(l.v);
+  if (rc == 0)
+    rc = copy_xattrs(f, src, dst);
+  if (rc == 0)
+    rc = f_chown(f, dst, si.uid, si.gid);
+  if (rc == 0)
+    rc = f_chmod(f, dst, si.mode);
+  if (rc == 0)
+    rc = f_utimens(f, dst, si.atime_ns, si.mtime_ns);
+  return rc;
 }
 
 static int s_clonefile(void *ctx, const char *src, const char *dst, uint32_t flags) {
@@ -155,11 +298,13 @@ static int s_clonefile(void *ctx, const char *src, const char *dst, uint32_t fla
     if (err == ENOSPC)
       partial_clone(f, src, dst);
     else if (err == EEXIST)
-      (void)bs_create(f->sim, dst, 0600); /* someone else's file */
+      (void)f_create(f, dst, 0600); /* someone else's file */
     return -err;
   }
-  int rc = bs_reflink(f->sim, src, dst);
-  return rc == BS_EUNSUPPORTED ? -ENOTSUP : E(rc); /* HFS+: ENOTSUP, as macOS says */
+  bs_stat_info si;
+  if (f_stat(f, dst, &si) == 0)
+    return -EEXIST;
+  return clone_tree(f, src, dst);
 }
 
 /* ---- the store ------------------------------------------------------------ */
@@ -187,7 +332,7 @@ static const bs_backend_ops *fake_table(void) {
   return &fake_ops;
 }
 
-static fake *fake_of(bs_store *st) {
+fake *bs__fake_of(bs_store *st) {
   if (!st || st->ops != &fake_ops)
     return NULL;
   const bs_darwin_sys *sys = bs__darwin_sys(((bs__host_store *)st)->os);
@@ -195,12 +340,12 @@ static fake *fake_of(bs_store *st) {
 }
 
 static int fake_check(bs_store *st) {
-  fake *f = fake_of(st);
+  fake *f = bs__fake_of(st);
   int rc = bs_check(f->sim);
   return rc == 0 ? 0 : bs_store_fail(st, rc, 0, "%s", bs_last_message(f->sim));
 }
 
-static int fake_clock(bs_store *st, int64_t *out) { return bs_clock_ns(fake_of(st)->sim, out); }
+static int fake_clock(bs_store *st, int64_t *out) { return bs_clock_ns(bs__fake_of(st)->sim, out); }
 
 /* The table's open method (bs_darwin_fake_open() calls it): opts->profile,
  * or the text after "darwin-fake:", and opts->seed. */
@@ -215,10 +360,15 @@ static int fake_open(bs_store **out, const bs_open_opts *opts, const char *inner
   f->last_clone_flags = UINT32_MAX;
   bs_open_opts so = {.profile = f->profile, .seed = opts->seed, .capacity = opts->capacity};
   int rc = bs_open(&f->sim, "sim", &so);
+  if (rc == 0 && (rc = bs_mkdir(f->sim, BS_FAKE_VOL, 0755)) != 0)
+    bs_close(f->sim);
   if (rc != 0) {
     free(f);
     return rc;
   }
+  f->rng = opts->seed ^ 0x9e3779b97f4a7c15ull;
+  if (!f->rng)
+    f->rng = 1;
   const bs_host_os files = {
     .name = "darwin-fake",
     .ctx = f,
@@ -244,45 +394,50 @@ static int fake_open(bs_store **out, const bs_open_opts *opts, const char *inner
     .usage = f_usage,
     .release = f_release,
   };
-  const bs_darwin_sys sys = {
+  bs_darwin_sys sys = {
     .ctx = f,
     .statfs_typename = s_statfs_typename,
     .volume_caps = s_volume_caps,
     .clonefile = s_clonefile,
   };
+  bs__fake_snap_sys(&sys);
   const bs_host_os *os = NULL;
   rc = bs__darwin_make_os(&os, &sys, &files);
   if (rc != 0) {
     f_release(f);
     return rc;
   }
-  rc = bs__host_open(out, fake_table(), os, "/", 0);
+  rc = bs__host_open(out, fake_table(), os, "/", opts->flags);
   if (rc != 0)
     os->release(os->ctx); /* and so f_release(f) */
   return rc;
 }
 
 int bs_darwin_fake_open(bs_store **out, const char *profile, uint64_t seed) {
+  return bs_darwin_fake_open_flags(out, profile, seed, 0);
+}
+
+int bs_darwin_fake_open_flags(bs_store **out, const char *profile, uint64_t seed, uint32_t flags) {
   if (!out)
     return BS_EINVALID;
   *out = NULL;
-  bs_open_opts o = {.profile = profile, .seed = seed};
+  bs_open_opts o = {.profile = profile, .seed = seed, .flags = flags};
   return fake_open(out, &o, NULL);
 }
 
 void bs_darwin_fake_fail_next_clone(bs_store *st, int err) {
-  fake *f = fake_of(st);
+  fake *f = bs__fake_of(st);
   if (f)
     f->fail_next_clone = err;
 }
 
 uint32_t bs_darwin_fake_last_clone_flags(bs_store *st) {
-  fake *f = fake_of(st);
+  fake *f = bs__fake_of(st);
   return f ? f->last_clone_flags : UINT32_MAX;
 }
 
 void bs_darwin_fake_tweak_seam(bs_store *st, const bs_darwin_fake_tweak *t) {
-  fake *f = fake_of(st);
+  fake *f = bs__fake_of(st);
   if (!f)
     return;
   memset(&f->tweak, 0, sizeof(f->tweak));
@@ -296,6 +451,6 @@ void bs_darwin_fake_tweak_seam(bs_store *st, const bs_darwin_fake_tweak *t) {
 }
 
 bs_store *bs_darwin_fake_sim(bs_store *st) {
-  fake *f = fake_of(st);
+  fake *f = bs__fake_of(st);
   return f ? f->sim : NULL;
 }
