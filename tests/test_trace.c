@@ -344,7 +344,8 @@ static bool pick_trigger(const bs_trace *t, uint32_t min_idx, uint32_t *idx) {
     char path[320];
     unsigned long long off, len;
     if (sscanf(t->lines[k].text, "%u write %319s off=%llu len=%llu", &i, path, &off, &len) != 4 ||
-        len < 100 || strncmp(path, "/.bs/", 5) == 0 || i < min_idx)
+        len < 100 || strncmp(path, "/.bs/", 5) == 0 || i < min_idx ||
+        !strstr(t->lines[k].text, " -> OK "))
       continue;
     bool unique = true;
     for (size_t q = 0; q < t->n_lines && unique; q++) {
@@ -470,6 +471,42 @@ static void traces_do_not_depend_on_jobs(void **state) {
   bs_campaign_summary_free(&s3);
 }
 
+/* A failure under a fault schedule shrinks too; the shrunk trace is a fresh
+ * recording, with the faults its own replay fired. */
+static void shrink_under_faults_records_the_faults_it_fires(void **state) {
+  (void)state;
+  uint64_t seed = bs_test_seed() + 3;
+  bs_campaign_opts o = {.backend = "sim", .profile = "btrfs", .ops = 300,
+                        .faults = "bs/op/write=no_space%0.05,bs/op/truncate=io@3"};
+  bs_campaign_result r;
+  bs_trace *pass = record(&o, seed, &r);
+  assert_true(r.faults_fired > 0);
+  uint32_t want_idx;
+  assert_true(pick_trigger(pass, 150, &want_idx));
+  bs_trace_free(pass);
+  o.backend = "broken";
+  bs_trace *t = record(&o, seed, &r);
+  assert_true(r.failed);
+  assert_int_equal(r.failure.op_index, want_idx);
+  assert_non_null(t->faults);
+  bs_trace *min = NULL;
+  bs_trace_error e;
+  if (bs_trace_shrink(&min, t, NULL, NULL, &e) != 0)
+    fail_msg("shrink: %s", e.message);
+  assert_true(min->n_ops <= 5);
+  assert_string_equal(min->faults, t->faults);
+  bs_replay_result x;
+  assert_bs_ok(bs_trace_replay(&x, min, NULL, NULL));
+  assert_true(x.reproduced);
+  assert_int_equal(x.differences, 0);
+  size_t fault_lines = 0;
+  for (size_t k = 0; k < min->n_lines; k++)
+    fault_lines += min->lines[k].kind == BS_TRACE_FAULT;
+  assert_int_equal(fault_lines, x.faults_fired);
+  bs_trace_free(min);
+  bs_trace_free(t);
+}
+
 /* Fired faults are trace lines; a replay fires exactly the same ones. */
 static void faults_in_traces_replay_exactly(void **state) {
   (void)state;
@@ -546,6 +583,7 @@ int main(void) {
     cmocka_unit_test(shrink_refuses_a_trace_without_failure),
     cmocka_unit_test(traces_do_not_depend_on_jobs),
     cmocka_unit_test(faults_in_traces_replay_exactly),
+    cmocka_unit_test(shrink_under_faults_records_the_faults_it_fires),
   };
   return cmocka_run_group_tests_name("trace", tests, setup, teardown);
 }
