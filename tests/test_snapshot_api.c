@@ -113,6 +113,7 @@ static void names_body(bs_store *st, const bs_target *t, void *ctx) {
   const char *ok[] = {
     "with spaces", " leading and trailing ", "caf\xc3\xa9", "cafe\xcc\x81", /* é two ways */
     "\xf0\x9f\x93\xb8 snap", "tab\there", "-dash", "$(reboot)", "...", l255, u255,
+    "Nightly", "nightly", /* byte for byte, also on case-insensitive apfs */
   };
   size_t nok = sizeof(ok) / sizeof(ok[0]);
   for (size_t i = 0; i < nok; i++) {
@@ -254,6 +255,12 @@ static void delete_unused_body(bs_store *st, const bs_target *t, void *ctx) {
   char path[300];
   assert_bs_err(bs_snapshot_mount_ro(st, si.id, path, sizeof(path)), BS_ENOT_FOUND);
   assert_bs_err(bs_branch_create(st, si.id, "b"), BS_ENOT_FOUND);
+  const uint64_t never[] = {0, si.id + 100, UINT64_MAX}; /* ids never handed out */
+  for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+    assert_bs_err(bs_snapshot_delete(st, never[i]), BS_ENOT_FOUND);
+    assert_bs_err(bs_snapshot_mount_ro(st, never[i], path, sizeof(path)), BS_ENOT_FOUND);
+    assert_bs_err(bs_branch_create(st, never[i], "b"), BS_ENOT_FOUND);
+  }
   bs_stat_info s;
   assert_bs_err(bs_stat(st, "/.bs/snapshots/s", &s), BS_ENOT_FOUND);
   char l[BS_TEST_LISTING_MAX];
