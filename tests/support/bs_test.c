@@ -364,8 +364,8 @@ bool bs_test_snapshots_work(const bs_target *t) {
   case BS_TARGET_REAL: /* btrfs native, xfs reflink tree, ext4/tmpfs copies when asked for */
     return t->caps.native_snapshots || t->caps.native_reflink ||
            (t->open_flags & BS_OPEN_SNAPSHOT_COPY);
-  case BS_TARGET_DARWIN: /* not through the fake seam yet */
-    return false;
+  case BS_TARGET_DARWIN: /* APFS native snapshots through the fake seam */
+    return t->caps.native_snapshots;
   }
   return false;
 }

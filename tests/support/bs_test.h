@@ -78,7 +78,8 @@ void bs_test_each_backend_if(unsigned kinds, bs_target_filter want, bs_target_bo
                              uint64_t seed);
 /* True where the snapshot API works on @t (docs/snapshots.md): the sim
  * profiles with native snapshots (apfs, btrfs); real btrfs (native), xfs
- * (reflink-tree fallback), ext4 and tmpfs opened with BS_OPEN_SNAPSHOT_COPY. */
+ * (reflink-tree fallback), ext4 and tmpfs opened with BS_OPEN_SNAPSHOT_COPY;
+ * darwin apfs (native, through the fake seam). */
 bool bs_test_snapshots_work(const bs_target *t);
 /* True where the snapshot API answers BS_EUNSUPPORTED on @t. */
 bool bs_test_snapshots_unsupported(const bs_target *t);
