@@ -102,32 +102,31 @@ int bs__linux_reserve(void *ctx, const char *root, const char *dir) {
 
 /* ---- btrfs ---------------------------------------------------------------------- */
 
-/* Snapshot subvolume @src as @dst, read-only or writable.  With @drop_bs,
- * @src's top-level ".bs" (which must be a subvolume, so its contents are not
- * in the snapshot) is also taken out of the snapshot, where btrfs shows it as
- * an empty directory: the snapshot is made writable, the placeholder
- * removed (the root's times put back), then the snapshot made read-only. */
-static int btrfs_snapshot(const char *src, const char *dst, bool readonly, bool drop_bs,
-                          uint8_t uuid[16]) {
+/* btrfs shows a subvolume nested in a snapshot's source (the store's .bs) as
+ * an empty directory with this inode number; rmdir takes it away. */
+#define EMPTY_SUBVOL_DIR_INO 2
+
+/* A snapshot (@readonly) or a branch of subvolume @src at @dst.  A snapshot
+ * of a store root keeps the empty placeholder of its .bs subvolume: removing
+ * it needs the snapshot writable first and BTRFS_IOC_SUBVOL_SETFLAGS after,
+ * a transaction commit that doubles the cost, so host.c hides ".bs" at tree
+ * roots instead.  A branch is writable anyway: its placeholder is removed
+ * (the root's times put back). */
+static int btrfs_snapshot(const char *src, const char *dst, bool readonly, uint8_t uuid[16]) {
   int sfd = bs__sys_open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
   if (sfd < 0)
     return errno == ELOOP ? -ENOTDIR : -errno;
-  struct stat sb;
+  struct stat sb, bsb;
   int rc = fstat(sfd, &sb) == 0 ? 0 : -errno;
   if (rc == 0 && !is_subvol_root(sfd, &sb))
     rc = -EOPNOTSUPP; /* btrfs would snapshot the whole subvolume holding @src */
-  bool placeholder = false;
-  if (rc == 0 && drop_bs) {
-    struct stat bsb;
-    if (fstatat(sfd, ".bs", &bsb, AT_SYMLINK_NOFOLLOW) == 0) {
-      if (!S_ISDIR(bsb.st_mode) || bsb.st_ino != BTRFS_FIRST_FREE_OBJECTID)
-        rc = -EOPNOTSUPP; /* a plain .bs would be copied into the snapshot */
-      else
-        placeholder = true;
-    } else if (errno != ENOENT) {
-      rc = -errno;
-    }
-  }
+  bool has_bs = rc == 0 && fstatat(sfd, ".bs", &bsb, AT_SYMLINK_NOFOLLOW) == 0;
+  if (rc == 0 && !has_bs && errno != ENOENT)
+    rc = -errno;
+  /* A .bs that is not a subvolume (nor a placeholder) would be in the copy. */
+  if (has_bs && (!S_ISDIR(bsb.st_mode) ||
+                 (bsb.st_ino != BTRFS_FIRST_FREE_OBJECTID && bsb.st_ino != EMPTY_SUBVOL_DIR_INO)))
+    rc = -EOPNOTSUPP;
   const char *last = NULL;
   int dir = rc == 0 ? bs__linux_open_parent(dst, &last) : rc;
   if (dir < 0) {
@@ -136,21 +135,21 @@ static int btrfs_snapshot(const char *src, const char *dst, bool readonly, bool 
   }
   if (faccessat(dir, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     rc = -EEXIST;
-  else if (bs__sys_snap_create(dir, last, sfd, readonly && !placeholder) != 0)
+  else if (bs__sys_snap_create(dir, last, sfd, readonly) != 0)
     rc = -errno;
   bool made = rc == 0;
   int dfd = rc == 0 ? bs__sys_openat(dir, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) : -1;
   if (rc == 0 && dfd < 0)
     rc = -errno;
-  if (rc == 0 && placeholder && bs__sys_unlinkat(dfd, ".bs", AT_REMOVEDIR) != 0)
-    rc = -errno;
-  if (rc == 0 && placeholder) { /* the removal touched the root's times */
-    struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
-    if (bs__sys_futimens(dfd, ts) != 0)
+  if (rc == 0 && has_bs && !readonly) {
+    if (bs__sys_unlinkat(dfd, ".bs", AT_REMOVEDIR) != 0) {
       rc = -errno;
+    } else {
+      struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+      if (bs__sys_futimens(dfd, ts) != 0)
+        rc = -errno;
+    }
   }
-  if (rc == 0 && placeholder && readonly && bs__sys_subvol_set_ro(dfd) != 0)
-    rc = -errno;
   uint64_t id = 0;
   if (rc == 0 && uuid && bs__sys_subvol_info(dfd, &id, uuid) != 0)
     rc = -errno;
@@ -181,7 +180,7 @@ int bs__linux_snap_create(void *ctx, bs__snap_method m, const char *src, const c
   memset(uuid, 0, 16);
   switch (m) {
   case BS__SNAP_NATIVE:
-    return btrfs_snapshot(src, dst, true, true, uuid);
+    return btrfs_snapshot(src, dst, true, uuid);
   case BS__SNAP_REFLINK: {
     int rc = reflink_possible(src);
     return rc != 0 ? rc : bs__linux_clone_tree(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE);
@@ -196,7 +195,7 @@ int bs__linux_branch_create(void *ctx, bs__snap_method m, const char *src, const
   (void)ctx;
   switch (m) {
   case BS__SNAP_NATIVE:
-    return btrfs_snapshot(src, dst, false, false, NULL);
+    return btrfs_snapshot(src, dst, false, NULL);
   case BS__SNAP_REFLINK: {
     int rc = reflink_possible(src);
     return rc != 0 ? rc : bs__linux_clone_tree(src, dst, 0);

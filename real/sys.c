@@ -319,15 +319,6 @@ int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]) {
   return 0;
 }
 
-int bs__sys_subvol_set_ro(int fd) {
-  FAULT("bs/real/subvol_info", -1);
-  uint64_t flags = 0;
-  if (ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, &flags) != 0)
-    return -1;
-  flags |= BTRFS_SUBVOL_RDONLY;
-  return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
-}
-
 int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found) {
   FAULT("bs/real/tree_search", -1);
   struct btrfs_ioctl_search_args a;

@@ -35,7 +35,7 @@
   XX("bs/real/setflags", "FS_IOC_GETFLAGS/SETFLAGS fails (immutable flag of a snapshot tree)") \
   XX("bs/real/subvol_create", "BTRFS_IOC_SUBVOL_CREATE_V2 fails (store root, .bs)")          \
   XX("bs/real/snap_create", "BTRFS_IOC_SNAP_CREATE_V2 fails (btrfs snapshot or branch)")     \
-  XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO / SUBVOL_SETFLAGS fails (uuid, ro)")  \
+  XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO fails (id, UUID of a subvolume)")   \
   XX("bs/real/snap_destroy", "BTRFS_IOC_SNAP_DESTROY_V2 fails (deleting a subvolume)")       \
   XX("bs/real/tree_search", "BTRFS_IOC_TREE_SEARCH fails (cleaner wait, nested subvolumes)") \
   XX("bs/real/exec/diskutil", "diskutil exits with status 1 and prints nothing (macOS tool path)")
@@ -97,8 +97,6 @@ int bs__sys_snap_create(int dirfd, const char *name, int srcfd, int readonly);
 int bs__sys_snap_destroy(int dirfd, const char *name);
 /* btrfs: id and UUID of the subvolume holding @fd. */
 int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]);
-/* btrfs: make the subvolume whose root is @fd read-only. */
-int bs__sys_subvol_set_ro(int fd);
 /* btrfs: whether the root tree holds an item of @type (BTRFS_*_KEY) for
  * object @id: a ROOT_ITEM while subvolume @id exists (the cleaner removes it
  * once the blocks are released), a ROOT_REF per subvolume nested in it.
