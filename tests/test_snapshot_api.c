@@ -374,6 +374,22 @@ static void releases_body(bs_store *st, const bs_target *t, void *ctx) {
     about("unlink of a file the snapshot holds", f2 - f1, shares ? 0 : size);
     about("snapshot delete", f3 - f2, size);
   }
+  /* A branch's own data goes with the branch. */
+  assert_bs_ok(bs_snapshot_create(st, "s2", &si));
+  assert_bs_ok(bs_branch_create(st, si.id, "b"));
+  int64_t g0 = (int64_t)free_bytes(st);
+  bs_test_put(st, "/.bs/branches/b/own", (size_t)size, 3);
+  int64_t g1 = (int64_t)free_bytes(st);
+  assert_bs_ok(bs_branch_delete(st, "b"));
+  int64_t g2 = (int64_t)free_bytes(st);
+  if (bs_test_exact_space(t)) {
+    assert_int_equal(g1, g0 - size);
+    assert_int_equal(g2, g0);
+  } else {
+    about("write into a branch", g1 - g0, -size);
+    about("branch delete", g2 - g1, size);
+  }
+  assert_bs_ok(bs_snapshot_delete(st, si.id));
   bs_test_assert_put(st, "/small", 4096, 2);
   bs_test_check(st, t);
 }
