@@ -1,7 +1,7 @@
 /* A seeded property test of snapshot/branch lifecycles against a small
  * reference model, on every target where the snapshot API works.  Random
  * operations (create/delete snapshot, create/delete branch, writes to main
- * and to branches) must give the model's answers (OK, EXISTS, BUSY,
+ * and to branches, restarts of the store) must give the model's answers (OK, EXISTS, BUSY,
  * NOT_FOUND), ids that are never reused, the model's branch counts and
  * parents, and the model's file contents in every tree.  Case i uses seed
  * bs_test_seed() + i; a failure names the seed and how to replay it. */
@@ -255,10 +255,12 @@ static void check_all(bs_store *st, const bs_target *t, const model *m) {
 
 /* ---- the property ------------------------------------------------------------ */
 
-static void step(bs_store *st, const bs_target *t, model *m, uint64_t *rng) {
+/* One random operation on *@stp (which a restart replaces). */
+static void step(bs_store **stp, const bs_target *t, model *m, uint64_t *rng) {
+  bs_store *st = *stp;
   int fi = (int)below(rng, NF), s = (int)below(rng, NS), b = (int)below(rng, NB);
   char dir[300];
-  switch (below(rng, 12)) {
+  switch (below(rng, 13)) {
   case 0:
   case 1:
     op_write(st, "", &m->main.f[fi], fi, rng);
@@ -287,6 +289,10 @@ static void step(bs_store *st, const bs_target *t, model *m, uint64_t *rng) {
   case 10:
     op_branch_delete(st, m, b);
     break;
+  case 11: /* a restart: the model does not change */
+    if (t->kind != BS_TARGET_DARWIN)
+      *stp = bs_test_reopen(t, st);
+    break;
   default:
     check_all(st, t, m);
     break;
@@ -307,7 +313,7 @@ static void model_body(bs_store *first, const bs_target *t, void *ctx) {
     model *m = calloc(1, sizeof(*m));
     assert_non_null(m);
     for (cur_op = 0; cur_op < ops; cur_op++)
-      step(st, t, m, &rng);
+      step(&st, t, m, &rng);
     check_all(st, t, m);
     free(m);
     bs_test_close_fresh(st);

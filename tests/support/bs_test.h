@@ -84,10 +84,12 @@ bool bs_test_snapshots_work(const bs_target *t);
 /* True where the snapshot API answers BS_EUNSUPPORTED on @t. */
 bool bs_test_snapshots_unsupported(const bs_target *t);
 
-/* Close @st, the store a body was given for @t, and open it again as a new
- * process would: a real store on the same root and open flags, a sim store
- * through an image (bs_sim_save + bs_sim_load).  The body then uses the
- * returned store; the runner closes it. */
+/* Close @st, a store of @t (the one a body was given, or one from
+ * bs_test_open_fresh), and open it again as a new process would: a real
+ * store on the same root and open flags, a sim store through an image
+ * (bs_sim_save + bs_sim_load).  The caller uses the returned store from then
+ * on; it is closed like the one it replaces (by the runner, or by
+ * bs_test_close_fresh). */
 bs_store *bs_test_reopen(const bs_target *t, bs_store *st);
 
 /* Open a fresh store like the one @t names (a new sim store, or a new empty
