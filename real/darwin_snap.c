@@ -242,9 +242,15 @@ static int rec_remove(bs__darwin_os *d, const char *vol, const char *name) {
 
 /* ---- native snapshots ------------------------------------------------------------ */
 
-static bool mounted_on(const bs__darwin_os *d, const char *dir) {
+/* Snapshot @name is mounted on @dir: statfs says @dir is a mount point, or
+ * that it is mounted from "<name>@/dev/..." (f_mntonname is the resolved
+ * path, which differs from @dir when a component of it is a symlink). */
+static bool mounted_on(const bs__darwin_os *d, const char *dir, const char *name) {
   bs_darwin_mount m;
-  return d->sys.mount_info(d->sys.ctx, dir, &m) == 0 && strcmp(m.on, dir) == 0;
+  if (d->sys.mount_info(d->sys.ctx, dir, &m) != 0)
+    return false;
+  size_t n = strlen(name);
+  return strcmp(m.on, dir) == 0 || (strncmp(m.from, name, n) == 0 && m.from[n] == '@');
 }
 
 /* -EPERM from an fs_snapshot_* call, with the reason in words. */
@@ -308,7 +314,7 @@ undo:
 static int native_delete(bs__darwin_os *d, const char *vol, const char *name, const char *dir) {
   const bs_darwin_sys *s = &d->sys;
   int e = 0;
-  if (mounted_on(d, dir) && (e = s->unmount(s->ctx, dir, 0)) != 0)
+  if (mounted_on(d, dir, name) && (e = s->unmount(s->ctx, dir, 0)) != 0)
     return bs__darwin_fail(d, e, "unmount %s: %s%s", dir, strerror(-e),
                            e == -EBUSY ? " (the snapshot is in use)" : "");
   e = s->fs_snapshot_delete(s->ctx, vol, name);
@@ -344,7 +350,7 @@ static int find_rec(bs__darwin_os *d, const char *vol, const char *name, const c
 static int remount(bs__darwin_os *d, const char *vol, const char *name, const char *dir, void *ctx) {
   (void)ctx;
   bs_stat_info si;
-  if (d->files.stat(d->files.ctx, dir, &si) != 0 || si.kind != BS_KIND_DIR || mounted_on(d, dir))
+  if (d->files.stat(d->files.ctx, dir, &si) != 0 || si.kind != BS_KIND_DIR || mounted_on(d, dir, name))
     return 0;
   int e = d->sys.fs_snapshot_mount(d->sys.ctx, vol, dir, name, BS_MNT_RDONLY);
   if (e == -ENOENT)

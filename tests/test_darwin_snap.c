@@ -211,6 +211,23 @@ static void snapshots_are_mounted_again_after_a_restart(void **state) {
   bs_close(st);
 }
 
+/* statfs may name a mount point by another spelling of its path (symlinks
+ * resolved): a mounted snapshot is still known by its "<name>@/dev/..." source. */
+static void mounts_are_known_by_their_source_too(void **state) {
+  (void)state;
+  bs_store *st = open_fake("apfs", 0);
+  bs_test_put(st, "/f", BLK, 2);
+  bs_darwin_fake_resolve_mounts(st, true);
+  uint64_t a = snap(st, "a");
+  uint64_t b = snap(st, "b"); /* reserve does not mount "a" a second time */
+  assert_int_equal(bs_darwin_fake_mount_count(st), 2);
+  read_in_snapshot(st, a, "/f", BLK, 2);
+  assert_bs_ok(bs_snapshot_delete(st, a)); /* unmounted before the delete */
+  assert_bs_ok(bs_snapshot_delete(st, b));
+  assert_nothing_left(st);
+  bs_close(st);
+}
+
 /* A crash between making a snapshot and naming it in the registry leaves a
  * recorded, mounted volume snapshot; the next change removes it. */
 static void orphan_native_snapshot_is_reconciled(void **state) {
@@ -431,6 +448,7 @@ int main(void) {
     cmocka_unit_test(snapshot_without_entitlement_is_PERMISSION),
     cmocka_unit_test(delete_without_entitlement_goes_through_diskutil),
     cmocka_unit_test(snapshots_are_mounted_again_after_a_restart),
+    cmocka_unit_test(mounts_are_known_by_their_source_too),
     cmocka_unit_test(orphan_native_snapshot_is_reconciled),
     cmocka_unit_test(failing_diskutil_is_TOOL_FAILED),
     cmocka_unit_test(garbled_diskutil_is_PARSE),

@@ -14,6 +14,7 @@
 #ifndef BS_DARWIN_FAKE_H
 #define BS_DARWIN_FAKE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backstore/backend.h"
@@ -59,6 +60,9 @@ int bs_darwin_fake_script_tool(bs_store *st, int status, const char *out, size_t
 const char *bs_darwin_fake_last_tool(bs_store *st);
 /* How many snapshots are mounted. */
 size_t bs_darwin_fake_mount_count(bs_store *st);
+/* statfs names every mount point by a resolved path ("/private" + the
+ * directory), as macOS does when a component of the path is a symlink. */
+void bs_darwin_fake_resolve_mounts(bs_store *st, bool on);
 /* A restart of macOS: every snapshot mount is gone (the snapshots stay). */
 void bs_darwin_fake_restart(bs_store *st);
 

@@ -34,6 +34,7 @@ typedef struct fake {
   bs__tool_result script;
   char last_tool[512];  /* argv of the last run_tool, joined by spaces */
   uint64_t rng;         /* xorshift state of random() */
+  bool resolved_mounts; /* statfs names mount points "/private<dir>" */
 } fake;
 
 /* The fake under a darwin-fake store, or NULL. */

@@ -58,7 +58,8 @@ static int s_mount_info(void *ctx, const char *path, bs_darwin_mount *out) {
       best = n;
     }
   }
-  snprintf(out->on, sizeof(out->on), "%s", m ? m->dir : "/");
+  snprintf(out->on, sizeof(out->on), "%s%s", m && f->resolved_mounts ? "/private" : "",
+           m ? m->dir : "/");
   snprintf(out->from, sizeof(out->from), "%s%s/dev/" BS_FAKE_DEV, m ? m->name : "", m ? "@" : "");
   return 0;
 }
@@ -313,6 +314,12 @@ const char *bs_darwin_fake_last_tool(bs_store *st) {
 size_t bs_darwin_fake_mount_count(bs_store *st) {
   fake *f = bs__fake_of(st);
   return f ? f->nmounts : 0;
+}
+
+void bs_darwin_fake_resolve_mounts(bs_store *st, bool on) {
+  fake *f = bs__fake_of(st);
+  if (f)
+    f->resolved_mounts = on;
 }
 
 void bs_darwin_fake_restart(bs_store *st) {
