@@ -358,6 +358,45 @@ static int remount(bs__darwin_os *d, const char *vol, const char *name, const ch
   return e == 0 ? 0 : snap_errno(d, e, "fs_snapshot_mount (again, after a restart)", vol, name);
 }
 
+typedef struct coll_t {
+  bs__names names;
+  int oom;
+} coll_t;
+
+/* Snapshot names of @vol that are ours (BS_DARWIN_SNAP_PREFIX). */
+static int ours(void *ctx, const char *name) {
+  if (strncmp(name, BS_DARWIN_SNAP_PREFIX, strlen(BS_DARWIN_SNAP_PREFIX)) != 0)
+    return 0;
+  coll_t *c = ctx;
+  c->oom = bs__names_add(&c->names, name, strlen(name)) != 0;
+  return c->oom;
+}
+
+/* Delete our volume snapshots that no record names.  The record is written
+ * before a snapshot is made and removed after it is deleted, so such a
+ * snapshot is one whose record someone removed: unreachable, but holding
+ * space.  Best effort, tried again at every change: a volume snapshot we
+ * cannot delete (mounted, no entitlement and no diskutil) must not stop the
+ * store. */
+static void drop_unrecorded(bs__darwin_os *d, const char *vol) {
+  coll_t c = {{0}, 0};
+  int e = d->sys.fs_snapshot_list(d->sys.ctx, vol, ours, &c);
+  char *dir = rec_dir(vol);
+  for (size_t i = 0; e == 0 && !c.oom && dir && i < c.names.n; i++) {
+    char *p = bs__darwin_join(dir, c.names.v[i]);
+    bs_stat_info si;
+    if (p && d->files.stat(d->files.ctx, p, &si) == -ENOENT) {
+      int x = d->sys.fs_snapshot_delete(d->sys.ctx, vol, c.names.v[i]);
+      if (x == -EPERM || x == -EACCES)
+        (void)diskutil_delete(d, vol, c.names.v[i]);
+    }
+    free(p);
+  }
+  free(dir);
+  bs__names_free(&c.names);
+  d->detail[0] = '\0'; /* reserve succeeds whatever happened here */
+}
+
 /* ---- the bs_host_os members -------------------------------------------------------- */
 
 int bs__darwin_make_root(void *ctx, const char *path) {
@@ -376,8 +415,13 @@ int bs__darwin_reserve(void *ctx, const char *root, const char *dir) {
     if (e == 0 && si.kind != BS_KIND_DIR)
       e = -ENOTDIR;
   }
-  if (e == 0 && bs__darwin_sys_has_snapshots(&d->sys))
+  bs_darwin_mount m;
+  if (e == 0 && bs__darwin_sys_has_snapshots(&d->sys) &&
+      d->sys.mount_info(d->sys.ctx, root, &m) == 0 && strcmp(m.on, root) == 0) {
     e = rec_each(d, root, remount, NULL);
+    if (e == 0)
+      drop_unrecorded(d, root);
+  }
   return e;
 }
 

@@ -211,6 +211,26 @@ static void snapshots_are_mounted_again_after_a_restart(void **state) {
   bs_close(st);
 }
 
+/* A volume snapshot of ours that no record names (its record was removed)
+ * is deleted at the next change; other software's snapshots are left alone. */
+static void unrecorded_snapshots_of_ours_are_dropped(void **state) {
+  (void)state;
+  bs_store *st = open_fake("apfs", 0);
+  bs_store *sim = bs_darwin_fake_sim(st);
+  assert_bs_ok(bs_snapshot_create(sim, BS_DARWIN_SNAP_PREFIX "00112233445566778899aabbccddeeff", NULL));
+  assert_bs_ok(bs_snapshot_create(sim, "com.apple.TimeMachine.2024-03-07-101112.local", NULL));
+  uint64_t id = snap(st, "x");
+  bs__apfs_snap *vs = NULL;
+  assert_int_equal(volume_snapshots(st, &vs), 2);
+  assert_string_equal(vs[0].name, "com.apple.TimeMachine.2024-03-07-101112.local");
+  assert_int_equal(strncmp(vs[1].name, BS_DARWIN_SNAP_PREFIX, strlen(BS_DARWIN_SNAP_PREFIX)), 0);
+  free(vs);
+  assert_string_equal(detail(st), "");
+  assert_bs_ok(bs_snapshot_delete(st, id));
+  assert_int_equal(volume_snapshots(st, NULL), 1);
+  bs_close(st);
+}
+
 /* statfs may name a mount point by another spelling of its path (symlinks
  * resolved): a mounted snapshot is still known by its "<name>@/dev/..." source. */
 static void mounts_are_known_by_their_source_too(void **state) {
@@ -448,6 +468,7 @@ int main(void) {
     cmocka_unit_test(snapshot_without_entitlement_is_PERMISSION),
     cmocka_unit_test(delete_without_entitlement_goes_through_diskutil),
     cmocka_unit_test(snapshots_are_mounted_again_after_a_restart),
+    cmocka_unit_test(unrecorded_snapshots_of_ours_are_dropped),
     cmocka_unit_test(mounts_are_known_by_their_source_too),
     cmocka_unit_test(orphan_native_snapshot_is_reconciled),
     cmocka_unit_test(failing_diskutil_is_TOOL_FAILED),
