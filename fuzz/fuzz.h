@@ -1,5 +1,6 @@
-/* Shared by the fuzz targets: the libFuzzer entry point every target defines,
- * and the one property every wire decoder must keep. */
+/* Shared by the fuzz targets: the entry point every target defines (the
+ * libFuzzer interface, which AFL++'s driver calls in make fuzz), and the one
+ * property every wire decoder must keep. */
 #ifndef BS_FUZZ_H
 #define BS_FUZZ_H
 
@@ -9,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/** libFuzzer / AFL++ entry point; fuzz/replay.c calls it for corpus files. */
+/** Fuzz entry point: AFL++'s driver calls it in make fuzz, fuzz/replay.c for
+ * corpus files in make check. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A decoder accepts one encoding per value (docs/wire.md), so what decoded

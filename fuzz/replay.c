@@ -1,4 +1,4 @@
-/* Corpus replay: the main() of a fuzz target built without libFuzzer, so
+/* Corpus replay: the main() of a fuzz target built without AFL++, so
  * `make check` runs every committed corpus input through the target under
  * ASan+UBSan with the ordinary compiler.
  *
