@@ -7,6 +7,8 @@ BUILD    ?= build
 # Work of `make run` / `make campaign`; override on the command line.
 RUN_ARGS      ?= --profile apfs --seeds 16 --ops 2000
 CAMPAIGN_ARGS ?= --profile apfs --seeds 400 --ops 5000
+# The long differential run of `make campaign`, on each real filesystem.
+DIFF_ARGS     ?= --seeds 100 --ops 2000
 
 UNAME_S := $(shell uname -s)
 
@@ -171,8 +173,9 @@ run: deps
 	$(BUILD)/bslab campaign $(RUN_ARGS)
 
 campaign: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(VOLCTL)
 	$(BUILD)/bslab campaign $(CAMPAIGN_ARGS) --jobs 2
+	scripts/diff-volumes.sh $(BUILD) $(DIFF_ARGS)
 
 $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -42,7 +42,10 @@ int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode) {
 }
 
 /* The caller is root (docs/sim.md): any ids are allowed; (uint32_t)-1 keeps one,
- * as in chown(2).  set-user-ID/set-group-ID bits are not cleared. */
+ * as in chown(2).  On Linux even root's chown of a non-directory clears
+ * S_ISUID, and S_ISGID when group-execute is set (S_ISGID without it marks
+ * mandatory locking and stays), whatever the ids: setattr_should_drop_suidgid().
+ * macOS clears them for non-root callers only. */
 int bs__sim_chown(bs__sim_store *s, const char *path, uint32_t uid, uint32_t gid) {
   bs__sim_loc l;
   int rc = bs__sim_lookup_mut(s, "chown", path, false, &l);
@@ -52,8 +55,23 @@ int bs__sim_chown(bs__sim_store *s, const char *path, uint32_t uid, uint32_t gid
     l.node->uid = uid;
   if (gid != BS_ID_KEEP)
     l.node->gid = gid;
+  if (s->prof->chown_kills_setid && l.node->kind != BS_KIND_DIR) {
+    l.node->mode &= ~04000u;
+    if (l.node->mode & 0010)
+      l.node->mode &= ~02000u;
+  }
   l.node->ctime = s->clock_ns;
   return BS_OK;
+}
+
+/* A time as the profile's filesystem stores it: before its earliest second
+ * it is that second, and in that second the nanoseconds are dropped, as
+ * timestamp_truncate() does at either bound. */
+static int64_t clamp_time(const bs__sim_profile *p, int64_t ns) {
+  if (p->time_min_s == 0)
+    return ns;
+  int64_t min_ns = p->time_min_s * 1000000000LL;
+  return ns < min_ns + 1000000000LL ? min_ns : ns;
 }
 
 int bs__sim_utimens(bs__sim_store *s, const char *path, int64_t atime_ns, int64_t mtime_ns) {
@@ -61,8 +79,8 @@ int bs__sim_utimens(bs__sim_store *s, const char *path, int64_t atime_ns, int64_
   int rc = bs__sim_lookup_mut(s, "utimens", path, false, &l);
   if (rc != 0)
     return rc;
-  l.node->atime = atime_ns;
-  l.node->mtime = mtime_ns;
+  l.node->atime = clamp_time(s->prof, atime_ns);
+  l.node->mtime = clamp_time(s->prof, mtime_ns);
   l.node->ctime = s->clock_ns;
   return BS_OK;
 }

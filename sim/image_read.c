@@ -163,7 +163,9 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
   n->mode = (uint32_t)mode;
   n->uid = (uint32_t)uid;
   n->gid = (uint32_t)gid;
-  if ((rc = get_xattrs(s, r, n)) != 0)
+  if ((rc = get_xattrs(s, r, n)) == 0)
+    bs__sim_xattrs_place(s, n); /* placements are not in the image */
+  if (rc != 0)
     goto fail;
   if (n->kind == BS_KIND_FILE) {
     n->size = bs__sim_img_get(r, 8);

@@ -98,7 +98,6 @@ int bs__sim_tree_copy(bs__sim_store *s, const bs__sim_inode *src, bs__sim_inode 
 }
 
 void bs__sim_stat_fill(const bs__sim_store *s, const bs__sim_inode *n, bs_stat_info *out) {
-  (void)s;
   memset(out, 0, sizeof(*out));
   out->ino = n->ino;
   out->kind = n->kind;
@@ -106,7 +105,7 @@ void bs__sim_stat_fill(const bs__sim_store *s, const bs__sim_inode *n, bs_stat_i
   out->uid = n->uid;
   out->gid = n->gid;
   if (n->kind == BS_KIND_DIR) {
-    out->nlink = 2 + n->ndirs;
+    out->nlink = s->prof->dir_nlink_one ? 1 : 2 + n->ndirs;
     out->size = n->nents;
   } else {
     out->nlink = 1;

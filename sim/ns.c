@@ -24,6 +24,11 @@ static int make(bs__sim_store *s, const char *op, const char *path, bs_file_kind
     free(n);
     return BS_ENO_MEMORY;
   }
+  /* In a set-group-ID directory a new inode takes the directory's group
+   * (Linux inode_init_owner(); the mode is the one asked for, as the real
+   * backend sets it with fchmod afterwards). */
+  if (s->prof->linux_xattrs && (l.dir->mode & 02000))
+    n->gid = l.dir->gid;
   bs__sim_dir_insert(l.dir, l.pos, name, l.nlen, n);
   bs__sim_touch(l.dir, now);
   return BS_OK;
@@ -65,7 +70,13 @@ int bs__sim_rmdir(bs__sim_store *s, const char *path) {
 
 int bs__sim_rename(bs__sim_store *s, const char *from, const char *to) {
   bs__sim_loc f, t;
-  int rc = bs__sim_lookup_mut(s, "rename", from, true, &f);
+  /* Both parent walks come before either last component is looked up
+   * (do_renameat2): a bad destination directory wins over a missing source. */
+  int rc = bs__sim_walk_parent(s, "rename", from);
+  if (rc == 0)
+    rc = bs__sim_walk_parent(s, "rename", to);
+  if (rc == 0)
+    rc = bs__sim_lookup_mut(s, "rename", from, true, &f);
   if (rc != 0)
     return rc;
   rc = bs__sim_resolve(s, "rename", to, &t);
@@ -84,6 +95,13 @@ int bs__sim_rename(bs__sim_store *s, const char *from, const char *to) {
     for (const bs__sim_inode *d = t.dir; d; d = d->parent)
       if (d == src)
         return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: cannot move a directory into itself", to);
+  /* Onto a directory that holds the source: ENOTEMPTY, whatever the kinds,
+   * before any other check of the destination (lock_rename's trap in
+   * do_renameat2). */
+  if (dst && dst->kind == BS_KIND_DIR)
+    for (const bs__sim_inode *d = f.dir; d; d = d->parent)
+      if (d == dst)
+        return bs_store_fail(&s->base, BS_EEXISTS, 0, "rename: %s: an ancestor of %s (not empty)", to, from);
   int64_t now = s->clock_ns;
   if (dst == src) { /* same entry: a case-only rename changes the stored name */
     bs__sim_dent *e = &f.dir->ents[f.pos];

@@ -115,6 +115,28 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
   return BS_OK;
 }
 
+int bs__sim_walk_parent(bs__sim_store *s, const char *op, const char *path) {
+  size_t end = strlen(path);
+  while (end > 0 && path[end - 1] == '/') /* trailing slashes */
+    end--;
+  while (end > 0 && path[end - 1] != '/') /* the last component */
+    end--;
+  if (end == 0 || end >= BS__SIM_PATH_MAX) /* relative, or too long: resolve says so */
+    return BS_OK;
+  char parent[BS__SIM_PATH_MAX];
+  memcpy(parent, path, end);
+  parent[end] = '\0';
+  bs__sim_loc l;
+  int rc = bs__sim_resolve(s, op, parent, &l);
+  if (rc != 0 || l.virt != BS__SIM_V_NONE)
+    return rc;
+  if (!l.node)
+    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "%s: %s: no such directory", op, path);
+  if (l.node->kind != BS_KIND_DIR)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: a component is not a directory", op, path);
+  return BS_OK;
+}
+
 int bs__sim_lookup(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out) {
   int rc = bs__sim_resolve(s, op, path, out);
   if (rc != 0)

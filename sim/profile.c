@@ -23,19 +23,29 @@ const char *const bs_sim_profile_names[BS_SIM_PROFILE_COUNT] = {"apfs", "hfs", "
 #define LAT(m, rb, rp, wb, wp, sy, fb, fp, sn) \
   {{m, 0}, {rb, rp}, {wb, wp}, {sy, 0}, {fb, fp}, {sn, 0}}
 
+/* xfs and ext4 (256-byte inodes) store times from 1901-12-13 20:45:52 on;
+ * the kernel clamps earlier ones (timestamp_truncate()).  Their latest times
+ * (2486, 2446) are past what an int64 of nanoseconds can say (2262). */
+#define BS__SIM_TIME_MIN_1901 (-2147483648LL)
+
 static const bs__sim_profile profiles[BS_SIM_PROFILE_COUNT] = {
   {"apfs", BS_FS_APFS, true, true, false, 127,
    LAT(14000, 6000, 250, 9000, 400, 1200000, 45000, 1, 30000000)},
   {"hfs", BS_FS_HFS, true, false, false, 127,
    LAT(16000, 7000, 300, 11000, 450, 1500000, 16000, 0, 16000)},
   {"btrfs", BS_FS_BTRFS, true, false, true, 255,
-   LAT(9000, 4000, 220, 7000, 380, 600000, 30000, 1, 12000000)},
+   LAT(9000, 4000, 220, 7000, 380, 600000, 30000, 1, 12000000),
+   .dir_nlink_one = true, .chown_kills_setid = true, .xattr_space = BS__SIM_XA_LEAF},
   {"xfs", BS_FS_XFS, true, false, true, 255,
-   LAT(6000, 3000, 200, 5000, 330, 350000, 25000, 1, 6000)},
+   LAT(6000, 3000, 200, 5000, 330, 350000, 25000, 1, 6000),
+   .chown_kills_setid = true, .time_min_s = BS__SIM_TIME_MIN_1901},
   {"ext4", BS_FS_EXT4, true, false, true, 255,
-   LAT(5000, 3000, 200, 5000, 330, 400000, 5000, 0, 5000)},
-  {"tmpfs", BS_FS_TMPFS, false, false, true, 255,
-   LAT(1500, 700, 70, 900, 90, 300, 1500, 0, 1500)},
+   LAT(5000, 3000, 200, 5000, 330, 400000, 5000, 0, 5000),
+   .chown_kills_setid = true, .xattr_space = BS__SIM_XA_EXT4, .time_min_s = BS__SIM_TIME_MIN_1901},
+  /* tmpfs has birth times since Linux 6.6 (shmem STATX_BTIME). */
+  {"tmpfs", BS_FS_TMPFS, true, false, true, 255,
+   LAT(1500, 700, 70, 900, 90, 300, 1500, 0, 1500),
+   .chown_kills_setid = true},
 };
 
 const bs__sim_profile *bs__sim_profile_find(const char *name) {

@@ -29,6 +29,7 @@
 #define BS__SIM_MIN_BLOCKS 1ull
 #define BS__SIM_MAX_BLOCKS (1ull << 22)         /* 16 GiB volumes at most */
 #define BS__SIM_XATTR_VALUE_MAX 65536u
+#define BS__SIM_BTRFS_XATTR_MAX 16228u /* BTRFS_MAX_XATTR_SIZE, 16 KiB nodes: name + value */
 #define BS__SIM_MAX_DEPTH 2048                  /* deepest tree a 4095-byte path can name */
 #define BS__SIM_ROOT_INO 2ull                   /* main tree root */
 #define BS__SIM_INO_VBS 3ull                    /* virtual /.bs */
@@ -57,6 +58,13 @@ typedef struct bs__sim_latency {
   uint32_t ps_per_byte; /* picoseconds per byte moved */
 } bs__sim_latency;
 
+/* How much room a profile's xattr values have (sim/xattr.c). */
+typedef enum bs__sim_xattr_space {
+  BS__SIM_XA_64K = 0, /* each value up to 64 KiB (xfs, tmpfs, apfs, hfs) */
+  BS__SIM_XA_LEAF,    /* btrfs: name + value of one xattr up to BS__SIM_BTRFS_XATTR_MAX */
+  BS__SIM_XA_EXT4,    /* ext4: all xattrs share the inode body and one 4 KiB block */
+} bs__sim_xattr_space;
+
 typedef struct bs__sim_profile {
   const char *name;
   bs_fs_type type;
@@ -65,6 +73,11 @@ typedef struct bs__sim_profile {
   bool linux_xattrs;      /* names need a user./trusted./security. prefix */
   uint16_t xattr_name_max;
   bs__sim_latency lat[BS__SIM_OP_CLASSES];
+  /* Kernel behaviour found by differential runs (docs/diff.md). */
+  bool dir_nlink_one;     /* btrfs: a directory's st_nlink is always 1 */
+  bool chown_kills_setid; /* Linux: chown clears S_ISUID, and S_ISGID with S_IXGRP, even for root */
+  bs__sim_xattr_space xattr_space; /* where xattr values must fit */
+  int64_t time_min_s;     /* earliest storable time (s_time_min); 0: no limit */
 } bs__sim_profile;
 
 /* ---- data structures ------------------------------------------------------- */
@@ -92,6 +105,7 @@ typedef struct bs__sim_xattr {
   char *name;
   uint8_t *val;    /* NULL when len == 0 */
   size_t len;
+  bool in_block;   /* ext4: kept in the xattr block, not the inode body */
 } bs__sim_xattr;
 
 struct bs__sim_inode {
@@ -265,6 +279,10 @@ void bs__sim_names_free(char **names, size_t n);
 
 /* ---- path resolution (sim/path.c) ----------------------------------------- */
 int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out);
+/* Walk to the directory that holds the last component of @path (which may
+ * be missing): NOT_FOUND, INVALID (not a directory) or NAME_TOO_LONG on the
+ * way, as the kernel's parent walk (filename_parentat) fails. */
+int bs__sim_walk_parent(bs__sim_store *s, const char *op, const char *path);
 /* An existing inode or virtual directory. */
 int bs__sim_lookup(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out);
 /* An existing inode that will be changed; @names: the op adds/removes names. */
@@ -288,7 +306,10 @@ void bs__sim_touch(bs__sim_inode *n, int64_t now);  /* mtime = ctime = now */
 /* ---- xattrs (sim/xattr.c) -------------------------------------------------- */
 int bs__sim_xattrs_copy(bs__sim_inode *dst, const bs__sim_inode *src);
 void bs__sim_xattrs_free(bs__sim_inode *n);
+/* Empty or too long (checked before the path is looked up). */
 int bs__sim_xattr_name_check(bs__sim_store *s, const char *op, const char *name);
+/* ext4: place every xattr of @n afresh, in name order (after an image load). */
+void bs__sim_xattrs_place(const bs__sim_store *s, bs__sim_inode *n);
 
 /* ---- file data (sim/data.c) ------------------------------------------------ */
 int bs__sim_file_write(bs__sim_store *s, bs__sim_inode *f, uint64_t off, const uint8_t *buf,

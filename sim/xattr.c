@@ -4,8 +4,10 @@
  * "user.", "trusted." and "security." namespaces (anything else is
  * UNSUPPORTED, like EOPNOTSUPP) with names up to 255 bytes; apfs and hfs take
  * any name of 1..127 bytes.  Names are compared byte for byte.  Values are up
- * to 65536 bytes (more is INVALID, like E2BIG).  Xattrs, like all metadata,
- * use no blocks of the block store. */
+ * to 65536 bytes (more is INVALID, like E2BIG); btrfs and ext4 have less room
+ * (NO_SPACE, like their ENOSPC; see value_room below).  Xattrs, like all
+ * metadata, use no blocks of the block store. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,32 +45,44 @@ int bs__sim_xattrs_copy(bs__sim_inode *dst, const bs__sim_inode *src) {
     if (x->len)
       memcpy(y->val, x->val, x->len);
     y->len = x->len;
+    y->in_block = x->in_block;
   }
   return BS_OK;
 }
 
+/* The checks Linux makes while copying the name in (setxattr_copy(),
+ * before the path is looked up): empty or too long. */
 int bs__sim_xattr_name_check(bs__sim_store *s, const char *op, const char *name) {
   size_t n = strlen(name);
   const bs__sim_profile *p = s->prof;
   if (n == 0)
     return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: empty xattr name", op);
+  /* Linux answers ERANGE for a name over XATTR_NAME_MAX; macOS ENAMETOOLONG. */
   if (n > p->xattr_name_max)
-    return bs_store_fail(&s->base, BS_ENAME_TOO_LONG, 0, "%s: xattr name of %zu bytes (%s max %u)", op,
-                         n, p->name, (unsigned)p->xattr_name_max);
-  if (p->linux_xattrs) {
-    static const char *const ns[] = {"user.", "trusted.", "security."};
-    for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
-      size_t k = strlen(ns[i]);
-      if (strncmp(name, ns[i], k) == 0)
-        return n > k ? BS_OK
-                     : bs_store_fail(&s->base, BS_EINVALID, 0, "%s: xattr name \"%s\" has no name after the namespace",
-                                     op, name);
-    }
-    return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0,
-                         "%s: xattr \"%s\": %s supports only the user., trusted. and security. namespaces", op,
-                         name, p->name);
-  }
+    return bs_store_fail(&s->base, p->linux_xattrs ? BS_EINVALID : BS_ENAME_TOO_LONG, 0,
+                         "%s: xattr name of %zu bytes (%s max %u)", op, n, p->name,
+                         (unsigned)p->xattr_name_max);
   return BS_OK;
+}
+
+/* The namespace, which Linux checks once the path is found
+ * (xattr_resolve_name() in vfs_*xattr). */
+static int ns_check(bs__sim_store *s, const char *op, const char *name) {
+  const bs__sim_profile *p = s->prof;
+  if (!p->linux_xattrs)
+    return BS_OK;
+  static const char *const ns[] = {"user.", "trusted.", "security."};
+  for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+    size_t k = strlen(ns[i]);
+    if (strncmp(name, ns[i], k) == 0)
+      return strlen(name) > k ? BS_OK
+                              : bs_store_fail(&s->base, BS_EINVALID, 0,
+                                              "%s: xattr name \"%s\" has no name after the namespace",
+                                              op, name);
+  }
+  return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0,
+                       "%s: xattr \"%s\": %s supports only the user., trusted. and security. namespaces",
+                       op, name, p->name);
 }
 
 /* An xattr name to find, for bs__sim_search. */
@@ -90,6 +104,81 @@ static size_t xfind(const bs__sim_inode *n, const char *name, bool *found) {
   return at;
 }
 
+/* ---- room for values --------------------------------------------------------
+ * btrfs keeps each xattr in one B-tree item: name + value at most
+ * BTRFS_MAX_XATTR_SIZE (16 228 bytes with 16 KiB nodes).  A value that also
+ * must share its leaf with neighbours can fail a little below that; the
+ * differential runs mask that band (docs/diff.md).
+ * ext4 (4 KiB blocks, 256-byte inodes, no ea_inode feature, mkfs defaults)
+ * keeps xattrs in the inode body (88 bytes of room) and one xattr block
+ * (4060 bytes of room).  An entry takes 16 bytes + the name without its
+ * namespace prefix, rounded up to 4, plus the value rounded up to 4.  A set
+ * goes to the inode body if it fits there, else to the block (leaving the
+ * body), else fails with ENOSPC and changes nothing: ext4_xattr_set_handle(). */
+#define EXT4_IBODY_ROOM 88u  /* 256 - 128 - i_extra_isize 32 - magic 4 - end marker 4 */
+#define EXT4_BLOCK_ROOM 4060u /* 4096 - header 32 - end marker 4 */
+
+static size_t ext4_entry_size(const char *name, size_t vlen) {
+  static const char *const ns[] = {"user.", "trusted.", "security."};
+  size_t n = strlen(name);
+  for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+    if (strncmp(name, ns[i], strlen(ns[i])) == 0) {
+      n -= strlen(ns[i]);
+      break;
+    }
+  return ((16 + n + 3) & ~(size_t)3) + ((vlen + 3) & ~(size_t)3);
+}
+
+/* Where xattr @name with a value of @len bytes can go on @n, the entry at
+ * @skip (being replaced; n->nxa if none) left out: 0 the inode body, 1 the
+ * block, -1 nowhere. */
+static int ext4_place(const bs__sim_inode *n, size_t skip, const char *name, size_t len) {
+  size_t body = 0, block = 0, need = ext4_entry_size(name, len);
+  for (size_t i = 0; i < n->nxa; i++)
+    if (i != skip)
+      *(n->xa[i].in_block ? &block : &body) += ext4_entry_size(n->xa[i].name, n->xa[i].len);
+  if (body + need <= EXT4_IBODY_ROOM)
+    return 0;
+  return block + need <= EXT4_BLOCK_ROOM ? 1 : -1;
+}
+
+/* 0 if the profile has room for the value, with *@in_block set for ext4;
+ * else NO_SPACE. */
+static int value_room(bs__sim_store *s, const bs__sim_inode *n, size_t skip, const char *path,
+                      const char *name, size_t len, bool *in_block) {
+  *in_block = false;
+  switch (s->prof->xattr_space) {
+  case BS__SIM_XA_LEAF:
+    if (strlen(name) + len <= BS__SIM_BTRFS_XATTR_MAX)
+      return BS_OK;
+    break;
+  case BS__SIM_XA_EXT4: {
+    int where = ext4_place(n, skip, name, len);
+    *in_block = where == 1;
+    if (where >= 0)
+      return BS_OK;
+    break;
+  }
+  case BS__SIM_XA_64K: return BS_OK;
+  }
+  return bs_store_fail(&s->base, BS_ENO_SPACE, ENOSPC,
+                       "setxattr: %s: no room for \"%s\" of %zu bytes on %s", path, name, len,
+                       s->prof->name);
+}
+
+/* Re-place every xattr of @n in name order (ext4), as the real backend's
+ * copy sets them: after an image load, which does not record placements. */
+void bs__sim_xattrs_place(const bs__sim_store *s, bs__sim_inode *n) {
+  if (s->prof->xattr_space != BS__SIM_XA_EXT4)
+    return;
+  size_t all = n->nxa;
+  for (size_t i = 0; i < all; i++) {
+    n->nxa = i; /* only the ones placed so far */
+    n->xa[i].in_block = ext4_place(n, i, n->xa[i].name, n->xa[i].len) == 1;
+  }
+  n->nxa = all;
+}
+
 int bs__sim_setxattr(bs__sim_store *s, const char *path, const char *name, const void *value, size_t len) {
   int rc = bs__sim_xattr_name_check(s, "setxattr", name);
   if (rc != 0)
@@ -99,16 +188,21 @@ int bs__sim_setxattr(bs__sim_store *s, const char *path, const char *name, const
                          BS__SIM_XATTR_VALUE_MAX);
   bs__sim_loc l;
   rc = bs__sim_lookup_mut(s, "setxattr", path, false, &l);
+  if (rc == 0)
+    rc = ns_check(s, "setxattr", name);
   if (rc != 0)
     return rc;
   bs__sim_inode *n = l.node;
+  bool found, in_block;
+  size_t i = xfind(n, name, &found);
+  rc = value_room(s, n, found ? i : n->nxa, path, name, len, &in_block);
+  if (rc != 0)
+    return rc;
   uint8_t *val = len ? bs__sim_malloc(len) : NULL;
   if (len && !val)
     return BS_ENO_MEMORY;
   if (len)
     memcpy(val, value, len);
-  bool found;
-  size_t i = xfind(n, name, &found);
   if (found) {
     free(n->xa[i].val);
   } else {
@@ -126,6 +220,7 @@ int bs__sim_setxattr(bs__sim_store *s, const char *path, const char *name, const
   }
   n->xa[i].val = val;
   n->xa[i].len = len;
+  n->xa[i].in_block = in_block;
   n->ctime = s->clock_ns;
   return BS_OK;
 }
@@ -137,6 +232,8 @@ int bs__sim_getxattr(bs__sim_store *s, const char *path, const char *name, void 
     return rc;
   bs__sim_loc l;
   rc = bs__sim_lookup(s, "getxattr", path, &l);
+  if (rc == 0)
+    rc = ns_check(s, "getxattr", name);
   if (rc != 0)
     return rc;
   bool found = false;
@@ -161,6 +258,8 @@ int bs__sim_removexattr(bs__sim_store *s, const char *path, const char *name) {
     return rc;
   bs__sim_loc l;
   rc = bs__sim_lookup_mut(s, "removexattr", path, false, &l);
+  if (rc == 0)
+    rc = ns_check(s, "removexattr", name);
   if (rc != 0)
     return rc;
   bs__sim_inode *n = l.node;

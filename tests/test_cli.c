@@ -150,7 +150,7 @@ static void cli_exit_status_follows_the_contract(void **state) {
 
 static const char *const all_verbs[] = {"caps",  "probe", "clone", "snapshot", "branch", "campaign",
                                         "init",  "put",   "cat",      "ls",     "stat",
-                                        "usage", "mkdir", "rm",       "help"};
+                                        "usage", "mkdir", "rm",       "help",   "diff"};
 #define N_VERBS (sizeof(all_verbs) / sizeof(all_verbs[0]))
 
 static void cli_help_on_every_verb(void **state) {
@@ -846,6 +846,52 @@ static void cli_campaign_faults_are_traced_and_replayed(void **state) {
          "bs/op/read=io@1");
 }
 
+/* bslab diff: usage and environment errors are exit 2, with a message. */
+static void cli_diff_usage_and_environment_errors(void **state) {
+  (void)state;
+  EXPECT(2, NULL, "--root DIR is needed", "diff");
+  EXPECT(2, NULL, "bslab: diff: ", "diff", "--root", "/nonexistent-bs-diff");
+  EXPECT(2, NULL, "unknown profile 'zfs'", "diff", "--profile", "zfs", "--root", "/tmp");
+  EXPECT(2, NULL, "does not apply", "diff", "--root", "/tmp", "--jobs", "2");
+  EXPECT(2, NULL, "--ops needs a number", "diff", "--root", "/tmp", "--ops", "0");
+}
+
+/* On real volumes: a short run agrees and prints the summary; a --profile
+ * that is not the volume's filesystem is exit 2; --trace writes every op. */
+static void cli_diff_on_real_volumes(void **state) {
+  (void)state;
+  const char *why = bs_test_real_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  const bs_vol *v = bs_vol_shared("tmpfs");
+  if (!v)
+    fail_msg("tmpfs volume: %s", bs_vol_last_error());
+  EXPECT(2, NULL, "is on tmpfs, not xfs", "diff", "--profile", "xfs", "--root", v->mnt);
+  char trace[128];
+  snprintf(trace, sizeof(trace), "%s/diff.trace", tmp);
+  run r;
+  BSLAB(&r, "diff", "--root", v->mnt, "--seed", "5", "--seeds", "2", "--ops", "150", "--trace", trace);
+  expect_status(&r, 0, "diff");
+  const char *const lines[] = {"diff: profile tmpfs, root ", "seeds 5..6, 150 ops per seed",
+                               "  seeds run          2\n", "  ops                300\n",
+                               "  ops/s ", "  divergences        0\n", "AGREED\n"};
+  for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    expect_contains(r.out, lines[i], "diff summary");
+  expect_contains(r.err, "diff: seed 6 (2/2) ok, 150 ops", "diff progress");
+  run_free(&r);
+  char *t = slurp_file(trace, NULL);
+  expect_contains(t, "# profile tmpfs seed 5 ops 150\n", "trace");
+  expect_contains(t, "# profile tmpfs seed 6 ops 150\n", "trace");
+  expect_contains(t, "\n149 ", "trace");
+  free(t);
+  BSLAB(&r, "diff", "--root", v->mnt, "--ops", "20", "--quiet");
+  expect_status(&r, 0, "diff --quiet");
+  assert_string_equal(r.err, "");
+  run_free(&r);
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -896,6 +942,8 @@ int main(void) {
     cmocka_unit_test(cli_shrink_writes_a_minimal_trace_that_still_fails),
     cmocka_unit_test(cli_campaign_jobs_give_the_same_output),
     cmocka_unit_test(cli_campaign_faults_are_traced_and_replayed),
+    cmocka_unit_test(cli_diff_usage_and_environment_errors),
+    cmocka_unit_test(cli_diff_on_real_volumes),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

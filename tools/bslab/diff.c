@@ -1,0 +1,178 @@
+/* bslab diff: the same seeded operation stream against a sim profile and the
+ * real kernel (include/backstore/diff.h, docs/diff.md).  Progress on stderr,
+ * a summary on stdout, the first divergence with its trace and the command
+ * that reproduces it.  Exit 1 on a divergence, 2 on usage or environment. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backstore/diff.h"
+#include "tools/bslab/bslab.h"
+
+typedef struct progress_state {
+  bool tty, quiet, shown;
+  uint64_t seeds_done, seeds_total;
+  uint32_t ops;
+} progress_state;
+
+static void on_progress(void *ctx, uint64_t seed, uint32_t done) {
+  progress_state *ps = ctx;
+  if (ps->quiet || !ps->tty)
+    return;
+  fprintf(stderr, "\rdiff: seed %" PRIu64 " (%" PRIu64 "/%" PRIu64 ")  op %" PRIu32 "/%" PRIu32 "\033[K",
+          seed, ps->seeds_done + 1, ps->seeds_total, done, ps->ops);
+  ps->shown = true;
+}
+
+static void seed_line(progress_state *ps, const bs_diff_result *r) {
+  if (ps->quiet)
+    return;
+  if (ps->tty) {
+    fputs("\r\033[K", stderr);
+    ps->shown = false;
+  }
+  /* Not a terminal: a line per seed, at most about 20 in all. */
+  uint64_t every = ps->seeds_total / 20 + 1;
+  if (ps->tty || r->diverged || ps->seeds_done % every == 0 || ps->seeds_done == ps->seeds_total)
+    fprintf(stderr, "diff: seed %" PRIu64 " (%" PRIu64 "/%" PRIu64 ") %s, %" PRIu32 " ops\n",
+            r->seed, ps->seeds_done, ps->seeds_total, r->diverged ? "DIVERGED" : "ok", r->ops_run);
+}
+
+/* Write @len bytes of @buf to @path; false after a message. */
+static bool write_file(const bslab_args *a, const char *path, const char *buf, size_t len) {
+  FILE *f = fopen(path, "w");
+  bool ok = f && fwrite(buf, 1, len, f) == len;
+  if (f && fclose(f) != 0)
+    ok = false;
+  if (!ok)
+    bslab_env_error(a, "cannot write trace '%s': %s", path, strerror(errno ? errno : EIO));
+  return ok;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_divergence(const bslab_args *a, const char *profile, uint32_t ops,
+                             const bs_diff_divergence *d, const char *trace) {
+  printf("\nDIVERGENCE seed %" PRIu64 ", op %" PRIu32 ": %s\n", d->seed, d->op_index, d->op);
+  printf("  what       %s%s%s\n", d->what, d->subject[0] ? " of " : "", d->subject);
+  printf("  sim        %s\n", d->sim);
+  printf("  real       %s\n", d->real);
+  if (trace)
+    printf("  trace      %s\n", trace);
+  printf("  reproduce  bslab diff --profile %s --root %s --seed %" PRIu64 " --ops %" PRIu32 "\n",
+         profile, a->root, d->seed, ops);
+}
+
+/* Run one seed with its trace in memory; on a divergence the trace goes to
+ * a file.  Returns the bs_diff_run_seed() code. */
+static int run_seed(const bslab_args *a, bs_diff_opts *o, uint64_t seed, bs_diff_result *r,
+                    FILE *all, char *trace_path, size_t cap) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+  if (!mem)
+    return BS_ENO_MEMORY;
+  o->trace = mem;
+  int rc = bs_diff_run_seed(r, o, seed);
+  o->trace = NULL;
+  if (fclose(mem) != 0) {
+    free(buf);
+    return BS_ENO_MEMORY;
+  }
+  if (all && fwrite(buf, 1, len, all) != len)
+    rc = rc ? rc : BS_EIO;
+  trace_path[0] = '\0';
+  if (rc == 0 && r->diverged) {
+    if (a->trace) { /* already written, with every other seed's */
+      snprintf(trace_path, cap, "%s", strcmp(a->trace, "-") == 0 ? "(standard output)" : a->trace);
+    } else {
+      const char *tmp = getenv("TMPDIR");
+      snprintf(trace_path, cap, "%s/bslab-diff-%s-%" PRIu64 ".trace", tmp && *tmp ? tmp : "/tmp",
+               o->profile, seed);
+      if (!write_file(a, trace_path, buf, len))
+        trace_path[0] = '\0';
+    }
+  }
+  free(buf);
+  return rc;
+}
+
+int bslab_diff(bslab_args *a) {
+  if (!a->root)
+    return bslab_usage_error(a, "--root DIR is needed: a directory on a real volume");
+  if (a->seed_set && a->seeds_set && a->seed > UINT64_MAX - (a->seeds - 1))
+    return bslab_usage_error(a, "--seed %" PRIu64 " --seeds %" PRIu64 " runs past the last seed",
+                             a->seed, a->seeds);
+  const char *profile = a->profile;
+  bs_store *st = NULL;
+  if (!profile) { /* the filesystem holding --root */
+    bs_fs_type t = BS_FS_OTHER;
+    if (bs_open(&st, "real", &(bs_open_opts){.root = a->root}) != 0 ||
+        bs_probe_fs_type(st, a->root, &t) != 0 || t == BS_FS_OTHER) {
+      bs_close(st);
+      return bslab_env_error(a, "%s: not a directory on btrfs, xfs, ext4 or tmpfs; give --profile "
+                                "and a --root on that filesystem", a->root);
+    }
+    bs_close(st);
+    profile = bs_fs_type_name(t);
+  }
+  char why[600];
+  if (bs_diff_check_root(why, sizeof(why), profile, a->root) != 0)
+    return bslab_env_error(a, "%s", why);
+
+  FILE *all = NULL;
+  if (a->trace && !(all = strcmp(a->trace, "-") == 0 ? stdout : fopen(a->trace, "w")))
+    return bslab_env_error(a, "cannot write trace '%s': %s", a->trace, strerror(errno));
+  uint64_t first = a->seed_set ? a->seed : 1, n = a->seeds_set ? a->seeds : 1;
+  uint32_t ops = a->ops_set ? (uint32_t)a->ops : BS_DIFF_DEFAULT_OPS;
+  progress_state ps = {.tty = isatty(2) == 1, .quiet = a->quiet, .seeds_total = n, .ops = ops};
+  bs_diff_opts o = {.profile = profile, .root = a->root, .ops = ops, .progress = on_progress, .ctx = &ps};
+  uint64_t total_ops = 0, agreed = 0, masked = 0;
+  int status = BSLAB_OK;
+  double t0 = now_s();
+  bs_diff_result r;
+  char trace_path[4096];
+  for (uint64_t i = 0; i < n; i++) {
+    int rc = run_seed(a, &o, first + i, &r, all, trace_path, sizeof(trace_path));
+    if (rc != 0) {
+      if (ps.tty && ps.shown)
+        fputs("\r\033[K", stderr);
+      bslab_env_error(a, "seed %" PRIu64 ": %s", first + i, r.div.real[0] ? r.div.real : bs_strerror(rc));
+      status = BSLAB_USAGE;
+      break;
+    }
+    ps.seeds_done = i + 1;
+    total_ops += r.ops_run;
+    agreed += r.errors_agreed;
+    masked += r.masked;
+    seed_line(&ps, &r);
+    if (r.diverged) {
+      status = BSLAB_FAILED;
+      break;
+    }
+  }
+  double secs = now_s() - t0;
+  if (all && all != stdout && fclose(all) != 0 && status == BSLAB_OK)
+    status = bslab_env_error(a, "cannot write trace '%s'", a->trace);
+  if (status == BSLAB_USAGE)
+    return status;
+  printf("diff: profile %s, root %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32 " ops per seed\n",
+         profile, a->root, first, first + n - 1, ops);
+  printf("  seeds run          %" PRIu64 "\n", ps.seeds_done);
+  printf("  ops                %" PRIu64 "\n", total_ops);
+  printf("  ops/s              %.0f\n", secs > 0 ? (double)total_ops / secs : 0.0);
+  printf("  errors agreed      %" PRIu64 " (failed the same way on both)\n", agreed);
+  printf("  masked             %" PRIu64 " (differences not modelled on purpose, docs/diff.md)\n", masked);
+  printf("  divergences        %d\n", status == BSLAB_FAILED);
+  if (status == BSLAB_FAILED)
+    print_divergence(a, profile, ops, &r.div, trace_path[0] ? trace_path : NULL);
+  printf("%s\n", status == BSLAB_FAILED ? "\nDIVERGED" : "AGREED");
+  return status;
+}
