@@ -274,7 +274,7 @@ static void draw_rename(bs__dgen *g, bs__dop *op) {
   } else if (r < 85) {
     target(g, op->path2, sizeof(op->path2), 0, 0);
   } else if (r < 92 && strlen(op->path) + 4 < sizeof(op->path2)) { /* into itself */
-    snprintf(op->path2, sizeof(op->path2), "%s/in", op->path);
+    snprintf(op->path2, sizeof(op->path2), "%.590s/in", op->path);
   } else {
     snprintf(op->path2, sizeof(op->path2), "%s", op->path); /* onto itself */
   }
