@@ -206,8 +206,24 @@ int bs__px_rename(void *ctx, const char *from, const char *to) {
   return bs__sys_rename(from, to) == 0 ? 0 : -errno;
 }
 
+/* Seconds + nanoseconds as int64 nanoseconds, saturating.  A negative
+ * second is taken one up first, so that INT64_MIN itself (second
+ * -9223372037, nanosecond 145224192, which utimens can store) does not
+ * overflow on the way. */
+static int64_t sec_ns(int64_t sec, int64_t nsec) {
+  if (sec < 0) {
+    sec += 1;
+    nsec -= 1000000000LL;
+  }
+  if (sec > INT64_MAX / 1000000000LL || (sec == INT64_MAX / 1000000000LL && nsec > INT64_MAX % 1000000000LL))
+    return INT64_MAX;
+  if (sec < INT64_MIN / 1000000000LL || (sec == INT64_MIN / 1000000000LL && nsec < INT64_MIN % 1000000000LL))
+    return INT64_MIN;
+  return sec * 1000000000LL + nsec;
+}
+
 #ifndef __linux__
-static int64_t ts_ns(struct timespec ts) { return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec; }
+static int64_t ts_ns(struct timespec ts) { return sec_ns(ts.tv_sec, ts.tv_nsec); }
 #endif
 
 static bs_file_kind kind_of(mode_t m) {
@@ -229,7 +245,7 @@ int bs__px_stat(void *ctx, const char *path, bs_stat_info *out) {
   out->nlink = sx.stx_nlink;
   out->size = sx.stx_size;
   out->blocks = sx.stx_blocks;
-#define SX_NS(t) ((int64_t)(t).tv_sec * 1000000000LL + (t).tv_nsec)
+#define SX_NS(t) sec_ns((t).tv_sec, (t).tv_nsec)
   out->atime_ns = SX_NS(sx.stx_atime);
   out->mtime_ns = SX_NS(sx.stx_mtime);
   out->ctime_ns = SX_NS(sx.stx_ctime);
