@@ -22,26 +22,37 @@ typedef struct pstate {
   char listing[2048];     /* "name;" / "name/;" in byte order */
 } pstate;
 
-typedef struct xctx {
-  bs_store *st;
-  const char *path;
-  uint8_t *buf;
-  pstate *ps;
+/* xattr names, '\0'-terminated one after another: listxattr's callback may
+ * not call the store again (bs_* calls hold the store's lock), so the values
+ * are read after the listing. */
+typedef struct xnames {
+  char buf[4096];
   size_t len;
-} xctx;
+} xnames;
 
 static int on_xattr(void *ctx, const char *name) {
-  xctx *x = ctx;
-  size_t n = 0;
-  int rc = bs_getxattr(x->st, x->path, name, x->buf, DF_SCRATCH, &n);
-  int w = rc == 0 ? snprintf(x->ps->xattrs + x->len, sizeof(x->ps->xattrs) - x->len,
-                             "%.40s=%zu:%08" PRIx64 ";", name, n,
-                             bs__fnv1a(BS__FNV_OFFSET, x->buf, n) & 0xffffffffu)
-                  : snprintf(x->ps->xattrs + x->len, sizeof(x->ps->xattrs) - x->len,
-                             "%.40s=%s;", name, bs_err_name(rc));
-  if (w > 0 && (size_t)w < sizeof(x->ps->xattrs) - x->len)
-    x->len += (size_t)w;
+  xnames *x = ctx;
+  size_t n = strlen(name) + 1;
+  if (x->len + n <= sizeof(x->buf)) {
+    memcpy(x->buf + x->len, name, n);
+    x->len += n;
+  }
   return 0;
+}
+
+/* "name=len:hash;" for each xattr of @path, in the listing's (byte) order. */
+static void xattr_text(bs_store *st, const char *path, const xnames *x, uint8_t *buf, pstate *ps) {
+  size_t o = 0, cap = sizeof(ps->xattrs);
+  for (size_t i = 0; i < x->len; i += strlen(x->buf + i) + 1) {
+    const char *name = x->buf + i;
+    size_t n = 0;
+    int rc = bs_getxattr(st, path, name, buf, DF_SCRATCH, &n);
+    int w = rc == 0 ? snprintf(ps->xattrs + o, cap - o, "%.40s=%zu:%08" PRIx64 ";", name, n,
+                               bs__fnv1a(BS__FNV_OFFSET, buf, n) & 0xffffffffu)
+                    : snprintf(ps->xattrs + o, cap - o, "%.40s=%s;", name, bs_err_name(rc));
+    if (w > 0 && (size_t)w < cap - o)
+      o += (size_t)w;
+  }
 }
 
 typedef struct lctx {
@@ -76,8 +87,10 @@ static void describe(bs_store *st, const char *path, uint8_t *buf, pstate *ps) {
     ps->clen = off;
     ps->chash = h;
   }
-  xctx x = {.st = st, .path = path, .buf = buf, .ps = ps};
+  xnames x = {.len = 0};
   ps->xrc = bs_listxattr(st, path, on_xattr, &x);
+  if (ps->xrc == 0)
+    xattr_text(st, path, &x, buf, ps);
   if (ps->st.kind == BS_KIND_DIR) {
     lctx l = {.buf = ps->listing, .cap = sizeof(ps->listing)};
     ps->lrc = bs_readdir(st, path, on_dirent, &l);
