@@ -1,7 +1,8 @@
 /* A seeded property test of snapshot/branch lifecycles against a small
  * reference model, on every target where the snapshot API works.  Random
  * operations (create/delete snapshot, create/delete branch, writes to main
- * and to branches, restarts of the store) must give the model's answers (OK, EXISTS, BUSY,
+ * and to branches, restarts of the store; on real volumes through either of
+ * two stores on one root) must give the model's answers (OK, EXISTS, BUSY,
  * NOT_FOUND), ids that are never reused, the model's branch counts and
  * parents, and the model's file contents in every tree.  Case i uses seed
  * bs_test_seed() + i; a failure names the seed and how to replay it. */
@@ -255,8 +256,8 @@ static void check_all(bs_store *st, const bs_target *t, const model *m) {
 
 /* ---- the property ------------------------------------------------------------ */
 
-/* One random operation on *@stp (which a restart replaces). */
-static void step(bs_store **stp, const bs_target *t, model *m, uint64_t *rng) {
+/* One random operation on *@stp (which a restart, if @may_restart, replaces). */
+static void step(bs_store **stp, const bs_target *t, model *m, uint64_t *rng, bool may_restart) {
   bs_store *st = *stp;
   int fi = (int)below(rng, NF), s = (int)below(rng, NS), b = (int)below(rng, NB);
   char dir[300];
@@ -290,7 +291,7 @@ static void step(bs_store **stp, const bs_target *t, model *m, uint64_t *rng) {
     op_branch_delete(st, m, b);
     break;
   case 11: /* a restart: the model does not change */
-    if (t->kind != BS_TARGET_DARWIN)
+    if (may_restart && t->kind != BS_TARGET_DARWIN)
       *stp = bs_test_reopen(t, st);
     break;
   default:
@@ -309,12 +310,28 @@ static void model_body(bs_store *first, const bs_target *t, void *ctx) {
   for (int c = 0; c < cases; c++) {
     cur_seed = bs_test_seed() + (uint64_t)c;
     uint64_t rng = cur_seed;
-    bs_store *st = bs_test_open_fresh(t, cur_seed);
+    bs_store *st = bs_test_open_fresh(t, cur_seed), *other = NULL;
+    /* On a real volume every other step goes through a second store on the
+     * same root, as another process's would: neither may act on a stale
+     * view of the registry. */
+    if (t->kind == BS_TARGET_REAL) {
+      bs_open_opts o = {.root = bs_test_fresh_root(st), .flags = t->open_flags};
+      assert_non_null(o.root);
+      assert_bs_ok(bs_open(&other, "real", &o));
+    }
     model *m = calloc(1, sizeof(*m));
     assert_non_null(m);
-    for (cur_op = 0; cur_op < ops; cur_op++)
-      step(&st, t, m, &rng);
+    for (cur_op = 0; cur_op < ops; cur_op++) {
+      if (other && cur_op % 2)
+        step(&other, t, m, &rng, false);
+      else
+        step(&st, t, m, &rng, true);
+    }
     check_all(st, t, m);
+    if (other) {
+      check_all(other, t, m);
+      bs_close(other);
+    }
     free(m);
     bs_test_close_fresh(st);
   }

@@ -249,6 +249,13 @@ bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed) {
   return fresh[slot].st;
 }
 
+const char *bs_test_fresh_root(const bs_store *st) {
+  for (int i = 0; st && i < MAX_FRESH; i++)
+    if (fresh[i].st == st)
+      return fresh[i].dir;
+  return NULL;
+}
+
 void bs_test_close_fresh(bs_store *st) {
   for (int i = 0; i < MAX_FRESH; i++)
     if (fresh[i].st == st && st) {

@@ -96,6 +96,8 @@ bs_store *bs_test_reopen(const bs_target *t, bs_store *st);
  * directory on @t's real volume); close with bs_test_close_fresh. */
 bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed);
 void bs_test_close_fresh(bs_store *st);
+/* Host directory of real store @st from bs_test_open_fresh (NULL: not one). */
+const char *bs_test_fresh_root(const bs_store *st);
 
 /* Why real volumes cannot be made here (NULL: they can).  Fails the test
  * instead when $BS_REQUIRE_REAL is 1 (CI, which must run them). */
