@@ -8,6 +8,7 @@
 
 #include "backstore/lab.h"
 #include "backstore/sim.h"
+#include "backstore/faults.h"
 #include "tests/support/bs_test.h"
 
 static void fail_with(const bs_campaign_opts *o, const bs_campaign_failure *f) {
@@ -42,6 +43,33 @@ static void campaign_passes_on_every_profile(void **state) {
     assert_int_equal(s.ops, 4ull * o.ops);
     bs_campaign_summary_free(&s);
   }
+}
+
+/* An injected failure of a call the store would have refused anyway (a
+ * create of an over-long name, op 118 of this seed) is not a violation: the
+ * absence check only runs where the call would have made something. */
+static void campaign_injected_fault_on_a_refused_call_is_no_violation(void **state) {
+  (void)state;
+  if (!bs_faults_lower_available())
+    skip();
+  bs_campaign_opts o = {
+    .profile = "apfs",
+    .first_seed = 3,
+    .seeds = 1,
+    .ops = 2000,
+    .faults = "bs/sim/write=eio%0.02,bs/sim/alloc=enospc%0.02,bs/sim/reflink=enospc%0.05,"
+              "bs/sim/sync=io%0.1,bs/sim/snapshot=tool_failed%0.1,bs/op/write=io%0.005,"
+              "bs/op/create=no_space%0.005,bs/op/reflink=busy%0.01",
+  };
+  bs_campaign_summary s;
+  assert_bs_ok(bs_campaign_run(&s, &o));
+  if (s.violations) {
+    bs_campaign_failure f = s.failures[0];
+    bs_campaign_summary_free(&s);
+    fail_with(&o, &f);
+  }
+  assert_true(s.faults_fired > 0);
+  bs_campaign_summary_free(&s);
 }
 
 static void campaign_checks_unsupported_ops_on_hfs_and_ext4(void **state) {
@@ -261,6 +289,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(campaign_passes_on_every_profile),
     cmocka_unit_test(campaign_checks_unsupported_ops_on_hfs_and_ext4),
+    cmocka_unit_test(campaign_injected_fault_on_a_refused_call_is_no_violation),
     cmocka_unit_test(campaign_detects_cow_in_place_bug),
     cmocka_unit_test(campaign_detects_leak_block_bug),
     cmocka_unit_test(campaign_rejects_bad_options),
