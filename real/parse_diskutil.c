@@ -246,6 +246,8 @@ static int block_line(bs__apfs_snap *cur, unsigned *have, const char *s, size_t 
 /* The header: 0 with *@found for "Snapshots for X (N found)", 1 for "No
  * snapshots for X", or PARSE. */
 static int header(const char *s, size_t n, uint64_t *found, char *msg, size_t cap) {
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    n--;
   if (starts(s, n, "No snapshots for ") && n > 17 && !memchr(s + 17, ' ', n - 17))
     return 1;
   const char *open = memchr(s, '(', n);

@@ -118,8 +118,17 @@ static void text_rejects_malformed_lists(void **state) {
     assert_null(s); /* no partial result */
     assert_int_equal(n, 0);
   }
+  /* Blanks after the header are not part of it. */
+  bs__tool_result r = {.out = strdup("\n  \nNo snapshots for disk3s5  \t\n\n")};
+  r.out_len = strlen(r.out);
+  bs__apfs_snap *s0 = NULL;
+  size_t n0 = 5;
+  char m0[128];
+  assert_bs_ok(bs__diskutil_snapshots_text(&r, &s0, &n0, m0, sizeof(m0)));
+  assert_int_equal(n0, 0);
+  free(s0);
+  bs__tool_result_free(&r);
   /* No output at all. */
-  bs__tool_result r = {0};
   bs__apfs_snap *s = NULL;
   size_t n = 0;
   char msg[128];
