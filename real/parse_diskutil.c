@@ -181,8 +181,11 @@ bs__apfs_snap *bs__apfs_snaps_add(bs__apfs_snaps *a) {
 }
 
 bool bs__apfs_snap_set_name(bs__apfs_snap *s, const char *name, size_t n) {
-  if (n > BS__APFS_SNAP_NAME_MAX || memchr(name, '\0', n))
+  if (n > BS__APFS_SNAP_NAME_MAX)
     return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+      return false; /* no line of the text form, nor XML, carries them intact */
   memcpy(s->name, name, n);
   s->name[n] = '\0';
   return bs_name_validate(s->name) == 0;

@@ -101,6 +101,7 @@ static void text_rejects_malformed_lists(void **state) {
     {"bad-no-name.txt", "without a name"},
     {"bad-name-slash.txt", "not a valid snapshot name"},
     {"bad-name-utf8.txt", "not a valid snapshot name"},
+    {"bad-name-control.txt", "not a valid snapshot name"},
     {"bad-purgeable.txt", "Purgeable is not Yes or No"},
     {"bad-twice.txt", "Name given twice"},
     {"bad-trailer.txt", "line 6: unexpected text"},
