@@ -542,6 +542,31 @@ static void fault_in_delete_is_reported_and_retried(void **state) {
   }
 }
 
+/* Without CAP_SYS_ADMIN (every BTRFS_IOC_TREE_SEARCH refused), a delete
+ * still deletes: nested subvolumes are found by walking the tree, and the
+ * wait for the cleaner is skipped. */
+static void btrfs_delete_without_tree_search(void **state) {
+  (void)state;
+  char root[4096], snap[4300], p[4300];
+  fresh_root("btrfs", root);
+  bs_test_fill_tree(root);
+  uint8_t u[16];
+  at(snap, root, ".bs/snap/1");
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, snap, u), 0);
+  at(p, root, ".bs/branch");
+  assert_int_equal(mkdir(p, 0700), 0);
+  fiu_init(0);
+  assert_int_equal(fiu_enable("bs/real/tree_search", 1, (void *)(intptr_t)EPERM, 0), 0);
+  int rc = bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, snap);
+  /* The store root holds .bs, a nested subvolume: found by the walk. */
+  int rc_root = bs__linux_remove_tree(root, true);
+  fiu_disable("bs/real/tree_search");
+  assert_int_equal(rc, 0);
+  assert_false(exists(snap));
+  assert_int_equal(rc_root, 0);
+  assert_false(exists(root));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(btrfs_snapshot_is_read_only_subvolume_without_bs),
@@ -553,6 +578,7 @@ int main(void) {
     cmocka_unit_test(copy_keeps_holes),
     cmocka_unit_test(fault_mid_tree_leaves_nothing),
     cmocka_unit_test(fault_in_delete_is_reported_and_retried),
+    cmocka_unit_test(btrfs_delete_without_tree_search),
   };
   return cmocka_run_group_tests_name("linux_snap", tests, NULL, NULL);
 }
