@@ -150,7 +150,7 @@ void bs__darwin_caps_from(bs_caps *out, const char *fstypename, const bs_darwin_
 /* The snapshots of the volume mounted at @vol as `diskutil apfs
  * listSnapshots` reports them (-plist when libplist is built in, else the
  * text form), through @os's run_tool.  BS_E* code; on failure @msg says why
- * (TOOL_FAILED, PARSE, or the errno of a tool that would not start).  The
+ * (TOOL_FAILED, also for a tool that cannot be started; PARSE; NO_MEMORY).  The
  * run goes through the fault point bs/real/exec/diskutil: when it fires,
  * diskutil "exits with status 1" and prints nothing. */
 int bs__darwin_list_snapshots(const bs_host_os *os, const char *vol, bs__apfs_snap **out,

@@ -87,10 +87,10 @@ static int run_diskutil(const bs_darwin_sys *sys, const char *const argv[], bs__
     return 0;
   }
   int e = sys->run_tool(sys->ctx, argv, r);
-  if (e != 0) {
+  if (e != 0) { /* a tool that cannot be started failed too (not found, not executable) */
     bs__tool_result_free(r);
     snprintf(msg, cap, "cannot run %s: %s", argv[0], strerror(-e));
-    return bs_err_from_errno(-e);
+    return e == -ENOMEM ? BS_ENO_MEMORY : BS_ETOOL_FAILED;
   }
   return 0;
 }

@@ -306,6 +306,14 @@ static void failing_diskutil_is_TOOL_FAILED(void **state) {
   assert_bs_err(bs_snapshot_create(st, "s", NULL), BS_ETOOL_FAILED);
   assert_string_equal(detail(st), "diskutil exited with status 1: Error: disk3 is not an APFS Volume");
   assert_nothing_left(st);
+  /* A diskutil that cannot even be started failed as well; out of memory is NO_MEMORY. */
+  bs_darwin_fake_fail_next_tool(st, ENOENT);
+  assert_bs_err(bs_snapshot_create(st, "s", NULL), BS_ETOOL_FAILED);
+  assert_string_equal(detail(st), "cannot run " BS_DARWIN_DISKUTIL ": No such file or directory");
+  assert_nothing_left(st);
+  bs_darwin_fake_fail_next_tool(st, ENOMEM);
+  assert_bs_err(bs_snapshot_create(st, "s", NULL), BS_ENO_MEMORY);
+  assert_nothing_left(st);
   bs_close(st);
 }
 

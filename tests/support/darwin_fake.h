@@ -56,6 +56,9 @@ void bs_darwin_fake_deny_snapshots(bs_store *st, int err);
  * (either NULL: nothing), whatever it was asked: a recorded output. */
 int bs_darwin_fake_script_tool(bs_store *st, int status, const char *out, size_t out_len,
                                const char *err, size_t err_len);
+/* The next run_tool cannot start the tool: it returns -@err (ENOENT: no
+ * such program). */
+void bs_darwin_fake_fail_next_tool(bs_store *st, int err);
 /* The argv of the last run_tool, joined by spaces ("" if none yet). */
 const char *bs_darwin_fake_last_tool(bs_store *st);
 /* How many snapshots are mounted. */

@@ -35,6 +35,7 @@ typedef struct fake {
   char last_tool[512];  /* argv of the last run_tool, joined by spaces */
   uint64_t rng;         /* xorshift state of random() */
   bool resolved_mounts; /* statfs names mount points "/private<dir>" */
+  int fail_next_tool;   /* the next run_tool cannot start: this errno; 0 */
 } fake;
 
 /* The fake under a darwin-fake store, or NULL. */

@@ -225,9 +225,17 @@ static int s_run_tool(void *ctx, const char *const argv[], bs__tool_result *out)
   fake *f = ctx;
   memset(out, 0, sizeof(*out));
   size_t k = 0, argc = 0;
-  for (; argv[argc]; argc++)
-    k += (size_t)snprintf(f->last_tool + k, k < sizeof(f->last_tool) ? sizeof(f->last_tool) - k : 0,
-                          "%s%s", argc ? " " : "", argv[argc]);
+  f->last_tool[0] = '\0';
+  for (; argv[argc]; argc++) {
+    if (k < sizeof(f->last_tool))
+      k += (size_t)snprintf(f->last_tool + k, sizeof(f->last_tool) - k, "%s%s", argc ? " " : "",
+                            argv[argc]);
+  }
+  if (f->fail_next_tool) {
+    int e = f->fail_next_tool;
+    f->fail_next_tool = 0;
+    return -e;
+  }
   if (f->scripted) {
     f->scripted = false;
     *out = f->script;
@@ -304,6 +312,12 @@ int bs_darwin_fake_script_tool(bs_store *st, int status, const char *out, size_t
   }
   f->scripted = true;
   return 0;
+}
+
+void bs_darwin_fake_fail_next_tool(bs_store *st, int err) {
+  fake *f = bs__fake_of(st);
+  if (f)
+    f->fail_next_tool = err;
 }
 
 const char *bs_darwin_fake_last_tool(bs_store *st) {
