@@ -207,6 +207,140 @@ static void registry_survives_sigkill_during_creates(void **state) {
                           bs_test_seed());
 }
 
+/* ---- a process killed with SIGKILL in the middle of lifecycles ---------------- */
+
+/* The child: iteration i snapshots /f (fill i) as "L<i>", branches it as
+ * "B<i>", rewrites the branch's /f (fill 100 + i), then deletes B<i-1> and
+ * L<i-1>; one byte down @fd after each iteration.  Never returns. */
+static void cycle_until_killed(const bs_target *t, int fd) {
+  bs_open_opts o = {.root = t->root, .flags = t->open_flags};
+  bs_store *st = NULL;
+  if (bs_open(&st, "real", &o) != 0)
+    _exit(3);
+  uint8_t *buf = malloc(8192);
+  for (int i = 0; buf && i < 10000; i++) {
+    char s[32], b[32], bf[64], ps[32], pb[32];
+    snprintf(s, sizeof(s), "L%d", i);
+    snprintf(b, sizeof(b), "B%d", i);
+    snprintf(bf, sizeof(bf), "/.bs/branches/B%d/f", i);
+    snprintf(ps, sizeof(ps), "L%d", i - 1);
+    snprintf(pb, sizeof(pb), "B%d", i - 1);
+    bs_snapshot_info si, prev;
+    for (size_t k = 0; k < 8192; k++)
+      buf[k] = (uint8_t)(i + k * 7);
+    if (bs_write(st, "/f", 0, buf, 8192) != 0 || bs_snapshot_create(st, s, &si) != 0 ||
+        bs_branch_create(st, si.id, b) != 0)
+      _exit(4);
+    for (size_t k = 0; k < 8192; k++)
+      buf[k] = (uint8_t)(100 + i + k * 7);
+    if (bs_write(st, bf, 0, buf, 8192) != 0)
+      _exit(5);
+    if (i > 0 && (bs_branch_delete(st, pb) != 0 || bs_snapshot_lookup(st, ps, &prev) != 0 ||
+                  bs_snapshot_delete(st, prev.id) != 0))
+      _exit(6);
+    if (write(fd, "x", 1) != 1)
+      _exit(7);
+  }
+  _exit(8);
+}
+
+/* After @acked whole iterations: every snapshot and branch listed reads
+ * back, branch counts agree with the branches there are, and the last
+ * acknowledged snapshot is there unless the next iteration (which made its
+ * own first) had got to deleting it. */
+static void assert_cycles_consistent(bs_store *st, int acked) {
+  bs_snapshot_info *all = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_snapshot_list(st, &all, &n));
+  uint32_t *branches = calloc(n + 1, sizeof(*branches));
+  assert_non_null(branches);
+  for (int i = 0; i <= acked; i++) {
+    char b[32], bf[64];
+    snprintf(b, sizeof(b), "B%d", i);
+    uint64_t parent = 0;
+    int rc = bs_branch_parent(st, b, &parent);
+    if (rc == BS_ENOT_FOUND)
+      continue;
+    assert_bs_ok(rc);
+    size_t k = 0;
+    while (k < n && all[k].id != parent)
+      k++;
+    if (k == n)
+      fail_msg("branch %s names snapshot %llu, which is not listed", b, (unsigned long long)parent);
+    branches[k]++;
+    snprintf(bf, sizeof(bf), "/.bs/branches/B%d/f", i);
+    if (i < acked) /* its write was acknowledged */
+      bs_test_assert_put(st, bf, 8192, (uint8_t)(100 + i));
+  }
+  bool last = false;
+  for (size_t k = 0; k < n; k++) {
+    int i;
+    assert_int_equal(sscanf(all[k].name, "L%d", &i), 1);
+    if (all[k].branch_count != branches[k])
+      fail_msg("%s: branch_count %u, but %u branches name it", all[k].name, all[k].branch_count,
+               branches[k]);
+    char path[300];
+    assert_bs_ok(bs_snapshot_mount_ro(st, all[k].id, path, sizeof(path)));
+    bs_test_assert_put(st, strcat(path, "/f"), 8192, (uint8_t)i);
+    last |= i == acked - 1 || i == acked;
+  }
+  if (!last)
+    fail_msg("after %d iterations neither L%d nor L%d is listed", acked, acked - 1, acked);
+  free(branches);
+  free(all);
+}
+
+static void sigkill_cycles_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_test_put(st, "/f", 8192, 0);
+  int fd[2];
+  assert_int_equal(pipe(fd), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fd[0]);
+    cycle_until_killed(t, fd[1]);
+  }
+  close(fd[1]);
+  int acked = 0, want = 3;
+  char c;
+  while (acked < want && read(fd[0], &c, 1) == 1)
+    acked++;
+  usleep((useconds_t)(bs_test_seed() % 1999)); /* land inside an iteration */
+  kill(pid, SIGKILL);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  while (read(fd[0], &c, 1) == 1) /* iterations that ended before the kill */
+    acked++;
+  close(fd[0]);
+  if (!WIFSIGNALED(status))
+    fail_msg("the child stopped by itself (status %d) after %d iterations", status, acked);
+  st = bs_test_reopen(t, st);
+  assert_cycles_consistent(st, acked);
+  /* A change reconciles: the host holds exactly the listed trees. */
+  assert_bs_ok(bs_snapshot_create(st, "after", NULL));
+  bs_snapshot_info *all = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_snapshot_list(st, &all, &n));
+  uint32_t nb = 0;
+  for (size_t k = 0; k < n; k++)
+    nb += all[k].branch_count;
+  free(all);
+  assert_int_equal(bs_snap_test_host_entries(t, "/.bs/snap"), n);
+  assert_int_equal(bs_snap_test_host_entries(t, "/.bs/branch"), nb);
+}
+
+static void registry_survives_sigkill_during_lifecycles(void **state) {
+  (void)state;
+  const char *why = bs_test_real_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, sigkill_cycles_body, NULL,
+                          bs_test_seed());
+}
+
 /* ---- a damaged registry ------------------------------------------------------- */
 
 /* A registry cut short is CORRUPT for every snapshot call, before and after a
@@ -252,6 +386,7 @@ int main(void) {
     cmocka_unit_test(registry_survives_restart),
     cmocka_unit_test(registry_survives_power_loss),
     cmocka_unit_test(registry_survives_sigkill_during_creates),
+    cmocka_unit_test(registry_survives_sigkill_during_lifecycles),
     cmocka_unit_test(damaged_registry_is_corrupt_and_kept),
   };
   return cmocka_run_group_tests_name("snapshot_restart", tests, NULL, NULL);
