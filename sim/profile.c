@@ -5,14 +5,16 @@
  *     (base_ns + ps_per_byte * bytes / 1000) * (1 + j),  j uniform in [-10 %, +10 %]
  * with j drawn from the store's latency PRNG (seeded from opts.seed).
  *
- * THE NUMBERS BELOW ARE PROVISIONAL.  They are order-of-magnitude figures for
- * a local NVMe SSD (macOS for apfs/hfs, Linux for the others) taken from
- * public benchmarks and experience, not yet measured by this project; they
- * will be calibrated against real volumes (tracked as a separate issue).
- * Until then only their ordering is meaningful: tmpfs < ext4/xfs < btrfs <
- * apfs/hfs; sync >> meta; snapshots cost milliseconds.  Classes a profile
- * cannot do (reflink on hfs/ext4/tmpfs, snapshots without native snapshots)
- * cost one metadata op: the call fails fast. */
+ * btrfs, xfs, ext4 and tmpfs are CALIBRATED: `bench/calibrate.sh` (`bslab
+ * calibrate` on fresh volumes) measured the real backend through the same
+ * bs_* calls, medians of 400, two runs, rounded to two significant digits
+ * (docs/sim.md, "Calibration", has the raw numbers and how to recalibrate).
+ * The volumes were loop devices on RAM (/dev/shm) on Linux 6.18, so sync is
+ * a RAM-backed device's, not a disk's.  apfs and hfs cannot be measured on
+ * Linux: their numbers are still the provisional order-of-magnitude figures
+ * for a local NVMe SSD on macOS.  Classes a profile cannot do (reflink on
+ * hfs/ext4/tmpfs, snapshots without native snapshots) cost one metadata op:
+ * the call fails fast. */
 #include <string.h>
 
 #include "sim/sim_internal.h"
@@ -34,17 +36,17 @@ static const bs__sim_profile profiles[BS_SIM_PROFILE_COUNT] = {
   {"hfs", BS_FS_HFS, true, false, false, 127,
    LAT(16000, 7000, 300, 11000, 450, 1500000, 16000, 0, 16000)},
   {"btrfs", BS_FS_BTRFS, true, false, true, 255,
-   LAT(9000, 4000, 220, 7000, 380, 600000, 30000, 1, 12000000),
+   LAT(15000, 3100, 31, 3000, 610, 150000, 28000, 0, 2000000),
    .dir_nlink_one = true, .chown_kills_setid = true, .xattr_space = BS__SIM_XA_LEAF},
   {"xfs", BS_FS_XFS, true, false, true, 255,
-   LAT(6000, 3000, 200, 5000, 330, 350000, 25000, 1, 6000),
+   LAT(8000, 3100, 19, 3400, 16, 25000, 31000, 0, 8000),
    .chown_kills_setid = true, .time_min_s = BS__SIM_TIME_MIN_1901},
   {"ext4", BS_FS_EXT4, true, false, true, 255,
-   LAT(5000, 3000, 200, 5000, 330, 400000, 5000, 0, 5000),
+   LAT(11000, 3000, 18, 3700, 21, 26000, 11000, 0, 11000),
    .chown_kills_setid = true, .xattr_space = BS__SIM_XA_EXT4, .time_min_s = BS__SIM_TIME_MIN_1901},
   /* tmpfs has birth times since Linux 6.6 (shmem STATX_BTIME). */
   {"tmpfs", BS_FS_TMPFS, true, false, true, 255,
-   LAT(1500, 700, 70, 900, 90, 300, 1500, 0, 1500),
+   LAT(3100, 2700, 47, 2500, 60, 2200, 3100, 0, 3100),
    .chown_kills_setid = true},
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,7 +151,7 @@ static void cli_exit_status_follows_the_contract(void **state) {
 
 static const char *const all_verbs[] = {"caps",  "probe", "clone", "snapshot", "branch", "campaign",
                                         "init",  "put",   "cat",      "ls",     "stat",
-                                        "usage", "mkdir", "rm",       "help",   "diff"};
+                                        "usage", "mkdir", "rm",       "help",   "diff", "calibrate"};
 #define N_VERBS (sizeof(all_verbs) / sizeof(all_verbs[0]))
 
 static void cli_help_on_every_verb(void **state) {
@@ -892,6 +893,36 @@ static void cli_diff_on_real_volumes(void **state) {
   run_free(&r);
 }
 
+/* bslab calibrate: the table and the LAT line for sim/profile.c; the store
+ * it measured in is gone afterwards. */
+static void cli_calibrate_prints_the_latency_model(void **state) {
+  (void)state;
+  EXPECT(2, NULL, "--root DIR is needed", "calibrate");
+  EXPECT(2, NULL, "bslab: calibrate: ", "calibrate", "--root", "/nonexistent-bs-cal");
+  const char *why = bs_test_real_unavailable();
+  if (why) {
+    print_message("    [ skipped  ] real volumes: %s\n", why);
+    skip();
+  }
+  const bs_vol *v = bs_vol_shared("tmpfs");
+  if (!v)
+    fail_msg("tmpfs volume: %s", bs_vol_last_error());
+  char root[4200];
+  snprintf(root, sizeof(root), "%s/cal-%d", v->mnt, (int)getpid());
+  assert_int_equal(mkdir(root, 0755), 0);
+  run r;
+  BSLAB(&r, "calibrate", "--root", root, "--ops", "5", "--quiet");
+  expect_status(&r, 0, "calibrate");
+  const char *const lines[] = {"(tmpfs): medians of 5\n", "  meta ", "  read ", "  write ",
+                               "  sync ", "  reflink ", "UNSUPPORTED: fails at about a metadata op",
+                               "sim/profile.c: LAT("};
+  for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    expect_contains(r.out, lines[i], "calibrate output");
+  assert_string_equal(r.err, "");
+  run_free(&r);
+  assert_int_equal(rmdir(root), 0); /* empty again: the measuring store was removed */
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb;
   (void)flag;
@@ -944,6 +975,7 @@ int main(void) {
     cmocka_unit_test(cli_campaign_faults_are_traced_and_replayed),
     cmocka_unit_test(cli_diff_usage_and_environment_errors),
     cmocka_unit_test(cli_diff_on_real_volumes),
+    cmocka_unit_test(cli_calibrate_prints_the_latency_model),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

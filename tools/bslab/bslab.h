@@ -143,6 +143,7 @@ int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs
 int bslab_replay(bslab_args *a);
 int bslab_shrink(bslab_args *a);
 int bslab_diff(bslab_args *a);
+int bslab_calibrate(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);

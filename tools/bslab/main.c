@@ -30,6 +30,7 @@ static const char top_usage[] =
   "  replay     re-run a campaign trace and check every result\n"
   "  shrink     the smallest trace that still fails the same way (delta debugging)\n"
   "  diff       the same operations on a sim profile and the real kernel, compared\n"
+  "  calibrate  measure a real filesystem for the sim's latency model\n"
   "  faults     the fault-point catalogue; check a fault spec\n"
   "  init       create an empty sim volume image\n"
   "  put cat ls stat usage mkdir rm\n"
@@ -184,6 +185,16 @@ static const bslab_verb verbs[] = {
    "Exit status 0 when sim and kernel agreed, 1 on a divergence, 2 usage or environment\n"
    "(DIR missing, or not on the profile's filesystem).\n",
    BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_QUIET, 0, 0, bslab_diff},
+  {"calibrate",
+   "usage: bslab calibrate --root DIR [--ops N] [--quiet]\n"
+   "Measure the real backend on the filesystem holding DIR (in a fresh subdirectory,\n"
+   "removed afterwards) and print the sim's latency model for it: per class (meta,\n"
+   "read, write, sync, reflink) a fixed cost in ns and a cost per byte in ps, from\n"
+   "medians, and the LAT(...) line of sim/profile.c (docs/sim.md, \"Calibration\").\n"
+   "  --root DIR  a directory on the filesystem to measure\n"
+   "  --ops N     repetitions per measurement (default 200)\n"
+   "  --quiet     no progress on standard error\n",
+   BO_ROOT | BO_OPS | BO_QUIET, 0, 0, bslab_calibrate},
   {"help", "usage: bslab help [VERB]\nPrint the usage of bslab, or of VERB.\n", 0, 0, 1, NULL},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
