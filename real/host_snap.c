@@ -312,6 +312,29 @@ static int is_zero(const uint8_t *p, size_t n) {
   return 1;
 }
 
+/* The registry, for a call that changes nothing (the store must still be one
+ * that has snapshots: UNSUPPORTED otherwise, as in the sim). */
+static int peek(bs_store *st, const char *op, bs__snapreg *reg) {
+  bs__snap_method m;
+  int rc = method(st, op, &m);
+  return rc != 0 ? rc : bs__host_reg_read(st, op, reg);
+}
+
+/* Remove the tree <root>/.bs/@dir/@id, which the registry no longer names:
+ * if that fails, the next change of the registry (reconcile) finishes it. */
+static int remove_unnamed(bs_store *st, const char *op, const session *s, const char *dir, uint64_t id) {
+  const bs_host_os *os = H(st)->os;
+  char *t = tree_path(H(st), dir, id);
+  int e = t ? os->tree_delete(os->ctx, s->m, t) : -ENOMEM;
+  free(t);
+  if (e == 0)
+    return 0;
+  return bs_store_fail(st, bs_err_from_errno(-e), -e,
+                       "%s: removing tree %s/%" PRIu64 ": %s (it is gone from the registry; the next "
+                       "snapshot operation removes the tree)",
+                       op, dir, id, strerror(-e));
+}
+
 int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
   const char *op = "snapshot create";
   session s;
@@ -352,11 +375,8 @@ int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *o
 }
 
 int bs__host_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
-  bs__snap_method m;
-  int rc = method(st, "snapshot list", &m);
   bs__snapreg reg;
-  if (rc == 0)
-    rc = bs__host_reg_read(st, "snapshot list", &reg);
+  int rc = peek(st, "snapshot list", &reg);
   if (rc != 0)
     return rc;
   if (reg.nsnaps > 0) {
@@ -383,26 +403,15 @@ int bs__host_snapshot_delete(bs_store *st, uint64_t id) {
                                      (unsigned)si->branch_count));
   bs__snapreg_remove(&s.reg, id);
   rc = save(st, op, &s.reg);
-  if (rc == 0) {
-    /* Unnamed now: if removing the tree fails, reconcile finishes the job. */
-    const bs_host_os *os = H(st)->os;
-    char *t = tree_path(H(st), "snap", id);
-    int e = t ? os->tree_delete(os->ctx, s.m, t) : -ENOMEM;
-    if (e != 0)
-      rc = fail_errno(st, op, "removing the snapshot's tree (it is gone from the registry; the tree is "
-                              "removed by the next snapshot operation)", e);
-    free(t);
-  }
+  if (rc == 0)
+    rc = remove_unnamed(st, op, &s, "snap", id);
   return end(st, &s, rc);
 }
 
 int bs__host_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
   const char *op = "snapshot mount";
-  bs__snap_method m;
-  int rc = method(st, op, &m);
   bs__snapreg reg;
-  if (rc == 0)
-    rc = bs__host_reg_read(st, op, &reg);
+  int rc = peek(st, op, &reg);
   if (rc != 0)
     return rc;
   const bs_snapshot_info *si = bs__snapreg_find_id(&reg, id);
@@ -448,25 +457,15 @@ int bs__host_branch_delete(bs_store *st, const char *name) {
   if (bs__snapreg_remove_branch(&s.reg, name, &b) != 0)
     return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
   rc = save(st, op, &s.reg);
-  if (rc == 0) {
-    const bs_host_os *os = H(st)->os;
-    char *t = tree_path(H(st), "branch", b.id);
-    int e = t ? os->tree_delete(os->ctx, s.m, t) : -ENOMEM;
-    if (e != 0)
-      rc = fail_errno(st, op, "removing the branch's tree (it is gone from the registry; the tree is "
-                              "removed by the next snapshot operation)", e);
-    free(t);
-  }
+  if (rc == 0)
+    rc = remove_unnamed(st, op, &s, "branch", b.id);
   return end(st, &s, rc);
 }
 
 int bs__host_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
   const char *op = "branch parent";
-  bs__snap_method m;
-  int rc = method(st, op, &m);
   bs__snapreg reg;
-  if (rc == 0)
-    rc = bs__host_reg_read(st, op, &reg);
+  int rc = peek(st, op, &reg);
   if (rc != 0)
     return rc;
   const bs__branch_rec *b = bs__snapreg_find_branch(&reg, name);
