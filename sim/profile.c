@@ -37,7 +37,8 @@ static const bs__sim_profile profiles[BS_SIM_PROFILE_COUNT] = {
    LAT(16000, 7000, 300, 11000, 450, 1500000, 16000, 0, 16000)},
   {"btrfs", BS_FS_BTRFS, true, false, true, 255,
    LAT(15000, 3100, 31, 3000, 610, 150000, 28000, 0, 2000000),
-   .dir_nlink_one = true, .chown_kills_setid = true, .xattr_space = BS__SIM_XA_LEAF},
+   .dir_nlink_one = true, .chown_kills_setid = true, .xattr_space = BS__SIM_XA_LEAF,
+   .dir_size = BS__SIM_DSIZE_BTRFS},
   {"xfs", BS_FS_XFS, true, false, true, 255,
    LAT(8000, 3100, 19, 3400, 16, 25000, 31000, 0, 8000),
    .chown_kills_setid = true, .time_min_s = BS__SIM_TIME_MIN_1901},
@@ -47,7 +48,7 @@ static const bs__sim_profile profiles[BS_SIM_PROFILE_COUNT] = {
   /* tmpfs has birth times since Linux 6.6 (shmem STATX_BTIME). */
   {"tmpfs", BS_FS_TMPFS, true, false, true, 255,
    LAT(3100, 2700, 47, 2500, 60, 2200, 3100, 0, 3100),
-   .chown_kills_setid = true},
+   .chown_kills_setid = true, .dir_size = BS__SIM_DSIZE_TMPFS},
 };
 
 const bs__sim_profile *bs__sim_profile_find(const char *name) {

@@ -58,6 +58,13 @@ typedef struct bs__sim_latency {
   uint32_t ps_per_byte; /* picoseconds per byte moved */
 } bs__sim_latency;
 
+/* What a directory's st_size counts (sim/inode.c). */
+typedef enum bs__sim_dir_size {
+  BS__SIM_DSIZE_ENTRIES = 0, /* its entries: not the filesystem's own figure (apfs, hfs, xfs, ext4) */
+  BS__SIM_DSIZE_BTRFS,       /* 2 x the bytes of its names (a dir item and a dir index each) */
+  BS__SIM_DSIZE_TMPFS,       /* 20 per entry, plus 40 for "." and ".." (BOGO_DIRENT_SIZE) */
+} bs__sim_dir_size;
+
 /* How much room a profile's xattr values have (sim/xattr.c). */
 typedef enum bs__sim_xattr_space {
   BS__SIM_XA_64K = 0, /* each value up to 64 KiB (xfs, tmpfs, apfs, hfs) */
@@ -78,6 +85,7 @@ typedef struct bs__sim_profile {
   bool chown_kills_setid; /* Linux: chown clears S_ISUID, and S_ISGID with S_IXGRP, even for root */
   bs__sim_xattr_space xattr_space; /* where xattr values must fit */
   int64_t time_min_s;     /* earliest storable time (s_time_min); 0: no limit */
+  bs__sim_dir_size dir_size; /* what a directory's size counts */
 } bs__sim_profile;
 
 /* ---- data structures ------------------------------------------------------- */

@@ -164,6 +164,45 @@ static void dir_nlink_is_the_kernels(void **state) {
   each_linux(dir_nlink_body);
 }
 
+/* A directory's size: btrfs counts 2 x the bytes of its names, tmpfs 40 +
+ * 20 per entry; renames and removals keep to that.  (xfs and ext4 count
+ * blocks; the sim does not model them, docs/diff.md.) */
+static uint64_t dsize(bs_store *st, const char *p) {
+  bs_stat_info s;
+  assert_bs_ok(bs_stat(st, p, &s));
+  return s.size;
+}
+
+static void dir_size_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  if (!is(t, "btrfs") && !is(t, "tmpfs"))
+    return;
+  bool btrfs = is(t, "btrfs");
+  char lname[300] = "/d/";
+  memset(lname + 3, 'l', 255);
+  assert_bs_ok(bs_mkdir(st, "/d", 0755));
+  assert_int_equal(dsize(st, "/d"), btrfs ? 0 : 40);
+  assert_bs_ok(bs_create(st, "/d/a", 0644));
+  assert_bs_ok(bs_mkdir(st, "/d/bb", 0755));
+  assert_bs_ok(bs_create(st, lname, 0644));
+  assert_int_equal(dsize(st, "/d"), btrfs ? 2 * (1 + 2 + 255) : 100);
+  assert_bs_ok(bs_rename(st, "/d/a", "/d/ccc"));
+  assert_int_equal(dsize(st, "/d"), btrfs ? 2 * (3 + 2 + 255) : 100);
+  assert_bs_ok(bs_create(st, "/d/x", 0644));
+  assert_bs_ok(bs_rename(st, "/d/x", "/d/ccc")); /* over an existing name */
+  assert_int_equal(dsize(st, "/d"), btrfs ? 2 * (3 + 2 + 255) : 100);
+  assert_bs_ok(bs_rename(st, "/d/ccc", "/d/bb/ccc"));
+  assert_int_equal(dsize(st, "/d"), btrfs ? 2 * (2 + 255) : 80);
+  assert_int_equal(dsize(st, "/d/bb"), btrfs ? 6 : 60);
+  assert_bs_ok(bs_unlink(st, lname));
+  assert_int_equal(dsize(st, "/d"), btrfs ? 4 : 60);
+}
+
+static void dir_size_is_the_kernels_on_btrfs_and_tmpfs(void **state) {
+  (void)state;
+  each_linux(dir_size_body);
+}
+
 /* Even root's chown clears S_ISUID, and S_ISGID when group-execute is set,
  * on a non-directory, whatever the ids (-1, -1 included). */
 static void chown_setid_body(bs_store *st, const bs_target *t, void *ctx) {
@@ -322,6 +361,7 @@ int main(void) {
     cmocka_unit_test(diff_trace_is_deterministic),
     cmocka_unit_test(diff_finds_a_divergence_and_refuses_the_wrong_fs),
     cmocka_unit_test(dir_nlink_is_the_kernels),
+    cmocka_unit_test(dir_size_is_the_kernels_on_btrfs_and_tmpfs),
     cmocka_unit_test(chown_clears_setid_bits),
     cmocka_unit_test(setgid_dir_gives_its_group),
     cmocka_unit_test(birth_time_on_every_linux_fs),
