@@ -245,9 +245,10 @@ int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t m
   ON_PATH(st, "utimens", BS__HOST_MODIFY, path, os->utimens(os->ctx, hp, atime_ns, mtime_ns));
 }
 
-/* The root of every tree hides ".bs": the reserved directory in the main
- * tree, and what a snapshot of the root shows in its place (btrfs leaves an
- * empty directory for a nested subvolume). */
+/* The main root hides ".bs", the reserved directory, and a snapshot root
+ * hides what btrfs shows in its place (an empty directory for the nested
+ * subvolume; host_ns.c makes it NOT_FOUND too).  Branches drop it when they
+ * are made, so a ".bs" at a branch root is an ordinary directory. */
 typedef struct hide_ctx {
   bs_readdir_cb cb;
   void *ctx;
@@ -264,7 +265,8 @@ int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx
     return bs__host_virt_readdir(st, l.virt, cb, ctx);
   const bs_host_os *os = H(st)->os;
   hide_ctx hc = {cb, ctx};
-  int e = l.tree_root ? os->readdir(os->ctx, l.host, hide_reserved, &hc) : os->readdir(os->ctx, l.host, cb, ctx);
+  bool hide = l.tree_root && l.tree != 2; /* a branch root's ".bs" is the user's own */
+  int e = hide ? os->readdir(os->ctx, l.host, hide_reserved, &hc) : os->readdir(os->ctx, l.host, cb, ctx);
   return done(st, "readdir", path, &l, e);
 }
 

@@ -11,6 +11,7 @@
  * "/.bs" itself is INVALID for name operations, a tree root is BUSY. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,11 @@ static int in_tree(bs_store *st, const char *op, const char *path, bs__host_inte
     return oom(st, op);
   int root = rest[0] == '\0';
   int rc = 0;
-  if (tree == 1 && intent == BS__HOST_NEW)
+  size_t skip = strspn(rest, "/");
+  bool placeholder = tree == 1 && strncmp(rest + skip, ".bs", 3) == 0 && (rest[skip + 3] == '/' || !rest[skip + 3]);
+  if (placeholder) /* the empty stand-in of <root>/.bs in a btrfs snapshot */
+    rc = intent == BS__HOST_NEW ? read_only(st, op, path) : not_found(st, op, path);
+  else if (tree == 1 && intent == BS__HOST_NEW)
     rc = read_only(st, op, path);
   else if (tree == 1 && intent != BS__HOST_READ)
     rc = exists(st, hp) ? read_only(st, op, path) : not_found(st, op, path);

@@ -361,7 +361,7 @@ int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *o
     if (is_zero(uuid, sizeof(uuid)))
       bs__uuid_v4(uuid, entropy64, NULL);
     int64_t now;
-    bs__host_clock_ns(st, &now);
+    st->ops->clock_ns(st, &now); /* the store's clock: the darwin fake's is the sim's */
     rc = bs__snapreg_add(&s.reg, name, uuid, (uint64_t)now, out);
     if (rc != 0)
       rc = bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc));
