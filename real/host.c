@@ -72,6 +72,14 @@ int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *o
   h->root = abs;
   h->root_len = len;
   h->flags = flags;
+  /* A store with snapshots: let the platform bring them back (darwin
+   * remounts its snapshot views after a restart).  A failure here shows
+   * again, with its message, at the first snapshot call. */
+  char *meta = bs__host_meta_path(h, "");
+  bs_stat_info msi;
+  if (meta && os->reserve && os->stat(os->ctx, meta, &msi) == 0 && msi.kind == BS_KIND_DIR)
+    os->reserve(os->ctx, len ? abs : "/", meta);
+  free(meta);
   *out = &h->base;
   return BS_OK;
 }

@@ -25,9 +25,17 @@
 
 static bs__host_store *H(bs_store *st) { return (bs__host_store *)st; }
 
+/* The platform's own words for the failure when it has them (darwin: a
+ * missing entitlement, a failing diskutil), else strerror. */
+static const char *detail(bs_store *st, int e) {
+  const bs_host_os *os = H(st)->os;
+  const char *d = os->last_detail ? os->last_detail(os->ctx) : NULL;
+  return d && *d ? d : strerror(e);
+}
+
 static int fail_errno(bs_store *st, const char *op, const char *what, int neg_errno) {
   int e = -neg_errno;
-  return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, what, strerror(e));
+  return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, what, detail(st, e));
 }
 
 static int oom(bs_store *st, const char *op) {
@@ -352,9 +360,10 @@ int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *o
   int e = os->snap_create(os->ctx, s.m, h->root_len ? h->root : "/", dst, uuid);
   if (e == -EOPNOTSUPP && s.m == BS__SNAP_NATIVE)
     rc = bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP,
-                       "%s: %s is not the root of a subvolume; make the store with "
-                       "'bslab init --backend real --root DIR'",
-                       op, h->root_len ? h->root : "/");
+                       "%s: %s cannot be snapshotted natively (%s): on btrfs the store must be a "
+                       "subvolume ('bslab init --backend real --root DIR' makes one), on APFS the "
+                       "root of a volume",
+                       op, h->root_len ? h->root : "/", detail(st, EOPNOTSUPP));
   else if (e != 0)
     rc = fail_errno(st, op, name, e);
   if (rc == 0) {
