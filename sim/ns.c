@@ -11,6 +11,14 @@
 
 static int make(bs__sim_store *s, const char *op, const char *path, bs_file_kind kind, uint32_t mode) {
   bs__sim_loc l;
+  /* A file named with a trailing slash: EISDIR once the parent is found,
+   * whether the name exists or is too long (open(O_CREAT) checks the slash
+   * before it looks the name up). */
+  size_t plen = strlen(path);
+  if (kind == BS_KIND_FILE && plen > 1 && path[plen - 1] == '/') {
+    int prc = bs__sim_walk_parent(s, op, path);
+    return prc ? prc : bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: a file name cannot end in '/'", op, path);
+  }
   int rc = bs__sim_resolve_new(s, op, path, &l);
   if (rc != 0)
     return rc;
@@ -82,6 +90,9 @@ int bs__sim_rename(bs__sim_store *s, const char *from, const char *to) {
   rc = bs__sim_resolve(s, "rename", to, &t);
   if (rc != 0)
     return rc;
+  /* Only a directory may be renamed to a name with a trailing slash. */
+  if (t.slash && f.node->kind != BS_KIND_DIR)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: not a directory", to);
   if (t.reserved)
     return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: \"/.bs\" is reserved", to);
   if (t.virt != BS__SIM_V_NONE || t.pvirt != BS__SIM_V_NONE || t.tree->readonly)

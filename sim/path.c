@@ -5,7 +5,8 @@
  *   /.bs/snapshots/<name>   root of a snapshot tree (read-only)
  *   /.bs/branches/<name>    root of a branch tree (writable)
  *
- * Paths are absolute; empty components ("//", trailing "/") are skipped;
+ * Paths are absolute; empty components ("//") are skipped and a trailing "/"
+ * sets loc.slash ("must be a directory", checked by lookups and the ops);
  * "." and ".." are rejected (INVALID): store paths are canonical, and a
  * ".." could otherwise climb out of a snapshot tree.  A path of 4096 bytes or
  * more, or a component over 255 bytes, is NAME_TOO_LONG.  Snapshot and branch
@@ -112,6 +113,8 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
       }
     }
   }
+  /* A trailing slash says "a directory" (checked by the callers). */
+  out->slash = plen > 1 && path[plen - 1] == '/';
   return BS_OK;
 }
 
@@ -143,6 +146,8 @@ int bs__sim_lookup(bs__sim_store *s, const char *op, const char *path, bs__sim_l
     return rc;
   if (!out->node && out->virt == BS__SIM_V_NONE)
     return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "%s: %s: no such file or directory", op, path);
+  if (out->slash && out->node && out->node->kind != BS_KIND_DIR)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: not a directory", op, path);
   return BS_OK;
 }
 
@@ -169,7 +174,7 @@ int bs__sim_resolve_new(bs__sim_store *s, const char *op, const char *path, bs__
     return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: \"/.bs\" is reserved", op, path);
   if (out->virt != BS__SIM_V_NONE || out->pvirt != BS__SIM_V_NONE || out->tree->readonly)
     return bs_store_fail(&s->base, BS_EPERMISSION, 0, "%s: %s: read-only", op, path);
-  if (out->node)
+  if (out->node) /* mkdir "file/" too: EEXIST */
     return bs_store_fail(&s->base, BS_EEXISTS, 0, "%s: %s: already exists", op, path);
   return BS_OK;
 }

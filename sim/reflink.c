@@ -27,8 +27,12 @@ int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst) {
   if (!a.node || a.node->kind != BS_KIND_FILE)
     return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: not a regular file", src);
   rc = bs__sim_resolve_new(s, "reflink", dst, &b);
+  if (rc == BS_EEXISTS && b.slash && b.node && b.node->kind != BS_KIND_DIR)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: not a directory", dst);
   if (rc != 0)
     return rc;
+  if (b.slash) /* the clone is created like a file: EISDIR, before FICLONE is tried */
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: a file name cannot end in '/'", dst);
   if (!s->caps.native_reflink)
     return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0, "reflink: %s: %s has no native reflink", src,
                          s->prof->name);

@@ -195,6 +195,7 @@ typedef struct bs__sim_loc {
   const char *name;     /* last component, pointing into the path */
   size_t nlen;
   bool reserved;        /* the path is the reserved root entry "/.bs" */
+  bool slash;           /* a '/' follows the last component: it must be a directory */
 } bs__sim_loc;
 
 /* ---- memory (sim/mem.c): the one allocation seam ---------------------------- */

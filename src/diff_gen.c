@@ -176,6 +176,16 @@ static void target(bs__dgen *g, char *out, size_t cap, bs_file_kind kind, unsign
     snprintf(out, cap, "%s", p);
   else
     new_path(g, out, cap);
+  /* Sometimes a trailing slash ("this must be a directory") or a doubled one. */
+  size_t n = strlen(out);
+  uint64_t r = below(g, 100);
+  if (r < 3 && n + 1 < cap) {
+    out[n] = '/';
+    out[n + 1] = '\0';
+  } else if (r < 5 && n + 1 < cap && n > 1) {
+    char *last = strrchr(out, '/');
+    memmove(last + 1, last, strlen(last) + 1);
+  }
 }
 
 /* ---- arguments ------------------------------------------------------------- */

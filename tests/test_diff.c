@@ -355,6 +355,43 @@ static void rename_checks_in_the_kernels_order(void **state) {
   each_linux(rename_order_body);
 }
 
+/* A trailing slash says "a directory": ENOTDIR for anything else (INVALID),
+ * EISDIR for a file to be created (INVALID, even before the name is looked
+ * up), EEXIST for mkdir over a file. */
+static void slash_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  (void)t;
+  bs_stat_info s;
+  char lname[300] = "/";
+  memset(lname + 1, 'l', 256);
+  strcpy(lname + 257, "/");
+  assert_bs_ok(bs_create(st, "/f", 0644));
+  assert_bs_ok(bs_mkdir(st, "/d", 0755));
+  assert_bs_err(bs_stat(st, "/f/", &s), BS_EINVALID);
+  assert_bs_ok(bs_stat(st, "/d/", &s));
+  assert_bs_err(bs_stat(st, "/nope/", &s), BS_ENOT_FOUND);
+  assert_bs_err(bs_create(st, "/g/", 0644), BS_EINVALID);
+  assert_bs_err(bs_create(st, "/f/", 0644), BS_EINVALID);
+  assert_bs_err(bs_create(st, lname, 0644), BS_EINVALID);
+  assert_bs_err(bs_create(st, "/nodir/g/", 0644), BS_ENOT_FOUND);
+  assert_bs_ok(bs_mkdir(st, "/e/", 0755));
+  assert_bs_err(bs_mkdir(st, "/f/", 0755), BS_EEXISTS);
+  assert_bs_err(bs_write(st, "/f/", 0, "x", 1), BS_EINVALID);
+  assert_bs_err(bs_unlink(st, "/f/"), BS_EINVALID);
+  assert_bs_err(bs_rmdir(st, "/f/"), BS_EINVALID);
+  assert_bs_ok(bs_rmdir(st, "/e/"));
+  assert_bs_err(bs_rename(st, "/f", "/h/"), BS_EINVALID);
+  assert_bs_ok(bs_rename(st, "/d", "/d2/"));
+  assert_bs_err(bs_reflink(st, "/f", "/c/"), BS_EINVALID); /* before UNSUPPORTED, too */
+  assert_bs_err(bs_reflink(st, "/f", "/f/"), BS_EINVALID);
+  assert_bs_err(bs_reflink(st, "/f/", "/c"), BS_EINVALID);
+}
+
+static void trailing_slash_means_a_directory(void **state) {
+  (void)state;
+  each_linux(slash_body);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(diff_agrees_with_the_kernel_on_every_linux_fs),
@@ -368,6 +405,7 @@ int main(void) {
     cmocka_unit_test(xattr_room_is_the_kernels),
     cmocka_unit_test(times_before_1901_are_clamped_where_the_kernel_does),
     cmocka_unit_test(rename_checks_in_the_kernels_order),
+    cmocka_unit_test(trailing_slash_means_a_directory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
