@@ -83,16 +83,28 @@ int bs__sim_rename(bs__sim_store *s, const char *from, const char *to) {
   int rc = bs__sim_walk_parent(s, "rename", from);
   if (rc == 0)
     rc = bs__sim_walk_parent(s, "rename", to);
-  if (rc == 0)
-    rc = bs__sim_lookup_mut(s, "rename", from, true, &f);
+  if (rc != 0)
+    return rc;
+  /* The source's trailing slash is judged after both names are looked up
+   * (a too-long destination name comes first): look it up without. */
+  size_t flen = strlen(from);
+  bool from_slash = flen > 1 && from[flen - 1] == '/';
+  while (flen > 1 && from[flen - 1] == '/')
+    flen--;
+  char *bare = bs__sim_strndup(from, flen);
+  if (!bare)
+    return BS_ENO_MEMORY;
+  rc = bs__sim_lookup_mut(s, "rename", bare, true, &f);
+  free(bare); /* f.name points into it: not used below */
   if (rc != 0)
     return rc;
   rc = bs__sim_resolve(s, "rename", to, &t);
   if (rc != 0)
     return rc;
-  /* Only a directory may be renamed to a name with a trailing slash. */
-  if (t.slash && f.node->kind != BS_KIND_DIR)
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: not a directory", to);
+  /* Only a directory may be renamed from or to a name with a trailing slash. */
+  if ((t.slash || from_slash) && f.node->kind != BS_KIND_DIR)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: not a directory",
+                         from_slash ? from : to);
   if (t.reserved)
     return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: \"/.bs\" is reserved", to);
   if (t.virt != BS__SIM_V_NONE || t.pvirt != BS__SIM_V_NONE || t.tree->readonly)

@@ -26,13 +26,22 @@ int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst) {
     return rc;
   if (!a.node || a.node->kind != BS_KIND_FILE)
     return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: not a regular file", src);
+  /* A destination ending in '/': an existing directory is EXISTS and a path
+   * through a file or a too-long name fails as a lookup does; anything else
+   * is INVALID, even below a missing directory, as the real backends refuse
+   * to create a clone whose name is empty (real/linux.c open_parent). */
+  size_t dl = strlen(dst);
+  if (dl > 1 && dst[dl - 1] == '/') {
+    rc = bs__sim_resolve(s, "reflink", dst, &b);
+    if (rc != 0 && rc != BS_ENOT_FOUND)
+      return rc;
+    if (rc == 0 && b.node && b.node->kind == BS_KIND_DIR)
+      return bs_store_fail(&s->base, BS_EEXISTS, 0, "reflink: %s: destination exists", dst);
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: a clone's name cannot end in '/'", dst);
+  }
   rc = bs__sim_resolve_new(s, "reflink", dst, &b);
-  if (rc == BS_EEXISTS && b.slash && b.node && b.node->kind != BS_KIND_DIR)
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: not a directory", dst);
   if (rc != 0)
     return rc;
-  if (b.slash) /* the clone is created like a file: EISDIR, before FICLONE is tried */
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "reflink: %s: a file name cannot end in '/'", dst);
   if (!s->caps.native_reflink)
     return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0, "reflink: %s: %s has no native reflink", src,
                          s->prof->name);

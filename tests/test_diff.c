@@ -385,6 +385,12 @@ static void slash_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_reflink(st, "/f", "/c/"), BS_EINVALID); /* before UNSUPPORTED, too */
   assert_bs_err(bs_reflink(st, "/f", "/f/"), BS_EINVALID);
   assert_bs_err(bs_reflink(st, "/f/", "/c"), BS_EINVALID);
+  assert_bs_err(bs_reflink(st, "/f", "/nodir/c/"), BS_EINVALID); /* not NOT_FOUND */
+  assert_bs_err(bs_reflink(st, "/f", "/d2/"), BS_EEXISTS);
+  char long_to[300] = "/d2/";
+  memset(long_to + 4, 'L', 256);
+  long_to[260] = '\0';
+  assert_bs_err(bs_rename(st, "/f/", long_to), BS_ENAME_TOO_LONG); /* before the slash */
 }
 
 static void trailing_slash_means_a_directory(void **state) {
