@@ -268,16 +268,10 @@ static void cli_real_backend_usage_and_environment_errors(void **state) {
  * UNSUPPORTED (exit 1, nothing left) where it cannot. */
 static void cli_caps_probe_clone_on_real_volumes(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
+  BS_TEST_SKIP_WITHOUT_REAL();
   static const char *const fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
   for (int i = 0; i < 4; i++) {
-    const bs_vol *v = bs_vol_shared(fs[i]);
-    if (!v)
-      fail_msg("%s volume: %s", fs[i], bs_vol_last_error());
+    const bs_vol *v = bs_test_volume(fs[i]);
     char golden[64];
     snprintf(golden, sizeof(golden), "golden/caps-%s.ssz", fs[i]);
     size_t glen = 0;
@@ -327,16 +321,10 @@ static void cli_caps_probe_clone_on_real_volumes(void **state) {
  * flag changes nothing where the filesystem needs no copies. */
 static void cli_snapshot_branch_on_real_volumes(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
+  BS_TEST_SKIP_WITHOUT_REAL();
   static const char *const fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
   for (int i = 0; i < 4; i++) {
-    const bs_vol *v = bs_vol_shared(fs[i]);
-    if (!v)
-      fail_msg("%s volume: %s", fs[i], bs_vol_last_error());
+    const bs_vol *v = bs_test_volume(fs[i]);
     char store[4200], file[4300];
     snprintf(store, sizeof(store), "%s/cli-snap-%d", v->mnt, (int)getpid());
     EXPECT(0, "created store", NULL, "init", "--backend", "real", "--root", store);
@@ -861,14 +849,7 @@ static void cli_diff_usage_and_environment_errors(void **state) {
  * that is not the volume's filesystem is exit 2; --trace writes every op. */
 static void cli_diff_on_real_volumes(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
-  const bs_vol *v = bs_vol_shared("tmpfs");
-  if (!v)
-    fail_msg("tmpfs volume: %s", bs_vol_last_error());
+  const bs_vol *v = bs_test_volume("tmpfs");
   EXPECT(2, NULL, "is on tmpfs, not xfs", "diff", "--profile", "xfs", "--root", v->mnt);
   char trace[128];
   snprintf(trace, sizeof(trace), "%s/diff.trace", tmp);
@@ -899,14 +880,7 @@ static void cli_calibrate_prints_the_latency_model(void **state) {
   (void)state;
   EXPECT(2, NULL, "--root DIR is needed", "calibrate");
   EXPECT(2, NULL, "bslab: calibrate: ", "calibrate", "--root", "/nonexistent-bs-cal");
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
-  const bs_vol *v = bs_vol_shared("tmpfs");
-  if (!v)
-    fail_msg("tmpfs volume: %s", bs_vol_last_error());
+  const bs_vol *v = bs_test_volume("tmpfs");
   char root[4200];
   snprintf(root, sizeof(root), "%s/cal-%d", v->mnt, (int)getpid());
   assert_int_equal(mkdir(root, 0755), 0);

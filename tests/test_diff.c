@@ -19,17 +19,6 @@
 static const char *const linux_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
 
 /* The shared volume of @fs, or skip the test (fail with BS_REQUIRE_REAL=1). */
-static const bs_vol *volume(const char *fs) {
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
-  const bs_vol *v = bs_vol_shared(fs);
-  if (!v)
-    fail_msg("%s volume: %s", fs, bs_vol_last_error());
-  return v;
-}
 
 /* Entries of host directory @dir (0 when it is empty). */
 static int entries(const char *dir) {
@@ -54,7 +43,7 @@ static void diff_agrees_with_the_kernel_on_every_linux_fs(void **state) {
   uint32_t ops = (uint32_t)bs_test_env_count("BS_DIFF_OPS", 300);
   int seeds = bs_test_env_count("BS_DIFF_SEEDS", 3);
   for (int i = 0; i < 4; i++) {
-    const bs_vol *v = volume(linux_fs[i]);
+    const bs_vol *v = bs_test_volume(linux_fs[i]);
     char root[4300], why[600];
     fresh_root(root, sizeof(root), v, "diff");
     assert_bs_ok(bs_diff_check_root(why, sizeof(why), linux_fs[i], root));
@@ -77,7 +66,7 @@ static void diff_agrees_with_the_kernel_on_every_linux_fs(void **state) {
 /* The stream, the comparison and the trace are the same for the same seed. */
 static void diff_trace_is_deterministic(void **state) {
   (void)state;
-  const bs_vol *v = volume("tmpfs");
+  const bs_vol *v = bs_test_volume("tmpfs");
   char root[4300];
   fresh_root(root, sizeof(root), v, "det");
   char *text[2] = {NULL, NULL};
@@ -105,7 +94,7 @@ static void diff_trace_is_deterministic(void **state) {
  * bs_diff_run_seed, the run finds the difference at once and says what. */
 static void diff_finds_a_divergence_and_refuses_the_wrong_fs(void **state) {
   (void)state;
-  const bs_vol *v = volume("tmpfs");
+  const bs_vol *v = bs_test_volume("tmpfs");
   char root[4300], why[600];
   fresh_root(root, sizeof(root), v, "wrong");
   assert_bs_err(bs_diff_check_root(why, sizeof(why), "btrfs", root), BS_EINVALID);

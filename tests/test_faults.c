@@ -619,14 +619,7 @@ static void faults_keep_synced_data_and_exact_space(void **state) {
 static void real_root(const char *fs, char dir[4096]) {
   if (!bs_faults_lower_available())
     skip();
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
-  const bs_vol *v = bs_vol_shared(fs);
-  if (!v)
-    fail_msg("%s volume: %s", fs, bs_vol_last_error());
+  const bs_vol *v = bs_test_volume(fs);
   static unsigned n;
   if (snprintf(dir, 4096, "%.4000s/faults-%u-%u", v->mnt, (unsigned)getpid(), n++) >= 4096)
     fail_msg("mount point too long");

@@ -27,22 +27,11 @@
 
 /* The shared volume of @fs, or skip (with the reason) where real volumes
  * cannot be made and $BS_REQUIRE_REAL is not 1. */
-static const bs_vol *volume(const char *fs) {
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
-  const bs_vol *v = bs_vol_shared(fs);
-  if (!v)
-    fail_msg("%s volume: %s", fs, bs_vol_last_error());
-  return v;
-}
 
 /* A fresh store root on @fs (make_root) with its reserved directory
  * <root>/.bs holding snap/; paths into @root (4096). */
 static void fresh_root(const char *fs, char *root) {
-  const bs_vol *v = volume(fs);
+  const bs_vol *v = bs_test_volume(fs);
   static unsigned n;
   snprintf(root, 4096, "%.4000s/snap-%u-%u", v->mnt, (unsigned)getpid(), n++);
   assert_int_equal(bs__linux_make_root(NULL, root), 0);
@@ -185,7 +174,7 @@ static void native_needs_a_subvolume_root(void **state) {
   uint8_t u[16];
   char p[4300], dst[4300];
   /* A plain directory on btrfs: the ioctl would snapshot its whole subvolume. */
-  const bs_vol *v = volume("btrfs");
+  const bs_vol *v = bs_test_volume("btrfs");
   char plain[4096];
   snprintf(plain, sizeof(plain), "%.4000s/plain-%u", v->mnt, (unsigned)getpid());
   assert_int_equal(mkdir(plain, 0755), 0);

@@ -25,21 +25,10 @@ static const char *const all_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
 
 /* The shared volume of @fs, or skip the test (with the reason) where real
  * volumes cannot be made and $BS_REQUIRE_REAL is not 1. */
-static const bs_vol *volume(const char *fs) {
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
-  const bs_vol *v = bs_vol_shared(fs);
-  if (!v)
-    fail_msg("%s volume: %s", fs, bs_vol_last_error());
-  return v;
-}
 
 /* A fresh empty directory on @fs's volume and a real store on it. */
 static bs_store *open_on(const char *fs, char dir[4096]) {
-  const bs_vol *v = volume(fs);
+  const bs_vol *v = bs_test_volume(fs);
   static unsigned n;
   if (snprintf(dir, 4096, "%.4000s/real-%u-%u", v->mnt, (unsigned)getpid(), n++) >= 4096)
     fail_msg("mount point too long");
@@ -200,7 +189,7 @@ static void real_fault_mid_clone_leaves_nothing(void **state) {
 
 static void real_cross_device_is_CROSS_DEVICE(void **state) {
   (void)state;
-  const bs_vol *a = volume("btrfs"), *b = volume("xfs");
+  const bs_vol *a = bs_test_volume("btrfs"), *b = bs_test_volume("xfs");
   char src[4200], dst[4200];
   snprintf(src, sizeof(src), "%s/xdev-%d", a->mnt, (int)getpid());
   snprintf(dst, sizeof(dst), "%s/xdev-%d", b->mnt, (int)getpid());
@@ -223,7 +212,7 @@ static void real_clone_tree_keeps_everything(void **state) {
   (void)state;
   const char *fs[] = {"btrfs", "xfs"};
   for (int i = 0; i < 2; i++) {
-    const bs_vol *v = volume(fs[i]);
+    const bs_vol *v = bs_test_volume(fs[i]);
     char src[4200], dst[4200], p[4300];
     snprintf(src, sizeof(src), "%s/tree-%d", v->mnt, (int)getpid());
     snprintf(dst, sizeof(dst), "%s/tree-%d.clone", v->mnt, (int)getpid());
@@ -253,7 +242,7 @@ static void real_clone_tree_keeps_everything(void **state) {
     bs_test_same_entry(src, dst, "a/deep/file"); /* the source is intact */
   }
   /* Without reflink: EOPNOTSUPP, and nothing is left. */
-  const bs_vol *e = volume("ext4");
+  const bs_vol *e = bs_test_volume("ext4");
   char src[4200], dst[4200];
   snprintf(src, sizeof(src), "%s/tree-%d", e->mnt, (int)getpid());
   snprintf(dst, sizeof(dst), "%s/tree-%d.clone", e->mnt, (int)getpid());

@@ -135,11 +135,7 @@ static void create_branch_racing_delete_snapshot_is_linearizable(void **state) {
 
 static void create_branch_racing_delete_snapshot_across_stores(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
+  BS_TEST_SKIP_WITHOUT_REAL();
   static int across = 1;
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, race_body, &across,
                           bs_test_seed());

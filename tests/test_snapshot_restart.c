@@ -198,11 +198,7 @@ static void sigkill_body(bs_store *st, const bs_target *t, void *ctx) {
 
 static void registry_survives_sigkill_during_creates(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
+  BS_TEST_SKIP_WITHOUT_REAL();
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, sigkill_body, NULL,
                           bs_test_seed());
 }
@@ -332,11 +328,7 @@ static void sigkill_cycles_body(bs_store *st, const bs_target *t, void *ctx) {
 
 static void registry_survives_sigkill_during_lifecycles(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
+  BS_TEST_SKIP_WITHOUT_REAL();
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, sigkill_cycles_body, NULL,
                           bs_test_seed());
 }
@@ -372,11 +364,7 @@ static void corrupt_body(bs_store *st, const bs_target *t, void *ctx) {
 
 static void damaged_registry_is_corrupt_and_kept(void **state) {
   (void)state;
-  const char *why = bs_test_real_unavailable();
-  if (why) {
-    print_message("    [ skipped  ] real volumes: %s\n", why);
-    skip();
-  }
+  BS_TEST_SKIP_WITHOUT_REAL();
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, corrupt_body, NULL,
                           bs_test_seed());
 }

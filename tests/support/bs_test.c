@@ -155,6 +155,14 @@ const char *bs_test_real_unavailable(void) {
   return why;
 }
 
+const bs_vol *bs_test_volume(const char *fs) {
+  BS_TEST_SKIP_WITHOUT_REAL();
+  const bs_vol *v = bs_vol_shared(fs);
+  if (!v)
+    fail_msg("%s volume: %s", fs, bs_vol_last_error());
+  return v;
+}
+
 bool bs_test_exact_space(const bs_target *t) { return t->kind == BS_TARGET_SIM; }
 
 void bs_test_check(bs_store *st, const bs_target *t) {

@@ -102,6 +102,20 @@ const char *bs_test_fresh_root(const bs_store *st);
 /* Why real volumes cannot be made here (NULL: they can).  Fails the test
  * instead when $BS_REQUIRE_REAL is 1 (CI, which must run them). */
 const char *bs_test_real_unavailable(void);
+/* Skip the running test, saying why, where real volumes cannot be made (a
+ * failure instead under $BS_REQUIRE_REAL=1, as bs_test_real_unavailable). */
+#define BS_TEST_SKIP_WITHOUT_REAL()                                                     \
+  do {                                                                                  \
+    const char *why_ = bs_test_real_unavailable();                                      \
+    if (why_) {                                                                         \
+      print_message("    [ skipped  ] real volumes: %s\n", why_);                       \
+      skip();                                                                           \
+    }                                                                                   \
+  } while (0)
+struct bs_vol;
+/* The shared real volume of filesystem @fs (tests/support/volume.h): skips
+ * the test without real volumes, fails it if the volume cannot be made. */
+const struct bs_vol *bs_test_volume(const char *fs);
 
 /* True where space accounting is exact (the sim). */
 bool bs_test_exact_space(const bs_target *t);
