@@ -306,18 +306,8 @@ static int clone_entry(int sdir, const char *sname, int ddir, const char *dname,
                        tree_ctx *t);
 
 static int clone_dir_contents(int sfd, int dfd, int depth, tree_ctx *t) {
-  int lfd = dup(sfd);
-  if (lfd < 0)
-    return -errno;
-  DIR *d = fdopendir(lfd);
-  if (!d) {
-    int e = errno;
-    close(lfd);
-    return -e;
-  }
   bs__names names;
-  int rc = bs__names_read(d, &names); /* byte order: a failure point is reproducible */
-  closedir(d);
+  int rc = bs__names_read_fd(sfd, &names); /* byte order: a failure point is reproducible */
   for (size_t i = 0; rc == 0 && i < names.n; i++) {
     if (depth == 0 && (t->flags & BS__TREE_SKIP_BS) && strcmp(names.v[i], ".bs") == 0)
       continue;

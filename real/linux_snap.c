@@ -246,18 +246,8 @@ static int add_id(bs__subvols *gone, uint64_t id) {
  * only nested subvolumes are taken out, since deleting the subvolume takes
  * the rest (and a read-only one allows nothing else). */
 static int remove_children(int fd, bs__subvols *gone, int depth, bool nested_only) {
-  int lfd = dup(fd);
-  if (lfd < 0)
-    return -errno;
-  DIR *d = fdopendir(lfd);
-  if (!d) {
-    int e = errno;
-    close(lfd);
-    return -e;
-  }
   bs__names names;
-  int rc = bs__names_read(d, &names);
-  closedir(d);
+  int rc = bs__names_read_fd(fd, &names);
   for (size_t i = 0; rc == 0 && i < names.n; i++) {
     const char *name = names.v[i];
     if (!nested_only) {

@@ -61,6 +61,22 @@ int bs__names_read(DIR *d, bs__names *out) {
   return rc;
 }
 
+int bs__names_read_fd(int fd, bs__names *out) {
+  *out = (bs__names){0};
+  int lfd = dup(fd); /* closedir closes it; @fd stays the caller's */
+  if (lfd < 0)
+    return -errno;
+  DIR *d = fdopendir(lfd);
+  if (!d) {
+    int e = errno;
+    close(lfd);
+    return -e;
+  }
+  int rc = bs__names_read(d, out);
+  closedir(d);
+  return rc;
+}
+
 void bs__names_free(bs__names *l) {
   for (size_t i = 0; i < l->n; i++)
     free(l->v[i]);

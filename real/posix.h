@@ -52,6 +52,8 @@ void bs__names_sort(bs__names *l);
 /* Every name of directory stream @d but "." and "..", sorted.  0 or -errno
  * (then @out is empty). */
 int bs__names_read(DIR *d, bs__names *out);
+/* The same for the directory open at @fd, which stays open and unmoved. */
+int bs__names_read_fd(int fd, bs__names *out);
 void bs__names_free(bs__names *l);
 
 #endif

@@ -419,21 +419,6 @@ static void copy_keeps_holes(void **state) {
 
 /* ---- faults ---------------------------------------------------------------------- */
 
-static int fault_countdown;
-static int fault_nth(const char *name, int *failnum, void **failinfo, unsigned *flags) {
-  (void)name;
-  (void)failnum;
-  (void)failinfo;
-  (void)flags;
-  return --fault_countdown == 0;
-}
-
-static void arm(const char *point, int nth, int err) {
-  fiu_init(0);
-  fault_countdown = nth;
-  assert_int_equal(fiu_enable_external(point, 1, (void *)(intptr_t)err, 0, fault_nth), 0);
-}
-
 /* Every fault point a create passes, failed on its @nth call, fails the
  * create with that errno and leaves nothing at the destination; the source
  * is untouched and the same create then succeeds. */
@@ -477,7 +462,7 @@ static void fault_mid_tree_leaves_nothing(void **state) {
       assert_int_equal(bs__linux_snap_create(NULL, faults[i].m, root, snap, u), 0);
       src = snap;
     }
-    arm(faults[i].point, faults[i].nth, faults[i].err);
+    bs_test_fail_nth(faults[i].point, faults[i].nth, faults[i].err);
     int rc = faults[i].branch ? bs__linux_branch_create(NULL, faults[i].m, src, dst)
                               : bs__linux_snap_create(NULL, faults[i].m, src, dst, u);
     fiu_disable(faults[i].point);
@@ -519,7 +504,7 @@ static void fault_in_delete_is_reported_and_retried(void **state) {
     uint8_t u[16];
     at(snap, root, ".bs/snap/1");
     assert_int_equal(bs__linux_snap_create(NULL, faults[i].m, root, snap, u), 0);
-    arm(faults[i].point, faults[i].nth, faults[i].err);
+    bs_test_fail_nth(faults[i].point, faults[i].nth, faults[i].err);
     int rc = bs__linux_tree_delete(NULL, faults[i].m, snap);
     fiu_disable(faults[i].point);
     if (rc != -faults[i].err)

@@ -131,23 +131,6 @@ static void real_clone_keeps_posix_acls(void **state) {
   }
 }
 
-/* Fail the @nth call of fault point @point with @err (libfiu's external
- * trigger: a counter, so the failure lands mid-operation). */
-static int fault_countdown;
-static int fault_nth(const char *name, int *failnum, void **failinfo, unsigned *flags) {
-  (void)name;
-  (void)failnum;
-  (void)failinfo;
-  (void)flags;
-  return --fault_countdown == 0;
-}
-
-static void arm(const char *point, int nth, int err) {
-  fiu_init(0);
-  fault_countdown = nth;
-  assert_int_equal(fiu_enable_external(point, 1, (void *)(intptr_t)err, 0, fault_nth), 0);
-}
-
 static void real_fault_mid_clone_leaves_nothing(void **state) {
   (void)state;
   static const struct {
@@ -167,7 +150,7 @@ static void real_fault_mid_clone_leaves_nothing(void **state) {
   bs_stat_info s0;
   assert_bs_ok(bs_stat(st, "/src", &s0));
   for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
-    arm(faults[i].point, faults[i].nth, faults[i].err);
+    bs_test_fail_nth(faults[i].point, faults[i].nth, faults[i].err);
     int rc = bs_reflink(st, "/src", "/dst");
     fiu_disable(faults[i].point);
     if (rc != faults[i].want)
@@ -232,7 +215,7 @@ static void real_clone_tree_keeps_everything(void **state) {
     bs_test_same_entry(src, dst, "top");
     /* A failure on the third file clone removes the whole partial tree. */
     snprintf(p, sizeof(p), "%s.2", dst);
-    arm("bs/real/ficlone", 2, ENOSPC);
+    bs_test_fail_nth("bs/real/ficlone", 2, ENOSPC);
     int rc = bs__linux_clone_tree(src, p, 0);
     fiu_disable("bs/real/ficlone");
     assert_int_equal(rc, -ENOSPC);

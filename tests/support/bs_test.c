@@ -1,5 +1,10 @@
 #include "tests/support/bs_test.h"
 
+#ifdef FIU_ENABLE
+#include <fiu-control.h>
+#include <fiu.h>
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -7,6 +12,7 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #endif
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +160,23 @@ const char *bs_test_real_unavailable(void) {
     fail_msg("real volumes are required ($BS_REQUIRE_REAL=1) but cannot be made: %s", why);
   return why;
 }
+
+#ifdef FIU_ENABLE
+static int fail_countdown;
+static int fail_nth_cb(const char *name, int *failnum, void **failinfo, unsigned *flags) {
+  (void)name;
+  (void)failnum;
+  (void)failinfo;
+  (void)flags;
+  return --fail_countdown == 0;
+}
+
+void bs_test_fail_nth(const char *point, int nth, int err) {
+  fiu_init(0);
+  fail_countdown = nth;
+  assert_int_equal(fiu_enable_external(point, 1, (void *)(intptr_t)err, 0, fail_nth_cb), 0);
+}
+#endif
 
 const bs_vol *bs_test_volume(const char *fs) {
   BS_TEST_SKIP_WITHOUT_REAL();

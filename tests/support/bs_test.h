@@ -112,6 +112,12 @@ const char *bs_test_real_unavailable(void);
       skip();                                                                           \
     }                                                                                   \
   } while (0)
+#ifdef FIU_ENABLE
+/* Fail the @nth call of libfiu point @point with errno @err (an external
+ * trigger with a countdown, so the failure lands mid-operation); disable
+ * it with fiu_disable(@point). */
+void bs_test_fail_nth(const char *point, int nth, int err);
+#endif
 struct bs_vol;
 /* The shared real volume of filesystem @fs (tests/support/volume.h): skips
  * the test without real volumes, fails it if the volume cannot be made. */
