@@ -239,7 +239,10 @@ int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
 /** Set access and modification times (ns since the epoch). */
 int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
 
-/** Callback of bs_readdir(); return non-zero to stop early. */
+/**
+ * Callback of bs_readdir(); return non-zero to stop early.  It may call the
+ * store (on the same thread): the listing was taken before the first call.
+ */
 typedef int (*bs_readdir_cb)(void *ctx, const char *name, bs_file_kind kind);
 /** List a directory in a stable order (byte order of names). */
 int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);

@@ -45,7 +45,13 @@ int bs_backend_register(const bs_backend_ops *ops) {
 void bs_store_init(bs_store *st, const bs_backend_ops *ops) {
   if (!st->ops)
     st->ops = ops;
-  pthread_mutex_init(&st->lock, NULL);
+  /* Recursive: a readdir or listxattr callback may call the store again on
+   * the same thread; other threads wait. */
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&st->lock, &attr);
+  pthread_mutexattr_destroy(&attr);
   bs_store_clear_error(st);
 }
 

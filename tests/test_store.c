@@ -1,5 +1,6 @@
 /* The dispatch layer (src/store.c): what every backend gets for free, seen
  * through a minimal backend registered at run time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,8 +93,59 @@ static void argument_errors_replace_the_last_message(void **state) {
   bs_close(st);
 }
 
+/* A readdir callback that writes to the store and a listxattr callback that
+ * reads it: the store's lock is taken again on the same thread, and the
+ * listing is the one from before the first callback. */
+typedef struct reenter {
+  bs_store *st;
+  int calls;
+} reenter;
+
+static int readdir_writes(void *ctx, const char *name, bs_file_kind kind) {
+  (void)kind;
+  reenter *r = ctx;
+  char path[300];
+  snprintf(path, sizeof(path), "/%s.seen", name);
+  assert_bs_ok(bs_create(r->st, path, 0644));
+  r->calls++;
+  return 0;
+}
+
+static int listxattr_reads(void *ctx, const char *name) {
+  reenter *r = ctx;
+  size_t len = 0;
+  assert_bs_ok(bs_getxattr(r->st, "/a", name, NULL, 0, &len));
+  assert_int_equal(len, 1);
+  r->calls++;
+  return 0;
+}
+
+static void reenter_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  bs_test_put(st, "/a", 10, 1);
+  bs_test_put(st, "/b", 10, 2);
+  reenter r = {st, 0};
+  assert_bs_ok(bs_readdir(st, "/", readdir_writes, &r));
+  assert_int_equal(r.calls, 2);
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/", l);
+  assert_string_equal(l, "a;a.seen;b;b.seen;");
+  assert_bs_ok(bs_setxattr(st, "/a", "user.x", "1", 1));
+  assert_bs_ok(bs_setxattr(st, "/a", "user.y", "2", 1));
+  r.calls = 0;
+  assert_bs_ok(bs_listxattr(st, "/a", listxattr_reads, &r));
+  assert_int_equal(r.calls, 2);
+}
+
+static void callbacks_may_call_the_store(void **state) {
+  (void)state;
+  bs_test_each_backend(bs_want_all, reenter_body, NULL, bs_test_seed());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(callbacks_may_call_the_store),
       cmocka_unit_test(missing_methods_are_UNSUPPORTED_with_their_name),
       cmocka_unit_test(registry_rejects_tables_without_a_version),
       cmocka_unit_test(argument_errors_replace_the_last_message),

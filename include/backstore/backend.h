@@ -39,8 +39,10 @@ struct bs_store {
   /**
    * Serialises the bs_* calls on this store, so a store may be shared by
    * threads and every call is atomic with respect to the others (snapshot
-   * and branch calls are linearizable).  bs_open() sets it up through
-   * bs_store_init(); backends never take it themselves.
+   * and branch calls are linearizable).  Recursive, so a bs_readdir() or
+   * bs_listxattr() callback may call the store on its own thread.
+   * bs_open() sets it up through bs_store_init(); backends never take it
+   * themselves.
    */
   pthread_mutex_t lock;
 };

@@ -422,7 +422,10 @@ int bs_darwin_fake_open_flags(bs_store **out, const char *profile, uint64_t seed
     return BS_EINVALID;
   *out = NULL;
   bs_open_opts o = {.profile = profile, .seed = seed, .flags = flags};
-  return fake_open(out, &o, NULL);
+  int rc = fake_open(out, &o, NULL);
+  if (rc == 0) /* what bs_open() would do: the store's lock */
+    bs_store_init(*out, (*out)->ops);
+  return rc;
 }
 
 void bs_darwin_fake_fail_next_clone(bs_store *st, int err) {
