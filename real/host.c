@@ -72,16 +72,23 @@ int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *o
   h->root = abs;
   h->root_len = len;
   h->flags = flags;
-  /* A store with snapshots: let the platform bring them back (darwin
-   * remounts its snapshot views after a restart).  A failure here shows
-   * again, with its message, at the first snapshot call. */
-  char *meta = bs__host_meta_path(h, "");
-  bs_stat_info msi;
-  if (meta && os->reserve && os->stat(os->ctx, meta, &msi) == 0 && msi.kind == BS_KIND_DIR)
-    os->reserve(os->ctx, len ? abs : "/", meta);
-  free(meta);
+  /* A failure here shows again, with its message, at the first snapshot call. */
+  (void)bs__host_revive(h);
   *out = &h->base;
   return BS_OK;
+}
+
+int bs__host_revive(bs__host_store *h) {
+  const bs_host_os *os = h->os;
+  char *meta = bs__host_meta_path(h, "");
+  if (!meta)
+    return -ENOMEM;
+  bs_stat_info msi;
+  int e = 0;
+  if (os->reserve && os->stat(os->ctx, meta, &msi) == 0 && msi.kind == BS_KIND_DIR)
+    e = os->reserve(os->ctx, h->root_len ? h->root : "/", meta);
+  free(meta);
+  return e;
 }
 
 int bs__host_create_store(const bs_host_os *os, const char *root) {

@@ -122,6 +122,12 @@ typedef struct bs__host_store {
 int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root,
                   uint32_t flags);
 
+/* A store with snapshots (<root>/.bs exists): let the platform bring its
+ * snapshot views back (reserve; darwin mounts again what a reboot or a hand
+ * unmount took away).  0, or -errno (os->last_detail says why).  A store
+ * without snapshots is left alone: nothing is made. */
+int bs__host_revive(bs__host_store *h);
+
 /* bs_store_create() for a host backend: @os->make_root, errors mapped. */
 int bs__host_create_store(const bs_host_os *os, const char *root);
 

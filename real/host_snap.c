@@ -82,6 +82,10 @@ typedef struct session {
   int handle;
   bs__snap_method m;
   bs__snapreg reg;
+  uint8_t *old;   /* the registry file as loaded, to put back if a save fails late */
+  size_t old_len;
+  int had_old;    /* there was a registry file */
+  int landed;     /* a failed save left the new registry in place all the same */
 } session;
 
 static int lock(bs_store *st, const char *op, int exclusive, session *s) {
@@ -106,8 +110,9 @@ static void unlock(bs_store *st, session *s) {
   s->locked = 0;
 }
 
-/* Load <root>/.bs/registry into s->reg (empty if there is none). */
-static int load(bs_store *st, const char *op, bs__snapreg *reg) {
+/* Load <root>/.bs/registry into @reg (empty if there is none); with @s, keep
+ * its bytes there too. */
+static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
   const bs_host_os *os = H(st)->os;
   bs__snapreg_init(reg);
   char *p = bs__host_meta_path(H(st), "/registry");
@@ -133,23 +138,24 @@ static int load(bs_store *st, const char *op, bs__snapreg *reg) {
   int rc = e != 0 ? fail_errno(st, op, p, e) : 0;
   if (rc == 0 && bs__snapreg_decode(reg, buf, got) != 0)
     rc = bs_store_fail(st, BS_ECORRUPT, 0, "%s: %s: the snapshot registry is damaged", op, p);
+  if (rc == 0 && s) {
+    s->old = buf;
+    s->old_len = got;
+    s->had_old = 1;
+    buf = NULL;
+  }
   free(buf);
   free(p);
   return rc;
 }
 
-/* Replace the registry file with @reg atomically. */
-static int save(bs_store *st, const char *op, const bs__snapreg *reg) {
-  const bs_host_os *os = H(st)->os;
-  uint8_t *buf;
-  size_t n;
-  if (bs__snapreg_encode(reg, &buf, &n) != 0)
-    return bs_store_fail(st, BS_ECORRUPT, 0, "%s: the snapshot registry cannot be encoded", op);
-  char *tmp = bs__host_meta_path(H(st), "/registry.tmp");
-  char *dst = bs__host_meta_path(H(st), "/registry");
-  char *dir = bs__host_meta_path(H(st), "");
-  int e = (tmp && dst && dir) ? 0 : -ENOMEM;
-  if (e == 0 && (e = os->unlink(os->ctx, tmp)) == -ENOENT)
+/* Write @buf to <root>/.bs/registry.tmp, fsync it and rename it over the
+ * registry.  *@renamed says whether the rename was done. */
+static int install(const bs_host_os *os, const char *tmp, const char *dst, const uint8_t *buf, size_t n,
+                   int *renamed) {
+  *renamed = 0;
+  int e = os->unlink(os->ctx, tmp);
+  if (e == -ENOENT)
     e = 0;
   if (e == 0)
     e = os->create(os->ctx, tmp, 0600);
@@ -157,13 +163,43 @@ static int save(bs_store *st, const char *op, const bs__snapreg *reg) {
     e = os->pwrite(os->ctx, tmp, 0, buf, n);
   if (e == 0)
     e = os->sync(os->ctx, tmp);
-  if (e == 0)
-    e = os->rename(os->ctx, tmp, dst);
+  if (e == 0 && (e = os->rename(os->ctx, tmp, dst)) == 0)
+    *renamed = 1;
+  if (e != 0)
+    os->unlink(os->ctx, tmp);
+  return e;
+}
+
+/* Replace the registry file with s->reg atomically.  When the directory
+ * fsync after the rename fails, the registry that was loaded is put back, so
+ * that a failed change has changed nothing; only if that fails too does the
+ * new one stay (s->landed), and the caller must keep what it names. */
+static int save(bs_store *st, const char *op, session *s) {
+  const bs_host_os *os = H(st)->os;
+  uint8_t *buf;
+  size_t n;
+  if (bs__snapreg_encode(&s->reg, &buf, &n) != 0)
+    return bs_store_fail(st, BS_ECORRUPT, 0, "%s: the snapshot registry cannot be encoded", op);
+  char *tmp = bs__host_meta_path(H(st), "/registry.tmp");
+  char *dst = bs__host_meta_path(H(st), "/registry");
+  char *dir = bs__host_meta_path(H(st), "");
+  int renamed = 0;
+  int e = (tmp && dst && dir) ? install(os, tmp, dst, buf, n, &renamed) : -ENOMEM;
   if (e == 0)
     e = os->sync(os->ctx, dir);
-  else if (tmp)
-    os->unlink(os->ctx, tmp);
+  if (e != 0 && renamed) {
+    int back = 0;
+    int e2 = s->had_old ? install(os, tmp, dst, s->old, s->old_len, &back) : os->unlink(os->ctx, dst);
+    if (e2 == 0)
+      os->sync(os->ctx, dir); /* best effort: the first one just failed */
+    s->landed = e2 != 0;
+  }
   int rc = e == 0 ? 0 : fail_errno(st, op, "saving the snapshot registry", e);
+  if (s->landed)
+    rc = bs_store_fail(st, rc, -e,
+                       "%s: saving the snapshot registry: %s, and the old one could not be put back: "
+                       "the change is in the registry, but may not survive a power loss",
+                       op, strerror(-e));
   free(buf);
   free(tmp);
   free(dst);
@@ -175,7 +211,7 @@ int bs__host_reg_read(bs_store *st, const char *op, bs__snapreg *out) {
   session s = {0};
   int rc = lock(st, op, 0, &s);
   if (rc == 0)
-    rc = load(st, op, out);
+    rc = load(st, op, out, NULL);
   unlock(st, &s);
   return rc;
 }
@@ -282,7 +318,7 @@ static int begin(bs_store *st, const char *op, session *s) {
   if (rc == 0)
     rc = lock(st, op, 1, s);
   if (rc == 0)
-    rc = load(st, op, &s->reg);
+    rc = load(st, op, &s->reg, s);
   if (rc == 0)
     rc = reconcile_dir(st, op, s, "snap", 0);
   if (rc == 0)
@@ -290,6 +326,7 @@ static int begin(bs_store *st, const char *op, session *s) {
   if (rc != 0) {
     unlock(st, s);
     bs__snapreg_free(&s->reg);
+    free(s->old);
   }
   return rc;
 }
@@ -297,6 +334,7 @@ static int begin(bs_store *st, const char *op, session *s) {
 static int end(bs_store *st, session *s, int rc) {
   unlock(st, s);
   bs__snapreg_free(&s->reg);
+  free(s->old);
   return rc;
 }
 
@@ -375,8 +413,8 @@ int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *o
     if (rc != 0)
       rc = bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc));
     if (rc == 0)
-      rc = save(st, op, &s.reg);
-    if (rc != 0)
+      rc = save(st, op, &s);
+    if (rc != 0 && !s.landed)
       os->tree_delete(os->ctx, s.m, dst);
   }
   free(dst);
@@ -411,7 +449,7 @@ int bs__host_snapshot_delete(bs_store *st, uint64_t id) {
     return end(st, &s, bs_store_fail(st, BS_EBUSY, EBUSY, "%s: \"%s\" has %u branch(es)", op, si->name,
                                      (unsigned)si->branch_count));
   bs__snapreg_remove(&s.reg, id);
-  rc = save(st, op, &s.reg);
+  rc = save(st, op, &s);
   if (rc == 0)
     rc = remove_unnamed(st, op, &s, "snap", id);
   return end(st, &s, rc);
@@ -423,6 +461,13 @@ int bs__host_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap
   int rc = peek(st, op, &reg);
   if (rc != 0)
     return rc;
+  /* The view must show the snapshot, not a bare mount point that a reboot
+   * or a hand unmount left (darwin mounts it again). */
+  int e = bs__host_revive(H(st));
+  if (e != 0) {
+    bs__snapreg_free(&reg);
+    return fail_errno(st, op, "bringing back the snapshot views", e);
+  }
   const bs_snapshot_info *si = bs__snapreg_find_id(&reg, id);
   if (!si)
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no snapshot %" PRIu64, op, id);
@@ -449,7 +494,7 @@ int bs__host_branch_create(bs_store *st, uint64_t snapshot_id, const char *name)
   char *src = tree_path(h, "snap", snapshot_id), *dst = tree_path(h, "branch", b.id);
   int e = (src && dst) ? os->branch_create(os->ctx, s.m, src, dst) : -ENOMEM;
   rc = e == 0 ? 0 : fail_errno(st, op, name, e);
-  if (rc == 0 && (rc = save(st, op, &s.reg)) != 0)
+  if (rc == 0 && (rc = save(st, op, &s)) != 0 && !s.landed)
     os->tree_delete(os->ctx, s.m, dst);
   free(src);
   free(dst);
@@ -465,7 +510,7 @@ int bs__host_branch_delete(bs_store *st, const char *name) {
   bs__branch_rec b;
   if (bs__snapreg_remove_branch(&s.reg, name, &b) != 0)
     return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
-  rc = save(st, op, &s.reg);
+  rc = save(st, op, &s);
   if (rc == 0)
     rc = remove_unnamed(st, op, &s, "branch", b.id);
   return end(st, &s, rc);

@@ -33,15 +33,21 @@
  * while; a stuck cleaner must not hang the caller for ever). */
 #define CLEANER_WAIT_NS (300ll * 1000000000ll)
 
-static bool on_btrfs(int fd) {
+/* 1 on btrfs, 0 elsewhere, -errno when statfs fails (a failing volume must
+ * not pass for a filesystem without subvolumes). */
+static int on_btrfs(int fd) {
   long type = 0;
-  return bs__sys_fstatfs_type(fd, &type) == 0 && (unsigned long)type == BTRFS_SUPER_MAGIC;
+  if (bs__sys_fstatfs_type(fd, &type) != 0)
+    return -errno;
+  return (unsigned long)type == BTRFS_SUPER_MAGIC;
 }
 
 /* The root directory of a btrfs subvolume has inode 256; no other directory
- * of a subvolume has. */
-static bool is_subvol_root(int fd, const struct stat *sb) {
-  return S_ISDIR(sb->st_mode) && sb->st_ino == BTRFS_FIRST_FREE_OBJECTID && on_btrfs(fd);
+ * of a subvolume has.  1, 0 or -errno. */
+static int is_subvol_root(int fd, const struct stat *sb) {
+  if (!S_ISDIR(sb->st_mode) || sb->st_ino != BTRFS_FIRST_FREE_OBJECTID)
+    return 0;
+  return on_btrfs(fd);
 }
 
 /* Exact mode of directory @dir/@name (mkdir and subvolume creation apply the
@@ -69,7 +75,8 @@ int bs__linux_make_root(void *ctx, const char *path) {
   int dir = bs__linux_open_parent(path, &last);
   if (dir < 0)
     return dir;
-  int rc = make_dir(dir, last, on_btrfs(dir), 0755);
+  int btrfs = on_btrfs(dir);
+  int rc = btrfs < 0 ? btrfs : make_dir(dir, last, btrfs, 0755);
   close(dir);
   return rc;
 }
@@ -86,7 +93,9 @@ int bs__linux_reserve(void *ctx, const char *root, const char *dir) {
     return -errno;
   struct stat rsb;
   int rc = fstat(rfd, &rsb) == 0 ? 0 : -errno;
-  bool subvol = rc == 0 && is_subvol_root(rfd, &rsb);
+  int subvol = rc == 0 ? is_subvol_root(rfd, &rsb) : 0;
+  if (subvol < 0)
+    rc = subvol;
   close(rfd);
   const char *last = NULL;
   int parent = rc == 0 ? bs__linux_open_parent(dir, &last) : rc;
@@ -118,7 +127,10 @@ static int btrfs_snapshot(const char *src, const char *dst, bool readonly, uint8
     return errno == ELOOP ? -ENOTDIR : -errno;
   struct stat sb, bsb;
   int rc = fstat(sfd, &sb) == 0 ? 0 : -errno;
-  if (rc == 0 && !is_subvol_root(sfd, &sb))
+  int root = rc == 0 ? is_subvol_root(sfd, &sb) : 0;
+  if (root < 0)
+    rc = root;
+  else if (rc == 0 && !root)
     rc = -EOPNOTSUPP; /* btrfs would snapshot the whole subvolume holding @src */
   bool has_bs = rc == 0 && fstatat(sfd, ".bs", &bsb, AT_SYMLINK_NOFOLLOW) == 0;
   if (rc == 0 && !has_bs && errno != ENOENT)
@@ -310,8 +322,8 @@ static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
   int fd = bs__sys_openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
   if (fd < 0)
     return -errno;
-  bool subvol = is_subvol_root(fd, &sb);
-  int rc = clear_flags(fd);
+  int subvol = is_subvol_root(fd, &sb);
+  int rc = subvol < 0 ? subvol : clear_flags(fd);
   uint64_t id = 0;
   if (rc == 0 && subvol && bs__sys_subvol_info(fd, &id, NULL) != 0)
     rc = -errno;

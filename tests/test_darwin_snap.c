@@ -197,11 +197,24 @@ static void snapshots_are_mounted_again_after_a_restart(void **state) {
   char listing[BS_TEST_LISTING_MAX];
   bs_test_listing(st, "/.bs/snapshots/a", listing);
   assert_string_equal(listing, ""); /* the bare mount point */
-  /* The next change of the store mounts it again (reserve). */
+  /* Asking for the read-only view mounts it again. */
+  read_in_snapshot(st, a, "/f", 2 * BLK, 4);
+  assert_int_equal(bs_darwin_fake_mount_count(st), 1);
+  /* So does the next change of the store (reserve). */
+  bs_darwin_fake_restart(st);
   uint64_t b = snap(st, "b");
   assert_int_equal(bs_darwin_fake_mount_count(st), 2);
-  read_in_snapshot(st, a, "/f", 2 * BLK, 4);
+  bs_test_listing(st, "/.bs/snapshots/a", listing);
+  assert_string_equal(listing, "f;");
   read_in_snapshot(st, b, "/f", 2 * BLK, 4);
+  /* A view that cannot come back is an error, not an empty tree. */
+  bs_darwin_fake_restart(st);
+  bs_darwin_fake_deny_snapshots(st, EPERM);
+  char root[512];
+  assert_int_equal(bs_snapshot_mount_ro(st, a, root, sizeof(root)), BS_EPERMISSION);
+  assert_non_null(strstr(bs_last_message(st), "entitlement"));
+  bs_darwin_fake_deny_snapshots(st, 0);
+  read_in_snapshot(st, a, "/f", 2 * BLK, 4);
   /* A snapshot deleted while unmounted goes all the same. */
   bs_darwin_fake_restart(st);
   assert_bs_ok(bs_snapshot_delete(st, a));

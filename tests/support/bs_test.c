@@ -176,6 +176,8 @@ void bs_test_fail_nth(const char *point, int nth, int err) {
   fail_countdown = nth;
   assert_int_equal(fiu_enable_external(point, 1, (void *)(intptr_t)err, 0, fail_nth_cb), 0);
 }
+
+bool bs_test_fault_fired(void) { return fail_countdown <= 0; }
 #endif
 
 const bs_vol *bs_test_volume(const char *fs) {

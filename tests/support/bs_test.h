@@ -117,6 +117,9 @@ const char *bs_test_real_unavailable(void);
  * trigger with a countdown, so the failure lands mid-operation); disable
  * it with fiu_disable(@point). */
 void bs_test_fail_nth(const char *point, int nth, int err);
+/* Whether the point armed by the last bs_test_fail_nth has reached its
+ * @nth call (it failed it). */
+bool bs_test_fault_fired(void);
 #endif
 struct bs_vol;
 /* The shared real volume of filesystem @fs (tests/support/volume.h): skips
