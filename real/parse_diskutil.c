@@ -180,15 +180,19 @@ bs__apfs_snap *bs__apfs_snaps_add(bs__apfs_snaps *a) {
   return s;
 }
 
-bool bs__apfs_snap_set_name(bs__apfs_snap *s, const char *name, size_t n) {
-  if (n > BS__APFS_SNAP_NAME_MAX)
-    return false;
-  for (size_t i = 0; i < n; i++)
+void bs__apfs_snap_set_name(bs__apfs_snap *s, const char *name, size_t n) {
+  bool ok = n <= BS__APFS_SNAP_NAME_MAX;
+  for (size_t i = 0; ok && i < n; i++)
     if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-      return false; /* no line of the text form, nor XML, carries them intact */
-  memcpy(s->name, name, n);
-  s->name[n] = '\0';
-  return bs_name_validate(s->name) == 0;
+      ok = false; /* no line of the text form, nor XML, carries them intact */
+  if (ok) {
+    memcpy(s->name, name, n);
+    s->name[n] = '\0';
+    ok = bs_name_validate(s->name) == 0;
+  }
+  if (!ok)
+    memset(s->name, 0, sizeof(s->name)); /* nothing of it is kept */
+  s->foreign_name = !ok;
 }
 
 int bs__apfs_snaps_unique(const bs__apfs_snaps *a, const char *what, char *msg, size_t cap) {
@@ -224,8 +228,7 @@ static int block_line(bs__apfs_snap *cur, unsigned *have, const char *s, size_t 
   unsigned bit = 0;
   if (klen == 4 && memcmp(s, "Name", 4) == 0) {
     bit = HAVE_NAME;
-    if (!bs__apfs_snap_set_name(cur, v, vlen))
-      return say(BS_EPARSE, msg, cap, "diskutil apfs listSnapshots: line %d: not a valid snapshot name", line);
+    bs__apfs_snap_set_name(cur, v, vlen);
   } else if (klen == 3 && memcmp(s, "XID", 3) == 0) {
     bit = HAVE_XID;
     if (!decimal(v, vlen, &cur->xid))

@@ -32,7 +32,8 @@ void bs__tool_result_free(bs__tool_result *r);
 
 /* One snapshot of `diskutil apfs listSnapshots`. */
 typedef struct bs__apfs_snap {
-  char name[BS__APFS_SNAP_NAME_MAX + 1]; /* passes bs_name_validate(), no control characters */
+  char name[BS__APFS_SNAP_NAME_MAX + 1]; /* passes bs_name_validate(), no control characters; or "" */
+  bool foreign_name;                     /* the volume's name is not one we can carry: name is "" */
   uint8_t uuid[16];                      /* "Snapshot UUID", RFC 4122 byte order */
   uint64_t xid;                          /* the transaction id of the snapshot */
   bool purgeable;                        /* "Purgeable: Yes" (false when absent) */
@@ -45,10 +46,13 @@ typedef struct bs__apfs_snaps {
 } bs__apfs_snaps;
 /* Append a zeroed entry; NULL when out of memory. */
 bs__apfs_snap *bs__apfs_snaps_add(bs__apfs_snaps *a);
-/* Copy a name of @n bytes into @s; false if it is not a valid snapshot name:
+/* Copy a name of @n bytes into @s when it is one we can carry:
  * bs_name_validate(), and no control character (NUL, TAB, CR, LF, ... DEL),
- * which neither output form carries intact. */
-bool bs__apfs_snap_set_name(bs__apfs_snap *s, const char *name, size_t n);
+ * which neither output form carries intact.  Any other name (another
+ * program's snapshot may have one) leaves s->name "" and sets
+ * s->foreign_name: such a snapshot is listed but can never be one of ours
+ * (com.backstore.<hex>), so it must not fail the whole listing. */
+void bs__apfs_snap_set_name(bs__apfs_snap *s, const char *name, size_t n);
 /* BS_EPARSE naming @what when two entries share a UUID, else 0. */
 int bs__apfs_snaps_unique(const bs__apfs_snaps *a, const char *what, char *msg, size_t cap);
 

@@ -82,8 +82,7 @@ static int one(bs__apfs_snaps *a, plist_t d, uint32_t i, char *msg, size_t cap) 
   if (purge)
     plist_get_bool_val(purge, &b);
   s->purgeable = b != 0;
-  if (!bs__apfs_snap_set_name(s, name, nlen))
-    return say(BS_EPARSE, msg, cap, WHAT ": snapshot %u: not a valid snapshot name", i + 1);
+  bs__apfs_snap_set_name(s, name, nlen);
   if (bs__uuid_parse(uuid, ulen, s->uuid) != 0)
     return say(BS_EPARSE, msg, cap, WHAT ": snapshot %u: not a snapshot UUID", i + 1);
   return 0;

@@ -38,6 +38,7 @@ ERRORS = [
     # name, code, os_errno, message
     ("tool-failed", WIRE_TOOL_FAILED, 0, "diskutil exited with status 1"),
     ("parse", WIRE_PARSE, 0, "diskutil apfs listSnapshots: output is not a snapshot list (line 1)"),
+    ("parse-plist", WIRE_PARSE, 0, "diskutil apfs listSnapshots -plist: output is not a property list"),
     ("unsupported", WIRE_UNSUPPORTED, EOPNOTSUPP, "snapshots are not supported on hfs"),
 ]
 

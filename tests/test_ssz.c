@@ -79,7 +79,7 @@ static void fill_snapshot(bs_snapshot_info *s, size_t name_len) {
 /* Every golden file plus encodings at the list limits. Returns the count. */
 static size_t samples_load(struct sample *s) {
   static const char *const errs[] = {"error-tool-failed.ssz", "error-unsupported.ssz",
-                                     "error-parse.ssz"};
+                                     "error-parse.ssz", "error-parse-plist.ssz"};
   char name[64];
   size_t n = 0;
   for (int t = 1; t < BS_FS_TYPE_COUNT; t++, n++) {
