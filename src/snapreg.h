@@ -1,10 +1,14 @@
 /* The snapshot registry (docs/snapshots.md): snapshot id <-> UUID <-> name,
  * the branches and the reference each holds on its snapshot.
  *
- * A pure value: no I/O, no locking.  A backend keeps one (the real backend
- * reads it from <root>/.bs/registry and writes it back atomically under a
- * file lock); every rule of the API lives here, so each backend answers
- * EXISTS, BUSY and NOT_FOUND the same way.  Snapshot ids count up from 1 and
+ * A pure value: no I/O, no locking.  The host backends (real/host_snap.c,
+ * for Linux and darwin) keep one, read from <root>/.bs/registry and written
+ * back atomically under a file lock, and take every rule of the API from it.
+ * The sim does not: its snapshots live in its inode tables and image
+ * (sim/snap.c), so it applies the same rules itself (it shares the UUID
+ * maker); the suites that run one body over the sim and the real volumes
+ * (test_snapshot_api, test_snapshot_model against a reference model) check
+ * that both answer EXISTS, BUSY and NOT_FOUND alike.  Snapshot ids count up from 1 and
  * are never reused (next_id only grows), branch ids the same; the on-disk
  * trees are named by id, never by the user's name. */
 #ifndef BS_SNAPREG_H
