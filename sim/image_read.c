@@ -205,7 +205,10 @@ int bs__sim_img_blocks(bs__sim_ld *c) {
   for (uint64_t k = 0; !r->bad && k < cnt; k++) {
     uint64_t i = bs__sim_img_get(r, 8), ref = bs__sim_img_get(r, 4), flag = bs__sim_img_get(r, 1);
     const uint8_t *d = bs__sim_img_take(r, BS_SIM_BLOCK_SIZE);
-    if (!d || i >= s->blk.n || (k > 0 && i <= prev) || ref == 0 || flag > BS__SIM_BLK_SHARED_WRITE)
+    /* Only a sim with COW_IN_PLACE on writes a shared block in place: the
+     * mark of that defect in an image saved without it is damage. */
+    if (!d || i >= s->blk.n || (k > 0 && i <= prev) || ref == 0 || flag > BS__SIM_BLK_SHARED_WRITE ||
+        (flag && s->bug != BS_SIM_BUG_COW_IN_PLACE))
       return BS_ECORRUPT;
     prev = i;
     if (!(s->blk.data[i] = bs__sim_malloc(BS_SIM_BLOCK_SIZE)))
