@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       lines += data[i] == '\n';
     if ((rc != BS_EINVALID && rc != BS_ENO_MEMORY) || a)
       fail("rejected with a code other than INVALID, or with a trace", e.message);
-    if (rc == BS_EINVALID && (e.line > lines || e.message[0] == '\0'))
+    if (rc == BS_EINVALID && (e.line == 0 || e.line > lines || e.message[0] == '\0'))
       fail("error names no line of the input, or says nothing", e.message);
     return 0;
   }

@@ -335,7 +335,7 @@ static int clone_symlink_at(int sdir, const char *sname, int ddir, const char *n
     target[n] = '\0';
     rc = bs__sys_symlinkat(target, ddir, name) == 0 ? 0 : -errno;
     if (rc == 0 && geteuid() == 0 &&
-        fchownat(ddir, name, sb->st_uid, sb->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+        bs__sys_fchownat(ddir, name, sb->st_uid, sb->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
       rc = -errno;
     if (rc == 0)
       rc = copy_times_at(ddir, name, sb);
@@ -348,9 +348,9 @@ static int clone_special_at(int ddir, const char *name, const struct stat *sb) {
   if (bs__sys_mknodat(ddir, name, sb->st_mode, sb->st_rdev) != 0)
     return -errno;
   int rc = 0;
-  if (geteuid() == 0 && fchownat(ddir, name, sb->st_uid, sb->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+  if (geteuid() == 0 && bs__sys_fchownat(ddir, name, sb->st_uid, sb->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
     rc = -errno;
-  if (rc == 0 && fchmodat(ddir, name, sb->st_mode & 07777, 0) != 0)
+  if (rc == 0 && bs__sys_fchmodat(ddir, name, sb->st_mode & 07777, 0) != 0)
     rc = -errno;
   if (rc == 0)
     rc = copy_times_at(ddir, name, sb);

@@ -116,6 +116,16 @@ int bs__sys_lchown(const char *path, uid_t uid, gid_t gid) {
   return lchown(path, uid, gid);
 }
 
+int bs__sys_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags) {
+  FAULT("bs/real/chown", -1);
+  return fchownat(dirfd, name, uid, gid, flags);
+}
+
+int bs__sys_fchmodat(int dirfd, const char *name, mode_t mode, int flags) {
+  FAULT("bs/real/chmod", -1);
+  return fchmodat(dirfd, name, mode, flags);
+}
+
 int bs__sys_futimens(int fd, const struct timespec ts[2]) {
   FAULT("bs/real/utimens", -1);
   return futimens(fd, ts);

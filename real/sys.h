@@ -27,8 +27,8 @@
   XX("bs/real/clonefile", "clonefile(2) fails (macOS; e.g. ENOTSUP, EXDEV, ENOSPC)")        \
   XX("bs/real/setxattr", "setting an extended attribute fails")                             \
   XX("bs/real/getxattr", "reading or listing extended attributes fails")                    \
-  XX("bs/real/chown", "fchown(2) fails")                                                    \
-  XX("bs/real/chmod", "fchmod(2) fails")                                                    \
+  XX("bs/real/chown", "fchown(2) / lchown(2) / fchownat(2) fails")                           \
+  XX("bs/real/chmod", "fchmod(2) / fchmodat(2) fails")                                      \
   XX("bs/real/utimens", "futimens(2) / utimensat(2) fails")                                 \
   XX("bs/real/symlink", "symlink(2) or readlink(2) fails")                                  \
   XX("bs/real/mknod", "mknod(2) of a special file fails")                                   \
@@ -58,6 +58,8 @@ int bs__sys_rename(const char *from, const char *to);
 int bs__sys_fchmod(int fd, mode_t mode);
 int bs__sys_fchown(int fd, uid_t uid, gid_t gid);
 int bs__sys_lchown(const char *path, uid_t uid, gid_t gid);
+int bs__sys_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags);
+int bs__sys_fchmodat(int dirfd, const char *name, mode_t mode, int flags);
 int bs__sys_futimens(int fd, const struct timespec ts[2]);
 int bs__sys_utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags);
 int bs__sys_symlinkat(const char *target, int dirfd, const char *name);

@@ -11,7 +11,8 @@
   XX("bs/sim/write", "a data write or truncate fails before changing the file")             \
   XX("bs/sim/sync", "sync fails before anything becomes durable")                           \
   XX("bs/sim/reflink", "the filesystem refuses the clone (as FICLONE/clonefile would)")     \
-  XX("bs/sim/snapshot", "making a snapshot or branch fails (where real backends run a tool or an ioctl)")
+  XX("bs/sim/snapshot", "making a snapshot or branch fails (where real backends run a tool or an ioctl)") \
+  XX("bs/sim/snapshot_delete", "deleting a snapshot or branch fails before anything is freed (diskutil deleteSnapshot, SNAP_DESTROY)")
 
 struct bs__sim_store;
 

@@ -1,6 +1,8 @@
 /* The sim's one allocation seam: every heap allocation of sim/ goes through
- * these, so a test can fail them in one place (block allocation has the
- * fault point bs/sim/alloc, in sim/blocks.c). */
+ * these, so the zero-size and overflow rules live in one place.  They have
+ * no fault point: failing the sim's own bookkeeping would test the harness,
+ * not a filesystem; what a full volume does is bs/sim/alloc (block
+ * allocation, sim/blocks.c). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -124,6 +124,9 @@ int bs__sim_snapshot_delete(bs__sim_store *s, uint64_t id) {
   if (t->branch_count > 0)
     return bs_store_fail(&s->base, BS_EBUSY, 0, "snapshot delete: \"%s\" has %u branch(es)", t->name,
                          (unsigned)t->branch_count);
+  int frc = bs__sim_fault(s, "bs/sim/snapshot_delete");
+  if (frc != BS_OK)
+    return frc;
   memmove(&s->snaps[i], &s->snaps[i + 1], (s->nsnaps - i - 1) * sizeof(*s->snaps));
   s->nsnaps--;
   bs__sim_tree_free(s, t, true);
@@ -199,6 +202,8 @@ int bs__sim_branch_delete(bs__sim_store *s, const char *name) {
   bs__sim_tree *t;
   size_t pos;
   int rc = branch_find(s, "branch delete", name, &t, &pos);
+  if (rc == BS_OK)
+    rc = bs__sim_fault(s, "bs/sim/snapshot_delete");
   if (rc != BS_OK)
     return rc;
   size_t si = snap_index(s, t->id);

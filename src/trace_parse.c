@@ -20,6 +20,7 @@ typedef struct parser {
   bool body;          /* a body line was seen: no more header */
   unsigned seen;      /* header keys seen (bit per key) */
   uint32_t ops_line;  /* where "ops" was */
+  uint32_t failure_line; /* where "failure" was */
   uint64_t ops;
 } parser;
 
@@ -188,7 +189,7 @@ static int header_line(parser *p, const char *s) {
   case K_OPS:
     p->ops_line = p->line;
     return parse_u64(v, &p->ops) && p->ops <= UINT32_MAX ? 0 : fail(p, "bad ops count \"%s\"", v);
-  case K_FAILURE: return failure_line(p, v);
+  case K_FAILURE: p->failure_line = p->line; return failure_line(p, v);
   case K_OPERATION: return copy(p, f->op, sizeof(f->op), v, "operation");
   case K_EXPECTED: return copy(p, f->expected, sizeof(f->expected), v, "expected");
   case K_ACTUAL: return copy(p, f->actual, sizeof(f->actual), v, "actual");
@@ -274,7 +275,7 @@ int bs_trace_parse(bs_trace **out, const char *text, size_t len, bs_trace_error 
               p.ops, p.t->n_ops);
   }
   if (rc == 0 && p.t->failed && p.t->failure.op[0] == '\0') {
-    p.line = 0;
+    p.line = p.failure_line;
     rc = fail(&p, "the failure has no \"operation\" line");
   }
   if (rc != 0) {

@@ -58,7 +58,8 @@ static void campaign_injected_fault_on_a_refused_call_is_no_violation(void **sta
     .seeds = 1,
     .ops = 2000,
     .faults = "bs/sim/write=eio%0.02,bs/sim/alloc=enospc%0.02,bs/sim/reflink=enospc%0.05,"
-              "bs/sim/sync=io%0.1,bs/sim/snapshot=tool_failed%0.1,bs/op/write=io%0.005,"
+              "bs/sim/sync=io%0.1,bs/sim/snapshot=tool_failed%0.1,bs/sim/snapshot_delete=io%0.2,"
+              "bs/op/write=io%0.005,"
               "bs/op/create=no_space%0.005,bs/op/reflink=busy%0.01",
   };
   bs_campaign_summary s;

@@ -367,6 +367,52 @@ static void sim_alloc_point_fires_inside_the_sim(void **state) {
   bs_close(st);
 }
 
+/* A failing snapshot or branch delete frees nothing: the tree is still
+ * listed and reads back, the space and the branch count are as before. */
+static void sim_snapshot_delete_fault_frees_nothing(void **state) {
+  (void)state;
+  if (!bs_faults_lower_available())
+    skip();
+  for (int round = 0; round < 2; round++) {
+    /* Round 0 fails the branch delete (call 1), round 1 the snapshot delete
+     * (call 2: a BUSY answer does not reach the point). */
+    bs_store *st = open_faults("faults:sim",
+                               round == 0 ? "bs/sim/snapshot_delete=tool_failed@1" : "bs/sim/snapshot_delete=io@2", 6);
+    bs_test_put(st, "/a", 3 * BLK, 7);
+    bs_snapshot_info si;
+    assert_bs_ok(bs_snapshot_create(st, "s", &si));
+    assert_bs_ok(bs_branch_create(st, si.id, "b"));
+    uint8_t *own = bs_test_pattern(3 * BLK, 8);
+    assert_bs_ok(bs_write(st, "/.bs/branches/b/a", 0, own, 3 * BLK)); /* blocks of the branch's own */
+    free(own);
+    assert_bs_err(bs_snapshot_delete(st, si.id), BS_EBUSY);
+    bs_usage before = bs_test_usage(st);
+    if (round == 0) {
+      assert_bs_err(bs_branch_delete(st, "b"), BS_ETOOL_FAILED);
+      assert_non_null(strstr(bs_last_message(st), "bs/sim/snapshot_delete: injected fault"));
+      bs_test_assert_put(st, "/.bs/branches/b/a", 3 * BLK, 8);
+      bs_usage after = bs_test_usage(st);
+      assert_memory_equal(&before, &after, sizeof(before));
+      assert_bs_err(bs_snapshot_delete(st, si.id), BS_EBUSY); /* the branch still holds it */
+    }
+    assert_bs_ok(bs_branch_delete(st, "b"));
+    if (round == 1) {
+      before = bs_test_usage(st);
+      assert_bs_err(bs_snapshot_delete(st, si.id), BS_EIO);
+      bs_test_assert_put(st, "/.bs/snapshots/s/a", 3 * BLK, 7);
+      bs_usage after = bs_test_usage(st);
+      assert_memory_equal(&before, &after, sizeof(before));
+    }
+    assert_bs_ok(bs_check(st));
+    assert_bs_ok(bs_snapshot_delete(st, si.id));
+    bs_fault_event ev[4];
+    assert_int_equal(drain(st, ev, 4), 1);
+    assert_string_equal(ev[0].point, "bs/sim/snapshot_delete");
+    assert_int_equal(ev[0].call, round + 1);
+    bs_close(st);
+  }
+}
+
 static void sim_points_fire_only_in_the_faults_store(void **state) {
   (void)state;
   if (!bs_faults_lower_available())
@@ -763,6 +809,7 @@ int main(void) {
     cmocka_unit_test(probability_is_seeded_and_reproducible),
     cmocka_unit_test(injected_reflink_failure_leaves_no_partial_result),
     cmocka_unit_test(sim_alloc_point_fires_inside_the_sim),
+    cmocka_unit_test(sim_snapshot_delete_fault_frees_nothing),
     cmocka_unit_test(sim_points_fire_only_in_the_faults_store),
     cmocka_unit_test(open_refuses_bad_arguments),
     cmocka_unit_test(store_create_is_forwarded_to_the_inner_backend),

@@ -237,7 +237,7 @@ static void malformed_traces_name_their_line(void **state) {
     {"0 create /f1 -> OK t=5\n", 6, "no \"ops\" line"},
     {"ops 1\n0 sync all  -> OK\n", 7, ""},
     {"ops 1\nfailure op=x check=content\n", 7, "bad failure op index"},
-    {"ops 0\nfailure op=0 check=content\n", 0, "no \"operation\" line"},
+    {"ops 0\nfailure op=0 check=content\n", 7, "no \"operation\" line"},
     {"ops 0\nfault nothing\n", 7, "fault point"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
