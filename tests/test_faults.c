@@ -302,6 +302,46 @@ static void probability_is_seeded_and_reproducible(void **state) {
   bs_close(st);
 }
 
+/* Which of @n writes failed under "bs/sim/write=io%0.3" with @seed: a
+ * lower point, decided in libfiu's external callback by the schedule. */
+static void sim_prob_pattern(uint64_t seed, char *out, size_t n) {
+  bs_store *st = open_faults("faults:sim", "bs/sim/write=io%0.3", seed);
+  assert_bs_ok(bs_create(st, "/f", 0644));
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b = (uint8_t)i;
+    int rc = bs_write(st, "/f", i, &b, 1);
+    assert_true(rc == BS_OK || rc == BS_EIO);
+    out[i] = rc ? 'x' : '.';
+  }
+  out[n] = '\0';
+  bs_fault_event ev[8];
+  size_t fired = 0, got;
+  while ((got = drain(st, ev, 8)) > 0)
+    fired += got;
+  size_t want = 0;
+  for (size_t i = 0; i < n; i++)
+    want += out[i] == 'x';
+  assert_int_equal(fired, want); /* every failure is a logged fault */
+  bs_close(st);
+}
+
+static void lower_point_probability_is_seeded_and_reproducible(void **state) {
+  (void)state;
+  if (!bs_faults_lower_available())
+    skip();
+  enum { N = 400 };
+  char a[N + 1], b[N + 1], c[N + 1];
+  sim_prob_pattern(11, a, N);
+  sim_prob_pattern(11, b, N);
+  sim_prob_pattern(12, c, N);
+  assert_string_equal(a, b);
+  assert_string_not_equal(a, c);
+  size_t fails = 0;
+  for (size_t i = 0; i < N; i++)
+    fails += a[i] == 'x';
+  assert_in_range(fails, 75, 165); /* Binomial(400, 0.3), as above */
+}
+
 static void reflink_failure_leaves_no_destination(bs_store *st, const char *point_desc, int want) {
   bs_test_put(st, "/src", 3 * BLK + 17, 5);
   assert_bs_ok(bs_setxattr(st, "/src", "user.k", "v", 1));
@@ -807,6 +847,7 @@ int main(void) {
     cmocka_unit_test(catalogue_lists_every_layer_once),
     cmocka_unit_test(nth_call_fails_once_and_from_nth_fails_on),
     cmocka_unit_test(probability_is_seeded_and_reproducible),
+    cmocka_unit_test(lower_point_probability_is_seeded_and_reproducible),
     cmocka_unit_test(injected_reflink_failure_leaves_no_partial_result),
     cmocka_unit_test(sim_alloc_point_fires_inside_the_sim),
     cmocka_unit_test(sim_snapshot_delete_fault_frees_nothing),
