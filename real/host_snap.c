@@ -82,9 +82,8 @@ typedef struct session {
   int handle;
   bs__snap_method m;
   bs__snapreg reg;
-  uint8_t *old;   /* the registry file as loaded, to put back if a save fails late */
+  uint8_t *old;   /* the registry file as loaded (NULL: there was none), to put back if a save fails late */
   size_t old_len;
-  int had_old;    /* there was a registry file */
   int landed;     /* a failed save left the new registry in place all the same */
 } session;
 
@@ -139,9 +138,8 @@ static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
   if (rc == 0 && bs__snapreg_decode(reg, buf, got) != 0)
     rc = bs_store_fail(st, BS_ECORRUPT, 0, "%s: %s: the snapshot registry is damaged", op, p);
   if (rc == 0 && s) {
-    s->old = buf;
+    s->old = buf; /* never NULL: at least one byte was allocated */
     s->old_len = got;
-    s->had_old = 1;
     buf = NULL;
   }
   free(buf);
@@ -189,17 +187,19 @@ static int save(bs_store *st, const char *op, session *s) {
     e = os->sync(os->ctx, dir);
   if (e != 0 && renamed) {
     int back = 0;
-    int e2 = s->had_old ? install(os, tmp, dst, s->old, s->old_len, &back) : os->unlink(os->ctx, dst);
+    int e2 = s->old ? install(os, tmp, dst, s->old, s->old_len, &back) : os->unlink(os->ctx, dst);
     if (e2 == 0)
       os->sync(os->ctx, dir); /* best effort: the first one just failed */
     s->landed = e2 != 0;
   }
-  int rc = e == 0 ? 0 : fail_errno(st, op, "saving the snapshot registry", e);
+  int rc = 0;
   if (s->landed)
-    rc = bs_store_fail(st, rc, -e,
+    rc = bs_store_fail(st, bs_err_from_errno(-e), -e,
                        "%s: saving the snapshot registry: %s, and the old one could not be put back: "
                        "the change is in the registry, but may not survive a power loss",
                        op, strerror(-e));
+  else if (e != 0)
+    rc = fail_errno(st, op, "saving the snapshot registry", e);
   free(buf);
   free(tmp);
   free(dst);
