@@ -280,24 +280,34 @@ static void prob_pattern(uint64_t seed, char *out, size_t n) {
   bs_close(st);
 }
 
-static void probability_is_seeded_and_reproducible(void **state) {
-  (void)state;
-  enum { N = 400 };
-  char a[N + 1], b[N + 1], c[N + 1];
-  prob_pattern(7, a, N);
-  prob_pattern(7, b, N);
-  prob_pattern(8, c, N);
+enum { PROB_N = 400 };
+
+/* @pattern of a point failing with probability 0.3 is the same twice for
+ * @seed, another for @seed + 1, and fails about as often as it should;
+ * @a gets @seed's pattern. */
+static void assert_seeded_pattern(void (*pattern)(uint64_t, char *, size_t), uint64_t seed,
+                                  char a[PROB_N + 1]) {
+  char b[PROB_N + 1], c[PROB_N + 1];
+  pattern(seed, a, PROB_N);
+  pattern(seed, b, PROB_N);
+  pattern(seed + 1, c, PROB_N);
   assert_string_equal(a, b);
   assert_string_not_equal(a, c);
   size_t fails = 0;
-  for (size_t i = 0; i < N; i++)
+  for (size_t i = 0; i < PROB_N; i++)
     fails += a[i] == 'x';
   /* Binomial(400, 0.3): mean 120, sd 9.2; far outside means a broken draw. */
   assert_in_range(fails, 75, 165);
+}
+
+static void probability_is_seeded_and_reproducible(void **state) {
+  (void)state;
+  char a[PROB_N + 1];
+  assert_seeded_pattern(prob_pattern, 7, a);
   /* The same stream with the other point never called: stat's draws are its own. */
   bs_store *st = open_faults("faults:sim", "bs/op/stat=io%0.3,bs/op/usage=io%0.5", 7);
   bs_stat_info si;
-  for (size_t i = 0; i < N; i++)
+  for (size_t i = 0; i < PROB_N; i++)
     assert_int_equal(bs_stat(st, "/", &si), a[i] == 'x' ? BS_EIO : BS_OK);
   bs_close(st);
 }
@@ -329,17 +339,8 @@ static void lower_point_probability_is_seeded_and_reproducible(void **state) {
   (void)state;
   if (!bs_faults_lower_available())
     skip();
-  enum { N = 400 };
-  char a[N + 1], b[N + 1], c[N + 1];
-  sim_prob_pattern(11, a, N);
-  sim_prob_pattern(11, b, N);
-  sim_prob_pattern(12, c, N);
-  assert_string_equal(a, b);
-  assert_string_not_equal(a, c);
-  size_t fails = 0;
-  for (size_t i = 0; i < N; i++)
-    fails += a[i] == 'x';
-  assert_in_range(fails, 75, 165); /* Binomial(400, 0.3), as above */
+  char a[PROB_N + 1];
+  assert_seeded_pattern(sim_prob_pattern, 11, a);
 }
 
 static void reflink_failure_leaves_no_destination(bs_store *st, const char *point_desc, int want) {

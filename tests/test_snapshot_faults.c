@@ -101,18 +101,7 @@ static void undo(bs_store *st, world *w, change c) {
 
 /* The trees below .bs are exactly the registry's, and no registry.tmp. */
 static void assert_trees_match(bs_store *st, const bs_target *t, const char *what) {
-  bs_snapshot_info *all = NULL;
-  size_t n = 0;
-  assert_bs_ok(bs_snapshot_list(st, &all, &n));
-  size_t branches = 0;
-  for (size_t i = 0; i < n; i++)
-    branches += all[i].branch_count;
-  free(all);
-  size_t snaps_on_disk = bs_snap_test_host_entries(t, "/.bs/snap");
-  size_t branches_on_disk = bs_snap_test_host_entries(t, "/.bs/branch");
-  if (snaps_on_disk != n || branches_on_disk != branches)
-    fail_msg("%s: %zu snapshot and %zu branch trees on disk, the registry has %zu and %zu", what,
-             snaps_on_disk, branches_on_disk, n, branches);
+  bs_snap_test_assert_host_trees(st, t, what);
   char tmp[4096];
   struct stat sb;
   bs_test_host_path(t, "/.bs/registry.tmp", tmp);

@@ -140,6 +140,21 @@ void bs_snap_test_assert_uuid(const bs_target *t, const uint8_t u[16]) {
     fail_msg("uuid byte 6 = %02x, byte 8 = %02x: not an RFC 4122 version-4 uuid", u[6], u[8]);
 }
 
+void bs_snap_test_assert_host_trees(bs_store *st, const bs_target *t, const char *what) {
+  bs_snapshot_info *all = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_snapshot_list(st, &all, &n));
+  size_t branches = 0;
+  for (size_t i = 0; i < n; i++)
+    branches += all[i].branch_count;
+  free(all);
+  size_t snaps_on_disk = bs_snap_test_host_entries(t, "/.bs/snap");
+  size_t branches_on_disk = bs_snap_test_host_entries(t, "/.bs/branch");
+  if (snaps_on_disk != n || branches_on_disk != branches)
+    fail_msg("%s: %zu snapshot and %zu branch trees on disk, the registry has %zu and %zu", what,
+             snaps_on_disk, branches_on_disk, n, branches);
+}
+
 size_t bs_snap_test_host_entries(const bs_target *t, const char *rel) {
   char dir[4096];
   bs_test_host_path(t, rel, dir);

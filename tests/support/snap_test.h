@@ -23,6 +23,11 @@ size_t bs_snap_test_count(bs_store *st);
  * @t's root at @rel ("/.bs/snap": the snapshot trees). */
 size_t bs_snap_test_host_entries(const bs_target *t, const char *rel);
 
+/* Fail unless the host trees below real target @t's .bs are exactly the
+ * ones @st lists: one per snapshot in /.bs/snap, one per branch reference
+ * in /.bs/branch.  @what names the case in the failure. */
+void bs_snap_test_assert_host_trees(bs_store *st, const bs_target *t, const char *what);
+
 /* Fail unless @u is a version-4 RFC 4122 UUID, where backstore made it (the
  * sim, the fallbacks); a filesystem's own snapshot UUID (btrfs, APFS) has
  * the layout the filesystem chose and is only checked to be non-zero. */
