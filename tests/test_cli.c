@@ -17,112 +17,11 @@
 #include "backstore/trace.h"
 #include "backstore/wire.h"
 #include "tests/support/bs_test.h"
+#include "tests/support/cli.h"
 #include "tests/support/volume.h"
 
-static char tmp[64]; /* per-suite temp dir under /tmp, removed at the end */
-
-typedef struct run {
-  int status;  /* exit status, or 128 + signal */
-  char *out;   /* stdout, NUL-terminated (may hold NULs before the end) */
-  size_t outlen;
-  char *err;   /* stderr */
-} run;
-
-static char *slurp_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap + 1);
-  assert_non_null(buf);
-  size_t got;
-  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    if (n == cap) {
-      buf = realloc(buf, (cap *= 2) + 1);
-      assert_non_null(buf);
-    }
-  }
-  fclose(f);
-  buf[n] = '\0';
-  if (len)
-    *len = n;
-  return buf;
-}
-
-static void run_free(run *r) {
-  free(r->out);
-  free(r->err);
-  memset(r, 0, sizeof(*r));
-}
-
-/* Run bslab with the NULL-terminated arguments; stdin from @in (or /dev/null). */
-static void bslab_in(run *r, const char *in, const char *const *args) {
-  char outp[128], errp[128];
-  snprintf(outp, sizeof(outp), "%s/stdout", tmp);
-  snprintf(errp, sizeof(errp), "%s/stderr", tmp);
-  const char *argv[32] = {bs_test_bslab()};
-  int n = 1;
-  while (args[n - 1] && n < 31) {
-    argv[n] = args[n - 1];
-    n++;
-  }
-  argv[n] = NULL;
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int i = open(in ? in : "/dev/null", O_RDONLY);
-    int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-      _exit(126);
-    execv(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  int ws = 0;
-  assert_int_equal(waitpid(pid, &ws, 0), pid);
-  r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-  r->out = slurp_file(outp, &r->outlen);
-  r->err = slurp_file(errp, NULL);
-  if (r->status == 127 || r->status == 126)
-    fail_msg("could not run %s (set BSLAB or run make first)", argv[0]);
-}
-
-#define BSLAB(r, ...) bslab_in((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
-
-/* Expect exit @status; on mismatch show what the command printed. */
-static void expect_status(const run *r, int status, const char *what) {
-  if (r->status != status)
-    fail_msg("%s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, r->status, status, r->out,
-             r->err);
-}
-
-static void expect_contains(const char *hay, const char *needle, const char *what) {
-  if (!strstr(hay, needle))
-    fail_msg("%s: expected to find \"%s\" in:\n%s", what, needle, hay);
-}
-
-/* Run bslab with the arguments; expect exit @status, @out_has in stdout and
- * @err_has in stderr (NULL: anything). */
-static void check_run(int status, const char *out_has, const char *err_has, const char *const *args) {
-  run r;
-  bslab_in(&r, NULL, args);
-  char what[256] = "bslab";
-  for (int i = 0; args[i] && strlen(what) + strlen(args[i]) + 2 < sizeof(what); i++)
-    strcat(strcat(what, " "), args[i]);
-  expect_status(&r, status, what);
-  if (out_has)
-    expect_contains(r.out, out_has, what);
-  if (err_has)
-    expect_contains(r.err, err_has, what);
-  run_free(&r);
-}
-
-#define EXPECT(status, out_has, err_has, ...)                                           \
-  check_run((status), (out_has), (err_has), (const char *const[]){__VA_ARGS__, NULL})
-
 static void image_path(char *buf, size_t cap, const char *name) {
-  snprintf(buf, cap, "%s/%s.img", tmp, name);
+  snprintf(buf, cap, "%s/%s.img", bs_cli_tmp(), name);
   unlink(buf);
 }
 
@@ -138,12 +37,12 @@ static void cli_exit_status_follows_the_contract(void **state) {
   };
   for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]); i++) {
     const char *const *a = usage_errors[i];
-    run r;
-    bslab_in(&r, NULL, (const char *const[]){a[0], a[1], a[2], a[3], NULL});
-    expect_status(&r, 2, a[0]);
-    expect_contains(r.err, "bslab: ", a[0]);
+    bs_cli_run r;
+    bs_cli_in(&r, NULL, (const char *const[]){a[0], a[1], a[2], a[3], NULL});
+    bs_cli_expect_status(&r, 2, a[0]);
+    bs_cli_expect_contains(r.err, "bslab: ", a[0]);
     assert_string_equal(r.out, "");
-    run_free(&r);
+    bs_cli_free(&r);
   }
   EXPECT(2, NULL, "usage: bslab", NULL); /* no verb */
   EXPECT(1, "FAILED", NULL, "campaign", "--ops", "300", "--sim-bug", "cow-in-place", "--quiet");
@@ -158,25 +57,25 @@ static void cli_help_on_every_verb(void **state) {
   (void)state;
   const char *const tops[] = {"--help", "-h", "help"};
   for (int i = 0; i < 3; i++) {
-    run r;
+    bs_cli_run r;
     BSLAB(&r, tops[i]);
-    expect_status(&r, 0, tops[i]);
-    expect_contains(r.out, "usage: bslab [GLOBAL OPTIONS] VERB", tops[i]);
+    bs_cli_expect_status(&r, 0, tops[i]);
+    bs_cli_expect_contains(r.out, "usage: bslab [GLOBAL OPTIONS] VERB", tops[i]);
     for (size_t v = 0; v < N_VERBS; v++)
-      expect_contains(r.out, all_verbs[v], "top-level help lists every verb");
-    run_free(&r);
+      bs_cli_expect_contains(r.out, all_verbs[v], "top-level help lists every verb");
+    bs_cli_free(&r);
   }
   for (size_t v = 0; v < N_VERBS; v++) {
     char want[64];
     snprintf(want, sizeof(want), "usage: bslab %s", all_verbs[v]);
     const char *const forms[][2] = {{all_verbs[v], "--help"}, {all_verbs[v], "-h"}, {"help", all_verbs[v]}};
     for (int f = 0; f < 3; f++) {
-      run r;
-      bslab_in(&r, NULL, (const char *const[]){forms[f][0], forms[f][1], NULL});
-      expect_status(&r, 0, want);
-      expect_contains(r.out, want, all_verbs[v]);
+      bs_cli_run r;
+      bs_cli_in(&r, NULL, (const char *const[]){forms[f][0], forms[f][1], NULL});
+      bs_cli_expect_status(&r, 0, want);
+      bs_cli_expect_contains(r.out, want, all_verbs[v]);
       assert_string_equal(r.err, "");
-      run_free(&r);
+      bs_cli_free(&r);
     }
     EXPECT(2, NULL, "unknown option '--no-such-option'", all_verbs[v], "--no-such-option");
   }
@@ -193,23 +92,23 @@ static void cli_caps_ssz_matches_golden_for_every_profile(void **state) {
     if (access(path, R_OK) != 0)
       fail_msg("golden file %s is missing", path);
     size_t glen = 0;
-    char *golden = slurp_file(path, &glen);
-    run r;
+    char *golden = bs_cli_slurp(path, &glen);
+    bs_cli_run r;
     BSLAB(&r, "caps", "--profile", p, "--format", "ssz");
-    expect_status(&r, 0, p);
+    bs_cli_expect_status(&r, 0, p);
     if (r.outlen != glen || memcmp(r.out, golden, glen) != 0)
       fail_msg("caps --profile %s --format ssz: %zu bytes differ from %s (%zu bytes)", p, r.outlen,
                path, glen);
-    run_free(&r);
+    bs_cli_free(&r);
     /* hex is the same bytes as one lowercase line */
     char hex[2 * BS_CAPS_SSZ_MAX + 2] = "";
     for (size_t k = 0; k < glen && k < BS_CAPS_SSZ_MAX; k++)
       snprintf(hex + 2 * k, 3, "%02x", (unsigned char)golden[k]);
     strcat(hex, "\n");
     BSLAB(&r, "caps", "--profile", p, "--format", "hex");
-    expect_status(&r, 0, p);
+    bs_cli_expect_status(&r, 0, p);
     assert_string_equal(r.out, hex);
-    run_free(&r);
+    bs_cli_free(&r);
     free(golden);
   }
 }
@@ -227,11 +126,11 @@ static void cli_caps_json_and_text_show_the_design_table(void **state) {
              "\"native_reflink\":%s,\"xattrs\":%s,\"case_sensitive\":%s,\"max_name_len\":255}\n",
              c.fs_type, p, c.native_snapshots ? t : f, c.native_reflink ? t : f, c.xattrs ? t : f,
              c.case_sensitive ? t : f);
-    run r;
+    bs_cli_run r;
     BSLAB(&r, "caps", "--profile", p, "--format", "json");
-    expect_status(&r, 0, p);
+    bs_cli_expect_status(&r, 0, p);
     assert_string_equal(r.out, json);
-    run_free(&r);
+    bs_cli_free(&r);
     snprintf(text, sizeof(text), "fs_type_name:     %s\nnative_snapshots: %s\nnative_reflink:   %s\n",
              p, c.native_snapshots ? t : f, c.native_reflink ? t : f);
     /* a global option before the verb; text is the default format */
@@ -275,13 +174,13 @@ static void cli_caps_probe_clone_on_real_volumes(void **state) {
     char golden[64];
     snprintf(golden, sizeof(golden), "golden/caps-%s.ssz", fs[i]);
     size_t glen = 0;
-    char *want = slurp_file(golden, &glen);
-    run r;
+    char *want = bs_cli_slurp(golden, &glen);
+    bs_cli_run r;
     BSLAB(&r, "caps", "--backend", "real", "--root", v->mnt, "--format", "ssz");
-    expect_status(&r, 0, fs[i]);
+    bs_cli_expect_status(&r, 0, fs[i]);
     if (r.outlen != glen || memcmp(r.out, want, glen) != 0)
       fail_msg("caps --backend real on %s differs from %s", fs[i], golden);
-    run_free(&r);
+    bs_cli_free(&r);
     free(want);
     char line[32];
     snprintf(line, sizeof(line), "%s\n", fs[i]);
@@ -297,7 +196,7 @@ static void cli_caps_probe_clone_on_real_volumes(void **state) {
     bool reflink = strcmp(fs[i], "btrfs") == 0 || strcmp(fs[i], "xfs") == 0;
     if (reflink) {
       EXPECT(0, NULL, NULL, "clone", "--backend", "real", src, dst);
-      char *got = slurp_file(dst, NULL);
+      char *got = bs_cli_slurp(dst, NULL);
       assert_string_equal(got, "cloned by bslab\n");
       free(got);
       EXPECT(1, NULL, "(EXISTS)", "clone", "--backend", "real", src, dst);
@@ -359,7 +258,7 @@ static void cli_snapshot_branch_on_real_volumes(void **state) {
 
 /* Write @len bytes of a pattern to a host file in the temp dir. */
 static void host_file(char *path, size_t cap, const char *name, size_t len) {
-  snprintf(path, cap, "%s/%s", tmp, name);
+  snprintf(path, cap, "%s/%s", bs_cli_tmp(), name);
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   for (size_t i = 0; i < len; i++)
@@ -369,13 +268,13 @@ static void host_file(char *path, size_t cap, const char *name, size_t len) {
 
 static void expect_cat(const char *image, const char *path, const char *host) {
   size_t want_len = 0;
-  char *want = slurp_file(host, &want_len);
-  run r;
+  char *want = bs_cli_slurp(host, &want_len);
+  bs_cli_run r;
   BSLAB(&r, "--image", image, "cat", path);
-  expect_status(&r, 0, path);
+  bs_cli_expect_status(&r, 0, path);
   if (r.outlen != want_len || memcmp(r.out, want, want_len) != 0)
     fail_msg("cat %s: %zu bytes, differ from %s (%zu bytes)", path, r.outlen, host, want_len);
-  run_free(&r);
+  bs_cli_free(&r);
   free(want);
 }
 
@@ -392,20 +291,20 @@ static void cli_clone_snapshot_branch_round_trip(void **state) {
   expect_cat(img, "/d/b", host);
   EXPECT(0, "\"shared_bytes\":20480", NULL, "--image", img, "usage", "--format", "json");
 
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "--image", img, "snapshot", "create", "nightly 1");
-  expect_status(&r, 0, "snapshot create");
-  expect_contains(r.out, "created snapshot nightly 1: id ", "snapshot create");
+  bs_cli_expect_status(&r, 0, "snapshot create");
+  bs_cli_expect_contains(r.out, "created snapshot nightly 1: id ", "snapshot create");
   char id[24] = "";
   sscanf(strstr(r.out, ": id ") + 5, "%20[0-9]", id);
   assert_true(id[0] != '\0');
-  run_free(&r);
+  bs_cli_free(&r);
   EXPECT(0, "\"name\":\"nightly 1\",\"readonly\":true,\"branch_count\":0", NULL, "--image", img,
          "snapshot", "list", "--format", "json");
   BSLAB(&r, "--image", img, "ls", "/.bs/snapshots/nightly 1/d");
-  expect_status(&r, 0, "ls snapshot");
+  bs_cli_expect_status(&r, 0, "ls snapshot");
   assert_string_equal(r.out, "a\nb\n");
-  run_free(&r);
+  bs_cli_free(&r);
   EXPECT(0, "created branch work", NULL, "--image", img, "branch", "create", "nightly 1", "work");
   expect_cat(img, "/.bs/branches/work/d/a", host);
   EXPECT(0, "ID     BRANCHES", NULL, "--image", img, "snapshot", "list");
@@ -423,7 +322,7 @@ static void cli_clone_snapshot_branch_round_trip(void **state) {
   EXPECT(0, NULL, NULL, "--image", img, "snapshot", "delete", id); /* by id */
   BSLAB(&r, "--image", img, "snapshot", "list", "--format", "json");
   assert_string_equal(r.out, "[]\n");
-  run_free(&r);
+  bs_cli_free(&r);
   EXPECT(0, NULL, NULL, "--image", img, "rm", "/d/b");
   EXPECT(1, NULL, "bslab: stat: /d/b: no such file", "--image", img, "stat", "/d/b");
   EXPECT(0, "size:     20000\n", NULL, "--image", img, "stat", "/d/a");
@@ -436,9 +335,9 @@ static void cli_clone_onto_existing_is_EXISTS_with_exit_1(void **state) {
   host_file(host, sizeof(host), "e.bin", 10);
   EXPECT(0, NULL, NULL, "--image", img, "put", host, "/a");
   EXPECT(0, NULL, NULL, "--image", img, "put", host, "/b");
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "--image", img, "clone", "/a", "/b");
-  expect_status(&r, 1, "clone onto existing");
+  bs_cli_expect_status(&r, 1, "clone onto existing");
   static const char want[] = "bslab: clone: /b: destination or name already exists (EXISTS)";
   if (strncmp(r.err, want, strlen(want)) != 0)
     fail_msg("stderr: %s\nexpected it to start with: %s", r.err, want);
@@ -446,7 +345,7 @@ static void cli_clone_onto_existing_is_EXISTS_with_exit_1(void **state) {
   assert_non_null(nl);
   assert_string_equal(nl, "\n"); /* one line */
   assert_string_equal(r.out, "");
-  run_free(&r);
+  bs_cli_free(&r);
   EXPECT(1, NULL, "(NOT_FOUND)", "--image", img, "clone", "/missing", "/c");
 }
 
@@ -478,11 +377,11 @@ static void cli_snapshot_on_hfs_is_UNSUPPORTED_with_exit_1(void **state) {
 
 /* ls of /.bs/branches on @img must be exactly @want. */
 static void expect_branches(const char *img, const char *want) {
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "--image", img, "ls", "/.bs/branches");
-  expect_status(&r, 0, "ls /.bs/branches");
+  bs_cli_expect_status(&r, 0, "ls /.bs/branches");
   assert_string_equal(r.out, want);
-  run_free(&r);
+  bs_cli_free(&r);
 }
 
 static void cli_branch_delete_checks_the_snapshot(void **state) {
@@ -510,10 +409,10 @@ static void cli_branch_delete_checks_the_snapshot(void **state) {
 /* Run "bslab ARGS > /dev/full"; its exit status, its stderr in @err. */
 static int run_to_dev_full(const char *args, char *err, size_t cap) {
   char cmd[512], errp[128];
-  snprintf(errp, sizeof(errp), "%s/full.err", tmp);
+  snprintf(errp, sizeof(errp), "%s/full.err", bs_cli_tmp());
   snprintf(cmd, sizeof(cmd), "%s %s >/dev/full 2>%s", bs_test_bslab(), args, errp);
   int ws = system(cmd);
-  char *e = slurp_file(errp, NULL);
+  char *e = bs_cli_slurp(errp, NULL);
   snprintf(err, cap, "%s", e);
   free(e);
   return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
@@ -581,9 +480,9 @@ static void cli_snapshot_list_ssz_is_length_framed(void **state) {
   const char *names[] = {"alpha", "b\xc3\xa9ta"};
   for (int i = 0; i < 2; i++)
     EXPECT(0, NULL, NULL, "--image", img, "--profile", "btrfs", "snapshot", "create", names[i]);
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "--image", img, "snapshot", "list", "--format", "ssz");
-  expect_status(&r, 0, "list ssz");
+  bs_cli_expect_status(&r, 0, "list ssz");
   const uint8_t *p = (const uint8_t *)r.out, *end = p + r.outlen;
   uint64_t last_id = 0;
   for (int i = 0; i < 2; i++) {
@@ -600,37 +499,37 @@ static void cli_snapshot_list_ssz_is_length_framed(void **state) {
     p += len;
   }
   assert_true(p == end);
-  run_free(&r);
+  bs_cli_free(&r);
   BSLAB(&r, "--image", img, "snapshot", "create", "--format", "ssz", "gamma");
-  expect_status(&r, 0, "create ssz");
+  bs_cli_expect_status(&r, 0, "create ssz");
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_info_decode(&si, (const uint8_t *)r.out, r.outlen));
   assert_string_equal(si.name, "gamma");
-  run_free(&r);
+  bs_cli_free(&r);
 }
 
 static void cli_campaign_prints_summary_and_progress(void **state) {
   (void)state;
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "campaign", "--profile", "btrfs", "--seeds", "3", "--ops", "200");
-  expect_status(&r, 0, "campaign");
+  bs_cli_expect_status(&r, 0, "campaign");
   const char *const lines[] = {
     "profile btrfs, seeds 1..3, 200 ops per seed", "  seeds run             3\n",
     "  ops                   600\n", "  ops/s ", "(faults fired)", "  invariant violations  0\n",
     "PASSED",
   };
   for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-    expect_contains(r.out, lines[i], "summary");
+    bs_cli_expect_contains(r.out, lines[i], "summary");
   /* Not a terminal: about one progress line per 10%. */
   int n = 0;
   for (const char *s = r.err; (s = strstr(s, "campaign: ")) != NULL; s++)
     n++;
   assert_true(n >= 2 && n <= 11);
-  run_free(&r);
+  bs_cli_free(&r);
   BSLAB(&r, "campaign", "--seeds", "2", "--ops", "50", "--quiet", "--jobs", "2");
-  expect_status(&r, 0, "campaign --quiet");
+  bs_cli_expect_status(&r, 0, "campaign --quiet");
   assert_string_equal(r.err, "");
-  run_free(&r);
+  bs_cli_free(&r);
 }
 
 static void cli_campaign_edge_cases(void **state) {
@@ -641,23 +540,23 @@ static void cli_campaign_edge_cases(void **state) {
   EXPECT(0, "seeds 18446744073709551606..18446744073709551615", NULL, "campaign", "--seeds", "10",
          "--seed", "18446744073709551606", "--ops", "10", "--quiet");
   /* Seeds stop at their first failure: the last progress line is still 100%. */
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "campaign", "--sim-bug", "cow-in-place", "--seeds", "3", "--ops", "1000");
-  expect_status(&r, 1, "campaign with failing seeds");
+  bs_cli_expect_status(&r, 1, "campaign with failing seeds");
   const char *last = r.err, *p = r.err;
   while ((p = strstr(p, "campaign: ")) != NULL)
     last = p++;
   if (strncmp(last, "campaign: 100%  seed 3/3", 24) != 0)
     fail_msg("last progress line: %s", last);
-  run_free(&r);
+  bs_cli_free(&r);
 }
 
 static void cli_campaign_failure_prints_reproduce_command(void **state) {
   (void)state;
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "campaign", "--sim-bug", "leak-block", "--seeds", "2", "--ops", "400", "--quiet");
-  expect_status(&r, 1, "campaign with a sim bug");
-  expect_contains(r.out, "FAILED", "failure");
+  bs_cli_expect_status(&r, 1, "campaign with a sim bug");
+  bs_cli_expect_contains(r.out, "FAILED", "failure");
   const char *rep = strstr(r.out, "reproduce  bslab campaign --profile apfs --seed ");
   const char *fail = strstr(r.out, "FAIL seed ");
   assert_non_null(rep);
@@ -665,28 +564,21 @@ static void cli_campaign_failure_prints_reproduce_command(void **state) {
   char line[256], fail_line[256];
   sscanf(rep + strlen("reproduce  "), "%255[^\n]", line);
   sscanf(fail, "%255[^\n]", fail_line);
-  run_free(&r);
+  bs_cli_free(&r);
   /* Run the printed command (minus "bslab"): the same failure again. */
   const char *args[16] = {0};
   int n = 0;
   for (char *tok = strtok(line + strlen("bslab "), " "); tok && n < 14; tok = strtok(NULL, " "))
     args[n++] = tok;
   args[n++] = "--quiet";
-  bslab_in(&r, NULL, args);
-  expect_status(&r, 1, "reproduce");
-  expect_contains(r.out, fail_line, "reproduce");
-  expect_contains(r.out, "seeds run             1\n", "reproduce");
-  run_free(&r);
+  bs_cli_in(&r, NULL, args);
+  bs_cli_expect_status(&r, 1, "reproduce");
+  bs_cli_expect_contains(r.out, fail_line, "reproduce");
+  bs_cli_expect_contains(r.out, "seeds run             1\n", "reproduce");
+  bs_cli_free(&r);
 }
 
 /* ---- traces: campaign --trace-dir/--json, replay, shrink, --jobs ---------- */
-
-static void write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  assert_int_equal(fclose(f), 0);
-}
 
 /* The value after @key on the line of @text that has it ("" if none). */
 static void line_after(const char *text, const char *key, char *out, size_t cap) {
@@ -699,53 +591,53 @@ static void line_after(const char *text, const char *key, char *out, size_t cap)
 static void cli_campaign_trace_replay_reproduces_and_passes_when_fixed(void **state) {
   (void)state;
   char dir[128], json[128], trace[256], cmd[300];
-  snprintf(dir, sizeof(dir), "%s/tr", tmp);
-  snprintf(json, sizeof(json), "%s/summary.json", tmp);
-  run r;
+  snprintf(dir, sizeof(dir), "%s/tr", bs_cli_tmp());
+  snprintf(json, sizeof(json), "%s/summary.json", bs_cli_tmp());
+  bs_cli_run r;
   BSLAB(&r, "campaign", "--sim-bug", "cow-in-place", "--seeds", "2", "--ops", "500", "--quiet",
         "--trace-dir", dir, "--json", json);
-  expect_status(&r, 1, "campaign with a sim bug");
+  bs_cli_expect_status(&r, 1, "campaign with a sim bug");
   line_after(r.out, "  replay     ", cmd, sizeof(cmd));
   snprintf(trace, sizeof(trace), "%s/apfs-seed-1.trace", dir);
   char want[300];
   snprintf(want, sizeof(want), "bslab replay %s", trace);
   assert_string_equal(cmd, want);
-  run_free(&r);
+  bs_cli_free(&r);
   /* The JSON summary names both failures, their traces and replay commands. */
-  char *j = slurp_file(json, NULL);
+  char *j = bs_cli_slurp(json, NULL);
   const char *const keys[] = {"\"seeds_run\": 2", "\"violations\": 2", "\"passed\": false",
                               "\"check\": \"check\"", "\"faults_fired\": ", "\"ops_per_sec\": ",
                               want, "\"reproduce\": \"bslab campaign --profile apfs --seed 2"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-    expect_contains(j, keys[i], "summary.json");
+    bs_cli_expect_contains(j, keys[i], "summary.json");
   free(j);
   /* The printed command reproduces the failure: exit 1. */
   BSLAB(&r, "replay", trace);
-  expect_status(&r, 1, "replay");
-  expect_contains(r.out, "REPRODUCED: the recorded failure (write, invariant check)", "replay");
-  expect_contains(r.out, "every line as recorded", "replay");
-  run_free(&r);
+  bs_cli_expect_status(&r, 1, "replay");
+  bs_cli_expect_contains(r.out, "REPRODUCED: the recorded failure (write, invariant check)", "replay");
+  bs_cli_expect_contains(r.out, "every line as recorded", "replay");
+  bs_cli_free(&r);
   /* The same trace without the bug passes: exit 0. */
-  char *text = slurp_file(trace, NULL);
+  char *text = bs_cli_slurp(trace, NULL);
   char *bug = strstr(text, "sim-bug cow-in-place\n");
   assert_non_null(bug);
   memmove(bug, bug + 21, strlen(bug + 21) + 1);
   char fixed[160];
-  snprintf(fixed, sizeof(fixed), "%s/fixed.trace", tmp);
-  write_text(fixed, text);
+  snprintf(fixed, sizeof(fixed), "%s/fixed.trace", bs_cli_tmp());
+  bs_cli_write_text(fixed, text);
   free(text);
   BSLAB(&r, "replay", fixed);
-  expect_status(&r, 0, "replay of the fixed trace");
-  expect_contains(r.out, "PASSED: the recorded failure (write, invariant check) no longer happens",
+  bs_cli_expect_status(&r, 0, "replay of the fixed trace");
+  bs_cli_expect_contains(r.out, "PASSED: the recorded failure (write, invariant check) no longer happens",
                   "replay");
-  run_free(&r);
+  bs_cli_free(&r);
 }
 
 static void cli_replay_malformed_trace_is_exit_2_with_the_line(void **state) {
   (void)state;
   char path[128], want[160];
-  snprintf(path, sizeof(path), "%s/bad.trace", tmp);
-  write_text(path, "bstrace 1\nseed 1\nbackend sim\nprofile apfs\nfaults none\nops 2\n"
+  snprintf(path, sizeof(path), "%s/bad.trace", bs_cli_tmp());
+  bs_cli_write_text(path, "bstrace 1\nseed 1\nbackend sim\nprofile apfs\nfaults none\nops 2\n"
                    "0 create /f1 -> OK t=1\n1 write /f1 off=0 len=70000 data=0000000000000001 -> OK\n");
   snprintf(want, sizeof(want), "bslab: replay: %s:8: write range", path);
   EXPECT(2, NULL, want, "replay", path);
@@ -759,20 +651,20 @@ static void cli_replay_malformed_trace_is_exit_2_with_the_line(void **state) {
 static void cli_shrink_writes_a_minimal_trace_that_still_fails(void **state) {
   (void)state;
   char dir[128], trace[200], min[128];
-  snprintf(dir, sizeof(dir), "%s/sh", tmp);
-  snprintf(min, sizeof(min), "%s/min.trace", tmp);
-  run r;
+  snprintf(dir, sizeof(dir), "%s/sh", bs_cli_tmp());
+  snprintf(min, sizeof(min), "%s/min.trace", bs_cli_tmp());
+  bs_cli_run r;
   BSLAB(&r, "campaign", "--sim-bug", "cow-in-place", "--seed", "4", "--ops", "300", "--quiet",
         "--trace-dir", dir);
-  expect_status(&r, 1, "campaign");
-  run_free(&r);
+  bs_cli_expect_status(&r, 1, "campaign");
+  bs_cli_free(&r);
   snprintf(trace, sizeof(trace), "%s/apfs-seed-4.trace", dir);
   BSLAB(&r, "shrink", trace, "-o", min);
-  expect_status(&r, 0, "shrink");
-  expect_contains(r.out, "shrink: ", "shrink");
-  expect_contains(r.out, "replay     bslab replay ", "shrink");
-  expect_contains(r.err, "replays", "shrink progress");
-  run_free(&r);
+  bs_cli_expect_status(&r, 0, "shrink");
+  bs_cli_expect_contains(r.out, "shrink: ", "shrink");
+  bs_cli_expect_contains(r.out, "replay     bslab replay ", "shrink");
+  bs_cli_expect_contains(r.err, "replays", "shrink progress");
+  bs_cli_free(&r);
   bs_trace *t = NULL;
   assert_bs_ok(bs_trace_load(&t, min, NULL));
   assert_true(t->n_ops >= 1 && t->n_ops <= 5);
@@ -782,13 +674,13 @@ static void cli_shrink_writes_a_minimal_trace_that_still_fails(void **state) {
 
 static void cli_campaign_jobs_give_the_same_output(void **state) {
   (void)state;
-  run a, b;
+  bs_cli_run a, b;
   BSLAB(&a, "campaign", "--seeds", "6", "--ops", "300", "--digest", "--quiet", "--jobs", "1",
         "--sim-bug", "leak-block");
   BSLAB(&b, "campaign", "--seeds", "6", "--ops", "300", "--digest", "--quiet", "--jobs", "3",
         "--sim-bug", "leak-block");
-  expect_status(&a, 1, "--jobs 1");
-  expect_status(&b, 1, "--jobs 3");
+  bs_cli_expect_status(&a, 1, "--jobs 1");
+  bs_cli_expect_status(&b, 1, "--jobs 3");
   /* Everything but the measured rate is the same, in the same order. */
   char *ra = strstr(a.out, "  ops/s"), *rb = strstr(b.out, "  ops/s");
   assert_non_null(ra);
@@ -796,41 +688,41 @@ static void cli_campaign_jobs_give_the_same_output(void **state) {
   assert_memory_equal(a.out, b.out, (size_t)(ra - a.out));
   assert_int_equal(ra - a.out, rb - b.out);
   assert_string_equal(strchr(ra + 1, '\n'), strchr(rb + 1, '\n'));
-  expect_contains(a.out, "seed 6 digest ", "digests");
-  run_free(&a);
-  run_free(&b);
+  bs_cli_expect_contains(a.out, "seed 6 digest ", "digests");
+  bs_cli_free(&a);
+  bs_cli_free(&b);
   char json[128];
-  snprintf(json, sizeof(json), "%s/pass.json", tmp);
+  snprintf(json, sizeof(json), "%s/pass.json", bs_cli_tmp());
   EXPECT(0, "PASSED", NULL, "campaign", "--seeds", "3", "--ops", "100", "--jobs", "2", "--quiet",
          "--json", json);
-  char *j = slurp_file(json, NULL);
-  expect_contains(j, "\"passed\": true", "pass.json");
-  expect_contains(j, "\"failures\": []", "pass.json");
-  expect_contains(j, "\"jobs\": 2", "pass.json");
+  char *j = bs_cli_slurp(json, NULL);
+  bs_cli_expect_contains(j, "\"passed\": true", "pass.json");
+  bs_cli_expect_contains(j, "\"failures\": []", "pass.json");
+  bs_cli_expect_contains(j, "\"jobs\": 2", "pass.json");
   free(j);
 }
 
 static void cli_campaign_faults_are_traced_and_replayed(void **state) {
   (void)state;
   char dir[128], trace[200];
-  snprintf(dir, sizeof(dir), "%s/fa", tmp);
-  run r;
+  snprintf(dir, sizeof(dir), "%s/fa", bs_cli_tmp());
+  bs_cli_run r;
   BSLAB(&r, "campaign", "--seed", "5", "--ops", "300", "--quiet", "--trace-dir", dir, "--trace-all",
         "--faults", "bs/op/write=no_space%0.1");
-  expect_status(&r, 0, "campaign --faults");
-  expect_contains(r.out, "  injected faults       ", "summary");
-  expect_contains(r.out, "(faults fired: bs/op/write=no_space%0.1)", "summary");
-  run_free(&r);
+  bs_cli_expect_status(&r, 0, "campaign --faults");
+  bs_cli_expect_contains(r.out, "  injected faults       ", "summary");
+  bs_cli_expect_contains(r.out, "(faults fired: bs/op/write=no_space%0.1)", "summary");
+  bs_cli_free(&r);
   snprintf(trace, sizeof(trace), "%s/apfs-seed-5.trace", dir);
-  char *text = slurp_file(trace, NULL);
-  expect_contains(text, "\nfaults bs/op/write=no_space%0.1\n", "trace header");
-  expect_contains(text, "\nfault bs/op/write no_space call=", "fault line");
+  char *text = bs_cli_slurp(trace, NULL);
+  bs_cli_expect_contains(text, "\nfaults bs/op/write=no_space%0.1\n", "trace header");
+  bs_cli_expect_contains(text, "\nfault bs/op/write no_space call=", "fault line");
   free(text);
   EXPECT(0, "every line as recorded", NULL, "replay", trace);
   BSLAB(&r, "replay", "--faults", "none", trace);
-  expect_status(&r, 0, "replay --faults none");
-  expect_contains(r.out, "lines differ from the recording", "replay --faults none");
-  run_free(&r);
+  bs_cli_expect_status(&r, 0, "replay --faults none");
+  bs_cli_expect_contains(r.out, "lines differ from the recording", "replay --faults none");
+  bs_cli_free(&r);
   EXPECT(2, NULL, "the campaign's checks use", "campaign", "--ops", "10", "--faults",
          "bs/op/read=io@1");
 }
@@ -852,26 +744,26 @@ static void cli_diff_on_real_volumes(void **state) {
   const bs_vol *v = bs_test_volume("tmpfs");
   EXPECT(2, NULL, "is on tmpfs, not xfs", "diff", "--profile", "xfs", "--root", v->mnt);
   char trace[128];
-  snprintf(trace, sizeof(trace), "%s/diff.trace", tmp);
-  run r;
+  snprintf(trace, sizeof(trace), "%s/diff.trace", bs_cli_tmp());
+  bs_cli_run r;
   BSLAB(&r, "diff", "--root", v->mnt, "--seed", "5", "--seeds", "2", "--ops", "150", "--trace", trace);
-  expect_status(&r, 0, "diff");
+  bs_cli_expect_status(&r, 0, "diff");
   const char *const lines[] = {"diff: profile tmpfs, root ", "seeds 5..6, 150 ops per seed",
                                "  seeds run          2\n", "  ops                300\n",
                                "  ops/s ", "  divergences        0\n", "AGREED\n"};
   for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-    expect_contains(r.out, lines[i], "diff summary");
-  expect_contains(r.err, "diff: seed 6 (2/2) ok, 150 ops", "diff progress");
-  run_free(&r);
-  char *t = slurp_file(trace, NULL);
-  expect_contains(t, "# profile tmpfs seed 5 ops 150\n", "trace");
-  expect_contains(t, "# profile tmpfs seed 6 ops 150\n", "trace");
-  expect_contains(t, "\n149 ", "trace");
+    bs_cli_expect_contains(r.out, lines[i], "diff summary");
+  bs_cli_expect_contains(r.err, "diff: seed 6 (2/2) ok, 150 ops", "diff progress");
+  bs_cli_free(&r);
+  char *t = bs_cli_slurp(trace, NULL);
+  bs_cli_expect_contains(t, "# profile tmpfs seed 5 ops 150\n", "trace");
+  bs_cli_expect_contains(t, "# profile tmpfs seed 6 ops 150\n", "trace");
+  bs_cli_expect_contains(t, "\n149 ", "trace");
   free(t);
   BSLAB(&r, "diff", "--root", v->mnt, "--ops", "20", "--quiet");
-  expect_status(&r, 0, "diff --quiet");
+  bs_cli_expect_status(&r, 0, "diff --quiet");
   assert_string_equal(r.err, "");
-  run_free(&r);
+  bs_cli_free(&r);
 }
 
 /* bslab calibrate: the table and the LAT line for sim/profile.c; the store
@@ -884,41 +776,27 @@ static void cli_calibrate_prints_the_latency_model(void **state) {
   char root[4200];
   snprintf(root, sizeof(root), "%s/cal-%d", v->mnt, (int)getpid());
   assert_int_equal(mkdir(root, 0755), 0);
-  run r;
+  bs_cli_run r;
   BSLAB(&r, "calibrate", "--root", root, "--ops", "5", "--quiet");
-  expect_status(&r, 0, "calibrate");
+  bs_cli_expect_status(&r, 0, "calibrate");
   const char *const lines[] = {"(tmpfs): medians of 5\n", "  meta ", "  read ", "  write ",
                                "  sync ", "  reflink ", "UNSUPPORTED: fails at about a metadata op",
                                "sim/profile.c: LAT("};
   for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-    expect_contains(r.out, lines[i], "calibrate output");
+    bs_cli_expect_contains(r.out, lines[i], "calibrate output");
   assert_string_equal(r.err, "");
-  run_free(&r);
+  bs_cli_free(&r);
   assert_int_equal(rmdir(root), 0); /* empty again: the measuring store was removed */
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
 }
 
 static int setup(void **state) {
   (void)state;
-  snprintf(tmp, sizeof(tmp), "/tmp/bslab-cli-XXXXXX");
-  unsetenv("BSLAB_IMAGE");
-  if (!mkdtemp(tmp))
-    return -1;
-  /* Failing campaigns write traces: into the temp dir, not the working dir. */
-  char traces[96];
-  snprintf(traces, sizeof(traces), "%s/traces", tmp);
-  return setenv("BSLAB_TRACE_DIR", traces, 1);
+  return bs_cli_setup("cli");
 }
 
 static int teardown(void **state) {
   (void)state;
-  return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  return bs_cli_teardown();
 }
 
 int main(void) {

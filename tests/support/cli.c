@@ -1,0 +1,128 @@
+/* Running the bslab binary from a test (see cli.h). */
+#include "tests/support/cli.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support/bs_test.h"
+
+static char tmp[96]; /* per-suite temp dir under /tmp */
+
+const char *bs_cli_tmp(void) { return tmp; }
+
+char *bs_cli_slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  assert_non_null(buf);
+  size_t got;
+  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) {
+      buf = realloc(buf, (cap *= 2) + 1);
+      assert_non_null(buf);
+    }
+  }
+  fclose(f);
+  buf[n] = '\0';
+  if (len)
+    *len = n;
+  return buf;
+}
+
+void bs_cli_write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+void bs_cli_free(bs_cli_run *r) {
+  free(r->out);
+  free(r->err);
+  memset(r, 0, sizeof(*r));
+}
+
+void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
+  char outp[128], errp[128];
+  snprintf(outp, sizeof(outp), "%s/stdout", tmp);
+  snprintf(errp, sizeof(errp), "%s/stderr", tmp);
+  const char *argv[32] = {bs_test_bslab()};
+  int n = 1;
+  while (args[n - 1] && n < 31) {
+    argv[n] = args[n - 1];
+    n++;
+  }
+  argv[n] = NULL;
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int i = open(in ? in : "/dev/null", O_RDONLY);
+    int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+      _exit(126);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  r->out = bs_cli_slurp(outp, &r->outlen);
+  r->err = bs_cli_slurp(errp, NULL);
+  if (r->status == 127 || r->status == 126)
+    fail_msg("could not run %s (set BSLAB or run make first)", argv[0]);
+}
+
+void bs_cli_expect_status(const bs_cli_run *r, int status, const char *what) {
+  if (r->status != status)
+    fail_msg("%s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, r->status, status, r->out,
+             r->err);
+}
+
+void bs_cli_expect_contains(const char *hay, const char *needle, const char *what) {
+  if (!strstr(hay, needle))
+    fail_msg("%s: expected to find \"%s\" in:\n%s", what, needle, hay);
+}
+
+void bs_cli_check(int status, const char *out_has, const char *err_has, const char *const *args) {
+  bs_cli_run r;
+  bs_cli_in(&r, NULL, args);
+  char what[256] = "bslab";
+  for (int i = 0; args[i] && strlen(what) + strlen(args[i]) + 2 < sizeof(what); i++)
+    strcat(strcat(what, " "), args[i]);
+  bs_cli_expect_status(&r, status, what);
+  if (out_has)
+    bs_cli_expect_contains(r.out, out_has, what);
+  if (err_has)
+    bs_cli_expect_contains(r.err, err_has, what);
+  bs_cli_free(&r);
+}
+
+int bs_cli_setup(const char *name) {
+  snprintf(tmp, sizeof(tmp), "/tmp/bslab-%s-XXXXXX", name);
+  unsetenv("BSLAB_IMAGE");
+  if (!mkdtemp(tmp))
+    return -1;
+  /* Failing campaigns write traces: into the temp dir, not the working dir. */
+  char traces[128];
+  snprintf(traces, sizeof(traces), "%s/traces", tmp);
+  return setenv("BSLAB_TRACE_DIR", traces, 1);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+int bs_cli_teardown(void) { return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }

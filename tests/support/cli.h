@@ -1,0 +1,45 @@
+/* Running the bslab binary from a test: its exit status, stdout and stderr,
+ * and the per-suite temp directory the runs write into.  Shared by every
+ * suite that checks the CLI contract (docs/bslab.1, DESIGN 5). */
+#ifndef BS_TEST_CLI_H
+#define BS_TEST_CLI_H
+
+#include <stddef.h>
+
+/* One finished bslab run. */
+typedef struct bs_cli_run {
+  int status;  /* exit status, or 128 + signal */
+  char *out;   /* stdout, NUL-terminated (may hold NULs before the end) */
+  size_t outlen;
+  char *err;   /* stderr */
+} bs_cli_run;
+
+/* Make the suite's temp dir /tmp/bslab-@name-XXXXXX, unset BSLAB_IMAGE and
+ * point BSLAB_TRACE_DIR into it; 0 or -1.  For cmocka's group setup. */
+int bs_cli_setup(const char *name);
+/* Remove the temp dir and everything in it; for cmocka's group teardown. */
+int bs_cli_teardown(void);
+/* The suite's temp dir (after bs_cli_setup()). */
+const char *bs_cli_tmp(void);
+
+/* Run bslab (bs_test_bslab()) with the NULL-terminated @args, stdin from
+ * @in (NULL: /dev/null), and wait for it. */
+void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args);
+void bs_cli_free(bs_cli_run *r);
+/* Fail (showing what the command printed) unless it exited @status. */
+void bs_cli_expect_status(const bs_cli_run *r, int status, const char *what);
+/* Fail unless @needle is in @hay. */
+void bs_cli_expect_contains(const char *hay, const char *needle, const char *what);
+/* Run bslab with @args; expect exit @status, @out_has in stdout and @err_has
+ * in stderr (NULL: anything). */
+void bs_cli_check(int status, const char *out_has, const char *err_has, const char *const *args);
+/* The whole of host file @path, NUL-terminated; *@len gets its length. */
+char *bs_cli_slurp(const char *path, size_t *len);
+/* Write @text to host file @path (replacing it). */
+void bs_cli_write_text(const char *path, const char *text);
+
+#define BSLAB(r, ...) bs_cli_in((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT(status, out_has, err_has, ...)                                           \
+  bs_cli_check((status), (out_has), (err_has), (const char *const[]){__VA_ARGS__, NULL})
+
+#endif
