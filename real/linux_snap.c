@@ -82,13 +82,14 @@ int bs__linux_make_root(void *ctx, const char *path) {
   return rc;
 }
 
-/* Is @at a directory?  0 if so, -ENOTDIR if it is something else (a
- * symlink too: the reserved directory is never one), -errno. */
+/* Is @at a directory?  0 if so, -ENOTDIR if it is something else, and
+ * -BS__ESCAPE for a symlink: the reserved directory and the trees in it are
+ * never one, and one there would lead wherever it points. */
 static int is_dir_at(const bs__at *at) {
   struct stat sb;
   if (bs__sys_fstatat(at->dir, at->leaf, &sb, AT_SYMLINK_NOFOLLOW) != 0)
     return -errno;
-  return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+  return S_ISDIR(sb.st_mode) ? 0 : S_ISLNK(sb.st_mode) ? -BS__ESCAPE : -ENOTDIR;
 }
 
 int bs__linux_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir) {

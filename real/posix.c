@@ -94,9 +94,9 @@ static int close_keep(int fd, int rc) {
   return rc;
 }
 
-/* Resolve @p for a call on an existing object: its directory and leaf, the
- * trailing '/' checked. */
-static int locate(const bs__hpath *p, bs__at *at) {
+/* Resolve @p for unlink or rmdir: its directory and leaf, never followed,
+ * a trailing '/' checked (ENOTDIR but for a directory, as the kernel). */
+static int locate_entry(const bs__hpath *p, bs__at *at) {
   int rc = bs__resolve(p, at);
   if (rc == 0 && (rc = bs__at_check_dir(at)) != 0)
     close(at->dir);
@@ -221,7 +221,7 @@ int bs__px_truncate(void *ctx, const bs__hpath *p, uint64_t size) {
 int bs__px_unlink(void *ctx, const bs__hpath *p) {
   (void)ctx;
   bs__at at;
-  int rc = locate(p, &at);
+  int rc = locate_entry(p, &at);
   if (rc != 0)
     return rc;
   struct stat sb;
@@ -238,7 +238,7 @@ int bs__px_unlink(void *ctx, const bs__hpath *p) {
 int bs__px_rmdir(void *ctx, const bs__hpath *p) {
   (void)ctx;
   bs__at at;
-  int rc = locate(p, &at);
+  int rc = locate_entry(p, &at);
   if (rc != 0)
     return rc;
   if (bs__sys_unlinkat(at.dir, at.leaf, AT_REMOVEDIR) != 0)
@@ -299,7 +299,7 @@ int bs__px_stat(void *ctx, const bs__hpath *p, bs_stat_info *out) {
   (void)ctx;
   memset(out, 0, sizeof(*out));
   bs__at at;
-  int rc = locate(p, &at);
+  int rc = bs__resolve_lookup(p, &at);
   if (rc != 0)
     return rc;
 #ifdef __linux__
@@ -357,7 +357,7 @@ int bs__px_chown(void *ctx, const bs__hpath *p, uint32_t uid, uint32_t gid) {
   uid_t u = uid == BS_ID_KEEP ? (uid_t)-1 : (uid_t)uid;
   gid_t g = gid == BS_ID_KEEP ? (gid_t)-1 : (gid_t)gid;
   bs__at at;
-  int rc = locate(p, &at);
+  int rc = bs__resolve_lookup(p, &at);
   if (rc != 0)
     return rc;
   rc = bs__sys_fchownat(at.dir, at.leaf, u, g, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
@@ -380,7 +380,7 @@ int bs__px_utimens(void *ctx, const bs__hpath *p, int64_t atime_ns, int64_t mtim
   (void)ctx;
   struct timespec ts[2] = {ns_ts(atime_ns), ns_ts(mtime_ns)};
   bs__at at;
-  int rc = locate(p, &at);
+  int rc = bs__resolve_lookup(p, &at);
   if (rc != 0)
     return rc;
   rc = bs__sys_utimensat(at.dir, at.leaf, ts, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
@@ -431,7 +431,7 @@ typedef struct xat {
 } xat;
 
 static int xat_open(const bs__hpath *p, xat *x) {
-  int rc = locate(p, &x->at);
+  int rc = bs__resolve_lookup(p, &x->at);
   if (rc == 0)
     snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", x->at.dir, x->at.leaf);
   return rc;

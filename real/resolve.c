@@ -231,13 +231,20 @@ static int fast(int base, const char *dirpath) {
 #endif
 
 /* Split @rel into its directory part (copied to @dir, "" for none) and its
- * last component; "" and "/" name the base itself ("."). */
-static int split_last(const char *rel, char **dir, bs__at *at) {
+ * last component; "" and "/" name the base itself (".").  With @lookup, a
+ * trailing '/' makes all of @rel the directory part. */
+static int split_last(const char *rel, char **dir, bs__at *at, bool lookup) {
   size_t len = strlen(rel);
   at->slash = false;
   while (len > 0 && rel[len - 1] == '/') {
     len--;
     at->slash = true;
+  }
+  if (lookup && at->slash) {
+    strcpy(at->leaf, ".");
+    at->slash = false;
+    *dir = strndup(rel, len);
+    return *dir ? 0 : -ENOMEM;
   }
   size_t start = len;
   while (start > 0 && rel[start - 1] != '/')
@@ -259,9 +266,9 @@ static int split_last(const char *rel, char **dir, bs__at *at) {
 }
 
 /* No store: open @abs's directory as the OS resolves it. */
-static int resolve_host(const char *abs, bs__at *at) {
+static int resolve_host(const char *abs, bs__at *at, bool lookup) {
   char *dir = NULL;
-  int rc = split_last(abs, &dir, at);
+  int rc = split_last(abs, &dir, at, lookup);
   if (rc != 0)
     return rc;
   const char *d = *dir ? dir : (abs[0] == '/' ? "/" : ".");
@@ -346,14 +353,14 @@ static int walk_store(const bs__hpath *p, const char *rel, const char *dir, bs__
   return rc;
 }
 
-int bs__resolve(const bs__hpath *p, bs__at *at) {
+static int resolve(const bs__hpath *p, bs__at *at, bool lookup) {
   at->dir = -1;
   if (p->scope == BS__HP_HOST || !p->root)
-    return resolve_host(p->abs, at);
+    return resolve_host(p->abs, at, lookup);
   size_t alen = strlen(p->abs);
   const char *rel = p->abs + (p->rel_off < alen ? p->rel_off : alen);
   char *dir = NULL;
-  int rc = split_last(rel, &dir, at);
+  int rc = split_last(rel, &dir, at, lookup);
   if (rc != 0)
     return rc;
   /* The tree root itself: its directory is the tree root. */
@@ -385,6 +392,10 @@ int bs__resolve(const bs__hpath *p, bs__at *at) {
   return rc;
 }
 
+int bs__resolve(const bs__hpath *p, bs__at *at) { return resolve(p, at, false); }
+
+int bs__resolve_lookup(const bs__hpath *p, bs__at *at) { return resolve(p, at, true); }
+
 const char *bs__at_name(const bs__at *at, char buf[BS__AT_NAME_MAX]) {
   if (!at->slash)
     return at->leaf;
@@ -406,7 +417,7 @@ int bs__at_check_dir(const bs__at *at) {
 
 int bs__resolve_open(const bs__hpath *p, int flags, int eloop_as) {
   bs__at at;
-  int rc = bs__resolve(p, &at);
+  int rc = bs__resolve_lookup(p, &at);
   if (rc != 0)
     return rc;
   if ((rc = bs__at_check_dir(&at)) == 0) {

@@ -75,16 +75,22 @@ typedef struct bs__at {
  * at->dir), or -errno; -BS__ESCAPE when the way leads out of @p's tree. */
 int bs__resolve(const bs__hpath *p, bs__at *at);
 
+/* The same for a call that looks its object up (stat, open, readdir, the
+ * metadata and xattr calls): a path ending in '/' names a directory, and a
+ * symlink there is followed, as the kernel does, confined as any other; the
+ * leaf is then ".".  (unlink, rmdir and rename never follow: bs__resolve.) */
+int bs__resolve_lookup(const bs__hpath *p, bs__at *at);
+
 /* @at->leaf with its '/' put back, for the calls that create (mkdir and
  * rename's target accept it; create refuses it as the kernel does). */
 const char *bs__at_name(const bs__at *at, char buf[BS__AT_NAME_MAX]);
 
 /* Fail with -ENOTDIR when @at ended in '/' but its leaf is not a directory
- * (a symlink is not: it is never followed). */
+ * (a symlink is not: unlink, rmdir and rename never follow one). */
 int bs__at_check_dir(const bs__at *at);
 
-/* Open @p itself with @flags (O_NOFOLLOW is added: its last component is
- * never followed; a symlink there is -@eloop_as, as it is not a file nor a
+/* Open @p itself with @flags after bs__resolve_lookup (O_NOFOLLOW is added:
+ * a symlink as the last component is -@eloop_as, as it is not a file nor a
  * directory).  The fd or -errno. */
 int bs__resolve_open(const bs__hpath *p, int flags, int eloop_as);
 
