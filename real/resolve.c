@@ -2,6 +2,7 @@
 #include "real/resolve.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,11 @@ static int walk_path(walk *w, const char *path) {
 
 /* ---- one resolution --------------------------------------------------------- */
 
+/* Set once a kernel answers ENOSYS to openat2 (or by a test): walk always. */
+static _Atomic bool walk_only;
+
+void bs__resolve_walk_only(bool on) { walk_only = on; }
+
 #ifdef __linux__
 #include <linux/openat2.h>
 
@@ -204,8 +210,7 @@ static int walk_path(walk *w, const char *path) {
  * fd, -errno, or WALK_NEEDED when the walk must decide (a symlink on the
  * way, a rename racing, or no openat2 in this kernel). */
 static int fast(int base, const char *dirpath) {
-  static int missing; /* openat2 is absent: do not ask again */
-  if (missing)
+  if (walk_only)
     return WALK_NEEDED;
   struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
@@ -217,7 +222,7 @@ static int fast(int base, const char *dirpath) {
   if (fd >= 0)
     return fd;
   if (errno == ENOSYS) {
-    missing = 1;
+    walk_only = true; /* this kernel has no openat2: do not ask again */
     return WALK_NEEDED;
   }
   return (errno == ELOOP || errno == EXDEV || errno == EAGAIN) ? WALK_NEEDED : -errno;
@@ -323,7 +328,7 @@ static int walk_store(const bs__hpath *p, const char *rel, const char *dir, bs__
             .reserved = p->scope == BS__HP_MAIN, .base_abs = p->root->real};
   if (p->scope != BS__HP_TREE) {
     int rc = walk_path(&w, dir);
-    *at_base = rc == 0 && w.depth == 0;
+    *at_base = rc == 0 && w.depth == 0 && p->scope == BS__HP_MAIN;
     if (rc != 0) {
       walk_pop_all(&w);
       return rc;

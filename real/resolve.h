@@ -94,4 +94,8 @@ int bs__at_check_dir(const bs__at *at);
  * directory).  The fd or -errno. */
 int bs__resolve_open(const bs__hpath *p, int flags, int eloop_as);
 
+/* Walk every path, never openat2: what a kernel before 5.6 and macOS do.
+ * For the tests, which run the confinement suite both ways. */
+void bs__resolve_walk_only(bool on);
+
 #endif

@@ -22,6 +22,7 @@
 #include "tests/support/host_tree.h"
 #include "tests/support/volume.h"
 #include "real/linux.h"
+#include "real/resolve.h"
 
 /* One test's places on a real volume: <base>/store is the store's root,
  * <base>/outside a directory beside it that must never change. */
@@ -90,6 +91,18 @@ static void link_in_store(const sandbox *s, const char *target, const char *name
   assert_int_equal(symlink(target, p), 0);
 }
 
+/* Run @body with openat2 (where the kernel has it), then with the walk
+ * alone (kernels before 5.6, macOS): both must hold every rule. */
+static void both_ways(void (*body)(void)) {
+  BS_TEST_SKIP_WITHOUT_REAL();
+  for (int walk = 0; walk < 2; walk++) {
+    print_message("    [ resolve  ] %s\n", walk ? "walk" : "openat2");
+    bs__resolve_walk_only(walk);
+    body();
+  }
+  bs__resolve_walk_only(false);
+}
+
 static int cb_none(void *ctx, const char *name, bs_file_kind kind) {
   (void)ctx;
   (void)name;
@@ -131,9 +144,7 @@ static void every_op_refused(bs_store *st, const char *dir) {
 
 /* Absolute, relative and ".."-chain symlinks that leave the store: every
  * operation through them is refused, on every Linux filesystem. */
-static void symlinks_out_of_the_store_are_refused(void **state) {
-  (void)state;
-  BS_TEST_SKIP_WITHOUT_REAL();
+static void symlinks_out_of_the_store_are_refused_body(void) {
   static const char *const fs[] = {"tmpfs", "btrfs", "xfs", "ext4"};
   for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
     sandbox s = {0};
@@ -155,11 +166,14 @@ static void symlinks_out_of_the_store_are_refused(void **state) {
   }
 }
 
+static void symlinks_out_of_the_store_are_refused(void **state) {
+  (void)state;
+  both_ways(symlinks_out_of_the_store_are_refused_body);
+}
+
 /* A symlink whose target stays in the store is followed, relative or
  * absolute, and the last component of a path is never followed. */
-static void symlinks_inside_the_store_are_followed(void **state) {
-  (void)state;
-  BS_TEST_SKIP_WITHOUT_REAL();
+static void symlinks_inside_the_store_are_followed_body(void) {
   sandbox s = {0};
   sandbox_make(&s, "tmpfs", false);
   assert_bs_ok(bs_mkdir(s.st, "/sub", 0755));
@@ -183,11 +197,14 @@ static void symlinks_inside_the_store_are_followed(void **state) {
   sandbox_free(&s);
 }
 
+static void symlinks_inside_the_store_are_followed(void **state) {
+  (void)state;
+  both_ways(symlinks_inside_the_store_are_followed_body);
+}
+
 /* The reserved directory is not the main tree's: no symlink of the main
  * tree reaches <root>/.bs, and a .bs that is a symlink is never followed. */
-static void the_reserved_directory_is_out_of_reach(void **state) {
-  (void)state;
-  BS_TEST_SKIP_WITHOUT_REAL();
+static void the_reserved_directory_is_out_of_reach_body(void) {
   sandbox s = {0};
   sandbox_make(&s, "btrfs", true);
   bs_test_put(s.st, "/f", 4, 3);
@@ -227,11 +244,14 @@ static void the_reserved_directory_is_out_of_reach(void **state) {
   sandbox_free(&s);
 }
 
+static void the_reserved_directory_is_out_of_reach(void **state) {
+  (void)state;
+  both_ways(the_reserved_directory_is_out_of_reach_body);
+}
+
 /* A branch is a tree of its own: its symlinks may not climb into the
  * snapshot it came from, another branch, or the main tree. */
-static void a_branch_cannot_reach_other_trees(void **state) {
-  (void)state;
-  BS_TEST_SKIP_WITHOUT_REAL();
+static void a_branch_cannot_reach_other_trees_body(void) {
   sandbox s = {0};
   sandbox_make(&s, "btrfs", true);
   bs_test_put(s.st, "/f", 4, 3);
@@ -266,6 +286,11 @@ static void a_branch_cannot_reach_other_trees(void **state) {
   sandbox_free(&s);
 }
 
+static void a_branch_cannot_reach_other_trees(void **state) {
+  (void)state;
+  both_ways(a_branch_cannot_reach_other_trees_body);
+}
+
 /* TOCTOU: while operations run on /d/..., another thread keeps swapping
  * the directory /d with a symlink to the outside (renameat2 EXCHANGE, so
  * /d is always one or the other).  Nothing outside ever changes, and every
@@ -288,9 +313,7 @@ static void *swap_loop(void *arg) {
   return NULL;
 }
 
-static void a_symlink_swapped_in_during_operations_never_leads_out(void **state) {
-  (void)state;
-  BS_TEST_SKIP_WITHOUT_REAL();
+static void a_symlink_swapped_in_during_operations_never_leads_out_body(void) {
   sandbox s = {0};
   sandbox_make(&s, "tmpfs", false);
   assert_bs_ok(bs_mkdir(s.st, "/d", 0755));
@@ -325,11 +348,14 @@ static void a_symlink_swapped_in_during_operations_never_leads_out(void **state)
   sandbox_free(&s);
 }
 
+static void a_symlink_swapped_in_during_operations_never_leads_out(void **state) {
+  (void)state;
+  both_ways(a_symlink_swapped_in_during_operations_never_leads_out_body);
+}
+
 /* A store on "/" (bslab's host paths): nothing is outside it, so absolute
  * symlinks anywhere are followed as the OS does. */
-static void a_store_on_the_host_root_follows_absolute_symlinks(void **state) {
-  (void)state;
-  BS_TEST_SKIP_WITHOUT_REAL();
+static void a_store_on_the_host_root_follows_absolute_symlinks_body(void) {
   sandbox s = {0};
   sandbox_make(&s, "tmpfs", false);
   link_in_store(&s, s.outside, "out");
@@ -344,6 +370,11 @@ static void a_store_on_the_host_root_follows_absolute_symlinks(void **state) {
   assert_int_equal(n, 7);
   bs_close(st);
   sandbox_free(&s);
+}
+
+static void a_store_on_the_host_root_follows_absolute_symlinks(void **state) {
+  (void)state;
+  both_ways(a_store_on_the_host_root_follows_absolute_symlinks_body);
 }
 
 /* The same refusals through bslab, with the exit status and message a user
