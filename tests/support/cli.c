@@ -107,6 +107,39 @@ void bs_cli_check(int status, const char *out_has, const char *err_has, const ch
   bs_cli_free(&r);
 }
 
+int bs_cli_spawn(const char *cwd, const char *out, const char *err, const char *const *args) {
+  char bslab[4096];
+  if (!realpath(bs_test_bslab(), bslab)) /* the relative default is not found from @cwd */
+    fail_msg("cannot find %s (set BSLAB or run make first)", bs_test_bslab());
+  const char *argv[32] = {bslab};
+  int n = 1;
+  while (args[n - 1] && n < 31) {
+    argv[n] = args[n - 1];
+    n++;
+  }
+  argv[n] = NULL;
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int i = open("/dev/null", O_RDONLY);
+    int o = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int e = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
+        (cwd && chdir(cwd) != 0))
+      _exit(126);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+int bs_cli_wait(int pid) {
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 int bs_cli_setup(const char *name) {
   snprintf(tmp, sizeof(tmp), "/tmp/bslab-%s-XXXXXX", name);
   unsetenv("BSLAB_IMAGE");
