@@ -28,9 +28,9 @@ static void ro_bind(const char *fs, const char *src, char *out) {
   snprintf(out, 4096, "%.4000s/ro-%u-%u", v->dir, (unsigned)getpid(), n++);
   if (mkdir(out, 0700) != 0)
     fail_msg("mkdir %s: %m", out);
-  if (mount(src, out, NULL, MS_BIND, NULL) != 0)
+  if (mount(src, out, "none", MS_BIND, NULL) != 0)
     fail_msg("bind mount of %s: %m", src);
-  if (mount(NULL, out, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
+  if (mount("none", out, "none", MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
     umount2(out, MNT_DETACH);
     fail_msg("read-only remount of %s: %m", out);
   }

@@ -229,7 +229,7 @@ static int make_option_vol(void **state) {
     fprintf(stderr, "btrfs volume: %s\n", bs_vol_last_error());
     return -1;
   }
-  return mount(NULL, option_vol.mnt, NULL, MS_REMOUNT, "user_subvol_rm_allowed");
+  return mount("none", option_vol.mnt, "none", MS_REMOUNT, "user_subvol_rm_allowed");
 }
 
 static int drop_option_vol(void **state) {
