@@ -30,7 +30,7 @@ LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c) \
 ifeq ($(UNAME_S),Darwin)
 LIB_SRC += $(wildcard real/darwin_libc.c real/darwin_libc_snap.c)
 else
-LIB_SRC += real/linux.c real/linux_snap.c
+LIB_SRC += real/linux.c real/linux_snap.c real/linux_perm.c
 endif
 
 # libfiu fault points (real/sys.c): compiled in where libfiu is installed

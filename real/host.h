@@ -58,9 +58,13 @@ struct bs_host_os {
   int (*sync)(void *ctx, const bs__hpath *p);                 /* fsync one file or dir */
   int (*syncfs)(void *ctx, const char *root);                 /* everything on the volume */
   int (*usage)(void *ctx, const char *root, bs_usage *out);   /* statvfs */
-  /* Advisory lock on file @p (made 0600 if missing), shared or exclusive,
-   * held until unlock(*@handle).  NULL: the platform has none, and stores
-   * are only serialised within the process. */
+  /* Advisory lock on file @p, shared or exclusive, held until
+   * unlock(*@handle).  An exclusive lock makes the file (0600) if missing;
+   * -ENOENT when its directory is gone.  A shared lock never writes (it
+   * works on a read-only mount): without the file, *@handle is -1 and 0 is
+   * returned.  Either lock is on the file at @p when it returns, even if
+   * the one waited on was removed meanwhile.  NULL: the platform has none,
+   * and stores are only serialised within the process. */
   int (*lock)(void *ctx, const bs__hpath *p, int exclusive, int *handle);
   void (*unlock)(void *ctx, int handle);
   /* Open the root directory @abs of a store for its lifetime (following
@@ -107,6 +111,12 @@ struct bs_host_os {
   /* Remove a tree made by snap_create or branch_create with method @m (read-only
    * or not); returns once the space it held shows as free in usage(). */
   int (*tree_delete)(void *ctx, bs__snap_method m, const bs__hpath *p);
+  /* Whether tree_delete of @p (made with method @m) would be allowed to
+   * this process: 0, or -errno (-EPERM, -EACCES, -EROFS) with the reason in
+   * words in @why (@cap bytes; "" when strerror says it all).  host.c asks
+   * before the registry lets go of a tree, so a delete the OS refuses
+   * changes nothing.  NULL: always allowed. */
+  int (*tree_may_delete)(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap);
 
   /* Why the last platform operation of this table failed, in words that
    * -errno cannot carry ("fs_snapshot_create needs root and the

@@ -45,7 +45,7 @@ static int oom(bs_store *st, const char *op) {
 }
 
 /* A path of the reserved directory, as the seam takes it. */
-static bs__hpath meta(bs_store *st, const char *abs) { return bs__host_meta_hpath(H(st), abs); }
+static bs__hpath meta(bs_store *st, const char *abs) { return bs__host_meta_hpath(H(st), abs ? abs : ""); }
 
 /* ---- the method ----------------------------------------------------------- */
 
@@ -83,6 +83,8 @@ typedef struct session {
   uint8_t *old;   /* the registry file as loaded (NULL: there was none), to put back if a save fails late */
   size_t old_len;
   int landed;     /* a failed save left the new registry in place all the same */
+  int made_meta;  /* this change made <root>/.bs: a failure takes it away again */
+  bs_stat_info root_before; /* the root as it was then (its times are put back) */
 } session;
 
 static int lock(bs_store *st, const char *op, int exclusive, session *s) {
@@ -182,7 +184,7 @@ static int save(bs_store *st, const char *op, session *s) {
   char *dst = bs__host_meta_path(H(st), "/registry");
   char *dir = bs__host_meta_path(H(st), "");
   int renamed = 0;
-  bs__hpath tp = meta(st, tmp ? tmp : ""), dp = meta(st, dst ? dst : ""), mp = meta(st, dir ? dir : "");
+  bs__hpath tp = meta(st, tmp), dp = meta(st, dst), mp = meta(st, dir);
   int e = (tmp && dst && dir) ? install(os, &tp, &dp, buf, n, &renamed) : -ENOMEM;
   if (e == 0)
     e = os->sync(os->ctx, &mp);
@@ -255,9 +257,20 @@ static int known(const bs__snapreg *reg, int branches, uint64_t id) {
   return 0;
 }
 
+/* Whether this process may delete tree @t (the platform's check, done
+ * before the registry lets go of a tree).  0, or -errno with the reason in
+ * @why. */
+static int may_delete(const bs_host_os *os, bs__snap_method m, const bs__hpath *t, char *why, size_t cap) {
+  why[0] = '\0';
+  return os->tree_may_delete ? os->tree_may_delete(os->ctx, m, t, why, cap) : 0;
+}
+
 /* Remove the trees below <root>/.bs/@dir that the registry does not name:
  * what a crash between making a tree and naming it (or unnaming and
- * removing it) left behind. */
+ * removing it) left behind.  One this process may not or cannot remove
+ * (a btrfs subvolume without the privilege to delete it) stays where it is
+ * and costs only its space: the change goes on, and the next id is moved
+ * past it so that no new tree lands on it. */
 static int reconcile_dir(bs_store *st, const char *op, session *s, const char *dir, int branches) {
   const bs_host_os *os = H(st)->os;
   char leaf[16];
@@ -269,16 +282,18 @@ static int reconcile_dir(bs_store *st, const char *op, session *s, const char *d
   bs__hpath dp = meta(st, p);
   int e = os->readdir(os->ctx, &dp, collect, &o);
   int rc = o.oom ? oom(st, op) : e != 0 ? fail_errno(st, op, p, e) : 0;
+  uint64_t *next = branches ? &s->reg.next_branch_id : &s->reg.next_id;
   for (size_t i = 0; i < o.n; i++) {
-    char *end;
+    char *end, why[256];
     errno = 0;
     unsigned long long id = strtoull(o.names[i], &end, 10);
     if (rc == 0 && *end == '\0' && errno == 0 && o.names[i][0] != '0' && !known(&s->reg, branches, id)) {
       char *t = bs__host_tree_path(H(st), dir, id);
-      bs__hpath tp = meta(st, t ? t : "");
-      e = t ? os->tree_delete(os->ctx, s->m, &tp) : -ENOMEM;
-      if (e != 0)
-        rc = fail_errno(st, op, t ? t : "orphan tree", e);
+      bs__hpath tp = meta(st, t);
+      if (!t)
+        rc = oom(st, op);
+      else if (may_delete(os, s->m, &tp, why, sizeof(why)) != 0 || os->tree_delete(os->ctx, s->m, &tp) != 0)
+        *next = id >= *next && id < UINT64_MAX ? id + 1 : *next;
       free(t);
     }
     free(o.names[i]);
@@ -301,46 +316,111 @@ static int layout_dir(bs_store *st, const char *op, const char *leaf) {
   return rc;
 }
 
-/* Start a change: method, layout, exclusive lock, registry, no orphans. */
+/* Make <root>/.bs if it is not there (the platform's reserve), noting
+ * whether this change made it, and the root's times before it did. */
+static int reserve(bs_store *st, const char *op, session *s) {
+  bs__host_store *h = H(st);
+  const bs_host_os *os = h->os;
+  char *mpath = bs__host_meta_path(h, "");
+  if (!mpath)
+    return oom(st, op);
+  bs_stat_info si;
+  bs__hpath rp = bs__host_root_hpath(h), mp = meta(st, mpath);
+  s->made_meta = os->stat(os->ctx, &mp, &si) == -ENOENT && os->stat(os->ctx, &rp, &s->root_before) == 0;
+  int e = os->reserve(os->ctx, &rp, &mp);
+  int rc = e == 0 ? 0 : fail_errno(st, op, mpath, e);
+  if (rc != 0)
+    s->made_meta = 0; /* the platform's reserve leaves nothing when it fails */
+  free(mpath);
+  return rc;
+}
+
+/* <root>/.bs/@leaf (a file or an empty directory) taken away; best effort. */
+static void remove_entry(bs_store *st, const char *leaf) {
+  const bs_host_os *os = H(st)->os;
+  char *p = bs__host_meta_path(H(st), leaf);
+  bs__hpath pp = meta(st, p);
+  if (p && os->rmdir(os->ctx, &pp) != 0)
+    (void)os->unlink(os->ctx, &pp);
+  free(p);
+}
+
+/* A change that made <root>/.bs failed: take it away again, so that a failed
+ * command leaves the user's directory as it found it (its times put back
+ * too).  Only under the exclusive lock and only while no registry was ever
+ * saved there: another process that waits for the lock then finds its lock
+ * file gone and starts again (bs_host_os.lock).  Only what is empty goes:
+ * the lock file, the layout directories, .bs itself; anything else keeps it. */
+static void unreserve(bs_store *st, session *s) {
+  bs__host_store *h = H(st);
+  const bs_host_os *os = h->os;
+  if (!s->made_meta || s->landed)
+    return;
+  char *lockp = bs__host_meta_path(h, "/lock"), *reg = bs__host_meta_path(h, "/registry");
+  char *mpath = bs__host_meta_path(h, "");
+  bs__hpath lp = meta(st, lockp), regp = meta(st, reg), mp = meta(st, mpath), rp = bs__host_root_hpath(h);
+  bs_stat_info si;
+  orphan_ctx o = {0};
+  if (lockp && !s->locked && os->lock && os->lock(os->ctx, &lp, 1, &s->handle) == 0)
+    s->locked = 1;
+  if (mpath && reg && (s->locked || !os->lock) && os->stat(os->ctx, &regp, &si) == -ENOENT &&
+      os->readdir(os->ctx, &mp, collect, &o) == 0 && !o.oom) {
+    for (size_t i = 0; i < o.n; i++) {
+      char leaf[300];
+      snprintf(leaf, sizeof(leaf), "/%s", o.names[i]);
+      remove_entry(st, leaf);
+    }
+    if (os->rmdir(os->ctx, &mp) == 0)
+      (void)os->utimens(os->ctx, &rp, s->root_before.atime_ns, s->root_before.mtime_ns);
+  }
+  for (size_t i = 0; i < o.n; i++)
+    free(o.names[i]);
+  free(o.names);
+  free(lockp);
+  free(reg);
+  free(mpath);
+}
+
+/* End a change with result @rc: a failed one that made .bs takes it away. */
+static int end(bs_store *st, session *s, int rc) {
+  if (rc != 0)
+    unreserve(st, s);
+  unlock(st, s);
+  bs__snapreg_free(&s->reg);
+  free(s->old);
+  return rc;
+}
+
+/* How often a change makes .bs again when it vanished meanwhile. */
+#define RESERVE_TRIES 8
+
+/* Start a change: method, layout, exclusive lock, registry, no orphans.  On
+ * failure the session is ended. */
 static int begin(bs_store *st, const char *op, session *s) {
   memset(s, 0, sizeof(*s));
   bs__snapreg_init(&s->reg);
-  bs__host_store *h = H(st);
   int rc = method(st, op, &s->m);
   if (rc != 0)
     return rc;
-  char *meta = bs__host_meta_path(h, "");
-  if (!meta)
-    return oom(st, op);
-  bs__hpath rp = bs__host_root_hpath(h), mp = bs__host_meta_hpath(h, meta);
-  int e = h->os->reserve(h->os->ctx, &rp, &mp);
-  rc = e == 0 ? 0 : fail_errno(st, op, meta, e);
-  free(meta);
-  if (rc == 0)
-    rc = layout_dir(st, op, "/snap");
-  if (rc == 0)
-    rc = layout_dir(st, op, "/branch");
-  if (rc == 0)
-    rc = lock(st, op, 1, s);
+  /* ENOENT below .bs: the failing first change of another process took the
+   * directory away between our reserve and our lock (unreserve). */
+  int tries = 0;
+  do {
+    rc = reserve(st, op, s);
+    if (rc == 0)
+      rc = layout_dir(st, op, "/snap");
+    if (rc == 0)
+      rc = layout_dir(st, op, "/branch");
+    if (rc == 0)
+      rc = lock(st, op, 1, s);
+  } while (rc == BS_ENOT_FOUND && bs_last_os_errno(st) == ENOENT && ++tries < RESERVE_TRIES);
   if (rc == 0)
     rc = load(st, op, &s->reg, s);
   if (rc == 0)
     rc = reconcile_dir(st, op, s, "snap", 0);
   if (rc == 0)
     rc = reconcile_dir(st, op, s, "branch", 1);
-  if (rc != 0) {
-    unlock(st, s);
-    bs__snapreg_free(&s->reg);
-    free(s->old);
-  }
-  return rc;
-}
-
-static int end(bs_store *st, session *s, int rc) {
-  unlock(st, s);
-  bs__snapreg_free(&s->reg);
-  free(s->old);
-  return rc;
+  return rc == 0 ? 0 : end(st, s, rc);
 }
 
 /* ---- the methods --------------------------------------------------------------- */
@@ -371,20 +451,41 @@ static int peek(bs_store *st, const char *op, bs__snapreg *reg) {
   return rc != 0 ? rc : bs__host_reg_read(st, op, reg);
 }
 
+/* Before the registry lets go of tree <root>/.bs/@dir/@id (of @what, named
+ * @name): may this process delete it?  If not, the delete fails here, while
+ * the registry is whole and names the tree. */
+static int check_deletable(bs_store *st, const char *op, const session *s, const char *what, const char *name,
+                           const char *dir, uint64_t id) {
+  const bs_host_os *os = H(st)->os;
+  char why[256];
+  char *t = bs__host_tree_path(H(st), dir, id);
+  bs__hpath tp = meta(st, t);
+  int e = t ? may_delete(os, s->m, &tp, why, sizeof(why)) : -ENOMEM;
+  int rc = 0;
+  if (e == -ENOMEM)
+    rc = oom(st, op);
+  else if (e != 0)
+    rc = bs_store_fail(st, bs_err_from_errno(-e), -e, "%s: %s \"%s\" is kept: %s (tree %s)", op, what, name,
+                       why[0] ? why : strerror(-e), t);
+  free(t);
+  return rc;
+}
+
 /* Remove the tree <root>/.bs/@dir/@id, which the registry no longer names:
- * if that fails, the next change of the registry (reconcile) finishes it. */
+ * if that fails, it is left behind, named in the message, and the next
+ * change of the registry that can remove it does (reconcile). */
 static int remove_unnamed(bs_store *st, const char *op, const session *s, const char *dir, uint64_t id) {
   const bs_host_os *os = H(st)->os;
   char *t = bs__host_tree_path(H(st), dir, id);
-  bs__hpath tp = meta(st, t ? t : "");
+  bs__hpath tp = meta(st, t);
   int e = t ? os->tree_delete(os->ctx, s->m, &tp) : -ENOMEM;
+  int rc = e == 0 ? 0
+                  : bs_store_fail(st, bs_err_from_errno(-e), -e,
+                                  "%s: %s: %s; gone from the registry, the tree is left behind for a later "
+                                  "change to remove",
+                                  op, t ? t : dir, strerror(-e));
   free(t);
-  if (e == 0)
-    return 0;
-  return bs_store_fail(st, bs_err_from_errno(-e), -e,
-                       "%s: removing tree %s/%" PRIu64 ": %s (it is gone from the registry; the next "
-                       "snapshot operation removes the tree)",
-                       op, dir, id, strerror(-e));
+  return rc;
 }
 
 int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
@@ -455,6 +556,8 @@ int bs__host_snapshot_delete(bs_store *st, uint64_t id) {
   if (si->branch_count > 0)
     return end(st, &s, bs_store_fail(st, BS_EBUSY, EBUSY, "%s: \"%s\" has %u branch(es)", op, si->name,
                                      (unsigned)si->branch_count));
+  if ((rc = check_deletable(st, op, &s, "snapshot", si->name, "snap", id)) != 0)
+    return end(st, &s, rc);
   bs__snapreg_remove(&s.reg, id);
   rc = save(st, op, &s);
   if (rc == 0)
@@ -499,7 +602,7 @@ int bs__host_branch_create(bs_store *st, uint64_t snapshot_id, const char *name)
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
   char *src = bs__host_tree_path(h, "snap", snapshot_id), *dst = bs__host_tree_path(h, "branch", b.id);
-  bs__hpath sp = meta(st, src ? src : ""), dp = meta(st, dst ? dst : "");
+  bs__hpath sp = meta(st, src), dp = meta(st, dst);
   int e = (src && dst) ? os->branch_create(os->ctx, s.m, &sp, &dp) : -ENOMEM;
   rc = e == 0 ? 0 : fail_errno(st, op, name, e);
   if (rc == 0 && (rc = save(st, op, &s)) != 0 && !s.landed)
@@ -515,9 +618,13 @@ int bs__host_branch_delete(bs_store *st, const char *name) {
   int rc = begin(st, op, &s);
   if (rc != 0)
     return rc;
-  bs__branch_rec b;
-  if (bs__snapreg_remove_branch(&s.reg, name, &b) != 0)
+  const bs__branch_rec *found = bs__snapreg_find_branch(&s.reg, name);
+  if (!found)
     return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
+  if ((rc = check_deletable(st, op, &s, "branch", name, "branch", found->id)) != 0)
+    return end(st, &s, rc);
+  bs__branch_rec b;
+  bs__snapreg_remove_branch(&s.reg, name, &b);
   rc = save(st, op, &s);
   if (rc == 0)
     rc = remove_unnamed(st, op, &s, "branch", b.id);

@@ -427,6 +427,7 @@ static const bs_host_os linux_os = {
   .snap_create = bs__linux_snap_create,
   .branch_create = bs__linux_branch_create,
   .tree_delete = bs__linux_tree_delete,
+  .tree_may_delete = bs__linux_tree_may_delete,
 };
 
 static int real_open(bs_store **out, const bs_open_opts *opts, const char *inner) {

@@ -3,6 +3,8 @@
 #ifndef BS_REAL_LINUX_H
 #define BS_REAL_LINUX_H
 
+#include <sys/stat.h>
+
 #include "real/host.h"
 
 /* The "real" backend on Linux. */
@@ -37,6 +39,13 @@ int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, co
                           uint8_t uuid[16]);
 int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
 int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p);
+
+/* The root directory of a btrfs subvolume has inode 256; no other directory
+ * of a subvolume has.  1 for the root of one (@fd open on it, @sb its
+ * fstat), 0 for any other directory or file, -errno when statfs fails. */
+int bs__linux_is_subvol_root(int fd, const struct stat *sb);
+/* bs_host_os.tree_may_delete (linux_perm.c). */
+int bs__linux_tree_may_delete(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap);
 
 /* Subvolume ids a removal deleted, to wait for the cleaner on. */
 typedef struct bs__subvols {

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -42,9 +43,7 @@ static int on_btrfs(int fd) {
   return (unsigned long)type == BTRFS_SUPER_MAGIC;
 }
 
-/* The root directory of a btrfs subvolume has inode 256; no other directory
- * of a subvolume has.  1, 0 or -errno. */
-static int is_subvol_root(int fd, const struct stat *sb) {
+int bs__linux_is_subvol_root(int fd, const struct stat *sb) {
   if (!S_ISDIR(sb->st_mode) || sb->st_ino != BTRFS_FIRST_FREE_OBJECTID)
     return 0;
   return on_btrfs(fd);
@@ -61,11 +60,18 @@ static int set_dir_mode(int dir, const char *name, mode_t mode) {
   return rc;
 }
 
-/* A new directory @dir/@name of @mode: a subvolume when @subvol. */
+/* A new directory @dir/@name of @mode: a subvolume when @subvol.  On
+ * failure nothing is left, and @dir gets its times back: a failed command
+ * leaves the user's directory as it found it. */
 static int make_dir(int dir, const char *name, bool subvol, mode_t mode) {
+  struct stat before;
+  bool timed = fstat(dir, &before) == 0;
   int rc = (subvol ? bs__sys_subvol_create(dir, name) : bs__sys_mkdirat(dir, name, mode)) == 0 ? 0 : -errno;
-  if (rc == 0 && (rc = set_dir_mode(dir, name, mode)) != 0)
-    bs__linux_remove_at(dir, name, NULL);
+  if (rc == 0 && (rc = set_dir_mode(dir, name, mode)) != 0 && bs__linux_remove_at(dir, name, NULL) == 0 &&
+      timed) {
+    struct timespec ts[2] = {before.st_atim, before.st_mtim};
+    (void)bs__sys_futimens(dir, ts);
+  }
   return rc;
 }
 
@@ -107,7 +113,7 @@ int bs__linux_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir) {
   struct stat rsb;
   if (rc == 0 && bs__sys_fstat(rfd, &rsb) != 0)
     rc = -errno;
-  int subvol = rc == 0 ? is_subvol_root(rfd, &rsb) : 0;
+  int subvol = rc == 0 ? bs__linux_is_subvol_root(rfd, &rsb) : 0;
   if (subvol < 0)
     rc = subvol;
   if (rfd >= 0)
@@ -139,7 +145,7 @@ static int btrfs_snapshot(const bs__hpath *src, const bs__hpath *dst, bool reado
     return sfd;
   struct stat sb, bsb;
   int rc = bs__sys_fstat(sfd, &sb) == 0 ? 0 : -errno;
-  int root = rc == 0 ? is_subvol_root(sfd, &sb) : 0;
+  int root = rc == 0 ? bs__linux_is_subvol_root(sfd, &sb) : 0;
   if (root < 0)
     rc = root;
   else if (rc == 0 && !root)
@@ -314,6 +320,32 @@ static int has_nested(int fd, bool subvol, uint64_t id) {
   return found;
 }
 
+/* BTRFS_IOC_SNAP_DESTROY_V2 of @at/@name failed with @e.  Without
+ * CAP_SYS_ADMIN, rmdir(2) still deletes an empty subvolume (Linux 4.18+).
+ * On a mount with user_subvol_rm_allowed the kernel wants write access to
+ * the subvolume's root, which a read-only one never gives (EROFS): its owner
+ * may clear the flag, so do that and try again; the flag comes back if the
+ * second try fails too. */
+static int destroy_unprivileged(int at, const char *name, int e) {
+  if (e == EPERM && bs__sys_unlinkat(at, name, AT_REMOVEDIR) == 0)
+    return 0;
+  if (e != EROFS)
+    return -e;
+  int fd = bs__sys_openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  if (fd < 0)
+    return -e;
+  uint64_t fl = 0;
+  int rc = bs__sys_subvol_getflags(fd, &fl) == 0 && (fl & BTRFS_SUBVOL_RDONLY) ? 0 : -e;
+  if (rc == 0 && bs__sys_subvol_setflags(fd, fl & ~BTRFS_SUBVOL_RDONLY) != 0)
+    rc = -errno;
+  if (rc == 0 && bs__sys_snap_destroy(at, name) != 0) {
+    rc = -errno;
+    (void)bs__sys_subvol_setflags(fd, fl);
+  }
+  close(fd);
+  return rc;
+}
+
 static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
   if (depth > REMOVE_MAX_DEPTH)
     return -ELOOP;
@@ -337,7 +369,7 @@ static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
   int fd = bs__sys_openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
   if (fd < 0)
     return -errno;
-  int subvol = is_subvol_root(fd, &sb);
+  int subvol = bs__linux_is_subvol_root(fd, &sb);
   int rc = subvol < 0 ? subvol : clear_flags(fd);
   uint64_t id = 0;
   if (rc == 0 && subvol && bs__sys_subvol_info(fd, &id, NULL) != 0)
@@ -351,8 +383,8 @@ static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
     return rc;
   if (!subvol)
     return bs__sys_unlinkat(at, name, AT_REMOVEDIR) == 0 ? 0 : -errno;
-  if (bs__sys_snap_destroy(at, name) != 0)
-    return -errno;
+  if (bs__sys_snap_destroy(at, name) != 0 && (rc = destroy_unprivileged(at, name, errno)) != 0)
+    return rc;
   return add_id(gone, id);
 }
 

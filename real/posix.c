@@ -631,32 +631,51 @@ int bs__px_usage(void *ctx, const char *root, bs_usage *out) {
   return 0;
 }
 
-/* flock(2): released by close, so a crashed holder never blocks the next. */
+/* flock(2): released by close, so a crashed holder never blocks the next.
+ * A shared lock opens the file read-only and never makes it, so readers work
+ * on a read-only mount; where there is no file there is nothing to wait for
+ * (saves are atomic renames).  The failing first change of a store removes
+ * the reserved directory, lock file included, while it holds the lock: a
+ * waiter then holds a lock on a file that is gone, so the lock is taken
+ * again on the file now at @p (-ENOENT for an exclusive lock when the
+ * directory is gone: the caller makes it again). */
 int bs__px_lock(void *ctx, const bs__hpath *p, int exclusive, int *handle) {
   (void)ctx;
-  bs__at at;
-  int rc = bs__resolve(p, &at);
-  int fd = -1;
-  if (rc == 0) {
-    fd = bs__sys_openat(at.dir, at.leaf, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
-    rc = fd >= 0 ? 0 : -errno;
+  for (;;) {
+    bs__at at;
+    int rc = bs__resolve(p, &at);
+    int fd = -1;
+    if (rc == 0) {
+      fd = bs__sys_openat(at.dir, at.leaf, (exclusive ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW, 0600);
+      rc = fd >= 0 ? 0 : -errno;
+    }
+    if (rc == -ENOENT && !exclusive) {
+      if (at.dir >= 0)
+        close(at.dir);
+      *handle = -1;
+      return 0;
+    }
+    if (rc != 0) {
+      if (at.dir >= 0)
+        close(at.dir);
+      return rc;
+    }
+    while ((rc = bs__sys_flock(fd, exclusive ? LOCK_EX : LOCK_SH)) != 0 && errno == EINTR)
+      ;
+    struct stat held, now;
+    int e = rc != 0 || bs__sys_fstat(fd, &held) != 0                        ? errno
+            : bs__sys_fstatat(at.dir, at.leaf, &now, AT_SYMLINK_NOFOLLOW) != 0 ? errno
+                                                                             : 0;
     close(at.dir);
-  }
-  if (rc == -ENOENT && !exclusive) {
-    *handle = -1; /* no reserved directory yet: nothing to read, nothing to lock */
-    return 0;
-  }
-  if (rc != 0)
-    return rc;
-  while ((rc = bs__sys_flock(fd, exclusive ? LOCK_EX : LOCK_SH)) != 0 && errno == EINTR)
-    ;
-  if (rc != 0) {
-    rc = -errno;
+    if (e == 0 && now.st_ino == held.st_ino && now.st_dev == held.st_dev) {
+      *handle = fd;
+      return 0;
+    }
     close(fd);
-    return rc;
+    if (e != 0 && (rc != 0 || e != ENOENT))
+      return -e;
+    /* unlinked (or replaced) while we waited: lock the file now at @p */
   }
-  *handle = fd;
-  return 0;
 }
 
 void bs__px_unlock(void *ctx, int handle) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,15 @@
 #ifdef __linux__
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <xfs/xfs.h>
 #endif
 
@@ -389,5 +393,74 @@ int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found) {
     return -1;
   *found = a.key.nr_items > 0;
   return 0;
+}
+
+int bs__sys_subvol_getflags(int fd, uint64_t *flags) {
+  FAULT("bs/real/setflags", -1);
+  return ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, flags);
+}
+
+int bs__sys_subvol_setflags(int fd, uint64_t flags) {
+  FAULT("bs/real/setflags", -1);
+  return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
+}
+
+/* The superblock options of mountinfo line @line if its mount id is @id:
+ * "ID PARENT MAJ:MIN ROOT POINT OPTS [TAGS...] - TYPE SOURCE SUPEROPTS". */
+static bool super_options(const char *line, uint64_t id, char *buf, size_t cap) {
+  char *end;
+  if (strtoull(line, &end, 10) != id || *end != ' ')
+    return false;
+  const char *sep = strstr(line, " - ");
+  const char *p = sep ? sep + 3 : NULL;
+  for (int field = 0; p && field < 2; field++) { /* TYPE, SOURCE (spaces in it are \040) */
+    p = strchr(p, ' ');
+    p = p ? p + 1 : NULL;
+  }
+  if (!p)
+    return false;
+  size_t n = strcspn(p, " \n");
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+  return true;
+}
+
+int bs__sys_mount_options(int fd, char *buf, size_t cap) {
+  FAULT("bs/real/statfs", -1);
+  struct statx sx;
+  if (cap == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0)
+    return -1;
+  if (!(sx.stx_mask & STATX_MNT_ID)) { /* before Linux 5.8 */
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f)
+    return -1;
+  char *line = NULL;
+  size_t len = 0;
+  bool found = false;
+  while (!found && getline(&line, &len, f) >= 0)
+    found = super_options(line, sx.stx_mnt_id, buf, cap);
+  free(line);
+  fclose(f);
+  if (!found)
+    errno = ENOENT;
+  return found ? 0 : -1;
+}
+
+int bs__sys_has_cap(int cap) {
+  struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+  memset(d, 0, sizeof(d));
+  if (syscall(SYS_capget, &h, d) != 0)
+    return 0;
+  return (d[cap / 32].effective >> (cap % 32)) & 1u;
 }
 #endif

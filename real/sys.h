@@ -23,7 +23,7 @@
   XX("bs/real/mkdir", "mkdir(2) fails")                                                     \
   XX("bs/real/unlink", "unlink(2) / rmdir(2) fails")                                        \
   XX("bs/real/rename", "rename(2) fails")                                                   \
-  XX("bs/real/statfs", "statfs(2) / statvfs(3) fails (probe, caps, usage)")                 \
+  XX("bs/real/statfs", "statfs(2) / statvfs(3) fails (probe, caps, usage, mount options)")  \
   XX("bs/real/ficlone", "ioctl(FICLONE) fails (e.g. ENOSPC, EOPNOTSUPP, EXDEV)")            \
   XX("bs/real/clonefile", "clonefile(2) fails (macOS; e.g. ENOTSUP, EXDEV, ENOSPC)")        \
   XX("bs/real/lock", "flock(2) of the registry lock fails")                                  \
@@ -34,7 +34,7 @@
   XX("bs/real/utimens", "futimens(2) / utimensat(2) fails")                                 \
   XX("bs/real/symlink", "symlink(2) or readlink(2) fails")                                  \
   XX("bs/real/mknod", "mknod(2) of a special file fails")                                   \
-  XX("bs/real/setflags", "FS_IOC_GETFLAGS/SETFLAGS fails (immutable flag of a snapshot tree)") \
+  XX("bs/real/setflags", "FS_IOC_/BTRFS_IOC_SUBVOL_ GETFLAGS/SETFLAGS fail (immutable, read-only)") \
   XX("bs/real/subvol_create", "BTRFS_IOC_SUBVOL_CREATE_V2 fails (store root, .bs)")          \
   XX("bs/real/snap_create", "BTRFS_IOC_SNAP_CREATE_V2 fails (btrfs snapshot or branch)")     \
   XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO fails (id, UUID of a subvolume)")   \
@@ -121,6 +121,17 @@ int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]);
  * once the blocks are released), a ROOT_REF per subvolume nested in it.
  * @fd is on the volume; needs CAP_SYS_ADMIN. */
 int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found);
+/* btrfs: the flags (BTRFS_SUBVOL_RDONLY) of the subvolume whose root is @fd;
+ * setting them needs its owner (or CAP_SYS_ADMIN). */
+int bs__sys_subvol_getflags(int fd, uint64_t *flags);
+int bs__sys_subvol_setflags(int fd, uint64_t flags);
+/* The superblock options ("rw,ssd,user_subvol_rm_allowed,...") of the mount
+ * holding @fd: its line of /proc/self/mountinfo, found by statx's mount id. */
+int bs__sys_mount_options(int fd, char *buf, size_t cap);
+/* 1 when capability @cap (CAP_*) is in this process's effective set, else 0
+ * (as capget(2) reports it: relative to the process's user namespace).  No
+ * fault point: it changes nothing, and a failing capget reads as 0. */
+int bs__sys_has_cap(int cap);
 #endif
 
 #endif

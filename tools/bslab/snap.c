@@ -25,6 +25,21 @@ static int resolve(bs_store *st, const char *arg, uint64_t *id) {
   return rc;
 }
 
+/* A failed resolve, reported as part of the verb the user ran: the lookup
+ * reads the snapshot list, whose own name in the library's message ("snapshot
+ * list: ...") would name a command the user did not run. */
+static int resolve_error(const bslab_args *a, const char *arg, int rc, bs_store *st) {
+  const char *msg = bs_last_message(st);
+  if (rc == BS_ENOT_FOUND)
+    return bslab_op_error(a, arg, rc, st);
+  static const char list[] = "snapshot list: ";
+  if (strncmp(msg, list, sizeof(list) - 1) == 0)
+    msg += sizeof(list) - 1;
+  char detail[1024];
+  snprintf(detail, sizeof(detail), "looking up snapshot \"%s\": %s", arg, msg);
+  return bslab_op_error_detail(a, arg, rc, detail);
+}
+
 static void info_json(const bs_snapshot_info *s) {
   char uuid[37];
   bslab_uuid_str(uuid, s->uuid);
@@ -111,9 +126,9 @@ static int snap_list(bslab_args *a, bslab_vol *v, const char *fmt) {
 static int snap_delete(bslab_args *a, bslab_vol *v) {
   uint64_t id = 0;
   int rc = resolve(v->st, a->pos[1], &id);
-  if (rc == 0)
-    rc = bs_snapshot_delete(v->st, id);
   if (rc != 0)
+    return resolve_error(a, a->pos[1], rc, v->st);
+  if ((rc = bs_snapshot_delete(v->st, id)) != 0)
     return bslab_op_error(a, a->pos[1], rc, v->st);
   int status = bslab_vol_commit(v, a);
   if (status == BSLAB_OK)
@@ -177,7 +192,7 @@ int bslab_branch(bslab_args *a) {
   uint64_t id = 0;
   int rc = BS_OK;
   if (a->npos == 3 && (rc = resolve(v.st, a->pos[1], &id)) != 0)
-    status = bslab_op_error(a, a->pos[1], rc, v.st);
+    status = resolve_error(a, a->pos[1], rc, v.st);
   else if (!create && a->npos == 3)
     status = branch_delete_of(a, &v, id, a->pos[1], branch);
   else if ((rc = create ? bs_branch_create(v.st, id, branch) : bs_branch_delete(v.st, branch)) != 0)
