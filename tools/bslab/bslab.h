@@ -89,6 +89,9 @@ int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *s
 int bslab_op_error_detail(const bslab_args *a, const char *subject, int rc, const char *detail);
 /* "bslab: VERB: message" on stderr; returns BSLAB_USAGE. */
 int bslab_env_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write @s for a line of text: control characters (and bytes that are not
+ * UTF-8) as \xHH escapes (bs_text_escape(), docs/names.md). */
+void bslab_text(FILE *f, const char *s);
 /* Write @s as a JSON string literal. */
 void bslab_json_str(FILE *f, const char *s);
 /* Write @n bytes as lowercase hex. */
