@@ -76,6 +76,10 @@ int bslab_parse(bslab_args *a, int argc, char **argv, unsigned allowed);
 int bslab_parse_global(bslab_args *a, int argc, char **argv, int *verb_index);
 /* Parse an unsigned decimal number; false if @s is not one. */
 bool bslab_parse_u64(const char *s, uint64_t *out);
+/* Where a verb writes the traces it was not told to write elsewhere:
+ * --trace-dir, else $BSLAB_TRACE_DIR, else ./bslab-traces (made only when
+ * a trace is written). */
+const char *bslab_trace_dir(const bslab_args *a);
 /* "bslab: VERB: message" on stderr and the hint to --help; returns BSLAB_USAGE. */
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
