@@ -278,6 +278,8 @@ int bs_sync(bs_store *st, const char *path) {
  * its name may have been made under (src/names.h). */
 static int check_name(bs_store *st, const char *what, const char *name, bool new_name) {
   int rc = new_name ? bs_name_validate(name) : bs__name_validate_held(name);
+  if (rc != 0 && st && new_name && bs__name_validate_held(name) == 0)
+    return bs_store_fail(st, rc, 0, "%s: bad name: a new name may not hold a control character", what);
   if (rc != 0 && st)
     return bs_store_fail(st, rc, 0, "%s: bad name: %s", what, bs_strerror(rc));
   return rc;

@@ -2,7 +2,6 @@
  * out of inodes or space is reported as "real volume full" (exit 2), not as
  * a divergence of the sim; and the trace of a diverging seed goes where the
  * user said (--trace-dir, $BSLAB_TRACE_DIR), never to /tmp unasked. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,17 +15,6 @@
 #include "tests/support/cli.h"
 #include "tests/support/volume.h"
 
-/* Entries of host directory @dir. */
-static int entries(const char *dir) {
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return n;
-}
 
 /* A small volume of this test alone (cmocka state), destroyed by the
  * teardown whatever the test did. */
@@ -100,9 +88,9 @@ static void expect_volume_full(const char *root, const char *ran_out) {
   bs_cli_expect_contains(r.err, "not a divergence: seed ", "diff on a full volume");
   if (strstr(r.out, "DIVERGENCE") || strstr(r.err, "DIVERGED"))
     fail_msg("a full volume reported as a divergence:\n%s%s", r.out, r.err);
-  assert_int_equal(entries(tmpdir), 0);             /* nothing in $TMPDIR */
+  assert_int_equal(bs_test_host_entries(tmpdir), 0);             /* nothing in $TMPDIR */
   assert_int_equal(access(traces, F_OK), -1);      /* no trace at all: it did not diverge */
-  assert_int_equal(entries(root), 0);              /* the seed's directory is gone */
+  assert_int_equal(bs_test_host_entries(root), 0);              /* the seed's directory is gone */
   bs_cli_free(&r);
   assert_int_equal(rmdir(tmpdir), 0);
 }
@@ -188,9 +176,9 @@ static void diff_writes_a_diverging_trace_to_the_trace_dir_not_tmp(void **state)
   bs_cli_free(&r);
 
   unsetenv("TMPDIR");
-  assert_int_equal(entries(tmpdir), 0); /* nothing written to $TMPDIR (/tmp before) */
+  assert_int_equal(bs_test_host_entries(tmpdir), 0); /* nothing written to $TMPDIR (/tmp before) */
   assert_int_equal(rmdir(tmpdir), 0);
-  assert_int_equal(entries(root), 0);
+  assert_int_equal(bs_test_host_entries(root), 0);
   assert_int_equal(rmdir(root), 0);
 }
 

@@ -112,6 +112,7 @@ static void cli_refuses_control_characters_in_new_names(void **state) {
         BSLAB(&r, "--image", img, "snapshot", "create", controls[i].name);
       bs_cli_expect_status(&r, 1, controls[i].shown);
       bs_cli_expect_contains(r.err, "(INVALID)", controls[i].shown);
+      bs_cli_expect_contains(r.err, "may not hold a control character", controls[i].shown);
       bs_cli_expect_contains(r.err, controls[i].shown, "the name, escaped");
       expect_safe_lines(r.err, 1, controls[i].shown);
       bs_cli_free(&r);
