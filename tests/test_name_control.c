@@ -25,6 +25,10 @@ static const struct {
     {"csi\xc2\x9b" "c1", "csi\\xc2\\x9bc1"},
 };
 #define N_CONTROLS (sizeof(controls) / sizeof(controls[0]))
+/* The held-name tests take snapshot controls[i] with branch controls[i + 1]
+ * for these i: every kind of control character once, in fewer bslab runs. */
+static const int held[] = {0, 2, 4};
+#define N_HELD (sizeof(held) / sizeof(held[0]))
 
 /* True when @s holds a C0 or C1 control character or DEL (the bytes of
  * U+0080..U+009F are C2 80..C2 9F). */
@@ -190,7 +194,8 @@ static void placeholder(char *out, const char *name, char fill) {
  * image codec (the checksum redone), as an older bslab would have written. */
 static void cli_lists_held_names_of_a_sim_image_as_one_escaped_row(void **state) {
   (void)state;
-  for (int i = 0; i < (int)N_CONTROLS; i++) {
+  for (size_t h = 0; h < N_HELD; h++) {
+    int i = held[h];
     const char *snap = controls[i].name, *branch = controls[(i + 1) % N_CONTROLS].name;
     char img[256], ps[64], pb[64];
     snprintf(img, sizeof(img), "%s/held-%d.img", bs_cli_tmp(), i);
@@ -221,7 +226,8 @@ static void cli_lists_held_names_of_a_registry_as_one_escaped_row(void **state) 
   (void)state;
   BS_TEST_SKIP_WITHOUT_REAL();
   const bs_vol *v = bs_test_volume("tmpfs");
-  for (int i = 0; i < (int)N_CONTROLS; i++) {
+  for (size_t h = 0; h < N_HELD; h++) {
+    int i = held[h];
     char store[4200], reg[4300], ps[64], pb[64];
     snprintf(store, sizeof(store), "%s/held-%d-%d", v->mnt, (int)getpid(), i);
     assert_int_equal(mkdir(store, 0755), 0);
