@@ -1,10 +1,14 @@
 /* bslab campaign --json FILE: the summary as one JSON object, for CI gates
- * (docs/campaign.md, "JSON summary").  Written through a temporary file and
- * rename(2): a gate never reads half a summary. */
+ * (docs/campaign.md, "JSON summary").  A regular file (or a new one) is
+ * written through a temporary file and rename(2): a gate never reads half a
+ * summary.  "-" is standard output; a FILE that exists and is not a regular
+ * file (a pipe, /dev/stdout, a device) is written in place, never renamed
+ * over. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tools/bslab/bslab.h"
@@ -34,13 +38,7 @@ static void failure(FILE *f, const bs_campaign_opts *o, const bs_campaign_failur
   fputs("}", f);
 }
 
-int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
-  char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", a->json, (long)getpid()) >= sizeof(tmp))
-    return bslab_env_error(a, "--json path too long");
-  FILE *f = fopen(tmp, "w");
-  if (!f)
-    return bslab_env_error(a, "cannot write '%s': %s", tmp, strerror(errno));
+static void summary(FILE *f, const bs_campaign_opts *o, const bs_campaign_summary *s) {
   fputs("{\n  ", f);
   fprintf(f, "\"format\": 1, ");
   field_str(f, "backend", o->backend ? o->backend : "sim", true);
@@ -53,8 +51,10 @@ int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs
   fprintf(f, "  \"faults_fired\": %" PRIu64 ", \"power_losses\": %" PRIu64
           ", \"injected_faults\": %" PRIu64 ", \"expected_errors\": %" PRIu64 ",\n",
           s->power_losses + s->faults_fired, s->power_losses, s->faults_fired, s->expected_errors);
-  fprintf(f, "  \"violations\": %" PRIu64 ", \"passed\": %s,\n", s->violations,
-          s->violations ? "false" : "true");
+  /* An interrupted campaign did not pass, whatever the seeds that ran did. */
+  fprintf(f, "  \"violations\": %" PRIu64 ", \"interrupted\": %s, \"passed\": %s,\n",
+          s->violations, s->interrupted ? "true" : "false",
+          s->violations || s->interrupted ? "false" : "true");
   fputs("  \"failures\": [", f);
   for (size_t i = 0; i < s->n_failures; i++) {
     fputs(i ? ",\n" : "\n", f);
@@ -70,9 +70,38 @@ int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs
     first = false;
   }
   fputs("]\n}\n", f);
-  bool bad = ferror(f) != 0;
-  if (fclose(f) != 0 || bad || rename(tmp, a->json) != 0) {
-    int e = errno;
+}
+
+/* Write the summary to standard output, or in place to the existing
+ * non-regular file @path. */
+static int write_in_place(const bslab_args *a, const char *path, const bs_campaign_opts *o,
+                          const bs_campaign_summary *s) {
+  bool out = strcmp(path, "-") == 0;
+  FILE *f = out ? stdout : fopen(path, "w");
+  if (!f)
+    return bslab_env_error(a, "cannot write '%s': %s", path, strerror(errno));
+  summary(f, o, s);
+  int e = bslab_close_file(f);
+  if (e != 0)
+    return bslab_env_error(a, "cannot write '%s': %s", out ? "standard output" : path, strerror(e));
+  return 0;
+}
+
+int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
+  struct stat sb;
+  if (strcmp(a->json, "-") == 0 || (stat(a->json, &sb) == 0 && !S_ISREG(sb.st_mode)))
+    return write_in_place(a, a->json, o, s);
+  char tmp[4096];
+  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", a->json, (long)getpid()) >= sizeof(tmp))
+    return bslab_env_error(a, "--json path too long");
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return bslab_env_error(a, "cannot write '%s': %s", tmp, strerror(errno));
+  summary(f, o, s);
+  int e = bslab_close_file(f);
+  if (e == 0 && rename(tmp, a->json) != 0)
+    e = errno;
+  if (e != 0) {
     unlink(tmp);
     return bslab_env_error(a, "cannot write '%s': %s", a->json, strerror(e));
   }
