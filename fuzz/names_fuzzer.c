@@ -1,12 +1,16 @@
 /* Fuzz target: snapshot and branch names (bs_name_validate, bs_snapshot_path,
- * bs_branch_path; docs/names.md).
+ * bs_branch_path, bs_text_escape; docs/names.md).
  *
  * The input up to its first NUL is the name, as a C caller would pass it.
  * The verdict must equal that of the reference below, written from the rules
  * and Unicode's table of well-formed UTF-8 byte sequences rather than by
- * decoding code points as src/names.c does.  A valid name must give exactly
- * one path component under /.bs/snapshots/ and /.bs/branches/; a refused one
- * (or a buffer too small) must leave the caller's buffer untouched. */
+ * decoding code points as src/names.c does.  The path functions take every
+ * name a store may hold (the rules without the one against control
+ * characters): such a name must give exactly one path component under
+ * /.bs/snapshots/ and /.bs/branches/; a refused one (or a buffer too small)
+ * must leave the caller's buffer untouched.  The name escaped for text must
+ * be valid UTF-8 without a control character, and a name without control
+ * characters must come out as it went in. */
 #include "backstore.h"
 #include "fuzz/fuzz.h"
 
@@ -43,20 +47,51 @@ static int ref_valid_utf8(const unsigned char *s, size_t len) {
   return 1;
 }
 
-/* The verdict docs/names.md gives, in its order: length first. */
-static int ref_validate(const char *name, size_t len) {
+/* A C0 or C1 control character or DEL among the @len bytes at @s (as bytes:
+ * U+0080..U+009F are C2 80..C2 9F in UTF-8). */
+static int ref_has_control(const unsigned char *s, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (s[i] < 0x20 || s[i] == 0x7f || (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f))
+      return 1;
+  return 0;
+}
+
+/* The verdict docs/names.md gives, in its order: length first.  @held: a
+ * name a store already holds, for which control characters pass. */
+static int ref_validate(const char *name, size_t len, int held) {
   if (len == 0)
     return BS_EINVALID;
   if (len > BS_NAME_MAX)
     return BS_ENAME_TOO_LONG;
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || memchr(name, '/', len))
     return BS_EINVALID;
-  return ref_valid_utf8((const unsigned char *)name, len) ? BS_OK : BS_EINVALID;
+  if (!ref_valid_utf8((const unsigned char *)name, len))
+    return BS_EINVALID;
+  return !held && ref_has_control((const unsigned char *)name, len) ? BS_EINVALID : BS_OK;
 }
 
 static void fail(const char *why, const char *name, int got) {
   fprintf(stderr, "names: %s (name of %zu bytes, rc %d)\n", why, strlen(name), got);
   abort();
+}
+
+/* bs_text_escape of @name: whole, without control characters, valid UTF-8,
+ * and @name itself when it had nothing to escape; a small buffer gets a
+ * prefix of it. */
+static void check_escape(const char *name, size_t len) {
+  char *out = malloc(4 * len + 1), small[8];
+  if (!out)
+    abort();
+  size_t n = bs_text_escape(out, 4 * len + 1, name);
+  if (n != strlen(out) || ref_has_control((const unsigned char *)out, n) ||
+      !ref_valid_utf8((const unsigned char *)out, n))
+    fail("the escaped name is cut, has a control character or is not UTF-8", name, (int)n);
+  if (!ref_has_control((const unsigned char *)name, len) &&
+      ref_valid_utf8((const unsigned char *)name, len) && strcmp(out, name) != 0)
+    fail("a name with nothing to escape was changed", name, (int)n);
+  if (bs_text_escape(small, sizeof(small), name) != n || strncmp(small, out, strlen(small)) != 0)
+    fail("a small buffer does not get a prefix of the escaped name", name, (int)n);
+  free(out);
 }
 
 /* @fn over @name must write @dir + name into a big buffer, and must refuse
@@ -72,7 +107,7 @@ static void check_path(int (*fn)(char *, size_t, const char *), const char *dir,
   int rc = fn(buf, sizeof(buf), name);
   if (want != BS_OK) {
     if (rc != want)
-      fail("a path function's verdict differs from bs_name_validate's", name, rc);
+      fail("a path function's verdict differs from the reference for held names", name, rc);
     if (memcmp(buf, expect, sizeof(buf)) != 0)
       fail("a refused name left a partial path in the buffer", name, rc);
     return;
@@ -104,15 +139,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   name[size] = '\0';
   size_t len = strlen(name);
 
-  int rc = bs_name_validate(name), want = ref_validate(name, len);
+  int rc = bs_name_validate(name), want = ref_validate(name, len, 0);
   if (rc != want)
     fail("bs_name_validate differs from the reference", name, rc);
   if (rc == BS_OK && (len > BS_NAME_MAX || memchr(name, '/', len) || !strcmp(name, ".") ||
-                      !strcmp(name, "..") || !ref_valid_utf8((const unsigned char *)name, len)))
+                      !strcmp(name, "..") || !ref_valid_utf8((const unsigned char *)name, len) ||
+                      ref_has_control((const unsigned char *)name, len)))
     fail("a valid name breaks a rule", name, rc);
 
-  check_path(bs_snapshot_path, "/.bs/snapshots/", name, rc);
-  check_path(bs_branch_path, "/.bs/branches/", name, rc);
+  int held = ref_validate(name, len, 1);
+  check_path(bs_snapshot_path, "/.bs/snapshots/", name, held);
+  check_path(bs_branch_path, "/.bs/branches/", name, held);
+  check_escape(name, len);
   if (bs_name_validate(NULL) != BS_EINVALID)
     fail("NULL is not INVALID", "", 0);
   free(name);

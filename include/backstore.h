@@ -309,7 +309,8 @@ int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 /**
  * Store path of a snapshot's tree: "/.bs/snapshots/<name>".
  * @return 0; BS_EINVALID or BS_ENAME_TOO_LONG for a bad name (see
- * bs_name_validate()), BS_ENAME_TOO_LONG if the path does not fit in @p cap
+ * bs_name_validate(); a name with control characters, which a store may
+ * hold from before that rule, is accepted), BS_ENAME_TOO_LONG if the path does not fit in @p cap
  * bytes; on an error nothing is written to @p buf.
  */
 int bs_snapshot_path(char *buf, size_t cap, const char *name);
@@ -317,11 +318,30 @@ int bs_snapshot_path(char *buf, size_t cap, const char *name);
 int bs_branch_path(char *buf, size_t cap, const char *name);
 
 /**
- * Check a snapshot or branch name: non-empty valid UTF-8 of at most
- * BS_NAME_MAX bytes, not "." or "..", without '/' (NUL cannot occur in a C
- * string).  @return 0, BS_EINVALID or BS_ENAME_TOO_LONG.
+ * Check a new snapshot or branch name: non-empty valid UTF-8 of at most
+ * BS_NAME_MAX bytes, not "." or "..", without '/' and without control
+ * characters: C0 (U+0001..U+001F: tab, newline, escape ...), DEL (U+007F)
+ * and C1 (U+0080..U+009F).  NUL cannot occur in a C string.  Names a store
+ * already holds from before the control-character rule are still listed,
+ * reached and deleted (docs/names.md).
+ * @return 0, BS_EINVALID or BS_ENAME_TOO_LONG.
  */
 int bs_name_validate(const char *name);
+
+/** Room bs_text_escape() needs for any name: 4 bytes per byte, and the NUL. */
+#define BS_NAME_ESCAPED_MAX (4 * BS_NAME_MAX + 1)
+
+/**
+ * Make @p text safe for a line of a terminal or a log: each byte of a
+ * control character (C0, DEL, C1) and each byte that is not part of valid
+ * UTF-8 is written as "\xHH" (lower-case hex); everything else is copied.
+ * The result is valid UTF-8 without control characters.  It is written to
+ * @p buf (capacity @p cap, always NUL-terminated when @p cap > 0), cut
+ * before the first character or escape that does not fit.
+ * @return the length of the whole escaped text, without the NUL (as
+ * snprintf(): a result >= @p cap means it was cut).  NULL @p text is "".
+ */
+size_t bs_text_escape(char *buf, size_t cap, const char *text);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 
 #include "backstore/backend.h"
 #include "sim/image.h"
+#include "src/names.h"
 
 const uint8_t *bs__sim_img_take(bs__sim_rbuf *r, size_t n) {
   if (r->bad || n > r->n - r->off) {
@@ -230,7 +231,7 @@ static int get_tree_root(bs__sim_ld *c, bs__sim_tree *t, bool writable) {
 
 static char *get_tree_name(bs__sim_rbuf *r) {
   char *name = get_name(r, BS_NAME_MAX, true, NULL);
-  if (name && bs_name_validate(name) != 0) {
+  if (name && bs__name_validate_held(name) != 0) { /* may predate the control-character rule */
     free(name);
     r->bad = true;
     return NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "backstore/sim.h"
@@ -107,6 +108,30 @@ static bool mask_btrfs_leaf(const bs__dmask *m, const bs__dop *op, const bs__dou
   return true;
 }
 
+/* Whether the real volume holding @root is out of inodes, or nearly out of
+ * space for an operation that needs @need bytes: then a NO_SPACE there is
+ * the volume's size, which the sim's model does not have, not a divergence.
+ * "Nearly": less free than @need plus 1 MiB or 1/32 of the volume, whichever
+ * is more (a filesystem's own metadata needs room too).  @why names what
+ * ran out. */
+static bool volume_full(const char *root, uint64_t need, char *why, size_t cap) {
+  struct statvfs v;
+  if (statvfs(root, &v) != 0)
+    return false;
+  if (v.f_files > 0 && (v.f_ffree == 0 || v.f_favail == 0)) {
+    snprintf(why, cap, "out of inodes: %.300s has %llu, none free", root, (unsigned long long)v.f_files);
+    return true;
+  }
+  uint64_t unit = v.f_frsize ? v.f_frsize : v.f_bsize;
+  uint64_t total = (uint64_t)v.f_blocks * unit, avail = (uint64_t)v.f_bavail * unit;
+  uint64_t slack = total / 32 > (1u << 20) ? total / 32 : (1u << 20);
+  if (avail >= need + slack)
+    return false;
+  snprintf(why, cap, "out of space: %.300s has %llu of %llu KiB free", root,
+           (unsigned long long)(avail >> 10), (unsigned long long)(total >> 10));
+  return true;
+}
+
 typedef struct seed_run {
   const bs_diff_opts *o;
   bs_diff_result *res;
@@ -148,7 +173,24 @@ static void trace_line(seed_run *r, uint32_t i, const char *text, const bs__dout
           s->text[0] ? " " : "", s->text, bs_err_name(x->rc), x->text[0] ? " " : "", x->text);
 }
 
-static void run_ops(seed_run *r) {
+/* The real side failed with NO_SPACE where the sim did not, on a full
+ * volume: say so in the result, and end the seed with BS_ENO_SPACE. */
+static int real_volume_full(seed_run *r, uint32_t i, const char *text, const bs__dop *op,
+                            const bs__dout *s) {
+  bs_diff_divergence *d = &r->res->div;
+  uint64_t need = op->kind == DF_WRITE || op->kind == DF_SETXATTR ? op->len : 0;
+  if (!volume_full(r->o->root, need, d->real, sizeof(d->real)))
+    return 0;
+  d->seed = r->res->seed;
+  d->op_index = i;
+  snprintf(d->op, sizeof(d->op), "%s", text);
+  snprintf(d->what, sizeof(d->what), "volume full");
+  snprintf(d->sim, sizeof(d->sim), "%.20s%s%.300s", bs_err_name(s->rc), s->text[0] ? " " : "", s->text);
+  return BS_ENO_SPACE;
+}
+
+/* 0, or BS_ENO_SPACE when the real volume filled up (not a divergence). */
+static int run_ops(seed_run *r) {
   uint32_t ops = r->o->ops ? r->o->ops : BS_DIFF_DEFAULT_OPS;
   char text[640];
   for (uint32_t i = 0; i < ops; i++) {
@@ -165,6 +207,9 @@ static void run_ops(seed_run *r) {
     if (s.rc != x.rc || strcmp(s.text, x.text) != 0) {
       if (mask_btrfs_leaf(&r->mask, &op, &s, &x, r->sim, r->real, r->scratch)) {
         r->res->masked++;
+      } else if (x.rc == BS_ENO_SPACE && s.rc != BS_ENO_SPACE &&
+                 real_volume_full(r, i, text, &op, &s) != 0) {
+        return BS_ENO_SPACE;
       } else {
         divergence_op(r, i, text);
         bs_diff_divergence *d = &r->res->div;
@@ -173,7 +218,7 @@ static void run_ops(seed_run *r) {
         snprintf(d->sim, sizeof(d->sim), "%.20s%s%.300s", bs_err_name(s.rc), s.text[0] ? " " : "", s.text);
         snprintf(d->real, sizeof(d->real), "%.20s%s%.300s", bs_err_name(x.rc),
                  x.text[0] ? " " : "", x.text);
-        return;
+        return 0;
       }
     } else if (s.rc == BS_OK) {
       bs__dgen_learn(&r->gen, &op);
@@ -185,9 +230,10 @@ static void run_ops(seed_run *r) {
       ok = bs__dstate_sweep(r->sim, r->real, &r->mask, r->scratch, &r->res->div, &r->res->masked);
     if (!ok) {
       divergence_op(r, i, text);
-      return;
+      return 0;
     }
   }
+  return 0;
 }
 
 int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) {
@@ -200,6 +246,13 @@ int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) 
   seed_run r = {.o = o, .res = out, .mask = {.fs = bs_fs_type_from_name(o->profile)}};
   char dir[4096];
   int rc = make_seed_dir(dir, sizeof(dir), o->root, seed);
+  if (rc == BS_ENO_SPACE && volume_full(o->root, 0, out->div.real, sizeof(out->div.real))) {
+    snprintf(out->div.what, sizeof(out->div.what), "volume full");
+    out->div.seed = seed;
+    snprintf(out->div.op, sizeof(out->div.op), "(making the seed's directory %.300s)", dir);
+    remove_tree(dir);
+    return rc;
+  }
   if (rc != 0) {
     snprintf(out->div.real, sizeof(out->div.real), "cannot make %.300s: %s", dir, bs_strerror(rc));
     return rc;
@@ -218,7 +271,7 @@ int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) 
     if (o->trace)
       fprintf(o->trace, "# bslab diff trace 1 (a plain op list)\n# profile %s seed %" PRIu64
               " ops %" PRIu32 "\n", o->profile, seed, o->ops ? o->ops : BS_DIFF_DEFAULT_OPS);
-    run_ops(&r);
+    rc = run_ops(&r);
   }
   bs_close(r.sim);
   bs_close(r.real);

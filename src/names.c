@@ -1,9 +1,11 @@
 /* Snapshot and branch names: validation (docs/names.md) and the store paths
  * built from them.  A name reaches a path only through these functions. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "backstore.h"
+#include "src/names.h"
 
 /* Length of the valid UTF-8 sequence at @s (1..4), or 0 if it is not one.
  * Rejects overlong forms, surrogates and code points above U+10FFFF. */
@@ -38,7 +40,14 @@ static size_t utf8_seq(const unsigned char *s, size_t left) {
   return n;
 }
 
-int bs_name_validate(const char *name) {
+/* A control character at @s, whose valid UTF-8 sequence is @n bytes long:
+ * C0 (U+0000..U+001F), DEL (U+007F) or C1 (U+0080..U+009F, C2 80..C2 9F). */
+static bool is_control(const unsigned char *s, size_t n) {
+  return (n == 1 && (s[0] < 0x20 || s[0] == 0x7f)) || (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f);
+}
+
+/* The rules of docs/names.md; @controls: whether control characters pass. */
+static int check_name(const char *name, bool controls) {
   if (!name || !*name)
     return BS_EINVALID;
   size_t len = strlen(name);
@@ -51,15 +60,47 @@ int bs_name_validate(const char *name) {
     if (s[i] == '/')
       return BS_EINVALID;
     size_t n = utf8_seq(s + i, len - i);
-    if (n == 0)
+    if (n == 0 || (!controls && is_control(s + i, n)))
       return BS_EINVALID;
     i += n;
   }
   return BS_OK;
 }
 
+int bs_name_validate(const char *name) { return check_name(name, false); }
+
+int bs__name_validate_held(const char *name) { return check_name(name, true); }
+
+size_t bs_text_escape(char *buf, size_t cap, const char *text) {
+  const unsigned char *s = (const unsigned char *)(text ? text : "");
+  size_t len = strlen((const char *)s), need = 0, at = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_seq(s + i, len - i);
+    bool escape = n == 0 || is_control(s + i, n);
+    if (n == 0)
+      n = 1; /* a byte that is not valid UTF-8: escaped alone */
+    size_t w = escape ? 4 * n : n;
+    if (buf && need == at && at + w < cap) { /* whole pieces only, while they fit */
+      for (size_t k = 0; k < n; k++) {
+        if (escape)
+          snprintf(buf + at + 4 * k, 5, "\\x%02x", s[i + k]);
+        else
+          buf[at + k] = (char)s[i + k];
+      }
+      at += w;
+    }
+    need += w;
+    i += n;
+  }
+  if (buf && cap > 0)
+    buf[at] = '\0';
+  return need;
+}
+
+/* Paths reach the trees of existing snapshots and branches too, whose names
+ * may predate the rule against control characters. */
 static int tree_path(char *buf, size_t cap, const char *dir, const char *name) {
-  int rc = bs_name_validate(name);
+  int rc = bs__name_validate_held(name);
   if (rc != 0)
     return rc;
   if (!buf)

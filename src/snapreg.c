@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backstore/wire.h"
+#include "src/names.h"
 #include "src/ssz.h"
 
 #define MAGIC "BSREG001"
@@ -158,7 +159,7 @@ int bs__snapreg_check(const bs__snapreg *r) {
   for (size_t i = 0; i < r->nsnaps; i++) {
     const bs_snapshot_info *s = &r->snaps[i];
     if (s->id == 0 || s->id >= r->next_id || (i > 0 && s->id <= r->snaps[i - 1].id) || !s->readonly ||
-        bs_name_validate(s->name) != 0)
+        bs__name_validate_held(s->name) != 0)
       return BS_ECORRUPT;
     for (size_t j = 0; j < i; j++)
       if (strcmp(r->snaps[j].name, s->name) == 0)
@@ -171,7 +172,7 @@ int bs__snapreg_check(const bs__snapreg *r) {
   }
   for (size_t i = 0; i < r->nbranches; i++) {
     const bs__branch_rec *b = &r->branches[i];
-    if (b->id == 0 || b->id >= r->next_branch_id || bs_name_validate(b->name) != 0 ||
+    if (b->id == 0 || b->id >= r->next_branch_id || bs__name_validate_held(b->name) != 0 ||
         (i > 0 && strcmp(r->branches[i - 1].name, b->name) >= 0) || snap_index(r, b->snapshot_id) == SIZE_MAX)
       return BS_ECORRUPT;
     for (size_t j = 0; j < i; j++)

@@ -58,9 +58,11 @@ int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *nam
  * NULL) gets the record it had. */
 int bs__snapreg_remove_branch(bs__snapreg *r, const char *name, bs__branch_rec *out);
 
-/* Every invariant: both counters at least 1, valid unique names, ids
- * ascending and below next_id, branches sorted with unique names and ids,
- * each on an existing snapshot, branch counts exact.  0 or BS_ECORRUPT. */
+/* Every invariant: both counters at least 1, unique names that pass
+ * bs__name_validate_held() (a registry may predate the control-character
+ * rule new names pass), ids ascending and below next_id, branches sorted
+ * with unique names and ids, each on an existing snapshot, branch counts
+ * exact.  0 or BS_ECORRUPT. */
 int bs__snapreg_check(const bs__snapreg *r);
 
 /* The file format (docs/snapshots.md): "BSREG001", u64 next_id,

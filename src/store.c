@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "src/names.h"
 
 extern const bs_backend_ops bs__sim_ops;
 extern const bs_backend_ops bs__real_ops; /* real/linux.c or real/darwin_libc.c */
@@ -59,10 +60,14 @@ int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...) {
   if (!st)
     return err;
   st->last_os_errno = os_errno;
+  char raw[sizeof(st->last_msg)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(st->last_msg, sizeof(st->last_msg), fmt, ap);
+  vsnprintf(raw, sizeof(raw), fmt, ap);
   va_end(ap);
+  /* A message may quote a name or path with a newline or an escape
+   * sequence in it; whoever prints it gets one safe line (docs/names.md). */
+  bs_text_escape(st->last_msg, sizeof(st->last_msg), raw);
   return err;
 }
 
@@ -268,16 +273,22 @@ int bs_sync(bs_store *st, const char *path) {
   DISPATCH(st, sync, path);
 }
 
-/* Snapshot and branch names are checked here once, for every backend. */
-#define CHECK_NAME(st, what, name)                                                        \
-  do {                                                                                    \
-    int nrc_ = bs_name_validate(name);                                                    \
-    if (nrc_ != 0 && (st))                                                                \
-      return bs_store_fail((st), nrc_, 0, "%s: bad name: %s", (what), bs_strerror(nrc_)); \
-  } while (0)
+/* Snapshot and branch names are checked here once, for every backend: a new
+ * name by bs_name_validate(), the name of an existing branch by the rules
+ * its name may have been made under (src/names.h). */
+static int check_name(bs_store *st, const char *what, const char *name, bool new_name) {
+  int rc = new_name ? bs_name_validate(name) : bs__name_validate_held(name);
+  if (rc != 0 && st && new_name && bs__name_validate_held(name) == 0)
+    return bs_store_fail(st, rc, 0, "%s: bad name: a new name may not hold a control character", what);
+  if (rc != 0 && st)
+    return bs_store_fail(st, rc, 0, "%s: bad name: %s", what, bs_strerror(rc));
+  return rc;
+}
 
 int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  CHECK_NAME(st, "snapshot create", name);
+  int rc = check_name(st, "snapshot create", name, true);
+  if (rc != 0 && st)
+    return rc;
   DISPATCH(st, snapshot_create, name, out);
 }
 
@@ -318,12 +329,16 @@ int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
 }
 
 int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
-  CHECK_NAME(st, "branch create", name);
+  int rc = check_name(st, "branch create", name, true);
+  if (rc != 0 && st)
+    return rc;
   DISPATCH(st, branch_create, snapshot_id, name);
 }
 
 int bs_branch_delete(bs_store *st, const char *name) {
-  CHECK_NAME(st, "branch delete", name);
+  int rc = check_name(st, "branch delete", name, false);
+  if (rc != 0 && st)
+    return rc;
   DISPATCH(st, branch_delete, name);
 }
 
@@ -331,7 +346,9 @@ int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
   if (!snapshot_id)
     return bad_arg(st, "branch parent", "NULL output");
   *snapshot_id = 0;
-  CHECK_NAME(st, "branch parent", name);
+  int rc = check_name(st, "branch parent", name, false);
+  if (rc != 0 && st)
+    return rc;
   DISPATCH(st, branch_parent, name, snapshot_id);
 }
 

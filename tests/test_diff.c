@@ -4,7 +4,6 @@
  * the divergence; and one test per kernel behaviour a differential run found
  * the sim missing, each body run on the sim profiles and on the real volumes
  * (so the expectation is the kernel's, and the sim is held to it). */
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,18 +18,6 @@
 static const char *const linux_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
 
 /* The shared volume of @fs, or skip the test (fail with BS_REQUIRE_REAL=1). */
-
-/* Entries of host directory @dir (0 when it is empty). */
-static int entries(const char *dir) {
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return n;
-}
 
 /* Each seed's directory, made in a fresh subdirectory so that a leftover shows. */
 static void fresh_root(char *root, size_t cap, const bs_vol *v, const char *tag) {
@@ -57,7 +44,7 @@ static void diff_agrees_with_the_kernel_on_every_linux_fs(void **state) {
                  seed, r.div.op_index, r.div.op, r.div.what, r.div.subject, r.div.sim, r.div.real);
       assert_int_equal(r.ops_run, ops);
       assert_true(r.errors_agreed > 0); /* the stream meets errors, not only successes */
-      assert_int_equal(entries(root), 0); /* the seed's directory is gone */
+      assert_int_equal(bs_test_host_entries(root), 0); /* the seed's directory is gone */
     }
     assert_int_equal(rmdir(root), 0);
   }
@@ -111,7 +98,7 @@ static void diff_finds_a_divergence_and_refuses_the_wrong_fs(void **state) {
   assert_int_equal(r.div.op_index, 0);
   assert_non_null(strstr(r.div.sim, "type=3/btrfs"));
   assert_non_null(strstr(r.div.real, "type=6/tmpfs"));
-  assert_int_equal(entries(root), 0);
+  assert_int_equal(bs_test_host_entries(root), 0);
   assert_int_equal(rmdir(root), 0);
 }
 

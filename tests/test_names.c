@@ -10,7 +10,8 @@ static void names_valid_set_is_accepted(void **state) {
     "caf\xc3\xa9",                 /* é, 2-byte */
     "\xe6\x97\xa5\xe6\x9c\xac",    /* 日本, 3-byte */
     "\xf0\x9f\x93\xb8 snap",       /* 📸, 4-byte */
-    "tab\there", "-dash", "--option-looking", "$(reboot)", "; reboot", "name'with\"quotes",
+    "-dash", "--option-looking", "$(reboot)", "; reboot", "name'with\"quotes", "back\\slash",
+    "\xc2\xa0nbsp", /* U+00A0, just past the C1 controls */
   };
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
     if (bs_name_validate(ok[i]) != 0)
@@ -27,6 +28,8 @@ static void names_invalid_set_is_INVALID(void **state) {
     "\xed\xa0\x80",     /* surrogate U+D800 */
     "\xf4\x90\x80\x80", /* above U+10FFFF */
     "\xff", "\x80", "ok\xfe",
+    "tab\there", "new\nline", "\x1b[31m", "del\x7f", "\x01",  /* C0 controls and DEL */
+    "nel\xc2\x85", "\xc2\x80", "\xc2\x9f", /* C1 controls U+0085, U+0080, U+009F */
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     if (bs_name_validate(bad[i]) != BS_EINVALID)
@@ -66,6 +69,19 @@ static void names_never_produce_paths_outside_their_tree(void **state) {
   assert_bs_err(bs_snapshot_path(buf, 10, "fits-not"), BS_ENAME_TOO_LONG);
 }
 
+/* A name with a control character is refused as a new name, but a store may
+ * hold one from before that rule: its tree still has a path. */
+static void names_held_with_control_characters_still_have_paths(void **state) {
+  (void)state;
+  char buf[64];
+  assert_bs_err(bs_name_validate("old\nname"), BS_EINVALID);
+  assert_bs_ok(bs_snapshot_path(buf, sizeof(buf), "old\nname"));
+  assert_string_equal(buf, "/.bs/snapshots/old\nname");
+  assert_bs_ok(bs_branch_path(buf, sizeof(buf), "esc\x1b[0m"));
+  assert_string_equal(buf, "/.bs/branches/esc\x1b[0m");
+  assert_bs_err(bs_branch_path(buf, sizeof(buf), "a/\n"), BS_EINVALID); /* the other rules hold */
+}
+
 /* A buffer too small is refused untouched: a truncated "/.bs/snapshots/a"
  * would name another snapshot (found by fuzz/names_fuzzer.c). */
 static void names_path_too_small_writes_nothing(void **state) {
@@ -87,6 +103,7 @@ int main(void) {
     cmocka_unit_test(names_length_limit_is_255_bytes),
     cmocka_unit_test(names_never_produce_paths_outside_their_tree),
     cmocka_unit_test(names_path_too_small_writes_nothing),
+    cmocka_unit_test(names_held_with_control_characters_still_have_paths),
   };
   return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }

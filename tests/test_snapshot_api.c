@@ -112,7 +112,7 @@ static void names_body(bs_store *st, const bs_target *t, void *ctx) {
   char *l255 = name_of_len(255, "a"), *u255 = name_of_len(255, "\xe6\x97\xa5"); /* 日 x 85 */
   const char *ok[] = {
     "with spaces", " leading and trailing ", "caf\xc3\xa9", "cafe\xcc\x81", /* é two ways */
-    "\xf0\x9f\x93\xb8 snap", "tab\there", "-dash", "$(reboot)", "...", l255, u255,
+    "\xf0\x9f\x93\xb8 snap", "-dash", "$(reboot)", "...", l255, u255,
     "Nightly", "nightly", /* byte for byte, also on case-insensitive apfs */
   };
   size_t nok = sizeof(ok) / sizeof(ok[0]);
@@ -147,6 +147,7 @@ static void names_body(bs_store *st, const bs_target *t, void *ctx) {
     "\xed\xa0\x80",     /* surrogate U+D800 */
     "\xed\xbf\xbf",     /* surrogate U+DFFF */
     "\xf4\x90\x80\x80", /* above U+10FFFF */
+    "tab\there", "new\nline", "esc\x1b[2J", "del\x7f", "nel\xc2\x85", /* control characters */
   };
   bs_snapshot_info si;
   for (size_t i = 0; i < sizeof(too_long) / sizeof(too_long[0]); i++) {

@@ -75,10 +75,15 @@ int bs_diff_check_root(char *why, size_t cap, const char *profile, const char *r
  * Run seed @p seed: a fresh sim store and a fresh directory
  * `<root>/bs-diff-<pid>-<seed>` (removed afterwards, whatever happened).  A
  * divergence is not an error of this function: it returns 0 with
- * @p out->diverged set.
- * @return 0; BS_EINVALID for bad options; the error that kept the stores
- * from being opened or the directory from being made or removed (described
- * in @p out->div.real).
+ * @p out->diverged set.  Nor is a NO_SPACE of the real side where the sim
+ * succeeded while the real volume is out of inodes or (nearly) out of space
+ * (docs/diff.md): that volume is too small for the run, and the seed ends
+ * with BS_ENO_SPACE, @p out->div.what "volume full", @p out->div.real
+ * naming what ran out, and @p out->div.op_index and @p out->div.op the
+ * operation ("(making the seed's directory ...)" before the first).
+ * @return 0; BS_EINVALID for bad options; BS_ENO_SPACE for a full real
+ * volume; the error that kept the stores from being opened or the directory
+ * from being made or removed (described in @p out->div.real).
  */
 int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed);
 

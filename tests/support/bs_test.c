@@ -5,6 +5,7 @@
 #include <fiu.h>
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -199,6 +200,17 @@ void bs_test_host_path(const bs_target *t, const char *path, char *buf) {
   assert_non_null(t->root);
   int n = snprintf(buf, 4096, "%s%s", t->root, path);
   assert_true(n > 0 && n < 4096);
+}
+
+size_t bs_test_host_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d)
+    fail_msg("opendir %s: %s", dir, strerror(errno));
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return n;
 }
 
 /* The real volumes every body runs on, in this order, and the open flags of

@@ -132,6 +132,9 @@ bool bs_test_exact_space(const bs_target *t);
 void bs_test_check(bs_store *st, const bs_target *t);
 /* Host path of store path @path on real target @t into @buf (cap 4096). */
 void bs_test_host_path(const bs_target *t, const char *path, char *buf);
+/* Entries of host directory @dir, "." and ".." not counted; fails the test
+ * if it cannot be read. */
+size_t bs_test_host_entries(const char *dir);
 
 /* Physical layout of a real file, from FIEMAP (synced first). */
 typedef struct bs_test_extent {

@@ -1,7 +1,5 @@
 #include "tests/support/snap_test.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,12 +156,5 @@ void bs_snap_test_assert_host_trees(bs_store *st, const bs_target *t, const char
 size_t bs_snap_test_host_entries(const bs_target *t, const char *rel) {
   char dir[4096];
   bs_test_host_path(t, rel, dir);
-  DIR *d = opendir(dir);
-  if (!d)
-    fail_msg("opendir %s: %s", dir, strerror(errno));
-  size_t n = 0;
-  for (struct dirent *e; (e = readdir(d)) != NULL;)
-    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return n;
+  return bs_test_host_entries(dir);
 }

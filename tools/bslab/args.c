@@ -32,6 +32,13 @@ int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
   return BSLAB_USAGE;
 }
 
+const char *bslab_trace_dir(const bslab_args *a) {
+  if (a->trace_dir)
+    return a->trace_dir;
+  const char *d = getenv("BSLAB_TRACE_DIR");
+  return d && d[0] ? d : "bslab-traces";
+}
+
 bool bslab_parse_u64(const char *s, uint64_t *out) {
   if (!s || *s < '0' || *s > '9')
     return false;

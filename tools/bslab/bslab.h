@@ -83,6 +83,10 @@ int bslab_parse(bslab_args *a, int argc, char **argv, unsigned allowed);
 int bslab_parse_global(bslab_args *a, int argc, char **argv, int *verb_index);
 /* Parse an unsigned decimal number; false if @s is not one. */
 bool bslab_parse_u64(const char *s, uint64_t *out);
+/* Where a verb writes the traces it was not told to write elsewhere:
+ * --trace-dir, else $BSLAB_TRACE_DIR, else ./bslab-traces (made only when
+ * a trace is written). */
+const char *bslab_trace_dir(const bslab_args *a);
 /* "bslab: VERB: message" on stderr and the hint to --help; returns BSLAB_USAGE. */
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -96,6 +100,9 @@ int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *s
 int bslab_op_error_detail(const bslab_args *a, const char *subject, int rc, const char *detail);
 /* "bslab: VERB: message" on stderr; returns BSLAB_USAGE. */
 int bslab_env_error(const bslab_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write @s for a line of text: control characters (and bytes that are not
+ * UTF-8) as \xHH escapes (bs_text_escape(), docs/names.md). */
+void bslab_text(FILE *f, const char *s);
 /* Write @s as a JSON string literal. */
 void bslab_json_str(FILE *f, const char *s);
 /* Write @n bytes as lowercase hex. */

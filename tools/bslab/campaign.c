@@ -14,13 +14,6 @@
 #include "backstore/sim.h"
 #include "tools/bslab/bslab.h"
 
-/* Where the traces of failing seeds go without --trace-dir: $BSLAB_TRACE_DIR,
- * else this directory (made only when a seed fails). */
-static const char *default_trace_dir(void) {
-  const char *d = getenv("BSLAB_TRACE_DIR");
-  return d && d[0] ? d : "bslab-traces";
-}
-
 typedef struct progress_state {
   FILE *text; /* the summary and digests: stdout, or stderr when --json - has it */
   bool tty, quiet, digest, shown;
@@ -155,7 +148,7 @@ int bslab_campaign(bslab_args *a) {
     .sim_bug = a->sim_bug,
     .faults = a->faults && strcmp(a->faults, "none") != 0 ? a->faults : NULL,
     .trace = trace,
-    .trace_dir = a->trace_dir ? a->trace_dir : default_trace_dir(),
+    .trace_dir = bslab_trace_dir(a),
     .trace_all = a->trace_all,
     .progress = on_progress,
     .seed_done = on_seed,

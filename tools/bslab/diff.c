@@ -1,11 +1,14 @@
 /* bslab diff: the same seeded operation stream against a sim profile and the
  * real kernel (include/backstore/diff.h, docs/diff.md).  Progress on stderr,
  * a summary on stdout, the first divergence with its trace and the command
- * that reproduces it.  Exit 1 on a divergence, 2 on usage or environment. */
+ * that reproduces it; its trace goes to the trace directory (--trace-dir,
+ * $BSLAB_TRACE_DIR, ./bslab-traces) unless --trace wrote every seed's.  Exit
+ * 1 on a divergence, 2 on usage or environment, a full real volume included. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +73,35 @@ static void print_divergence(const bslab_args *a, const char *profile, uint32_t 
          profile, a->root, d->seed, ops);
 }
 
+/* Write a diverging seed's trace into the trace directory (made when
+ * missing), its path into @path; false after a message. */
+static bool save_trace(const bslab_args *a, const char *profile, uint64_t seed, const char *buf,
+                       size_t len, char *path, size_t cap) {
+  const char *dir = bslab_trace_dir(a);
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    bslab_env_error(a, "cannot make trace directory '%s': %s", dir, strerror(errno));
+    return false;
+  }
+  if ((size_t)snprintf(path, cap, "%s/diff-%s-seed-%" PRIu64 ".trace", dir, profile, seed) >= cap) {
+    bslab_env_error(a, "trace directory name too long: '%s'", dir);
+    return false;
+  }
+  return write_file(a, path, buf, len);
+}
+
+/* The real volume filled up: an environment problem, not a divergence. */
+static void print_volume_full(const bslab_args *a, const bs_diff_divergence *d) {
+  char where[sizeof(d->op) + sizeof(d->sim) + 96];
+  if (d->op[0] == '(')
+    snprintf(where, sizeof(where), "seed %" PRIu64 " %s", d->seed, d->op);
+  else
+    snprintf(where, sizeof(where), "seed %" PRIu64 ", op %" PRIu32 ": %s: sim %s, real NO_SPACE",
+             d->seed, d->op_index, d->op, d->sim);
+  bslab_env_error(a, "real volume full (%s), not a divergence: %s.  The sim does not model this "
+                  "volume's size: free space or inodes on it, or give a --root on a larger volume",
+                  d->real, where);
+}
+
 /* Run one seed with its trace in memory; on a divergence the trace goes to
  * a file.  Returns the bs_diff_run_seed() code. */
 static int run_seed(const bslab_args *a, bs_diff_opts *o, uint64_t seed, bs_diff_result *r,
@@ -92,12 +124,8 @@ static int run_seed(const bslab_args *a, bs_diff_opts *o, uint64_t seed, bs_diff
   if (rc == 0 && r->diverged) {
     if (a->trace) { /* already written, with every other seed's */
       snprintf(trace_path, cap, "%s", strcmp(a->trace, "-") == 0 ? "(standard output)" : a->trace);
-    } else {
-      const char *tmp = getenv("TMPDIR");
-      snprintf(trace_path, cap, "%s/bslab-diff-%s-%" PRIu64 ".trace", tmp && *tmp ? tmp : "/tmp",
-               o->profile, seed);
-      if (!write_file(a, trace_path, buf, len))
-        trace_path[0] = '\0';
+    } else if (!save_trace(a, o->profile, seed, buf, len, trace_path, cap)) {
+      trace_path[0] = '\0';
     }
   }
   free(buf);
@@ -144,7 +172,10 @@ int bslab_diff(bslab_args *a) {
     if (rc != 0) {
       if (ps.tty && ps.shown)
         fputs("\r\033[K", stderr);
-      bslab_env_error(a, "seed %" PRIu64 ": %s", first + i, r.div.real[0] ? r.div.real : bs_strerror(rc));
+      if (rc == BS_ENO_SPACE && strcmp(r.div.what, "volume full") == 0)
+        print_volume_full(a, &r.div);
+      else
+        bslab_env_error(a, "seed %" PRIu64 ": %s", first + i, r.div.real[0] ? r.div.real : bs_strerror(rc));
       status = BSLAB_USAGE;
       break;
     }

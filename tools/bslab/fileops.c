@@ -193,7 +193,8 @@ int bslab_cat(bslab_args *a) {
 
 static int print_entry(void *ctx, const char *name, bs_file_kind kind) {
   (void)ctx;
-  printf("%s%s\n", name, kind == BS_KIND_DIR ? "/" : "");
+  bslab_text(stdout, name); /* one line per entry: /.bs/snapshots lists snapshot names */
+  printf("%s\n", kind == BS_KIND_DIR ? "/" : "");
   return 0;
 }
 

@@ -2,6 +2,7 @@
  * of an output file. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/bslab/bslab.h"
@@ -10,15 +11,39 @@ int bslab_op_error(const bslab_args *a, const char *subject, int rc, bs_store *s
   return bslab_op_error_detail(a, subject, rc, st ? bs_last_message(st) : "");
 }
 
+void bslab_text(FILE *f, const char *s) {
+  char buf[BS_NAME_ESCAPED_MAX];
+  size_t need = bs_text_escape(buf, sizeof(buf), s);
+  if (need < sizeof(buf)) {
+    fputs(buf, f);
+    return;
+  }
+  char *big = malloc(need + 1);
+  if (big)
+    bs_text_escape(big, need + 1, s);
+  fputs(big ? big : buf, f); /* out of memory: the part that fits */
+  free(big);
+}
+
 int bslab_op_error_detail(const bslab_args *a, const char *subject, int rc, const char *detail) {
-  fprintf(stderr, "bslab: %s: %s%s%s (%s)%s%s\n", a->verb, subject ? subject : "",
-          subject ? ": " : "", bs_strerror(rc), bs_err_name(rc), *detail ? "; " : "", detail);
+  fprintf(stderr, "bslab: %s: ", a->verb);
+  if (subject) {
+    bslab_text(stderr, subject);
+    fputs(": ", stderr);
+  }
+  fprintf(stderr, "%s (%s)%s", bs_strerror(rc), bs_err_name(rc), *detail ? "; " : "");
+  bslab_text(stderr, detail);
+  fputc('\n', stderr);
   return BSLAB_FAILED;
 }
 
 void bslab_vmessage(const bslab_args *a, const char *fmt, va_list ap) {
   fprintf(stderr, "bslab: %s%s", a->verb ? a->verb : "", a->verb ? ": " : "");
-  vfprintf(stderr, fmt, ap);
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0)
+    msg = NULL;
+  bslab_text(stderr, msg ? msg : "(out of memory)"); /* it may quote a name or an argument */
+  free(msg);
 }
 
 int bslab_env_error(const bslab_args *a, const char *fmt, ...) {
@@ -37,6 +62,8 @@ void bslab_json_str(FILE *f, const char *s) {
       fprintf(f, "\\%c", *p);
     else if (*p < 0x20 || *p == 0x7f)
       fprintf(f, "\\u%04x", *p);
+    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 controls too: JSON allows them raw */
+      fprintf(f, "\\u%04x", *++p);
     else
       fputc(*p, f); /* UTF-8 passes through: names are valid UTF-8 */
   }

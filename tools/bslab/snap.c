@@ -79,7 +79,11 @@ static int print_created(const bslab_args *a, const bs_snapshot_info *s, const c
   char uuid[37], path[BS_NAME_MAX + 32];
   bslab_uuid_str(uuid, s->uuid);
   bs_snapshot_path(path, sizeof(path), s->name);
-  printf("created snapshot %s: id %" PRIu64 ", uuid %s, at %s\n", s->name, s->id, uuid, path);
+  printf("created snapshot ");
+  bslab_text(stdout, s->name);
+  printf(": id %" PRIu64 ", uuid %s, at ", s->id, uuid);
+  bslab_text(stdout, path);
+  putchar('\n');
   return BSLAB_OK;
 }
 
@@ -107,10 +111,12 @@ static int snap_list(bslab_args *a, bslab_vol *v, const char *fmt) {
   for (size_t i = 0; i < n && status == BSLAB_OK; i++) {
     char uuid[37];
     bslab_uuid_str(uuid, all[i].uuid);
-    if (strcmp(fmt, "text") == 0)
-      printf("%-6" PRIu64 " %-8" PRIu32 " %-20" PRIu64 " %-36s %s\n", all[i].id,
-             all[i].branch_count, all[i].created_ns, uuid, all[i].name);
-    else if (strcmp(fmt, "json") == 0) {
+    if (strcmp(fmt, "text") == 0) {
+      printf("%-6" PRIu64 " %-8" PRIu32 " %-20" PRIu64 " %-36s ", all[i].id, all[i].branch_count,
+             all[i].created_ns, uuid);
+      bslab_text(stdout, all[i].name); /* one row, whatever the name holds */
+      putchar('\n');
+    } else if (strcmp(fmt, "json") == 0) {
       if (i)
         putchar(',');
       info_json(&all[i]);
@@ -131,8 +137,11 @@ static int snap_delete(bslab_args *a, bslab_vol *v) {
   if ((rc = bs_snapshot_delete(v->st, id)) != 0)
     return bslab_op_error(a, a->pos[1], rc, v->st);
   int status = bslab_vol_commit(v, a);
-  if (status == BSLAB_OK)
-    printf("deleted snapshot %s (id %" PRIu64 ")\n", a->pos[1], id);
+  if (status == BSLAB_OK) {
+    printf("deleted snapshot ");
+    bslab_text(stdout, a->pos[1]);
+    printf(" (id %" PRIu64 ")\n", id);
+  }
   return status;
 }
 
@@ -202,9 +211,17 @@ int bslab_branch(bslab_args *a) {
   if (status == BSLAB_OK && create) {
     char path[BS_NAME_MAX + 32];
     bs_branch_path(path, sizeof(path), branch);
-    printf("created branch %s of snapshot %s (id %" PRIu64 ") at %s\n", branch, a->pos[1], id, path);
+    printf("created branch ");
+    bslab_text(stdout, branch);
+    printf(" of snapshot ");
+    bslab_text(stdout, a->pos[1]);
+    printf(" (id %" PRIu64 ") at ", id);
+    bslab_text(stdout, path);
+    putchar('\n');
   } else if (status == BSLAB_OK) {
-    printf("deleted branch %s\n", branch);
+    printf("deleted branch ");
+    bslab_text(stdout, branch);
+    putchar('\n');
   }
   return bslab_vol_finish(&v, a, status == BSLAB_OK, status);
 }
