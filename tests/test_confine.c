@@ -298,7 +298,7 @@ static void a_branch_cannot_reach_other_trees(void **state) {
 typedef struct swapper {
   const sandbox *s;
   atomic_bool stop;
-  long swaps;
+  atomic_long swaps;
 } swapper;
 
 static void *swap_loop(void *arg) {
@@ -306,9 +306,13 @@ static void *swap_loop(void *arg) {
   char d[PATH_MAX], l[PATH_MAX];
   host(d, w->s->store, "d");
   host(l, w->s->store, "d-link");
+  /* A short sleep between swaps: a thread that never blocks would keep
+   * valgrind's one running thread to itself. */
+  struct timespec nap = {0, 20000};
   while (!atomic_load(&w->stop)) {
     if (renameat2(AT_FDCWD, d, AT_FDCWD, l, RENAME_EXCHANGE) == 0)
-      w->swaps++;
+      atomic_fetch_add(&w->swaps, 1);
+    nanosleep(&nap, NULL);
   }
   return NULL;
 }
@@ -321,8 +325,15 @@ static void a_symlink_swapped_in_during_operations_never_leads_out_body(void) {
   swapper w = {.s = &s};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, swap_loop, &w), 0);
-  int iters = bs_test_iterations(3000), ok = 0, refused = 0;
-  for (int i = 0; i < iters; i++) {
+  /* Threads may take turns coarsely (valgrind runs one at a time): the
+   * swapper has run before the first round, and each round sleeps a
+   * moment so that it runs between and during them. */
+  struct timespec nap = {0, 100000};
+  for (int t = 0; t < 100000 && atomic_load(&w.swaps) == 0; t++)
+    nanosleep(&nap, NULL);
+  int iters = bs_test_iterations(3000), ok = 0, refused = 0, i = 0;
+  for (; i < iters; i++) {
+    nanosleep(&nap, NULL);
     char f[64];
     snprintf(f, sizeof(f), "/d/f%d", i % 7);
     int rcs[] = {bs_create(s.st, f, 0644), bs_write(s.st, f, 0, "x", 1), bs_chmod(s.st, f, 0600),
@@ -340,9 +351,9 @@ static void a_symlink_swapped_in_during_operations_never_leads_out_body(void) {
   }
   atomic_store(&w.stop, true);
   pthread_join(th, NULL);
-  print_message("    [ info     ] %d rounds, %ld swaps, %d ops inside, %d refused\n", iters, w.swaps, ok,
-                refused);
-  assert_true(w.swaps > 0);
+  long swaps = atomic_load(&w.swaps);
+  print_message("    [ info     ] %d rounds, %ld swaps, %d ops inside, %d refused\n", i, swaps, ok, refused);
+  assert_true(swaps > 0);
   assert_true(ok > 0);
   assert_outside_untouched(&s);
   sandbox_free(&s);
