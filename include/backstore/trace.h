@@ -92,9 +92,10 @@ int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err);
 int bs_trace_write(FILE *f, const bs_trace *t);
 
 /**
- * Write @p t to the file @p path (through a temporary file and rename(2), so
- * no half-written trace is left).  @return 0, or BS_EIO with errno's reason
- * in @p err.
+ * Write @p t to the file @p path through bs_lab_file_open() (a temporary
+ * file, fsync'ed and renamed over @p path): on a failure @p path is as it
+ * was, never half written.  @return 0, or the mapped errno (BS_EIO,
+ * BS_ENO_SPACE, ...) with the reason in @p err.
  */
 int bs_trace_save(const bs_trace *t, const char *path, bs_trace_error *err);
 

@@ -1,11 +1,10 @@
 /* bslab campaign --json FILE: the summary as one JSON object, for CI gates
- * (docs/campaign.md, "JSON summary").  Written through a temporary file and
- * rename(2): a gate never reads half a summary. */
-#include <errno.h>
+ * (docs/campaign.md, "JSON summary").  Written through bs_lab_file (a
+ * temporary file renamed over FILE): a gate never reads half a summary, and
+ * a failed write leaves the old FILE. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tools/bslab/bslab.h"
 
@@ -35,12 +34,11 @@ static void failure(FILE *f, const bs_campaign_opts *o, const bs_campaign_failur
 }
 
 int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
-  char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", a->json, (long)getpid()) >= sizeof(tmp))
-    return bslab_env_error(a, "--json path too long");
-  FILE *f = fopen(tmp, "w");
-  if (!f)
-    return bslab_env_error(a, "cannot write '%s': %s", tmp, strerror(errno));
+  bs_lab_file lf;
+  char why[512];
+  if (bs_lab_file_open(&lf, a->json, why, sizeof(why)) != 0)
+    return bslab_env_error(a, "%s", why);
+  FILE *f = lf.f;
   fputs("{\n  ", f);
   fprintf(f, "\"format\": 1, ");
   field_str(f, "backend", o->backend ? o->backend : "sim", true);
@@ -70,11 +68,7 @@ int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs
     first = false;
   }
   fputs("]\n}\n", f);
-  bool bad = ferror(f) != 0;
-  if (fclose(f) != 0 || bad || rename(tmp, a->json) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return bslab_env_error(a, "cannot write '%s': %s", a->json, strerror(e));
-  }
+  if (bs_lab_file_commit(&lf, why, sizeof(why)) != 0)
+    return bslab_env_error(a, "%s", why);
   return 0;
 }

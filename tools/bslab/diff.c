@@ -41,17 +41,6 @@ static void seed_line(progress_state *ps, const bs_diff_result *r) {
             r->seed, ps->seeds_done, ps->seeds_total, r->diverged ? "DIVERGED" : "ok", r->ops_run);
 }
 
-/* Write @len bytes of @buf to @path; false after a message. */
-static bool write_file(const bslab_args *a, const char *path, const char *buf, size_t len) {
-  FILE *f = fopen(path, "w");
-  bool ok = f && fwrite(buf, 1, len, f) == len;
-  if (f && fclose(f) != 0)
-    ok = false;
-  if (!ok)
-    bslab_env_error(a, "cannot write trace '%s': %s", path, strerror(errno ? errno : EIO));
-  return ok;
-}
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,7 +85,7 @@ static int run_seed(const bslab_args *a, bs_diff_opts *o, uint64_t seed, bs_diff
       const char *tmp = getenv("TMPDIR");
       snprintf(trace_path, cap, "%s/bslab-diff-%s-%" PRIu64 ".trace", tmp && *tmp ? tmp : "/tmp",
                o->profile, seed);
-      if (!write_file(a, trace_path, buf, len))
+      if (!bslab_write_file(a, trace_path, buf, len, "trace"))
         trace_path[0] = '\0';
     }
   }
@@ -127,9 +116,9 @@ int bslab_diff(bslab_args *a) {
   if (bs_diff_check_root(why, sizeof(why), profile, a->root) != 0)
     return bslab_env_error(a, "%s", why);
 
-  FILE *all = NULL;
-  if (a->trace && !(all = strcmp(a->trace, "-") == 0 ? stdout : fopen(a->trace, "w")))
-    return bslab_env_error(a, "cannot write trace '%s': %s", a->trace, strerror(errno));
+  bslab_out all = {0};
+  if (a->trace && bslab_out_open(&all, a, a->trace, "--trace") != 0)
+    return BSLAB_USAGE;
   uint64_t first = a->seed_set ? a->seed : 1, n = a->seeds_set ? a->seeds : 1;
   uint32_t ops = a->ops_set ? (uint32_t)a->ops : BS_DIFF_DEFAULT_OPS;
   progress_state ps = {.tty = isatty(2) == 1, .quiet = a->quiet, .seeds_total = n, .ops = ops};
@@ -140,7 +129,7 @@ int bslab_diff(bslab_args *a) {
   bs_diff_result r;
   char trace_path[4096];
   for (uint64_t i = 0; i < n; i++) {
-    int rc = run_seed(a, &o, first + i, &r, all, trace_path, sizeof(trace_path));
+    int rc = run_seed(a, &o, first + i, &r, all.f, trace_path, sizeof(trace_path));
     if (rc != 0) {
       if (ps.tty && ps.shown)
         fputs("\r\033[K", stderr);
@@ -159,8 +148,9 @@ int bslab_diff(bslab_args *a) {
     }
   }
   double secs = now_s() - t0;
-  if (all && all != stdout && fclose(all) != 0 && status == BSLAB_OK)
-    status = bslab_env_error(a, "cannot write trace '%s'", a->trace);
+  /* A run that could not finish leaves an old --trace FILE as it was. */
+  if (bslab_out_close(&all, a, status != BSLAB_USAGE) != 0)
+    status = BSLAB_USAGE;
   if (status == BSLAB_USAGE)
     return status;
   printf("diff: profile %s, root %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32 " ops per seed\n",
