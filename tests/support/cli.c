@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,9 @@
 #include "tests/support/bs_test.h"
 
 static char tmp[96]; /* per-suite temp dir under /tmp */
+static unsigned time_limit; /* seconds a run may take; 0: no limit */
+
+void bs_cli_set_time_limit(unsigned seconds) { time_limit = seconds; }
 
 const char *bs_cli_tmp(void) { return tmp; }
 
@@ -70,11 +74,16 @@ void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
     int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
       _exit(126);
+    if (time_limit)
+      alarm(time_limit); /* kept across execv */
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }
   int ws = 0;
-  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  struct rusage ru;
+  memset(&ru, 0, sizeof(ru));
+  assert_int_equal(wait4(pid, &ws, 0, &ru), pid);
+  r->maxrss_kb = ru.ru_maxrss;
   r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
   r->out = bs_cli_slurp(outp, &r->outlen);
   r->err = bs_cli_slurp(errp, NULL);
