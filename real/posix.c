@@ -135,7 +135,7 @@ int bs__px_mkdir(void *ctx, const char *path, uint32_t mode) {
  * bytes it wrote below the old end of the file, but it must not leave the
  * file longer than it was (the sim's writes are all or nothing): the old
  * size is restored, which also frees what the failed write allocated past
- * it.  docs/real.md, "Failed writes". */
+ * it.  docs/guarantees.md, "Failed writes". */
 int bs__px_pwrite(void *ctx, const char *path, uint64_t off, const void *buf, size_t len) {
   (void)ctx;
   if (off > (uint64_t)INT64_MAX - len)
