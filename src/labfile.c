@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backstore/lab.h"
+#include "src/dirsync.h"
 
 static int failed(char *why, size_t cap, const char *what, const char *path, int e) {
   if (why && cap)
@@ -80,23 +81,6 @@ int bs_lab_file_open(bs_lab_file *lf, const char *path, char *why, size_t cap) {
   return e ? failed(why, cap, "write", path, e) : 0;
 }
 
-/* fsync the directory holding @path, where the filesystem can. */
-static int sync_dir(const char *path) {
-  char dir[sizeof(((bs_lab_file *)0)->path)];
-  snprintf(dir, sizeof(dir), "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    snprintf(dir, sizeof(dir), ".");
-  else
-    slash[slash == dir] = '\0';
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return errno;
-  int e = fsync(fd) == 0 ? 0 : errno;
-  close(fd);
-  return e == EINVAL ? 0 : e; /* some filesystems cannot fsync a directory */
-}
-
 int bs_lab_file_commit(bs_lab_file *lf, char *why, size_t cap) {
   if (!lf->f)
     return failed(why, cap, "write", lf->path, EBADF);
@@ -116,7 +100,7 @@ int bs_lab_file_commit(bs_lab_file *lf, char *why, size_t cap) {
     return failed(why, cap, "write", lf->path, e);
   }
   /* Renamed: the file is complete; only its durability is in question. */
-  if (lf->tmp[0] && (e = sync_dir(lf->path)) != 0)
+  if (lf->tmp[0] && (e = bs__fsync_dir_of(lf->path)) != 0)
     return failed(why, cap, "sync the directory of", lf->path, e);
   return 0;
 }
