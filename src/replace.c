@@ -19,10 +19,10 @@
 /* The parts of @path a replacement needs: the directory to sync and the
  * prefix (everything up to the last '/') and name of the file. */
 typedef struct target {
-  char dir[PATH_CAP];   /* "/" or "/a/b" */
-  char tmp[PATH_CAP];   /* the temporary file */
-  size_t prefix;                   /* bytes of @path up to and with its last '/' */
-  const char *base;                /* the last component */
+  char dir[PATH_CAP]; /* "/" or "/a/b" */
+  char tmp[PATH_CAP]; /* the temporary file */
+  size_t prefix;      /* bytes of @path up to and with its last '/' */
+  const char *base;   /* the last component */
 } target;
 
 static int split(bs_store *st, const char *path, target *t) {

@@ -54,6 +54,19 @@ void bs_cli_free(bs_cli_run *r) {
   memset(r, 0, sizeof(*r));
 }
 
+/* Resident size of this process in KiB (VmRSS), 0 if unknown. */
+static long self_rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  long kb = 0;
+  char line[256];
+  while (f && fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return kb;
+}
+
 void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
   char outp[128], errp[128];
   snprintf(outp, sizeof(outp), "%s/stdout", tmp);
@@ -66,6 +79,7 @@ void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
   }
   argv[n] = NULL;
   fflush(NULL);
+  r->fork_rss_kb = self_rss_kb();
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {

@@ -12,7 +12,12 @@ typedef struct bs_cli_run {
   char *out;   /* stdout, NUL-terminated (may hold NULs before the end) */
   size_t outlen;
   char *err;   /* stderr */
-  long maxrss_kb; /* the most memory the run held (getrusage's ru_maxrss) */
+  /* The most memory the run held (getrusage's ru_maxrss), in KiB.  It counts
+   * the fork's copy of the test process too (the kernel carries the peak
+   * across execve), so a run is known to have held at most
+   * maxrss_kb - fork_rss_kb of its own only when that is small. */
+  long maxrss_kb;
+  long fork_rss_kb; /* the test process's resident size when it forked the run */
 } bs_cli_run;
 
 /* Make the suite's temp dir /tmp/bslab-@name-XXXXXX, unset BSLAB_IMAGE and
