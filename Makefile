@@ -25,7 +25,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 # logic included: its Linux tests run it through a fake seam), and the
 # platform half of real/ chosen here.
 LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c) \
-             $(wildcard real/sys.c real/posix.c real/host.c real/host_ns.c real/host_snap.c real/darwin.c \
+             $(wildcard real/sys.c real/resolve.c real/posix.c real/host.c real/host_ns.c real/host_snap.c real/darwin.c \
              real/darwin_snap.c real/darwin_tree.c))
 ifeq ($(UNAME_S),Darwin)
 LIB_SRC += $(wildcard real/darwin_libc.c real/darwin_libc_snap.c)

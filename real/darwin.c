@@ -49,39 +49,45 @@ static const darwin_os *D(void *ctx) { return (const darwin_os *)ctx; }
     return f->name(f->ctx, __VA_ARGS__);                                                    \
   }
 
-FWD(create, (void *ctx, const char *path, uint32_t mode), path, mode)
-FWD(mkdir, (void *ctx, const char *path, uint32_t mode), path, mode)
-FWD(pwrite, (void *ctx, const char *path, uint64_t off, const void *buf, size_t len), path, off,
+FWD(create, (void *ctx, const bs__hpath *path, uint32_t mode), path, mode)
+FWD(mkdir, (void *ctx, const bs__hpath *path, uint32_t mode), path, mode)
+FWD(pwrite, (void *ctx, const bs__hpath *path, uint64_t off, const void *buf, size_t len), path, off,
     buf, len)
-FWD(pread, (void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread),
+FWD(pread, (void *ctx, const bs__hpath *path, uint64_t off, void *buf, size_t len, size_t *nread),
     path, off, buf, len, nread)
-FWD(truncate, (void *ctx, const char *path, uint64_t size), path, size)
-FWD(unlink, (void *ctx, const char *path), path)
-FWD(rmdir, (void *ctx, const char *path), path)
-FWD(rename, (void *ctx, const char *from, const char *to), from, to)
-FWD(stat, (void *ctx, const char *path, bs_stat_info *out), path, out)
-FWD(chmod, (void *ctx, const char *path, uint32_t mode), path, mode)
-FWD(chown, (void *ctx, const char *path, uint32_t uid, uint32_t gid), path, uid, gid)
-FWD(utimens, (void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns), path, atime_ns,
+FWD(truncate, (void *ctx, const bs__hpath *path, uint64_t size), path, size)
+FWD(unlink, (void *ctx, const bs__hpath *path), path)
+FWD(rmdir, (void *ctx, const bs__hpath *path), path)
+FWD(rename, (void *ctx, const bs__hpath *from, const bs__hpath *to), from, to)
+FWD(stat, (void *ctx, const bs__hpath *path, bs_stat_info *out), path, out)
+FWD(chmod, (void *ctx, const bs__hpath *path, uint32_t mode), path, mode)
+FWD(chown, (void *ctx, const bs__hpath *path, uint32_t uid, uint32_t gid), path, uid, gid)
+FWD(utimens, (void *ctx, const bs__hpath *path, int64_t atime_ns, int64_t mtime_ns), path, atime_ns,
     mtime_ns)
-FWD(readdir, (void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx), path, cb, cb_ctx)
-FWD(setxattr, (void *ctx, const char *path, const char *name, const void *val, size_t len), path,
+FWD(readdir, (void *ctx, const bs__hpath *path, bs_readdir_cb cb, void *cb_ctx), path, cb, cb_ctx)
+FWD(setxattr, (void *ctx, const bs__hpath *path, const char *name, const void *val, size_t len), path,
     name, val, len)
 FWD(getxattr,
-    (void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len), path,
+    (void *ctx, const bs__hpath *path, const char *name, void *buf, size_t cap, size_t *len), path,
     name, buf, cap, len)
-FWD(removexattr, (void *ctx, const char *path, const char *name), path, name)
-FWD(listxattr, (void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx), path, cb, cb_ctx)
-FWD(sync, (void *ctx, const char *path), path)
+FWD(removexattr, (void *ctx, const bs__hpath *path, const char *name), path, name)
+FWD(listxattr, (void *ctx, const bs__hpath *path, bs_xattr_cb cb, void *cb_ctx), path, cb, cb_ctx)
+FWD(sync, (void *ctx, const bs__hpath *path), path)
 FWD(syncfs, (void *ctx, const char *root), root)
 FWD(usage, (void *ctx, const char *root, bs_usage *out), root, out)
-FWD(lock, (void *ctx, const char *path, int exclusive, int *handle), path, exclusive, handle)
+FWD(lock, (void *ctx, const bs__hpath *path, int exclusive, int *handle), path, exclusive, handle)
+FWD(root_open, (void *ctx, const char *abs, bs__hroot *out), abs, out)
 
 #undef FWD
 
 static void fwd_unlock(void *ctx, int handle) {
   const bs_host_os *f = &D(ctx)->files;
   f->unlock(f->ctx, handle);
+}
+
+static void fwd_root_close(void *ctx, bs__hroot *root) {
+  const bs_host_os *f = &D(ctx)->files;
+  f->root_close(f->ctx, root);
 }
 
 /* ---- platform operations ------------------------------------------------ */
@@ -163,7 +169,7 @@ static int darwin_caps(void *ctx, const char *root, bs_caps *out) {
   return 0;
 }
 
-static int darwin_clone(void *ctx, const char *src, const char *dst) {
+static int darwin_clone(void *ctx, const bs__hpath *src, const bs__hpath *dst) {
   ((darwin_os *)ctx)->detail[0] = '\0';
   const darwin_os *d = D(ctx);
   const bs_host_os *f = &d->files;
@@ -178,7 +184,7 @@ static int darwin_clone(void *ctx, const char *src, const char *dst) {
     return -EEXIST;
   if (rc != -ENOENT)
     return rc;
-  rc = d->sys.clonefile(d->sys.ctx, src, dst, BS_CLONE_NOFOLLOW);
+  rc = d->sys.clonefile(d->sys.ctx, src->abs, dst->abs, BS_CLONE_NOFOLLOW);
   if (rc == 0)
     return 0;
   /* dst was absent a moment ago and clonefile did not find it there: what
@@ -210,7 +216,8 @@ int bs__darwin_make_os(const bs_host_os **out, const bs_darwin_sys *sys, const b
       !files->unlink || !files->rmdir || !files->rename || !files->stat || !files->chmod ||
       !files->chown || !files->utimens || !files->readdir || !files->setxattr ||
       !files->getxattr || !files->removexattr || !files->listxattr || !files->sync ||
-      !files->syncfs || !files->usage || !files->lock != !files->unlock)
+      !files->syncfs || !files->usage || !files->lock != !files->unlock ||
+      !files->root_open != !files->root_close)
     return BS_EINVALID;
   /* The snapshot members come all together or not at all. */
   bool snaps = bs__darwin_sys_has_snapshots(sys);
@@ -255,6 +262,10 @@ int bs__darwin_make_os(const bs_host_os **out, const bs_darwin_sys *sys, const b
   if (files->lock) {
     d->os.lock = fwd_lock;
     d->os.unlock = fwd_unlock;
+  }
+  if (files->root_open) {
+    d->os.root_open = fwd_root_open;
+    d->os.root_close = fwd_root_close;
   }
   /* Branches and copied snapshots need only clonefile and the files; native
    * snapshots check for the fs_snapshot calls themselves. */

@@ -165,17 +165,17 @@ static char *rec_dir(const char *vol) { return bs__darwin_join(vol, ".bs/apfs");
 static int rec_write(bs__darwin_os *d, const char *vol, const char *name, const char *dst) {
   const bs_host_os *f = &d->files;
   char *dir = rec_dir(vol), *p = dir ? bs__darwin_join(dir, name) : NULL;
-  int rc = p ? f->mkdir(f->ctx, dir, 0700) : -ENOMEM;
+  int rc = p ? f->mkdir(f->ctx, BS__HOST_PATH(dir), 0700) : -ENOMEM;
   if (rc == -EEXIST)
     rc = 0;
   if (rc == 0)
-    rc = f->create(f->ctx, p, 0600);
+    rc = f->create(f->ctx, BS__HOST_PATH(p), 0600);
   if (rc == 0) {
-    rc = f->pwrite(f->ctx, p, 0, dst, strlen(dst));
+    rc = f->pwrite(f->ctx, BS__HOST_PATH(p), 0, dst, strlen(dst));
     if (rc == 0)
-      rc = f->sync(f->ctx, p);
+      rc = f->sync(f->ctx, BS__HOST_PATH(p));
     if (rc != 0)
-      (void)f->unlink(f->ctx, p);
+      (void)f->unlink(f->ctx, BS__HOST_PATH(p));
   }
   free(p);
   free(dir);
@@ -186,7 +186,7 @@ static int rec_write(bs__darwin_os *d, const char *vol, const char *name, const 
 static int rec_read(const bs__darwin_os *d, const char *p, char **out) {
   const bs_host_os *f = &d->files;
   bs_stat_info si;
-  int rc = f->stat(f->ctx, p, &si);
+  int rc = f->stat(f->ctx, BS__HOST_PATH(p), &si);
   if (rc == 0 && (si.kind != BS_KIND_FILE || si.size == 0 || si.size > 4096))
     rc = -EBADMSG;
   char *s = rc == 0 ? malloc(si.size + 1) : NULL;
@@ -194,7 +194,7 @@ static int rec_read(const bs__darwin_os *d, const char *p, char **out) {
     rc = -ENOMEM;
   size_t n = 0;
   if (rc == 0)
-    rc = f->pread(f->ctx, p, 0, s, si.size, &n);
+    rc = f->pread(f->ctx, BS__HOST_PATH(p), 0, s, si.size, &n);
   if (rc == 0 && (n != si.size || memchr(s, '\0', n)))
     rc = -EBADMSG;
   if (rc != 0) {
@@ -234,7 +234,7 @@ static int rec_each(bs__darwin_os *d, const char *vol, rec_fn fn, void *ctx) {
 
 static int rec_remove(bs__darwin_os *d, const char *vol, const char *name) {
   char *dir = rec_dir(vol), *p = dir ? bs__darwin_join(dir, name) : NULL;
-  int rc = p ? d->files.unlink(d->files.ctx, p) : -ENOMEM;
+  int rc = p ? d->files.unlink(d->files.ctx, BS__HOST_PATH(p)) : -ENOMEM;
   free(p);
   free(dir);
   return rc == -ENOENT ? 0 : rc;
@@ -280,7 +280,7 @@ static int native_snap(bs__darwin_os *d, const char *src, const char *dst, uint8
     k += snprintf(name + k, sizeof(name) - (size_t)k, "%02x", r[i]);
   /* Each step is undone, in reverse, if a later one fails. */
   int step = 0;
-  if ((e = f->mkdir(f->ctx, dst, 0755)) != 0)
+  if ((e = f->mkdir(f->ctx, BS__HOST_PATH(dst), 0755)) != 0)
     return e;
   step = 1;
   if ((e = rec_write(d, src, name, dst)) != 0)
@@ -305,7 +305,7 @@ undo:
     (void)s->fs_snapshot_delete(s->ctx, src, name);
   if (step >= 2)
     (void)rec_remove(d, src, name);
-  (void)f->rmdir(f->ctx, dst);
+  (void)f->rmdir(f->ctx, BS__HOST_PATH(dst));
   memset(uuid, 0, 16);
   return e;
 }
@@ -325,7 +325,7 @@ static int native_delete(bs__darwin_os *d, const char *vol, const char *name, co
   if (e == 0)
     e = rec_remove(d, vol, name);
   if (e == 0) {
-    e = d->files.rmdir(d->files.ctx, dir);
+    e = d->files.rmdir(d->files.ctx, BS__HOST_PATH(dir));
     e = e == -ENOENT ? 0 : e;
   }
   return e;
@@ -350,7 +350,7 @@ static int find_rec(bs__darwin_os *d, const char *vol, const char *name, const c
 static int remount(bs__darwin_os *d, const char *vol, const char *name, const char *dir, void *ctx) {
   (void)ctx;
   bs_stat_info si;
-  if (d->files.stat(d->files.ctx, dir, &si) != 0 || si.kind != BS_KIND_DIR || mounted_on(d, dir, name))
+  if (d->files.stat(d->files.ctx, BS__HOST_PATH(dir), &si) != 0 || si.kind != BS_KIND_DIR || mounted_on(d, dir, name))
     return 0;
   int e = d->sys.fs_snapshot_mount(d->sys.ctx, vol, dir, name, BS_MNT_RDONLY);
   if (e == -ENOENT)
@@ -385,7 +385,7 @@ static void drop_unrecorded(bs__darwin_os *d, const char *vol) {
   for (size_t i = 0; e == 0 && !c.oom && dir && i < c.names.n; i++) {
     char *p = bs__darwin_join(dir, c.names.v[i]);
     bs_stat_info si;
-    if (p && d->files.stat(d->files.ctx, p, &si) == -ENOENT) {
+    if (p && d->files.stat(d->files.ctx, BS__HOST_PATH(p), &si) == -ENOENT) {
       int x = d->sys.fs_snapshot_delete(d->sys.ctx, vol, c.names.v[i]);
       if (x == -EPERM || x == -EACCES)
         (void)diskutil_delete(d, vol, c.names.v[i]);
@@ -402,16 +402,17 @@ static void drop_unrecorded(bs__darwin_os *d, const char *vol) {
 int bs__darwin_make_root(void *ctx, const char *path) {
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
-  return d->files.mkdir(d->files.ctx, path, 0755);
+  return d->files.mkdir(d->files.ctx, BS__HOST_PATH(path), 0755);
 }
 
-int bs__darwin_reserve(void *ctx, const char *root, const char *dir) {
+int bs__darwin_reserve(void *ctx, const bs__hpath *root_p, const bs__hpath *dir_p) {
+  const char *root = root_p->abs, *dir = dir_p->abs;
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
-  int e = d->files.mkdir(d->files.ctx, dir, 0700);
+  int e = d->files.mkdir(d->files.ctx, BS__HOST_PATH(dir), 0700);
   if (e == -EEXIST) {
     bs_stat_info si;
-    e = d->files.stat(d->files.ctx, dir, &si);
+    e = d->files.stat(d->files.ctx, BS__HOST_PATH(dir), &si);
     if (e == 0 && si.kind != BS_KIND_DIR)
       e = -ENOTDIR;
   }
@@ -425,8 +426,9 @@ int bs__darwin_reserve(void *ctx, const char *root, const char *dir) {
   return e;
 }
 
-int bs__darwin_snap_create(void *ctx, bs__snap_method m, const char *src, const char *dst,
+int bs__darwin_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src_p, const bs__hpath *dst_p,
                            uint8_t uuid[16]) {
+  const char *src = src_p->abs, *dst = dst_p->abs;
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
   memset(uuid, 0, 16);
@@ -442,16 +444,17 @@ int bs__darwin_snap_create(void *ctx, bs__snap_method m, const char *src, const 
   return -EINVAL;
 }
 
-int bs__darwin_branch_create(void *ctx, bs__snap_method m, const char *src, const char *dst) {
+int bs__darwin_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst) {
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
   if (m != BS__SNAP_NATIVE && m != BS__SNAP_REFLINK && m != BS__SNAP_COPY)
     return -EINVAL;
   /* A native snapshot's tree holds the reserved directory as it was: not copied. */
-  return bs__darwin_copy_tree(d, src, dst, m == BS__SNAP_COPY);
+  return bs__darwin_copy_tree(d, src->abs, dst->abs, m == BS__SNAP_COPY);
 }
 
-int bs__darwin_tree_delete(void *ctx, bs__snap_method m, const char *path) {
+int bs__darwin_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p) {
+  const char *path = p->abs;
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
   if (m == BS__SNAP_NATIVE && bs__darwin_sys_has_snapshots(&d->sys)) {

@@ -45,7 +45,7 @@ static int collect(void *ctx, const char *name, bs_file_kind kind) {
 
 int bs__darwin_list_dir(const bs__darwin_os *d, const char *path, bs__names *out) {
   coll c = {{0}, 0};
-  int rc = d->files.readdir(d->files.ctx, path, collect, &c);
+  int rc = d->files.readdir(d->files.ctx, BS__HOST_PATH(path), collect, &c);
   if (rc == 0 && c.oom)
     rc = -ENOMEM;
   if (rc != 0)
@@ -59,14 +59,14 @@ int bs__darwin_list_dir(const bs__darwin_os *d, const char *path, bs__names *out
 int bs__darwin_remove_tree(bs__darwin_os *d, const char *path) {
   const bs_host_os *f = &d->files;
   bs_stat_info si;
-  int rc = f->stat(f->ctx, path, &si);
+  int rc = f->stat(f->ctx, BS__HOST_PATH(path), &si);
   if (rc == -ENOENT)
     return 0;
   if (rc != 0)
     return rc;
   if (si.kind != BS_KIND_DIR)
-    return f->unlink(f->ctx, path);
-  if ((si.mode & 0700) != 0700 && (rc = f->chmod(f->ctx, path, si.mode | 0700)) != 0)
+    return f->unlink(f->ctx, BS__HOST_PATH(path));
+  if ((si.mode & 0700) != 0700 && (rc = f->chmod(f->ctx, BS__HOST_PATH(path), si.mode | 0700)) != 0)
     return rc; /* a read-only directory of a snapshot tree */
   bs__names names;
   if ((rc = bs__darwin_list_dir(d, path, &names)) != 0)
@@ -77,7 +77,7 @@ int bs__darwin_remove_tree(bs__darwin_os *d, const char *path) {
     free(p);
   }
   bs__names_free(&names);
-  return rc != 0 ? rc : f->rmdir(f->ctx, path);
+  return rc != 0 ? rc : f->rmdir(f->ctx, BS__HOST_PATH(path));
 }
 
 /* ---- metadata ----------------------------------------------------------------- */
@@ -89,20 +89,20 @@ static int add_xattr(void *ctx, const char *name) { return collect(ctx, name, BS
 static int copy_xattrs(const bs__darwin_os *d, const char *src, const char *dst) {
   const bs_host_os *f = &d->files;
   coll c = {{0}, 0};
-  int rc = f->listxattr(f->ctx, src, add_xattr, &c);
+  int rc = f->listxattr(f->ctx, BS__HOST_PATH(src), add_xattr, &c);
   if (rc == 0 && c.oom)
     rc = -ENOMEM;
   bs__names names = c.names;
   for (size_t i = 0; rc == 0 && i < names.n; i++) {
     size_t len = 0;
-    rc = f->getxattr(f->ctx, src, names.v[i], NULL, 0, &len);
+    rc = f->getxattr(f->ctx, BS__HOST_PATH(src), names.v[i], NULL, 0, &len);
     char *buf = rc == 0 ? malloc(len ? len : 1) : NULL;
     if (rc == 0 && !buf)
       rc = -ENOMEM;
     if (rc == 0 && len > 0)
-      rc = f->getxattr(f->ctx, src, names.v[i], buf, len, &len);
+      rc = f->getxattr(f->ctx, BS__HOST_PATH(src), names.v[i], buf, len, &len);
     if (rc == 0)
-      rc = f->setxattr(f->ctx, dst, names.v[i], buf, len);
+      rc = f->setxattr(f->ctx, BS__HOST_PATH(dst), names.v[i], buf, len);
     free(buf);
   }
   bs__names_free(&names);
@@ -112,15 +112,15 @@ static int copy_xattrs(const bs__darwin_os *d, const char *src, const char *dst)
 /* Owner (when allowed), xattrs, then mode and times of @src on @dst. */
 static int copy_meta(const bs__darwin_os *d, const char *src, const char *dst, const bs_stat_info *si) {
   const bs_host_os *f = &d->files;
-  int rc = f->chown(f->ctx, dst, si->uid, si->gid);
+  int rc = f->chown(f->ctx, BS__HOST_PATH(dst), si->uid, si->gid);
   if (rc == -EPERM)
     rc = 0; /* not root: the copy is the caller's, as clonefile(2) makes it */
   if (rc == 0)
     rc = copy_xattrs(d, src, dst);
   if (rc == 0)
-    rc = f->chmod(f->ctx, dst, si->mode);
+    rc = f->chmod(f->ctx, BS__HOST_PATH(dst), si->mode);
   if (rc == 0)
-    rc = f->utimens(f->ctx, dst, si->atime_ns, si->mtime_ns);
+    rc = f->utimens(f->ctx, BS__HOST_PATH(dst), si->atime_ns, si->mtime_ns);
   return rc;
 }
 
@@ -130,18 +130,18 @@ static int copy_entry(bs__darwin_os *d, const char *src, const char *dst);
 
 static int copy_file(const bs__darwin_os *d, const char *src, const char *dst, const bs_stat_info *si) {
   const bs_host_os *f = &d->files;
-  int rc = f->create(f->ctx, dst, 0600);
+  int rc = f->create(f->ctx, BS__HOST_PATH(dst), 0600);
   enum { CHUNK = 1 << 16 };
   char *buf = rc == 0 ? malloc(CHUNK) : NULL;
   if (rc == 0 && !buf)
     rc = -ENOMEM;
   for (uint64_t off = 0; rc == 0 && off < si->size;) {
     size_t n = 0;
-    rc = f->pread(f->ctx, src, off, buf, CHUNK, &n);
+    rc = f->pread(f->ctx, BS__HOST_PATH(src), off, buf, CHUNK, &n);
     if (rc == 0 && n == 0)
       break; /* shrank meanwhile */
     if (rc == 0)
-      rc = f->pwrite(f->ctx, dst, off, buf, n);
+      rc = f->pwrite(f->ctx, BS__HOST_PATH(dst), off, buf, n);
     off += n;
   }
   free(buf);
@@ -150,7 +150,7 @@ static int copy_file(const bs__darwin_os *d, const char *src, const char *dst, c
 
 static int copy_dir(bs__darwin_os *d, const char *src, const char *dst) {
   bs__names names;
-  int rc = d->files.mkdir(d->files.ctx, dst, 0700);
+  int rc = d->files.mkdir(d->files.ctx, BS__HOST_PATH(dst), 0700);
   if (rc == 0)
     rc = bs__darwin_list_dir(d, src, &names);
   if (rc != 0)
@@ -167,7 +167,7 @@ static int copy_dir(bs__darwin_os *d, const char *src, const char *dst) {
 
 static int copy_entry(bs__darwin_os *d, const char *src, const char *dst) {
   bs_stat_info si;
-  int rc = d->files.stat(d->files.ctx, src, &si);
+  int rc = d->files.stat(d->files.ctx, BS__HOST_PATH(src), &si);
   if (rc != 0)
     return rc;
   if (si.kind == BS_KIND_SYMLINK)
@@ -197,11 +197,11 @@ static int one_entry(bs__darwin_os *d, const char *src, const char *dst, bool co
 int bs__darwin_copy_tree(bs__darwin_os *d, const char *src, const char *dst, bool copy) {
   const bs_host_os *f = &d->files;
   bs_stat_info si;
-  int rc = f->stat(f->ctx, src, &si);
+  int rc = f->stat(f->ctx, BS__HOST_PATH(src), &si);
   if (rc == 0 && si.kind != BS_KIND_DIR)
     rc = -ENOTDIR;
   if (rc == 0)
-    rc = f->mkdir(f->ctx, dst, 0700);
+    rc = f->mkdir(f->ctx, BS__HOST_PATH(dst), 0700);
   if (rc != 0)
     return rc; /* EEXIST: someone else's, never touched */
   bs__names names;

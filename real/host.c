@@ -12,24 +12,30 @@
 
 static bs__host_store *H(bs_store *st) { return (bs__host_store *)st; }
 
-/* Fail with the code for -@neg_errno and "OP: PATH: strerror". */
-static int fail_errno(bs_store *st, const char *op, const char *path, int neg_errno) {
+int bs__host_fail_errno(bs_store *st, const char *op, const char *path, int neg_errno) {
   int e = -neg_errno;
+  if (e == BS__ESCAPE)
+    return bs_store_fail(st, BS_EPERMISSION, EXDEV,
+                         "%s: %s: a symlink on the way leads outside its tree (out of the store, or "
+                         "into its reserved directory .bs): refused",
+                         op, path);
   return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, path, strerror(e));
 }
 
-/* Store path -> host path for an operation of kind @intent (host_ns.c).
+/* Locate store path @path for an operation of kind @intent (host_ns.c).
  * A virtual directory is an error here: callers that can answer for one
  * (stat, readdir, the xattr reads) use bs__host_locate themselves. */
-static int host_path(bs_store *st, const char *op, const char *path, bs__host_intent intent, char **out) {
-  bs__host_loc l;
-  int rc = bs__host_locate(st, op, path, intent, &l);
-  if (rc != 0)
-    return rc;
-  if (!l.host)
-    return bs_store_fail(st, BS_EINVALID, EISDIR, "%s: %s: a directory", op, path);
-  *out = l.host;
-  return 0;
+static int host_loc(bs_store *st, const char *op, const char *path, bs__host_intent intent, bs__host_loc *l) {
+  int rc = bs__host_locate(st, op, path, intent, l);
+  if (rc == 0 && !l->host)
+    rc = bs_store_fail(st, BS_EINVALID, EISDIR, "%s: %s: a directory", op, path);
+  return rc;
+}
+
+/* The result of host call @e on located path @l: free it, map the error. */
+static int done(bs_store *st, const char *op, const char *path, bs__host_loc *l, int e) {
+  free(l->host);
+  return e == 0 ? 0 : bs__host_fail_errno(st, op, path, e);
 }
 
 int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *os, const char *root,
@@ -55,17 +61,19 @@ int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *o
   while (len > 0 && abs[len - 1] == '/')
     abs[--len] = '\0';
   bs_stat_info si;
-  int rc = os->stat(os->ctx, len ? abs : "/", &si);
+  bs__hpath rp = bs__hpath_host(len ? abs : "/");
+  int rc = os->stat(os->ctx, &rp, &si);
   if (rc == 0 && si.kind != BS_KIND_DIR)
     rc = -ENOTDIR;
+  bs__host_store *h = rc == 0 ? calloc(1, sizeof(*h)) : NULL;
+  if (rc == 0 && !h)
+    rc = -ENOMEM;
+  if (rc == 0 && os->root_open && (rc = os->root_open(os->ctx, rp.abs, &h->hroot)) == 0)
+    h->hr = &h->hroot;
   if (rc != 0) {
+    free(h);
     free(abs);
     return bs_err_from_errno(-rc);
-  }
-  bs__host_store *h = calloc(1, sizeof(*h));
-  if (!h) {
-    free(abs);
-    return BS_ENO_MEMORY;
   }
   h->base.ops = ops;
   h->os = os;
@@ -85,8 +93,9 @@ int bs__host_revive(bs__host_store *h) {
     return -ENOMEM;
   bs_stat_info msi;
   int e = 0;
-  if (os->reserve && os->stat(os->ctx, meta, &msi) == 0 && msi.kind == BS_KIND_DIR)
-    e = os->reserve(os->ctx, h->root_len ? h->root : "/", meta);
+  bs__hpath mp = bs__host_meta_hpath(h, meta), rp = bs__host_root_hpath(h);
+  if (os->reserve && os->stat(os->ctx, &mp, &msi) == 0 && msi.kind == BS_KIND_DIR)
+    e = os->reserve(os->ctx, &rp, &mp);
   free(meta);
   return e;
 }
@@ -100,109 +109,119 @@ int bs__host_create_store(const bs_host_os *os, const char *root) {
 
 void bs__host_close(bs_store *st) {
   bs__host_store *h = H(st);
+  if (h->hr)
+    h->os->root_close(h->os->ctx, &h->hroot);
   if (h->os->release)
     h->os->release(h->os->ctx);
   free(h->root);
   free(h);
 }
 
-/* One store path: join, call, map. */
-#define ON_PATH(st, op, intent, path, call)                                                 \
-  do {                                                                                      \
-    char *hp_ = NULL;                                                                       \
-    int rc_ = host_path((st), (op), (path), (intent), &hp_);                                \
-    if (rc_ != 0)                                                                           \
-      return rc_;                                                                           \
-    const bs_host_os *os = H(st)->os;                                                       \
-    const char *hp = hp_;                                                                   \
-    rc_ = (call);                                                                           \
-    free(hp_);                                                                              \
-    return rc_ == 0 ? 0 : fail_errno((st), (op), (path), rc_);                              \
-  } while (0)
-
 int bs__host_caps(bs_store *st, bs_caps *out) {
   bs__host_store *h = H(st);
   const char *root = h->root_len ? h->root : "/";
   int rc = h->os->caps(h->os->ctx, root, out);
-  return rc == 0 ? 0 : fail_errno(st, "caps", root, rc);
+  return rc == 0 ? 0 : bs__host_fail_errno(st, "caps", root, rc);
 }
 
 int bs__host_probe(bs_store *st, const char *path, bs_fs_type *out) {
   bs__host_store *h = H(st);
   int rc = h->os->fs_type(h->os->ctx, path, out);
-  return rc == 0 ? 0 : fail_errno(st, "probe", path, rc);
+  return rc == 0 ? 0 : bs__host_fail_errno(st, "probe", path, rc);
 }
 
 int bs__host_usage(bs_store *st, bs_usage *out) {
   bs__host_store *h = H(st);
   const char *root = h->root_len ? h->root : "/";
   int rc = h->os->usage(h->os->ctx, root, out);
-  return rc == 0 ? 0 : fail_errno(st, "usage", root, rc);
+  return rc == 0 ? 0 : bs__host_fail_errno(st, "usage", root, rc);
 }
 
 /* The checks of bs_reflink's contract in the sim's order (src exists and is
  * a regular file, dst does not exist), then the platform's clone; a clone the
  * filesystem cannot do is UNSUPPORTED with the filesystem's name. */
 int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
-  char *hs = NULL, *hd = NULL;
-  int rc = host_path(st, "reflink", src, BS__HOST_READ, &hs);
+  bs__host_loc s = {0}, d = {0};
+  int rc = host_loc(st, "reflink", src, BS__HOST_READ, &s);
   if (rc == 0)
-    rc = host_path(st, "reflink", dst, BS__HOST_NEW, &hd);
+    rc = host_loc(st, "reflink", dst, BS__HOST_NEW, &d);
   if (rc != 0) {
-    free(hs);
+    free(s.host);
     return rc;
   }
   const bs_host_os *os = H(st)->os;
   bs_stat_info si;
-  int e = os->stat(os->ctx, hs, &si);
+  int e = os->stat(os->ctx, &s.hp, &si);
   if (e != 0) {
-    rc = fail_errno(st, "reflink", src, e);
+    rc = bs__host_fail_errno(st, "reflink", src, e);
   } else if (si.kind != BS_KIND_FILE) {
     rc = bs_store_fail(st, BS_EINVALID, 0, "reflink: %s: not a regular file", src);
-  } else if ((e = os->stat(os->ctx, hd, &si)) == 0) {
+  } else if ((e = os->stat(os->ctx, &d.hp, &si)) == 0) {
     rc = bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
   } else if (e != -ENOENT) {
-    rc = fail_errno(st, "reflink", dst, e);
-  } else if ((e = os->clone(os->ctx, hs, hd)) != 0) {
-    rc = fail_errno(st, "reflink", src, e);
+    rc = bs__host_fail_errno(st, "reflink", dst, e);
+  } else if ((e = os->clone(os->ctx, &s.hp, &d.hp)) != 0) {
+    rc = bs__host_fail_errno(st, "reflink", src, e);
     if (rc == BS_EUNSUPPORTED) {
       bs_fs_type t = BS_FS_OTHER;
-      os->fs_type(os->ctx, hs, &t);
+      os->fs_type(os->ctx, s.host, &t);
       bs_store_fail(st, rc, -e, "reflink: %s: %s has no native reflink (%s)", src,
                     bs_fs_type_name(t), strerror(-e));
     }
   }
-  free(hs);
-  free(hd);
+  free(s.host);
+  free(d.host);
   return rc;
 }
 
+/* The file calls: locate, call the table, map. */
 int bs__host_create(bs_store *st, const char *path, uint32_t mode) {
-  ON_PATH(st, "create", BS__HOST_NEW, path, os->create(os->ctx, hp, mode));
+  bs__host_loc l;
+  int rc = host_loc(st, "create", path, BS__HOST_NEW, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "create", path, &l, os->create(os->ctx, &l.hp, mode));
 }
 
 int bs__host_mkdir(bs_store *st, const char *path, uint32_t mode) {
-  ON_PATH(st, "mkdir", BS__HOST_NEW, path, os->mkdir(os->ctx, hp, mode));
+  bs__host_loc l;
+  int rc = host_loc(st, "mkdir", path, BS__HOST_NEW, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "mkdir", path, &l, os->mkdir(os->ctx, &l.hp, mode));
 }
 
 int bs__host_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
-  ON_PATH(st, "write", BS__HOST_MODIFY, path, os->pwrite(os->ctx, hp, off, buf, len));
+  bs__host_loc l;
+  int rc = host_loc(st, "write", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "write", path, &l, os->pwrite(os->ctx, &l.hp, off, buf, len));
 }
 
 int bs__host_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  ON_PATH(st, "read", BS__HOST_READ, path, os->pread(os->ctx, hp, off, buf, len, nread));
+  bs__host_loc l;
+  int rc = host_loc(st, "read", path, BS__HOST_READ, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "read", path, &l, os->pread(os->ctx, &l.hp, off, buf, len, nread));
 }
 
 int bs__host_truncate(bs_store *st, const char *path, uint64_t size) {
-  ON_PATH(st, "truncate", BS__HOST_MODIFY, path, os->truncate(os->ctx, hp, size));
+  bs__host_loc l;
+  int rc = host_loc(st, "truncate", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "truncate", path, &l, os->truncate(os->ctx, &l.hp, size));
 }
 
 int bs__host_unlink(bs_store *st, const char *path) {
-  ON_PATH(st, "unlink", BS__HOST_REMOVE, path, os->unlink(os->ctx, hp));
+  bs__host_loc l;
+  int rc = host_loc(st, "unlink", path, BS__HOST_REMOVE, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "unlink", path, &l, os->unlink(os->ctx, &l.hp));
 }
 
 int bs__host_rmdir(bs_store *st, const char *path) {
-  ON_PATH(st, "rmdir", BS__HOST_REMOVE, path, os->rmdir(os->ctx, hp));
+  bs__host_loc l;
+  int rc = host_loc(st, "rmdir", path, BS__HOST_REMOVE, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "rmdir", path, &l, os->rmdir(os->ctx, &l.hp));
 }
 
 /* A rename stays inside its tree: between trees it is CROSS_DEVICE, as
@@ -216,48 +235,44 @@ int bs__host_rename(bs_store *st, const char *from, const char *to) {
     rc = bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "rename: %s -> %s: between trees", from, to);
   if (rc == 0) {
     const bs_host_os *os = H(st)->os;
-    int e = os->rename(os->ctx, f.host, t.host);
-    rc = e == 0 ? 0 : fail_errno(st, "rename", from, e);
+    int e = os->rename(os->ctx, &f.hp, &t.hp);
+    rc = e == 0 ? 0 : bs__host_fail_errno(st, "rename", from, e);
   }
   free(f.host);
   free(t.host);
   return rc;
 }
 
-/* Locate @path for a read that can answer for a virtual directory itself:
- * *@virt is set for one (and @l has no host path). */
-#define ON_READ(st, op, path, l)                                                           \
-  bs__host_loc l;                                                                           \
-  do {                                                                                      \
-    int lrc_ = bs__host_locate((st), (op), (path), BS__HOST_READ, &l);                      \
-    if (lrc_ != 0)                                                                          \
-      return lrc_;                                                                          \
-  } while (0)
-
-/* The result of host call @e on located path @l: free it, map the error. */
-static int done(bs_store *st, const char *op, const char *path, bs__host_loc *l, int e) {
-  free(l->host);
-  return e == 0 ? 0 : fail_errno(st, op, path, e);
-}
-
 int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out) {
-  ON_READ(st, "stat", path, l);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "stat", path, BS__HOST_READ, &l);
+  if (rc != 0)
+    return rc;
   if (!l.host)
     return bs__host_virt_stat(st, l.virt, out);
   const bs_host_os *os = H(st)->os;
-  return done(st, "stat", path, &l, os->stat(os->ctx, l.host, out));
+  return done(st, "stat", path, &l, os->stat(os->ctx, &l.hp, out));
 }
 
 int bs__host_chmod(bs_store *st, const char *path, uint32_t mode) {
-  ON_PATH(st, "chmod", BS__HOST_MODIFY, path, os->chmod(os->ctx, hp, mode));
+  bs__host_loc l;
+  int rc = host_loc(st, "chmod", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "chmod", path, &l, os->chmod(os->ctx, &l.hp, mode));
 }
 
 int bs__host_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
-  ON_PATH(st, "chown", BS__HOST_MODIFY, path, os->chown(os->ctx, hp, uid, gid));
+  bs__host_loc l;
+  int rc = host_loc(st, "chown", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "chown", path, &l, os->chown(os->ctx, &l.hp, uid, gid));
 }
 
 int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  ON_PATH(st, "utimens", BS__HOST_MODIFY, path, os->utimens(os->ctx, hp, atime_ns, mtime_ns));
+  bs__host_loc l;
+  int rc = host_loc(st, "utimens", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "utimens", path, &l, os->utimens(os->ctx, &l.hp, atime_ns, mtime_ns));
 }
 
 /* The main root hides ".bs", the reserved directory, and a snapshot root
@@ -275,48 +290,66 @@ static int hide_reserved(void *ctx, const char *name, bs_file_kind kind) {
 }
 
 int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
-  ON_READ(st, "readdir", path, l);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "readdir", path, BS__HOST_READ, &l);
+  if (rc != 0)
+    return rc;
   if (!l.host)
     return bs__host_virt_readdir(st, l.virt, cb, ctx);
   const bs_host_os *os = H(st)->os;
   hide_ctx hc = {cb, ctx};
   bool hide = l.tree_root && l.tree != 2; /* a branch root's ".bs" is the user's own */
-  int e = hide ? os->readdir(os->ctx, l.host, hide_reserved, &hc) : os->readdir(os->ctx, l.host, cb, ctx);
+  int e = hide ? os->readdir(os->ctx, &l.hp, hide_reserved, &hc) : os->readdir(os->ctx, &l.hp, cb, ctx);
   return done(st, "readdir", path, &l, e);
 }
 
 int bs__host_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
-  ON_PATH(st, "setxattr", BS__HOST_MODIFY, path, os->setxattr(os->ctx, hp, name, value, len));
+  bs__host_loc l;
+  int rc = host_loc(st, "setxattr", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "setxattr", path, &l, os->setxattr(os->ctx, &l.hp, name, value, len));
 }
 
 int bs__host_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  ON_READ(st, "getxattr", path, l);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "getxattr", path, BS__HOST_READ, &l);
+  if (rc != 0)
+    return rc;
   if (!l.host) /* virtual directories have no xattrs */
     return bs_store_fail(st, BS_ENOT_FOUND, ENODATA, "getxattr: %s: no xattr \"%s\"", path, name);
   const bs_host_os *os = H(st)->os;
-  return done(st, "getxattr", path, &l, os->getxattr(os->ctx, l.host, name, buf, cap, len));
+  return done(st, "getxattr", path, &l, os->getxattr(os->ctx, &l.hp, name, buf, cap, len));
 }
 
 int bs__host_removexattr(bs_store *st, const char *path, const char *name) {
-  ON_PATH(st, "removexattr", BS__HOST_MODIFY, path, os->removexattr(os->ctx, hp, name));
+  bs__host_loc l;
+  int rc = host_loc(st, "removexattr", path, BS__HOST_MODIFY, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "removexattr", path, &l, os->removexattr(os->ctx, &l.hp, name));
 }
 
 int bs__host_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
-  ON_READ(st, "listxattr", path, l);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "listxattr", path, BS__HOST_READ, &l);
+  if (rc != 0)
+    return rc;
   if (!l.host)
     return 0;
   const bs_host_os *os = H(st)->os;
-  return done(st, "listxattr", path, &l, os->listxattr(os->ctx, l.host, cb, ctx));
+  return done(st, "listxattr", path, &l, os->listxattr(os->ctx, &l.hp, cb, ctx));
 }
 
 int bs__host_sync(bs_store *st, const char *path) {
   if (!path) {
     bs__host_store *h = H(st);
     const char *root = h->root_len ? h->root : "/";
-    int rc = h->os->syncfs(h->os->ctx, root);
-    return rc == 0 ? 0 : fail_errno(st, "sync", root, rc);
+    int e = h->os->syncfs(h->os->ctx, root);
+    return e == 0 ? 0 : bs__host_fail_errno(st, "sync", root, e);
   }
-  ON_PATH(st, "sync", BS__HOST_READ, path, os->sync(os->ctx, hp));
+  bs__host_loc l;
+  int rc = host_loc(st, "sync", path, BS__HOST_READ, &l);
+  const bs_host_os *os = H(st)->os;
+  return rc != 0 ? rc : done(st, "sync", path, &l, os->sync(os->ctx, &l.hp));
 }
 
 int bs__host_clock_ns(bs_store *st, int64_t *out) {

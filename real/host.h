@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "backstore/backend.h"
+#include "real/resolve.h"
 
 typedef struct bs_host_os bs_host_os;
 
@@ -32,33 +33,41 @@ struct bs_host_os {
   const char *name; /* for messages: "linux", "darwin", "darwin-fake" */
   void *ctx;
 
-  /* ---- file operations on host paths: 0 or -errno ---------------------- */
-  int (*create)(void *ctx, const char *path, uint32_t mode);  /* O_EXCL, exact mode */
-  int (*mkdir)(void *ctx, const char *path, uint32_t mode);   /* exact mode */
-  int (*pwrite)(void *ctx, const char *path, uint64_t off, const void *buf, size_t len);
-  int (*pread)(void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
-  int (*truncate)(void *ctx, const char *path, uint64_t size);
-  int (*unlink)(void *ctx, const char *path);
-  int (*rmdir)(void *ctx, const char *path);
-  int (*rename)(void *ctx, const char *from, const char *to);
-  int (*stat)(void *ctx, const char *path, bs_stat_info *out); /* does not follow a final symlink */
-  int (*chmod)(void *ctx, const char *path, uint32_t mode);
-  int (*chown)(void *ctx, const char *path, uint32_t uid, uint32_t gid); /* BS_ID_KEEP keeps */
-  int (*utimens)(void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns);
-  int (*readdir)(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx); /* byte order */
-  int (*setxattr)(void *ctx, const char *path, const char *name, const void *val, size_t len);
+  /* ---- file operations: 0 or -errno ------------------------------------
+   * Each place is a bs__hpath (real/resolve.h): on Linux and macOS it is
+   * resolved beneath the store's root fd, so that no symlink leads out of
+   * the store (-BS__ESCAPE); the darwin fake uses its absolute path. */
+  int (*create)(void *ctx, const bs__hpath *p, uint32_t mode);  /* O_EXCL, exact mode */
+  int (*mkdir)(void *ctx, const bs__hpath *p, uint32_t mode);   /* exact mode */
+  int (*pwrite)(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, size_t len);
+  int (*pread)(void *ctx, const bs__hpath *p, uint64_t off, void *buf, size_t len, size_t *nread);
+  int (*truncate)(void *ctx, const bs__hpath *p, uint64_t size);
+  int (*unlink)(void *ctx, const bs__hpath *p);
+  int (*rmdir)(void *ctx, const bs__hpath *p);
+  int (*rename)(void *ctx, const bs__hpath *from, const bs__hpath *to);
+  int (*stat)(void *ctx, const bs__hpath *p, bs_stat_info *out); /* does not follow a final symlink */
+  int (*chmod)(void *ctx, const bs__hpath *p, uint32_t mode);
+  int (*chown)(void *ctx, const bs__hpath *p, uint32_t uid, uint32_t gid); /* BS_ID_KEEP keeps */
+  int (*utimens)(void *ctx, const bs__hpath *p, int64_t atime_ns, int64_t mtime_ns);
+  int (*readdir)(void *ctx, const bs__hpath *p, bs_readdir_cb cb, void *cb_ctx); /* byte order */
+  int (*setxattr)(void *ctx, const bs__hpath *p, const char *name, const void *val, size_t len);
   /* cap 0: size only; too small a cap: -ERANGE */
-  int (*getxattr)(void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len);
-  int (*removexattr)(void *ctx, const char *path, const char *name);
-  int (*listxattr)(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx); /* byte order */
-  int (*sync)(void *ctx, const char *path);                   /* fsync one file or dir */
+  int (*getxattr)(void *ctx, const bs__hpath *p, const char *name, void *buf, size_t cap, size_t *len);
+  int (*removexattr)(void *ctx, const bs__hpath *p, const char *name);
+  int (*listxattr)(void *ctx, const bs__hpath *p, bs_xattr_cb cb, void *cb_ctx); /* byte order */
+  int (*sync)(void *ctx, const bs__hpath *p);                 /* fsync one file or dir */
   int (*syncfs)(void *ctx, const char *root);                 /* everything on the volume */
   int (*usage)(void *ctx, const char *root, bs_usage *out);   /* statvfs */
-  /* Advisory lock on file @path (made 0600 if missing), shared or exclusive,
+  /* Advisory lock on file @p (made 0600 if missing), shared or exclusive,
    * held until unlock(*@handle).  NULL: the platform has none, and stores
    * are only serialised within the process. */
-  int (*lock)(void *ctx, const char *path, int exclusive, int *handle);
+  int (*lock)(void *ctx, const bs__hpath *p, int exclusive, int *handle);
   void (*unlock)(void *ctx, int handle);
+  /* Open the root directory @abs of a store for its lifetime (following
+   * symlinks on the way: the caller named it).  NULL: the table resolves
+   * absolute paths itself (the darwin fake), and hpaths carry no root. */
+  int (*root_open)(void *ctx, const char *abs, bs__hroot *out);
+  void (*root_close)(void *ctx, bs__hroot *root);
 
   /* ---- platform operations ---------------------------------------------- */
   /* Filesystem type of the volume holding @path. */
@@ -67,7 +76,7 @@ struct bs_host_os {
   int (*caps)(void *ctx, const char *root, bs_caps *out);
   /* Clone @src to @dst with clonefile(2) semantics: @dst must not exist,
    * all-or-nothing (on failure nothing is left at @dst). */
-  int (*clone)(void *ctx, const char *src, const char *dst);
+  int (*clone)(void *ctx, const bs__hpath *src, const bs__hpath *dst);
 
   /* Called once when a store using this table closes (NULL: nothing). */
   void (*release)(void *ctx);
@@ -84,19 +93,20 @@ struct bs_host_os {
   /* Make @dir (<root>/.bs) the reserved directory, mode 0700, if it is not
    * there yet (0 when it is).  On btrfs it is a subvolume, so a snapshot of
    * the root does not contain the snapshots below it. */
-  int (*reserve)(void *ctx, const char *root, const char *dir);
+  int (*reserve)(void *ctx, const bs__hpath *root, const bs__hpath *dir);
   /* Make @dst (must not exist; its parent does) a read-only copy of the tree
    * at @src by method @m, leaving out @src's top-level entry ".bs".  Fills
    * @uuid with the filesystem's UUID of the new tree, or all zeroes when the
    * filesystem has none (host.c then makes a random version-4 UUID).
    * -EOPNOTSUPP when @m is not possible here (with btrfs: @src is not the
    * root of a subvolume). */
-  int (*snap_create)(void *ctx, bs__snap_method m, const char *src, const char *dst, uint8_t uuid[16]);
+  int (*snap_create)(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+                     uint8_t uuid[16]);
   /* Make @dst (must not exist) a writable copy of snapshot tree @src. */
-  int (*branch_create)(void *ctx, bs__snap_method m, const char *src, const char *dst);
+  int (*branch_create)(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
   /* Remove a tree made by snap_create or branch_create with method @m (read-only
    * or not); returns once the space it held shows as free in usage(). */
-  int (*tree_delete)(void *ctx, bs__snap_method m, const char *path);
+  int (*tree_delete)(void *ctx, bs__snap_method m, const bs__hpath *p);
 
   /* Why the last platform operation of this table failed, in words that
    * -errno cannot carry ("fs_snapshot_create needs root and the
@@ -114,6 +124,8 @@ typedef struct bs__host_store {
   char *root;       /* absolute, no trailing '/' (except "/" itself, kept as "") */
   size_t root_len;
   uint32_t flags;   /* bs_open_opts.flags */
+  bs__hroot hroot;  /* the root, open for the store's lifetime (os->root_open) */
+  const bs__hroot *hr; /* &hroot, or NULL where the table has no root_open */
 } bs__host_store;
 
 /* Open a host store on directory @root with OS table @os.  @root must be an
@@ -127,6 +139,10 @@ int bs__host_open(bs_store **out, const bs_backend_ops *ops, const bs_host_os *o
  * unmount took away).  0, or -errno (os->last_detail says why).  A store
  * without snapshots is left alone: nothing is made. */
 int bs__host_revive(bs__host_store *h);
+
+/* Record -@neg_errno of a host call on @st: the mapped code and "OP: PATH:
+ * strerror", or PERMISSION for a -BS__ESCAPE.  Returns the code. */
+int bs__host_fail_errno(bs_store *st, const char *op, const char *path, int neg_errno);
 
 /* bs_store_create() for a host backend: @os->make_root, errors mapped. */
 int bs__host_create_store(const bs_host_os *os, const char *root);
@@ -157,6 +173,7 @@ typedef struct bs__host_loc {
   uint64_t tree_id;   /* snapshot or branch id */
   int tree_root;      /* the path is the root of its tree */
   char *host;         /* host path, malloc'ed; NULL for a virtual directory */
+  bs__hpath hp;       /* where @host lies in the store (hp.abs is @host) */
 } bs__host_loc;
 
 /* Locate store path @path for @intent: 0 with @out filled (free out->host),
@@ -168,6 +185,13 @@ int bs__host_virt_stat(bs_store *st, bs__host_virt v, bs_stat_info *out);
 int bs__host_virt_readdir(bs_store *st, bs__host_virt v, bs_readdir_cb cb, void *ctx);
 /* "<root>/.bs" + @leaf ("" for the directory itself), malloc'ed, or NULL. */
 char *bs__host_meta_path(const bs__host_store *h, const char *leaf);
+/* The place @abs (a path made by bs__host_meta_path) in the reserved
+ * directory: resolved with no symlinks at all. */
+bs__hpath bs__host_meta_hpath(const bs__host_store *h, const char *abs);
+/* The store's root directory itself, as a place of the main tree. */
+bs__hpath bs__host_root_hpath(const bs__host_store *h);
+/* "<root>/.bs/@dir/@id" (@dir "snap" or "branch"), malloc'ed, or NULL. */
+char *bs__host_tree_path(const bs__host_store *h, const char *dir, uint64_t id);
 
 /* ---- snapshots and branches (host_snap.c) --------------------------------- */
 struct bs__snapreg;

@@ -29,6 +29,31 @@ char *bs__host_meta_path(const bs__host_store *h, const char *leaf) {
   return s;
 }
 
+/* @abs as a place of store @h: @scope, and for a tree the length of its
+ * root in the path beneath the store root. */
+static bs__hpath place(const bs__host_store *h, const char *abs, bs__hscope scope, size_t tree_len) {
+  if (!h->hr)
+    return bs__hpath_host(abs);
+  size_t off = h->root_len;
+  while (abs[off] == '/')
+    off++;
+  return (bs__hpath){.abs = abs, .root = h->hr, .scope = scope, .rel_off = off, .tree_len = tree_len};
+}
+
+bs__hpath bs__host_meta_hpath(const bs__host_store *h, const char *abs) {
+  return place(h, abs, BS__HP_META, 0);
+}
+
+bs__hpath bs__host_root_hpath(const bs__host_store *h) {
+  return place(h, h->root_len ? h->root : "/", BS__HP_MAIN, 0);
+}
+
+char *bs__host_tree_path(const bs__host_store *h, const char *dir, uint64_t id) {
+  char leaf[48];
+  snprintf(leaf, sizeof(leaf), "/%s/%" PRIu64, dir, id);
+  return bs__host_meta_path(h, leaf);
+}
+
 static int oom(bs_store *st, const char *op) {
   return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
 }
@@ -77,11 +102,11 @@ static char *join(const char *a, size_t an, const char *b) {
   return s;
 }
 
-/* Is there anything at host path @hp? */
-static int exists(bs_store *st, const char *hp) {
+/* Is there anything at @p? */
+static int exists(bs_store *st, const bs__hpath *p) {
   const bs_host_os *os = H(st)->os;
   bs_stat_info si;
-  return os->stat(os->ctx, hp, &si) == 0;
+  return os->stat(os->ctx, p, &si) == 0;
 }
 
 static int not_found(bs_store *st, const char *op, const char *path) {
@@ -113,13 +138,15 @@ static int missing_below_virtual(bs_store *st, const char *op, const char *path,
 /* A snapshot (@tree 1) or branch (@tree 2) tree. */
 static int in_tree(bs_store *st, const char *op, const char *path, bs__host_intent intent, int tree,
                    uint64_t id, const char *rest, bs__host_loc *out) {
-  char leaf[48];
-  snprintf(leaf, sizeof(leaf), "/%s/%" PRIu64, tree == 1 ? "snap" : "branch", id);
-  char *dir = bs__host_meta_path(H(st), leaf);
-  char *hp = dir ? join(dir, strlen(dir), rest) : NULL;
+  char *dir = bs__host_tree_path(H(st), tree == 1 ? "snap" : "branch", id);
+  size_t dir_len = dir ? strlen(dir) : 0;
+  char *hp = dir ? join(dir, dir_len, rest) : NULL;
   free(dir);
   if (!hp)
     return oom(st, op);
+  bs__hpath p = place(H(st), hp, BS__HP_TREE, 0);
+  if (p.scope == BS__HP_TREE)
+    p.tree_len = dir_len - p.rel_off;
   int root = rest[0] == '\0';
   int rc = 0;
   size_t skip = strspn(rest, "/");
@@ -129,7 +156,7 @@ static int in_tree(bs_store *st, const char *op, const char *path, bs__host_inte
   else if (tree == 1 && intent == BS__HOST_NEW)
     rc = read_only(st, op, path);
   else if (tree == 1 && intent != BS__HOST_READ)
-    rc = exists(st, hp) ? read_only(st, op, path) : not_found(st, op, path);
+    rc = exists(st, &p) ? read_only(st, op, path) : not_found(st, op, path);
   else if (tree == 2 && root && intent == BS__HOST_REMOVE)
     rc = bs_store_fail(st, BS_EBUSY, EBUSY, "%s: %s: the root of a tree cannot be removed or renamed", op,
                        path);
@@ -141,6 +168,7 @@ static int in_tree(bs_store *st, const char *op, const char *path, bs__host_inte
   out->tree_id = id;
   out->tree_root = root;
   out->host = hp;
+  out->hp = p;
   return 0;
 }
 
@@ -165,7 +193,10 @@ int bs__host_locate(bs_store *st, const char *op, const char *path, bs__host_int
       out->host = strdup("/");
     }
     out->tree_root = nc == 0;
-    return out->host ? 0 : oom(st, op);
+    if (!out->host)
+      return oom(st, op);
+    out->hp = place(h, out->host, BS__HP_MAIN, 0);
+    return 0;
   }
   if (nc == 1)
     return at_virtual(st, op, path, intent, BS__HOST_V_BS, out);
@@ -212,8 +243,9 @@ int bs__host_virt_stat(bs_store *st, bs__host_virt v, bs_stat_info *out) {
   if (!meta)
     return oom(st, "stat");
   const bs_host_os *os = H(st)->os;
-  if (os->stat(os->ctx, meta, out) != 0)
-    os->stat(os->ctx, H(st)->root_len ? H(st)->root : "/", out);
+  bs__hpath mp = bs__host_meta_hpath(H(st), meta), rp = bs__host_root_hpath(H(st));
+  if (os->stat(os->ctx, &mp, out) != 0)
+    os->stat(os->ctx, &rp, out);
   free(meta);
   out->ino += (uint64_t)v << 48; /* three distinct numbers, outside any real inode range */
   out->kind = BS_KIND_DIR;

@@ -35,6 +35,8 @@ static const char *detail(bs_store *st, int e) {
 
 static int fail_errno(bs_store *st, const char *op, const char *what, int neg_errno) {
   int e = -neg_errno;
+  if (e == BS__ESCAPE)
+    return bs__host_fail_errno(st, op, what, neg_errno);
   return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, what, detail(st, e));
 }
 
@@ -42,12 +44,8 @@ static int oom(bs_store *st, const char *op) {
   return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
 }
 
-/* <root>/.bs/<dir>/<id>, malloc'ed. */
-static char *tree_path(const bs__host_store *h, const char *dir, uint64_t id) {
-  char leaf[48];
-  snprintf(leaf, sizeof(leaf), "/%s/%" PRIu64, dir, id);
-  return bs__host_meta_path(h, leaf);
-}
+/* A path of the reserved directory, as the seam takes it. */
+static bs__hpath meta(bs_store *st, const char *abs) { return bs__host_meta_hpath(H(st), abs); }
 
 /* ---- the method ----------------------------------------------------------- */
 
@@ -94,7 +92,8 @@ static int lock(bs_store *st, const char *op, int exclusive, session *s) {
   char *p = bs__host_meta_path(H(st), "/lock");
   if (!p)
     return oom(st, op);
-  int e = os->lock(os->ctx, p, exclusive, &s->handle);
+  bs__hpath lp = meta(st, p);
+  int e = os->lock(os->ctx, &lp, exclusive, &s->handle);
   free(p);
   if (e != 0)
     return fail_errno(st, op, "registry lock", e);
@@ -118,7 +117,8 @@ static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
   if (!p)
     return oom(st, op);
   bs_stat_info si;
-  int e = os->stat(os->ctx, p, &si);
+  bs__hpath rp = meta(st, p);
+  int e = os->stat(os->ctx, &rp, &si);
   if (e == -ENOENT || e == -ENOTDIR) {
     free(p);
     return 0;
@@ -129,7 +129,7 @@ static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
     e = -ENOMEM;
   while (e == 0 && got < si.size) {
     size_t n = 0;
-    e = os->pread(os->ctx, p, got, buf + got, si.size - got, &n);
+    e = os->pread(os->ctx, &rp, got, buf + got, si.size - got, &n);
     if (e == 0 && n == 0)
       break;
     got += n;
@@ -149,8 +149,8 @@ static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
 
 /* Write @buf to <root>/.bs/registry.tmp, fsync it and rename it over the
  * registry.  *@renamed says whether the rename was done. */
-static int install(const bs_host_os *os, const char *tmp, const char *dst, const uint8_t *buf, size_t n,
-                   int *renamed) {
+static int install(const bs_host_os *os, const bs__hpath *tmp, const bs__hpath *dst, const uint8_t *buf,
+                   size_t n, int *renamed) {
   *renamed = 0;
   int e = os->unlink(os->ctx, tmp);
   if (e == -ENOENT)
@@ -182,14 +182,15 @@ static int save(bs_store *st, const char *op, session *s) {
   char *dst = bs__host_meta_path(H(st), "/registry");
   char *dir = bs__host_meta_path(H(st), "");
   int renamed = 0;
-  int e = (tmp && dst && dir) ? install(os, tmp, dst, buf, n, &renamed) : -ENOMEM;
+  bs__hpath tp = meta(st, tmp ? tmp : ""), dp = meta(st, dst ? dst : ""), mp = meta(st, dir ? dir : "");
+  int e = (tmp && dst && dir) ? install(os, &tp, &dp, buf, n, &renamed) : -ENOMEM;
   if (e == 0)
-    e = os->sync(os->ctx, dir);
+    e = os->sync(os->ctx, &mp);
   if (e != 0 && renamed) {
     int back = 0;
-    int e2 = s->old ? install(os, tmp, dst, s->old, s->old_len, &back) : os->unlink(os->ctx, dst);
+    int e2 = s->old ? install(os, &tp, &dp, s->old, s->old_len, &back) : os->unlink(os->ctx, &dp);
     if (e2 == 0)
-      os->sync(os->ctx, dir); /* best effort: the first one just failed */
+      os->sync(os->ctx, &mp); /* best effort: the first one just failed */
     s->landed = e2 != 0;
   }
   int rc = 0;
@@ -265,15 +266,17 @@ static int reconcile_dir(bs_store *st, const char *op, session *s, const char *d
   if (!p)
     return oom(st, op);
   orphan_ctx o = {0};
-  int e = os->readdir(os->ctx, p, collect, &o);
+  bs__hpath dp = meta(st, p);
+  int e = os->readdir(os->ctx, &dp, collect, &o);
   int rc = o.oom ? oom(st, op) : e != 0 ? fail_errno(st, op, p, e) : 0;
   for (size_t i = 0; i < o.n; i++) {
     char *end;
     errno = 0;
     unsigned long long id = strtoull(o.names[i], &end, 10);
     if (rc == 0 && *end == '\0' && errno == 0 && o.names[i][0] != '0' && !known(&s->reg, branches, id)) {
-      char *t = tree_path(H(st), dir, id);
-      e = t ? os->tree_delete(os->ctx, s->m, t) : -ENOMEM;
+      char *t = bs__host_tree_path(H(st), dir, id);
+      bs__hpath tp = meta(st, t ? t : "");
+      e = t ? os->tree_delete(os->ctx, s->m, &tp) : -ENOMEM;
       if (e != 0)
         rc = fail_errno(st, op, t ? t : "orphan tree", e);
       free(t);
@@ -291,7 +294,8 @@ static int layout_dir(bs_store *st, const char *op, const char *leaf) {
   char *p = bs__host_meta_path(H(st), leaf);
   if (!p)
     return oom(st, op);
-  int e = os->mkdir(os->ctx, p, 0700);
+  bs__hpath mp = meta(st, p);
+  int e = os->mkdir(os->ctx, &mp, 0700);
   int rc = (e == 0 || e == -EEXIST) ? 0 : fail_errno(st, op, p, e);
   free(p);
   return rc;
@@ -308,7 +312,8 @@ static int begin(bs_store *st, const char *op, session *s) {
   char *meta = bs__host_meta_path(h, "");
   if (!meta)
     return oom(st, op);
-  int e = h->os->reserve(h->os->ctx, h->root_len ? h->root : "/", meta);
+  bs__hpath rp = bs__host_root_hpath(h), mp = bs__host_meta_hpath(h, meta);
+  int e = h->os->reserve(h->os->ctx, &rp, &mp);
   rc = e == 0 ? 0 : fail_errno(st, op, meta, e);
   free(meta);
   if (rc == 0)
@@ -370,8 +375,9 @@ static int peek(bs_store *st, const char *op, bs__snapreg *reg) {
  * if that fails, the next change of the registry (reconcile) finishes it. */
 static int remove_unnamed(bs_store *st, const char *op, const session *s, const char *dir, uint64_t id) {
   const bs_host_os *os = H(st)->os;
-  char *t = tree_path(H(st), dir, id);
-  int e = t ? os->tree_delete(os->ctx, s->m, t) : -ENOMEM;
+  char *t = bs__host_tree_path(H(st), dir, id);
+  bs__hpath tp = meta(st, t ? t : "");
+  int e = t ? os->tree_delete(os->ctx, s->m, &tp) : -ENOMEM;
   free(t);
   if (e == 0)
     return 0;
@@ -391,11 +397,12 @@ int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *o
     return end(st, &s, bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: \"%s\" exists", op, name));
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
-  char *dst = tree_path(h, "snap", s.reg.next_id);
+  char *dst = bs__host_tree_path(h, "snap", s.reg.next_id);
   if (!dst)
     return end(st, &s, oom(st, op));
   uint8_t uuid[16] = {0};
-  int e = os->snap_create(os->ctx, s.m, h->root_len ? h->root : "/", dst, uuid);
+  bs__hpath rp = bs__host_root_hpath(h), dp = meta(st, dst);
+  int e = os->snap_create(os->ctx, s.m, &rp, &dp, uuid);
   if (e == -EOPNOTSUPP && s.m == BS__SNAP_NATIVE)
     rc = bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP,
                        "%s: %s cannot be snapshotted natively (%s): on btrfs the store must be a "
@@ -415,7 +422,7 @@ int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *o
     if (rc == 0)
       rc = save(st, op, &s);
     if (rc != 0 && !s.landed)
-      os->tree_delete(os->ctx, s.m, dst);
+      os->tree_delete(os->ctx, s.m, &dp);
   }
   free(dst);
   return end(st, &s, rc);
@@ -491,11 +498,12 @@ int bs__host_branch_create(bs_store *st, uint64_t snapshot_id, const char *name)
     return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
-  char *src = tree_path(h, "snap", snapshot_id), *dst = tree_path(h, "branch", b.id);
-  int e = (src && dst) ? os->branch_create(os->ctx, s.m, src, dst) : -ENOMEM;
+  char *src = bs__host_tree_path(h, "snap", snapshot_id), *dst = bs__host_tree_path(h, "branch", b.id);
+  bs__hpath sp = meta(st, src ? src : ""), dp = meta(st, dst ? dst : "");
+  int e = (src && dst) ? os->branch_create(os->ctx, s.m, &sp, &dp) : -ENOMEM;
   rc = e == 0 ? 0 : fail_errno(st, op, name, e);
   if (rc == 0 && (rc = save(st, op, &s)) != 0 && !s.landed)
-    os->tree_delete(os->ctx, s.m, dst);
+    os->tree_delete(os->ctx, s.m, &dp);
   free(src);
   free(dst);
   return end(st, &s, rc);

@@ -260,42 +260,27 @@ static int clone_file_at(int sfd, const struct stat *sb, int dirfd, const char *
   return rc;
 }
 
-int bs__linux_open_parent(const char *path, const char **last) {
-  const char *slash = strrchr(path, '/');
-  *last = slash ? slash + 1 : path;
-  if (!**last)
-    return -EINVAL;
-  if (!slash) {
-    int fd = bs__sys_open(".", O_RDONLY | O_DIRECTORY, 0);
-    return fd >= 0 ? fd : -errno;
-  }
-  size_t n = slash == path ? 1 : (size_t)(slash - path);
-  char *dir = strndup(path, n);
-  if (!dir)
-    return -ENOMEM;
-  int fd = bs__sys_open(dir, O_RDONLY | O_DIRECTORY, 0);
-  int e = errno;
-  free(dir);
-  return fd >= 0 ? fd : -e;
-}
-
-int bs__linux_clone(void *ctx, const char *src, const char *dst) {
+int bs__linux_clone(void *ctx, const bs__hpath *src, const bs__hpath *dst) {
   (void)ctx;
-  int sfd = bs__sys_open(src, O_RDONLY | O_NOFOLLOW, 0);
+  int sfd = bs__resolve_open(src, O_RDONLY, EINVAL);
   if (sfd < 0)
-    return errno == ELOOP ? -EINVAL : -errno;
+    return sfd;
   struct stat sb;
-  int rc = fstat(sfd, &sb) == 0 ? 0 : -errno;
+  int rc = bs__sys_fstat(sfd, &sb) == 0 ? 0 : -errno;
   if (rc == 0 && !S_ISREG(sb.st_mode))
     rc = -EINVAL;
-  const char *last = NULL;
-  int dirfd = rc == 0 ? bs__linux_open_parent(dst, &last) : -1;
-  if (rc == 0 && dirfd < 0)
-    rc = dirfd;
+  /* A clone is a file: a destination named as a directory ("c/") is
+   * refused before its directory is looked up (clonefile(2) says EINVAL). */
+  size_t dl = strlen(dst->abs);
+  if (rc == 0 && dl > 0 && dst->abs[dl - 1] == '/')
+    rc = -EINVAL;
+  bs__at at = {.dir = -1};
   if (rc == 0)
-    rc = clone_file_at(sfd, &sb, dirfd, last, NULL);
-  if (dirfd >= 0)
-    close(dirfd);
+    rc = bs__resolve(dst, &at);
+  if (rc == 0)
+    rc = clone_file_at(sfd, &sb, at.dir, at.leaf, NULL);
+  if (at.dir >= 0)
+    close(at.dir);
   close(sfd);
   return rc;
 }
@@ -398,31 +383,35 @@ static int clone_entry(int sdir, const char *sname, int ddir, const char *name, 
   return rc;
 }
 
-int bs__linux_clone_tree(const char *src, const char *dst, unsigned flags) {
-  const char *slast = NULL, *dlast = NULL;
-  int sdir = bs__linux_open_parent(src, &slast);
-  if (sdir < 0)
-    return sdir;
-  int ddir = bs__linux_open_parent(dst, &dlast);
-  if (ddir < 0) {
-    close(sdir);
-    return ddir;
+int bs__linux_clone_tree_at(const bs__hpath *src, const bs__hpath *dst, unsigned flags) {
+  bs__at s, d;
+  int rc = bs__resolve(src, &s);
+  if (rc != 0)
+    return rc;
+  if ((rc = bs__resolve(dst, &d)) != 0) {
+    close(s.dir);
+    return rc;
   }
   struct stat sb;
-  int rc = fstatat(sdir, slast, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  rc = bs__sys_fstatat(s.dir, s.leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
   if (rc == 0 && !S_ISDIR(sb.st_mode))
     rc = -ENOTDIR;
-  if (rc == 0 && faccessat(ddir, dlast, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+  if (rc == 0 && bs__sys_fstatat(d.dir, d.leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0)
     rc = -EEXIST;
   if (rc == 0) {
     tree_ctx t = {.flags = flags, .marking = true};
-    rc = clone_entry(sdir, slast, ddir, dlast, 0, &t);
+    rc = clone_entry(s.dir, s.leaf, d.dir, d.leaf, 0, &t);
     if (rc != 0 && rc != -EEXIST)
-      bs__linux_remove_at(ddir, dlast, NULL);
+      bs__linux_remove_at(d.dir, d.leaf, NULL);
   }
-  close(sdir);
-  close(ddir);
+  close(s.dir);
+  close(d.dir);
   return rc;
+}
+
+int bs__linux_clone_tree(const char *src, const char *dst, unsigned flags) {
+  bs__hpath s = bs__hpath_host(src), d = bs__hpath_host(dst);
+  return bs__linux_clone_tree_at(&s, &d, flags);
 }
 
 /* ---- the backend ------------------------------------------------------------------ */

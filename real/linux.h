@@ -16,11 +16,7 @@ int bs__linux_caps(void *ctx, const char *root, bs_caps *out);
 /* Clone regular file @src to @dst (which must not exist) with FICLONE,
  * keeping xattrs (ACLs too), owner when root, mode and times.  All or
  * nothing.  0 or -errno (-EOPNOTSUPP where the filesystem cannot share). */
-int bs__linux_clone(void *ctx, const char *src, const char *dst);
-/* Open the directory holding @path (the working directory for a bare name)
- * and point *@last at @path's last component.  The fd, or -errno (-EINVAL
- * when @path ends in '/'). */
-int bs__linux_open_parent(const char *path, const char **last);
+int bs__linux_clone(void *ctx, const bs__hpath *src, const bs__hpath *dst);
 
 /* Options of bs__linux_clone_tree. */
 #define BS__TREE_SKIP_BS 1u    /* leave out @src's top-level entry ".bs" */
@@ -30,15 +26,17 @@ int bs__linux_open_parent(const char *path, const char **last);
  * files by FICLONE (or a byte copy), symlinks and special files recreated,
  * metadata kept (but not inode flags), hard links become separate clones.
  * All or nothing: on failure @dst is removed. */
+int bs__linux_clone_tree_at(const bs__hpath *src, const bs__hpath *dst, unsigned flags);
+/* The same for absolute host paths (the tests). */
 int bs__linux_clone_tree(const char *src, const char *dst, unsigned flags);
 
 /* ---- snapshots and branches (linux_snap.c; the contracts are in host.h) ---- */
 int bs__linux_make_root(void *ctx, const char *path);
-int bs__linux_reserve(void *ctx, const char *root, const char *dir);
-int bs__linux_snap_create(void *ctx, bs__snap_method m, const char *src, const char *dst,
+int bs__linux_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir);
+int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
                           uint8_t uuid[16]);
-int bs__linux_branch_create(void *ctx, bs__snap_method m, const char *src, const char *dst);
-int bs__linux_tree_delete(void *ctx, bs__snap_method m, const char *path);
+int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
+int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p);
 
 /* Subvolume ids a removal deleted, to wait for the cleaner on. */
 typedef struct bs__subvols {
@@ -53,6 +51,8 @@ int bs__linux_remove_at(int dirfd, const char *name, bs__subvols *gone);
 /* bs__linux_remove_at for @path (-ENOENT if there is nothing).  With
  * @wait, also syncfs and, if it deleted subvolumes, wait until the btrfs
  * cleaner has released their blocks: statvfs then shows the space free. */
+int bs__linux_remove_tree_at(const bs__hpath *p, bool wait);
+/* The same for an absolute host path (the tests and their fixtures). */
 int bs__linux_remove_tree(const char *path, bool wait);
 
 #endif

@@ -71,41 +71,53 @@ static int make_dir(int dir, const char *name, bool subvol, mode_t mode) {
 
 int bs__linux_make_root(void *ctx, const char *path) {
   (void)ctx;
-  const char *last = NULL;
-  int dir = bs__linux_open_parent(path, &last);
-  if (dir < 0)
-    return dir;
-  int btrfs = on_btrfs(dir);
-  int rc = btrfs < 0 ? btrfs : make_dir(dir, last, btrfs, 0755);
-  close(dir);
+  bs__hpath p = bs__hpath_host(path);
+  bs__at at;
+  int rc = bs__resolve(&p, &at);
+  if (rc != 0)
+    return rc;
+  int btrfs = on_btrfs(at.dir);
+  rc = btrfs < 0 ? btrfs : make_dir(at.dir, at.leaf, btrfs, 0755);
+  close(at.dir);
   return rc;
 }
 
-int bs__linux_reserve(void *ctx, const char *root, const char *dir) {
-  (void)ctx;
+/* Is @at a directory?  0 if so, -ENOTDIR if it is something else, and
+ * -BS__ESCAPE for a symlink: the reserved directory and the trees in it are
+ * never one, and one there would lead wherever it points. */
+static int is_dir_at(const bs__at *at) {
   struct stat sb;
-  if (lstat(dir, &sb) == 0)
-    return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
-  if (errno != ENOENT)
+  if (bs__sys_fstatat(at->dir, at->leaf, &sb, AT_SYMLINK_NOFOLLOW) != 0)
     return -errno;
-  int rfd = bs__sys_open(root, O_RDONLY | O_DIRECTORY, 0);
-  if (rfd < 0)
-    return -errno;
+  return S_ISDIR(sb.st_mode) ? 0 : S_ISLNK(sb.st_mode) ? -BS__ESCAPE : -ENOTDIR;
+}
+
+int bs__linux_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir) {
+  (void)ctx;
+  bs__at at;
+  int rc = bs__resolve(dir, &at);
+  if (rc != 0)
+    return rc;
+  if ((rc = is_dir_at(&at)) != -ENOENT) {
+    close(at.dir);
+    return rc;
+  }
+  int rfd = bs__resolve_open(root, O_RDONLY | O_DIRECTORY, ENOTDIR);
+  rc = rfd < 0 ? rfd : 0;
   struct stat rsb;
-  int rc = fstat(rfd, &rsb) == 0 ? 0 : -errno;
+  if (rc == 0 && bs__sys_fstat(rfd, &rsb) != 0)
+    rc = -errno;
   int subvol = rc == 0 ? is_subvol_root(rfd, &rsb) : 0;
   if (subvol < 0)
     rc = subvol;
-  close(rfd);
-  const char *last = NULL;
-  int parent = rc == 0 ? bs__linux_open_parent(dir, &last) : rc;
-  if (parent < 0)
-    return parent;
-  rc = make_dir(parent, last, subvol, 0700);
-  close(parent);
+  if (rfd >= 0)
+    close(rfd);
+  if (rc == 0)
+    rc = make_dir(at.dir, at.leaf, subvol, 0700);
   /* Another opener of the same store made it first: it is there. */
-  if (rc == -EEXIST && lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+  if (rc == -EEXIST && is_dir_at(&at) == 0)
     rc = 0;
+  close(at.dir);
   return rc;
 }
 
@@ -121,31 +133,34 @@ int bs__linux_reserve(void *ctx, const char *root, const char *dir) {
  * a transaction commit that doubles the cost, so host.c hides ".bs" at tree
  * roots instead.  A branch is writable anyway: its placeholder is removed
  * (the root's times put back). */
-static int btrfs_snapshot(const char *src, const char *dst, bool readonly, uint8_t uuid[16]) {
-  int sfd = bs__sys_open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+static int btrfs_snapshot(const bs__hpath *src, const bs__hpath *dst, bool readonly, uint8_t uuid[16]) {
+  int sfd = bs__resolve_open(src, O_RDONLY | O_DIRECTORY, ENOTDIR);
   if (sfd < 0)
-    return errno == ELOOP ? -ENOTDIR : -errno;
+    return sfd;
   struct stat sb, bsb;
-  int rc = fstat(sfd, &sb) == 0 ? 0 : -errno;
+  int rc = bs__sys_fstat(sfd, &sb) == 0 ? 0 : -errno;
   int root = rc == 0 ? is_subvol_root(sfd, &sb) : 0;
   if (root < 0)
     rc = root;
   else if (rc == 0 && !root)
     rc = -EOPNOTSUPP; /* btrfs would snapshot the whole subvolume holding @src */
-  bool has_bs = rc == 0 && fstatat(sfd, ".bs", &bsb, AT_SYMLINK_NOFOLLOW) == 0;
+  bool has_bs = rc == 0 && bs__sys_fstatat(sfd, ".bs", &bsb, AT_SYMLINK_NOFOLLOW) == 0;
   if (rc == 0 && !has_bs && errno != ENOENT)
     rc = -errno;
   /* A .bs that is not a subvolume (nor a placeholder) would be in the copy. */
   if (has_bs && (!S_ISDIR(bsb.st_mode) ||
                  (bsb.st_ino != BTRFS_FIRST_FREE_OBJECTID && bsb.st_ino != EMPTY_SUBVOL_DIR_INO)))
     rc = -EOPNOTSUPP;
-  const char *last = NULL;
-  int dir = rc == 0 ? bs__linux_open_parent(dst, &last) : rc;
-  if (dir < 0) {
+  bs__at at = {.dir = -1};
+  if (rc == 0)
+    rc = bs__resolve(dst, &at);
+  if (rc != 0) {
     close(sfd);
-    return dir;
+    return rc;
   }
-  if (faccessat(dir, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+  int dir = at.dir;
+  const char *last = at.leaf;
+  if (is_dir_at(&at) != -ENOENT)
     rc = -EEXIST;
   else if (bs__sys_snap_create(dir, last, sfd, readonly) != 0)
     rc = -errno;
@@ -178,15 +193,15 @@ static int btrfs_snapshot(const char *src, const char *dst, bool readonly, uint8
 
 /* REFLINK needs a volume that shares blocks; checked before anything is made,
  * so an empty tree does not pass where files would not. */
-static int reflink_possible(const char *src) {
+static int reflink_possible(const bs__hpath *src) {
   bs_caps c;
-  int rc = bs__linux_caps(NULL, src, &c);
+  int rc = bs__linux_caps(NULL, src->abs, &c);
   if (rc == 0 && !c.native_reflink)
     rc = -EOPNOTSUPP;
   return rc;
 }
 
-int bs__linux_snap_create(void *ctx, bs__snap_method m, const char *src, const char *dst,
+int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
                           uint8_t uuid[16]) {
   (void)ctx;
   memset(uuid, 0, 16);
@@ -195,34 +210,34 @@ int bs__linux_snap_create(void *ctx, bs__snap_method m, const char *src, const c
     return btrfs_snapshot(src, dst, true, uuid);
   case BS__SNAP_REFLINK: {
     int rc = reflink_possible(src);
-    return rc != 0 ? rc : bs__linux_clone_tree(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE);
+    return rc != 0 ? rc : bs__linux_clone_tree_at(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE);
   }
   case BS__SNAP_COPY:
-    return bs__linux_clone_tree(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE | BS__TREE_COPY);
+    return bs__linux_clone_tree_at(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE | BS__TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__linux_branch_create(void *ctx, bs__snap_method m, const char *src, const char *dst) {
+int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst) {
   (void)ctx;
   switch (m) {
   case BS__SNAP_NATIVE:
     return btrfs_snapshot(src, dst, false, NULL);
   case BS__SNAP_REFLINK: {
     int rc = reflink_possible(src);
-    return rc != 0 ? rc : bs__linux_clone_tree(src, dst, 0);
+    return rc != 0 ? rc : bs__linux_clone_tree_at(src, dst, 0);
   }
   case BS__SNAP_COPY:
-    return bs__linux_clone_tree(src, dst, BS__TREE_COPY);
+    return bs__linux_clone_tree_at(src, dst, BS__TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__linux_tree_delete(void *ctx, bs__snap_method m, const char *path) {
+int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p) {
   (void)ctx;
   if (m != BS__SNAP_NATIVE && m != BS__SNAP_REFLINK && m != BS__SNAP_COPY)
     return -EINVAL;
-  return bs__linux_remove_tree(path, true);
+  return bs__linux_remove_tree_at(p, true);
 }
 
 /* ---- removal of any tree ---------------------------------------------------------- */
@@ -399,18 +414,24 @@ static int settle(int fd) {
   return 0;
 }
 
-int bs__linux_remove_tree(const char *path, bool wait) {
-  const char *last = NULL;
-  int dir = bs__linux_open_parent(path, &last);
-  if (dir < 0)
-    return dir;
+int bs__linux_remove_tree_at(const bs__hpath *p, bool wait) {
+  bs__at at;
+  int rc = bs__resolve(p, &at);
+  if (rc != 0)
+    return rc;
   bs__subvols gone = {0};
-  int rc = faccessat(dir, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  struct stat sb;
+  rc = bs__sys_fstatat(at.dir, at.leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
   if (rc == 0)
-    rc = bs__linux_remove_at(dir, last, &gone);
+    rc = bs__linux_remove_at(at.dir, at.leaf, &gone);
   if (rc == 0 && wait)
-    rc = gone.n ? wait_cleaner(dir, &gone) : settle(dir);
+    rc = gone.n ? wait_cleaner(at.dir, &gone) : settle(at.dir);
   free(gone.v);
-  close(dir);
+  close(at.dir);
   return rc;
+}
+
+int bs__linux_remove_tree(const char *path, bool wait) {
+  bs__hpath p = bs__hpath_host(path);
+  return bs__linux_remove_tree_at(&p, wait);
 }

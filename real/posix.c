@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -93,41 +94,58 @@ static int close_keep(int fd, int rc) {
   return rc;
 }
 
-/* Open @path without following a final symlink (a symlink is not a file). */
-static int open_file(const char *path, int flags) {
-  int fd = bs__sys_open(path, flags | O_NOFOLLOW, 0);
-  if (fd < 0)
-    return errno == ELOOP ? -EINVAL : -errno;
-  return fd;
+/* Resolve @p for unlink or rmdir: its directory and leaf, never followed,
+ * a trailing '/' checked (ENOTDIR but for a directory, as the kernel). */
+static int locate_entry(const bs__hpath *p, bs__at *at) {
+  int rc = bs__resolve(p, at);
+  if (rc == 0 && (rc = bs__at_check_dir(at)) != 0)
+    close(at->dir);
+  return rc;
 }
 
 /* ---- file operations ------------------------------------------------------- */
 
-int bs__px_create(void *ctx, const char *path, uint32_t mode) {
+int bs__px_create(void *ctx, const bs__hpath *p, uint32_t mode) {
   (void)ctx;
-  int fd = bs__sys_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -errno;
-  /* fchmod, not the open mode: the umask must not change what was asked. */
-  int rc = bs__sys_fchmod(fd, (mode_t)(mode & 07777)) == 0 ? 0 : -errno;
-  rc = close_keep(fd, rc);
+  bs__at at;
+  int rc = bs__resolve(p, &at);
   if (rc != 0)
-    unlink(path);
+    return rc;
+  char nb[BS__AT_NAME_MAX];
+  int fd = bs__sys_openat(at.dir, bs__at_name(&at, nb), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    rc = -errno;
+  } else {
+    /* fchmod, not the open mode: the umask must not change what was asked. */
+    rc = bs__sys_fchmod(fd, (mode_t)(mode & 07777)) == 0 ? 0 : -errno;
+    rc = close_keep(fd, rc);
+    if (rc != 0)
+      unlinkat(at.dir, at.leaf, 0);
+  }
+  close(at.dir);
   return rc;
 }
 
-int bs__px_mkdir(void *ctx, const char *path, uint32_t mode) {
+int bs__px_mkdir(void *ctx, const bs__hpath *p, uint32_t mode) {
   (void)ctx;
-  if (bs__sys_mkdir(path, 0700) != 0)
-    return -errno;
-  int fd = bs__sys_open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-  int rc = fd < 0 ? -errno : 0;
-  if (rc == 0) {
-    rc = bs__sys_fchmod(fd, (mode_t)(mode & 07777)) == 0 ? 0 : -errno;
-    rc = close_keep(fd, rc);
-  }
+  bs__at at;
+  int rc = bs__resolve(p, &at);
   if (rc != 0)
-    rmdir(path);
+    return rc;
+  char nb[BS__AT_NAME_MAX];
+  if (bs__sys_mkdirat(at.dir, bs__at_name(&at, nb), 0700) != 0) {
+    rc = -errno;
+  } else {
+    int fd = bs__sys_openat(at.dir, at.leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    rc = fd < 0 ? -errno : 0;
+    if (rc == 0) {
+      rc = bs__sys_fchmod(fd, (mode_t)(mode & 07777)) == 0 ? 0 : -errno;
+      rc = close_keep(fd, rc);
+    }
+    if (rc != 0)
+      unlinkat(at.dir, at.leaf, AT_REMOVEDIR);
+  }
+  close(at.dir);
   return rc;
 }
 
@@ -136,26 +154,26 @@ int bs__px_mkdir(void *ctx, const char *path, uint32_t mode) {
  * file longer than it was (the sim's writes are all or nothing): the old
  * size is restored, which also frees what the failed write allocated past
  * it.  docs/guarantees.md, "Failed writes". */
-int bs__px_pwrite(void *ctx, const char *path, uint64_t off, const void *buf, size_t len) {
+int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, size_t len) {
   (void)ctx;
   if (off > (uint64_t)INT64_MAX - len)
     return -EFBIG;
-  int fd = open_file(path, O_WRONLY);
+  int fd = bs__resolve_open(p, O_WRONLY, EINVAL);
   if (fd < 0)
     return fd;
   struct stat sb;
-  int rc = fstat(fd, &sb) == 0 ? 0 : -errno;
+  int rc = bs__sys_fstat(fd, &sb) == 0 ? 0 : -errno;
   uint64_t old_size = rc == 0 ? (uint64_t)sb.st_size : 0;
-  const char *p = buf;
+  const char *b = buf;
   while (rc == 0 && len > 0) {
-    ssize_t n = bs__sys_pwrite(fd, p, len, (off_t)off);
+    ssize_t n = bs__sys_pwrite(fd, b, len, (off_t)off);
     if (n < 0) {
       if (errno == EINTR)
         continue;
       rc = -errno;
       break;
     }
-    p += n;
+    b += n;
     off += (uint64_t)n;
     len -= (size_t)n;
   }
@@ -164,21 +182,21 @@ int bs__px_pwrite(void *ctx, const char *path, uint64_t off, const void *buf, si
   return close_keep(fd, rc);
 }
 
-int bs__px_pread(void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
+int bs__px_pread(void *ctx, const bs__hpath *p, uint64_t off, void *buf, size_t len, size_t *nread) {
   (void)ctx;
   *nread = 0;
   if (off > (uint64_t)INT64_MAX)
     return 0;
-  int fd = open_file(path, O_RDONLY);
+  int fd = bs__resolve_open(p, O_RDONLY, EINVAL);
   if (fd < 0)
     return fd;
   struct stat sb;
-  int rc = fstat(fd, &sb) == 0 ? 0 : -errno;
+  int rc = bs__sys_fstat(fd, &sb) == 0 ? 0 : -errno;
   if (rc == 0 && S_ISDIR(sb.st_mode))
     rc = -EISDIR;
-  char *p = buf;
+  char *b = buf;
   while (rc == 0 && len > 0) {
-    ssize_t n = bs__sys_pread(fd, p, len, (off_t)off);
+    ssize_t n = bs__sys_pread(fd, b, len, (off_t)off);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -187,7 +205,7 @@ int bs__px_pread(void *ctx, const char *path, uint64_t off, void *buf, size_t le
     }
     if (n == 0)
       break;
-    p += n;
+    b += n;
     off += (uint64_t)n;
     len -= (size_t)n;
     *nread += (size_t)n;
@@ -198,37 +216,68 @@ int bs__px_pread(void *ctx, const char *path, uint64_t off, void *buf, size_t le
   return rc;
 }
 
-int bs__px_truncate(void *ctx, const char *path, uint64_t size) {
+int bs__px_truncate(void *ctx, const bs__hpath *p, uint64_t size) {
   (void)ctx;
   if (size > (uint64_t)INT64_MAX)
     return -EFBIG;
-  int fd = open_file(path, O_WRONLY);
+  int fd = bs__resolve_open(p, O_WRONLY, EINVAL);
   if (fd < 0)
     return fd;
   int rc = bs__sys_ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
   return close_keep(fd, rc);
 }
 
-int bs__px_unlink(void *ctx, const char *path) {
+int bs__px_unlink(void *ctx, const bs__hpath *p) {
   (void)ctx;
+  bs__at at;
+  int rc = locate_entry(p, &at);
+  if (rc != 0)
+    return rc;
   struct stat sb;
-  if (lstat(path, &sb) != 0)
-    return -errno;
-  if (S_ISDIR(sb.st_mode))
-    return -EISDIR; /* Linux says EISDIR, macOS EPERM: one answer */
-  return bs__sys_unlink(path) == 0 ? 0 : -errno;
+  if (bs__sys_fstatat(at.dir, at.leaf, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+    rc = -errno;
+  else if (S_ISDIR(sb.st_mode))
+    rc = -EISDIR; /* Linux says EISDIR, macOS EPERM: one answer */
+  else if (bs__sys_unlinkat(at.dir, at.leaf, 0) != 0)
+    rc = -errno;
+  close(at.dir);
+  return rc;
 }
 
-int bs__px_rmdir(void *ctx, const char *path) {
+int bs__px_rmdir(void *ctx, const bs__hpath *p) {
   (void)ctx;
-  if (bs__sys_rmdir(path) == 0)
-    return 0;
-  return errno == EEXIST ? -ENOTEMPTY : -errno;
+  bs__at at;
+  int rc = locate_entry(p, &at);
+  if (rc != 0)
+    return rc;
+  if (bs__sys_unlinkat(at.dir, at.leaf, AT_REMOVEDIR) != 0)
+    rc = errno == EEXIST ? -ENOTEMPTY : -errno;
+  close(at.dir);
+  return rc;
 }
 
-int bs__px_rename(void *ctx, const char *from, const char *to) {
+int bs__px_rename(void *ctx, const bs__hpath *from, const bs__hpath *to) {
   (void)ctx;
-  return bs__sys_rename(from, to) == 0 ? 0 : -errno;
+  bs__at f, t;
+  int rc = bs__resolve(from, &f);
+  if (rc != 0)
+    return rc;
+  if ((rc = bs__resolve(to, &t)) != 0) {
+    close(f.dir);
+    return rc;
+  }
+  /* The kernel's order: both names are looked up (a name too long is met
+   * there) before the source's '/' is judged. */
+  if (strlen(f.leaf) > NAME_MAX || strlen(t.leaf) > NAME_MAX)
+    rc = -ENAMETOOLONG;
+  if (rc == 0)
+    rc = bs__at_check_dir(&f);
+  char nb[BS__AT_NAME_MAX];
+  if (rc == 0 && bs__sys_renameat(f.dir, f.leaf, t.dir, bs__at_name(&t, nb)) != 0)
+    rc = -errno;
+  close(t.dir);
+  close(f.dir);
+  return rc;
 }
 
 /* Seconds + nanoseconds as int64 nanoseconds, saturating.  A negative
@@ -255,13 +304,19 @@ static bs_file_kind kind_of(mode_t m) {
   return S_ISDIR(m) ? BS_KIND_DIR : S_ISLNK(m) ? BS_KIND_SYMLINK : BS_KIND_FILE;
 }
 
-int bs__px_stat(void *ctx, const char *path, bs_stat_info *out) {
+int bs__px_stat(void *ctx, const bs__hpath *p, bs_stat_info *out) {
   (void)ctx;
   memset(out, 0, sizeof(*out));
+  bs__at at;
+  int rc = bs__resolve_lookup(p, &at);
+  if (rc != 0)
+    return rc;
 #ifdef __linux__
   struct statx sx;
-  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0)
-    return -errno;
+  rc = bs__sys_statx(at.dir, at.leaf, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) == 0 ? 0 : -errno;
+  close(at.dir);
+  if (rc != 0)
+    return rc;
   out->ino = sx.stx_ino;
   out->kind = kind_of(sx.stx_mode);
   out->mode = sx.stx_mode & 07777;
@@ -270,16 +325,16 @@ int bs__px_stat(void *ctx, const char *path, bs_stat_info *out) {
   out->nlink = sx.stx_nlink;
   out->size = sx.stx_size;
   out->blocks = sx.stx_blocks;
-#define SX_NS(t) sec_ns((t).tv_sec, (t).tv_nsec)
-  out->atime_ns = SX_NS(sx.stx_atime);
-  out->mtime_ns = SX_NS(sx.stx_mtime);
-  out->ctime_ns = SX_NS(sx.stx_ctime);
-  out->btime_ns = (sx.stx_mask & STATX_BTIME) ? SX_NS(sx.stx_btime) : 0;
-#undef SX_NS
+  out->atime_ns = sec_ns(sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec);
+  out->mtime_ns = sec_ns(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec);
+  out->ctime_ns = sec_ns(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec);
+  out->btime_ns = (sx.stx_mask & STATX_BTIME) ? sec_ns(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec) : 0;
 #else
   struct stat sb;
-  if (lstat(path, &sb) != 0)
-    return -errno;
+  rc = bs__sys_fstatat(at.dir, at.leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  close(at.dir);
+  if (rc != 0)
+    return rc;
   out->ino = (uint64_t)sb.st_ino;
   out->kind = kind_of(sb.st_mode);
   out->mode = sb.st_mode & 07777;
@@ -296,21 +351,27 @@ int bs__px_stat(void *ctx, const char *path, bs_stat_info *out) {
   return 0;
 }
 
-int bs__px_chmod(void *ctx, const char *path, uint32_t mode) {
+int bs__px_chmod(void *ctx, const bs__hpath *p, uint32_t mode) {
   (void)ctx;
-  int fd = bs__sys_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+  int fd = bs__resolve_open(p, O_RDONLY | O_NONBLOCK, EINVAL); /* symlinks have no mode of their own */
   if (fd < 0)
-    return errno == ELOOP ? -EINVAL : -errno; /* symlinks have no mode of their own */
+    return fd;
   int rc = bs__sys_fchmod(fd, (mode_t)(mode & 07777)) == 0 ? 0 : -errno;
   close(fd);
   return rc;
 }
 
-int bs__px_chown(void *ctx, const char *path, uint32_t uid, uint32_t gid) {
+int bs__px_chown(void *ctx, const bs__hpath *p, uint32_t uid, uint32_t gid) {
   (void)ctx;
   uid_t u = uid == BS_ID_KEEP ? (uid_t)-1 : (uid_t)uid;
   gid_t g = gid == BS_ID_KEEP ? (gid_t)-1 : (gid_t)gid;
-  return bs__sys_lchown(path, u, g) == 0 ? 0 : -errno;
+  bs__at at;
+  int rc = bs__resolve_lookup(p, &at);
+  if (rc != 0)
+    return rc;
+  rc = bs__sys_fchownat(at.dir, at.leaf, u, g, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  close(at.dir);
+  return rc;
 }
 
 static struct timespec ns_ts(int64_t ns) {
@@ -324,17 +385,23 @@ static struct timespec ns_ts(int64_t ns) {
   return ts;
 }
 
-int bs__px_utimens(void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns) {
+int bs__px_utimens(void *ctx, const bs__hpath *p, int64_t atime_ns, int64_t mtime_ns) {
   (void)ctx;
   struct timespec ts[2] = {ns_ts(atime_ns), ns_ts(mtime_ns)};
-  return bs__sys_utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  bs__at at;
+  int rc = bs__resolve_lookup(p, &at);
+  if (rc != 0)
+    return rc;
+  rc = bs__sys_utimensat(at.dir, at.leaf, ts, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+  close(at.dir);
+  return rc;
 }
 
-int bs__px_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) {
+int bs__px_readdir(void *ctx, const bs__hpath *p, bs_readdir_cb cb, void *cb_ctx) {
   (void)ctx;
-  int fd = bs__sys_open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  int fd = bs__resolve_open(p, O_RDONLY | O_DIRECTORY, ENOTDIR);
   if (fd < 0)
-    return errno == ELOOP ? -ENOTDIR : -errno;
+    return fd;
   DIR *d = fdopendir(fd);
   if (!d) {
     int e = errno;
@@ -346,7 +413,7 @@ int bs__px_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) 
   /* Kinds from lstat relative to the directory: d_type may be DT_UNKNOWN. */
   for (size_t i = 0; rc == 0 && i < names.n; i++) {
     struct stat sb;
-    if (fstatat(dirfd(d), names.v[i], &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (bs__sys_fstatat(dirfd(d), names.v[i], &sb, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT)
         continue; /* removed since the listing */
       rc = -errno;
@@ -360,48 +427,153 @@ int bs__px_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) 
   return rc;
 }
 
-int bs__px_setxattr(void *ctx, const char *path, const char *name, const void *val, size_t len) {
-  (void)ctx;
-  return bs__sys_lsetxattr(path, name, val, len) == 0 ? 0 : -errno;
+/* ---- extended attributes ------------------------------------------------------
+ * On Linux the l*xattr calls take "/proc/self/fd/<dir>/<leaf>": the leaf is
+ * looked up in the directory already resolved, and never followed, so a
+ * symlink is its own (as lsetxattr) and a file needs no open (no read
+ * permission needed, as lgetxattr).  Elsewhere an fd of the leaf. */
+
+#ifdef __linux__
+typedef struct xat {
+  bs__at at;
+  char path[64 + BS__AT_NAME_MAX];
+} xat;
+
+static int xat_open(const bs__hpath *p, xat *x) {
+  int rc = bs__resolve_lookup(p, &x->at);
+  if (rc == 0)
+    snprintf(x->path, sizeof(x->path), "/proc/self/fd/%d/%s", x->at.dir, x->at.leaf);
+  return rc;
 }
 
-int bs__px_getxattr(void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
+static void xat_close(xat *x) { close(x->at.dir); }
+
+int bs__px_setxattr(void *ctx, const bs__hpath *p, const char *name, const void *val, size_t len) {
   (void)ctx;
-  ssize_t n = bs__sys_lgetxattr(path, name, cap ? buf : NULL, cap);
-  if (n < 0)
-    return -errno;
-  *len = (size_t)n;
-  return 0;
+  xat x;
+  int rc = xat_open(p, &x);
+  if (rc != 0)
+    return rc;
+  rc = bs__sys_lsetxattr(x.path, name, val, len) == 0 ? 0 : -errno;
+  xat_close(&x);
+  return rc;
 }
 
-int bs__px_removexattr(void *ctx, const char *path, const char *name) {
+int bs__px_getxattr(void *ctx, const bs__hpath *p, const char *name, void *buf, size_t cap, size_t *len) {
   (void)ctx;
-  return bs__sys_lremovexattr(path, name) == 0 ? 0 : -errno;
+  xat x;
+  int rc = xat_open(p, &x);
+  if (rc != 0)
+    return rc;
+  ssize_t n = bs__sys_lgetxattr(x.path, name, cap ? buf : NULL, cap);
+  rc = n < 0 ? -errno : 0;
+  if (n >= 0)
+    *len = (size_t)n;
+  xat_close(&x);
+  return rc;
 }
 
-int bs__px_listxattr(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx) {
+int bs__px_removexattr(void *ctx, const bs__hpath *p, const char *name) {
+  (void)ctx;
+  xat x;
+  int rc = xat_open(p, &x);
+  if (rc != 0)
+    return rc;
+  rc = bs__sys_lremovexattr(x.path, name) == 0 ? 0 : -errno;
+  xat_close(&x);
+  return rc;
+}
+
+/* The names, as one buffer of NUL-terminated strings; *@n its length. */
+static int list_names(const bs__hpath *p, char **buf, ssize_t *n) {
+  xat x;
+  int rc = xat_open(p, &x);
+  if (rc != 0)
+    return rc;
+  *buf = NULL;
+  for (int tries = 0;; tries++) {
+    *n = bs__sys_llistxattr(x.path, NULL, 0);
+    if (*n < 0) {
+      rc = -errno;
+      break;
+    }
+    free(*buf);
+    if (!(*buf = malloc((size_t)*n + 1))) {
+      rc = -ENOMEM;
+      break;
+    }
+    *n = bs__sys_llistxattr(x.path, *buf, (size_t)*n + 1);
+    if (*n >= 0)
+      break;
+    if (errno != ERANGE || tries == 8) {
+      rc = -errno;
+      break;
+    }
+  }
+  if (rc != 0) {
+    free(*buf);
+    *buf = NULL;
+  }
+  xat_close(&x);
+  return rc;
+}
+#else
+/* No /proc: the calls on an fd of the leaf (a symlink has none here). */
+static int xfd(const bs__hpath *p) { return bs__resolve_open(p, O_RDONLY | O_NONBLOCK, EPERM); }
+
+int bs__px_setxattr(void *ctx, const bs__hpath *p, const char *name, const void *val, size_t len) {
+  (void)ctx;
+  int fd = xfd(p);
+  if (fd < 0)
+    return fd;
+  int rc = bs__sys_fsetxattr(fd, name, val, len) == 0 ? 0 : -errno;
+  close(fd);
+  return rc;
+}
+
+int bs__px_getxattr(void *ctx, const bs__hpath *p, const char *name, void *buf, size_t cap, size_t *len) {
+  (void)ctx;
+  int fd = xfd(p);
+  if (fd < 0)
+    return fd;
+  ssize_t n = bs__sys_fgetxattr(fd, name, cap ? buf : NULL, cap);
+  int rc = n < 0 ? -errno : 0;
+  if (n >= 0)
+    *len = (size_t)n;
+  close(fd);
+  return rc;
+}
+
+int bs__px_removexattr(void *ctx, const bs__hpath *p, const char *name) {
+  (void)ctx;
+  int fd = xfd(p);
+  if (fd < 0)
+    return fd;
+  int rc = bs__sys_fremovexattr(fd, name) == 0 ? 0 : -errno;
+  close(fd);
+  return rc;
+}
+
+static int list_names(const bs__hpath *p, char **buf, ssize_t *n) {
+  int fd = xfd(p);
+  if (fd < 0)
+    return fd;
+  size_t len = 0;
+  int rc = bs__sys_flist_all(fd, buf, &len);
+  close(fd);
+  *n = (ssize_t)len;
+  return rc;
+}
+#endif
+
+int bs__px_listxattr(void *ctx, const bs__hpath *p, bs_xattr_cb cb, void *cb_ctx) {
   (void)ctx;
   char *buf = NULL;
   ssize_t n = 0;
-  for (int tries = 0;; tries++) {
-    n = bs__sys_llistxattr(path, NULL, 0);
-    if (n < 0)
-      return -errno;
-    free(buf);
-    buf = malloc((size_t)n + 1);
-    if (!buf)
-      return -ENOMEM;
-    n = bs__sys_llistxattr(path, buf, (size_t)n + 1);
-    if (n >= 0)
-      break;
-    if (errno != ERANGE || tries == 8) {
-      int e = errno;
-      free(buf);
-      return -e;
-    }
-  }
+  int rc = list_names(p, &buf, &n);
+  if (rc != 0)
+    return rc;
   bs__names names = {0};
-  int rc = 0;
   for (ssize_t i = 0; rc == 0 && i < n;) {
     size_t l = strnlen(buf + i, (size_t)(n - i));
     if (l > 0)
@@ -417,11 +589,15 @@ int bs__px_listxattr(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx) 
   return rc;
 }
 
-int bs__px_sync(void *ctx, const char *path) {
+/* ---- durability, space, locks, roots ------------------------------------------ */
+
+int bs__px_sync(void *ctx, const bs__hpath *p) {
   (void)ctx;
-  int fd = bs__sys_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+  int fd = bs__resolve_open(p, O_RDONLY | O_NONBLOCK, ELOOP);
+  if (fd == -ELOOP)
+    return 0; /* a symlink is durable with its directory */
   if (fd < 0)
-    return errno == ELOOP ? 0 : -errno; /* a symlink is durable with its directory */
+    return fd;
   int rc = bs__sys_fsync(fd) == 0 ? 0 : -errno;
   close(fd);
   return rc;
@@ -433,13 +609,11 @@ int bs__px_syncfs(void *ctx, const char *root) {
   if (fd < 0)
     return -errno;
   int rc = 0;
-  if (bs__sys_fault("bs/real/fsync"))
-    rc = -errno;
 #ifdef __linux__
-  else if (syncfs(fd) != 0)
+  if (bs__sys_syncfs(fd) != 0)
     rc = -errno;
 #else
-  else if (fsync(fd) != 0)
+  if (bs__sys_fsync(fd) != 0)
     rc = -errno;
   else
     sync();
@@ -452,7 +626,7 @@ int bs__px_usage(void *ctx, const char *root, bs_usage *out) {
   (void)ctx;
   memset(out, 0, sizeof(*out));
   struct statvfs sv;
-  if (bs__sys_fault("bs/real/statfs") || statvfs(root, &sv) != 0)
+  if (bs__sys_statvfs(root, &sv) != 0)
     return -errno;
   uint64_t bs = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
   out->block_size = bs;
@@ -467,17 +641,23 @@ int bs__px_usage(void *ctx, const char *root, bs_usage *out) {
 }
 
 /* flock(2): released by close, so a crashed holder never blocks the next. */
-int bs__px_lock(void *ctx, const char *path, int exclusive, int *handle) {
+int bs__px_lock(void *ctx, const bs__hpath *p, int exclusive, int *handle) {
   (void)ctx;
-  int fd = bs__sys_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 && errno == ENOENT && !exclusive) {
+  bs__at at;
+  int rc = bs__resolve(p, &at);
+  int fd = -1;
+  if (rc == 0) {
+    fd = bs__sys_openat(at.dir, at.leaf, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+    rc = fd >= 0 ? 0 : -errno;
+    close(at.dir);
+  }
+  if (rc == -ENOENT && !exclusive) {
     *handle = -1; /* no reserved directory yet: nothing to read, nothing to lock */
     return 0;
   }
-  if (fd < 0)
-    return -errno;
-  int rc;
-  while ((rc = flock(fd, exclusive ? LOCK_EX : LOCK_SH)) != 0 && errno == EINTR)
+  if (rc != 0)
+    return rc;
+  while ((rc = bs__sys_flock(fd, exclusive ? LOCK_EX : LOCK_SH)) != 0 && errno == EINTR)
     ;
   if (rc != 0) {
     rc = -errno;
@@ -492,4 +672,30 @@ void bs__px_unlock(void *ctx, int handle) {
   (void)ctx;
   if (handle >= 0)
     close(handle);
+}
+
+int bs__px_root_open(void *ctx, const char *abs, bs__hroot *out) {
+  (void)ctx;
+#ifdef O_PATH
+  out->fd = bs__sys_open(abs, O_PATH | O_DIRECTORY, 0);
+#else
+  out->fd = bs__sys_open(abs, O_RDONLY | O_DIRECTORY, 0);
+#endif
+  if (out->fd < 0)
+    return -errno;
+  out->real = realpath(abs, NULL);
+  if (!out->real) {
+    int e = errno;
+    close(out->fd);
+    return -e;
+  }
+  return 0;
+}
+
+void bs__px_root_close(void *ctx, bs__hroot *root) {
+  (void)ctx;
+  close(root->fd);
+  free(root->real);
+  root->fd = -1;
+  root->real = NULL;
 }

@@ -7,12 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #ifdef __linux__
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 #include <xfs/xfs.h>
@@ -51,6 +55,16 @@ int bs__sys_openat(int dirfd, const char *name, int flags, mode_t mode) {
   return openat(dirfd, name, flags | O_CLOEXEC, mode);
 }
 
+int bs__sys_fstat(int fd, struct stat *sb) {
+  FAULT("bs/real/stat", -1);
+  return fstat(fd, sb);
+}
+
+int bs__sys_fstatat(int dirfd, const char *name, struct stat *sb, int flags) {
+  FAULT("bs/real/stat", -1);
+  return fstatat(dirfd, name, sb, flags);
+}
+
 ssize_t bs__sys_pread(int fd, void *buf, size_t len, off_t off) {
   FAULT("bs/real/read", -1);
   return pread(fd, buf, len, off);
@@ -69,6 +83,16 @@ int bs__sys_ftruncate(int fd, off_t size) {
 int bs__sys_fsync(int fd) {
   FAULT("bs/real/fsync", -1);
   return fsync(fd);
+}
+
+int bs__sys_flock(int fd, int op) {
+  FAULT("bs/real/lock", -1);
+  return flock(fd, op);
+}
+
+int bs__sys_statvfs(const char *path, struct statvfs *out) {
+  FAULT("bs/real/statfs", -1);
+  return statvfs(path, out);
 }
 
 int bs__sys_mkdir(const char *path, mode_t mode) {
@@ -99,6 +123,11 @@ int bs__sys_rmdir(const char *path) {
 int bs__sys_rename(const char *from, const char *to) {
   FAULT("bs/real/rename", -1);
   return rename(from, to);
+}
+
+int bs__sys_renameat(int fromdir, const char *from, int todir, const char *to) {
+  FAULT("bs/real/rename", -1);
+  return renameat(fromdir, from, todir, to);
 }
 
 int bs__sys_fchmod(int fd, mode_t mode) {
@@ -160,6 +189,7 @@ int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev) {
 #define F_SET(fd, n, v, l) fsetxattr(fd, n, v, l, 0, 0)
 #define F_GET(fd, n, b, c) fgetxattr(fd, n, b, c, 0, 0)
 #define F_LIST(fd, b, c) flistxattr(fd, b, c, 0)
+#define F_REMOVE(fd, n) fremovexattr(fd, n, 0)
 #else
 #define LX_SET(p, n, v, l) lsetxattr(p, n, v, l, 0)
 #define LX_GET(p, n, b, c) lgetxattr(p, n, b, c)
@@ -168,6 +198,7 @@ int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev) {
 #define F_SET(fd, n, v, l) fsetxattr(fd, n, v, l, 0)
 #define F_GET(fd, n, b, c) fgetxattr(fd, n, b, c)
 #define F_LIST(fd, b, c) flistxattr(fd, b, c)
+#define F_REMOVE(fd, n) fremovexattr(fd, n)
 #endif
 
 int bs__sys_lsetxattr(const char *path, const char *name, const void *val, size_t len) {
@@ -188,6 +219,11 @@ int bs__sys_lremovexattr(const char *path, const char *name) {
 ssize_t bs__sys_llistxattr(const char *path, char *buf, size_t cap) {
   FAULT("bs/real/getxattr", -1);
   return LX_LIST(path, buf, cap);
+}
+
+int bs__sys_fremovexattr(int fd, const char *name) {
+  FAULT("bs/real/setxattr", -1);
+  return F_REMOVE(fd, name);
 }
 
 int bs__sys_fsetxattr(int fd, const char *name, const void *val, size_t len) {
@@ -240,6 +276,16 @@ int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len) {
 }
 
 #ifdef __linux__
+int bs__sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size) {
+  FAULT("bs/real/open", -1);
+  return (int)syscall(SYS_openat2, dirfd, path, how, size);
+}
+
+int bs__sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out) {
+  FAULT("bs/real/stat", -1);
+  return statx(dirfd, path, flags, mask, out);
+}
+
 int bs__sys_fstatfs_type(int fd, long *type) {
   FAULT("bs/real/statfs", -1);
   struct statfs sf;

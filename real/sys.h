@@ -19,12 +19,14 @@
   XX("bs/real/write", "pwrite(2) fails (e.g. ENOSPC, EIO)")                                 \
   XX("bs/real/truncate", "ftruncate(2) fails")                                              \
   XX("bs/real/fsync", "fsync(2) / syncfs(2) fails")                                         \
+  XX("bs/real/stat", "stat(2) / fstatat(2) / statx(2) of a file or directory fails")          \
   XX("bs/real/mkdir", "mkdir(2) fails")                                                     \
   XX("bs/real/unlink", "unlink(2) / rmdir(2) fails")                                        \
   XX("bs/real/rename", "rename(2) fails")                                                   \
   XX("bs/real/statfs", "statfs(2) / statvfs(3) fails (probe, caps, usage)")                 \
   XX("bs/real/ficlone", "ioctl(FICLONE) fails (e.g. ENOSPC, EOPNOTSUPP, EXDEV)")            \
   XX("bs/real/clonefile", "clonefile(2) fails (macOS; e.g. ENOTSUP, EXDEV, ENOSPC)")        \
+  XX("bs/real/lock", "flock(2) of the registry lock fails")                                  \
   XX("bs/real/setxattr", "setting an extended attribute fails")                             \
   XX("bs/real/getxattr", "reading or listing extended attributes fails")                    \
   XX("bs/real/chown", "fchown(2) / lchown(2) / fchownat(2) fails")                           \
@@ -45,16 +47,24 @@ int bs__sys_fault(const char *point);
 
 int bs__sys_open(const char *path, int flags, mode_t mode);
 int bs__sys_openat(int dirfd, const char *name, int flags, mode_t mode);
+int bs__sys_fstat(int fd, struct stat *sb);
+int bs__sys_fstatat(int dirfd, const char *name, struct stat *sb, int flags);
 ssize_t bs__sys_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t bs__sys_pwrite(int fd, const void *buf, size_t len, off_t off);
 int bs__sys_ftruncate(int fd, off_t size);
 int bs__sys_fsync(int fd);
+/* flock(2), under the point bs/real/lock. */
+int bs__sys_flock(int fd, int op);
+/* statvfs(3), under the point bs/real/statfs. */
+struct statvfs;
+int bs__sys_statvfs(const char *path, struct statvfs *out);
 int bs__sys_mkdir(const char *path, mode_t mode);
 int bs__sys_mkdirat(int dirfd, const char *name, mode_t mode);
 int bs__sys_unlink(const char *path);
 int bs__sys_unlinkat(int dirfd, const char *name, int flags);
 int bs__sys_rmdir(const char *path);
 int bs__sys_rename(const char *from, const char *to);
+int bs__sys_renameat(int fromdir, const char *from, int todir, const char *to);
 int bs__sys_fchmod(int fd, mode_t mode);
 int bs__sys_fchown(int fd, uid_t uid, gid_t gid);
 int bs__sys_lchown(const char *path, uid_t uid, gid_t gid);
@@ -70,6 +80,7 @@ int bs__sys_lsetxattr(const char *path, const char *name, const void *val, size_
 ssize_t bs__sys_lgetxattr(const char *path, const char *name, void *buf, size_t cap);
 int bs__sys_lremovexattr(const char *path, const char *name);
 ssize_t bs__sys_llistxattr(const char *path, char *buf, size_t cap);
+int bs__sys_fremovexattr(int fd, const char *name);
 int bs__sys_fsetxattr(int fd, const char *name, const void *val, size_t len);
 ssize_t bs__sys_fgetxattr(int fd, const char *name, void *buf, size_t cap);
 ssize_t bs__sys_flistxattr(int fd, char *buf, size_t cap);
@@ -78,6 +89,12 @@ int bs__sys_flist_all(int fd, char **names, size_t *len);
 int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len);
 
 #ifdef __linux__
+struct open_how;
+/* openat2(2) (Linux 5.6+; ENOSYS before), under the point bs/real/open. */
+int bs__sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size);
+/* statx(2), under the point bs/real/stat. */
+struct statx;
+int bs__sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
 /* fstatfs(2): the type (f_type) of the volume holding @fd. */
 int bs__sys_fstatfs_type(int fd, long *type);
 /* Inode flags (FS_*_FL) of an open file or directory. */

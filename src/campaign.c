@@ -194,7 +194,12 @@ int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64
   if (o->trace_dir)
     c.rec = &body;
   uint32_t ops = o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, reported = 0;
+  bool stopped = false;
   for (uint32_t i = 0; rc == 0 && i < ops && !out->failed; i++) {
+    if (o->stop && *o->stop) {
+      stopped = true;
+      break;
+    }
     bs__op op;
     c.op_index = i;
     bs__camp_draw(&c, &op);
@@ -211,23 +216,27 @@ int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64
       reported = i + 1;
     }
   }
-  if (rc == 0 && !out->failed) {
+  if (rc == 0 && !out->failed && !stopped) {
     snprintf(c.op_text, sizeof(c.op_text), "sweep (final)");
     bs__camp_sweep_line(&c);
   }
   if (tick && out->ops_run > reported)
     tick(tick_ctx, out->ops_run - reported);
   bs__camp_close(&c);
-  if (rc == 0 && o->trace_dir && (out->failed || o->trace_all))
+  if (rc == 0 && !stopped && o->trace_dir && (out->failed || o->trace_all))
     save_trace(o, out, &body);
   bs__tbuf_free(&body);
-  return rc;
+  return rc == 0 && stopped ? BS__CAMPAIGN_STOPPED : rc;
 }
 
 int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed) {
   if (!out)
     return BS_EINVALID;
-  return bs__campaign_seed(out, o, seed, NULL, NULL);
+  if (!o)
+    return bs__campaign_seed(out, o, seed, NULL, NULL);
+  bs_campaign_opts whole = *o;
+  whole.stop = NULL; /* one seed runs to its end */
+  return bs__campaign_seed(out, &whole, seed, NULL, NULL);
 }
 
 int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed) {

@@ -196,7 +196,10 @@ int bs__camp_faults_drain(bs__camp *c, int *first_error);
 /* campaign_crash.c: reconcile the model with the store after a power loss. */
 int bs__camp_after_power_loss(bs__camp *c, uint64_t *content_hash);
 
-/* campaign.c: one seed, with @tick called every few hundred operations. */
+/* bs__campaign_seed: o->stop ended the seed before its end (not an error). */
+#define BS__CAMPAIGN_STOPPED 1
+/* campaign.c: one seed, with @tick called every few hundred operations;
+ * 0, BS__CAMPAIGN_STOPPED, or a BS_E* code. */
 int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64_t seed,
                       void (*tick)(void *ctx, uint32_t ops), void *tick_ctx);
 /* campaign.c: open the store and the model of one seed (o->backend,

@@ -6,7 +6,12 @@
  * every seed is independent (its own store, model and PRNG), so the result
  * of a seed does not depend on the number of jobs.  A process per job also
  * isolates seeds: one that crashes the library is reported as a failure of
- * that seed (invariant "signal") instead of ending the campaign. */
+ * that seed (invariant "signal") instead of ending the campaign.
+ *
+ * o->stop (a signal handler's flag) ends a campaign early: one job stops
+ * between two operations; with J jobs this process kills the job processes
+ * (which ignore SIGINT, so that a terminal's ^C reaches only this one).  The
+ * seeds that finished are summarised, those that were running are not. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -36,7 +41,8 @@ typedef struct runner {
   bs_campaign_result **slot; /* arrived, not yet emitted, by seed index */
   bs_campaign_progress prog;
   int error;
-  int fd; /* in a job: where its messages go */
+  bool stopped; /* o->stop ended the campaign */
+  int fd;       /* in a job: where its messages go */
 } runner;
 
 /* Fold one result into the summary and report it (in seed order). */
@@ -79,6 +85,20 @@ static void arrived(runner *r, uint32_t idx, bs_campaign_result *res) {
   }
 }
 
+/* After a stop: the results that arrived after a seed that never finished,
+ * still in seed order. */
+static void emit_the_rest(runner *r) {
+  for (; r->emitted < r->seeds; r->emitted++) {
+    if (!r->slot[r->emitted])
+      continue;
+    emit(r, r->slot[r->emitted]);
+    free(r->slot[r->emitted]);
+    r->slot[r->emitted] = NULL;
+  }
+}
+
+static bool stop_asked(const runner *r) { return r->o->stop && *r->o->stop; }
+
 static void tick_local(void *ctx, uint32_t ops) {
   runner *r = ctx;
   r->prog.ops_done += ops;
@@ -114,6 +134,8 @@ static int job(runner *r, uint32_t j, uint32_t jobs) {
   for (uint32_t idx = j; idx < r->seeds; idx += jobs) {
     memset(m, 0, sizeof(*m));
     int rc = bs__campaign_seed(&m->res, r->o, r->o->first_seed + idx, tick_job, r);
+    if (rc == BS__CAMPAIGN_STOPPED)
+      break; /* not from SIGINT, which a job ignores; the parent stops too */
     m->type = rc ? MSG_ERROR : MSG_RESULT;
     m->idx = idx;
     m->rc = rc;
@@ -162,8 +184,8 @@ static void reap(runner *r, child *c, uint32_t jobs) {
   int ws = 0;
   while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
     ;
-  if (r->error || c->next >= r->seeds)
-    return;
+  if (r->error || r->stopped || c->next >= r->seeds)
+    return; /* after a stop, this process killed it */
   bs_campaign_result *res = calloc(1, sizeof(*res));
   if (!res) {
     set_error(r, BS_ENO_MEMORY, NULL);
@@ -210,6 +232,8 @@ static void run_jobs(runner *r, uint32_t jobs) {
       break;
     }
     if (pid == 0) {
+      if (r->o->stop)
+        signal(SIGINT, SIG_IGN); /* the parent stops the campaign, and this job */
       close(p[0]);
       for (uint32_t k = 0; k < started; k++)
         close(ch[k].fd);
@@ -226,11 +250,18 @@ static void run_jobs(runner *r, uint32_t jobs) {
   }
   uint32_t open_n = started;
   while (open_n > 0) {
+    if (!r->stopped && stop_asked(r)) {
+      r->stopped = true;
+      for (uint32_t k = 0; k < started; k++)
+        if (ch[k].fd >= 0)
+          kill(ch[k].pid, SIGKILL);
+    }
     nfds_t n = 0;
     for (uint32_t k = 0; k < started; k++)
       if (ch[k].fd >= 0)
         pf[n++] = (struct pollfd){.fd = ch[k].fd, .events = POLLIN};
-    if (poll(pf, n, -1) < 0 && errno != EINTR)
+    /* A stop flag set just before poll() is seen at the next wake-up. */
+    if (poll(pf, n, r->o->stop ? 100 : -1) < 0 && errno != EINTR)
       break;
     for (uint32_t k = 0; k < started; k++) {
       child *c = &ch[k];
@@ -308,9 +339,16 @@ int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o) {
   }
   double t0 = now_s();
   if (jobs == 1) {
-    for (uint32_t idx = 0; idx < r.seeds && !r.error; idx++) {
+    for (uint32_t idx = 0; idx < r.seeds && !r.error && !r.stopped; idx++) {
+      if ((r.stopped = stop_asked(&r)))
+        break;
       bs_campaign_result *res = malloc(sizeof(*res));
       int rc = res ? bs__campaign_seed(res, o, o->first_seed + idx, tick_local, &r) : BS_ENO_MEMORY;
+      if (rc == BS__CAMPAIGN_STOPPED) {
+        free(res);
+        r.stopped = true;
+        break;
+      }
       if (rc != 0) {
         set_error(&r, rc, res ? res->failure.message : NULL);
         free(res);
@@ -321,6 +359,9 @@ int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o) {
   } else {
     run_jobs(&r, jobs);
   }
+  if (r.stopped && !r.error)
+    emit_the_rest(&r);
+  out->interrupted = r.stopped;
   out->seconds = now_s() - t0;
   out->ops_per_sec = out->seconds > 0 ? (double)out->ops / out->seconds : 0;
   for (uint32_t i = 0; i < r.seeds; i++)

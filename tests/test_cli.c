@@ -546,7 +546,7 @@ static void cli_campaign_edge_cases(void **state) {
   const char *last = r.err, *p = r.err;
   while ((p = strstr(p, "campaign: ")) != NULL)
     last = p++;
-  if (strncmp(last, "campaign: 100%  seed 3/3", 24) != 0)
+  if (strncmp(last, "campaign: 100%  seeds done 3/3", 30) != 0)
     fail_msg("last progress line: %s", last);
   bs_cli_free(&r);
 }

@@ -286,15 +286,15 @@ static void darwin_clone_checks_before_clonefile(void **state) {
   bs_test_put(st, "/a", BLK, 1);
   bs_test_put(st, "/b", 10, 2);
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  assert_int_equal(os->clone(os->ctx, "/a", "/b"), -EEXIST);
-  assert_int_equal(os->clone(os->ctx, "/d", "/x"), -EINVAL);
-  assert_int_equal(os->clone(os->ctx, "/missing", "/x"), -ENOENT);
+  assert_int_equal(os->clone(os->ctx, BS__HOST_PATH("/a"), BS__HOST_PATH("/b")), -EEXIST);
+  assert_int_equal(os->clone(os->ctx, BS__HOST_PATH("/d"), BS__HOST_PATH("/x")), -EINVAL);
+  assert_int_equal(os->clone(os->ctx, BS__HOST_PATH("/missing"), BS__HOST_PATH("/x")), -ENOENT);
   assert_int_equal(bs_darwin_fake_last_clone_flags(st), UINT32_MAX); /* never called */
   bs_test_assert_put(st, "/b", 10, 2);
   assert_false(exists(st, "/x"));
   /* A destination someone else creates just before clonefile runs is theirs: kept. */
   bs_darwin_fake_fail_next_clone(st, EEXIST);
-  assert_int_equal(os->clone(os->ctx, "/a", "/race"), -EEXIST);
+  assert_int_equal(os->clone(os->ctx, BS__HOST_PATH("/a"), BS__HOST_PATH("/race")), -EEXIST);
   assert_true(exists(st, "/race"));
   assert_bs_err(bs_reflink(st, "/a", "/race"), BS_EEXISTS);
   assert_true(exists(st, "/race"));
@@ -340,14 +340,14 @@ static void darwin_reflink_exdev_is_CROSS_DEVICE(void **state) {
 
 /* ---- the table ------------------------------------------------------------ */
 
-static int no_stat(void *ctx, const char *path, bs_stat_info *out) {
+static int no_stat(void *ctx, const bs__hpath *path, bs_stat_info *out) {
   (void)ctx;
   (void)path;
   (void)out;
   return -ENOSYS;
 }
 
-static int no_lock(void *ctx, const char *path, int exclusive, int *handle) {
+static int no_lock(void *ctx, const bs__hpath *path, int exclusive, int *handle) {
   (void)ctx;
   (void)path;
   (void)exclusive;
@@ -398,7 +398,7 @@ static void darwin_make_os_checks_its_tables(void **state) {
                         .volume_caps = sys->volume_caps, .clonefile = sys->clonefile};
   assert_bs_ok(bs__darwin_make_os(&os, &bare, &borrowed));
   uint8_t uuid[16];
-  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_NATIVE, "/", "/.bs-t", uuid), -EOPNOTSUPP);
+  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_NATIVE, BS__HOST_PATH("/"), BS__HOST_PATH("/.bs-t"), uuid), -EOPNOTSUPP);
   assert_non_null(strstr(os->last_detail(os->ctx), "no fs_snapshot calls"));
   bs__apfs_snap *list = NULL;
   size_t n = 0;

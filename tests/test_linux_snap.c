@@ -37,7 +37,7 @@ static void fresh_root(const char *fs, char *root) {
   assert_int_equal(bs__linux_make_root(NULL, root), 0);
   char p[4200];
   snprintf(p, sizeof(p), "%s/.bs", root);
-  assert_int_equal(bs__linux_reserve(NULL, root, p), 0);
+  assert_int_equal(bs__linux_reserve(NULL, BS__HOST_PATH(root), BS__HOST_PATH(p)), 0);
   snprintf(p, sizeof(p), "%s/.bs/snap", root);
   assert_int_equal(mkdir(p, 0700), 0);
 }
@@ -112,7 +112,7 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   assert_int_equal(stat(p, &sb), 0);
   assert_int_equal(sb.st_ino, 256); /* so is .bs: a snapshot of the root leaves it out */
   assert_int_equal(sb.st_mode & 07777, 0700);
-  assert_int_equal(bs__linux_reserve(NULL, root, p), 0); /* there already */
+  assert_int_equal(bs__linux_reserve(NULL, BS__HOST_PATH(root), BS__HOST_PATH(p)), 0); /* there already */
   at(p, root, ".bs/registry");
   bs_test_write_host(p, "registry\n");
   bs_test_fill_tree(root);
@@ -122,8 +122,8 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   uint8_t u1[16], u2[16], ur[16];
   at(s1, root, ".bs/snap/1");
   at(s2, root, ".bs/snap/2");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, s1, u1), 0);
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, s2, u2), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s1), u1), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s2), u2), 0);
   assert_false(zero_uuid(u1));
   assert_memory_not_equal(u1, u2, 16);
   int fd = open(root, O_RDONLY | O_DIRECTORY);
@@ -150,7 +150,7 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   at(p, s2, ".bs/snap/1");
   assert_false(exists(p));
   assert_read_only(s1, "top");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, s1, u1), -EEXIST);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s1), u1), -EEXIST);
 
   /* The live tree goes on; the snapshot does not follow. */
   at(p, root, "top");
@@ -162,10 +162,10 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   assert_memory_equal(got, "top\n", 4);
   free(got);
 
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, s1), 0);
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, s2), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(s1)), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(s2)), 0);
   assert_false(exists(s1) || exists(s2));
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, s1), -ENOENT);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(s1)), -ENOENT);
   assert_int_equal(bs__linux_remove_tree(root, false), 0);
 }
 
@@ -179,12 +179,12 @@ static void native_needs_a_subvolume_root(void **state) {
   snprintf(plain, sizeof(plain), "%.4000s/plain-%u", v->mnt, (unsigned)getpid());
   assert_int_equal(mkdir(plain, 0755), 0);
   at(dst, plain, "snap");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, plain, dst, u), -EOPNOTSUPP);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(plain), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
   assert_false(exists(dst));
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, plain, dst), -EOPNOTSUPP);
+  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(plain), BS__HOST_PATH(dst)), -EOPNOTSUPP);
   /* reserve on a plain directory makes a plain 0700 .bs. */
   at(p, plain, ".bs");
-  assert_int_equal(bs__linux_reserve(NULL, plain, p), 0);
+  assert_int_equal(bs__linux_reserve(NULL, BS__HOST_PATH(plain), BS__HOST_PATH(p)), 0);
   struct stat sb;
   assert_int_equal(stat(p, &sb), 0);
   assert_true(sb.st_ino != 256 && (sb.st_mode & 07777) == 0700);
@@ -197,7 +197,7 @@ static void native_needs_a_subvolume_root(void **state) {
   at(p, root, ".bs");
   assert_int_equal(mkdir(p, 0700), 0);
   at(dst, root, ".bs/s");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, dst, u), -EOPNOTSUPP);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
   assert_false(exists(dst));
   assert_int_equal(bs__linux_remove_tree(root, false), 0);
 
@@ -206,13 +206,13 @@ static void native_needs_a_subvolume_root(void **state) {
   for (int i = 0; i < 3; i++) {
     fresh_root(others[i], root);
     at(dst, root, ".bs/snap/1");
-    assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, dst, u), -EOPNOTSUPP);
+    assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
     assert_false(exists(dst));
     if (i > 0) {
-      assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_REFLINK, root, dst, u), -EOPNOTSUPP);
+      assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_REFLINK, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
       assert_false(exists(dst));
     }
-    assert_int_equal(bs__linux_snap_create(NULL, (bs__snap_method)99, root, dst, u), -EINVAL);
+    assert_int_equal(bs__linux_snap_create(NULL, (bs__snap_method)99, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EINVAL);
     assert_int_equal(bs__linux_remove_tree(root, false), 0);
   }
 }
@@ -224,14 +224,14 @@ static void btrfs_branch_is_writable_and_independent(void **state) {
   bs_test_fill_tree(root);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, snap, u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   at(p, root, ".bs/branch");
   assert_int_equal(mkdir(p, 0700), 0);
   at(br, root, ".bs/branch/b1");
   at(br2, root, ".bs/branch/b2");
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, snap, br), 0);
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, snap, br2), 0);
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, snap, br2), -EEXIST);
+  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br)), 0);
+  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br2)), 0);
+  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br2)), -EEXIST);
   for (size_t k = 0; k < BS_TEST_TREE_ENTRIES; k++)
     bs_test_same_entry(snap, br, bs_test_tree_entries[k]);
   at(p, br, ".bs");
@@ -252,7 +252,7 @@ static void btrfs_branch_is_writable_and_independent(void **state) {
     at(p, others[i], "a/new");
     assert_false(exists(p));
   }
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, br), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(br)), 0);
   assert_false(exists(br));
   at(p, snap, "top");
   assert_true(exists(p)); /* the snapshot outlives its branch */
@@ -280,7 +280,7 @@ static void delete_releases_space(const char *fs, bs__snap_method m, size_t big)
   write_big(p, big, 9);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, m, root, snap, u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, m, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   assert_int_equal(unlink(p), 0); /* now only the snapshot holds those blocks */
   int fd = open(root, O_RDONLY | O_DIRECTORY);
   assert_int_equal(syncfs(fd), 0);
@@ -288,7 +288,7 @@ static void delete_releases_space(const char *fs, bs__snap_method m, size_t big)
   uint64_t before = free_bytes(root);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  assert_int_equal(bs__linux_tree_delete(NULL, m, snap), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, m, BS__HOST_PATH(snap)), 0);
   double ms = since_ms(&t0);
   uint64_t after = free_bytes(root);
   print_message("    [ delete   ] %s: %zu MiB snapshot deleted in %.1f ms, %.1f MiB freed\n", fs,
@@ -331,7 +331,7 @@ static void tree_snapshot_and_branch(const char *fs, bs__snap_method m, bool sha
   uint8_t u[16];
   memset(u, 0xaa, sizeof(u));
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, m, root, snap, u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, m, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   assert_true(zero_uuid(u)); /* no filesystem UUID: host.c makes one */
   for (size_t k = 0; k < BS_TEST_TREE_ENTRIES; k++)
     bs_test_same_entry(root, snap, bs_test_tree_entries[k]);
@@ -361,7 +361,7 @@ static void tree_snapshot_and_branch(const char *fs, bs__snap_method m, bool sha
   at(p, root, ".bs/branch");
   assert_int_equal(mkdir(p, 0700), 0);
   at(br, root, ".bs/branch/b");
-  assert_int_equal(bs__linux_branch_create(NULL, m, snap, br), 0);
+  assert_int_equal(bs__linux_branch_create(NULL, m, BS__HOST_PATH(snap), BS__HOST_PATH(br)), 0);
   for (size_t k = 0; k < BS_TEST_TREE_ENTRIES; k++)
     bs_test_same_entry(snap, br, bs_test_tree_entries[k]);
   assert_tree_immutable(br, false);
@@ -373,8 +373,8 @@ static void tree_snapshot_and_branch(const char *fs, bs__snap_method m, bool sha
   assert_int_equal(len, 4);
   free(got);
 
-  assert_int_equal(bs__linux_tree_delete(NULL, m, br), 0);
-  assert_int_equal(bs__linux_tree_delete(NULL, m, snap), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, m, BS__HOST_PATH(br)), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, m, BS__HOST_PATH(snap)), 0);
   assert_false(exists(br) || exists(snap));
   assert_int_equal(bs__linux_remove_tree(root, false), 0);
 }
@@ -403,7 +403,7 @@ static void copy_keeps_holes(void **state) {
   close(fd);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_COPY, root, snap, u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_COPY, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   at(p, snap, "sparse");
   struct stat sb;
   assert_int_equal(stat(p, &sb), 0);
@@ -459,20 +459,20 @@ static void fault_mid_tree_leaves_nothing(void **state) {
     at(dst, root, ".bs/snap/2");
     const char *src = root;
     if (faults[i].branch) {
-      assert_int_equal(bs__linux_snap_create(NULL, faults[i].m, root, snap, u), 0);
+      assert_int_equal(bs__linux_snap_create(NULL, faults[i].m, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
       src = snap;
     }
     bs_test_fail_nth(faults[i].point, faults[i].nth, faults[i].err);
-    int rc = faults[i].branch ? bs__linux_branch_create(NULL, faults[i].m, src, dst)
-                              : bs__linux_snap_create(NULL, faults[i].m, src, dst, u);
+    int rc = faults[i].branch ? bs__linux_branch_create(NULL, faults[i].m, BS__HOST_PATH(src), BS__HOST_PATH(dst))
+                              : bs__linux_snap_create(NULL, faults[i].m, BS__HOST_PATH(src), BS__HOST_PATH(dst), u);
     fiu_disable(faults[i].point);
     if (rc != -faults[i].err)
       fail_msg("%s %s call %d: %s, expected %s", faults[i].fs, faults[i].point, faults[i].nth,
                strerror(-rc), strerror(faults[i].err));
     if (exists(dst))
       fail_msg("%s %s call %d: %s is left behind", faults[i].fs, faults[i].point, faults[i].nth, dst);
-    rc = faults[i].branch ? bs__linux_branch_create(NULL, faults[i].m, src, dst)
-                          : bs__linux_snap_create(NULL, faults[i].m, src, dst, u);
+    rc = faults[i].branch ? bs__linux_branch_create(NULL, faults[i].m, BS__HOST_PATH(src), BS__HOST_PATH(dst))
+                          : bs__linux_snap_create(NULL, faults[i].m, BS__HOST_PATH(src), BS__HOST_PATH(dst), u);
     assert_int_equal(rc, 0);
     for (size_t k = 0; k < BS_TEST_TREE_ENTRIES; k++)
       bs_test_same_entry(src, dst, bs_test_tree_entries[k]);
@@ -503,13 +503,13 @@ static void fault_in_delete_is_reported_and_retried(void **state) {
     bs_test_fill_tree(root);
     uint8_t u[16];
     at(snap, root, ".bs/snap/1");
-    assert_int_equal(bs__linux_snap_create(NULL, faults[i].m, root, snap, u), 0);
+    assert_int_equal(bs__linux_snap_create(NULL, faults[i].m, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
     bs_test_fail_nth(faults[i].point, faults[i].nth, faults[i].err);
-    int rc = bs__linux_tree_delete(NULL, faults[i].m, snap);
+    int rc = bs__linux_tree_delete(NULL, faults[i].m, BS__HOST_PATH(snap));
     fiu_disable(faults[i].point);
     if (rc != -faults[i].err)
       fail_msg("%s %s: %s", faults[i].fs, faults[i].point, strerror(-rc));
-    rc = bs__linux_tree_delete(NULL, faults[i].m, snap);
+    rc = bs__linux_tree_delete(NULL, faults[i].m, BS__HOST_PATH(snap));
     assert_true(rc == 0 || rc == -ENOENT); /* ENOENT: it went before the fault */
     assert_false(exists(snap));
     assert_int_equal(bs__linux_remove_tree(root, false), 0);
@@ -526,12 +526,12 @@ static void btrfs_delete_without_tree_search(void **state) {
   bs_test_fill_tree(root);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, root, snap, u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   at(p, root, ".bs/branch");
   assert_int_equal(mkdir(p, 0700), 0);
   fiu_init(0);
   assert_int_equal(fiu_enable("bs/real/tree_search", 1, (void *)(intptr_t)EPERM, 0), 0);
-  int rc = bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, snap);
+  int rc = bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap));
   /* The store root holds .bs, a nested subvolume: found by the walk. */
   int rc_root = bs__linux_remove_tree(root, true);
   fiu_disable("bs/real/tree_search");

@@ -16,6 +16,7 @@
 #ifndef BACKSTORE_LAB_H
 #define BACKSTORE_LAB_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "backend.h"
@@ -105,6 +106,15 @@ typedef struct bs_campaign_opts {
   /** Called once per seed, in seed order, when it finished (serialised). */
   void (*seed_done)(void *ctx, const bs_campaign_result *r);
   void *ctx;            /**< passed to progress and seed_done */
+  /**
+   * If set, bs_campaign_run() stops soon after *stop becomes nonzero (the
+   * flag of a SIGINT handler, say): between two operations.  The seeds that
+   * were running are abandoned (not counted, no trace written); the ones
+   * that finished are summarised, and bs_campaign_summary.interrupted is
+   * set.  With jobs > 1 the job processes ignore SIGINT: this process stops
+   * them.  bs_campaign_run_seed() does not look at it.
+   */
+  const volatile sig_atomic_t *stop;
 } bs_campaign_opts;
 
 /** What bs_campaign_run() measured; release with bs_campaign_summary_free(). */
@@ -120,6 +130,7 @@ typedef struct bs_campaign_summary {
   bs_campaign_failure *failures; /**< the first BS_CAMPAIGN_MAX_FAILURES, in seed order */
   size_t n_failures;      /**< entries in failures */
   char error[256];        /**< why the campaign could not run, when it returned an error */
+  bool interrupted;       /**< bs_campaign_opts.stop ended the campaign before every seed ran */
 } bs_campaign_summary;
 
 /**
@@ -135,9 +146,11 @@ int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uin
  * Run every seed of @p o, in o->jobs processes, and summarise.  A job
  * process that dies (a crash in the library) makes the seed it was running
  * a failure with invariant "signal".
- * @return 0 when every seed ran (failures are in @p out), else the error that
- * stopped the campaign, described in @p out->error: BS_EINVALID for a trace
- * with jobs > 1, or for seeds that would run past UINT64_MAX.
+ * @return 0 when every seed ran (failures are in @p out), or when
+ * bs_campaign_opts.stop ended it (@p out->interrupted, with the seeds that
+ * finished), else the error that stopped the campaign, described in
+ * @p out->error: BS_EINVALID for a trace with jobs > 1, or for seeds that
+ * would run past UINT64_MAX.
  */
 int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o);
 

@@ -67,11 +67,14 @@ static long self_rss_kb(void) {
   return kb;
 }
 
-void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
-  char outp[128], errp[128];
-  snprintf(outp, sizeof(outp), "%s/stdout", tmp);
-  snprintf(errp, sizeof(errp), "%s/stderr", tmp);
-  const char *argv[32] = {bs_test_bslab()};
+/* Start bslab with @args in @cwd (NULL: here), stdin from @in, stdout and
+ * stderr to @out and @err opened with @mode (O_TRUNC or O_APPEND). */
+static pid_t start(const char *cwd, const char *in, const char *out, const char *err, int mode,
+                   const char *const *args) {
+  char bslab[4096];
+  if (!realpath(bs_test_bslab(), bslab)) /* a relative one is not found from @cwd */
+    fail_msg("cannot find %s (set BSLAB or run make first)", bs_test_bslab());
+  const char *argv[32] = {bslab};
   int n = 1;
   while (args[n - 1] && n < 31) {
     argv[n] = args[n - 1];
@@ -79,30 +82,51 @@ void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
   }
   argv[n] = NULL;
   fflush(NULL);
-  r->fork_rss_kb = self_rss_kb();
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
     int i = open(in ? in : "/dev/null", O_RDONLY);
-    int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+    int o = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | mode, 0644);
+    int e = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | mode, 0644);
+    if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
+        (cwd && chdir(cwd) != 0))
       _exit(126);
     if (time_limit)
       alarm(time_limit); /* kept across execv */
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }
+  return pid;
+}
+
+int bs_cli_spawn(const char *cwd, const char *out, const char *err, const char *const *args) {
+  return start(cwd, NULL, out, err, O_APPEND, args);
+}
+
+/* Wait for @pid: its exit status, or 128 + signal; its peak memory in
+ * *@maxrss_kb (if not NULL). */
+static int wait_run(int pid, long *maxrss_kb) {
   int ws = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof(ru));
   assert_int_equal(wait4(pid, &ws, 0, &ru), pid);
-  r->maxrss_kb = ru.ru_maxrss;
-  r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  if (maxrss_kb)
+    *maxrss_kb = ru.ru_maxrss;
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+int bs_cli_wait(int pid) { return wait_run(pid, NULL); }
+
+void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
+  char outp[128], errp[128];
+  snprintf(outp, sizeof(outp), "%s/stdout", tmp);
+  snprintf(errp, sizeof(errp), "%s/stderr", tmp);
+  r->fork_rss_kb = self_rss_kb();
+  r->status = wait_run(start(NULL, in, outp, errp, O_TRUNC, args), &r->maxrss_kb);
   r->out = bs_cli_slurp(outp, &r->outlen);
   r->err = bs_cli_slurp(errp, NULL);
   if (r->status == 127 || r->status == 126)
-    fail_msg("could not run %s (set BSLAB or run make first)", argv[0]);
+    fail_msg("could not run %s (set BSLAB or run make first)", bs_test_bslab());
 }
 
 void bs_cli_expect_status(const bs_cli_run *r, int status, const char *what) {

@@ -47,6 +47,13 @@ char *bs_cli_slurp(const char *path, size_t *len);
 /* Write @text to host file @path (replacing it). */
 void bs_cli_write_text(const char *path, const char *text);
 
+/* Start bslab with @args (NULL-terminated) without waiting: in directory
+ * @cwd (NULL: this one), stdin /dev/null, stdout and stderr appended to
+ * @out and @err (created if need be; NULL: /dev/null).  Returns its pid. */
+int bs_cli_spawn(const char *cwd, const char *out, const char *err, const char *const *args);
+/* Wait for a process of bs_cli_spawn(): its exit status, or 128 + signal. */
+int bs_cli_wait(int pid);
+
 #define BSLAB(r, ...) bs_cli_in((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
 #define EXPECT(status, out_has, err_has, ...)                                           \
   bs_cli_check((status), (out_has), (err_has), (const char *const[]){__VA_ARGS__, NULL})

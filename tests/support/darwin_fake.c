@@ -55,48 +55,48 @@ char *bs__fake_sim_path(const fake *f, const char *host) {
 
 /* ---- file operations on the sim ------------------------------------------ */
 
-static int f_create(void *ctx, const char *path, uint32_t mode) {
-  ON_SIM(ctx, path, bs_create(S(ctx), P, mode));
+static int f_create(void *ctx, const bs__hpath *hp, uint32_t mode) {
+  ON_SIM(ctx, hp->abs, bs_create(S(ctx), P, mode));
 }
-static int f_mkdir(void *ctx, const char *path, uint32_t mode) { ON_SIM(ctx, path, bs_mkdir(S(ctx), P, mode)); }
-static int f_pwrite(void *ctx, const char *path, uint64_t off, const void *buf, size_t len) {
-  ON_SIM(ctx, path, bs_write(S(ctx), P, off, buf, len));
+static int f_mkdir(void *ctx, const bs__hpath *hp, uint32_t mode) { ON_SIM(ctx, hp->abs, bs_mkdir(S(ctx), P, mode)); }
+static int f_pwrite(void *ctx, const bs__hpath *hp, uint64_t off, const void *buf, size_t len) {
+  ON_SIM(ctx, hp->abs, bs_write(S(ctx), P, off, buf, len));
 }
-static int f_pread(void *ctx, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  ON_SIM(ctx, path, bs_read(S(ctx), P, off, buf, len, nread));
+static int f_pread(void *ctx, const bs__hpath *hp, uint64_t off, void *buf, size_t len, size_t *nread) {
+  ON_SIM(ctx, hp->abs, bs_read(S(ctx), P, off, buf, len, nread));
 }
-static int f_truncate(void *ctx, const char *path, uint64_t size) {
-  ON_SIM(ctx, path, bs_truncate(S(ctx), P, size));
+static int f_truncate(void *ctx, const bs__hpath *hp, uint64_t size) {
+  ON_SIM(ctx, hp->abs, bs_truncate(S(ctx), P, size));
 }
-static int f_unlink(void *ctx, const char *path) { ON_SIM(ctx, path, bs_unlink(S(ctx), P)); }
+static int f_unlink(void *ctx, const bs__hpath *hp) { ON_SIM(ctx, hp->abs, bs_unlink(S(ctx), P)); }
 /* A mount point is busy, as rmdir(2) says on macOS. */
-static int f_rmdir(void *ctx, const char *path) {
+static int f_rmdir(void *ctx, const bs__hpath *hp) {
   fake *f = ctx;
   for (size_t i = 0; i < f->nmounts; i++)
-    if (strcmp(f->mounts[i].dir, path) == 0)
+    if (strcmp(f->mounts[i].dir, hp->abs) == 0)
       return -EBUSY;
-  ON_SIM(ctx, path, bs_rmdir(S(ctx), P));
+  ON_SIM(ctx, hp->abs, bs_rmdir(S(ctx), P));
 }
-static int f_rename(void *ctx, const char *from, const char *to) {
-  ON_SIM2(ctx, from, to, bs_rename(S(ctx), P, Q));
+static int f_rename(void *ctx, const bs__hpath *from, const bs__hpath *to) {
+  ON_SIM2(ctx, from->abs, to->abs, bs_rename(S(ctx), P, Q));
 }
-static int f_stat(void *ctx, const char *path, bs_stat_info *out) { ON_SIM(ctx, path, bs_stat(S(ctx), P, out)); }
-static int f_chmod(void *ctx, const char *path, uint32_t mode) { ON_SIM(ctx, path, bs_chmod(S(ctx), P, mode)); }
-static int f_chown(void *ctx, const char *path, uint32_t uid, uint32_t gid) {
-  ON_SIM(ctx, path, bs_chown(S(ctx), P, uid, gid));
+static int f_stat(void *ctx, const bs__hpath *hp, bs_stat_info *out) { ON_SIM(ctx, hp->abs, bs_stat(S(ctx), P, out)); }
+static int f_chmod(void *ctx, const bs__hpath *hp, uint32_t mode) { ON_SIM(ctx, hp->abs, bs_chmod(S(ctx), P, mode)); }
+static int f_chown(void *ctx, const bs__hpath *hp, uint32_t uid, uint32_t gid) {
+  ON_SIM(ctx, hp->abs, bs_chown(S(ctx), P, uid, gid));
 }
-static int f_utimens(void *ctx, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  ON_SIM(ctx, path, bs_utimens(S(ctx), P, atime_ns, mtime_ns));
+static int f_utimens(void *ctx, const bs__hpath *hp, int64_t atime_ns, int64_t mtime_ns) {
+  ON_SIM(ctx, hp->abs, bs_utimens(S(ctx), P, atime_ns, mtime_ns));
 }
-static int f_readdir(void *ctx, const char *path, bs_readdir_cb cb, void *cb_ctx) {
-  ON_SIM(ctx, path, bs_readdir(S(ctx), P, cb, cb_ctx));
+static int f_readdir(void *ctx, const bs__hpath *hp, bs_readdir_cb cb, void *cb_ctx) {
+  ON_SIM(ctx, hp->abs, bs_readdir(S(ctx), P, cb, cb_ctx));
 }
-static int f_setxattr(void *ctx, const char *path, const char *name, const void *val, size_t len) {
-  ON_SIM(ctx, path, bs_setxattr(S(ctx), P, name, val, len));
+static int f_setxattr(void *ctx, const bs__hpath *hp, const char *name, const void *val, size_t len) {
+  ON_SIM(ctx, hp->abs, bs_setxattr(S(ctx), P, name, val, len));
 }
 /* The seam's contract: too small a buffer is ERANGE, as getxattr(2) says. */
-static int f_getxattr(void *ctx, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  char *p = bs__fake_sim_path(ctx, path);
+static int f_getxattr(void *ctx, const bs__hpath *hp, const char *name, void *buf, size_t cap, size_t *len) {
+  char *p = bs__fake_sim_path(ctx, hp->abs);
   if (!p)
     return -ENOMEM;
   int rc = bs_getxattr(S(ctx), p, name, buf, cap, len);
@@ -108,13 +108,13 @@ static int f_getxattr(void *ctx, const char *path, const char *name, void *buf, 
   free(p);
   return rc;
 }
-static int f_removexattr(void *ctx, const char *path, const char *name) {
-  ON_SIM(ctx, path, bs_removexattr(S(ctx), P, name));
+static int f_removexattr(void *ctx, const bs__hpath *hp, const char *name) {
+  ON_SIM(ctx, hp->abs, bs_removexattr(S(ctx), P, name));
 }
-static int f_listxattr(void *ctx, const char *path, bs_xattr_cb cb, void *cb_ctx) {
-  ON_SIM(ctx, path, bs_listxattr(S(ctx), P, cb, cb_ctx));
+static int f_listxattr(void *ctx, const bs__hpath *hp, bs_xattr_cb cb, void *cb_ctx) {
+  ON_SIM(ctx, hp->abs, bs_listxattr(S(ctx), P, cb, cb_ctx));
 }
-static int f_sync(void *ctx, const char *path) { ON_SIM(ctx, path, bs_sync(S(ctx), P)); }
+static int f_sync(void *ctx, const bs__hpath *hp) { ON_SIM(ctx, hp->abs, bs_sync(S(ctx), P)); }
 static int f_syncfs(void *ctx, const char *root) {
   (void)root;
   return E(bs_sync(S(ctx), NULL));
@@ -136,7 +136,7 @@ static void f_release(void *ctx) {
 /* statfs and friends fail on a path that does not exist. */
 static int exists(fake *f, const char *path) {
   bs_stat_info si;
-  return f_stat(f, path, &si);
+  return f_stat(f, BS__HOST_PATH(path), &si);
 }
 
 static int s_statfs_typename(void *ctx, const char *path, char out[BS_DARWIN_FSTYPENAME_LEN]) {
@@ -190,10 +190,10 @@ static void partial_clone(fake *f, const char *src, const char *dst) {
   bs_stat_info si;
   uint8_t buf[4096];
   size_t n = 0;
-  if (f_stat(f, src, &si) != 0 || f_create(f, dst, si.mode) != 0)
+  if (f_stat(f, BS__HOST_PATH(src), &si) != 0 || f_create(f, BS__HOST_PATH(dst), si.mode) != 0)
     return;
-  if (f_pread(f, src, 0, buf, sizeof(buf), &n) == 0 && n > 0)
-    (void)f_pwrite(f, dst, 0, buf, n);
+  if (f_pread(f, BS__HOST_PATH(src), 0, buf, sizeof(buf), &n) == 0 && n > 0)
+    (void)f_pwrite(f, BS__HOST_PATH(dst), 0, buf, n);
 }
 
 typedef struct names {
@@ -224,16 +224,16 @@ static int add_xattr_name(void *ctx, const char *name) { return add_name(ctx, na
 /* Every xattr of @src on @dst; names first (a callback may not call the sim). */
 static int copy_xattrs(fake *f, const char *src, const char *dst) {
   names l = {0};
-  int rc = f_listxattr(f, src, add_xattr_name, &l);
+  int rc = f_listxattr(f, BS__HOST_PATH(src), add_xattr_name, &l);
   if (rc == 0 && l.oom)
     rc = -ENOMEM;
   for (size_t i = 0; i < l.n; i++) {
     char buf[4096];
     size_t len = 0;
     if (rc == 0)
-      rc = f_getxattr(f, src, l.v[i], buf, sizeof(buf), &len);
+      rc = f_getxattr(f, BS__HOST_PATH(src), l.v[i], buf, sizeof(buf), &len);
     if (rc == 0)
-      rc = f_setxattr(f, dst, l.v[i], buf, len);
+      rc = f_setxattr(f, BS__HOST_PATH(dst), l.v[i], buf, len);
     free(l.v[i]);
   }
   free(l.v);
@@ -244,7 +244,7 @@ static int copy_xattrs(fake *f, const char *src, const char *dst) {
  * then the directory's owner, xattrs, mode and times. */
 static int clone_tree(fake *f, const char *src, const char *dst) {
   bs_stat_info si;
-  int rc = f_stat(f, src, &si);
+  int rc = f_stat(f, BS__HOST_PATH(src), &si);
   if (rc != 0)
     return rc;
   if (si.kind == BS_KIND_FILE) {
@@ -257,10 +257,10 @@ static int clone_tree(fake *f, const char *src, const char *dst) {
   bs_caps c;
   if (si.kind != BS_KIND_DIR || bs_get_caps(f->sim, &c) != 0 || !c.native_reflink)
     return -ENOTSUP;
-  if ((rc = f_mkdir(f, dst, 0700)) != 0)
+  if ((rc = f_mkdir(f, BS__HOST_PATH(dst), 0700)) != 0)
     return rc;
   names l = {0};
-  rc = f_readdir(f, src, add_name, &l);
+  rc = f_readdir(f, BS__HOST_PATH(src), add_name, &l);
   if (rc == 0 && l.oom)
     rc = -ENOMEM;
   for (size_t i = 0; i < l.n; i++) {
@@ -281,11 +281,11 @@ static int clone_tree(fake *f, const char *src, const char *dst) {
   if (rc == 0)
     rc = copy_xattrs(f, src, dst);
   if (rc == 0)
-    rc = f_chown(f, dst, si.uid, si.gid);
+    rc = f_chown(f, BS__HOST_PATH(dst), si.uid, si.gid);
   if (rc == 0)
-    rc = f_chmod(f, dst, si.mode);
+    rc = f_chmod(f, BS__HOST_PATH(dst), si.mode);
   if (rc == 0)
-    rc = f_utimens(f, dst, si.atime_ns, si.mtime_ns);
+    rc = f_utimens(f, BS__HOST_PATH(dst), si.atime_ns, si.mtime_ns);
   return rc;
 }
 
@@ -298,11 +298,11 @@ static int s_clonefile(void *ctx, const char *src, const char *dst, uint32_t fla
     if (err == ENOSPC)
       partial_clone(f, src, dst);
     else if (err == EEXIST)
-      (void)f_create(f, dst, 0600); /* someone else's file */
+      (void)f_create(f, BS__HOST_PATH(dst), 0600); /* someone else's file */
     return -err;
   }
   bs_stat_info si;
-  if (f_stat(f, dst, &si) == 0)
+  if (f_stat(f, BS__HOST_PATH(dst), &si) == 0)
     return -EEXIST;
   return clone_tree(f, src, dst);
 }

@@ -20,7 +20,7 @@ static const struct {
   {"faults", BO_FAULTS, true},   {"trace", BO_TRACE, true},     {"output", BO_OUTPUT, true},
   {"max-tests", BO_MAX_TESTS, true}, {"trace-dir", BO_TRACE_DIR, true}, {"json", BO_JSON, true},
   {"trace-all", BO_TRACE_ALL, false},
-  {"copy-snapshots", BO_COPY_SNAPSHOTS, false},
+  {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -78,6 +78,7 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_SEEDS: return number(a, name, v, 1, UINT32_MAX, &a->seeds, &a->seeds_set);
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);
   case BO_JOBS: return number(a, name, v, 1, 256, &a->jobs, &a->jobs_set);
+  case BO_WAIT: return number(a, name, v, 0, BSLAB_WAIT_MAX, &a->wait, &a->wait_set);
   default: return BSLAB_USAGE;
   }
 }

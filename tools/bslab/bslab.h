@@ -16,6 +16,9 @@
 #define BSLAB_OK 0
 #define BSLAB_FAILED 1 /* a check failed or an operation returned a BS_E* code */
 #define BSLAB_USAGE 2  /* bad usage, or the environment is not as needed */
+/* SIGINT stopped the verb after it reported what it did: main() ends the
+ * process by that signal (so a calling shell stops too), else exits 130. */
+#define BSLAB_INTERRUPTED 130
 
 /* Options a verb may accept (bslab_args.allowed). */
 enum {
@@ -39,9 +42,13 @@ enum {
   BO_TRACE_DIR = 1u << 17,
   BO_JSON = 1u << 18,
   BO_TRACE_ALL = 1u << 19,
+  BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
   /* What every verb that works on a volume accepts. */
-  BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS,
+  BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
+
+/* The longest --wait (and $BSLAB_WAIT), in seconds: a day. */
+#define BSLAB_WAIT_MAX 86400u
 
 /* Parsed command line of one verb.  Global options given before the verb are
  * the defaults the verb's own options override. */
@@ -49,9 +56,9 @@ typedef struct bslab_args {
   const char *verb; /* "snapshot create": for messages */
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
   const char *output, *trace_dir, *json;
-  uint64_t seed, seeds, ops, jobs, max_tests;
+  uint64_t seed, seeds, ops, jobs, max_tests, wait;
   bool trace_all;
-  bool seed_set, seeds_set, ops_set, jobs_set;
+  bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
   unsigned given; /* BO_* options given, before or after the verb */
@@ -93,12 +100,32 @@ int bslab_env_error(const bslab_args *a, const char *fmt, ...) __attribute__((fo
 void bslab_json_str(FILE *f, const char *s);
 /* Write @n bytes as lowercase hex. */
 void bslab_hex(FILE *f, const uint8_t *p, size_t n);
-/* Write raw bytes to stdout; false (after a message) on a write error. */
+/* Write raw bytes to stdout; false (after a message with the reason, the
+ * first time) on a write error. */
 bool bslab_write_raw(const bslab_args *a, const void *p, size_t n);
+/* Flush @f and close it (stdout is only flushed); 0, or the errno of the
+ * write or close that failed (EIO when the C library kept none). */
+int bslab_close_file(FILE *f);
+/* At exit: flush and close stdout; 0, or BSLAB_USAGE after "bslab: write
+ * error: REASON" (unless bslab_write_raw() reported the failure). */
+int bslab_close_stdout(void);
 /* Check @format is one of the NULL-terminated @allowed; 0 or BSLAB_USAGE. */
 int bslab_check_format(const bslab_args *a, const char *const *allowed);
 /* Format a UUID as 8-4-4-4-12 lowercase hex into @buf (37 bytes). */
 void bslab_uuid_str(char *buf, const uint8_t uuid[16]);
+
+/* lock.c: the image lock of the verbs that change a sim image. */
+typedef struct bslab_image_lock {
+  int fd;            /* the locked IMAGE.lock, or -1 */
+  char path[4200];   /* IMAGE.lock */
+} bslab_image_lock;
+/* Lock @image for a load-modify-save (an exclusive flock on IMAGE.lock,
+ * recording this process), waiting --wait / $BSLAB_WAIT seconds for another
+ * holder.  0; BSLAB_FAILED (BUSY, naming the holder) or BSLAB_USAGE, after a
+ * message (@l then holds nothing). */
+int bslab_lock_image(bslab_image_lock *l, const bslab_args *a, const char *image);
+/* Release the lock (and remove IMAGE.lock); nothing if @l holds none. */
+void bslab_unlock_image(bslab_image_lock *l);
 
 /* A file a verb writes for the user (--trace FILE, a trace, --json FILE):
  * "-" is standard output; a path is a bs_lab_file, so the file is replaced
@@ -122,14 +149,25 @@ typedef struct bslab_vol {
   bs_store *st;
   const char *image; /* NULL when not image-backed */
   bool created;      /* the image did not exist; this volume is new */
+  bool committed;    /* bslab_vol_commit() ran: nothing left to save */
+  bool locked;       /* @lock is held (a mutating verb on an image) */
+  bslab_image_lock lock;
 } bslab_vol;
-/* Open the volume.  @mutating verbs create a missing image; others need it
- * to exist.  0, or BSLAB_USAGE after a message. */
+/* Open the volume.  @mutating verbs lock the image (until
+ * bslab_vol_finish()) and create a missing one; others need it to exist and
+ * take no lock.  0, or BSLAB_FAILED / BSLAB_USAGE after a message. */
 int bslab_vol_open(bslab_vol *v, const bslab_args *a, bool mutating);
-/* Save the image (if any) when @changed (a new volume whose verb failed is
- * not saved); then close.
+/* Make the verb's change durable: save the image (if any; the save fsyncs
+ * it and its directory).  A verb prints its success only after this.
+ * 0, or BSLAB_USAGE after a message (the image is then as it was). */
+int bslab_vol_commit(bslab_vol *v, const bslab_args *a);
+/* Save the image (if any, and not yet committed) when @changed (a new volume
+ * whose verb failed is not saved); then close and unlock.
  * Returns @status, or BSLAB_USAGE if saving failed. */
 int bslab_vol_finish(bslab_vol *v, const bslab_args *a, bool changed, int status);
+/* Check that every backend @name names exists ("faults:bogus": no 'bogus');
+ * 0, or BSLAB_USAGE after an "unknown backend" message. */
+int bslab_check_backend_name(const bslab_args *a, const char *name);
 /* Open a fresh store (no image) of --backend/--profile, for caps. */
 int bslab_open_fresh(bs_store **out, const bslab_args *a);
 /* Turn --backend sim:PROFILE into --backend sim --profile PROFILE, as

@@ -1,8 +1,11 @@
 /* bslab campaign: run seeded campaigns (include/backstore/lab.h), show
  * progress on stderr, print the summary and every failure with the command
- * that reproduces it.  Exit 1 if any invariant was violated. */
+ * that reproduces it.  Exit 1 if any invariant was violated.  SIGINT stops
+ * the campaign: what ran is summarised (and written to --json, marked
+ * interrupted), then bslab ends by that signal (exit status 130). */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +22,7 @@ static const char *default_trace_dir(void) {
 }
 
 typedef struct progress_state {
+  FILE *text; /* the summary and digests: stdout, or stderr when --json - has it */
   bool tty, quiet, digest, shown;
   unsigned decile; /* last 10% mark printed when stderr is not a terminal */
   bool done;       /* the 100% line was printed */
@@ -36,7 +40,7 @@ static void on_progress(void *ctx, const bs_campaign_progress *p) {
     ps->decile = pct / 10;
     ps->done = done;
   }
-  fprintf(stderr, "%scampaign: %3u%%  seed %" PRIu32 "/%" PRIu32 "  ops %" PRIu64 "/%" PRIu64
+  fprintf(stderr, "%scampaign: %3u%%  seeds done %" PRIu32 "/%" PRIu32 "  ops %" PRIu64 "/%" PRIu64
           "  failures %" PRIu32 "%s",
           ps->tty ? "\r" : "", pct, p->seeds_done, p->seeds_total, p->ops_done, p->ops_total,
           p->failures, ps->tty ? "\033[K" : "\n");
@@ -49,28 +53,74 @@ static void on_seed(void *ctx, const bs_campaign_result *r) {
     return;
   if (ps->tty && ps->shown)
     fputs("\r\033[K", stderr);
-  printf("seed %" PRIu64 " digest %016" PRIx64 "\n", r->seed, r->digest);
-  fflush(stdout);
+  fprintf(ps->text, "seed %" PRIu64 " digest %016" PRIx64 "\n", r->seed, r->digest);
+  fflush(ps->text);
 }
 
-static void print_failure(const bs_campaign_opts *o, const bs_campaign_failure *f) {
+static void print_failure(FILE *out, const bs_campaign_opts *o, const bs_campaign_failure *f) {
   char cmd[256];
   bs_campaign_reproduce_cmd(cmd, sizeof(cmd), o, f->seed);
-  printf("\nFAIL seed %" PRIu64 ", op %" PRIu32 ": %s\n", f->seed, f->op_index, f->op);
-  printf("  invariant  %s\n", f->check);
-  printf("  expected   %s\n", f->expected);
-  printf("  actual     %s\n", f->actual);
-  printf("  message    %s\n", f->message);
-  printf("  reproduce  %s\n", cmd);
+  fprintf(out, "\nFAIL seed %" PRIu64 ", op %" PRIu32 ": %s\n", f->seed, f->op_index, f->op);
+  fprintf(out, "  invariant  %s\n", f->check);
+  fprintf(out, "  expected   %s\n", f->expected);
+  fprintf(out, "  actual     %s\n", f->actual);
+  fprintf(out, "  message    %s\n", f->message);
+  fprintf(out, "  reproduce  %s\n", cmd);
   if (f->trace[0])
-    printf("  replay     bslab replay %s\n", f->trace);
+    fprintf(out, "  replay     bslab replay %s\n", f->trace);
+}
+
+static void print_summary(FILE *out, const bslab_args *a, const bs_campaign_opts *o,
+                          const bs_campaign_summary *s) {
+  uint64_t last = o->first_seed + o->seeds - 1;
+  fprintf(out, "campaign: backend %s, profile %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32
+          " ops per seed%s%s\n", o->backend ? o->backend : "sim", o->profile, o->first_seed, last,
+          o->ops, a->sim_bug ? ", sim bug " : "", a->sim_bug ? a->sim_bug : "");
+  if (s->interrupted)
+    fprintf(out, "  seeds run             %" PRIu32 " of %" PRIu32 " (interrupted; seeds that "
+            "were running are not counted)\n", s->seeds_run, o->seeds);
+  else
+    fprintf(out, "  seeds run             %" PRIu32 "\n", s->seeds_run);
+  fprintf(out, "  ops                   %" PRIu64 "\n", s->ops);
+  fprintf(out, "  ops/s                 %.0f\n", s->ops_per_sec);
+  fprintf(out, "  power losses          %" PRIu64 " (faults fired)\n", s->power_losses);
+  if (o->faults)
+    fprintf(out, "  injected faults       %" PRIu64 " (faults fired: %s)\n", s->faults_fired, o->faults);
+  fprintf(out, "  expected errors       %" PRIu64 " (failures the model predicted)\n", s->expected_errors);
+  fprintf(out, "  invariant violations  %" PRIu64 "\n", s->violations);
+  for (size_t i = 0; i < s->n_failures; i++)
+    print_failure(out, o, &s->failures[i]);
+  if (s->violations > s->n_failures)
+    fprintf(out, "\n(%" PRIu64 " more failing seeds not shown)\n", s->violations - s->n_failures);
+  fprintf(out, "%s\n", s->interrupted ? "\nINTERRUPTED" : s->violations ? "\nFAILED" : "PASSED");
+}
+
+/* Set by SIGINT while the campaign runs: bs_campaign_opts.stop. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* The campaign runs on the sim (wrapped in faults:sim by --faults). */
+static int check_campaign_backend(const bslab_args *a, const char *backend) {
+  if (strcmp(backend, "sim") == 0)
+    return 0;
+  if (bslab_check_backend_name(a, backend) != 0)
+    return BSLAB_USAGE;
+  if (strncmp(backend, "faults", 6) == 0 && (backend[6] == '\0' || backend[6] == ':'))
+    return bslab_env_error(a, "the campaign runs on the sim only, not backend '%s': for faults, "
+                              "give --faults SPEC (each store is then opened as faults:sim)", backend);
+  return bslab_env_error(a, "the campaign runs on the sim only, not backend '%s': to run the same "
+                            "operations on the sim and a real volume and compare them, use "
+                            "'bslab diff --root DIR'", backend);
 }
 
 int bslab_campaign(bslab_args *a) {
   const char *backend = a->backend ? a->backend : "sim";
-  if (strcmp(backend, "sim") != 0)
-    return bslab_env_error(a, "the campaign runs on the sim only, not backend '%s' (sim-vs-real "
-                              "runs are 'bslab diff', which a later issue adds)", backend);
+  if (check_campaign_backend(a, backend) != 0)
+    return BSLAB_USAGE;
   const char *profile = a->profile ? a->profile : "apfs";
   if (!bslab_is_profile(profile))
     return bslab_env_error(a, "unknown profile '%s' (apfs, hfs, btrfs, xfs, ext4 or tmpfs)", profile);
@@ -85,11 +135,16 @@ int bslab_campaign(bslab_args *a) {
                              PRIu64, a->seed, a->seeds, UINT64_MAX);
   if (a->trace && a->jobs_set && a->jobs > 1)
     return bslab_usage_error(a, "--trace needs --jobs 1 (trace lines of seeds would interleave)");
+  bool json_out = a->json && strcmp(a->json, "-") == 0;
+  if (json_out && a->trace && strcmp(a->trace, "-") == 0)
+    return bslab_usage_error(a, "--json - and --trace - cannot both have standard output");
   bslab_out trace = {0};
   if (a->trace && bslab_out_open(&trace, a, a->trace, "--trace") != 0)
     return BSLAB_USAGE;
 
-  progress_state ps = {.tty = isatty(2) == 1, .quiet = a->quiet, .digest = a->digest};
+  /* With --json -, standard output is the JSON's alone. */
+  progress_state ps = {.text = json_out ? stderr : stdout, .tty = isatty(2) == 1,
+                       .quiet = a->quiet, .digest = a->digest};
   bs_campaign_opts o = {
     .backend = a->backend,
     .profile = profile,
@@ -105,9 +160,14 @@ int bslab_campaign(bslab_args *a) {
     .progress = on_progress,
     .seed_done = on_seed,
     .ctx = &ps,
+    .stop = &interrupted,
   };
+  struct sigaction sa = {.sa_handler = on_sigint}, old;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
   bs_campaign_summary s;
   int rc = bs_campaign_run(&s, &o);
+  sigaction(SIGINT, &old, NULL);
   if (ps.tty && ps.shown)
     fputs("\r\033[K", stderr);
   /* A campaign that could not run leaves an old --trace FILE as it was. */
@@ -120,26 +180,9 @@ int bslab_campaign(bslab_args *a) {
     bs_campaign_summary_free(&s);
     return BSLAB_USAGE;
   }
-  uint64_t last = o.first_seed + o.seeds - 1;
-  printf("campaign: backend %s, profile %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32
-         " ops per seed%s%s\n",
-         backend, profile, o.first_seed, last, o.ops, a->sim_bug ? ", sim bug " : "",
-         a->sim_bug ? a->sim_bug : "");
-  printf("  seeds run             %" PRIu32 "\n", s.seeds_run);
-  printf("  ops                   %" PRIu64 "\n", s.ops);
-  printf("  ops/s                 %.0f\n", s.ops_per_sec);
-  printf("  power losses          %" PRIu64 " (faults fired)\n", s.power_losses);
-  if (o.faults)
-    printf("  injected faults       %" PRIu64 " (faults fired: %s)\n", s.faults_fired, o.faults);
-  printf("  expected errors       %" PRIu64 " (failures the model predicted)\n", s.expected_errors);
-  printf("  invariant violations  %" PRIu64 "\n", s.violations);
-  for (size_t i = 0; i < s.n_failures; i++)
-    print_failure(&o, &s.failures[i]);
-  if (s.violations > s.n_failures)
-    printf("\n(%" PRIu64 " more failing seeds not shown)\n", s.violations - s.n_failures);
-  printf("%s\n", s.violations ? "\nFAILED" : "PASSED");
-  int status = s.violations ? BSLAB_FAILED : BSLAB_OK;
-  if (a->json && bslab_campaign_json(a, &o, &s) != 0)
+  print_summary(ps.text, a, &o, &s);
+  int status = s.interrupted ? BSLAB_INTERRUPTED : s.violations ? BSLAB_FAILED : BSLAB_OK;
+  if (a->json && bslab_campaign_json(a, &o, &s) != 0 && !s.interrupted)
     status = BSLAB_USAGE;
   bs_campaign_summary_free(&s);
   return status;

@@ -1,7 +1,9 @@
 /* bslab campaign --json FILE: the summary as one JSON object, for CI gates
- * (docs/campaign.md, "JSON summary").  Written through bs_lab_file (a
- * temporary file renamed over FILE): a gate never reads half a summary, and
- * a failed write leaves the old FILE. */
+ * (docs/campaign.md, "JSON summary"), through bslab_out: a FILE is replaced
+ * whole through a temporary file (bs_lab_file), so a gate never reads half a
+ * summary and a failed write leaves the old FILE; "-" is standard output;
+ * a FILE that exists and is not a regular file (a pipe, /dev/stdout, a
+ * device) is written in place, never renamed over. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +35,7 @@ static void failure(FILE *f, const bs_campaign_opts *o, const bs_campaign_failur
   fputs("}", f);
 }
 
-int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
-  bs_lab_file lf;
-  char why[512];
-  if (bs_lab_file_open(&lf, a->json, why, sizeof(why)) != 0)
-    return bslab_env_error(a, "%s", why);
-  FILE *f = lf.f;
+static void summary(FILE *f, const bs_campaign_opts *o, const bs_campaign_summary *s) {
   fputs("{\n  ", f);
   fprintf(f, "\"format\": 1, ");
   field_str(f, "backend", o->backend ? o->backend : "sim", true);
@@ -51,8 +48,10 @@ int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs
   fprintf(f, "  \"faults_fired\": %" PRIu64 ", \"power_losses\": %" PRIu64
           ", \"injected_faults\": %" PRIu64 ", \"expected_errors\": %" PRIu64 ",\n",
           s->power_losses + s->faults_fired, s->power_losses, s->faults_fired, s->expected_errors);
-  fprintf(f, "  \"violations\": %" PRIu64 ", \"passed\": %s,\n", s->violations,
-          s->violations ? "false" : "true");
+  /* An interrupted campaign did not pass, whatever the seeds that ran did. */
+  fprintf(f, "  \"violations\": %" PRIu64 ", \"interrupted\": %s, \"passed\": %s,\n",
+          s->violations, s->interrupted ? "true" : "false",
+          s->violations || s->interrupted ? "false" : "true");
   fputs("  \"failures\": [", f);
   for (size_t i = 0; i < s->n_failures; i++) {
     fputs(i ? ",\n" : "\n", f);
@@ -68,7 +67,12 @@ int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs
     first = false;
   }
   fputs("]\n}\n", f);
-  if (bs_lab_file_commit(&lf, why, sizeof(why)) != 0)
-    return bslab_env_error(a, "%s", why);
-  return 0;
+}
+
+int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
+  bslab_out out;
+  if (bslab_out_open(&out, a, a->json, "--json") != 0)
+    return BSLAB_USAGE;
+  summary(out.f, o, s);
+  return bslab_out_close(&out, a, true);
 }

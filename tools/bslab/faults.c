@@ -31,6 +31,9 @@ static int list(const bslab_args *a) {
 
 /* Print the canonical form of a spec, or say what is wrong with it. */
 static int check(const bslab_args *a, const char *text) {
+  if (text[strspn(text, " \t\n")] == '\0')
+    return bslab_usage_error(a, "bad fault spec: it is empty (SPEC is POINT=ERROR[@N|@N+|%%P],...; "
+                                "'bslab faults list' names the points)");
   bs_fault_spec *spec = NULL;
   char err[512];
   int rc = bs_fault_spec_parse(&spec, text, err, sizeof(err));

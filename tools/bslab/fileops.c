@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,8 +22,8 @@ static int init_store(bslab_args *a) {
   if (a->image || a->profile)
     return bslab_usage_error(a, "--image and --profile are the sim's; backend '%s' works on --root",
                              a->backend);
-  if (!bs_backend_find(a->backend))
-    return bslab_env_error(a, "unknown backend '%s' (sim or real)", a->backend);
+  if (bslab_check_backend_name(a, a->backend) != 0)
+    return BSLAB_USAGE;
   bs_open_opts o = {.root = a->root};
   int rc = bs_store_create(a->backend, &o);
   if (rc != 0)
@@ -35,27 +36,56 @@ static int init_store(bslab_args *a) {
 int bslab_init(bslab_args *a) {
   if (a->backend && strcmp(a->backend, "sim") != 0)
     return init_store(a);
-  const char *image = a->image ? a->image : getenv("BSLAB_IMAGE");
-  if (image && *image && access(image, F_OK) == 0)
-    return bslab_op_error(a, image, BS_EEXISTS, NULL);
   bslab_vol v;
   int status = bslab_vol_open(&v, a, true);
   if (status != 0)
     return status;
+  /* Under the image lock: of two inits, one makes the image, one is EXISTS. */
+  if (!v.created)
+    return bslab_vol_finish(&v, a, false, bslab_op_error(a, v.image, BS_EEXISTS, NULL));
   return bslab_vol_finish(&v, a, true, BSLAB_OK);
+}
+
+/* Host path @p as a store path of a real store rooted at "/": absolute, and
+ * its directory resolved as the shell would ("./a", "../a", "d/../a",
+ * symbolic links), so that no "." or ".." is left for the store to refuse;
+ * the last component stays as given.  A directory that cannot be resolved
+ * (missing) is left for the store to report. */
+static int host_path(const bslab_args *a, const char *p, char *out, size_t cap) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  size_t len = strlen(p), cut = 0; /* p[0..len) without trailing slashes; base at p[cut] */
+  while (len > 1 && p[len - 1] == '/')
+    len--;
+  for (size_t i = 0; i < len; i++)
+    if (p[i] == '/')
+      cut = i + 1;
+  const char *base = p + cut;
+  size_t blen = len - cut;
+  if (cut)
+    snprintf(dir, sizeof(dir), "%.*s", cut == 1 ? 1 : (int)(cut - 1), p);
+  else
+    snprintf(dir, sizeof(dir), ".");
+  bool whole = (blen == 1 && base[0] == '.') || (blen == 2 && base[0] == '.' && base[1] == '.');
+  int n;
+  if (realpath(whole ? p : dir, real))
+    n = whole ? snprintf(out, cap, "%s", real)
+              : snprintf(out, cap, "%s/%.*s", strcmp(real, "/") == 0 ? "" : real, (int)blen, base);
+  else if (p[0] == '/')
+    n = snprintf(out, cap, "%s", p);
+  else
+    n = getcwd(real, sizeof(real)) ? snprintf(out, cap, "%s/%s", real, p) : -1;
+  if (n < 0 || (size_t)n >= cap)
+    return bslab_env_error(a, "cannot make '%s' an absolute path", p);
+  return 0;
 }
 
 int bslab_clone(bslab_args *a) {
   /* A real backend without --root clones host paths: its store is "/". */
-  static char host[2][4096];
+  static char host[2][PATH_MAX];
   if (a->backend && strcmp(a->backend, "sim") != 0 && !a->root) {
     for (int i = 0; i < 2; i++) {
-      if (a->pos[i][0] == '/')
-        continue;
-      char cwd[4096];
-      if (!getcwd(cwd, sizeof(cwd)) ||
-          (size_t)snprintf(host[i], sizeof(host[i]), "%s/%s", cwd, a->pos[i]) >= sizeof(host[i]))
-        return bslab_env_error(a, "cannot make '%s' an absolute path", a->pos[i]);
+      if (host_path(a, a->pos[i], host[i], sizeof(host[i])) != 0)
+        return BSLAB_USAGE;
       a->pos[i] = host[i];
     }
     a->root = "/";

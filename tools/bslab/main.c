@@ -1,7 +1,7 @@
 /* bslab: the lab CLI of backstore (docs/bslab.1).  This file: the verb table,
  * usage texts and dispatch.  The verbs live in caps.c, fileops.c, snap.c and
  * campaign.c; each is a thin layer over the library. */
-#include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "tools/bslab/bslab.h"
@@ -14,7 +14,9 @@ static const char top_usage[] =
   "  --backend NAME   backend: sim (default), or real (the filesystem of --root)\n"
   "  --profile FS     sim profile: apfs (default), hfs, btrfs, xfs, ext4, tmpfs\n"
   "  --seed S         seed of a new sim volume (default 0)\n"
-  "  --root DIR       directory of a real backend's store\n"
+  "  --root DIR       directory of a real backend's store (a symbolic link is followed)\n"
+  "  --wait SECONDS   how long a verb that changes an image waits for another's\n"
+  "                   image lock before it fails with BUSY (default $BSLAB_WAIT, else 5)\n"
   "  --copy-snapshots real backend on a filesystem without snapshots or reflink (ext4,\n"
   "                   tmpfs): make snapshots and branches as full copies\n"
   "  -h, --help       this text; 'bslab VERB --help' describes a verb\n"
@@ -39,7 +41,8 @@ static const char top_usage[] =
   "\n"
   "Exit status: 0 success, 1 a check or an operation failed, 2 usage or environment error.\n";
 
-#define VOL_OPTS "  --image FILE  --profile FS  --seed S  --backend NAME  (see bslab --help)\n"
+#define VOL_OPTS                                                                           \
+  "  --image FILE  --profile FS  --seed S  --backend NAME  --wait SECONDS  (see bslab --help)\n"
 
 static const bslab_verb verbs[] = {
   {"caps",
@@ -69,8 +72,8 @@ static const bslab_verb verbs[] = {
    "       bslab clone --backend real [--root DIR] SRC DST\n"
    "Clone file SRC to DST sharing all blocks (reflink); DST must not exist. Mode,\n"
    "owner (as root), times and extended attributes are kept; on failure nothing is\n"
-   "left at DST. With --backend real, SRC and DST are host paths, or paths below DIR\n"
-   "when --root is given.\n" VOL_OPTS,
+   "left at DST. With --backend real, SRC and DST are host paths (a relative one from\n"
+   "the current directory: ./b, ../a), or paths below DIR when --root is given.\n" VOL_OPTS,
    BO_VOLUME, 2, 2, bslab_clone},
   {"snapshot",
    "usage: bslab snapshot create [--format text|json|ssz|hex] NAME\n"
@@ -125,13 +128,16 @@ static const bslab_verb verbs[] = {
    "  --trace-dir DIR write the trace of every failing seed to DIR (default\n"
    "                  $BSLAB_TRACE_DIR, else ./bslab-traces); see 'bslab replay'\n"
    "  --trace-all     write the traces of passing seeds too\n"
-   "  --json FILE     write the summary as JSON to FILE (for CI gates)\n"
+   "  --json FILE     write the summary as JSON to FILE (for CI gates); '-': standard\n"
+   "                  output, the text summary then going to standard error\n"
    "  --sim-bug NAME  testing the checkers: turn on a sim defect (cow-in-place, leak-block)\n"
    "  --digest        print 'seed S digest HEX' for every seed\n"
    "  --trace FILE    write every operation's canonical trace line to FILE ('-': stdout)\n"
    "  --quiet         no progress line on standard error\n"
    "Exit status 1 if any invariant was violated; each failure is printed with the\n"
-   "command that reproduces it and the 'bslab replay TRACE' command.\n",
+   "command that reproduces it and the 'bslab replay TRACE' command. SIGINT stops the\n"
+   "campaign: the seeds that finished are summarised (JSON: \"interrupted\": true),\n"
+   "then bslab ends by SIGINT (exit status 130).\n",
    BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
        BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON,
    0, 0, bslab_campaign},
@@ -225,7 +231,7 @@ static const char *stray_option(unsigned given, unsigned allowed) {
     unsigned flag;
     const char *name;
   } vol[] = {{BO_BACKEND, "backend"}, {BO_PROFILE, "profile"}, {BO_IMAGE, "image"},
-             {BO_SEED, "seed"},       {BO_ROOT, "root"}};
+             {BO_SEED, "seed"},       {BO_ROOT, "root"},       {BO_WAIT, "wait"}};
   for (size_t i = 0; i < sizeof(vol) / sizeof(vol[0]); i++)
     if ((given & vol[i].flag) && !(allowed & vol[i].flag))
       return vol[i].name;
@@ -276,10 +282,11 @@ static int run(int argc, char **argv) {
 int main(int argc, char **argv) {
   int status = run(argc, argv);
   /* Output that never reached its file is a failure, not a success. */
-  errno = 0;
-  if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
-    fprintf(stderr, "bslab: write error: %s\n", strerror(errno ? errno : EIO));
+  if (bslab_close_stdout() != 0)
     return BSLAB_USAGE;
+  if (status == BSLAB_INTERRUPTED) {
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
   }
   return status;
 }

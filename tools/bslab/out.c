@@ -1,5 +1,5 @@
-/* bslab output helpers: error lines, JSON strings, hex, raw bytes, files
- * written for the user. */
+/* bslab output helpers: error lines, JSON strings, hex, raw bytes, the end
+ * of an output file, files written for the user. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -48,12 +48,40 @@ void bslab_hex(FILE *f, const uint8_t *p, size_t n) {
     fprintf(f, "%02x", p[i]);
 }
 
+/* Why the first write to stdout failed, once bslab_write_raw() said so. */
+static int stdout_errno;
+
 bool bslab_write_raw(const bslab_args *a, const void *p, size_t n) {
+  errno = 0;
   if (n && fwrite(p, 1, n, stdout) != n) {
-    bslab_env_error(a, "cannot write to standard output");
+    int e = errno ? errno : EIO;
+    if (!stdout_errno)
+      bslab_env_error(a, "cannot write to standard output: %s", strerror(e));
+    stdout_errno = stdout_errno ? stdout_errno : e;
     return false;
   }
   return true;
+}
+
+int bslab_close_file(FILE *f) {
+  errno = 0;
+  int e = fflush(f) != 0 || ferror(f) ? (errno ? errno : EIO) : 0;
+  errno = 0;
+  if (f != stdout && fclose(f) != 0 && e == 0)
+    e = errno ? errno : EIO;
+  return e;
+}
+
+int bslab_close_stdout(void) {
+  int e = bslab_close_file(stdout);
+  errno = 0;
+  if (fclose(stdout) != 0 && e == 0)
+    e = errno ? errno : EIO;
+  if (e == 0)
+    return 0;
+  if (!stdout_errno) /* else bslab_write_raw() said why, with the reason a later errno lost */
+    fprintf(stderr, "bslab: write error: %s\n", strerror(e));
+  return BSLAB_USAGE;
 }
 
 int bslab_check_format(const bslab_args *a, const char *const *allowed) {

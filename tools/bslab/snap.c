@@ -52,23 +52,30 @@ static int info_ssz(const bslab_args *a, const bs_snapshot_info *s, const char *
   return bslab_write_raw(a, framed ? buf : buf + 4, framed ? len + 4 : len) ? BSLAB_OK : BSLAB_USAGE;
 }
 
+/* Print what snapshot create made, in format @fmt. */
+static int print_created(const bslab_args *a, const bs_snapshot_info *s, const char *fmt) {
+  if (strcmp(fmt, "json") == 0) {
+    info_json(s);
+    putchar('\n');
+    return BSLAB_OK;
+  }
+  if (strcmp(fmt, "text") != 0)
+    return info_ssz(a, s, fmt, false);
+  char uuid[37], path[BS_NAME_MAX + 32];
+  bslab_uuid_str(uuid, s->uuid);
+  bs_snapshot_path(path, sizeof(path), s->name);
+  printf("created snapshot %s: id %" PRIu64 ", uuid %s, at %s\n", s->name, s->id, uuid, path);
+  return BSLAB_OK;
+}
+
+/* Success is printed only once it is durable (the image saved). */
 static int snap_create(bslab_args *a, bslab_vol *v, const char *fmt) {
   bs_snapshot_info s;
   int rc = bs_snapshot_create(v->st, a->pos[1], &s);
   if (rc != 0)
     return bslab_op_error(a, a->pos[1], rc, v->st);
-  if (strcmp(fmt, "json") == 0) {
-    info_json(&s);
-    putchar('\n');
-    return BSLAB_OK;
-  }
-  if (strcmp(fmt, "text") != 0)
-    return info_ssz(a, &s, fmt, false);
-  char uuid[37], path[BS_NAME_MAX + 32];
-  bslab_uuid_str(uuid, s.uuid);
-  bs_snapshot_path(path, sizeof(path), s.name);
-  printf("created snapshot %s: id %" PRIu64 ", uuid %s, at %s\n", s.name, s.id, uuid, path);
-  return BSLAB_OK;
+  int status = bslab_vol_commit(v, a);
+  return status != 0 ? status : print_created(a, &s, fmt);
 }
 
 static int snap_list(bslab_args *a, bslab_vol *v, const char *fmt) {
@@ -108,8 +115,10 @@ static int snap_delete(bslab_args *a, bslab_vol *v) {
     rc = bs_snapshot_delete(v->st, id);
   if (rc != 0)
     return bslab_op_error(a, a->pos[1], rc, v->st);
-  printf("deleted snapshot %s (id %" PRIu64 ")\n", a->pos[1], id);
-  return BSLAB_OK;
+  int status = bslab_vol_commit(v, a);
+  if (status == BSLAB_OK)
+    printf("deleted snapshot %s (id %" PRIu64 ")\n", a->pos[1], id);
+  return status;
 }
 
 int bslab_snapshot(bslab_args *a) {
@@ -173,6 +182,8 @@ int bslab_branch(bslab_args *a) {
     status = branch_delete_of(a, &v, id, a->pos[1], branch);
   else if ((rc = create ? bs_branch_create(v.st, id, branch) : bs_branch_delete(v.st, branch)) != 0)
     status = bslab_op_error(a, branch, rc, v.st);
+  if (status == BSLAB_OK)
+    status = bslab_vol_commit(&v, a); /* success is printed once it is durable */
   if (status == BSLAB_OK && create) {
     char path[BS_NAME_MAX + 32];
     bs_branch_path(path, sizeof(path), branch);
