@@ -265,6 +265,55 @@ int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
 /** Make buffered writes of @p path durable; NULL syncs the whole store. */
 int bs_sync(bs_store *st, const char *path);
 
+/**
+ * Source of the bytes of bs_replace(): put up to @p cap bytes into @p buf
+ * and their number into *@p n (fewer than @p cap is fine); *@p n = 0 ends
+ * the data.  Return 0, or a negative BS_E* code to abandon the replacement:
+ * bs_replace() then returns that code and leaves the target as it was.
+ */
+typedef int (*bs_source_cb)(void *ctx, void *buf, size_t cap, size_t *n);
+
+/** The most bs_replace() asks of its source at once: its one buffer. */
+#define BS_REPLACE_CHUNK (1u << 20)
+
+/**
+ * Replace the whole content of file @p path atomically with the bytes
+ * @p src gives, on any backend (docs/guarantees.md, "Atomic replacement").
+ *
+ * The bytes go to a temporary file in the same directory, named
+ * ".NAME.bs-tmp.N" (".bs-tmp.N" where NAME is too long for that), N the
+ * first free number from 0; it is written BS_REPLACE_CHUNK bytes at a time,
+ * given its mode, synced, renamed over @p path, and the directory is synced.
+ * Readers see the old file or the new one, never a mix or an empty file.
+ *
+ * On a failure at any step up to the rename (the source's included) the
+ * temporary file is removed and @p path is exactly as it was: its old
+ * content, or absent.  Only when the last step, the directory sync, fails
+ * is the new content already in place; the error says that it may not
+ * survive a crash.
+ *
+ * An existing file keeps its permission bits, less set-user-ID and
+ * set-group-ID; a new file gets @p mode (07777).  The replacement is a new
+ * inode: its owner and group are the caller's, as for bs_create(); xattrs
+ * and times are not carried over; other hard links of the old file keep the
+ * old content.  A symlink at @p path is itself replaced (its target is not
+ * written).  The sim's directory sync makes every file below the directory
+ * durable, as its bs_sync() of a directory does.
+ *
+ * The store's lock is held for the whole sequence, so other threads of this
+ * store never see the temporary file or a half-done step; @p src runs under
+ * it, so it may call this store from its own thread but must not wait for
+ * another thread that uses the store.  Other processes sharing a real store
+ * may see the temporary file while it is written.
+ *
+ * @return 0; BS_EINVALID for a relative path, a path ending in '/', "." or
+ * "..", a directory at @p path, or a NULL @p src; BS_EEXISTS when the
+ * first 100 temporary names are all taken; the code of the step that failed
+ * (NOT_FOUND for a missing parent, NO_SPACE, PERMISSION in a snapshot, ...)
+ * or of @p src.
+ */
+int bs_replace(bs_store *st, const char *path, uint32_t mode, bs_source_cb src, void *ctx);
+
 /** Longest snapshot or branch name, in bytes. */
 #define BS_NAME_MAX 255
 

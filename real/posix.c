@@ -149,6 +149,11 @@ int bs__px_mkdir(void *ctx, const bs__hpath *p, uint32_t mode) {
   return rc;
 }
 
+/* pwrite(2) until done.  A write that fails part-way cannot take back the
+ * bytes it wrote below the old end of the file, but it must not leave the
+ * file longer than it was (the sim's writes are all or nothing): the old
+ * size is restored, which also frees what the failed write allocated past
+ * it.  docs/guarantees.md, "Failed writes". */
 int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, size_t len) {
   (void)ctx;
   if (off > (uint64_t)INT64_MAX - len)
@@ -156,9 +161,11 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
   int fd = bs__resolve_open(p, O_WRONLY, EINVAL);
   if (fd < 0)
     return fd;
-  int rc = 0;
+  struct stat sb;
+  int rc = bs__sys_fstat(fd, &sb) == 0 ? 0 : -errno;
+  uint64_t old_size = rc == 0 ? (uint64_t)sb.st_size : 0;
   const char *b = buf;
-  while (len > 0) {
+  while (rc == 0 && len > 0) {
     ssize_t n = bs__sys_pwrite(fd, b, len, (off_t)off);
     if (n < 0) {
       if (errno == EINTR)
@@ -170,6 +177,8 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
     off += (uint64_t)n;
     len -= (size_t)n;
   }
+  if (rc != 0 && off > old_size)
+    (void)bs__sys_ftruncate(fd, (off_t)old_size); /* best effort: the write's error is the one to report */
   return close_keep(fd, rc);
 }
 

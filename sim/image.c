@@ -25,6 +25,7 @@
 
 #include "backstore/backend.h"
 #include "sim/image.h"
+#include "src/dirsync.h"
 
 uint64_t bs__sim_fnv1a(const uint8_t *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -178,23 +179,6 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
-static int fsync_dir_of(const char *file) {
-  char dir[4096];
-  const char *slash = strrchr(file, '/');
-  if (!slash)
-    snprintf(dir, sizeof(dir), ".");
-  else if (slash == file)
-    snprintf(dir, sizeof(dir), "/");
-  else
-    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return errno;
-  int e = fsync(fd) == 0 ? 0 : errno;
-  close(fd);
-  return e == EINVAL ? 0 : e; /* some filesystems cannot fsync a directory */
-}
-
 int bs_sim_save(bs_store *st, const char *file) {
   if (!bs_sim_is_sim(st) || !file || !*file)
     return BS_EINVALID;
@@ -239,7 +223,7 @@ int bs_sim_save(bs_store *st, const char *file) {
       e = errno, what = "rename";
     if (e != 0)
       unlink(tmp);
-    else if ((e = fsync_dir_of(file)) != 0)
+    else if ((e = bs__fsync_dir_of(file)) != 0)
       what = "fsync directory";
   }
   free(w.p);

@@ -38,6 +38,7 @@ typedef enum bs__dop_kind {
   DF_REFLINK,
   DF_SYNC,
   DF_CAPS,
+  DF_REPLACE,
   DF_KIND_COUNT
 } bs__dop_kind;
 
@@ -48,9 +49,9 @@ typedef struct bs__dop {
   char path2[DF_PATH];  /* rename and reflink destination */
   char xname[DF_XNAME]; /* xattr name */
   uint64_t off;         /* write/read offset; truncate size */
-  uint64_t len;         /* write/read length; xattr value length; getxattr capacity */
+  uint64_t len;         /* write/read/replace length; xattr value length; getxattr capacity */
   uint64_t dseed;       /* seed of written bytes and xattr values */
-  uint32_t mode;        /* create, mkdir, chmod */
+  uint32_t mode;        /* create, mkdir, chmod, replace */
   uint32_t uid, gid;    /* chown */
   int64_t atime, mtime; /* utimens */
 } bs__dop;

@@ -36,6 +36,25 @@ static int on_xattr(void *ctx, const char *name) {
   return 0;
 }
 
+/* The bytes of a replace: @left more from one seeded stream, in whatever
+ * pieces bs_replace asks for. */
+typedef struct replace_src {
+  bs__rng rng;
+  uint64_t left;
+} replace_src;
+
+static int replace_bytes(void *ctx, void *buf, size_t cap, size_t *n) {
+  replace_src *s = ctx;
+  size_t k = s->left < cap ? (size_t)s->left : cap;
+  for (size_t i = 0; i < k; i += 8) {
+    uint64_t x = bs__rng_next(&s->rng);
+    memcpy((uint8_t *)buf + i, &x, k - i < 8 ? k - i : 8);
+  }
+  s->left -= k;
+  *n = k;
+  return 0;
+}
+
 void bs__dop_run(bs_store *st, const bs__dop *op, uint8_t *scratch, bs__dout *out) {
   memset(out, 0, sizeof(*out));
   char *t = out->text;
@@ -92,6 +111,12 @@ void bs__dop_run(bs_store *st, const bs__dop *op, uint8_t *scratch, bs__dout *ou
   }
   case DF_REFLINK: out->rc = bs_reflink(st, op->path, op->path2); break;
   case DF_SYNC: out->rc = bs_sync(st, op->path[0] ? op->path : NULL); break;
+  case DF_REPLACE: {
+    replace_src src = {.left = op->len};
+    bs__rng_seed(&src.rng, op->dseed);
+    out->rc = bs_replace(st, op->path, op->mode, replace_bytes, &src);
+    break;
+  }
   case DF_CAPS: {
     bs_caps c;
     out->rc = bs_get_caps(st, &c);

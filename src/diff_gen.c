@@ -19,12 +19,13 @@ static const unsigned weights[DF_KIND_COUNT] = {
   [DF_STAT] = 3,       [DF_CHMOD] = 4,      [DF_CHOWN] = 3,      [DF_UTIMENS] = 3,
   [DF_SETXATTR] = 8,   [DF_GETXATTR] = 4,   [DF_REMOVEXATTR] = 3, [DF_LISTXATTR] = 2,
   [DF_READDIR] = 3,    [DF_REFLINK] = 5,    [DF_SYNC] = 2,       [DF_CAPS] = 1,
+  [DF_REPLACE] = 5,
 };
 
 static const char *const kind_names[DF_KIND_COUNT] = {
   "create", "mkdir", "write", "read", "truncate", "unlink", "rmdir", "rename", "stat", "chmod",
   "chown", "utimens", "setxattr", "getxattr", "removexattr", "listxattr", "readdir", "reflink",
-  "sync", "caps",
+  "sync", "caps", "replace",
 };
 
 void bs__dfill(uint8_t *p, size_t n, uint64_t seed) {
@@ -85,7 +86,8 @@ static void known_del_tree(bs__dgen *g, const char *dir) {
 
 void bs__dgen_learn(bs__dgen *g, const bs__dop *op) {
   switch (op->kind) {
-  case DF_CREATE: known_add(g, op->path, BS_KIND_FILE); break;
+  case DF_CREATE:
+  case DF_REPLACE: known_add(g, op->path, BS_KIND_FILE); break;
   case DF_MKDIR: known_add(g, op->path, BS_KIND_DIR); break;
   case DF_REFLINK: known_add(g, op->path2, BS_KIND_FILE); break;
   case DF_UNLINK:
@@ -290,6 +292,17 @@ static void draw_rename(bs__dgen *g, bs__dop *op) {
   }
 }
 
+/* bs_replace: mostly over a known file (keeping its mode), sometimes a new
+ * name (getting the drawn mode) or the wrong kind; sometimes empty, and now
+ * and then more than one BS_REPLACE_CHUNK, so the copy takes two chunks. */
+static void draw_replace(bs__dgen *g, bs__dop *op) {
+  target(g, op->path, sizeof(op->path), BS_KIND_FILE, 25);
+  op->mode = draw_mode(g, BS_KIND_FILE);
+  uint64_t r = below(g, 100);
+  op->len = r < 10 ? 0 : r < 97 ? 1 + below(g, 70000) : BS_REPLACE_CHUNK + below(g, 5000);
+  op->dseed = bs__rng_next(&g->rng);
+}
+
 static void draw_getxattr_cap(bs__dgen *g, bs__dop *op) {
   uint64_t r = below(g, 100);
   op->len = r < 25 ? 0 : r < 40 ? below(g, 8) : 65536 + 16;
@@ -385,6 +398,7 @@ void bs__dgen_draw(bs__dgen *g, bs__dop *op) {
     if (chance(g, 60))
       target(g, op->path, sizeof(op->path), BS_KIND_FILE, 5);
     break;
+  case DF_REPLACE: draw_replace(g, op); break;
   case DF_CAPS:
   case DF_KIND_COUNT: break;
   }
@@ -425,6 +439,10 @@ void bs__dop_format(char *buf, size_t cap, const bs__dop *op) {
     snprintf(buf, cap, "%s %s off=%" PRIu64 " len=%" PRIu64, k, p1, op->off, op->len);
     break;
   case DF_TRUNCATE: snprintf(buf, cap, "%s %s size=%" PRIu64, k, p1, op->off); break;
+  case DF_REPLACE:
+    snprintf(buf, cap, "%s %s len=%" PRIu64 " mode=%04o data=%016" PRIx64, k, p1, op->len,
+             (unsigned)op->mode, op->dseed);
+    break;
   case DF_RENAME:
   case DF_REFLINK: snprintf(buf, cap, "%s %s %s", k, p1, p2); break;
   case DF_CHOWN:

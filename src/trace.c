@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "backstore/lab.h"
 #include "backstore/trace.h"
 #include "src/campaign.h"
 #include "src/trace_internal.h"
@@ -166,32 +166,24 @@ int bs_trace_write(FILE *f, const bs_trace *t) {
 }
 
 int bs_trace_save(const bs_trace *t, const char *path, bs_trace_error *err) {
-  char tmp[4096];
   bs_trace_error dummy;
   if (!err)
     err = &dummy;
   memset(err, 0, sizeof(*err));
   if (!t || !path)
     return BS_EINVALID;
-  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
-    snprintf(err->message, sizeof(err->message), "path too long: %.200s", path);
-    return BS_ENAME_TOO_LONG;
+  bs_lab_file lf;
+  int rc = bs_lab_file_open(&lf, path, err->message, sizeof(err->message));
+  if (rc != 0)
+    return rc;
+  errno = 0;
+  if (bs_trace_write(lf.f, t) != 0) {
+    int e = errno ? errno : EIO;
+    snprintf(err->message, sizeof(err->message), "cannot write %.200s: %s", path, strerror(e));
+    bs_lab_file_abort(&lf);
+    return bs_err_from_errno(e);
   }
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    snprintf(err->message, sizeof(err->message), "cannot write %.200s: %s", tmp, strerror(errno));
-    return BS_EIO;
-  }
-  int rc = bs_trace_write(f, t);
-  if (fclose(f) != 0)
-    rc = BS_EIO;
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = BS_EIO;
-  if (rc != 0) {
-    snprintf(err->message, sizeof(err->message), "cannot write %.200s: %s", path, strerror(errno));
-    unlink(tmp);
-  }
-  return rc;
+  return bs_lab_file_commit(&lf, err->message, sizeof(err->message));
 }
 
 /* The operation kind of a failure: the first word of its operation text. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "src/campaign.h"
 #include "src/trace_internal.h"
@@ -229,6 +230,58 @@ static int parse_line(parser *p, char *s) {
   return op_line(p, s);
 }
 
+/* One line of @n bytes (without its '\n'). */
+static int feed(parser *p, const char *text, size_t n) {
+  p->line++;
+  size_t m = n && text[n - 1] == '\r' ? n - 1 : n;
+  if (m > MAX_LINE)
+    return fail(p, "line longer than %d bytes", MAX_LINE);
+  if (memchr(text, '\0', m))
+    return fail(p, "NUL byte in the line");
+  char buf[MAX_LINE + 2];
+  memcpy(buf, text, m);
+  buf[m] = '\0';
+  return parse_line(p, buf);
+}
+
+/* The checks once every line is in; frees the trace on a failure. */
+static int finish(parser *p, bs_trace **out) {
+  int rc = 0;
+  if (p->line == 0)
+    rc = fail(p, "empty file: not a trace");
+  if (rc == 0 && !p->body) { /* a trace without operations still needs its header */
+    static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
+    int k = 0;
+    while (k < K_COUNT && (!(need & (1u << k)) || (p->seen & (1u << k))))
+      k++;
+    if (k < K_COUNT)
+      rc = fail(p, "the trace ends without a \"%s\" line in its header", key_names[k]);
+  }
+  if (rc == 0 && p->ops != p->t->n_ops) {
+    p->line = p->ops_line;
+    rc = fail(p, "\"ops %" PRIu64 "\" but the trace has %" PRIu32 " operation lines (cut short?)",
+              p->ops, p->t->n_ops);
+  }
+  if (rc == 0 && p->t->failed && p->t->failure.op[0] == '\0') {
+    p->line = p->failure_line;
+    rc = fail(p, "the failure has no \"operation\" line");
+  }
+  if (rc != 0) {
+    bs_trace_free(p->t);
+    return rc;
+  }
+  p->t->failure.seed = p->t->seed;
+  *out = p->t;
+  return 0;
+}
+
+static int parser_new(parser *p, bs_trace **out, bs_trace_error *err) {
+  memset(err, 0, sizeof(*err));
+  *out = NULL;
+  *p = (parser){.err = err};
+  return (p->t = calloc(1, sizeof(*p->t))) ? 0 : BS_ENO_MEMORY;
+}
+
 int bs_trace_parse(bs_trace **out, const char *text, size_t len, bs_trace_error *err) {
   bs_trace_error dummy;
   if (!err)
@@ -236,55 +289,58 @@ int bs_trace_parse(bs_trace **out, const char *text, size_t len, bs_trace_error 
   memset(err, 0, sizeof(*err));
   if (!out || (!text && len))
     return BS_EINVALID;
-  *out = NULL;
-  parser p = {.err = err};
-  if (!(p.t = calloc(1, sizeof(*p.t))))
-    return BS_ENO_MEMORY;
-  int rc = 0;
-  char buf[MAX_LINE + 2];
-  size_t i = 0;
-  while (rc == 0 && i < len) {
-    p.line++;
+  parser p;
+  int rc = parser_new(&p, out, err);
+  for (size_t i = 0; rc == 0 && i < len;) {
     const char *e = memchr(text + i, '\n', len - i);
     size_t n = e ? (size_t)(e - (text + i)) : len - i;
-    size_t m = n && text[i + n - 1] == '\r' ? n - 1 : n;
-    if (m > MAX_LINE)
-      rc = fail(&p, "line longer than %d bytes", MAX_LINE);
-    else if (memchr(text + i, '\0', m))
-      rc = fail(&p, "NUL byte in the line");
-    if (rc == 0) {
-      memcpy(buf, text + i, m);
-      buf[m] = '\0';
-      rc = parse_line(&p, buf);
-    }
+    rc = feed(&p, text + i, n);
     i += n + 1;
-  }
-  if (rc == 0 && p.line == 0)
-    rc = fail(&p, "empty file: not a trace");
-  if (rc == 0 && !p.body) { /* a trace without operations still needs its header */
-    static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
-    int k = 0;
-    while (k < K_COUNT && (!(need & (1u << k)) || (p.seen & (1u << k))))
-      k++;
-    if (k < K_COUNT)
-      rc = fail(&p, "the trace ends without a \"%s\" line in its header", key_names[k]);
-  }
-  if (rc == 0 && p.ops != p.t->n_ops) {
-    p.line = p.ops_line;
-    rc = fail(&p, "\"ops %" PRIu64 "\" but the trace has %" PRIu32 " operation lines (cut short?)",
-              p.ops, p.t->n_ops);
-  }
-  if (rc == 0 && p.t->failed && p.t->failure.op[0] == '\0') {
-    p.line = p.failure_line;
-    rc = fail(&p, "the failure has no \"operation\" line");
   }
   if (rc != 0) {
     bs_trace_free(p.t);
     return rc;
   }
-  p.t->failure.seed = p.t->seed;
-  *out = p.t;
-  return 0;
+  return finish(&p, out);
+}
+
+static const char *kind_name(mode_t m) {
+  return S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+       : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* Open trace file @path: a regular file of at most BS_TRACE_MAX_BYTES, or
+ * a pipe (a FIFO, process substitution).  Anything else is refused before
+ * it is opened (a device's reads may never end), and checked again once
+ * open, as that is what is read. */
+static int open_trace(FILE **out, const char *path, bs_trace_error *err) {
+  struct stat sb;
+  FILE *f = NULL;
+  int e = stat(path, &sb) == 0 ? 0 : errno;
+  if (e == 0 && (S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode)) && !(f = fopen(path, "rb")))
+    e = errno;
+  if (e == 0 && f && fstat(fileno(f), &sb) != 0)
+    e = errno;
+  if (e != 0) {
+    snprintf(err->message, sizeof(err->message), "cannot read %s: %s", path, strerror(e));
+    if (f)
+      fclose(f);
+    return e == ENOENT ? BS_ENOT_FOUND : BS_EIO;
+  }
+  int rc = 0;
+  if (!S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+    snprintf(err->message, sizeof(err->message), "%s, not a trace (a regular file or a pipe)",
+             kind_name(sb.st_mode));
+    rc = BS_EINVALID;
+  } else if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > BS_TRACE_MAX_BYTES) {
+    snprintf(err->message, sizeof(err->message), "%llu bytes: a trace has at most %u (BS_TRACE_MAX_BYTES)",
+             (unsigned long long)sb.st_size, BS_TRACE_MAX_BYTES);
+    rc = BS_EINVALID;
+  }
+  if (rc != 0 && f)
+    fclose(f);
+  *out = rc ? NULL : f;
+  return rc;
 }
 
 int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err) {
@@ -294,36 +350,42 @@ int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err) {
   memset(err, 0, sizeof(*err));
   if (!out || !path)
     return BS_EINVALID;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    snprintf(err->message, sizeof(err->message), "cannot read %s: %s", path, strerror(e));
-    return e == ENOENT ? BS_ENOT_FOUND : BS_EIO;
-  }
-  char *text = NULL;
-  size_t n = 0, cap = 0;
-  int rc = 0;
-  for (;;) {
-    if (n + 65536 > cap) {
-      char *p = realloc(text, cap = cap ? 2 * cap : 65536 * 2);
-      if (!p) {
-        rc = BS_ENO_MEMORY;
-        break;
-      }
-      text = p;
+  *out = NULL;
+  FILE *f;
+  int rc = open_trace(&f, path, err);
+  if (rc != 0)
+    return rc;
+  parser p;
+  rc = parser_new(&p, out, err);
+  /* A line at a time, never more than one line and the trace in memory: a
+   * long line fails when it passes the limit, not once it has all been read. */
+  char line[MAX_LINE + 2];
+  size_t n = 0;
+  uint64_t total = 0;
+  for (int c; rc == 0 && (c = getc_unlocked(f)) != EOF;) {
+    if (++total > BS_TRACE_MAX_BYTES) {
+      p.line++;
+      rc = fail(&p, "the trace goes on past %u bytes, the most a trace may have", BS_TRACE_MAX_BYTES);
+    } else if (c == '\n') {
+      rc = feed(&p, line, n);
+      n = 0;
+    } else if (n == sizeof(line)) {
+      p.line++;
+      rc = fail(&p, "line longer than %d bytes", MAX_LINE);
+    } else {
+      line[n++] = (char)c;
     }
-    size_t got = fread(text + n, 1, cap - n, f);
-    n += got;
-    if (got == 0)
-      break;
   }
   if (rc == 0 && ferror(f)) {
     snprintf(err->message, sizeof(err->message), "cannot read %s: read error", path);
     rc = BS_EIO;
   }
   fclose(f);
-  if (rc == 0)
-    rc = bs_trace_parse(out, text, n, err);
-  free(text);
-  return rc;
+  if (rc == 0 && n > 0)
+    rc = feed(&p, line, n);
+  if (rc != 0) {
+    bs_trace_free(p.t);
+    return rc;
+  }
+  return finish(&p, out);
 }

@@ -72,6 +72,7 @@ static void diff_trace_is_deterministic(void **state) {
   assert_non_null(strstr(text[0], "# profile tmpfs seed 7 ops 120\n"));
   assert_non_null(strstr(text[0], "\n0 caps => sim OK type=6/tmpfs")); /* caps come first */
   assert_non_null(strstr(text[0], "\n119 "));
+  assert_non_null(strstr(text[0], " replace /")); /* bs_replace is in the stream */
   free(text[0]);
   free(text[1]);
   assert_int_equal(rmdir(root), 0);

@@ -5,7 +5,7 @@
  *
  * For each seed a seeded stream of file operations (create, mkdir, write,
  * read, truncate, unlink, rmdir, rename, stat, chmod, chown, utimens, the
- * xattr calls, readdir, reflink, sync, caps) runs on a fresh sim store of
+ * xattr calls, readdir, reflink, sync, caps, replace) runs on a fresh sim store of
  * the profile and on a fresh directory of a real volume of the same
  * filesystem.  After each operation the result codes and what the operation
  * returned are compared, then the state of every path it touched (kind,

@@ -164,6 +164,44 @@ void bs_campaign_summary_free(bs_campaign_summary *s);
  */
 int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed);
 
+/**
+ * A host file the lab writes for the user (a trace, a JSON summary), made
+ * all at once: bs_lab_file_open() gives a FILE on a temporary file beside
+ * the target, bs_lab_file_commit() flushes, fsyncs and renames it over the
+ * target and fsyncs the directory, bs_lab_file_abort() removes it.  Until
+ * the commit succeeds the target is exactly as it was (absent, or its old
+ * content), so a failure never leaves a partial or truncated file.
+ * docs/guarantees.md, "Files the lab writes".
+ */
+typedef struct bs_lab_file {
+  FILE *f;          /**< write the content here */
+  char path[4096];  /**< the file replaced: the target, or a symlink's target */
+  char tmp[4200];   /**< the temporary file; "" when the target is written in place */
+} bs_lab_file;
+
+/**
+ * Start writing host file @p path.  The temporary file is
+ * "DIR/.NAME.tmp-PID-N" and gets @p path's mode if it exists (a new file's,
+ * 0666 less the umask, otherwise).  A symlink is followed: its target is
+ * replaced.  An existing file that is not a regular one (/dev/null, a FIFO)
+ * is written in place, as there is nothing to replace atomically.
+ * @return 0; else the mapped errno (BS_EINVALID for a directory), with
+ * "cannot write PATH: reason" in @p why (capacity @p cap).
+ */
+int bs_lab_file_open(bs_lab_file *lf, const char *path, char *why, size_t cap);
+
+/**
+ * Finish @p lf: on success the target holds exactly what was written, and
+ * is durable.  On any failure before the rename the temporary file is
+ * removed and the target is untouched; if only the directory fsync fails,
+ * the new file is in place.  @p lf is closed either way.
+ * @return 0, or the mapped errno with the reason in @p why.
+ */
+int bs_lab_file_commit(bs_lab_file *lf, char *why, size_t cap);
+
+/** Give up on @p lf: close and remove the temporary file. */
+void bs_lab_file_abort(bs_lab_file *lf);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,13 @@ extern "C" {
 /** The trace format version this library writes and reads. */
 #define BS_TRACE_VERSION 1
 
+/**
+ * The most bytes bs_trace_load() reads: a larger regular file is refused
+ * before it is read, a pipe that goes on past it is cut off with an error.
+ * (A trace of a 5 000-operation seed is about 0.5 MB.)
+ */
+#define BS_TRACE_MAX_BYTES (64u << 20)
+
 /** What one body line of a trace is. */
 typedef enum bs_trace_line_kind {
   BS_TRACE_OP = 1,    /**< an operation with its arguments and result */
@@ -70,9 +77,14 @@ typedef struct bs_trace_error {
 int bs_trace_parse(bs_trace **out, const char *text, size_t len, bs_trace_error *err);
 
 /**
- * Read and parse the trace file @p path.
+ * Read and parse the trace file @p path, a line at a time: memory holds one
+ * line (at most 1 000 bytes) besides the parsed trace, and a line over the
+ * limit fails as soon as it passes it.  @p path must be a regular file of at
+ * most BS_TRACE_MAX_BYTES bytes or a pipe (a FIFO, a shell's process
+ * substitution), which is read up to that many bytes.
  * @return 0; BS_ENOT_FOUND or BS_EIO if it cannot be read (reason in @p err);
- * what bs_trace_parse() returns.
+ * BS_EINVALID for a directory, a device or a socket, for a file over the
+ * size limit, and for what bs_trace_parse() refuses; BS_ENO_MEMORY.
  */
 int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err);
 
@@ -80,9 +92,10 @@ int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err);
 int bs_trace_write(FILE *f, const bs_trace *t);
 
 /**
- * Write @p t to the file @p path (through a temporary file and rename(2), so
- * no half-written trace is left).  @return 0, or BS_EIO with errno's reason
- * in @p err.
+ * Write @p t to the file @p path through bs_lab_file_open() (a temporary
+ * file, fsync'ed and renamed over @p path): on a failure @p path is as it
+ * was, never half written.  @return 0, or the mapped errno (BS_EIO,
+ * BS_ENO_SPACE, ...) with the reason in @p err.
  */
 int bs_trace_save(const bs_trace *t, const char *path, bs_trace_error *err);
 

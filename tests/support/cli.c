@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,9 @@
 #include "tests/support/bs_test.h"
 
 static char tmp[96]; /* per-suite temp dir under /tmp */
+static unsigned time_limit; /* seconds a run may take; 0: no limit */
+
+void bs_cli_set_time_limit(unsigned seconds) { time_limit = seconds; }
 
 const char *bs_cli_tmp(void) { return tmp; }
 
@@ -50,6 +54,19 @@ void bs_cli_free(bs_cli_run *r) {
   memset(r, 0, sizeof(*r));
 }
 
+/* Resident size of this process in KiB (VmRSS), 0 if unknown. */
+static long self_rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  long kb = 0;
+  char line[256];
+  while (f && fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return kb;
+}
+
 /* Start bslab with @args in @cwd (NULL: here), stdin from @in, stdout and
  * stderr to @out and @err opened with @mode (O_TRUNC or O_APPEND). */
 static pid_t start(const char *cwd, const char *in, const char *out, const char *err, int mode,
@@ -74,6 +91,8 @@ static pid_t start(const char *cwd, const char *in, const char *out, const char 
     if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
         (cwd && chdir(cwd) != 0))
       _exit(126);
+    if (time_limit)
+      alarm(time_limit); /* kept across execv */
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }
@@ -84,17 +103,26 @@ int bs_cli_spawn(const char *cwd, const char *out, const char *err, const char *
   return start(cwd, NULL, out, err, O_APPEND, args);
 }
 
-int bs_cli_wait(int pid) {
+/* Wait for @pid: its exit status, or 128 + signal; its peak memory in
+ * *@maxrss_kb (if not NULL). */
+static int wait_run(int pid, long *maxrss_kb) {
   int ws = 0;
-  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  struct rusage ru;
+  memset(&ru, 0, sizeof(ru));
+  assert_int_equal(wait4(pid, &ws, 0, &ru), pid);
+  if (maxrss_kb)
+    *maxrss_kb = ru.ru_maxrss;
   return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
+
+int bs_cli_wait(int pid) { return wait_run(pid, NULL); }
 
 void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
   char outp[128], errp[128];
   snprintf(outp, sizeof(outp), "%s/stdout", tmp);
   snprintf(errp, sizeof(errp), "%s/stderr", tmp);
-  r->status = bs_cli_wait(start(NULL, in, outp, errp, O_TRUNC, args));
+  r->fork_rss_kb = self_rss_kb();
+  r->status = wait_run(start(NULL, in, outp, errp, O_TRUNC, args), &r->maxrss_kb);
   r->out = bs_cli_slurp(outp, &r->outlen);
   r->err = bs_cli_slurp(errp, NULL);
   if (r->status == 127 || r->status == 126)

@@ -12,6 +12,12 @@ typedef struct bs_cli_run {
   char *out;   /* stdout, NUL-terminated (may hold NULs before the end) */
   size_t outlen;
   char *err;   /* stderr */
+  /* The most memory the run held (getrusage's ru_maxrss), in KiB.  It counts
+   * the fork's copy of the test process too (the kernel carries the peak
+   * across execve), so a run is known to have held at most
+   * maxrss_kb - fork_rss_kb of its own only when that is small. */
+  long maxrss_kb;
+  long fork_rss_kb; /* the test process's resident size when it forked the run */
 } bs_cli_run;
 
 /* Make the suite's temp dir /tmp/bslab-@name-XXXXXX, unset BSLAB_IMAGE and
@@ -26,6 +32,9 @@ const char *bs_cli_tmp(void);
  * @in (NULL: /dev/null), and wait for it. */
 void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args);
 void bs_cli_free(bs_cli_run *r);
+/* Kill later runs that take longer than @seconds (SIGALRM, status 142),
+ * so a run that would never end fails the test instead; 0: no limit. */
+void bs_cli_set_time_limit(unsigned seconds);
 /* Fail (showing what the command printed) unless it exited @status. */
 void bs_cli_expect_status(const bs_cli_run *r, int status, const char *what);
 /* Fail unless @needle is in @hay. */

@@ -134,6 +134,23 @@ int bslab_lock_image(bslab_image_lock *l, const bslab_args *a, const char *image
 /* Release the lock (and remove IMAGE.lock); nothing if @l holds none. */
 void bslab_unlock_image(bslab_image_lock *l);
 
+/* A file a verb writes for the user (--trace FILE, a trace, --json FILE):
+ * "-" is standard output; a path is a bs_lab_file, so the file is replaced
+ * whole when the verb commits it, and left as it was otherwise. */
+typedef struct bslab_out {
+  FILE *f; /* write here */
+  bs_lab_file lf;
+  bool file; /* lf is in use (not standard output) */
+} bslab_out;
+/* Open @path ("-": stdout) for @what ("trace"); 0, or BSLAB_USAGE after a message. */
+int bslab_out_open(bslab_out *o, const bslab_args *a, const char *path, const char *what);
+/* Commit (@keep) or abandon @o; 0, or BSLAB_USAGE after a message. */
+int bslab_out_close(bslab_out *o, const bslab_args *a, bool keep);
+/* Write @len bytes to host file @path whole (through bslab_out); false
+ * after a message. */
+bool bslab_write_file(const bslab_args *a, const char *path, const void *buf, size_t len,
+                      const char *what);
+
 /* volume.c: the store a verb works on, from the image file for the sim. */
 typedef struct bslab_vol {
   bs_store *st;

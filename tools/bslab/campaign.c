@@ -122,7 +122,7 @@ int bslab_campaign(bslab_args *a) {
     return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place or leak-block)", a->sim_bug);
 
   /* bs_campaign_run refuses these two as well, but only after the trace
-   * file below has been created (an existing one emptied): check first. */
+   * file below has been opened: check first. */
   if (a->seed_set && a->seeds_set && a->seed > UINT64_MAX - (a->seeds - 1))
     return bslab_usage_error(a, "--seed %" PRIu64 " --seeds %" PRIu64 " runs past the last seed, %"
                              PRIu64, a->seed, a->seeds, UINT64_MAX);
@@ -131,9 +131,9 @@ int bslab_campaign(bslab_args *a) {
   bool json_out = a->json && strcmp(a->json, "-") == 0;
   if (json_out && a->trace && strcmp(a->trace, "-") == 0)
     return bslab_usage_error(a, "--json - and --trace - cannot both have standard output");
-  FILE *trace = NULL;
-  if (a->trace && !(trace = strcmp(a->trace, "-") == 0 ? stdout : fopen(a->trace, "w")))
-    return bslab_env_error(a, "cannot write trace '%s': %s", a->trace, strerror(errno));
+  bslab_out trace = {0};
+  if (a->trace && bslab_out_open(&trace, a, a->trace, "--trace") != 0)
+    return BSLAB_USAGE;
 
   /* With --json -, standard output is the JSON's alone. */
   progress_state ps = {.text = json_out ? stderr : stdout, .tty = isatty(2) == 1,
@@ -147,7 +147,7 @@ int bslab_campaign(bslab_args *a) {
     .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
     .sim_bug = a->sim_bug,
     .faults = a->faults && strcmp(a->faults, "none") != 0 ? a->faults : NULL,
-    .trace = trace,
+    .trace = trace.f,
     .trace_dir = bslab_trace_dir(a),
     .trace_all = a->trace_all,
     .progress = on_progress,
@@ -161,13 +161,13 @@ int bslab_campaign(bslab_args *a) {
   bs_campaign_summary s;
   int rc = bs_campaign_run(&s, &o);
   sigaction(SIGINT, &old, NULL);
-  int e = trace && trace != stdout ? bslab_close_file(trace) : 0;
-  if (e != 0 && rc == 0) {
-    snprintf(s.error, sizeof(s.error), "cannot write trace '%s': %s", a->trace, strerror(e));
-    rc = bs_err_from_errno(e);
-  }
   if (ps.tty && ps.shown)
     fputs("\r\033[K", stderr);
+  /* A campaign that could not run leaves an old --trace FILE as it was. */
+  if (bslab_out_close(&trace, a, rc == 0) != 0) {
+    bs_campaign_summary_free(&s);
+    return BSLAB_USAGE;
+  }
   if (rc != 0) {
     bslab_env_error(a, "%s", s.error[0] ? s.error : bs_strerror(rc));
     bs_campaign_summary_free(&s);

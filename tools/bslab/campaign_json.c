@@ -1,15 +1,12 @@
 /* bslab campaign --json FILE: the summary as one JSON object, for CI gates
- * (docs/campaign.md, "JSON summary").  A regular file (or a new one) is
- * written through a temporary file and rename(2): a gate never reads half a
- * summary.  "-" is standard output; a FILE that exists and is not a regular
- * file (a pipe, /dev/stdout, a device) is written in place, never renamed
- * over. */
-#include <errno.h>
+ * (docs/campaign.md, "JSON summary"), through bslab_out: a FILE is replaced
+ * whole through a temporary file (bs_lab_file), so a gate never reads half a
+ * summary and a failed write leaves the old FILE; "-" is standard output;
+ * a FILE that exists and is not a regular file (a pipe, /dev/stdout, a
+ * device) is written in place, never renamed over. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tools/bslab/bslab.h"
 
@@ -72,38 +69,10 @@ static void summary(FILE *f, const bs_campaign_opts *o, const bs_campaign_summar
   fputs("]\n}\n", f);
 }
 
-/* Write the summary to standard output, or in place to the existing
- * non-regular file @path. */
-static int write_in_place(const bslab_args *a, const char *path, const bs_campaign_opts *o,
-                          const bs_campaign_summary *s) {
-  bool out = strcmp(path, "-") == 0;
-  FILE *f = out ? stdout : fopen(path, "w");
-  if (!f)
-    return bslab_env_error(a, "cannot write '%s': %s", path, strerror(errno));
-  summary(f, o, s);
-  int e = bslab_close_file(f);
-  if (e != 0)
-    return bslab_env_error(a, "cannot write '%s': %s", out ? "standard output" : path, strerror(e));
-  return 0;
-}
-
 int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
-  struct stat sb;
-  if (strcmp(a->json, "-") == 0 || (stat(a->json, &sb) == 0 && !S_ISREG(sb.st_mode)))
-    return write_in_place(a, a->json, o, s);
-  char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", a->json, (long)getpid()) >= sizeof(tmp))
-    return bslab_env_error(a, "--json path too long");
-  FILE *f = fopen(tmp, "w");
-  if (!f)
-    return bslab_env_error(a, "cannot write '%s': %s", tmp, strerror(errno));
-  summary(f, o, s);
-  int e = bslab_close_file(f);
-  if (e == 0 && rename(tmp, a->json) != 0)
-    e = errno;
-  if (e != 0) {
-    unlink(tmp);
-    return bslab_env_error(a, "cannot write '%s': %s", a->json, strerror(e));
-  }
-  return 0;
+  bslab_out out;
+  if (bslab_out_open(&out, a, a->json, "--json") != 0)
+    return BSLAB_USAGE;
+  summary(out.f, o, s);
+  return bslab_out_close(&out, a, true);
 }

@@ -44,17 +44,6 @@ static void seed_line(progress_state *ps, const bs_diff_result *r) {
             r->seed, ps->seeds_done, ps->seeds_total, r->diverged ? "DIVERGED" : "ok", r->ops_run);
 }
 
-/* Write @len bytes of @buf to @path; false after a message. */
-static bool write_file(const bslab_args *a, const char *path, const char *buf, size_t len) {
-  FILE *f = fopen(path, "w");
-  bool ok = f && fwrite(buf, 1, len, f) == len;
-  if (f && fclose(f) != 0)
-    ok = false;
-  if (!ok)
-    bslab_env_error(a, "cannot write trace '%s': %s", path, strerror(errno ? errno : EIO));
-  return ok;
-}
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -86,7 +75,7 @@ static bool save_trace(const bslab_args *a, const char *profile, uint64_t seed, 
     bslab_env_error(a, "trace directory name too long: '%s'", dir);
     return false;
   }
-  return write_file(a, path, buf, len);
+  return bslab_write_file(a, path, buf, len, "trace");
 }
 
 /* The real volume filled up: an environment problem, not a divergence. */
@@ -155,9 +144,9 @@ int bslab_diff(bslab_args *a) {
   if (bs_diff_check_root(why, sizeof(why), profile, a->root) != 0)
     return bslab_env_error(a, "%s", why);
 
-  FILE *all = NULL;
-  if (a->trace && !(all = strcmp(a->trace, "-") == 0 ? stdout : fopen(a->trace, "w")))
-    return bslab_env_error(a, "cannot write trace '%s': %s", a->trace, strerror(errno));
+  bslab_out all = {0};
+  if (a->trace && bslab_out_open(&all, a, a->trace, "--trace") != 0)
+    return BSLAB_USAGE;
   uint64_t first = a->seed_set ? a->seed : 1, n = a->seeds_set ? a->seeds : 1;
   uint32_t ops = a->ops_set ? (uint32_t)a->ops : BS_DIFF_DEFAULT_OPS;
   progress_state ps = {.tty = isatty(2) == 1, .quiet = a->quiet, .seeds_total = n, .ops = ops};
@@ -168,7 +157,7 @@ int bslab_diff(bslab_args *a) {
   bs_diff_result r;
   char trace_path[4096];
   for (uint64_t i = 0; i < n; i++) {
-    int rc = run_seed(a, &o, first + i, &r, all, trace_path, sizeof(trace_path));
+    int rc = run_seed(a, &o, first + i, &r, all.f, trace_path, sizeof(trace_path));
     if (rc != 0) {
       if (ps.tty && ps.shown)
         fputs("\r\033[K", stderr);
@@ -190,8 +179,9 @@ int bslab_diff(bslab_args *a) {
     }
   }
   double secs = now_s() - t0;
-  if (all && all != stdout && fclose(all) != 0 && status == BSLAB_OK)
-    status = bslab_env_error(a, "cannot write trace '%s'", a->trace);
+  /* A run that could not finish leaves an old --trace FILE as it was. */
+  if (bslab_out_close(&all, a, status != BSLAB_USAGE) != 0)
+    status = BSLAB_USAGE;
   if (status == BSLAB_USAGE)
     return status;
   printf("diff: profile %s, root %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32 " ops per seed\n",

@@ -2,10 +2,12 @@
  * mkdir, rm.  Each opens the volume, does one thing, saves the image if it
  * changed the volume. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backstore/backend.h"
@@ -108,63 +110,93 @@ int bslab_clone(bslab_args *a) {
   return bslab_vol_finish(&v, a, rc == 0, status);
 }
 
-/* Read all of host file @name ("-" = stdin) into a malloc'd buffer. */
-static int slurp(const bslab_args *a, const char *name, uint8_t **out, size_t *len) {
-  FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-  if (!f)
-    return bslab_env_error(a, "cannot open '%s': %s", name, strerror(errno));
-  uint8_t *buf = NULL;
-  size_t n = 0, cap = 0;
-  int status = BSLAB_OK;
-  for (;;) {
-    if (n == cap) {
-      uint8_t *p = realloc(buf, cap = cap ? cap * 2 : CHUNK);
-      if (!p) {
-        status = bslab_env_error(a, "out of memory reading '%s'", name);
-        break;
-      }
-      buf = p;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f))
-        status = bslab_env_error(a, "cannot read '%s': %s", name, strerror(errno));
-      break;
-    }
+/* The host side of put: a regular file, or a pipe (a FIFO, process
+ * substitution, '-' as standard input); never a directory or a device,
+ * whose reads may never end (/dev/zero) or mean something else. */
+typedef struct host_src {
+  int fd;
+  bool owned; /* opened here (not standard input): close it */
+  int err;    /* errno of a failed read, 0 if none */
+} host_src;
+
+static const char *kind_of(mode_t m) {
+  return S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+       : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+static bool readable_kind(mode_t m, bool is_stdin) {
+  return S_ISREG(m) || S_ISFIFO(m) || (is_stdin && S_ISSOCK(m));
+}
+
+static int refuse_kind(const bslab_args *a, const char *name, mode_t m) {
+  return bslab_env_error(a, "%s: %s, not a regular file or a pipe (put copies a file, or standard "
+                            "input with '-')", name, kind_of(m));
+}
+
+/* Open host file @name ("-": standard input) for put; 0, or BSLAB_USAGE
+ * after a message.  The kind is checked before open(2) (opening a device
+ * may do something) and again on the open file, which is what is read. */
+static int open_source(const bslab_args *a, const char *name, host_src *s) {
+  bool is_stdin = strcmp(name, "-") == 0;
+  struct stat sb;
+  *s = (host_src){.fd = -1};
+  if (!is_stdin) {
+    if (stat(name, &sb) != 0)
+      return bslab_env_error(a, "cannot open '%s': %s", name, strerror(errno));
+    if (!readable_kind(sb.st_mode, false))
+      return refuse_kind(a, name, sb.st_mode);
   }
-  if (f != stdin)
-    fclose(f);
-  if (status != 0)
-    free(buf);
-  *out = status ? NULL : buf;
-  *len = n;
+  int fd = is_stdin ? 0 : open(name, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return bslab_env_error(a, "cannot open '%s': %s", name, strerror(errno));
+  int status = BSLAB_OK;
+  if (fstat(fd, &sb) != 0)
+    status = bslab_env_error(a, "cannot open '%s': %s", name, strerror(errno));
+  else if (!readable_kind(sb.st_mode, is_stdin))
+    status = refuse_kind(a, is_stdin ? "standard input" : name, sb.st_mode);
+  if (status != 0 && !is_stdin)
+    close(fd);
+  if (status == 0) {
+    s->fd = fd;
+    s->owned = !is_stdin;
+  }
   return status;
 }
 
+/* bs_source_cb over the host file: one read(2) at a time. */
+static int read_source(void *ctx, void *buf, size_t cap, size_t *n) {
+  host_src *s = ctx;
+  for (;;) {
+    ssize_t got = read(s->fd, buf, cap);
+    if (got >= 0) {
+      *n = (size_t)got;
+      return 0;
+    }
+    if (errno != EINTR) {
+      s->err = errno;
+      return BS_EIO;
+    }
+  }
+}
+
 int bslab_put(bslab_args *a) {
-  uint8_t *data = NULL;
-  size_t len = 0;
-  int status = slurp(a, a->pos[0], &data, &len);
+  host_src src;
+  int status = open_source(a, a->pos[0], &src);
   if (status != 0)
     return status;
   bslab_vol v;
-  if ((status = bslab_vol_open(&v, a, true)) != 0) {
-    free(data);
-    return status;
+  if ((status = bslab_vol_open(&v, a, true)) == 0) {
+    int rc = bs_replace(v.st, a->pos[1], 0644, read_source, &src);
+    if (rc != 0 && src.err)
+      status = bslab_env_error(a, "cannot read '%s': %s; %s is unchanged", a->pos[0], strerror(src.err),
+                               a->pos[1]);
+    else if (rc != 0)
+      status = bslab_op_error(a, a->pos[1], rc, v.st);
+    status = bslab_vol_finish(&v, a, rc == 0, status);
   }
-  const char *path = a->pos[1];
-  int rc = bs_create(v.st, path, 0644);
-  if (rc == BS_EEXISTS)
-    rc = bs_truncate(v.st, path, 0);
-  for (size_t off = 0; rc == 0 && off < len; off += CHUNK)
-    rc = bs_write(v.st, path, off, data + off, len - off < CHUNK ? len - off : CHUNK);
-  if (rc == 0)
-    rc = bs_sync(v.st, path);
-  free(data);
-  if (rc != 0)
-    status = bslab_op_error(a, path, rc, v.st);
-  return bslab_vol_finish(&v, a, rc == 0, status);
+  if (src.owned)
+    close(src.fd);
+  return status;
 }
 
 int bslab_cat(bslab_args *a) {

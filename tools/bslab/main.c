@@ -93,8 +93,10 @@ static const bslab_verb verbs[] = {
    BO_VOLUME, 2, 3, bslab_branch},
   {"put",
    "usage: bslab put HOSTFILE PATH\n"
-   "Copy host file HOSTFILE ('-' for standard input) to PATH on the volume,\n"
-   "replacing PATH's content if it exists, and sync it.\n" VOL_OPTS,
+   "Copy host file HOSTFILE ('-' for standard input) to PATH on the volume, replacing\n"
+   "PATH whole and atomically: through a temporary file in PATH's directory, synced\n"
+   "and renamed over PATH. On a failure PATH is as it was. HOSTFILE must be a regular\n"
+   "file or a pipe, not a directory or a device.\n" VOL_OPTS,
    BO_VOLUME, 2, 2, bslab_put},
   {"cat", "usage: bslab cat PATH\nWrite the content of file PATH to standard output.\n" VOL_OPTS,
    BO_VOLUME, 1, 1, bslab_cat},
@@ -156,6 +158,7 @@ static const bslab_verb verbs[] = {
    "faults; each result is judged by the reference model as in the campaign and\n"
    "compared with the recorded one.\n"
    "  --faults SPEC   replace the trace's fault spec ('none': no faults)\n"
+   "TRACE is a regular file of at most 64 MiB, or a pipe; lines are at most 1000 bytes.\n"
    "Exit status 1 if the replay fails (it says whether as recorded), 0 if the trace\n"
    "passes, 2 for a malformed trace (FILE:LINE: reason).\n",
    BO_FAULTS, 1, 1, bslab_replay},

@@ -1,5 +1,5 @@
 /* bslab output helpers: error lines, JSON strings, hex, raw bytes, the end
- * of an output file. */
+ * of an output file, files written for the user. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -134,4 +134,46 @@ void bslab_uuid_str(char *buf, const uint8_t uuid[16]) {
     p += sprintf(p, "%02x", uuid[i]);
   }
   *p = '\0';
+}
+
+int bslab_out_open(bslab_out *o, const bslab_args *a, const char *path, const char *what) {
+  memset(o, 0, sizeof(*o));
+  if (strcmp(path, "-") == 0) {
+    o->f = stdout;
+    return 0;
+  }
+  char why[600];
+  if (bs_lab_file_open(&o->lf, path, why, sizeof(why)) != 0)
+    return bslab_env_error(a, "%s: %s", what, why);
+  o->f = o->lf.f;
+  o->file = true;
+  return 0;
+}
+
+int bslab_out_close(bslab_out *o, const bslab_args *a, bool keep) {
+  int status = 0;
+  if (o->file && keep) {
+    char why[600];
+    if (bs_lab_file_commit(&o->lf, why, sizeof(why)) != 0)
+      status = bslab_env_error(a, "%s", why);
+  } else if (o->file) {
+    bs_lab_file_abort(&o->lf);
+  }
+  o->f = NULL;
+  o->file = false;
+  return status;
+}
+
+bool bslab_write_file(const bslab_args *a, const char *path, const void *buf, size_t len,
+                      const char *what) {
+  bslab_out o;
+  if (bslab_out_open(&o, a, path, what) != 0)
+    return false;
+  if (fwrite(buf, 1, len, o.f) != len) {
+    int e = errno;
+    bslab_out_close(&o, a, false);
+    bslab_env_error(a, "%s: cannot write %s: %s", what, path, strerror(e ? e : EIO));
+    return false;
+  }
+  return bslab_out_close(&o, a, true) == 0;
 }
