@@ -20,6 +20,9 @@ typedef struct fstore {
   bs_store *inner;
   bs__fault_sched *sched;
   bool armed;           /* holds the process's libfiu slot */
+  /* The schedule counts every call: calls that the core lets run at once
+   * (it holds the store's lock shared for file calls) take turns here. */
+  pthread_mutex_t mu;
 } fstore;
 
 extern const bs_backend_ops bs__faults_ops;
@@ -32,6 +35,7 @@ static void faults_close(bs_store *st) {
     bs__fault_disarm(f->sched);
   bs_close(f->inner);
   bs__fault_sched_free(f->sched);
+  pthread_mutex_destroy(&f->mu);
   free(f);
 }
 
@@ -49,6 +53,7 @@ static int faults_open(bs_store **out, const bs_open_opts *opts, const char *inn
     return BS_ENO_MEMORY;
   }
   f->base.ops = &bs__faults_ops;
+  pthread_mutex_init(&f->mu, NULL);
   rc = bs__fault_sched_new(&f->sched, spec, opts->seed);
   bs_fault_spec_free(spec);
   if (rc != 0)
@@ -87,24 +92,27 @@ static int faults_create_store(const bs_open_opts *opts, const char *inner) {
   do {                                                                                      \
     fstore *f_ = cast(st);                                                                  \
     uint64_t n_ = 0;                                                                        \
+    pthread_mutex_lock(&f_->mu);                                                            \
     int rc_ = bs__fault_sched_call(f_->sched, BS__FP_OP_##op, &n_);                         \
-    if (rc_ != 0)                                                                           \
+    if (rc_ != 0) {                                                                         \
+      pthread_mutex_unlock(&f_->mu);                                                        \
       return bs_store_fail(st, rc_, 0, "bs/op/" #op ": injected fault (call %llu): %s",     \
                            (unsigned long long)n_, bs_strerror(rc_));                       \
+    }                                                                                       \
     /* Only the armed store changes the thread's schedule, so an unarmed     \
      * wrapper inside or around it leaves the armed one in force. */         \
     bs__fault_sched *prev_ = f_->armed ? bs__fault_enter(f_->sched) : NULL;                 \
     rc_ = (call);                                                                           \
     if (f_->armed)                                                                          \
       bs__fault_enter(prev_);                                                               \
+    pthread_mutex_unlock(&f_->mu);                                                          \
     return carry(f_, rc_);                                                                  \
   } while (0)
 
+/* The inner store's failure (this thread's) becomes this store's. */
 static int carry(fstore *f, int rc) {
-  if (rc != 0) {
-    f->base.last_os_errno = f->inner->last_os_errno;
-    memcpy(f->base.last_msg, f->inner->last_msg, sizeof(f->base.last_msg));
-  }
+  if (rc != 0)
+    bs_store_fail(&f->base, rc, bs_last_os_errno(f->inner), "%s", bs_last_message(f->inner));
   return rc;
 }
 
@@ -229,14 +237,14 @@ static bs__fault_sched *sched_of(bs_store *st) {
   return st && st->ops == &bs__faults_ops ? cast(st)->sched : NULL;
 }
 
-/* The schedule is changed by calls on the store, which hold its lock. */
+/* The schedule is changed by calls on the store, under its mutex. */
 int bs_faults_drain(bs_store *st, bs_fault_event *out, size_t cap, size_t *n) {
   bs__fault_sched *s = sched_of(st);
   if (!s || (!out && cap) || !n)
     return BS_EINVALID;
-  pthread_mutex_lock(&st->lock);
+  pthread_mutex_lock(&cast(st)->mu);
   int rc = bs__fault_sched_drain(s, out, cap, n);
-  pthread_mutex_unlock(&st->lock);
+  pthread_mutex_unlock(&cast(st)->mu);
   return rc;
 }
 
@@ -244,8 +252,8 @@ int bs_faults_fired(bs_store *st, uint64_t *count) {
   bs__fault_sched *s = sched_of(st);
   if (!s || !count)
     return BS_EINVALID;
-  pthread_mutex_lock(&st->lock);
+  pthread_mutex_lock(&cast(st)->mu);
   *count = bs__fault_sched_fired(s);
-  pthread_mutex_unlock(&st->lock);
+  pthread_mutex_unlock(&cast(st)->mu);
   return BS_OK;
 }

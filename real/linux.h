@@ -35,17 +35,17 @@ int bs__linux_clone_tree(const char *src, const char *dst, unsigned flags);
 /* ---- snapshots and branches (linux_snap.c; the contracts are in host.h) ---- */
 int bs__linux_make_root(void *ctx, const char *path);
 int bs__linux_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir);
-int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+int bs__linux_snap_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst,
                           uint8_t uuid[16]);
-int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
-int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p);
+int bs__linux_branch_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst);
+int bs__linux_tree_delete(void *ctx, bs_tree_method m, const bs__hpath *p);
 
 /* The root directory of a btrfs subvolume has inode 256; no other directory
  * of a subvolume has.  1 for the root of one (@fd open on it, @sb its
  * fstat), 0 for any other directory or file, -errno when statfs fails. */
 int bs__linux_is_subvol_root(int fd, const struct stat *sb);
 /* bs_host_os.tree_may_delete (linux_perm.c). */
-int bs__linux_tree_may_delete(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap);
+int bs__linux_tree_may_delete(void *ctx, bs_tree_method m, const bs__hpath *p, char *why, size_t cap);
 
 /* Subvolume ids a removal deleted, to wait for the cleaner on. */
 typedef struct bs__subvols {

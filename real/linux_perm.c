@@ -87,7 +87,7 @@ static int subvol_may_delete(int fd, const struct stat *sb, char *why, size_t ca
   return 0;
 }
 
-int bs__linux_tree_may_delete(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap) {
+int bs__linux_tree_may_delete(void *ctx, bs_tree_method m, const bs__hpath *p, char *why, size_t cap) {
   (void)ctx;
   (void)m; /* the tree says what it is: a subvolume, or a plain (maybe immutable) tree */
   if (cap)

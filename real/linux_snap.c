@@ -207,41 +207,41 @@ static int reflink_possible(const bs__hpath *src) {
   return rc;
 }
 
-int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+int bs__linux_snap_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst,
                           uint8_t uuid[16]) {
   (void)ctx;
   memset(uuid, 0, 16);
   switch (m) {
-  case BS__SNAP_NATIVE:
+  case BS_TREE_NATIVE:
     return btrfs_snapshot(src, dst, true, uuid);
-  case BS__SNAP_REFLINK: {
+  case BS_TREE_REFLINK: {
     int rc = reflink_possible(src);
     return rc != 0 ? rc : bs__linux_clone_tree_at(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE);
   }
-  case BS__SNAP_COPY:
+  case BS_TREE_COPY:
     return bs__linux_clone_tree_at(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE | BS__TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst) {
+int bs__linux_branch_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst) {
   (void)ctx;
   switch (m) {
-  case BS__SNAP_NATIVE:
+  case BS_TREE_NATIVE:
     return btrfs_snapshot(src, dst, false, NULL);
-  case BS__SNAP_REFLINK: {
+  case BS_TREE_REFLINK: {
     int rc = reflink_possible(src);
     return rc != 0 ? rc : bs__linux_clone_tree_at(src, dst, 0);
   }
-  case BS__SNAP_COPY:
+  case BS_TREE_COPY:
     return bs__linux_clone_tree_at(src, dst, BS__TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p) {
+int bs__linux_tree_delete(void *ctx, bs_tree_method m, const bs__hpath *p) {
   (void)ctx;
-  if (m != BS__SNAP_NATIVE && m != BS__SNAP_REFLINK && m != BS__SNAP_COPY)
+  if (m != BS_TREE_NATIVE && m != BS_TREE_REFLINK && m != BS_TREE_COPY)
     return -EINVAL;
   return bs__linux_remove_tree_at(p, true);
 }
