@@ -5,6 +5,7 @@
  * answered here.  Listings are collected under the lock and handed to the
  * caller's callback after it, so a callback may call the store. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,22 @@ static int one_path(bs__call *c, bs_store *st, bs_op_class cls, const char *op, 
   return rc == 0 ? 0 : bs__call_end(c, rc);
 }
 
-static int done(bs__call *c, bs__place *p, int rc) {
+/* A backend's message names the backend path ("/.bs/branch/3/f"): the
+ * caller named the store path ("/.bs/branches/b/f"), so that is said. */
+static int restate(bs_store *st, int rc, const bs__place *p, const char *path) {
+  if (rc == 0 || !p->bpath || strcmp(p->bpath, path) == 0)
+    return rc;
+  const char *m = bs_last_message(st);
+  const char *at = strstr(m, p->bpath);
+  if (!at)
+    return rc;
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - m), m, path, at + strlen(p->bpath));
+  return bs_store_fail(st, rc, bs_last_os_errno(st), "%s", buf);
+}
+
+static int done(bs__call *c, bs__place *p, const char *path, int rc) {
+  rc = restate(c->st, rc, p, path);
   bs__place_free(p);
   return bs__call_end(c, rc);
 }
@@ -57,7 +73,7 @@ int bs_create(bs_store *st, const char *path, uint32_t mode) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "create", path, BS__NEW, st->ops->create != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->create(st, target(&c, path, &p), mode));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->create(st, target(&c, path, &p), mode));
 }
 
 int bs_mkdir(bs_store *st, const char *path, uint32_t mode) {
@@ -68,7 +84,7 @@ int bs_mkdir(bs_store *st, const char *path, uint32_t mode) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "mkdir", path, BS__NEW, st->ops->mkdir != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->mkdir(st, target(&c, path, &p), mode));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->mkdir(st, target(&c, path, &p), mode));
 }
 
 int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
@@ -81,7 +97,7 @@ int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_WRITE, "write", path, BS__MODIFY, st->ops->write != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->write(st, target(&c, path, &p), off, buf, len));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->write(st, target(&c, path, &p), off, buf, len));
 }
 
 int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
@@ -95,7 +111,7 @@ int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len,
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_READ, "read", path, BS__READ, st->ops->read != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->read(st, target(&c, path, &p), off, buf, len, nread));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->read(st, target(&c, path, &p), off, buf, len, nread));
 }
 
 int bs_truncate(bs_store *st, const char *path, uint64_t size) {
@@ -106,7 +122,7 @@ int bs_truncate(bs_store *st, const char *path, uint64_t size) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_WRITE, "truncate", path, BS__MODIFY, st->ops->truncate != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->truncate(st, target(&c, path, &p), size));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->truncate(st, target(&c, path, &p), size));
 }
 
 int bs_unlink(bs_store *st, const char *path) {
@@ -117,7 +133,7 @@ int bs_unlink(bs_store *st, const char *path) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "unlink", path, BS__REMOVE, st->ops->unlink != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->unlink(st, target(&c, path, &p)));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->unlink(st, target(&c, path, &p)));
 }
 
 int bs_rmdir(bs_store *st, const char *path) {
@@ -128,7 +144,7 @@ int bs_rmdir(bs_store *st, const char *path) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "rmdir", path, BS__REMOVE, st->ops->rmdir != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->rmdir(st, target(&c, path, &p)));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->rmdir(st, target(&c, path, &p)));
 }
 
 int bs_chmod(bs_store *st, const char *path, uint32_t mode) {
@@ -139,7 +155,7 @@ int bs_chmod(bs_store *st, const char *path, uint32_t mode) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "chmod", path, BS__MODIFY, st->ops->chmod != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->chmod(st, target(&c, path, &p), mode));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->chmod(st, target(&c, path, &p), mode));
 }
 
 int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
@@ -150,7 +166,7 @@ int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "chown", path, BS__MODIFY, BS__HAS(st->ops, 2, chown), &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->chown(st, target(&c, path, &p), uid, gid));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->chown(st, target(&c, path, &p), uid, gid));
 }
 
 int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
@@ -161,7 +177,7 @@ int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_n
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "utimens", path, BS__MODIFY, st->ops->utimens != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->utimens(st, target(&c, path, &p), atime_ns, mtime_ns));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->utimens(st, target(&c, path, &p), atime_ns, mtime_ns));
 }
 
 int bs_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
@@ -174,7 +190,7 @@ int bs_setxattr(bs_store *st, const char *path, const char *name, const void *va
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "setxattr", path, BS__MODIFY, st->ops->setxattr != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->setxattr(st, target(&c, path, &p), name, value, len));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->setxattr(st, target(&c, path, &p), name, value, len));
 }
 
 int bs_removexattr(bs_store *st, const char *path, const char *name) {
@@ -187,7 +203,7 @@ int bs_removexattr(bs_store *st, const char *path, const char *name) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "removexattr", path, BS__MODIFY, st->ops->removexattr != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, st->ops->removexattr(st, target(&c, path, &p), name));
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->removexattr(st, target(&c, path, &p), name));
 }
 
 /* ---- calls of two paths ------------------------------------------------------------- */
@@ -213,7 +229,7 @@ int bs_rename(bs_store *st, const char *from, const char *to) {
       rc = bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "rename: %s -> %s: between trees", from, to);
   }
   if (rc == 0)
-    rc = st->ops->rename(st, target(&c, from, &f), target(&c, to, &t));
+    rc = restate(st, restate(st, st->ops->rename(st, target(&c, from, &f), target(&c, to, &t)), &f, from), &t, to);
   bs__place_free(&f);
   bs__place_free(&t);
   return bs__call_end(&c, rc);
@@ -240,7 +256,7 @@ static int reflink_preconditions(bs__call *c, const char *src, bs__place *s, con
   rc = st->ops->stat(st, d->bpath, &si);
   if (dl > 1 && dst[dl - 1] == '/') {
     if (rc != 0 && rc != BS_ENOT_FOUND)
-      return rc;
+      return restate(st, rc, d, dst);
     if (rc == 0 && si.kind == BS_KIND_DIR)
       return bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
     return bs_store_fail(st, BS_EINVALID, 0, "reflink: %s: a clone's name cannot end in '/'", dst);
@@ -249,7 +265,7 @@ static int reflink_preconditions(bs__call *c, const char *src, bs__place *s, con
     return bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
   if (rc == BS_ENOT_FOUND)
     bs_store_clear_error(st);
-  return rc == BS_ENOT_FOUND ? 0 : rc;
+  return rc == BS_ENOT_FOUND ? 0 : restate(st, rc, d, dst);
 }
 
 int bs_reflink(bs_store *st, const char *src, const char *dst) {
@@ -266,7 +282,7 @@ int bs_reflink(bs_store *st, const char *src, const char *dst) {
   if (rc == 0 && c.primitive)
     rc = reflink_preconditions(&c, src, &s, dst, &d);
   if (rc == 0)
-    rc = st->ops->reflink(st, target(&c, src, &s), target(&c, dst, &d));
+    rc = restate(st, restate(st, st->ops->reflink(st, target(&c, src, &s), target(&c, dst, &d)), &s, src), &d, dst);
   bs__place_free(&s);
   bs__place_free(&d);
   return bs__call_end(&c, rc);
@@ -295,7 +311,7 @@ int bs_stat(bs_store *st, const char *path, bs_stat_info *out) {
   int rc = read_place(&c, st, BS_OPC_META, "stat", path, st->ops->stat != NULL, &p);
   if (rc != 0)
     return rc;
-  return done(&c, &p, p.virt != BS__V_NONE ? bs__ns_virt_stat(st, p.virt, out)
+  return done(&c, &p, path, p.virt != BS__V_NONE ? bs__ns_virt_stat(st, p.virt, out)
                                            : st->ops->stat(st, target(&c, path, &p), out));
 }
 
@@ -315,7 +331,7 @@ int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, siz
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENODATA, "getxattr: %s: no xattr \"%s\"", path, name);
   else
     rc = st->ops->getxattr(st, target(&c, path, &p), name, buf, cap, len);
-  return done(&c, &p, rc);
+  return done(&c, &p, path, rc);
 }
 
 int bs_sync(bs_store *st, const char *path) {
@@ -336,7 +352,7 @@ int bs_sync(bs_store *st, const char *path) {
   /* A virtual directory stands for the trees below it: the backend path of
    * the place that holds them. */
   const char *b = p.virt == BS__V_SNAPS ? "/.bs/snap" : p.virt != BS__V_NONE ? "/.bs/branch" : NULL;
-  return done(&c, &p, st->ops->sync(st, b ? b : target(&c, path, &p)));
+  return done(&c, &p, path, st->ops->sync(st, b ? b : target(&c, path, &p)));
 }
 
 /* A listing: names and kinds collected, handed over after the lock. */
@@ -407,7 +423,7 @@ int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
     rc = bs__ns_virt_readdir(st, p.virt, collect, &l);
   else
     rc = st->ops->readdir(st, target(&c, path, &p), collect, &l);
-  rc = done(&c, &p, rc);
+  rc = done(&c, &p, path, rc);
   return deliver(st, "readdir", &l, rc, cb, NULL, ctx);
 }
 
@@ -426,6 +442,6 @@ int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
   listing l = {0};
   if (p.virt == BS__V_NONE) /* virtual directories have none */
     rc = st->ops->listxattr(st, target(&c, path, &p), collect_xattr, &l);
-  rc = done(&c, &p, rc);
+  rc = done(&c, &p, path, rc);
   return deliver(st, "listxattr", &l, rc, NULL, cb, ctx);
 }
