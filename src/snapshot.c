@@ -420,16 +420,17 @@ int bs__snap_delete(bs_store *st, uint64_t id) {
   if (rc != 0)
     return rc;
   const bs_snapshot_info *si = bs__snapreg_find_id(&s.reg, id);
-  if (!si)
-    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no snapshot %" PRIu64, op, id));
-  if (si->branch_count > 0)
-    return end(st, &s, bs_store_fail(st, BS_EBUSY, EBUSY, "%s: \"%s\" has %u branch(es)", op, si->name,
-                                     (unsigned)si->branch_count));
-  /* Asked before the registry lets go of the tree: a delete the backend
-   * would refuse changes nothing. */
+  bs_snapshot_info was = si ? *si : (bs_snapshot_info){0};
+  /* The rules (NOT_FOUND, BUSY while a branch holds it) are the registry's. */
+  if ((rc = bs__snapreg_remove(&s.reg, id)) == BS_ENOT_FOUND)
+    return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, id));
+  if (rc != 0)
+    return end(st, &s, bs_store_fail(st, rc, EBUSY, "%s: \"%s\" has %u branch(es)", op, was.name,
+                                     (unsigned)was.branch_count));
+  /* Asked before the registry is saved without the tree: a delete the
+   * backend would refuse changes nothing. */
   if ((rc = may_delete(st, s.m, BS_TREE_SNAPSHOT, id)) != 0)
-    return end(st, &s, kept(st, op, rc, "snapshot", si->name));
-  bs__snapreg_remove(&s.reg, id);
+    return end(st, &s, kept(st, op, rc, "snapshot", was.name));
   if ((rc = save(st, op, &s)) == 0 && (rc = st->ops->tree_delete(st, s.m, BS_TREE_SNAPSHOT, id)) != 0)
     rc = left_behind(st, op, rc);
   return end(st, &s, rc);
@@ -476,13 +477,11 @@ int bs__branch_delete(bs_store *st, const char *name) {
   int rc = begin(st, op, &s);
   if (rc != 0)
     return rc;
-  const bs__branch_rec *found = bs__snapreg_find_branch(&s.reg, name);
-  if (!found)
-    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
-  if ((rc = may_delete(st, s.m, BS_TREE_BRANCH, found->id)) != 0)
-    return end(st, &s, kept(st, op, rc, "branch", name));
   bs__branch_rec b;
-  bs__snapreg_remove_branch(&s.reg, name, &b);
+  if (bs__snapreg_remove_branch(&s.reg, name, &b) != 0)
+    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
+  if ((rc = may_delete(st, s.m, BS_TREE_BRANCH, b.id)) != 0)
+    return end(st, &s, kept(st, op, rc, "branch", name));
   if ((rc = save(st, op, &s)) == 0 && (rc = st->ops->tree_delete(st, s.m, BS_TREE_BRANCH, b.id)) != 0)
     rc = left_behind(st, op, rc);
   return end(st, &s, rc);

@@ -733,8 +733,8 @@ static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
   fclose(in);
   assert_true(n > 32 && n < sizeof(img));
   /* A version 1 image (no owners) is CORRUPT, even with a valid checksum. */
-  assert_int_equal(img[8], 2);
-  write_mutated(f, img, n, 8, 2 ^ 1);
+  assert_int_equal(img[8], 3);
+  write_mutated(f, img, n, 8, 3 ^ 1);
   bs_store *v1 = NULL;
   assert_bs_err(bs_sim_load(&v1, f), BS_ECORRUPT);
   assert_null(v1);
@@ -877,6 +877,60 @@ static void sim_enospc_is_all_or_nothing(void **state) {
   bs_test_each_target(NULL, enospc_body, NULL, bs_test_seed());
 }
 
+/* An image saved before the registry moved to the core (version 2: the
+ * sim named its own trees) loads with every snapshot and branch as it was,
+ * and is saved as version 3.  tests/data/sim-image-v2.img: apfs, snapshots
+ * s1 (id 1, one branch "br") and s2 (id 2). */
+static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
+  (void)state;
+  size_t len = 0;
+  char *img = bs_test_data_load("sim-image-v2.img", &len);
+  assert_int_equal(img[8], 2);
+  char f[512];
+  image_path(f, sizeof(f), "v2");
+  FILE *w = fopen(f, "wb");
+  assert_non_null(w);
+  assert_int_equal(fwrite(img, 1, len, w), len);
+  fclose(w);
+  free(img);
+  for (int round = 0; round < 2; round++) { /* as loaded, then saved as version 3 and loaded again */
+    bs_store *st = NULL;
+    assert_bs_ok(bs_sim_load(&st, f));
+    bs_snapshot_info *all = NULL;
+    size_t n = 0;
+    assert_bs_ok(bs_snapshot_list(st, &all, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].name, "s1");
+    assert_int_equal(all[0].id, 1);
+    assert_int_equal(all[0].branch_count, 1);
+    assert_int_equal(all[0].created_ns, 1700000000001342699ull);
+    assert_string_equal(all[1].name, "s2");
+    assert_int_equal(all[1].id, 2);
+    free(all);
+    uint64_t parent = 0;
+    assert_bs_ok(bs_branch_parent(st, "br", &parent));
+    assert_int_equal(parent, 1);
+    assert_bs_err(bs_snapshot_delete(st, 1), BS_EBUSY);
+    bs_stat_info si;
+    assert_bs_ok(bs_stat(st, "/.bs/branches/br", &si));
+    assert_int_equal(si.kind, BS_KIND_DIR);
+    assert_bs_ok(bs_check(st));
+    /* New ids go on from where version 2 left them. */
+    bs_snapshot_info s3;
+    assert_bs_ok(bs_snapshot_create(st, "s3", &s3));
+    assert_true(s3.id > 2);
+    assert_bs_ok(bs_snapshot_delete(st, s3.id));
+    assert_bs_ok(bs_sim_save(st, f));
+    bs_close(st);
+    FILE *in = fopen(f, "rb");
+    uint8_t head[12];
+    assert_int_equal(fread(head, 1, sizeof(head), in), sizeof(head));
+    fclose(in);
+    assert_int_equal(head[8], 3);
+  }
+  unlink(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(sim_open_and_caps),
@@ -892,6 +946,7 @@ int main(void) {
     cmocka_unit_test(sim_power_loss_tear),
     cmocka_unit_test(sim_image_round_trip),
     cmocka_unit_test(sim_image_rejects_malformed),
+    cmocka_unit_test(sim_image_of_version_2_keeps_its_snapshots),
     cmocka_unit_test(sim_same_seed_same_results),
     cmocka_unit_test(sim_check_detects_cow_in_place),
     cmocka_unit_test(sim_check_detects_leak_block),
