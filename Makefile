@@ -180,8 +180,11 @@ campaign: deps
 $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/threads_bench: $(PLAIN)/bench/threads_bench.o $(PLAIN)/libbackstore.a
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(VOLCTL)
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
 # AFL++ over every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS each, from
