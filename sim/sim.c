@@ -91,15 +91,19 @@ static int sim_open(bs_store **out, const bs_open_opts *opts, const char *inner)
 
 static void sim_close(bs_store *st) { bs__sim_store_free(bs__sim_cast(st)); }
 
-/* Run @call as one op of class @cls, then advance the clock. */
-#define OP(cls, call)                                                                     \
-  do {                                                                                    \
-    bs__sim_store *s = bs__sim_cast(st);                                                  \
-    s->op_bytes = 0;                                                                      \
-    int rc_ = (call);                                                                     \
-    bs__sim_tick(s, (cls), s->op_bytes);                                                  \
-    return rc_;                                                                           \
-  } while (0)
+/* An op runs between begin_op, which starts its byte count, and end_op,
+ * which advances the clock once by the latency of its class. */
+static bs__sim_store *begin_op(bs_store *st) {
+  bs__sim_store *s = bs__sim_cast(st);
+  s->op_bytes = 0;
+  return s;
+}
+
+/* The op of class @cls answered @rc: tick the clock, answer @rc. */
+static int end_op(bs__sim_store *s, bs__sim_op_class cls, int rc) {
+  bs__sim_tick(s, cls, s->op_bytes);
+  return rc;
+}
 
 static int sim_caps(bs_store *st, bs_caps *out) {
   *out = bs__sim_cast(st)->caps;
@@ -123,76 +127,108 @@ static int sim_usage(bs_store *st, bs_usage *out) {
 }
 
 static int sim_reflink(bs_store *st, const char *src, const char *dst) {
-  OP(BS__SIM_OP_REFLINK, bs__sim_reflink(s, src, dst));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_REFLINK, bs__sim_reflink(s, src, dst));
 }
 static int sim_create(bs_store *st, const char *path, uint32_t mode) {
-  OP(BS__SIM_OP_META, bs__sim_create(s, path, mode));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_create(s, path, mode));
 }
 static int sim_mkdir(bs_store *st, const char *path, uint32_t mode) {
-  OP(BS__SIM_OP_META, bs__sim_mkdir(s, path, mode));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_mkdir(s, path, mode));
 }
 static int sim_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
-  OP(BS__SIM_OP_WRITE, bs__sim_write(s, path, off, buf, len));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_WRITE, bs__sim_write(s, path, off, buf, len));
 }
 static int sim_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  OP(BS__SIM_OP_READ, bs__sim_read(s, path, off, buf, len, nread));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_READ, bs__sim_read(s, path, off, buf, len, nread));
 }
 static int sim_truncate(bs_store *st, const char *path, uint64_t size) {
-  OP(BS__SIM_OP_WRITE, bs__sim_truncate(s, path, size));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_WRITE, bs__sim_truncate(s, path, size));
 }
-static int sim_unlink(bs_store *st, const char *path) { OP(BS__SIM_OP_META, bs__sim_unlink(s, path)); }
-static int sim_rmdir(bs_store *st, const char *path) { OP(BS__SIM_OP_META, bs__sim_rmdir(s, path)); }
+static int sim_unlink(bs_store *st, const char *path) {
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_unlink(s, path));
+}
+static int sim_rmdir(bs_store *st, const char *path) {
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_rmdir(s, path));
+}
 static int sim_rename(bs_store *st, const char *from, const char *to) {
-  OP(BS__SIM_OP_META, bs__sim_rename(s, from, to));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_rename(s, from, to));
 }
 static int sim_stat(bs_store *st, const char *path, bs_stat_info *out) {
-  OP(BS__SIM_OP_META, bs__sim_stat(s, path, out));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_stat(s, path, out));
 }
 static int sim_chmod(bs_store *st, const char *path, uint32_t mode) {
-  OP(BS__SIM_OP_META, bs__sim_chmod(s, path, mode));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_chmod(s, path, mode));
 }
 static int sim_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
-  OP(BS__SIM_OP_META, bs__sim_chown(s, path, uid, gid));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_chown(s, path, uid, gid));
 }
 static int sim_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  OP(BS__SIM_OP_META, bs__sim_utimens(s, path, atime_ns, mtime_ns));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_utimens(s, path, atime_ns, mtime_ns));
 }
 static int sim_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
-  OP(BS__SIM_OP_META, bs__sim_readdir(s, path, cb, ctx));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_readdir(s, path, cb, ctx));
 }
 static int sim_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
-  OP(BS__SIM_OP_META, bs__sim_setxattr(s, path, name, value, len));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_setxattr(s, path, name, value, len));
 }
 static int sim_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  OP(BS__SIM_OP_META, bs__sim_getxattr(s, path, name, buf, cap, len));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_getxattr(s, path, name, buf, cap, len));
 }
 static int sim_removexattr(bs_store *st, const char *path, const char *name) {
-  OP(BS__SIM_OP_META, bs__sim_removexattr(s, path, name));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_removexattr(s, path, name));
 }
 static int sim_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
-  OP(BS__SIM_OP_META, bs__sim_listxattr(s, path, cb, ctx));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_listxattr(s, path, cb, ctx));
 }
-static int sim_sync(bs_store *st, const char *path) { OP(BS__SIM_OP_SYNC, bs__sim_sync(s, path)); }
+static int sim_sync(bs_store *st, const char *path) {
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_SYNC, bs__sim_sync(s, path));
+}
 static int sim_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_snapshot_create(s, name, out));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_SNAPSHOT, bs__sim_snapshot_create(s, name, out));
 }
 static int sim_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
-  OP(BS__SIM_OP_META, bs__sim_snapshot_list(s, out, count));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_snapshot_list(s, out, count));
 }
 static int sim_snapshot_delete(bs_store *st, uint64_t id) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_snapshot_delete(s, id));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_SNAPSHOT, bs__sim_snapshot_delete(s, id));
 }
 static int sim_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
-  OP(BS__SIM_OP_META, bs__sim_snapshot_mount_ro(s, id, path, cap));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_snapshot_mount_ro(s, id, path, cap));
 }
 static int sim_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_branch_create(s, snapshot_id, name));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_SNAPSHOT, bs__sim_branch_create(s, snapshot_id, name));
 }
 static int sim_branch_delete(bs_store *st, const char *name) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_branch_delete(s, name));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_SNAPSHOT, bs__sim_branch_delete(s, name));
 }
 static int sim_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
-  OP(BS__SIM_OP_META, bs__sim_branch_parent(s, name, snapshot_id));
+  bs__sim_store *s = begin_op(st);
+  return end_op(s, BS__SIM_OP_META, bs__sim_branch_parent(s, name, snapshot_id));
 }
 
 static int sim_power_loss(bs_store *st, bs_power_loss_mode mode) {
