@@ -156,14 +156,17 @@ tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)
        $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 
 # Everything: the API reference (fails on an undocumented public symbol),
+# every OS call of real/ through real/sys.c (and the check's own self-test),
 # plain suites and corpus replays, the same sanitized (LSan included),
 # valgrind leak run.
 check: deps
+	@scripts/check-sys-calls.sh && scripts/check-sys-calls.sh --self-test
 	@$(MAKE) --no-print-directory docs tests
 	@scripts/run-tests.sh --build $(BUILD) --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 # The plain suites only, for the edit-compile loop.
 quickcheck:
+	@scripts/check-sys-calls.sh
 	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
 	  $(VOLCTL) $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)

@@ -57,6 +57,10 @@ typedef struct bs__subvols {
  * nested ones first) are deleted by ioctl and their ids added to @gone (may
  * be NULL).  0 when it is gone (or was not there), else -errno. */
 int bs__linux_remove_at(int dirfd, const char *name, bs__subvols *gone);
+/* Take back @dirfd/@name that a failed call made: bs__linux_remove_at in a
+ * cleanup scope (sys.h), so that only the point bs/real/cleanup fails it.
+ * 0 when it is gone, else -errno. */
+int bs__linux_undo_at(int dirfd, const char *name);
 /* bs__linux_remove_at for @path (-ENOENT if there is nothing).  With
  * @wait, also syncfs and, if it deleted subvolumes, wait until the btrfs
  * cleaner has released their blocks: statvfs then shows the space free. */

@@ -81,7 +81,7 @@ static int subvol_may_delete(int fd, const struct stat *sb, char *why, size_t ca
                         "a read-only btrfs subvolume can be deleted without CAP_SYS_ADMIN only by "
                         "its owner (uid %u)",
                         (unsigned)sb->st_uid);
-  if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0)
+  if (bs__sys_faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0)
     return refuse(-errno, why, cap, "deleting a btrfs subvolume without CAP_SYS_ADMIN needs write "
                                     "access to its root directory");
   return 0;
@@ -104,7 +104,7 @@ int bs__linux_tree_may_delete(void *ctx, bs_tree_method m, const bs__hpath *p, c
     close(dir);
     return rc;
   }
-  if (faccessat(dir, ".", W_OK | X_OK, AT_EACCESS) != 0)
+  if (bs__sys_faccessat(dir, ".", W_OK | X_OK, AT_EACCESS) != 0)
     rc = refuse(-errno, why, cap, "no write access to the directory that holds the tree");
   close(dir);
   struct stat sb;
