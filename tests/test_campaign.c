@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "backstore/sim.h"
 #include "backstore/faults.h"
 #include "tests/support/bs_test.h"

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backstore/diff.h"
+#include "lab/diff.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/volume.h"
 

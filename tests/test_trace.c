@@ -13,7 +13,7 @@
 
 #include "backstore/backend.h"
 #include "backstore/sim.h"
-#include "backstore/trace.h"
+#include "lab/trace.h"
 #include "tests/support/bs_test.h"
 
 static char tmp[64];

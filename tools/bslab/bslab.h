@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "backstore.h"
-#include "backstore/lab.h"
+#include "lab/lab.h"
 
 #define BSLAB_OK 0
 #define BSLAB_FAILED 1 /* a check failed or an operation returned a BS_E* code */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "backstore/sim.h"
 #include "tools/bslab/bslab.h"
 

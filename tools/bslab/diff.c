@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backstore/diff.h"
+#include "lab/diff.h"
 #include "tools/bslab/bslab.h"
 
 typedef struct progress_state {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backstore/trace.h"
+#include "lab/trace.h"
 #include "tools/bslab/bslab.h"
 
 /* A trace error as "FILE:LINE: message" (exit 2). */

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 
 #include "backstore/sim.h"
-#include "src/campaign.h"
-#include "src/trace_internal.h"
+#include "lab/campaign_internal.h"
+#include "lab/trace_internal.h"
 
 uint64_t bs__fnv1a(uint64_t h, const void *p, size_t n) {
   const uint8_t *b = p;

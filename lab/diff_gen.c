@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/diff.h"
+#include "lab/diff_internal.h"
 
 /* Relative weights of the operations (docs/diff.md). */
 static const unsigned weights[DF_KIND_COUNT] = {

@@ -1,5 +1,5 @@
 /**
- * @file backstore/diff.h
+ * @file lab/diff.h
  * @brief Differential runs: the same operation stream against a sim profile
  * and the real kernel, compared after every operation (docs/diff.md).
  *
@@ -18,7 +18,7 @@
 
 #include <stdio.h>
 
-#include "backend.h"
+#include "backstore/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

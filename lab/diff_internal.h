@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backstore/diff.h"
+#include "lab/diff.h"
 #include "src/rng.h"
 
 #define DF_PATH 600        /* longest path an operation carries */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "backstore/sim.h"
-#include "src/diff.h"
+#include "lab/diff_internal.h"
 
 /* Operations between two sweeps of the whole tree. */
 #define DF_SWEEP_EVERY 32u

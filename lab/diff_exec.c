@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/campaign.h" /* bs__fnv1a */
-#include "src/diff.h"
+#include "lab/campaign_internal.h" /* bs__fnv1a */
+#include "lab/diff_internal.h"
 
 /* Text of a name list, built by the readdir and listxattr callbacks. */
 typedef struct list_ctx {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "faults/faults_internal.h"
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 static const char *const observers[] = {
   "bs/op/caps", "bs/op/usage", "bs/op/stat", "bs/op/read", "bs/op/readdir",

@@ -1,5 +1,5 @@
 /**
- * @file backstore/lab.h
+ * @file lab/lab.h
  * @brief The lab: seeded campaigns of random operations checked against a
  * reference model after every operation (docs/campaign.md).
  *
@@ -19,7 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "backend.h"
+#include "backstore/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "src/dirsync.h"
 
 static int failed(char *why, size_t cap, const char *what, const char *path, int e) {

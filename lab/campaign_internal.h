@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "src/rng.h"
 
 #define CM_BLOCK 4096u           /* crash checks compare blocks of this size */
