@@ -268,9 +268,6 @@ int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) 
   if (rc == 0) {
     bs_caps c;
     bs__dgen_init(&r.gen, seed, bs_get_caps(r.sim, &c) == 0 ? c.max_name_len : 255);
-    if (o->trace)
-      fprintf(o->trace, "# bslab diff trace 1 (a plain op list)\n# profile %s seed %" PRIu64
-              " ops %" PRIu32 "\n", o->profile, seed, o->ops ? o->ops : BS_DIFF_DEFAULT_OPS);
     rc = run_ops(&r);
   }
   bs_close(r.sim);

@@ -158,13 +158,6 @@ int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o);
 void bs_campaign_summary_free(bs_campaign_summary *s);
 
 /**
- * Write the command that reproduces seed @p seed of campaign @p o
- * ("bslab campaign --profile apfs --seed 7 --ops 2000") into @p buf.
- * @return 0, or BS_ENAME_TOO_LONG if @p cap is too small.
- */
-int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed);
-
-/**
  * A host file the lab writes for the user (a trace, a JSON summary), made
  * all at once: bs_lab_file_open() gives a FILE on a temporary file beside
  * the target, bs_lab_file_commit() flushes, fsyncs and renames it over the
