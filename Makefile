@@ -214,6 +214,8 @@ docs:
 	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)
 	@{ cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs"; } | doxygen - && echo "docs: API reference in $(BUILD)/docs/html (every public symbol documented)"
 
+# The library and its public headers; the lab (liblab.a, lab/*.h) is not
+# installed: only bslab, built with it, is (docs/architecture.md).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/backstore \
 	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -1,4 +1,4 @@
-/* Differential runs (include/backstore/diff.h): one seed's stream against a
+/* Differential runs (lab/diff.h): one seed's stream against a
  * sim profile and a fresh directory on a real volume, compared after every
  * operation.  docs/diff.md. */
 #include <errno.h>

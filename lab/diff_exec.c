@@ -1,7 +1,7 @@
 /* Running one differential operation on one store, and writing down what it
  * returned in a canonical text (so the sim's and the kernel's answers compare
  * as strings).  The state the operation left behind is compared separately
- * (src/diff_state.c). */
+ * (lab/diff_state.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Host files the lab writes for the user (traces, JSON summaries): through
  * a temporary file beside the target, fsync'ed and renamed over it, so a
- * failure never leaves a partial or truncated file (include/backstore/lab.h,
+ * failure never leaves a partial or truncated file (lab/lab.h,
  * docs/guarantees.md). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* Internals shared by src/trace*.c and src/campaign.c: building a trace from
+/* Internals shared by lab/trace*.c and lab/campaign.c: building a trace from
  * a campaign's recording. */
 #ifndef BS_TRACE_INTERNAL_H
 #define BS_TRACE_INTERNAL_H
