@@ -95,8 +95,6 @@ deps:
 	@scripts/deps.sh
 
 # ---- objects -------------------------------------------------------------
-# The archives depend on the Makefile too: a file moved out of a library
-# (src/ to lab/) must leave its archive even when no object is newer.
 $(PLAIN)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
@@ -105,6 +103,8 @@ $(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -c $< -o $@
 
+# The archives depend on the Makefile too: a file moved out of a library
+# (src/ to lab/) must leave its archive even when no object is newer.
 $(PLAIN)/libbackstore.a: $(LIB_SRC:%.c=$(PLAIN)/%.o) Makefile
 	@rm -f $@
 	ar rcs $@ $(filter %.o,$^)
