@@ -33,6 +33,8 @@
 
 #include "real/sys.h"
 
+static int refuse(int neg_errno, char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int refuse(int neg_errno, char *why, size_t cap, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -1,5 +1,5 @@
-/* Internals of differential runs (include/backstore/diff.h), shared by
- * src/diff*.c only: the operation record, the generator and the state
+/* Internals of differential runs (lab/diff.h), shared by
+ * lab/diff*.c only: the operation record, the generator and the state
  * comparison.  docs/diff.md describes the behaviour. */
 #ifndef BS_DIFF_INTERNAL_H
 #define BS_DIFF_INTERNAL_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backstore/diff.h"
+#include "lab/diff.h"
 #include "src/rng.h"
 
 #define DF_PATH 600        /* longest path an operation carries */

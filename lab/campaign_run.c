@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 /* What a job sends: progress, a seed's result, or why it stopped. */
 enum { MSG_TICK = 1, MSG_RESULT = 2, MSG_ERROR = 3 };

@@ -1,6 +1,6 @@
 /* Host files the lab writes for the user (traces, JSON summaries): through
  * a temporary file beside the target, fsync'ed and renamed over it, so a
- * failure never leaves a partial or truncated file (include/backstore/lab.h,
+ * failure never leaves a partial or truncated file (lab/lab.h,
  * docs/guarantees.md). */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "src/dirsync.h"
 
 static int failed(char *why, size_t cap, const char *what, const char *path, int e) {

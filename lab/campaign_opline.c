@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 const char *const bs__op_names[BS__OP_COUNT] = {
   [BS__OP_CREATE] = "create",           [BS__OP_MKDIR] = "mkdir",

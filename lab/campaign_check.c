@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const char *actual,
                   const char *fmt, ...) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "src/trace_internal.h"
+#include "lab/trace_internal.h"
 
 typedef struct shrinker {
   const bs_trace *t;

@@ -1,5 +1,5 @@
 /**
- * @file backstore/lab.h
+ * @file lab/lab.h
  * @brief The lab: seeded campaigns of random operations checked against a
  * reference model after every operation (docs/campaign.md).
  *
@@ -19,7 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "backend.h"
+#include "backstore/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -156,13 +156,6 @@ int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o);
 
 /** Release what bs_campaign_run() allocated in @p s; NULL is ignored. */
 void bs_campaign_summary_free(bs_campaign_summary *s);
-
-/**
- * Write the command that reproduces seed @p seed of campaign @p o
- * ("bslab campaign --profile apfs --seed 7 --ops 2000") into @p buf.
- * @return 0, or BS_ENAME_TOO_LONG if @p cap is too small.
- */
-int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed);
 
 /**
  * A host file the lab writes for the user (a trace, a JSON summary), made

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 #define ALSO BS__ALSO
 

@@ -1,5 +1,5 @@
 /**
- * @file backstore/trace.h
+ * @file lab/trace.h
  * @brief Campaign traces: record, parse, replay and shrink (docs/traces.md).
  *
  * A trace is a versioned text file: a header (format version, seed, backend,
@@ -16,7 +16,7 @@
 
 #include <stdio.h>
 
-#include "lab.h"
+#include "lab/lab.h"
 
 #ifdef __cplusplus
 extern "C" {

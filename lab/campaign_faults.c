@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "faults/faults_internal.h"
-#include "src/campaign.h"
+#include "backstore/faults.h"
+#include "lab/campaign_internal.h"
 
 static const char *const observers[] = {
   "bs/op/caps", "bs/op/usage", "bs/op/stat", "bs/op/read", "bs/op/readdir",
@@ -28,7 +28,7 @@ int bs__camp_faults_spec(const char *text, char **canon, char *why, size_t cap) 
     return rc;
   for (size_t i = 0; i < spec->count; i++)
     for (size_t k = 0; k < sizeof(observers) / sizeof(observers[0]); k++)
-      if (bs__fault_glob(spec->terms[i].point, observers[k])) {
+      if (bs_fault_point_matches(spec->terms[i].point, observers[k])) {
         snprintf(why, cap, "fault term %zu (%s) would fail %s, which the campaign's checks use "
                  "to observe the store: name the operations to fail (e.g. bs/op/write, bs/sim/alloc)",
                  i + 1, spec->terms[i].point, observers[k]);

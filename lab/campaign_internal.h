@@ -1,14 +1,14 @@
-/* Internals of the campaign engine (include/backstore/lab.h), shared by
- * src/campaign*.c only: the reference model, the operation record and the
+/* Internals of the campaign engine (lab/lab.h), shared by
+ * lab/campaign*.c only: the reference model, the operation record and the
  * per-seed run state.  docs/campaign.md describes the behaviour. */
-#ifndef BS_CAMPAIGN_H
-#define BS_CAMPAIGN_H
+#ifndef BS_CAMPAIGN_INTERNAL_H
+#define BS_CAMPAIGN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "src/rng.h"
 
 #define CM_BLOCK 4096u           /* crash checks compare blocks of this size */

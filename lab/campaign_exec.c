@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 static void xattr_name(char *buf, size_t cap, int x) { snprintf(buf, cap, "user.bs%d", x); }
 

@@ -1,4 +1,4 @@
-/* Drawing a differential stream.  Unlike the campaign (src/campaign_gen.c),
+/* Drawing a differential stream.  Unlike the campaign (lab/campaign_gen.c),
  * which only issues operations whose result its model can predict, this
  * generator aims at the corners where filesystems disagree: the wrong kind
  * of inode (unlink of a directory, rename of a directory over a file or into
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/diff.h"
+#include "lab/diff_internal.h"
 
 /* Relative weights of the operations (docs/diff.md). */
 static const unsigned weights[DF_KIND_COUNT] = {

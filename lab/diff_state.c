@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/campaign.h" /* bs__fnv1a */
-#include "src/diff.h"
+#include "lab/campaign_internal.h" /* bs__fnv1a */
+#include "lab/diff_internal.h"
 
 /* The state of one path in one store. */
 typedef struct pstate {

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backstore/lab.h"
-#include "backstore/trace.h"
-#include "src/campaign.h"
-#include "src/trace_internal.h"
+#include "lab/lab.h"
+#include "lab/trace.h"
+#include "lab/campaign_internal.h"
+#include "lab/trace_internal.h"
 
 void bs__tbuf_add(bs__tbuf *b, const char *s, size_t n) {
   if (b->oom)

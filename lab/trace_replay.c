@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/campaign.h"
-#include "src/trace_internal.h"
+#include "lab/campaign_internal.h"
+#include "lab/trace_internal.h"
 
 /* @s shortened to fit @cap for a message. */
 static void shorten(char *out, size_t cap, const char *s) {

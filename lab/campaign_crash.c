@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 /* Bytes [off, off + n) of version @b, zero beyond its end, equal @p? */
 static bool block_matches(const bs__cm_buf *b, size_t off, const uint8_t *p, size_t n) {

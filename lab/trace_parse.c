@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "src/campaign.h"
-#include "src/trace_internal.h"
+#include "lab/campaign_internal.h"
+#include "lab/trace_internal.h"
 
 #define MAX_LINE 1000 /* longer lines are refused (an op line is at most ~700 bytes) */
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 /* Relative weights of the operations (docs/campaign.md, "The op mix"). */
 static const unsigned weights[BS__OP_COUNT] = {

@@ -1,13 +1,13 @@
 /* Running one differential operation on one store, and writing down what it
  * returned in a canonical text (so the sim's and the kernel's answers compare
  * as strings).  The state the operation left behind is compared separately
- * (src/diff_state.c). */
+ * (lab/diff_state.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "src/campaign.h" /* bs__fnv1a */
-#include "src/diff.h"
+#include "lab/campaign_internal.h" /* bs__fnv1a */
+#include "lab/diff_internal.h"
 
 /* Text of a name list, built by the readdir and listxattr callbacks. */
 typedef struct list_ctx {

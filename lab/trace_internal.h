@@ -1,9 +1,9 @@
-/* Internals shared by src/trace*.c and src/campaign.c: building a trace from
+/* Internals shared by lab/trace*.c and lab/campaign.c: building a trace from
  * a campaign's recording. */
 #ifndef BS_TRACE_INTERNAL_H
 #define BS_TRACE_INTERNAL_H
 
-#include "backstore/trace.h"
+#include "lab/trace.h"
 
 /* A new empty trace with the header of seed @seed of campaign @o. */
 int bs__trace_new(bs_trace **out, const bs_campaign_opts *o, uint64_t seed);

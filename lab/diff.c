@@ -1,4 +1,4 @@
-/* Differential runs (include/backstore/diff.h): one seed's stream against a
+/* Differential runs (lab/diff.h): one seed's stream against a
  * sim profile and a fresh directory on a real volume, compared after every
  * operation.  docs/diff.md. */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "backstore/sim.h"
-#include "src/diff.h"
+#include "lab/diff_internal.h"
 
 /* Operations between two sweeps of the whole tree. */
 #define DF_SWEEP_EVERY 32u
@@ -268,9 +268,6 @@ int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) 
   if (rc == 0) {
     bs_caps c;
     bs__dgen_init(&r.gen, seed, bs_get_caps(r.sim, &c) == 0 ? c.max_name_len : 255);
-    if (o->trace)
-      fprintf(o->trace, "# bslab diff trace 1 (a plain op list)\n# profile %s seed %" PRIu64
-              " ops %" PRIu32 "\n", o->profile, seed, o->ops ? o->ops : BS_DIFF_DEFAULT_OPS);
     rc = run_ops(&r);
   }
   bs_close(r.sim);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "src/campaign.h"
+#include "lab/campaign_internal.h"
 
 void bs__cm_init(bs__cm *m, const bs_caps *caps) {
   memset(m, 0, sizeof(*m));

@@ -1,5 +1,5 @@
 /**
- * @file backstore/diff.h
+ * @file lab/diff.h
  * @brief Differential runs: the same operation stream against a sim profile
  * and the real kernel, compared after every operation (docs/diff.md).
  *
@@ -18,7 +18,7 @@
 
 #include <stdio.h>
 
-#include "backend.h"
+#include "backstore/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,7 +55,8 @@ typedef struct bs_diff_opts {
   uint32_t ops;         /**< operations per seed; 0 = BS_DIFF_DEFAULT_OPS */
   /**
    * If set, every operation is written here as one line with both results
-   * ("12 rename /d0 /d1/f2 => sim EXISTS real EXISTS"), after a header.
+   * ("12 rename /d0 /d1/f2 => sim EXISTS real EXISTS"); nothing else: a
+   * header, if any, is the caller's (bslab's is in docs/diff.md).
    */
   FILE *trace;
   /** Called every few operations with the seed and the ops it has run. */

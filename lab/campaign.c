@@ -1,6 +1,6 @@
 /* One campaign seed: open a fresh store, draw and run the operations, sweep
- * every BS_CAMPAIGN_SWEEP_EVERY operations and at the end; the trace digest;
- * the reproduce command. */
+ * every BS_CAMPAIGN_SWEEP_EVERY operations and at the end; the trace digest.
+ * (The command that reruns a seed is bslab's: tools/bslab/campaign.c.) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 
 #include "backstore/sim.h"
-#include "src/campaign.h"
-#include "src/trace_internal.h"
+#include "lab/campaign_internal.h"
+#include "lab/trace_internal.h"
 
 uint64_t bs__fnv1a(uint64_t h, const void *p, size_t n) {
   const uint8_t *b = p;
@@ -237,20 +237,4 @@ int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uin
   bs_campaign_opts whole = *o;
   whole.stop = NULL; /* one seed runs to its end */
   return bs__campaign_seed(out, &whole, seed, NULL, NULL);
-}
-
-int bs_campaign_reproduce_cmd(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed) {
-  if (!buf || !o)
-    return BS_EINVALID;
-  char backend[96] = "";
-  if (o->backend && strcmp(o->backend, "sim") != 0)
-    snprintf(backend, sizeof(backend), " --backend %s", o->backend);
-  char bug[96] = "";
-  if (o->sim_bug)
-    snprintf(bug, sizeof(bug), " --sim-bug %s", o->sim_bug);
-  const char *faults = o->faults && o->faults[0] ? o->faults : NULL;
-  int n = snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s%s%s%s",
-                   backend, profile_of(o), seed, o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS, bug,
-                   faults ? " --faults '" : "", faults ? faults : "", faults ? "'" : "");
-  return (n < 0 || (size_t)n >= cap) ? BS_ENAME_TOO_LONG : BS_OK;
 }
