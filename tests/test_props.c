@@ -45,12 +45,7 @@ typedef struct prng {
   uint64_t s;
 } prng;
 
-static uint64_t next(prng *r) {
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+static uint64_t next(prng *r) { return bs_test_rand(&r->s); }
 
 static uint64_t below(prng *r, uint64_t n) { return n ? next(r) % n : 0; }
 

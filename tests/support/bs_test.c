@@ -33,6 +33,13 @@ uint64_t bs_test_seed(void) {
   return s && *s ? strtoull(s, NULL, 0) : 0x5eed2026ull;
 }
 
+uint64_t bs_test_rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 int bs_test_env_count(const char *name, int dflt) {
   const char *s = getenv(name);
   int n = s && *s ? atoi(s) : 0;

@@ -163,6 +163,10 @@ bs_store *bs_test_open_sim(const char *profile, uint64_t seed);
  * need to fill it. */
 bs_store *bs_test_open_sim_sized(const char *profile, uint64_t seed, uint64_t capacity);
 
+/* The next number of the seeded generator whose state is *@state
+ * (splitmix64): the suites' own, independent of the library's, so that a
+ * seed replays a case whatever the library draws. */
+uint64_t bs_test_rand(uint64_t *state);
 /* Base seed of property tests: $BS_TEST_SEED or a fixed default. */
 uint64_t bs_test_seed(void);
 /* A positive count from the environment variable @name, else @dflt. */
