@@ -160,7 +160,9 @@ typedef struct tree_ctx {
   bool marking, marked;
 } tree_ctx;
 
-/* Make @fd immutable: a snapshot tree that not even root can change.  If the
+/* Make @fd immutable: a snapshot tree that not even root can change; and
+ * FS_NOATIME_FL, since reading a snapshot must not change it either (its
+ * atime stays, as in a read-only btrfs or APFS snapshot).  If the
  * very first entry cannot take the flag (the filesystem has none: ENOTTY,
  * EOPNOTSUPP; or no CAP_LINUX_IMMUTABLE: EPERM), marking stops for the whole
  * tree and read-only is host.c's alone; once an entry has the flag, every
@@ -169,7 +171,7 @@ static int mark_immutable(tree_ctx *t, int fd) {
   if (!t || !(t->flags & BS__TREE_IMMUTABLE) || !t->marking)
     return 0;
   int fl = 0;
-  if (bs__sys_getflags(fd, &fl) != 0 || bs__sys_setflags(fd, fl | FS_IMMUTABLE_FL) != 0) {
+  if (bs__sys_getflags(fd, &fl) != 0 || bs__sys_setflags(fd, fl | FS_IMMUTABLE_FL | FS_NOATIME_FL) != 0) {
     int e = errno;
     if (!t->marked && (e == ENOTTY || e == EOPNOTSUPP || e == EPERM || e == EINVAL)) {
       t->marking = false;

@@ -23,7 +23,7 @@ int bs__linux_clone(void *ctx, const bs__hpath *src, const bs__hpath *dst);
 /* Options of bs__linux_clone_tree. */
 #define BS__TREE_SKIP_BS 1u    /* leave out @src's top-level entry ".bs" */
 #define BS__TREE_COPY 2u       /* copy the bytes instead of FICLONE (never shares) */
-#define BS__TREE_IMMUTABLE 4u  /* mark every file and directory FS_IMMUTABLE_FL */
+#define BS__TREE_IMMUTABLE 4u  /* mark every file and directory FS_IMMUTABLE_FL | FS_NOATIME_FL */
 /* Clone directory tree @src to @dst (which must not exist), recursively:
  * files by FICLONE (or a byte copy), symlinks and special files recreated,
  * metadata kept (but not inode flags), hard links become separate clones.
