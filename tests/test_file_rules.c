@@ -95,13 +95,14 @@ static void case_body(bs_store *st, const bs_target *t, void *ctx) {
     assert_string_equal(l, "Dir/;FOO.TXT;");
     assert_bs_ok(bs_stat(st, "/Foo.txt", &s));
     assert_int_equal(s.size, 10);
-    /* The reserved root entry is matched case-insensitively too.  KNOWN BUG
-     * of the host stores (real/host_ns.c matches ".bs" byte for byte): on a
-     * case-insensitive volume "/.BS" is <root>/.bs, whose registry and trees
-     * a store path then reaches.  Today's answer is asserted, so that the fix
-     * (one owner of the namespace rules, issue 13) shows here as a failure
-     * to turn into the sim's INVALID. */
-    assert_bs_err(bs_mkdir(st, "/.BS", 0755), t->kind == BS_TARGET_DARWIN ? BS_OK : BS_EINVALID);
+    /* The reserved root entry is matched case-insensitively too, on every
+     * backend (src/ns.c): on a case-insensitive volume "/.BS" is
+     * <root>/.bs, whose registry and trees a store path must not reach. */
+    assert_bs_err(bs_mkdir(st, "/.BS", 0755), BS_EINVALID);
+    assert_bs_err(bs_create(st, "/.Bs", 0644), BS_EINVALID);
+    bs_stat_info v;
+    assert_bs_ok(bs_stat(st, "/.bS", &v));
+    assert_int_equal(v.mode, 0555); /* the virtual /.bs, not a directory of the volume */
   } else {
     assert_bs_err(bs_stat(st, "/foo.TXT", &s), BS_ENOT_FOUND);
     assert_bs_ok(bs_create(st, "/foo.txt", 0644));
