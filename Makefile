@@ -32,6 +32,9 @@ LIB_SRC += $(wildcard real/darwin_libc.c real/darwin_libc_snap.c)
 else
 LIB_SRC += real/linux.c real/linux_snap.c real/linux_perm.c
 endif
+# The lab (campaigns, model/oracle, traces, diff): its own library, linked
+# by bslab, the tests and the fuzzers before libbackstore.a, never part of it.
+LAB_SRC := $(sort $(wildcard lab/*.c))
 
 # libfiu fault points (real/sys.c): compiled in where libfiu is installed
 # (scripts/deps.sh installs it on Debian); without it they compile to nothing.
@@ -59,7 +62,8 @@ TEST_SRC    := $(sort $(wildcard tests/test_*.c))
 ifeq ($(UNAME_S),Darwin)
 TEST_SUPPORT := $(filter-out tests/support/volume.c tests/support/volume_sys.c \
                   tests/support/host_tree.c,$(TEST_SUPPORT))
-TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c tests/test_linux_snap.c,$(TEST_SRC))
+TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c tests/test_linux_snap.c \
+                  tests/test_snapshot_procs.c,$(TEST_SRC))
 VOLCTL      :=
 else
 TEST_SUPPORT := $(filter-out tests/support/volume_none.c,$(TEST_SUPPORT))
@@ -86,7 +90,7 @@ AFL   := $(BUILD)/afl
 
 .PHONY: all run check quickcheck fuzz fuzz-cmin campaign bench install clean deps tests docs
 
-all: $(PLAIN)/libbackstore.a $(BUILD)/bslab
+all: $(PLAIN)/libbackstore.a $(PLAIN)/liblab.a $(BUILD)/bslab
 
 deps:
 	@scripts/deps.sh
@@ -100,18 +104,28 @@ $(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -c $< -o $@
 
-$(PLAIN)/libbackstore.a: $(LIB_SRC:%.c=$(PLAIN)/%.o)
+# The archives depend on the Makefile too: a file moved out of a library
+# (src/ to lab/) must leave its archive even when no object is newer.
+$(PLAIN)/libbackstore.a: $(LIB_SRC:%.c=$(PLAIN)/%.o) Makefile
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
 
-$(ASAN)/libbackstore.a: $(LIB_SRC:%.c=$(ASAN)/%.o)
+$(ASAN)/libbackstore.a: $(LIB_SRC:%.c=$(ASAN)/%.o) Makefile
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
 
-$(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
+$(PLAIN)/liblab.a: $(LAB_SRC:%.c=$(PLAIN)/%.o) Makefile
+	@rm -f $@
+	ar rcs $@ $(filter %.o,$^)
+
+$(ASAN)/liblab.a: $(LAB_SRC:%.c=$(ASAN)/%.o) Makefile
+	@rm -f $@
+	ar rcs $@ $(filter %.o,$^)
+
+$(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/liblab.a $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
+$(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/liblab.a $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(AFL)/san/%.o: %.c
@@ -123,27 +137,27 @@ $(AFL)/cmplog/%.o: %.c
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(BASE_CFLAGS) -O1 $(CFLAGS) -c $< -o $@
 
 # ---- fuzz targets: corpus replayers (make check) and AFL++ (make fuzz) ---
-$(PLAIN)/fuzz/%_replay: $(PLAIN)/fuzz/%_fuzzer.o $(PLAIN)/fuzz/replay.o $(PLAIN)/libbackstore.a
+$(PLAIN)/fuzz/%_replay: $(PLAIN)/fuzz/%_fuzzer.o $(PLAIN)/fuzz/replay.o $(PLAIN)/liblab.a $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(ASAN)/fuzz/%_replay: $(ASAN)/fuzz/%_fuzzer.o $(ASAN)/fuzz/replay.o $(ASAN)/libbackstore.a
+$(ASAN)/fuzz/%_replay: $(ASAN)/fuzz/%_fuzzer.o $(ASAN)/fuzz/replay.o $(ASAN)/liblab.a $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # -fsanitize=fuzzer under an afl-clang wrapper links AFL++'s driver (a
 # persistent-mode main() around LLVMFuzzerTestOneInput), not libFuzzer.
-$(AFL)/bin/%_fuzzer: $(AFL)/san/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(AFL)/san/%.o)
+$(AFL)/bin/%_fuzzer: $(AFL)/san/fuzz/%_fuzzer.o $(LAB_SRC:%.c=$(AFL)/san/%.o) $(LIB_SRC:%.c=$(AFL)/san/%.o)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 $(AFL_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(AFL)/bin/%_cmplog: $(AFL)/cmplog/fuzz/%_fuzzer.o $(LIB_SRC:%.c=$(AFL)/cmplog/%.o)
+$(AFL)/bin/%_cmplog: $(AFL)/cmplog/fuzz/%_fuzzer.o $(LAB_SRC:%.c=$(AFL)/cmplog/%.o) $(LIB_SRC:%.c=$(AFL)/cmplog/%.o)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) -O1 -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- tests ---------------------------------------------------------------
-$(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
+$(PLAIN)/tests/%: $(PLAIN)/tests/%.o $(TEST_SUPPORT:%.c=$(PLAIN)/%.o) $(PLAIN)/liblab.a $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
-$(ASAN)/tests/%: $(ASAN)/tests/%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libbackstore.a
+$(ASAN)/tests/%: $(ASAN)/tests/%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/liblab.a $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
 # volctl: the real-volume fixture from the shell (run-tests.sh reaps with it).
@@ -156,14 +170,17 @@ tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)
        $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 
 # Everything: the API reference (fails on an undocumented public symbol),
+# every OS call of real/ through real/sys.c (and the check's own self-test),
 # plain suites and corpus replays, the same sanitized (LSan included),
 # valgrind leak run.
 check: deps
+	@scripts/check-sys-calls.sh && scripts/check-sys-calls.sh --self-test
 	@$(MAKE) --no-print-directory docs tests
 	@scripts/run-tests.sh --build $(BUILD) --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 # The plain suites only, for the edit-compile loop.
 quickcheck:
+	@scripts/check-sys-calls.sh
 	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
 	  $(VOLCTL) $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
@@ -180,8 +197,11 @@ campaign: deps
 $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/threads_bench: $(PLAIN)/bench/threads_bench.o $(PLAIN)/libbackstore.a
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(VOLCTL)
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
 # AFL++ over every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS each, from
@@ -201,6 +221,8 @@ docs:
 	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)
 	@{ cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs"; } | doxygen - && echo "docs: API reference in $(BUILD)/docs/html (every public symbol documented)"
 
+# The library and its public headers; the lab (liblab.a, lab/*.h) is not
+# installed: only bslab, built with it, is (docs/architecture.md).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/backstore \
 	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

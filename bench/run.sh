@@ -8,7 +8,8 @@
 # absolute times: a clone against a read+write copy of the same file, the
 # heap growth of clones against the file's size, a snapshot against creating
 # the files it covers, and on real volumes clones and snapshots against the
-# filesystem's own tools (bench/real_clone.sh, bench/real_snapshot.sh).  Exit 1
+# filesystem's own tools (bench/real_clone.sh, bench/real_snapshot.sh), and
+# two threads on one store against the bare syscalls (bench/real_threads.sh).  Exit 1
 # when a gate fails.  Results also go to
 # BUILD_DIR/bench.json.
 set -euo pipefail
@@ -77,13 +78,15 @@ done
 
 bench/real_clone.sh "$build" "$build/bench-real.json" || failed=1
 bench/real_snapshot.sh "$build" "$build/bench-real-snapshot.json" || failed=1
+bench/real_threads.sh "$build" "$build/bench-real-threads.json" || failed=1
 
 {
   printf '{\n  "campaign_ops_per_sec": {%s},\n' "$(IFS=,; echo "${json_profiles[*]}")"
   printf '  "clone_speedup_64mib": %s,\n  "clone_heap_ratio": %s,\n' "$speedup" "$mem_ratio"
   printf '  "snapshot_over_create_10k": {%s},\n' "$(IFS=,; echo "${snap_ratios[*]}")"
   printf '  %s,\n' "$(cat "$build/bench-real.json")"
-  printf '  %s}\n' "$(cat "$build/bench-real-snapshot.json")"
+  printf '  %s,\n' "$(cat "$build/bench-real-snapshot.json")"
+  printf '  %s}\n' "$(cat "$build/bench-real-threads.json")"
 } >"$out"
 echo "results: $out"
 [ $failed -eq 0 ] && echo "bench: all gates passed" || echo "bench: a gate FAILED"

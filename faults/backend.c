@@ -20,6 +20,9 @@ typedef struct fstore {
   bs_store *inner;
   bs__fault_sched *sched;
   bool armed;           /* holds the process's libfiu slot */
+  /* The schedule counts every call: calls that the core lets run at once
+   * (it holds the store's lock shared for file calls) take turns here. */
+  pthread_mutex_t mu;
 } fstore;
 
 extern const bs_backend_ops bs__faults_ops;
@@ -32,6 +35,7 @@ static void faults_close(bs_store *st) {
     bs__fault_disarm(f->sched);
   bs_close(f->inner);
   bs__fault_sched_free(f->sched);
+  pthread_mutex_destroy(&f->mu);
   free(f);
 }
 
@@ -49,6 +53,7 @@ static int faults_open(bs_store **out, const bs_open_opts *opts, const char *inn
     return BS_ENO_MEMORY;
   }
   f->base.ops = &bs__faults_ops;
+  pthread_mutex_init(&f->mu, NULL);
   rc = bs__fault_sched_new(&f->sched, spec, opts->seed);
   bs_fault_spec_free(spec);
   if (rc != 0)
@@ -81,109 +86,210 @@ static int faults_create_store(const bs_open_opts *opts, const char *inner) {
   return bs_store_create(inner, &in);
 }
 
-/* Fail at "bs/op/<m>" if scheduled; else run @call with the lower points
- * armed for this thread, and carry the inner store's failure up. */
-#define FORWARD(op, call)                                                                   \
-  do {                                                                                      \
-    fstore *f_ = cast(st);                                                                  \
-    uint64_t n_ = 0;                                                                        \
-    int rc_ = bs__fault_sched_call(f_->sched, BS__FP_OP_##op, &n_);                         \
-    if (rc_ != 0)                                                                           \
-      return bs_store_fail(st, rc_, 0, "bs/op/" #op ": injected fault (call %llu): %s",     \
-                           (unsigned long long)n_, bs_strerror(rc_));                       \
-    /* Only the armed store changes the thread's schedule, so an unarmed     \
-     * wrapper inside or around it leaves the armed one in force. */         \
-    bs__fault_sched *prev_ = f_->armed ? bs__fault_enter(f_->sched) : NULL;                 \
-    rc_ = (call);                                                                           \
-    if (f_->armed)                                                                          \
-      bs__fault_enter(prev_);                                                               \
-    return carry(f_, rc_);                                                                  \
-  } while (0)
-
+/* The inner store's failure (this thread's) becomes this store's. */
 static int carry(fstore *f, int rc) {
-  if (rc != 0) {
-    f->base.last_os_errno = f->inner->last_os_errno;
-    memcpy(f->base.last_msg, f->inner->last_msg, sizeof(f->base.last_msg));
-  }
+  if (rc != 0)
+    bs_store_fail(&f->base, rc, bs_last_os_errno(f->inner), "%s", bs_last_message(f->inner));
   return rc;
 }
 
-#define IN cast(st)->inner
+/* One forwarded call, from begin_call to end_call: the wrapper, its inner
+ * store, and the thread's schedule to put back after the inner store ran. */
+typedef struct fwd {
+  fstore *f;
+  bs_store *inner;
+  bs__fault_sched *prev;
+} fwd;
 
-static int f_caps(bs_store *st, bs_caps *out) { FORWARD(caps, bs_get_caps(IN, out)); }
+/* Count a call of method point @op ("bs/op/<method>"): its scheduled error,
+ * with the message, or 0 with this store's schedule made the one the lower
+ * points consult on this thread until end_call.  The schedule counts every
+ * call, so calls the core runs at once take turns (the store's mutex, held
+ * from here to end_call). */
+static int begin_call(bs_store *st, size_t op, fwd *c) {
+  c->f = cast(st);
+  c->inner = c->f->inner;
+  c->prev = NULL;
+  uint64_t n = 0;
+  pthread_mutex_lock(&c->f->mu); /* until end_call */
+  int rc = bs__fault_sched_call(c->f->sched, op, &n);
+  if (rc != 0) {
+    pthread_mutex_unlock(&c->f->mu);
+    const bs_fault_point_info *cat = NULL;
+    bs_fault_catalogue(&cat);
+    return bs_store_fail(st, rc, 0, "%s: injected fault (call %llu): %s", cat[op].name, (unsigned long long)n,
+                         bs_strerror(rc));
+  }
+  /* Only the armed store changes the thread's schedule, so an unarmed
+   * wrapper inside or around it leaves the armed one in force. */
+  if (c->f->armed)
+    c->prev = bs__fault_enter(c->f->sched);
+  return 0;
+}
+
+/* The inner store answered @rc: the thread's schedule back, a failure's
+ * errno and message carried up. */
+static int end_call(const fwd *c, int rc) {
+  if (c->f->armed)
+    bs__fault_enter(c->prev);
+  pthread_mutex_unlock(&c->f->mu);
+  return carry(c->f, rc);
+}
+
+static bs_store *inner_of(bs_store *st) { return cast(st)->inner; }
+
+static int f_caps(bs_store *st, bs_caps *out) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_caps, &c);
+  return rc != 0 ? rc : end_call(&c, bs_get_caps(c.inner, out));
+}
 static int f_probe(bs_store *st, const char *path, bs_fs_type *out) {
-  FORWARD(probe_fs_type, bs_probe_fs_type(IN, path, out));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_probe_fs_type, &c);
+  return rc != 0 ? rc : end_call(&c, bs_probe_fs_type(c.inner, path, out));
 }
 static int f_reflink(bs_store *st, const char *src, const char *dst) {
-  FORWARD(reflink, bs_reflink(IN, src, dst));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_reflink, &c);
+  return rc != 0 ? rc : end_call(&c, bs_reflink(c.inner, src, dst));
 }
-static int f_usage(bs_store *st, bs_usage *out) { FORWARD(usage, bs_usage_get(IN, out)); }
+static int f_usage(bs_store *st, bs_usage *out) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_usage, &c);
+  return rc != 0 ? rc : end_call(&c, bs_usage_get(c.inner, out));
+}
 static int f_create(bs_store *st, const char *path, uint32_t mode) {
-  FORWARD(create, bs_create(IN, path, mode));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_create, &c);
+  return rc != 0 ? rc : end_call(&c, bs_create(c.inner, path, mode));
 }
-static int f_mkdir(bs_store *st, const char *path, uint32_t mode) { FORWARD(mkdir, bs_mkdir(IN, path, mode)); }
+static int f_mkdir(bs_store *st, const char *path, uint32_t mode) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_mkdir, &c);
+  return rc != 0 ? rc : end_call(&c, bs_mkdir(c.inner, path, mode));
+}
 static int f_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
-  FORWARD(write, bs_write(IN, path, off, buf, len));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_write, &c);
+  return rc != 0 ? rc : end_call(&c, bs_write(c.inner, path, off, buf, len));
 }
 static int f_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  FORWARD(read, bs_read(IN, path, off, buf, len, nread));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_read, &c);
+  return rc != 0 ? rc : end_call(&c, bs_read(c.inner, path, off, buf, len, nread));
 }
 static int f_truncate(bs_store *st, const char *path, uint64_t size) {
-  FORWARD(truncate, bs_truncate(IN, path, size));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_truncate, &c);
+  return rc != 0 ? rc : end_call(&c, bs_truncate(c.inner, path, size));
 }
-static int f_unlink(bs_store *st, const char *path) { FORWARD(unlink, bs_unlink(IN, path)); }
-static int f_rmdir(bs_store *st, const char *path) { FORWARD(rmdir, bs_rmdir(IN, path)); }
+static int f_unlink(bs_store *st, const char *path) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_unlink, &c);
+  return rc != 0 ? rc : end_call(&c, bs_unlink(c.inner, path));
+}
+static int f_rmdir(bs_store *st, const char *path) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_rmdir, &c);
+  return rc != 0 ? rc : end_call(&c, bs_rmdir(c.inner, path));
+}
 static int f_rename(bs_store *st, const char *from, const char *to) {
-  FORWARD(rename, bs_rename(IN, from, to));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_rename, &c);
+  return rc != 0 ? rc : end_call(&c, bs_rename(c.inner, from, to));
 }
-static int f_stat(bs_store *st, const char *path, bs_stat_info *out) { FORWARD(stat, bs_stat(IN, path, out)); }
-static int f_chmod(bs_store *st, const char *path, uint32_t mode) { FORWARD(chmod, bs_chmod(IN, path, mode)); }
+static int f_stat(bs_store *st, const char *path, bs_stat_info *out) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_stat, &c);
+  return rc != 0 ? rc : end_call(&c, bs_stat(c.inner, path, out));
+}
+static int f_chmod(bs_store *st, const char *path, uint32_t mode) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_chmod, &c);
+  return rc != 0 ? rc : end_call(&c, bs_chmod(c.inner, path, mode));
+}
 static int f_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
-  FORWARD(chown, bs_chown(IN, path, uid, gid));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_chown, &c);
+  return rc != 0 ? rc : end_call(&c, bs_chown(c.inner, path, uid, gid));
 }
 static int f_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  FORWARD(utimens, bs_utimens(IN, path, atime_ns, mtime_ns));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_utimens, &c);
+  return rc != 0 ? rc : end_call(&c, bs_utimens(c.inner, path, atime_ns, mtime_ns));
 }
 static int f_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
-  FORWARD(readdir, bs_readdir(IN, path, cb, ctx));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_readdir, &c);
+  return rc != 0 ? rc : end_call(&c, bs_readdir(c.inner, path, cb, ctx));
 }
 static int f_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
-  FORWARD(setxattr, bs_setxattr(IN, path, name, value, len));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_setxattr, &c);
+  return rc != 0 ? rc : end_call(&c, bs_setxattr(c.inner, path, name, value, len));
 }
 static int f_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  FORWARD(getxattr, bs_getxattr(IN, path, name, buf, cap, len));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_getxattr, &c);
+  return rc != 0 ? rc : end_call(&c, bs_getxattr(c.inner, path, name, buf, cap, len));
 }
 static int f_removexattr(bs_store *st, const char *path, const char *name) {
-  FORWARD(removexattr, bs_removexattr(IN, path, name));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_removexattr, &c);
+  return rc != 0 ? rc : end_call(&c, bs_removexattr(c.inner, path, name));
 }
 static int f_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
-  FORWARD(listxattr, bs_listxattr(IN, path, cb, ctx));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_listxattr, &c);
+  return rc != 0 ? rc : end_call(&c, bs_listxattr(c.inner, path, cb, ctx));
 }
-static int f_sync(bs_store *st, const char *path) { FORWARD(sync, bs_sync(IN, path)); }
+static int f_sync(bs_store *st, const char *path) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_sync, &c);
+  return rc != 0 ? rc : end_call(&c, bs_sync(c.inner, path));
+}
 static int f_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  FORWARD(snapshot_create, bs_snapshot_create(IN, name, out));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_snapshot_create, &c);
+  return rc != 0 ? rc : end_call(&c, bs_snapshot_create(c.inner, name, out));
 }
 static int f_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
-  FORWARD(snapshot_list, bs_snapshot_list(IN, out, count));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_snapshot_list, &c);
+  return rc != 0 ? rc : end_call(&c, bs_snapshot_list(c.inner, out, count));
 }
-static int f_snapshot_delete(bs_store *st, uint64_t id) { FORWARD(snapshot_delete, bs_snapshot_delete(IN, id)); }
+static int f_snapshot_delete(bs_store *st, uint64_t id) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_snapshot_delete, &c);
+  return rc != 0 ? rc : end_call(&c, bs_snapshot_delete(c.inner, id));
+}
 static int f_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
-  FORWARD(snapshot_mount_ro, bs_snapshot_mount_ro(IN, id, path, cap));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_snapshot_mount_ro, &c);
+  return rc != 0 ? rc : end_call(&c, bs_snapshot_mount_ro(c.inner, id, path, cap));
 }
 static int f_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
-  FORWARD(branch_create, bs_branch_create(IN, snapshot_id, name));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_branch_create, &c);
+  return rc != 0 ? rc : end_call(&c, bs_branch_create(c.inner, snapshot_id, name));
 }
-static int f_branch_delete(bs_store *st, const char *name) { FORWARD(branch_delete, bs_branch_delete(IN, name)); }
+static int f_branch_delete(bs_store *st, const char *name) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_branch_delete, &c);
+  return rc != 0 ? rc : end_call(&c, bs_branch_delete(c.inner, name));
+}
 static int f_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
-  FORWARD(branch_parent, bs_branch_parent(IN, name, snapshot_id));
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_branch_parent, &c);
+  return rc != 0 ? rc : end_call(&c, bs_branch_parent(c.inner, name, snapshot_id));
 }
 
 /* Lab hooks: forwarded as they are. */
 static int f_power_loss(bs_store *st, bs_power_loss_mode mode) {
-  return carry(cast(st), bs_power_loss(IN, mode));
+  return carry(cast(st), bs_power_loss(inner_of(st), mode));
 }
-static int f_check(bs_store *st) { return carry(cast(st), bs_check(IN)); }
-static int f_clock(bs_store *st, int64_t *out) { return carry(cast(st), bs_clock_ns(IN, out)); }
+static int f_check(bs_store *st) { return carry(cast(st), bs_check(inner_of(st))); }
+static int f_clock(bs_store *st, int64_t *out) { return carry(cast(st), bs_clock_ns(inner_of(st), out)); }
 
 const bs_backend_ops bs__faults_ops = {
   .version = BS_BACKEND_OPS_VERSION,
@@ -229,14 +335,14 @@ static bs__fault_sched *sched_of(bs_store *st) {
   return st && st->ops == &bs__faults_ops ? cast(st)->sched : NULL;
 }
 
-/* The schedule is changed by calls on the store, which hold its lock. */
+/* The schedule is changed by calls on the store, under its mutex. */
 int bs_faults_drain(bs_store *st, bs_fault_event *out, size_t cap, size_t *n) {
   bs__fault_sched *s = sched_of(st);
   if (!s || (!out && cap) || !n)
     return BS_EINVALID;
-  pthread_mutex_lock(&st->lock);
+  pthread_mutex_lock(&cast(st)->mu);
   int rc = bs__fault_sched_drain(s, out, cap, n);
-  pthread_mutex_unlock(&st->lock);
+  pthread_mutex_unlock(&cast(st)->mu);
   return rc;
 }
 
@@ -244,8 +350,8 @@ int bs_faults_fired(bs_store *st, uint64_t *count) {
   bs__fault_sched *s = sched_of(st);
   if (!s || !count)
     return BS_EINVALID;
-  pthread_mutex_lock(&st->lock);
+  pthread_mutex_lock(&cast(st)->mu);
   *count = bs__fault_sched_fired(s);
-  pthread_mutex_unlock(&st->lock);
+  pthread_mutex_unlock(&cast(st)->mu);
   return BS_OK;
 }

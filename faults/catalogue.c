@@ -60,6 +60,10 @@ bool bs__fault_glob(const char *pat, const char *name) {
   return *pat == '\0';
 }
 
+bool bs_fault_point_matches(const char *glob, const char *point) {
+  return glob && point && bs__fault_glob(glob, point);
+}
+
 /* Levenshtein distance, capped: names are short (< 64 bytes). */
 static size_t distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);

@@ -181,22 +181,24 @@ static bool parse_prob(const char **p, uint32_t *ppm) {
   return true;
 }
 
-/* Parse one term starting at @s (column @col0 of the text, 0-based) and
- * ending before @end; a message naming the column if it is bad. */
+/* The 1-based column of @p in the spec @text. */
+static size_t column(const char *text, const char *p) { return (size_t)(p - text) + 1; }
+
+/* Parse one term of spec @text starting at @s and ending before @end; a
+ * message naming the column if it is bad. */
 static int parse_term(bs_fault_term *t, const char *text, const char *s, const char *end, char *err,
                       size_t cap) {
   memset(t, 0, sizeof(*t));
   char term[96];
   int tl = (int)(end - s) > 80 ? 80 : (int)(end - s);
   snprintf(term, sizeof(term), "%.*s%s", tl, s, end - s > 80 ? "..." : "");
-#define COL(p) ((size_t)((p) - text) + 1)
   const char *eq = memchr(s, '=', (size_t)(end - s));
   if (!eq) {
-    say(err, cap, "column %zu: term '%s': expected POINT=ERROR[@N|@N+|%%P]", COL(s), term);
+    say(err, cap, "column %zu: term '%s': expected POINT=ERROR[@N|@N+|%%P]", column(text, s), term);
     return BS_EINVALID;
   }
   if ((size_t)(eq - s) > BS_FAULT_POINT_MAX) {
-    say(err, cap, "column %zu: term '%s': fault point longer than %d bytes", COL(s), term,
+    say(err, cap, "column %zu: term '%s': fault point longer than %d bytes", column(text, s), term,
         BS_FAULT_POINT_MAX);
     return BS_EINVALID;
   }
@@ -204,7 +206,7 @@ static int parse_term(bs_fault_term *t, const char *text, const char *s, const c
   t->point[eq - s] = '\0';
   char msg[320];
   if (!point_ok(t->point, msg, sizeof(msg))) {
-    say(err, cap, "column %zu: term '%s': %s", COL(s), term, msg);
+    say(err, cap, "column %zu: term '%s': %s", column(text, s), term, msg);
     return BS_EINVALID;
   }
   const char *e = eq + 1, *q = e;
@@ -212,7 +214,7 @@ static int parse_term(bs_fault_term *t, const char *text, const char *s, const c
     q++;
   char name[32];
   if (q == e || (size_t)(q - e) >= sizeof(name)) {
-    say(err, cap, "column %zu: term '%s': %s error name after '=' (e.g. no_space, eio)", COL(e), term,
+    say(err, cap, "column %zu: term '%s': %s error name after '=' (e.g. no_space, eio)", column(text, e), term,
         q == e ? "missing" : "unknown");
     return BS_EINVALID;
   }
@@ -222,7 +224,7 @@ static int parse_term(bs_fault_term *t, const char *text, const char *s, const c
     say(err, cap,
         "column %zu: term '%s': unknown error '%s' (a lower-case BS_E* name such as no_space, io, "
         "not_found, or an errno such as enospc, eio)",
-        COL(e), term, name);
+        column(text, e), term, name);
     return BS_EINVALID;
   }
   if (q == end) { /* no trigger: every call */
@@ -233,7 +235,7 @@ static int parse_term(bs_fault_term *t, const char *text, const char *s, const c
   const char *p = q + 1;
   if (*q == '@') {
     if (!parse_count(&p, &t->nth) || p > end) {
-      say(err, cap, "column %zu: term '%s': '@' needs a call number N >= 1 (\"@3\" or \"@3+\")", COL(p),
+      say(err, cap, "column %zu: term '%s': '@' needs a call number N >= 1 (\"@3\" or \"@3+\")", column(text, p),
           term);
       return BS_EINVALID;
     }
@@ -246,17 +248,16 @@ static int parse_term(bs_fault_term *t, const char *text, const char *s, const c
     if (!parse_prob(&p, &t->ppm) || p > end) {
       say(err, cap,
           "column %zu: term '%s': '%%' needs a probability 0 < P <= 1 with at most 6 decimals (\"%%0.01\")",
-          COL(p), term);
+          column(text, p), term);
       return BS_EINVALID;
     }
     t->trigger = BS_FAULT_PROB;
   }
   if (p != end) {
-    say(err, cap, "column %zu: term '%s': unexpected '%c' after the trigger", COL(p), term, *p);
+    say(err, cap, "column %zu: term '%s': unexpected '%c' after the trigger", column(text, p), term, *p);
     return BS_EINVALID;
   }
   return BS_OK;
-#undef COL
 }
 
 int bs_fault_spec_parse(bs_fault_spec **out, const char *text, char *err, size_t errcap) {

@@ -3,7 +3,7 @@
  * trace that writes out to the same bytes (the written form is canonical); a
  * rejected trace is INVALID, with no trace, and names a line inside the
  * input (or 0 for the whole file). */
-#include "backstore/trace.h"
+#include "lab/trace.h"
 #include "fuzz/fuzz.h"
 
 static void fail(const char *what, const char *detail) {

@@ -141,7 +141,9 @@ typedef struct bs_open_opts {
 
 /**
  * Open a store on backend @p backend ("sim", "real", "faults:sim", ...).
- * The store may be shared by threads: calls on it are serialised.
+ * The store may be shared by threads: file calls run at once where the
+ * backend allows, snapshot and branch calls one at a time, and each call is
+ * atomic with respect to those (docs/architecture.md, "Threads").
  * @return 0, BS_ENOT_FOUND for an unknown backend, BS_EINVALID for bad options.
  */
 int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);
@@ -157,10 +159,18 @@ int bs_store_create(const char *backend, const bs_open_opts *opts);
 /** Close @p st and release everything it holds; NULL is ignored. */
 void bs_close(bs_store *st);
 
-/** OS errno behind the last failure on @p st (0 if none or not an OS error). */
+/**
+ * OS errno behind the calling thread's last failure on @p st (0 if none or
+ * not an OS error).  Failures are kept per thread, so threads sharing a
+ * store never read each other's; a thread keeps those of the last few
+ * stores it used (BS_LAST_ERROR_STORES).
+ */
 int bs_last_os_errno(const bs_store *st);
-/** Message describing the last failure on @p st ("" if none). */
+/** Message describing the calling thread's last failure on @p st ("" if
+ * none); valid until that thread's next call on a store. */
 const char *bs_last_message(const bs_store *st);
+/** How many stores' last failures each thread keeps. */
+#define BS_LAST_ERROR_STORES 8
 
 /** Capabilities of the store's filesystem. */
 int bs_get_caps(bs_store *st, bs_caps *out);

@@ -39,9 +39,9 @@ int bs__darwin_copy_tree(bs__darwin_os *d, const char *src, const char *dst, boo
 /* The snapshot half of the table (darwin_snap.c); each clears the detail first. */
 int bs__darwin_make_root(void *ctx, const char *path);
 int bs__darwin_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir);
-int bs__darwin_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+int bs__darwin_snap_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst,
                            uint8_t uuid[16]);
-int bs__darwin_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
-int bs__darwin_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p);
+int bs__darwin_branch_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst);
+int bs__darwin_tree_delete(void *ctx, bs_tree_method m, const bs__hpath *p);
 
 #endif

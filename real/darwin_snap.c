@@ -25,7 +25,7 @@
  * lacks), then removes the record and the directory.  Any other tree
  * (branches, REFLINK and COPY snapshots) is removed file by file.
  *
- * Branches, and snapshots by BS__SNAP_REFLINK or BS__SNAP_COPY, are trees
+ * Branches, and snapshots by BS_TREE_REFLINK or BS_TREE_COPY, are trees
  * made by darwin_tree.c.  HFS+ has neither snapshots nor clones, so host.c
  * offers it COPY only when asked for.
  *
@@ -426,38 +426,38 @@ int bs__darwin_reserve(void *ctx, const bs__hpath *root_p, const bs__hpath *dir_
   return e;
 }
 
-int bs__darwin_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src_p, const bs__hpath *dst_p,
+int bs__darwin_snap_create(void *ctx, bs_tree_method m, const bs__hpath *src_p, const bs__hpath *dst_p,
                            uint8_t uuid[16]) {
   const char *src = src_p->abs, *dst = dst_p->abs;
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
   memset(uuid, 0, 16);
   switch (m) {
-  case BS__SNAP_NATIVE:
+  case BS_TREE_NATIVE:
     if (!bs__darwin_sys_has_snapshots(&d->sys))
       return bs__darwin_fail(d, -EOPNOTSUPP, "this darwin table has no fs_snapshot calls");
     return native_snap(d, src, dst, uuid);
-  case BS__SNAP_REFLINK:
-  case BS__SNAP_COPY:
-    return bs__darwin_copy_tree(d, src, dst, m == BS__SNAP_COPY);
+  case BS_TREE_REFLINK:
+  case BS_TREE_COPY:
+    return bs__darwin_copy_tree(d, src, dst, m == BS_TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__darwin_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst) {
+int bs__darwin_branch_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst) {
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
-  if (m != BS__SNAP_NATIVE && m != BS__SNAP_REFLINK && m != BS__SNAP_COPY)
+  if (m != BS_TREE_NATIVE && m != BS_TREE_REFLINK && m != BS_TREE_COPY)
     return -EINVAL;
   /* A native snapshot's tree holds the reserved directory as it was: not copied. */
-  return bs__darwin_copy_tree(d, src->abs, dst->abs, m == BS__SNAP_COPY);
+  return bs__darwin_copy_tree(d, src->abs, dst->abs, m == BS_TREE_COPY);
 }
 
-int bs__darwin_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p) {
+int bs__darwin_tree_delete(void *ctx, bs_tree_method m, const bs__hpath *p) {
   const char *path = p->abs;
   bs__darwin_os *d = D(ctx);
   d->detail[0] = '\0';
-  if (m == BS__SNAP_NATIVE && bs__darwin_sys_has_snapshots(&d->sys)) {
+  if (m == BS_TREE_NATIVE && bs__darwin_sys_has_snapshots(&d->sys)) {
     /* The volume is the one holding the tree's parent (the store root's). */
     char *parent = strdup(path);
     char *slash = parent ? strrchr(parent, '/') : NULL;

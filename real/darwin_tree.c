@@ -1,6 +1,6 @@
 /* Trees of a darwin store that are not APFS snapshots: the clone tree (a
- * branch, or a snapshot by BS__SNAP_REFLINK), the byte-copy tree
- * (BS__SNAP_COPY, and the fallback where clonefile answers EXDEV), and the
+ * branch, or a snapshot by BS_TREE_REFLINK), the byte-copy tree
+ * (BS_TREE_COPY, and the fallback where clonefile answers EXDEV), and the
  * removal of a tree.  Everything goes through the files table and
  * clonefile of the darwin seam (darwin_os.h), so it runs on the fake too.
  *

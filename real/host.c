@@ -1,6 +1,6 @@
-/* The host-filesystem backend core (see host.h): store-path checks, joining
- * with the root, errno to BS_E* codes with messages, and the reflink
- * preconditions every platform shares. */
+/* The host-filesystem backend core (see host.h): the file calls on backend
+ * paths (host_ns.c makes them places beneath the root), errno to BS_E*
+ * codes with messages. */
 #include "real/host.h"
 
 #include <errno.h>
@@ -22,15 +22,6 @@ int bs__host_fail_errno(bs_store *st, const char *op, const char *path, int neg_
   return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, path, strerror(e));
 }
 
-/* Locate store path @path for an operation of kind @intent (host_ns.c).
- * A virtual directory is an error here: callers that can answer for one
- * (stat, readdir, the xattr reads) use bs__host_locate themselves. */
-static int host_loc(bs_store *st, const char *op, const char *path, bs__host_intent intent, bs__host_loc *l) {
-  int rc = bs__host_locate(st, op, path, intent, l);
-  if (rc == 0 && !l->host)
-    rc = bs_store_fail(st, BS_EINVALID, EISDIR, "%s: %s: a directory", op, path);
-  return rc;
-}
 
 /* The result of host call @e on located path @l: free it, map the error. */
 static int done(bs_store *st, const char *op, const char *path, bs__host_loc *l, int e) {
@@ -140,33 +131,23 @@ int bs__host_usage(bs_store *st, bs_usage *out) {
 /* The checks of bs_reflink's contract in the sim's order (src exists and is
  * a regular file, dst does not exist), then the platform's clone; a clone the
  * filesystem cannot do is UNSUPPORTED with the filesystem's name. */
+/* The core checked bs_reflink's contract (src/fileops.c): here the
+ * platform clones; a clone the filesystem cannot do is UNSUPPORTED with the
+ * filesystem's name. */
 int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
   bs__host_loc s = {0}, d = {0};
-  int rc = host_loc(st, "reflink", src, BS__HOST_READ, &s);
+  int rc = bs__host_locate(st, "reflink", src, &s);
   if (rc == 0)
-    rc = host_loc(st, "reflink", dst, BS__HOST_NEW, &d);
-  if (rc != 0) {
-    free(s.host);
-    return rc;
-  }
+    rc = bs__host_locate(st, "reflink", dst, &d);
   const bs_host_os *os = H(st)->os;
-  bs_stat_info si;
-  int e = os->stat(os->ctx, &s.hp, &si);
+  int e = rc == 0 ? os->clone(os->ctx, &s.hp, &d.hp) : 0;
   if (e != 0) {
-    rc = bs__host_fail_errno(st, "reflink", src, e);
-  } else if (si.kind != BS_KIND_FILE) {
-    rc = bs_store_fail(st, BS_EINVALID, 0, "reflink: %s: not a regular file", src);
-  } else if ((e = os->stat(os->ctx, &d.hp, &si)) == 0) {
-    rc = bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
-  } else if (e != -ENOENT) {
-    rc = bs__host_fail_errno(st, "reflink", dst, e);
-  } else if ((e = os->clone(os->ctx, &s.hp, &d.hp)) != 0) {
     rc = bs__host_fail_errno(st, "reflink", src, e);
     if (rc == BS_EUNSUPPORTED) {
       bs_fs_type t = BS_FS_OTHER;
       os->fs_type(os->ctx, s.host, &t);
-      bs_store_fail(st, rc, -e, "reflink: %s: %s has no native reflink (%s)", src,
-                    bs_fs_type_name(t), strerror(-e));
+      bs_store_fail(st, rc, -e, "reflink: %s: %s has no native reflink (%s)", src, bs_fs_type_name(t),
+                    strerror(-e));
     }
   }
   free(s.host);
@@ -177,62 +158,58 @@ int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
 /* The file calls: locate, call the table, map. */
 int bs__host_create(bs_store *st, const char *path, uint32_t mode) {
   bs__host_loc l;
-  int rc = host_loc(st, "create", path, BS__HOST_NEW, &l);
+  int rc = bs__host_locate(st, "create", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "create", path, &l, os->create(os->ctx, &l.hp, mode));
 }
 
 int bs__host_mkdir(bs_store *st, const char *path, uint32_t mode) {
   bs__host_loc l;
-  int rc = host_loc(st, "mkdir", path, BS__HOST_NEW, &l);
+  int rc = bs__host_locate(st, "mkdir", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "mkdir", path, &l, os->mkdir(os->ctx, &l.hp, mode));
 }
 
 int bs__host_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
   bs__host_loc l;
-  int rc = host_loc(st, "write", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "write", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "write", path, &l, os->pwrite(os->ctx, &l.hp, off, buf, len));
 }
 
 int bs__host_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
   bs__host_loc l;
-  int rc = host_loc(st, "read", path, BS__HOST_READ, &l);
+  int rc = bs__host_locate(st, "read", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "read", path, &l, os->pread(os->ctx, &l.hp, off, buf, len, nread));
 }
 
 int bs__host_truncate(bs_store *st, const char *path, uint64_t size) {
   bs__host_loc l;
-  int rc = host_loc(st, "truncate", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "truncate", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "truncate", path, &l, os->truncate(os->ctx, &l.hp, size));
 }
 
 int bs__host_unlink(bs_store *st, const char *path) {
   bs__host_loc l;
-  int rc = host_loc(st, "unlink", path, BS__HOST_REMOVE, &l);
+  int rc = bs__host_locate(st, "unlink", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "unlink", path, &l, os->unlink(os->ctx, &l.hp));
 }
 
 int bs__host_rmdir(bs_store *st, const char *path) {
   bs__host_loc l;
-  int rc = host_loc(st, "rmdir", path, BS__HOST_REMOVE, &l);
+  int rc = bs__host_locate(st, "rmdir", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "rmdir", path, &l, os->rmdir(os->ctx, &l.hp));
 }
 
-/* A rename stays inside its tree: between trees it is CROSS_DEVICE, as
- * between subvolumes (and as in the sim). */
 int bs__host_rename(bs_store *st, const char *from, const char *to) {
-  bs__host_loc f, t = {0};
-  int rc = bs__host_locate(st, "rename", from, BS__HOST_REMOVE, &f);
+  bs__host_loc f = {0}, t = {0};
+  int rc = bs__host_locate(st, "rename", from, &f);
   if (rc == 0)
-    rc = bs__host_locate(st, "rename", to, BS__HOST_NEW, &t);
-  if (rc == 0 && (f.tree != t.tree || f.tree_id != t.tree_id))
-    rc = bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "rename: %s -> %s: between trees", from, to);
+    rc = bs__host_locate(st, "rename", to, &t);
   if (rc == 0) {
     const bs_host_os *os = H(st)->os;
     int e = os->rename(os->ctx, &f.hp, &t.hp);
@@ -245,96 +222,71 @@ int bs__host_rename(bs_store *st, const char *from, const char *to) {
 
 int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out) {
   bs__host_loc l;
-  int rc = bs__host_locate(st, "stat", path, BS__HOST_READ, &l);
+  int rc = bs__host_locate(st, "stat", path, &l);
   if (rc != 0)
     return rc;
-  if (!l.host)
-    return bs__host_virt_stat(st, l.virt, out);
   const bs_host_os *os = H(st)->os;
   return done(st, "stat", path, &l, os->stat(os->ctx, &l.hp, out));
 }
 
 int bs__host_chmod(bs_store *st, const char *path, uint32_t mode) {
   bs__host_loc l;
-  int rc = host_loc(st, "chmod", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "chmod", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "chmod", path, &l, os->chmod(os->ctx, &l.hp, mode));
 }
 
 int bs__host_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
   bs__host_loc l;
-  int rc = host_loc(st, "chown", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "chown", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "chown", path, &l, os->chown(os->ctx, &l.hp, uid, gid));
 }
 
 int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
   bs__host_loc l;
-  int rc = host_loc(st, "utimens", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "utimens", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "utimens", path, &l, os->utimens(os->ctx, &l.hp, atime_ns, mtime_ns));
 }
 
-/* The main root hides ".bs", the reserved directory, and a snapshot root
- * hides what btrfs shows in its place (an empty directory for the nested
- * subvolume; host_ns.c makes it NOT_FOUND too).  Branches drop it when they
- * are made, so a ".bs" at a branch root is an ordinary directory. */
-typedef struct hide_ctx {
-  bs_readdir_cb cb;
-  void *ctx;
-} hide_ctx;
-
-static int hide_reserved(void *ctx, const char *name, bs_file_kind kind) {
-  hide_ctx *h = ctx;
-  return strcmp(name, ".bs") == 0 ? 0 : h->cb(h->ctx, name, kind);
-}
-
 int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
   bs__host_loc l;
-  int rc = bs__host_locate(st, "readdir", path, BS__HOST_READ, &l);
+  int rc = bs__host_locate(st, "readdir", path, &l);
   if (rc != 0)
     return rc;
-  if (!l.host)
-    return bs__host_virt_readdir(st, l.virt, cb, ctx);
   const bs_host_os *os = H(st)->os;
-  hide_ctx hc = {cb, ctx};
-  bool hide = l.tree_root && l.tree != 2; /* a branch root's ".bs" is the user's own */
-  int e = hide ? os->readdir(os->ctx, &l.hp, hide_reserved, &hc) : os->readdir(os->ctx, &l.hp, cb, ctx);
-  return done(st, "readdir", path, &l, e);
+  return done(st, "readdir", path, &l, os->readdir(os->ctx, &l.hp, cb, ctx));
 }
 
 int bs__host_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
   bs__host_loc l;
-  int rc = host_loc(st, "setxattr", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "setxattr", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "setxattr", path, &l, os->setxattr(os->ctx, &l.hp, name, value, len));
 }
 
 int bs__host_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
   bs__host_loc l;
-  int rc = bs__host_locate(st, "getxattr", path, BS__HOST_READ, &l);
+  int rc = bs__host_locate(st, "getxattr", path, &l);
   if (rc != 0)
     return rc;
-  if (!l.host) /* virtual directories have no xattrs */
-    return bs_store_fail(st, BS_ENOT_FOUND, ENODATA, "getxattr: %s: no xattr \"%s\"", path, name);
   const bs_host_os *os = H(st)->os;
   return done(st, "getxattr", path, &l, os->getxattr(os->ctx, &l.hp, name, buf, cap, len));
 }
 
 int bs__host_removexattr(bs_store *st, const char *path, const char *name) {
   bs__host_loc l;
-  int rc = host_loc(st, "removexattr", path, BS__HOST_MODIFY, &l);
+  int rc = bs__host_locate(st, "removexattr", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "removexattr", path, &l, os->removexattr(os->ctx, &l.hp, name));
 }
 
 int bs__host_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
   bs__host_loc l;
-  int rc = bs__host_locate(st, "listxattr", path, BS__HOST_READ, &l);
+  int rc = bs__host_locate(st, "listxattr", path, &l);
   if (rc != 0)
     return rc;
-  if (!l.host)
-    return 0;
   const bs_host_os *os = H(st)->os;
   return done(st, "listxattr", path, &l, os->listxattr(os->ctx, &l.hp, cb, ctx));
 }
@@ -347,7 +299,7 @@ int bs__host_sync(bs_store *st, const char *path) {
     return e == 0 ? 0 : bs__host_fail_errno(st, "sync", root, e);
   }
   bs__host_loc l;
-  int rc = host_loc(st, "sync", path, BS__HOST_READ, &l);
+  int rc = bs__host_locate(st, "sync", path, &l);
   const bs_host_os *os = H(st)->os;
   return rc != 0 ? rc : done(st, "sync", path, &l, os->sync(os->ctx, &l.hp));
 }

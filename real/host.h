@@ -20,14 +20,6 @@
 
 typedef struct bs_host_os bs_host_os;
 
-/* How a host store makes snapshot and branch trees (host.c chooses from the
- * capabilities and bs_open_opts.flags; docs/snapshots.md). */
-typedef enum bs__snap_method {
-  BS__SNAP_NATIVE = 1,  /* the filesystem's own snapshots (btrfs subvolumes, APFS) */
-  BS__SNAP_REFLINK = 2, /* a recursive reflink copy (xfs), made read-only */
-  BS__SNAP_COPY = 3,    /* a recursive byte copy (ext4, tmpfs), only when asked for */
-} bs__snap_method;
-
 /* The OS seam.  @ctx is the table's own context (NULL for libc). */
 struct bs_host_os {
   const char *name; /* for messages: "linux", "darwin", "darwin-fake" */
@@ -104,19 +96,19 @@ struct bs_host_os {
    * filesystem has none (host.c then makes a random version-4 UUID).
    * -EOPNOTSUPP when @m is not possible here (with btrfs: @src is not the
    * root of a subvolume). */
-  int (*snap_create)(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+  int (*snap_create)(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst,
                      uint8_t uuid[16]);
   /* Make @dst (must not exist) a writable copy of snapshot tree @src. */
-  int (*branch_create)(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
+  int (*branch_create)(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst);
   /* Remove a tree made by snap_create or branch_create with method @m (read-only
    * or not); returns once the space it held shows as free in usage(). */
-  int (*tree_delete)(void *ctx, bs__snap_method m, const bs__hpath *p);
+  int (*tree_delete)(void *ctx, bs_tree_method m, const bs__hpath *p);
   /* Whether tree_delete of @p (made with method @m) would be allowed to
    * this process: 0, or -errno (-EPERM, -EACCES, -EROFS) with the reason in
    * words in @why (@cap bytes; "" when strerror says it all).  host.c asks
    * before the registry lets go of a tree, so a delete the OS refuses
    * changes nothing.  NULL: always allowed. */
-  int (*tree_may_delete)(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap);
+  int (*tree_may_delete)(void *ctx, bs_tree_method m, const bs__hpath *p, char *why, size_t cap);
 
   /* Why the last platform operation of this table failed, in words that
    * -errno cannot carry ("fs_snapshot_create needs root and the
@@ -157,42 +149,21 @@ int bs__host_fail_errno(bs_store *st, const char *op, const char *path, int neg_
 /* bs_store_create() for a host backend: @os->make_root, errors mapped. */
 int bs__host_create_store(const bs_host_os *os, const char *root);
 
-/* ---- the store namespace (host_ns.c) --------------------------------------
- * Store paths below /.bs name the virtual directories and the snapshot and
- * branch trees; everything else is the main tree (docs/snapshots.md). */
+/* ---- backend paths (host_ns.c) --------------------------------------------
+ * The core hands a host store backend paths (backstore/backend.h): the main
+ * tree at "/", tree ID at "/.bs/snap/ID" and "/.bs/branch/ID", their
+ * containers "/.bs/snap" and "/.bs/branch".  Here they become host paths
+ * below <root>, and places beneath the root fd (real/resolve.h). */
 
-/* What an operation does to the path it names; it decides the error for
- * read-only and virtual places, in the sim's order. */
-typedef enum bs__host_intent {
-  BS__HOST_READ = 0,   /* stat, read, readdir, xattr reads */
-  BS__HOST_MODIFY = 1, /* write, truncate, chmod, chown, utimens, xattr writes */
-  BS__HOST_REMOVE = 2, /* unlink, rmdir, the source of a rename */
-  BS__HOST_NEW = 3,    /* create, mkdir, the destination of a rename or reflink */
-} bs__host_intent;
-
-typedef enum bs__host_virt {
-  BS__HOST_V_NONE = 0,
-  BS__HOST_V_BS,       /* /.bs */
-  BS__HOST_V_SNAPS,    /* /.bs/snapshots */
-  BS__HOST_V_BRANCHES, /* /.bs/branches */
-} bs__host_virt;
-
+/* A backend path as a host place. */
 typedef struct bs__host_loc {
-  bs__host_virt virt; /* a virtual directory (host is NULL), or NONE */
-  int tree;           /* 0 main, 1 snapshot, 2 branch */
-  uint64_t tree_id;   /* snapshot or branch id */
-  int tree_root;      /* the path is the root of its tree */
-  char *host;         /* host path, malloc'ed; NULL for a virtual directory */
-  bs__hpath hp;       /* where @host lies in the store (hp.abs is @host) */
+  char *host;   /* the absolute host path, malloc'ed */
+  bs__hpath hp; /* where @host lies in the store (hp.abs is @host) */
 } bs__host_loc;
 
-/* Locate store path @path for @intent: 0 with @out filled (free out->host),
- * or the error (recorded on @st) the intent meets there. */
-int bs__host_locate(bs_store *st, const char *op, const char *path, bs__host_intent intent,
-                    bs__host_loc *out);
-/* stat and readdir of a virtual directory. */
-int bs__host_virt_stat(bs_store *st, bs__host_virt v, bs_stat_info *out);
-int bs__host_virt_readdir(bs_store *st, bs__host_virt v, bs_readdir_cb cb, void *ctx);
+/* Backend path @bpath of call @op: 0 with @out filled (free out->host), or
+ * the error recorded on @st (INVALID for a path no core makes). */
+int bs__host_locate(bs_store *st, const char *op, const char *bpath, bs__host_loc *out);
 /* "<root>/.bs" + @leaf ("" for the directory itself), malloc'ed, or NULL. */
 char *bs__host_meta_path(const bs__host_store *h, const char *leaf);
 /* The place @abs (a path made by bs__host_meta_path) in the reserved
@@ -200,20 +171,20 @@ char *bs__host_meta_path(const bs__host_store *h, const char *leaf);
 bs__hpath bs__host_meta_hpath(const bs__host_store *h, const char *abs);
 /* The store's root directory itself, as a place of the main tree. */
 bs__hpath bs__host_root_hpath(const bs__host_store *h);
-/* "<root>/.bs/@dir/@id" (@dir "snap" or "branch"), malloc'ed, or NULL. */
-char *bs__host_tree_path(const bs__host_store *h, const char *dir, uint64_t id);
+/* "<root>/.bs/snap/@id" or "<root>/.bs/branch/@id", malloc'ed, or NULL. */
+char *bs__host_tree_path(const bs__host_store *h, bs_tree_kind kind, uint64_t id);
 
-/* ---- snapshots and branches (host_snap.c) --------------------------------- */
-struct bs__snapreg;
-/* Read the registry under a shared lock (empty when there is none yet). */
-int bs__host_reg_read(bs_store *st, const char *op, struct bs__snapreg *out);
-int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out);
-int bs__host_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count);
-int bs__host_snapshot_delete(bs_store *st, uint64_t id);
-int bs__host_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
-int bs__host_branch_create(bs_store *st, uint64_t snapshot_id, const char *name);
-int bs__host_branch_delete(bs_store *st, const char *name);
-int bs__host_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
+/* ---- the tree and registry primitives (host_snap.c; backstore/backend.h) ---- */
+int bs__host_tree_method(bs_store *st, bs_tree_method *out);
+int bs__host_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
+                         uint8_t uuid[16]);
+int bs__host_tree_may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
+int bs__host_tree_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
+int bs__host_tree_list(bs_store *st, bs_tree_kind kind, int (*cb)(void *ctx, uint64_t id), void *ctx);
+int bs__host_registry_open(bs_store *st, bool change, bs_registry **out, uint8_t **buf, size_t *len);
+int bs__host_registry_save(bs_store *st, bs_registry *r, const uint8_t *buf, size_t len, bool *landed);
+void bs__host_registry_close(bs_store *st, bs_registry *r, bool failed);
+int bs__host_tree_revive(bs_store *st);
 
 /* The bs_backend_ops methods a host backend uses, for tables in linux.c and
  * darwin.c.  BS__HOST_METHODS fills every slot but version, name and open. */
@@ -251,9 +222,10 @@ int bs__host_clock_ns(bs_store *st, int64_t *out);
   .utimens = bs__host_utimens, .readdir = bs__host_readdir, .setxattr = bs__host_setxattr,  \
   .getxattr = bs__host_getxattr, .removexattr = bs__host_removexattr,                       \
   .listxattr = bs__host_listxattr, .sync = bs__host_sync, .clock_ns = bs__host_clock_ns,    \
-  .chown = bs__host_chown, .snapshot_create = bs__host_snapshot_create,                    \
-  .snapshot_list = bs__host_snapshot_list, .snapshot_delete = bs__host_snapshot_delete,     \
-  .snapshot_mount_ro = bs__host_snapshot_mount_ro, .branch_create = bs__host_branch_create, \
-  .branch_delete = bs__host_branch_delete, .branch_parent = bs__host_branch_parent
+  .chown = bs__host_chown, .tree_method = bs__host_tree_method,                             \
+  .tree_create = bs__host_tree_create, .tree_may_delete = bs__host_tree_may_delete,         \
+  .tree_delete = bs__host_tree_delete, .tree_list = bs__host_tree_list,                     \
+  .registry_open = bs__host_registry_open, .registry_save = bs__host_registry_save,         \
+  .registry_close = bs__host_registry_close, .tree_revive = bs__host_tree_revive
 
 #endif

@@ -1,17 +1,16 @@
-/* Snapshots and branches of a host store (docs/snapshots.md).
+/* The tree and registry primitives of a host store (backstore/backend.h;
+ * the rules are the core's, src/snapshot.c; docs/snapshots.md).
  *
  * Layout below the reserved directory <root>/.bs:
- *   registry        the registry (src/snapreg.h), replaced atomically:
- *                   written to registry.tmp, fsynced, renamed, directory fsynced
+ *   registry        the registry bytes, replaced atomically: written to
+ *                   registry.tmp, fsynced, renamed, directory fsynced
  *   lock            advisory lock: shared to read the registry, exclusive to change it
  *   snap/<id>       snapshot trees (read-only)
  *   branch/<id>     branch trees
  *
- * A tree is made before the registry names it and unnamed before it is
- * removed, so a crash at any point leaves at worst an orphan tree that no
- * registry entry points at; the next change of the registry removes orphans
- * first (reconcile).  Every bs_* call holds the store's mutex (src/store.c),
- * and the file lock orders stores of other processes on the same root. */
+ * A change makes <root>/.bs if it is not there; if the change then fails
+ * before any registry was saved, it takes .bs away again, so a failed
+ * command leaves the user's directory as it found it. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,91 +32,203 @@ static const char *detail(bs_store *st, int e) {
   return d && *d ? d : strerror(e);
 }
 
-static int fail_errno(bs_store *st, const char *op, const char *what, int neg_errno) {
+/* "WHAT: detail" for -@neg_errno (the core puts the call's name before). */
+static int fail_errno(bs_store *st, const char *what, int neg_errno) {
   int e = -neg_errno;
   if (e == BS__ESCAPE)
-    return bs__host_fail_errno(st, op, what, neg_errno);
-  return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s: %s", op, what, detail(st, e));
+    return bs__host_fail_errno(st, "reserved directory", what, neg_errno);
+  return bs_store_fail(st, bs_err_from_errno(e), e, "%s: %s", what, detail(st, e));
 }
 
-static int oom(bs_store *st, const char *op) {
-  return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
-}
+static int oom(bs_store *st) { return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "out of memory"); }
 
 /* A path of the reserved directory, as the seam takes it. */
 static bs__hpath meta(bs_store *st, const char *abs) { return bs__host_meta_hpath(H(st), abs ? abs : ""); }
 
-/* ---- the method ----------------------------------------------------------- */
+static const char *root_of(const bs__host_store *h) { return h->root_len ? h->root : "/"; }
 
-/* How this store makes trees, from its capabilities and flags. */
-static int method(bs_store *st, const char *op, bs__snap_method *m) {
+/* ---- trees ------------------------------------------------------------------ */
+
+int bs__host_tree_method(bs_store *st, bs_tree_method *m) {
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
   bs_caps c;
-  int e = os->caps(os->ctx, h->root_len ? h->root : "/", &c);
+  int e = os->caps(os->ctx, root_of(h), &c);
   if (e != 0)
-    return fail_errno(st, op, h->root_len ? h->root : "/", e);
+    return fail_errno(st, root_of(h), e);
   if (!os->snap_create)
-    return bs_store_fail(st, BS_EUNSUPPORTED, 0, "%s: the %s platform has no snapshots", op, os->name);
+    return bs_store_fail(st, BS_EUNSUPPORTED, 0, "the %s platform has no snapshots", os->name);
   if (c.native_snapshots)
-    *m = BS__SNAP_NATIVE;
+    *m = BS_TREE_NATIVE;
   else if (c.native_reflink)
-    *m = BS__SNAP_REFLINK;
+    *m = BS_TREE_REFLINK;
   else if (h->flags & BS_OPEN_SNAPSHOT_COPY)
-    *m = BS__SNAP_COPY;
+    *m = BS_TREE_COPY;
   else
     return bs_store_fail(st, BS_EUNSUPPORTED, 0,
-                         "%s: %s has no native snapshots and no reflink (open the store with "
+                         "%s has no native snapshots and no reflink (open the store with "
                          "BS_OPEN_SNAPSHOT_COPY, or --copy-snapshots, for copied snapshots)",
-                         op, c.fs_type_name);
+                         c.fs_type_name);
   return 0;
 }
 
-/* ---- the registry file ------------------------------------------------------ */
+static uint64_t entropy64(void *ctx) {
+  (void)ctx;
+  uint64_t v = 0;
+  if (getentropy(&v, sizeof(v)) != 0) { /* never expected; still unique enough with the clock */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 48);
+  }
+  return v;
+}
 
-typedef struct session {
-  int locked;
+static bool is_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i])
+      return false;
+  return true;
+}
+
+int bs__host_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
+                         uint8_t uuid[16]) {
+  bs__host_store *h = H(st);
+  const bs_host_os *os = h->os;
+  char *dst = bs__host_tree_path(h, kind, id);
+  char *src = src_snapshot ? bs__host_tree_path(h, BS_TREE_SNAPSHOT, src_snapshot) : NULL;
+  if (!dst || (src_snapshot && !src)) {
+    free(dst);
+    free(src);
+    return oom(st);
+  }
+  bs__hpath dp = meta(st, dst), sp = src ? meta(st, src) : bs__host_root_hpath(h);
+  memset(uuid, 0, 16);
+  int e = kind == BS_TREE_SNAPSHOT ? os->snap_create(os->ctx, m, &sp, &dp, uuid)
+                                   : os->branch_create(os->ctx, m, &sp, &dp);
+  int rc = 0;
+  if (e == -EOPNOTSUPP && m == BS_TREE_NATIVE && kind == BS_TREE_SNAPSHOT)
+    rc = bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP,
+                       "%s cannot be snapshotted natively (%s): on btrfs the store must be a "
+                       "subvolume ('bslab init --backend real --root DIR' makes one), on APFS the "
+                       "root of a volume",
+                       root_of(h), detail(st, EOPNOTSUPP));
+  else if (e != 0)
+    rc = fail_errno(st, dst, e);
+  if (rc == 0 && is_zero(uuid, 16))
+    bs__uuid_v4(uuid, entropy64, NULL);
+  free(dst);
+  free(src);
+  return rc;
+}
+
+int bs__host_tree_may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
+  const bs_host_os *os = H(st)->os;
+  if (!os->tree_may_delete)
+    return 0;
+  char *t = bs__host_tree_path(H(st), kind, id);
+  if (!t)
+    return oom(st);
+  bs__hpath tp = meta(st, t);
+  char why[256] = "";
+  int e = os->tree_may_delete(os->ctx, m, &tp, why, sizeof(why));
+  int rc = e == 0 ? 0
+                  : bs_store_fail(st, bs_err_from_errno(-e), -e, "%s (tree %s)", why[0] ? why : strerror(-e), t);
+  free(t);
+  return rc;
+}
+
+int bs__host_tree_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
+  const bs_host_os *os = H(st)->os;
+  char *t = bs__host_tree_path(H(st), kind, id);
+  if (!t)
+    return oom(st);
+  bs__hpath tp = meta(st, t);
+  int e = os->tree_delete(os->ctx, m, &tp);
+  int rc = e == 0 ? 0 : fail_errno(st, t, e);
+  free(t);
+  return rc;
+}
+
+typedef struct ids_ctx {
+  int (*cb)(void *ctx, uint64_t id);
+  void *ctx;
+  bool stopped;
+} ids_ctx;
+
+/* A tree's directory name is its id in decimal, without leading zeros. */
+static int one_id(void *ctx, const char *name, bs_file_kind kind) {
+  (void)kind;
+  ids_ctx *c = ctx;
+  char *end;
+  errno = 0;
+  unsigned long long id = strtoull(name, &end, 10);
+  if (*end || errno || name[0] == '0' || name[0] == '\0')
+    return 0;
+  if (c->cb(c->ctx, id) != 0)
+    c->stopped = true;
+  return c->stopped;
+}
+
+int bs__host_tree_list(bs_store *st, bs_tree_kind kind, int (*cb)(void *ctx, uint64_t id), void *ctx) {
+  const bs_host_os *os = H(st)->os;
+  char *p = bs__host_meta_path(H(st), kind == BS_TREE_SNAPSHOT ? "/snap" : "/branch");
+  if (!p)
+    return oom(st);
+  bs__hpath dp = meta(st, p);
+  ids_ctx c = {cb, ctx, false};
+  int e = os->readdir(os->ctx, &dp, one_id, &c);
+  int rc = e == 0 || e == -ENOENT ? 0 : fail_errno(st, p, e);
+  free(p);
+  return rc;
+}
+
+int bs__host_tree_revive(bs_store *st) {
+  int e = bs__host_revive(H(st));
+  return e == 0 ? 0 : fail_errno(st, "bringing back the snapshot views", e);
+}
+
+/* ---- the registry ------------------------------------------------------------ */
+
+struct bs_registry {
+  bool locked;
   int handle;
-  bs__snap_method m;
-  bs__snapreg reg;
-  uint8_t *old;   /* the registry file as loaded (NULL: there was none), to put back if a save fails late */
+  uint8_t *old;  /* the registry as loaded (NULL: there was none), to put back if a save fails late */
   size_t old_len;
-  int landed;     /* a failed save left the new registry in place all the same */
-  int made_meta;  /* this change made <root>/.bs: a failure takes it away again */
+  bool made_meta; /* this change made <root>/.bs: a failure takes it away again */
   bs_stat_info root_before; /* the root as it was then (its times are put back) */
-} session;
+};
 
-static int lock(bs_store *st, const char *op, int exclusive, session *s) {
+static int lock(bs_store *st, bool exclusive, struct bs_registry *r) {
   const bs_host_os *os = H(st)->os;
   if (!os->lock)
     return 0;
   char *p = bs__host_meta_path(H(st), "/lock");
   if (!p)
-    return oom(st, op);
+    return oom(st);
   bs__hpath lp = meta(st, p);
-  int e = os->lock(os->ctx, &lp, exclusive, &s->handle);
+  int e = os->lock(os->ctx, &lp, exclusive, &r->handle);
   free(p);
   if (e != 0)
-    return fail_errno(st, op, "registry lock", e);
-  s->locked = 1;
+    return fail_errno(st, "registry lock", e);
+  r->locked = true;
   return 0;
 }
 
-static void unlock(bs_store *st, session *s) {
+static void unlock(bs_store *st, struct bs_registry *r) {
   const bs_host_os *os = H(st)->os;
-  if (s->locked)
-    os->unlock(os->ctx, s->handle);
-  s->locked = 0;
+  if (r->locked)
+    os->unlock(os->ctx, r->handle);
+  r->locked = false;
 }
 
-/* Load <root>/.bs/registry into @reg (empty if there is none); with @s, keep
- * its bytes there too. */
-static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
+/* The bytes of <root>/.bs/registry into *@buf (NULL when there is none). */
+static int load(bs_store *st, uint8_t **out, size_t *len) {
   const bs_host_os *os = H(st)->os;
-  bs__snapreg_init(reg);
+  *out = NULL;
+  *len = 0;
   char *p = bs__host_meta_path(H(st), "/registry");
   if (!p)
-    return oom(st, op);
+    return oom(st);
   bs_stat_info si;
   bs__hpath rp = meta(st, p);
   int e = os->stat(os->ctx, &rp, &si);
@@ -136,203 +247,74 @@ static int load(bs_store *st, const char *op, bs__snapreg *reg, session *s) {
       break;
     got += n;
   }
-  int rc = e != 0 ? fail_errno(st, op, p, e) : 0;
-  if (rc == 0 && bs__snapreg_decode(reg, buf, got) != 0)
-    rc = bs_store_fail(st, BS_ECORRUPT, 0, "%s: %s: the snapshot registry is damaged", op, p);
-  if (rc == 0 && s) {
-    s->old = buf; /* never NULL: at least one byte was allocated */
-    s->old_len = got;
-    buf = NULL;
+  int rc = e != 0 ? fail_errno(st, p, e) : 0;
+  if (rc == 0) {
+    *out = buf; /* never NULL: at least one byte was allocated */
+    *len = got;
+  } else {
+    free(buf);
   }
-  free(buf);
-  free(p);
-  return rc;
-}
-
-/* Write @buf to <root>/.bs/registry.tmp, fsync it and rename it over the
- * registry.  *@renamed says whether the rename was done. */
-static int install(const bs_host_os *os, const bs__hpath *tmp, const bs__hpath *dst, const uint8_t *buf,
-                   size_t n, int *renamed) {
-  *renamed = 0;
-  int e = os->unlink(os->ctx, tmp);
-  if (e == -ENOENT)
-    e = 0;
-  if (e == 0)
-    e = os->create(os->ctx, tmp, 0600);
-  if (e == 0)
-    e = os->pwrite(os->ctx, tmp, 0, buf, n);
-  if (e == 0)
-    e = os->sync(os->ctx, tmp);
-  if (e == 0 && (e = os->rename(os->ctx, tmp, dst)) == 0)
-    *renamed = 1;
-  if (e != 0)
-    os->unlink(os->ctx, tmp);
-  return e;
-}
-
-/* Replace the registry file with s->reg atomically.  When the directory
- * fsync after the rename fails, the registry that was loaded is put back, so
- * that a failed change has changed nothing; only if that fails too does the
- * new one stay (s->landed), and the caller must keep what it names. */
-static int save(bs_store *st, const char *op, session *s) {
-  const bs_host_os *os = H(st)->os;
-  uint8_t *buf;
-  size_t n;
-  if (bs__snapreg_encode(&s->reg, &buf, &n) != 0)
-    return bs_store_fail(st, BS_ECORRUPT, 0, "%s: the snapshot registry cannot be encoded", op);
-  char *tmp = bs__host_meta_path(H(st), "/registry.tmp");
-  char *dst = bs__host_meta_path(H(st), "/registry");
-  char *dir = bs__host_meta_path(H(st), "");
-  int renamed = 0;
-  bs__hpath tp = meta(st, tmp), dp = meta(st, dst), mp = meta(st, dir);
-  int e = (tmp && dst && dir) ? install(os, &tp, &dp, buf, n, &renamed) : -ENOMEM;
-  if (e == 0)
-    e = os->sync(os->ctx, &mp);
-  if (e != 0 && renamed) {
-    int back = 0;
-    int e2 = s->old ? install(os, &tp, &dp, s->old, s->old_len, &back) : os->unlink(os->ctx, &dp);
-    if (e2 == 0)
-      os->sync(os->ctx, &mp); /* best effort: the first one just failed */
-    s->landed = e2 != 0;
-  }
-  int rc = 0;
-  if (s->landed)
-    rc = bs_store_fail(st, bs_err_from_errno(-e), -e,
-                       "%s: saving the snapshot registry: %s, and the old one could not be put back: "
-                       "the change is in the registry, but may not survive a power loss",
-                       op, strerror(-e));
-  else if (e != 0)
-    rc = fail_errno(st, op, "saving the snapshot registry", e);
-  free(buf);
-  free(tmp);
-  free(dst);
-  free(dir);
-  return rc;
-}
-
-int bs__host_reg_read(bs_store *st, const char *op, bs__snapreg *out) {
-  session s = {0};
-  int rc = lock(st, op, 0, &s);
-  if (rc == 0)
-    rc = load(st, op, out, NULL);
-  unlock(st, &s);
-  return rc;
-}
-
-/* ---- sessions that change the registry --------------------------------------- */
-
-typedef struct orphan_ctx {
-  char **names;
-  size_t n, cap;
-  int oom;
-} orphan_ctx;
-
-static int collect(void *ctx, const char *name, bs_file_kind kind) {
-  (void)kind;
-  orphan_ctx *o = ctx;
-  if (o->n == o->cap) {
-    size_t cap = o->cap ? 2 * o->cap : 16;
-    char **v = realloc(o->names, cap * sizeof(*v));
-    if (!v) {
-      o->oom = 1;
-      return 1;
-    }
-    o->names = v;
-    o->cap = cap;
-  }
-  if (!(o->names[o->n] = strdup(name))) {
-    o->oom = 1;
-    return 1;
-  }
-  o->n++;
-  return 0;
-}
-
-static int known(const bs__snapreg *reg, int branches, uint64_t id) {
-  if (!branches)
-    return bs__snapreg_find_id(reg, id) != NULL;
-  for (size_t i = 0; i < reg->nbranches; i++)
-    if (reg->branches[i].id == id)
-      return 1;
-  return 0;
-}
-
-/* Whether this process may delete tree @t (the platform's check, done
- * before the registry lets go of a tree).  0, or -errno with the reason in
- * @why. */
-static int may_delete(const bs_host_os *os, bs__snap_method m, const bs__hpath *t, char *why, size_t cap) {
-  why[0] = '\0';
-  return os->tree_may_delete ? os->tree_may_delete(os->ctx, m, t, why, cap) : 0;
-}
-
-/* Remove the trees below <root>/.bs/@dir that the registry does not name:
- * what a crash between making a tree and naming it (or unnaming and
- * removing it) left behind.  One this process may not or cannot remove
- * (a btrfs subvolume without the privilege to delete it) stays where it is
- * and costs only its space: the change goes on, and the next id is moved
- * past it so that no new tree lands on it. */
-static int reconcile_dir(bs_store *st, const char *op, session *s, const char *dir, int branches) {
-  const bs_host_os *os = H(st)->os;
-  char leaf[16];
-  snprintf(leaf, sizeof(leaf), "/%s", dir);
-  char *p = bs__host_meta_path(H(st), leaf);
-  if (!p)
-    return oom(st, op);
-  orphan_ctx o = {0};
-  bs__hpath dp = meta(st, p);
-  int e = os->readdir(os->ctx, &dp, collect, &o);
-  int rc = o.oom ? oom(st, op) : e != 0 ? fail_errno(st, op, p, e) : 0;
-  uint64_t *next = branches ? &s->reg.next_branch_id : &s->reg.next_id;
-  for (size_t i = 0; i < o.n; i++) {
-    char *end, why[256];
-    errno = 0;
-    unsigned long long id = strtoull(o.names[i], &end, 10);
-    if (rc == 0 && *end == '\0' && errno == 0 && o.names[i][0] != '0' && !known(&s->reg, branches, id)) {
-      char *t = bs__host_tree_path(H(st), dir, id);
-      bs__hpath tp = meta(st, t);
-      if (!t)
-        rc = oom(st, op);
-      else if (may_delete(os, s->m, &tp, why, sizeof(why)) != 0 || os->tree_delete(os->ctx, s->m, &tp) != 0)
-        *next = id >= *next && id < UINT64_MAX ? id + 1 : *next;
-      free(t);
-    }
-    free(o.names[i]);
-  }
-  free(o.names);
   free(p);
   return rc;
 }
 
 /* Make a directory of the layout if it is not there. */
-static int layout_dir(bs_store *st, const char *op, const char *leaf) {
+static int layout_dir(bs_store *st, const char *leaf) {
   const bs_host_os *os = H(st)->os;
   char *p = bs__host_meta_path(H(st), leaf);
   if (!p)
-    return oom(st, op);
+    return oom(st);
   bs__hpath mp = meta(st, p);
   int e = os->mkdir(os->ctx, &mp, 0700);
-  int rc = (e == 0 || e == -EEXIST) ? 0 : fail_errno(st, op, p, e);
+  int rc = (e == 0 || e == -EEXIST) ? 0 : fail_errno(st, p, e);
   free(p);
   return rc;
 }
 
 /* Make <root>/.bs if it is not there (the platform's reserve), noting
  * whether this change made it, and the root's times before it did. */
-static int reserve(bs_store *st, const char *op, session *s) {
+static int reserve(bs_store *st, struct bs_registry *r) {
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
   char *mpath = bs__host_meta_path(h, "");
   if (!mpath)
-    return oom(st, op);
+    return oom(st);
   bs_stat_info si;
   bs__hpath rp = bs__host_root_hpath(h), mp = meta(st, mpath);
-  s->made_meta = os->stat(os->ctx, &mp, &si) == -ENOENT && os->stat(os->ctx, &rp, &s->root_before) == 0;
+  r->made_meta = os->stat(os->ctx, &mp, &si) == -ENOENT && os->stat(os->ctx, &rp, &r->root_before) == 0;
   int e = os->reserve(os->ctx, &rp, &mp);
-  int rc = e == 0 ? 0 : fail_errno(st, op, mpath, e);
+  int rc = e == 0 ? 0 : fail_errno(st, mpath, e);
   if (rc != 0)
-    s->made_meta = 0; /* the platform's reserve leaves nothing when it fails */
+    r->made_meta = false; /* the platform's reserve leaves nothing when it fails */
   free(mpath);
   return rc;
+}
+
+typedef struct names_ctx {
+  char **v;
+  size_t n, cap;
+  bool oom;
+} names_ctx;
+
+static int collect(void *ctx, const char *name, bs_file_kind kind) {
+  (void)kind;
+  names_ctx *o = ctx;
+  if (o->n == o->cap) {
+    size_t cap = o->cap ? 2 * o->cap : 16;
+    char **v = realloc(o->v, cap * sizeof(*v));
+    if (!v) {
+      o->oom = true;
+      return 1;
+    }
+    o->v = v;
+    o->cap = cap;
+  }
+  if (!(o->v[o->n] = strdup(name))) {
+    o->oom = true;
+    return 1;
+  }
+  o->n++;
+  return 0;
 }
 
 /* <root>/.bs/@leaf (a file or an empty directory) taken away; best effort. */
@@ -345,303 +327,152 @@ static void remove_entry(bs_store *st, const char *leaf) {
   free(p);
 }
 
-/* A change that made <root>/.bs failed: take it away again, so that a failed
- * command leaves the user's directory as it found it (its times put back
- * too).  Only under the exclusive lock and only while no registry was ever
- * saved there: another process that waits for the lock then finds its lock
- * file gone and starts again (bs_host_os.lock).  Only what is empty goes:
- * the lock file, the layout directories, .bs itself; anything else keeps it. */
-static void unreserve(bs_store *st, session *s) {
+/* A change that made <root>/.bs failed: take it away again (its times put
+ * back too).  Only under the exclusive lock and only while no registry was
+ * ever saved there: another process that waits for the lock then finds its
+ * lock file gone and starts again (bs_host_os.lock).  Only what is empty
+ * goes: the lock file, the layout directories, .bs itself. */
+static void unreserve(bs_store *st, struct bs_registry *r) {
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
-  if (!s->made_meta || s->landed)
-    return;
   char *lockp = bs__host_meta_path(h, "/lock"), *reg = bs__host_meta_path(h, "/registry");
   char *mpath = bs__host_meta_path(h, "");
   bs__hpath lp = meta(st, lockp), regp = meta(st, reg), mp = meta(st, mpath), rp = bs__host_root_hpath(h);
   bs_stat_info si;
-  orphan_ctx o = {0};
-  if (lockp && !s->locked && os->lock && os->lock(os->ctx, &lp, 1, &s->handle) == 0)
-    s->locked = 1;
-  if (mpath && reg && (s->locked || !os->lock) && os->stat(os->ctx, &regp, &si) == -ENOENT &&
+  names_ctx o = {0};
+  if (lockp && !r->locked && os->lock && os->lock(os->ctx, &lp, 1, &r->handle) == 0)
+    r->locked = true;
+  if (mpath && reg && (r->locked || !os->lock) && os->stat(os->ctx, &regp, &si) == -ENOENT &&
       os->readdir(os->ctx, &mp, collect, &o) == 0 && !o.oom) {
     for (size_t i = 0; i < o.n; i++) {
       char leaf[300];
-      snprintf(leaf, sizeof(leaf), "/%s", o.names[i]);
+      snprintf(leaf, sizeof(leaf), "/%s", o.v[i]);
       remove_entry(st, leaf);
     }
     if (os->rmdir(os->ctx, &mp) == 0)
-      (void)os->utimens(os->ctx, &rp, s->root_before.atime_ns, s->root_before.mtime_ns);
+      (void)os->utimens(os->ctx, &rp, r->root_before.atime_ns, r->root_before.mtime_ns);
   }
   for (size_t i = 0; i < o.n; i++)
-    free(o.names[i]);
-  free(o.names);
+    free(o.v[i]);
+  free(o.v);
   free(lockp);
   free(reg);
   free(mpath);
 }
 
-/* End a change with result @rc: a failed one that made .bs takes it away. */
-static int end(bs_store *st, session *s, int rc) {
-  if (rc != 0)
-    unreserve(st, s);
-  unlock(st, s);
-  bs__snapreg_free(&s->reg);
-  free(s->old);
-  return rc;
-}
-
 /* How often a change makes .bs again when it vanished meanwhile. */
 #define RESERVE_TRIES 8
 
-/* Start a change: method, layout, exclusive lock, registry, no orphans.  On
- * failure the session is ended. */
-static int begin(bs_store *st, const char *op, session *s) {
-  memset(s, 0, sizeof(*s));
-  bs__snapreg_init(&s->reg);
-  int rc = method(st, op, &s->m);
-  if (rc != 0)
-    return rc;
-  /* ENOENT below .bs: the failing first change of another process took the
-   * directory away between our reserve and our lock (unreserve). */
-  int tries = 0;
+/* For a change: .bs, its layout and the exclusive lock.  ENOENT below .bs:
+ * the failing first change of another process took the directory away
+ * between our reserve and our lock (unreserve), so it is made again. */
+static int open_for_change(bs_store *st, struct bs_registry *r) {
+  int rc, tries = 0;
   do {
-    rc = reserve(st, op, s);
+    rc = reserve(st, r);
     if (rc == 0)
-      rc = layout_dir(st, op, "/snap");
+      rc = layout_dir(st, "/snap");
     if (rc == 0)
-      rc = layout_dir(st, op, "/branch");
+      rc = layout_dir(st, "/branch");
     if (rc == 0)
-      rc = lock(st, op, 1, s);
+      rc = lock(st, true, r);
   } while (rc == BS_ENOT_FOUND && bs_last_os_errno(st) == ENOENT && ++tries < RESERVE_TRIES);
-  if (rc == 0)
-    rc = load(st, op, &s->reg, s);
-  if (rc == 0)
-    rc = reconcile_dir(st, op, s, "snap", 0);
-  if (rc == 0)
-    rc = reconcile_dir(st, op, s, "branch", 1);
-  return rc == 0 ? 0 : end(st, s, rc);
-}
-
-/* ---- the methods --------------------------------------------------------------- */
-
-static uint64_t entropy64(void *ctx) {
-  (void)ctx;
-  uint64_t v = 0;
-  if (getentropy(&v, sizeof(v)) != 0) { /* never expected; still unique enough with the clock */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    v = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 48);
-  }
-  return v;
-}
-
-static int is_zero(const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i])
-      return 0;
-  return 1;
-}
-
-/* The registry, for a call that changes nothing (the store must still be one
- * that has snapshots: UNSUPPORTED otherwise, as in the sim). */
-static int peek(bs_store *st, const char *op, bs__snapreg *reg) {
-  bs__snap_method m;
-  int rc = method(st, op, &m);
-  return rc != 0 ? rc : bs__host_reg_read(st, op, reg);
-}
-
-/* Before the registry lets go of tree <root>/.bs/@dir/@id (of @what, named
- * @name): may this process delete it?  If not, the delete fails here, while
- * the registry is whole and names the tree. */
-static int check_deletable(bs_store *st, const char *op, const session *s, const char *what, const char *name,
-                           const char *dir, uint64_t id) {
-  const bs_host_os *os = H(st)->os;
-  char why[256];
-  char *t = bs__host_tree_path(H(st), dir, id);
-  bs__hpath tp = meta(st, t);
-  int e = t ? may_delete(os, s->m, &tp, why, sizeof(why)) : -ENOMEM;
-  int rc = 0;
-  if (e == -ENOMEM)
-    rc = oom(st, op);
-  else if (e != 0)
-    rc = bs_store_fail(st, bs_err_from_errno(-e), -e, "%s: %s \"%s\" is kept: %s (tree %s)", op, what, name,
-                       why[0] ? why : strerror(-e), t);
-  free(t);
   return rc;
 }
 
-/* Remove the tree <root>/.bs/@dir/@id, which the registry no longer names:
- * if that fails, it is left behind, named in the message, and the next
- * change of the registry that can remove it does (reconcile). */
-static int remove_unnamed(bs_store *st, const char *op, const session *s, const char *dir, uint64_t id) {
-  const bs_host_os *os = H(st)->os;
-  char *t = bs__host_tree_path(H(st), dir, id);
-  bs__hpath tp = meta(st, t);
-  int e = t ? os->tree_delete(os->ctx, s->m, &tp) : -ENOMEM;
-  int rc = e == 0 ? 0
-                  : bs_store_fail(st, bs_err_from_errno(-e), -e,
-                                  "%s: %s: %s; gone from the registry, the tree is left behind for a later "
-                                  "change to remove",
-                                  op, t ? t : dir, strerror(-e));
-  free(t);
-  return rc;
-}
-
-int bs__host_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  const char *op = "snapshot create";
-  session s;
-  int rc = begin(st, op, &s);
-  if (rc != 0)
-    return rc;
-  if (bs__snapreg_find_name(&s.reg, name))
-    return end(st, &s, bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: \"%s\" exists", op, name));
-  bs__host_store *h = H(st);
-  const bs_host_os *os = h->os;
-  char *dst = bs__host_tree_path(h, "snap", s.reg.next_id);
-  if (!dst)
-    return end(st, &s, oom(st, op));
-  uint8_t uuid[16] = {0};
-  bs__hpath rp = bs__host_root_hpath(h), dp = meta(st, dst);
-  int e = os->snap_create(os->ctx, s.m, &rp, &dp, uuid);
-  if (e == -EOPNOTSUPP && s.m == BS__SNAP_NATIVE)
-    rc = bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP,
-                       "%s: %s cannot be snapshotted natively (%s): on btrfs the store must be a "
-                       "subvolume ('bslab init --backend real --root DIR' makes one), on APFS the "
-                       "root of a volume",
-                       op, h->root_len ? h->root : "/", detail(st, EOPNOTSUPP));
-  else if (e != 0)
-    rc = fail_errno(st, op, name, e);
-  if (rc == 0) {
-    if (is_zero(uuid, sizeof(uuid)))
-      bs__uuid_v4(uuid, entropy64, NULL);
-    int64_t now;
-    st->ops->clock_ns(st, &now); /* the store's clock: the darwin fake's is the sim's */
-    rc = bs__snapreg_add(&s.reg, name, uuid, (uint64_t)now, out);
-    if (rc != 0)
-      rc = bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc));
-    if (rc == 0)
-      rc = save(st, op, &s);
-    if (rc != 0 && !s.landed)
-      os->tree_delete(os->ctx, s.m, &dp);
+int bs__host_registry_open(bs_store *st, bool change, bs_registry **out, uint8_t **buf, size_t *len) {
+  *out = NULL;
+  *buf = NULL;
+  *len = 0;
+  struct bs_registry *r = calloc(1, sizeof(*r));
+  if (!r)
+    return oom(st);
+  int rc = change ? open_for_change(st, r) : lock(st, false, r);
+  if (rc == 0)
+    rc = load(st, buf, len);
+  if (rc == 0 && change && *buf) { /* kept to put back if a save fails late */
+    if ((r->old = malloc(*len ? *len : 1)) != NULL) {
+      memcpy(r->old, *buf, *len);
+      r->old_len = *len;
+    } else {
+      rc = oom(st);
+    }
   }
-  free(dst);
-  return end(st, &s, rc);
-}
-
-int bs__host_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
-  bs__snapreg reg;
-  int rc = peek(st, "snapshot list", &reg);
-  if (rc != 0)
+  if (rc != 0) {
+    free(*buf);
+    *buf = NULL;
+    *len = 0;
+    bs__host_registry_close(st, r, true);
     return rc;
-  if (reg.nsnaps > 0) {
-    *out = reg.snaps; /* handed over: the caller frees it */
-    *count = reg.nsnaps;
-    reg.snaps = NULL;
-    reg.nsnaps = 0;
   }
-  bs__snapreg_free(&reg);
+  *out = r;
   return 0;
 }
 
-int bs__host_snapshot_delete(bs_store *st, uint64_t id) {
-  const char *op = "snapshot delete";
-  session s;
-  int rc = begin(st, op, &s);
-  if (rc != 0)
-    return rc;
-  const bs_snapshot_info *si = bs__snapreg_find_id(&s.reg, id);
-  if (!si)
-    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no snapshot %" PRIu64, op, id));
-  if (si->branch_count > 0)
-    return end(st, &s, bs_store_fail(st, BS_EBUSY, EBUSY, "%s: \"%s\" has %u branch(es)", op, si->name,
-                                     (unsigned)si->branch_count));
-  if ((rc = check_deletable(st, op, &s, "snapshot", si->name, "snap", id)) != 0)
-    return end(st, &s, rc);
-  bs__snapreg_remove(&s.reg, id);
-  rc = save(st, op, &s);
-  if (rc == 0)
-    rc = remove_unnamed(st, op, &s, "snap", id);
-  return end(st, &s, rc);
+/* Write @buf to <root>/.bs/registry.tmp, fsync it and rename it over the
+ * registry.  *@renamed says whether the rename was done. */
+static int install(const bs_host_os *os, const bs__hpath *tmp, const bs__hpath *dst, const uint8_t *buf,
+                   size_t n, bool *renamed) {
+  *renamed = false;
+  int e = os->unlink(os->ctx, tmp);
+  if (e == -ENOENT)
+    e = 0;
+  if (e == 0)
+    e = os->create(os->ctx, tmp, 0600);
+  if (e == 0)
+    e = os->pwrite(os->ctx, tmp, 0, buf, n);
+  if (e == 0)
+    e = os->sync(os->ctx, tmp);
+  if (e == 0 && (e = os->rename(os->ctx, tmp, dst)) == 0)
+    *renamed = true;
+  if (e != 0)
+    os->unlink(os->ctx, tmp);
+  return e;
 }
 
-int bs__host_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
-  const char *op = "snapshot mount";
-  bs__snapreg reg;
-  int rc = peek(st, op, &reg);
-  if (rc != 0)
-    return rc;
-  /* The view must show the snapshot, not a bare mount point that a reboot
-   * or a hand unmount left (darwin mounts it again). */
-  int e = bs__host_revive(H(st));
-  if (e != 0) {
-    bs__snapreg_free(&reg);
-    return fail_errno(st, op, "bringing back the snapshot views", e);
+/* When the directory fsync after the rename fails, the registry that was
+ * loaded is put back, so that a failed change has changed nothing; only if
+ * that fails too does the new one stay (*@landed). */
+int bs__host_registry_save(bs_store *st, bs_registry *r, const uint8_t *buf, size_t n, bool *landed) {
+  const bs_host_os *os = H(st)->os;
+  *landed = false;
+  char *tmp = bs__host_meta_path(H(st), "/registry.tmp");
+  char *dst = bs__host_meta_path(H(st), "/registry");
+  char *dir = bs__host_meta_path(H(st), "");
+  bool renamed = false;
+  bs__hpath tp = meta(st, tmp), dp = meta(st, dst), mp = meta(st, dir);
+  int e = (tmp && dst && dir) ? install(os, &tp, &dp, buf, n, &renamed) : -ENOMEM;
+  if (e == 0)
+    e = os->sync(os->ctx, &mp);
+  if (e != 0 && renamed) {
+    bool back = false;
+    int e2 = r->old ? install(os, &tp, &dp, r->old, r->old_len, &back) : os->unlink(os->ctx, &dp);
+    if (e2 == 0)
+      os->sync(os->ctx, &mp); /* best effort: the first one just failed */
+    *landed = e2 != 0;
   }
-  const bs_snapshot_info *si = bs__snapreg_find_id(&reg, id);
-  if (!si)
-    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no snapshot %" PRIu64, op, id);
-  else if ((rc = bs_snapshot_path(path, cap, si->name)) != 0)
-    rc = bs_store_fail(st, rc, 0, "%s: path buffer of %zu bytes is too small", op, cap);
-  bs__snapreg_free(&reg);
-  return rc;
-}
-
-int bs__host_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
-  const char *op = "branch create";
-  session s;
-  int rc = begin(st, op, &s);
-  if (rc != 0)
-    return rc;
-  bs__branch_rec b;
-  rc = bs__snapreg_add_branch(&s.reg, snapshot_id, name, &b);
-  if (rc == BS_ENOT_FOUND)
-    return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, snapshot_id));
-  if (rc != 0)
-    return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
-  bs__host_store *h = H(st);
-  const bs_host_os *os = h->os;
-  char *src = bs__host_tree_path(h, "snap", snapshot_id), *dst = bs__host_tree_path(h, "branch", b.id);
-  bs__hpath sp = meta(st, src), dp = meta(st, dst);
-  int e = (src && dst) ? os->branch_create(os->ctx, s.m, &sp, &dp) : -ENOMEM;
-  rc = e == 0 ? 0 : fail_errno(st, op, name, e);
-  if (rc == 0 && (rc = save(st, op, &s)) != 0 && !s.landed)
-    os->tree_delete(os->ctx, s.m, &dp);
-  free(src);
+  int rc = 0;
+  if (*landed)
+    rc = bs_store_fail(st, bs_err_from_errno(-e), -e,
+                       "saving the snapshot registry: %s, and the old one could not be put back: "
+                       "the change is in the registry, but may not survive a power loss",
+                       strerror(-e));
+  else if (e != 0)
+    rc = fail_errno(st, "saving the snapshot registry", e);
+  if (rc == 0 || *landed) /* the registry exists now: .bs stays */
+    r->made_meta = false;
+  free(tmp);
   free(dst);
-  return end(st, &s, rc);
-}
-
-int bs__host_branch_delete(bs_store *st, const char *name) {
-  const char *op = "branch delete";
-  session s;
-  int rc = begin(st, op, &s);
-  if (rc != 0)
-    return rc;
-  const bs__branch_rec *found = bs__snapreg_find_branch(&s.reg, name);
-  if (!found)
-    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
-  if ((rc = check_deletable(st, op, &s, "branch", name, "branch", found->id)) != 0)
-    return end(st, &s, rc);
-  bs__branch_rec b;
-  bs__snapreg_remove_branch(&s.reg, name, &b);
-  rc = save(st, op, &s);
-  if (rc == 0)
-    rc = remove_unnamed(st, op, &s, "branch", b.id);
-  return end(st, &s, rc);
-}
-
-int bs__host_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
-  const char *op = "branch parent";
-  bs__snapreg reg;
-  int rc = peek(st, op, &reg);
-  if (rc != 0)
-    return rc;
-  const bs__branch_rec *b = bs__snapreg_find_branch(&reg, name);
-  if (b)
-    *snapshot_id = b->snapshot_id;
-  else
-    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
-  bs__snapreg_free(&reg);
+  free(dir);
   return rc;
+}
+
+void bs__host_registry_close(bs_store *st, bs_registry *r, bool failed) {
+  if (!r)
+    return;
+  if (failed && r->made_meta)
+    unreserve(st, r);
+  unlock(st, r);
+  free(r->old);
+  free(r);
 }

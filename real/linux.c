@@ -12,12 +12,10 @@
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include <xfs/xfs.h> /* xfs_fs.h with the types it needs */
 
 #include "real/posix.h"
 #include "real/sys.h"
@@ -45,7 +43,7 @@ static const struct {
 
 int bs__linux_statfs(const char *path, bs_fs_type *type, char name[17], uint16_t *name_max) {
   struct statfs sf;
-  if (bs__sys_fault("bs/real/statfs") || statfs(path, &sf) != 0)
+  if (bs__sys_statfs(path, &sf) != 0)
     return -errno;
   *type = BS_FS_OTHER;
   strcpy(name, "other");
@@ -71,12 +69,11 @@ static int xfs_has_reflink(const char *root, bool *out) {
   int fd = bs__sys_open(root, O_RDONLY | O_DIRECTORY, 0);
   if (fd < 0)
     return -errno;
-  struct xfs_fsop_geom_v1 g;
-  memset(&g, 0, sizeof(g));
-  int rc = ioctl(fd, XFS_IOC_FSGEOMETRY_V1, &g) == 0 ? 0 : -errno;
+  int reflink = 0;
+  int rc = bs__sys_xfs_reflink(fd, &reflink) == 0 ? 0 : -errno;
   close(fd);
   if (rc == 0)
-    *out = (g.flags & XFS_FSOP_GEOM_FLAGS_REFLINK) != 0;
+    *out = reflink != 0;
   return rc;
 }
 
@@ -163,7 +160,9 @@ typedef struct tree_ctx {
   bool marking, marked;
 } tree_ctx;
 
-/* Make @fd immutable: a snapshot tree that not even root can change.  If the
+/* Make @fd immutable: a snapshot tree that not even root can change; and
+ * FS_NOATIME_FL, since reading a snapshot must not change it either (its
+ * atime stays, as in a read-only btrfs or APFS snapshot).  If the
  * very first entry cannot take the flag (the filesystem has none: ENOTTY,
  * EOPNOTSUPP; or no CAP_LINUX_IMMUTABLE: EPERM), marking stops for the whole
  * tree and read-only is host.c's alone; once an entry has the flag, every
@@ -172,7 +171,7 @@ static int mark_immutable(tree_ctx *t, int fd) {
   if (!t || !(t->flags & BS__TREE_IMMUTABLE) || !t->marking)
     return 0;
   int fl = 0;
-  if (bs__sys_getflags(fd, &fl) != 0 || bs__sys_setflags(fd, fl | FS_IMMUTABLE_FL) != 0) {
+  if (bs__sys_getflags(fd, &fl) != 0 || bs__sys_setflags(fd, fl | FS_IMMUTABLE_FL | FS_NOATIME_FL) != 0) {
     int e = errno;
     if (!t->marked && (e == ENOTTY || e == EOPNOTSUPP || e == EPERM || e == EINVAL)) {
       t->marking = false;
@@ -245,7 +244,7 @@ static int clone_file_at(int sfd, const struct stat *sb, int dirfd, const char *
   int rc = 0;
   if (t && (t->flags & BS__TREE_COPY))
     rc = copy_bytes(sfd, dfd, (uint64_t)sb->st_size);
-  else if (bs__sys_fault("bs/real/ficlone") || ioctl(dfd, FICLONE, sfd) != 0)
+  else if (bs__sys_ficlone(dfd, sfd) != 0)
     rc = -errno;
   if (rc == 0)
     rc = copy_xattrs(sfd, dfd);
@@ -256,7 +255,7 @@ static int clone_file_at(int sfd, const struct stat *sb, int dirfd, const char *
   if (close(dfd) != 0 && rc == 0)
     rc = -errno;
   if (rc != 0)
-    bs__linux_remove_at(dirfd, name, NULL);
+    bs__linux_undo_at(dirfd, name);
   return rc;
 }
 
@@ -351,7 +350,7 @@ static int clone_entry(int sdir, const char *sname, int ddir, const char *name, 
   if (depth > TREE_MAX_DEPTH)
     return -ELOOP;
   struct stat sb;
-  if (fstatat(sdir, sname, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+  if (bs__sys_fstatat(sdir, sname, &sb, AT_SYMLINK_NOFOLLOW) != 0)
     return -errno;
   if (S_ISLNK(sb.st_mode))
     return clone_symlink_at(sdir, sname, ddir, name, &sb);
@@ -402,7 +401,7 @@ int bs__linux_clone_tree_at(const bs__hpath *src, const bs__hpath *dst, unsigned
     tree_ctx t = {.flags = flags, .marking = true};
     rc = clone_entry(s.dir, s.leaf, d.dir, d.leaf, 0, &t);
     if (rc != 0 && rc != -EEXIST)
-      bs__linux_remove_at(d.dir, d.leaf, NULL);
+      bs__linux_undo_at(d.dir, d.leaf);
   }
   close(s.dir);
   close(d.dir);

@@ -23,7 +23,7 @@ int bs__linux_clone(void *ctx, const bs__hpath *src, const bs__hpath *dst);
 /* Options of bs__linux_clone_tree. */
 #define BS__TREE_SKIP_BS 1u    /* leave out @src's top-level entry ".bs" */
 #define BS__TREE_COPY 2u       /* copy the bytes instead of FICLONE (never shares) */
-#define BS__TREE_IMMUTABLE 4u  /* mark every file and directory FS_IMMUTABLE_FL */
+#define BS__TREE_IMMUTABLE 4u  /* mark every file and directory FS_IMMUTABLE_FL | FS_NOATIME_FL */
 /* Clone directory tree @src to @dst (which must not exist), recursively:
  * files by FICLONE (or a byte copy), symlinks and special files recreated,
  * metadata kept (but not inode flags), hard links become separate clones.
@@ -35,17 +35,17 @@ int bs__linux_clone_tree(const char *src, const char *dst, unsigned flags);
 /* ---- snapshots and branches (linux_snap.c; the contracts are in host.h) ---- */
 int bs__linux_make_root(void *ctx, const char *path);
 int bs__linux_reserve(void *ctx, const bs__hpath *root, const bs__hpath *dir);
-int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+int bs__linux_snap_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst,
                           uint8_t uuid[16]);
-int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst);
-int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p);
+int bs__linux_branch_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst);
+int bs__linux_tree_delete(void *ctx, bs_tree_method m, const bs__hpath *p);
 
 /* The root directory of a btrfs subvolume has inode 256; no other directory
  * of a subvolume has.  1 for the root of one (@fd open on it, @sb its
  * fstat), 0 for any other directory or file, -errno when statfs fails. */
 int bs__linux_is_subvol_root(int fd, const struct stat *sb);
 /* bs_host_os.tree_may_delete (linux_perm.c). */
-int bs__linux_tree_may_delete(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap);
+int bs__linux_tree_may_delete(void *ctx, bs_tree_method m, const bs__hpath *p, char *why, size_t cap);
 
 /* Subvolume ids a removal deleted, to wait for the cleaner on. */
 typedef struct bs__subvols {
@@ -57,6 +57,10 @@ typedef struct bs__subvols {
  * nested ones first) are deleted by ioctl and their ids added to @gone (may
  * be NULL).  0 when it is gone (or was not there), else -errno. */
 int bs__linux_remove_at(int dirfd, const char *name, bs__subvols *gone);
+/* Take back @dirfd/@name that a failed call made: bs__linux_remove_at in a
+ * cleanup scope (sys.h), so that only the point bs/real/cleanup fails it.
+ * 0 when it is gone, else -errno. */
+int bs__linux_undo_at(int dirfd, const char *name);
 /* bs__linux_remove_at for @path (-ENOENT if there is nothing).  With
  * @wait, also syncfs and, if it deleted subvolumes, wait until the btrfs
  * cleaner has released their blocks: statvfs then shows the space free. */

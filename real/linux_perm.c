@@ -33,6 +33,8 @@
 
 #include "real/sys.h"
 
+static int refuse(int neg_errno, char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int refuse(int neg_errno, char *why, size_t cap, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -81,13 +83,13 @@ static int subvol_may_delete(int fd, const struct stat *sb, char *why, size_t ca
                         "a read-only btrfs subvolume can be deleted without CAP_SYS_ADMIN only by "
                         "its owner (uid %u)",
                         (unsigned)sb->st_uid);
-  if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0)
+  if (bs__sys_faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0)
     return refuse(-errno, why, cap, "deleting a btrfs subvolume without CAP_SYS_ADMIN needs write "
                                     "access to its root directory");
   return 0;
 }
 
-int bs__linux_tree_may_delete(void *ctx, bs__snap_method m, const bs__hpath *p, char *why, size_t cap) {
+int bs__linux_tree_may_delete(void *ctx, bs_tree_method m, const bs__hpath *p, char *why, size_t cap) {
   (void)ctx;
   (void)m; /* the tree says what it is: a subvolume, or a plain (maybe immutable) tree */
   if (cap)
@@ -104,7 +106,7 @@ int bs__linux_tree_may_delete(void *ctx, bs__snap_method m, const bs__hpath *p, 
     close(dir);
     return rc;
   }
-  if (faccessat(dir, ".", W_OK | X_OK, AT_EACCESS) != 0)
+  if (bs__sys_faccessat(dir, ".", W_OK | X_OK, AT_EACCESS) != 0)
     rc = refuse(-errno, why, cap, "no write access to the directory that holds the tree");
   close(dir);
   struct stat sb;

@@ -65,12 +65,15 @@ static int set_dir_mode(int dir, const char *name, mode_t mode) {
  * leaves the user's directory as it found it. */
 static int make_dir(int dir, const char *name, bool subvol, mode_t mode) {
   struct stat before;
-  bool timed = fstat(dir, &before) == 0;
+  bool timed = bs__sys_fstat(dir, &before) == 0;
   int rc = (subvol ? bs__sys_subvol_create(dir, name) : bs__sys_mkdirat(dir, name, mode)) == 0 ? 0 : -errno;
-  if (rc == 0 && (rc = set_dir_mode(dir, name, mode)) != 0 && bs__linux_remove_at(dir, name, NULL) == 0 &&
-      timed) {
-    struct timespec ts[2] = {before.st_atim, before.st_mtim};
-    (void)bs__sys_futimens(dir, ts);
+  if (rc == 0 && (rc = set_dir_mode(dir, name, mode)) != 0) {
+    bs__sys_cleanup_begin();
+    if (bs__linux_remove_at(dir, name, NULL) == 0 && timed) {
+      struct timespec ts[2] = {before.st_atim, before.st_mtim};
+      (void)bs__sys_futimens(dir, ts);
+    }
+    bs__sys_cleanup_end();
   }
   return rc;
 }
@@ -189,7 +192,7 @@ static int btrfs_snapshot(const bs__hpath *src, const bs__hpath *dst, bool reado
   if (dfd >= 0)
     close(dfd);
   if (rc != 0 && made)
-    bs__linux_remove_at(dir, last, NULL);
+    bs__linux_undo_at(dir, last);
   close(dir);
   close(sfd);
   return rc;
@@ -207,41 +210,41 @@ static int reflink_possible(const bs__hpath *src) {
   return rc;
 }
 
-int bs__linux_snap_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst,
+int bs__linux_snap_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst,
                           uint8_t uuid[16]) {
   (void)ctx;
   memset(uuid, 0, 16);
   switch (m) {
-  case BS__SNAP_NATIVE:
+  case BS_TREE_NATIVE:
     return btrfs_snapshot(src, dst, true, uuid);
-  case BS__SNAP_REFLINK: {
+  case BS_TREE_REFLINK: {
     int rc = reflink_possible(src);
     return rc != 0 ? rc : bs__linux_clone_tree_at(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE);
   }
-  case BS__SNAP_COPY:
+  case BS_TREE_COPY:
     return bs__linux_clone_tree_at(src, dst, BS__TREE_SKIP_BS | BS__TREE_IMMUTABLE | BS__TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__linux_branch_create(void *ctx, bs__snap_method m, const bs__hpath *src, const bs__hpath *dst) {
+int bs__linux_branch_create(void *ctx, bs_tree_method m, const bs__hpath *src, const bs__hpath *dst) {
   (void)ctx;
   switch (m) {
-  case BS__SNAP_NATIVE:
+  case BS_TREE_NATIVE:
     return btrfs_snapshot(src, dst, false, NULL);
-  case BS__SNAP_REFLINK: {
+  case BS_TREE_REFLINK: {
     int rc = reflink_possible(src);
     return rc != 0 ? rc : bs__linux_clone_tree_at(src, dst, 0);
   }
-  case BS__SNAP_COPY:
+  case BS_TREE_COPY:
     return bs__linux_clone_tree_at(src, dst, BS__TREE_COPY);
   }
   return -EINVAL;
 }
 
-int bs__linux_tree_delete(void *ctx, bs__snap_method m, const bs__hpath *p) {
+int bs__linux_tree_delete(void *ctx, bs_tree_method m, const bs__hpath *p) {
   (void)ctx;
-  if (m != BS__SNAP_NATIVE && m != BS__SNAP_REFLINK && m != BS__SNAP_COPY)
+  if (m != BS_TREE_NATIVE && m != BS_TREE_REFLINK && m != BS_TREE_COPY)
     return -EINVAL;
   return bs__linux_remove_tree_at(p, true);
 }
@@ -288,7 +291,7 @@ static int remove_children(int fd, bs__subvols *gone, int depth, bool nested_onl
       continue;
     }
     struct stat sb;
-    if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode))
+    if (bs__sys_fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode))
       continue;
     if (sb.st_ino == BTRFS_FIRST_FREE_OBJECTID) {
       rc = remove_in(fd, name, gone, depth + 1);
@@ -340,7 +343,9 @@ static int destroy_unprivileged(int at, const char *name, int e) {
     rc = -errno;
   if (rc == 0 && bs__sys_snap_destroy(at, name) != 0) {
     rc = -errno;
+    bs__sys_cleanup_begin();
     (void)bs__sys_subvol_setflags(fd, fl);
+    bs__sys_cleanup_end();
   }
   close(fd);
   return rc;
@@ -350,7 +355,7 @@ static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
   if (depth > REMOVE_MAX_DEPTH)
     return -ELOOP;
   struct stat sb;
-  if (fstatat(at, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+  if (bs__sys_fstatat(at, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
     return errno == ENOENT ? 0 : -errno;
   if (!S_ISDIR(sb.st_mode)) {
     if (bs__sys_unlinkat(at, name, 0) == 0 || errno == ENOENT)
@@ -390,6 +395,13 @@ static int remove_in(int at, const char *name, bs__subvols *gone, int depth) {
 
 int bs__linux_remove_at(int dirfd, const char *name, bs__subvols *gone) {
   return remove_in(dirfd, name, gone, 0);
+}
+
+int bs__linux_undo_at(int dirfd, const char *name) {
+  bs__sys_cleanup_begin();
+  int rc = remove_in(dirfd, name, NULL, 0);
+  bs__sys_cleanup_end();
+  return rc;
 }
 
 static int64_t now_ns(void) {

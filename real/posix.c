@@ -48,7 +48,7 @@ int bs__names_read(DIR *d, bs__names *out) {
   int rc = 0;
   struct dirent *de;
   errno = 0;
-  while (rc == 0 && (de = readdir(d)) != NULL) {
+  while (rc == 0 && (de = bs__sys_readdir(d)) != NULL) {
     if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
       rc = bs__names_add(out, de->d_name, strlen(de->d_name));
     errno = 0;
@@ -67,7 +67,7 @@ int bs__names_read_fd(int fd, bs__names *out) {
   int lfd = dup(fd); /* closedir closes it; @fd stays the caller's */
   if (lfd < 0)
     return -errno;
-  DIR *d = fdopendir(lfd);
+  DIR *d = bs__sys_fdopendir(lfd);
   if (!d) {
     int e = errno;
     close(lfd);
@@ -103,6 +103,14 @@ static int locate_entry(const bs__hpath *p, bs__at *at) {
   return rc;
 }
 
+/* Take back entry @leaf of @dir that a failed call made (@flags:
+ * AT_REMOVEDIR for a directory), in a cleanup scope (sys.h). */
+static void undo_entry(int dir, const char *leaf, int flags) {
+  bs__sys_cleanup_begin();
+  (void)bs__sys_unlinkat(dir, leaf, flags); /* best effort: the call's own error is the one to report */
+  bs__sys_cleanup_end();
+}
+
 /* ---- file operations ------------------------------------------------------- */
 
 int bs__px_create(void *ctx, const bs__hpath *p, uint32_t mode) {
@@ -120,7 +128,7 @@ int bs__px_create(void *ctx, const bs__hpath *p, uint32_t mode) {
     rc = bs__sys_fchmod(fd, (mode_t)(mode & 07777)) == 0 ? 0 : -errno;
     rc = close_keep(fd, rc);
     if (rc != 0)
-      unlinkat(at.dir, at.leaf, 0);
+      undo_entry(at.dir, at.leaf, 0);
   }
   close(at.dir);
   return rc;
@@ -143,7 +151,7 @@ int bs__px_mkdir(void *ctx, const bs__hpath *p, uint32_t mode) {
       rc = close_keep(fd, rc);
     }
     if (rc != 0)
-      unlinkat(at.dir, at.leaf, AT_REMOVEDIR);
+      undo_entry(at.dir, at.leaf, AT_REMOVEDIR);
   }
   close(at.dir);
   return rc;
@@ -177,8 +185,11 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
     off += (uint64_t)n;
     len -= (size_t)n;
   }
-  if (rc != 0 && off > old_size)
+  if (rc != 0 && off > old_size) {
+    bs__sys_cleanup_begin();
     (void)bs__sys_ftruncate(fd, (off_t)old_size); /* best effort: the write's error is the one to report */
+    bs__sys_cleanup_end();
+  }
   return close_keep(fd, rc);
 }
 
@@ -402,7 +413,7 @@ int bs__px_readdir(void *ctx, const bs__hpath *p, bs_readdir_cb cb, void *cb_ctx
   int fd = bs__resolve_open(p, O_RDONLY | O_DIRECTORY, ENOTDIR);
   if (fd < 0)
     return fd;
-  DIR *d = fdopendir(fd);
+  DIR *d = bs__sys_fdopendir(fd);
   if (!d) {
     int e = errno;
     close(fd);
@@ -608,16 +619,7 @@ int bs__px_syncfs(void *ctx, const char *root) {
   int fd = bs__sys_open(root, O_RDONLY | O_DIRECTORY, 0);
   if (fd < 0)
     return -errno;
-  int rc = 0;
-#ifdef __linux__
-  if (bs__sys_syncfs(fd) != 0)
-    rc = -errno;
-#else
-  if (bs__sys_fsync(fd) != 0)
-    rc = -errno;
-  else
-    sync();
-#endif
+  int rc = bs__sys_syncfs(fd) == 0 ? 0 : -errno;
   close(fd);
   return rc;
 }
@@ -702,7 +704,7 @@ int bs__px_root_open(void *ctx, const char *abs, bs__hroot *out) {
 #endif
   if (out->fd < 0)
     return -errno;
-  out->real = realpath(abs, NULL);
+  out->real = bs__sys_realpath(abs);
   if (!out->real) {
     int e = errno;
     close(out->fd);

@@ -33,7 +33,16 @@
 #define fiu_failinfo() NULL
 #endif
 
+/* Open cleanup scopes of this thread (bs__sys_cleanup_begin). */
+static _Thread_local unsigned cleanup_depth;
+
+void bs__sys_cleanup_begin(void) { cleanup_depth++; }
+
+void bs__sys_cleanup_end(void) { cleanup_depth--; }
+
 int bs__sys_fault(const char *point) {
+  if (cleanup_depth > 0)
+    point = "bs/real/cleanup";
   (void)point;
   if (!fiu_fail(point))
     return 0;
@@ -42,145 +51,204 @@ int bs__sys_fault(const char *point) {
   return 1;
 }
 
-/* Fail with the fault's errno before calling the OS. */
-#define FAULT(point, failed)                                                                \
-  do {                                                                                      \
-    if (bs__sys_fault(point))                                                               \
-      return failed;                                                                        \
-  } while (0)
-
 int bs__sys_open(const char *path, int flags, mode_t mode) {
-  FAULT("bs/real/open", -1);
+  if (bs__sys_fault("bs/real/open"))
+    return -1;
   return open(path, flags | O_CLOEXEC, mode);
 }
 
 int bs__sys_openat(int dirfd, const char *name, int flags, mode_t mode) {
-  FAULT("bs/real/open", -1);
+  if (bs__sys_fault("bs/real/open"))
+    return -1;
   return openat(dirfd, name, flags | O_CLOEXEC, mode);
 }
 
 int bs__sys_fstat(int fd, struct stat *sb) {
-  FAULT("bs/real/stat", -1);
+  if (bs__sys_fault("bs/real/stat"))
+    return -1;
   return fstat(fd, sb);
 }
 
 int bs__sys_fstatat(int dirfd, const char *name, struct stat *sb, int flags) {
-  FAULT("bs/real/stat", -1);
+  if (bs__sys_fault("bs/real/stat"))
+    return -1;
   return fstatat(dirfd, name, sb, flags);
 }
 
+int bs__sys_faccessat(int dirfd, const char *name, int mode, int flags) {
+  if (bs__sys_fault("bs/real/access"))
+    return -1;
+  return faccessat(dirfd, name, mode, flags);
+}
+
+char *bs__sys_realpath(const char *path) {
+  if (bs__sys_fault("bs/real/stat"))
+    return NULL;
+  return realpath(path, NULL);
+}
+
+DIR *bs__sys_fdopendir(int fd) {
+  if (bs__sys_fault("bs/real/readdir"))
+    return NULL;
+  return fdopendir(fd);
+}
+
+struct dirent *bs__sys_readdir(DIR *d) {
+  if (bs__sys_fault("bs/real/readdir"))
+    return NULL;
+  return readdir(d);
+}
+
 ssize_t bs__sys_pread(int fd, void *buf, size_t len, off_t off) {
-  FAULT("bs/real/read", -1);
+  if (bs__sys_fault("bs/real/read"))
+    return -1;
   return pread(fd, buf, len, off);
 }
 
 ssize_t bs__sys_pwrite(int fd, const void *buf, size_t len, off_t off) {
-  FAULT("bs/real/write", -1);
+  if (bs__sys_fault("bs/real/write"))
+    return -1;
   return pwrite(fd, buf, len, off);
 }
 
 int bs__sys_ftruncate(int fd, off_t size) {
-  FAULT("bs/real/truncate", -1);
+  if (bs__sys_fault("bs/real/truncate"))
+    return -1;
   return ftruncate(fd, size);
 }
 
 int bs__sys_fsync(int fd) {
-  FAULT("bs/real/fsync", -1);
+  if (bs__sys_fault("bs/real/fsync"))
+    return -1;
   return fsync(fd);
 }
 
+int bs__sys_syncfs(int fd) {
+  if (bs__sys_fault("bs/real/fsync"))
+    return -1;
+#ifdef __linux__
+  return syncfs(fd);
+#else
+  /* No syncfs(2): the directory itself, then everything (sync(2) may
+   * return before the writes are done, but starts them all). */
+  if (fsync(fd) != 0)
+    return -1;
+  sync();
+  return 0;
+#endif
+}
+
 int bs__sys_flock(int fd, int op) {
-  FAULT("bs/real/lock", -1);
+  if (bs__sys_fault("bs/real/lock"))
+    return -1;
   return flock(fd, op);
 }
 
 int bs__sys_statvfs(const char *path, struct statvfs *out) {
-  FAULT("bs/real/statfs", -1);
+  if (bs__sys_fault("bs/real/statfs"))
+    return -1;
   return statvfs(path, out);
 }
 
 int bs__sys_mkdir(const char *path, mode_t mode) {
-  FAULT("bs/real/mkdir", -1);
+  if (bs__sys_fault("bs/real/mkdir"))
+    return -1;
   return mkdir(path, mode);
 }
 
 int bs__sys_mkdirat(int dirfd, const char *name, mode_t mode) {
-  FAULT("bs/real/mkdir", -1);
+  if (bs__sys_fault("bs/real/mkdir"))
+    return -1;
   return mkdirat(dirfd, name, mode);
 }
 
 int bs__sys_unlink(const char *path) {
-  FAULT("bs/real/unlink", -1);
+  if (bs__sys_fault("bs/real/unlink"))
+    return -1;
   return unlink(path);
 }
 
 int bs__sys_unlinkat(int dirfd, const char *name, int flags) {
-  FAULT("bs/real/unlink", -1);
+  if (bs__sys_fault("bs/real/unlink"))
+    return -1;
   return unlinkat(dirfd, name, flags);
 }
 
 int bs__sys_rmdir(const char *path) {
-  FAULT("bs/real/unlink", -1);
+  if (bs__sys_fault("bs/real/unlink"))
+    return -1;
   return rmdir(path);
 }
 
 int bs__sys_rename(const char *from, const char *to) {
-  FAULT("bs/real/rename", -1);
+  if (bs__sys_fault("bs/real/rename"))
+    return -1;
   return rename(from, to);
 }
 
 int bs__sys_renameat(int fromdir, const char *from, int todir, const char *to) {
-  FAULT("bs/real/rename", -1);
+  if (bs__sys_fault("bs/real/rename"))
+    return -1;
   return renameat(fromdir, from, todir, to);
 }
 
 int bs__sys_fchmod(int fd, mode_t mode) {
-  FAULT("bs/real/chmod", -1);
+  if (bs__sys_fault("bs/real/chmod"))
+    return -1;
   return fchmod(fd, mode);
 }
 
 int bs__sys_fchown(int fd, uid_t uid, gid_t gid) {
-  FAULT("bs/real/chown", -1);
+  if (bs__sys_fault("bs/real/chown"))
+    return -1;
   return fchown(fd, uid, gid);
 }
 
 int bs__sys_lchown(const char *path, uid_t uid, gid_t gid) {
-  FAULT("bs/real/chown", -1);
+  if (bs__sys_fault("bs/real/chown"))
+    return -1;
   return lchown(path, uid, gid);
 }
 
 int bs__sys_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags) {
-  FAULT("bs/real/chown", -1);
+  if (bs__sys_fault("bs/real/chown"))
+    return -1;
   return fchownat(dirfd, name, uid, gid, flags);
 }
 
 int bs__sys_fchmodat(int dirfd, const char *name, mode_t mode, int flags) {
-  FAULT("bs/real/chmod", -1);
+  if (bs__sys_fault("bs/real/chmod"))
+    return -1;
   return fchmodat(dirfd, name, mode, flags);
 }
 
 int bs__sys_futimens(int fd, const struct timespec ts[2]) {
-  FAULT("bs/real/utimens", -1);
+  if (bs__sys_fault("bs/real/utimens"))
+    return -1;
   return futimens(fd, ts);
 }
 
 int bs__sys_utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags) {
-  FAULT("bs/real/utimens", -1);
+  if (bs__sys_fault("bs/real/utimens"))
+    return -1;
   return utimensat(dirfd, path, ts, flags);
 }
 
 int bs__sys_symlinkat(const char *target, int dirfd, const char *name) {
-  FAULT("bs/real/symlink", -1);
+  if (bs__sys_fault("bs/real/symlink"))
+    return -1;
   return symlinkat(target, dirfd, name);
 }
 
 ssize_t bs__sys_readlinkat(int dirfd, const char *name, char *buf, size_t cap) {
-  FAULT("bs/real/symlink", -1);
+  if (bs__sys_fault("bs/real/symlink"))
+    return -1;
   return readlinkat(dirfd, name, buf, cap);
 }
 
 int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev) {
-  FAULT("bs/real/mknod", -1);
+  if (bs__sys_fault("bs/real/mknod"))
+    return -1;
   return mknodat(dirfd, name, mode, dev);
 }
 
@@ -206,92 +274,121 @@ int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev) {
 #endif
 
 int bs__sys_lsetxattr(const char *path, const char *name, const void *val, size_t len) {
-  FAULT("bs/real/setxattr", -1);
+  if (bs__sys_fault("bs/real/setxattr"))
+    return -1;
   return LX_SET(path, name, val, len);
 }
 
 ssize_t bs__sys_lgetxattr(const char *path, const char *name, void *buf, size_t cap) {
-  FAULT("bs/real/getxattr", -1);
+  if (bs__sys_fault("bs/real/getxattr"))
+    return -1;
   return LX_GET(path, name, buf, cap);
 }
 
 int bs__sys_lremovexattr(const char *path, const char *name) {
-  FAULT("bs/real/setxattr", -1);
+  if (bs__sys_fault("bs/real/setxattr"))
+    return -1;
   return LX_REMOVE(path, name);
 }
 
 ssize_t bs__sys_llistxattr(const char *path, char *buf, size_t cap) {
-  FAULT("bs/real/getxattr", -1);
+  if (bs__sys_fault("bs/real/getxattr"))
+    return -1;
   return LX_LIST(path, buf, cap);
 }
 
 int bs__sys_fremovexattr(int fd, const char *name) {
-  FAULT("bs/real/setxattr", -1);
+  if (bs__sys_fault("bs/real/setxattr"))
+    return -1;
   return F_REMOVE(fd, name);
 }
 
 int bs__sys_fsetxattr(int fd, const char *name, const void *val, size_t len) {
-  FAULT("bs/real/setxattr", -1);
+  if (bs__sys_fault("bs/real/setxattr"))
+    return -1;
   return F_SET(fd, name, val, len);
 }
 
 ssize_t bs__sys_fgetxattr(int fd, const char *name, void *buf, size_t cap) {
-  FAULT("bs/real/getxattr", -1);
+  if (bs__sys_fault("bs/real/getxattr"))
+    return -1;
   return F_GET(fd, name, buf, cap);
 }
 
 ssize_t bs__sys_flistxattr(int fd, char *buf, size_t cap) {
-  FAULT("bs/real/getxattr", -1);
+  if (bs__sys_fault("bs/real/getxattr"))
+    return -1;
   return F_LIST(fd, buf, cap);
 }
 
-/* Size, allocate, fetch; retry while the attribute grows under us (ERANGE). */
-#define FETCH_ALL(call_size, call_fill, outp, lenp)                                         \
-  do {                                                                                      \
-    for (int tries_ = 0; tries_ < 8; tries_++) {                                            \
-      ssize_t n_ = (call_size);                                                             \
-      if (n_ < 0)                                                                           \
-        return -errno;                                                                      \
-      char *buf = malloc((size_t)n_ + 1);                                                   \
-      if (!buf)                                                                             \
-        return -ENOMEM;                                                                     \
-      ssize_t m_ = (call_fill);                                                             \
-      if (m_ >= 0) {                                                                        \
-        *(outp) = buf;                                                                      \
-        *(lenp) = (size_t)m_;                                                               \
-        return 0;                                                                           \
-      }                                                                                     \
-      int e_ = errno;                                                                       \
-      free(buf);                                                                            \
-      if (e_ != ERANGE)                                                                     \
-        return -e_;                                                                         \
-    }                                                                                       \
-    return -ERANGE;                                                                         \
-  } while (0)
-
-int bs__sys_flist_all(int fd, char **names, size_t *len) {
-  FETCH_ALL(bs__sys_flistxattr(fd, NULL, 0), bs__sys_flistxattr(fd, buf, (size_t)n_ + 1), names,
-            len);
+/* The attribute list of @fd (@name NULL) or the value of its attribute
+ * @name, malloc'd.  Size, allocate, fetch; again while it grows under us
+ * (ERANGE). */
+static int fetch_all(int fd, const char *name, char **out, size_t *len) {
+  for (int tries = 0; tries < 8; tries++) {
+    ssize_t n = name ? bs__sys_fgetxattr(fd, name, NULL, 0) : bs__sys_flistxattr(fd, NULL, 0);
+    if (n < 0)
+      return -errno;
+    char *buf = malloc((size_t)n + 1);
+    if (!buf)
+      return -ENOMEM;
+    ssize_t m = name ? bs__sys_fgetxattr(fd, name, buf, (size_t)n + 1) : bs__sys_flistxattr(fd, buf, (size_t)n + 1);
+    if (m >= 0) {
+      *out = buf;
+      *len = (size_t)m;
+      return 0;
+    }
+    int e = errno;
+    free(buf);
+    if (e != ERANGE)
+      return -e;
+  }
+  return -ERANGE;
 }
 
-int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len) {
-  FETCH_ALL(bs__sys_fgetxattr(fd, name, NULL, 0), bs__sys_fgetxattr(fd, name, buf, (size_t)n_ + 1),
-            val, len);
-}
+int bs__sys_flist_all(int fd, char **names, size_t *len) { return fetch_all(fd, NULL, names, len); }
+
+int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len) { return fetch_all(fd, name, val, len); }
 
 #ifdef __linux__
 int bs__sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size) {
-  FAULT("bs/real/open", -1);
+  if (bs__sys_fault("bs/real/open"))
+    return -1;
   return (int)syscall(SYS_openat2, dirfd, path, how, size);
 }
 
 int bs__sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out) {
-  FAULT("bs/real/stat", -1);
+  if (bs__sys_fault("bs/real/stat"))
+    return -1;
   return statx(dirfd, path, flags, mask, out);
 }
 
+int bs__sys_statfs(const char *path, struct statfs *out) {
+  if (bs__sys_fault("bs/real/statfs"))
+    return -1;
+  return statfs(path, out);
+}
+
+int bs__sys_ficlone(int dfd, int sfd) {
+  if (bs__sys_fault("bs/real/ficlone"))
+    return -1;
+  return ioctl(dfd, FICLONE, sfd);
+}
+
+int bs__sys_xfs_reflink(int fd, int *reflink) {
+  if (bs__sys_fault("bs/real/statfs"))
+    return -1;
+  struct xfs_fsop_geom_v1 g;
+  memset(&g, 0, sizeof(g));
+  if (ioctl(fd, XFS_IOC_FSGEOMETRY_V1, &g) != 0)
+    return -1;
+  *reflink = (g.flags & XFS_FSOP_GEOM_FLAGS_REFLINK) != 0;
+  return 0;
+}
+
 int bs__sys_fstatfs_type(int fd, long *type) {
-  FAULT("bs/real/statfs", -1);
+  if (bs__sys_fault("bs/real/statfs"))
+    return -1;
   struct statfs sf;
   if (fstatfs(fd, &sf) != 0)
     return -1;
@@ -300,27 +397,26 @@ int bs__sys_fstatfs_type(int fd, long *type) {
 }
 
 int bs__sys_getflags(int fd, int *flags) {
-  FAULT("bs/real/setflags", -1);
+  if (bs__sys_fault("bs/real/setflags"))
+    return -1;
   return ioctl(fd, FS_IOC_GETFLAGS, flags);
 }
 
 int bs__sys_setflags(int fd, int flags) {
-  FAULT("bs/real/setflags", -1);
+  if (bs__sys_fault("bs/real/setflags"))
+    return -1;
   return ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }
 
-int bs__sys_syncfs(int fd) {
-  FAULT("bs/real/fsync", -1);
-  return syncfs(fd);
-}
-
 int bs__sys_btrfs_sync(int fd) {
-  FAULT("bs/real/fsync", -1);
+  if (bs__sys_fault("bs/real/fsync"))
+    return -1;
   return ioctl(fd, BTRFS_IOC_SYNC, NULL);
 }
 
 int bs__sys_xfs_gc_flush(int fd) {
-  FAULT("bs/real/fsync", -1);
+  if (bs__sys_fault("bs/real/fsync"))
+    return -1;
   struct xfs_fs_eofblocks eofb;
   memset(&eofb, 0, sizeof(eofb));
   eofb.eof_version = XFS_EOFBLOCKS_VERSION;
@@ -340,7 +436,8 @@ static int vol_args_name(struct btrfs_ioctl_vol_args_v2 *a, const char *name) {
 }
 
 int bs__sys_subvol_create(int dirfd, const char *name) {
-  FAULT("bs/real/subvol_create", -1);
+  if (bs__sys_fault("bs/real/subvol_create"))
+    return -1;
   struct btrfs_ioctl_vol_args_v2 a;
   if (vol_args_name(&a, name) != 0)
     return -1;
@@ -348,7 +445,8 @@ int bs__sys_subvol_create(int dirfd, const char *name) {
 }
 
 int bs__sys_snap_create(int dirfd, const char *name, int srcfd, int readonly) {
-  FAULT("bs/real/snap_create", -1);
+  if (bs__sys_fault("bs/real/snap_create"))
+    return -1;
   struct btrfs_ioctl_vol_args_v2 a;
   if (vol_args_name(&a, name) != 0)
     return -1;
@@ -358,7 +456,8 @@ int bs__sys_snap_create(int dirfd, const char *name, int srcfd, int readonly) {
 }
 
 int bs__sys_snap_destroy(int dirfd, const char *name) {
-  FAULT("bs/real/snap_destroy", -1);
+  if (bs__sys_fault("bs/real/snap_destroy"))
+    return -1;
   struct btrfs_ioctl_vol_args_v2 a;
   if (vol_args_name(&a, name) != 0)
     return -1;
@@ -366,7 +465,8 @@ int bs__sys_snap_destroy(int dirfd, const char *name) {
 }
 
 int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]) {
-  FAULT("bs/real/subvol_info", -1);
+  if (bs__sys_fault("bs/real/subvol_info"))
+    return -1;
   struct btrfs_ioctl_get_subvol_info_args a;
   memset(&a, 0, sizeof(a));
   /* Some kernels (6.18 here) return 1, left over from an inexact tree
@@ -380,7 +480,8 @@ int bs__sys_subvol_info(int fd, uint64_t *id, uint8_t uuid[16]) {
 }
 
 int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found) {
-  FAULT("bs/real/tree_search", -1);
+  if (bs__sys_fault("bs/real/tree_search"))
+    return -1;
   struct btrfs_ioctl_search_args a;
   memset(&a, 0, sizeof(a));
   a.key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
@@ -396,12 +497,14 @@ int bs__sys_root_tree_has(int fd, uint64_t id, unsigned type, int *found) {
 }
 
 int bs__sys_subvol_getflags(int fd, uint64_t *flags) {
-  FAULT("bs/real/setflags", -1);
+  if (bs__sys_fault("bs/real/setflags"))
+    return -1;
   return ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, flags);
 }
 
 int bs__sys_subvol_setflags(int fd, uint64_t flags) {
-  FAULT("bs/real/setflags", -1);
+  if (bs__sys_fault("bs/real/setflags"))
+    return -1;
   return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
 }
 
@@ -428,7 +531,8 @@ static bool super_options(const char *line, uint64_t id, char *buf, size_t cap) 
 }
 
 int bs__sys_mount_options(int fd, char *buf, size_t cap) {
-  FAULT("bs/real/statfs", -1);
+  if (bs__sys_fault("bs/real/statfs"))
+    return -1;
   struct statx sx;
   if (cap == 0) {
     errno = EINVAL;

@@ -19,11 +19,13 @@
   XX("bs/real/write", "pwrite(2) fails (e.g. ENOSPC, EIO)")                                 \
   XX("bs/real/truncate", "ftruncate(2) fails")                                              \
   XX("bs/real/fsync", "fsync(2) / syncfs(2) fails")                                         \
-  XX("bs/real/stat", "stat(2) / fstatat(2) / statx(2) of a file or directory fails")          \
+  XX("bs/real/stat", "stat(2) / fstatat(2) / statx(2) / realpath(3) of a file or directory fails") \
+  XX("bs/real/access", "faccessat(2) fails (the write-access check before a tree is deleted)") \
+  XX("bs/real/readdir", "fdopendir(3) / readdir(3) of a directory listing fails")           \
   XX("bs/real/mkdir", "mkdir(2) fails")                                                     \
   XX("bs/real/unlink", "unlink(2) / rmdir(2) fails")                                        \
   XX("bs/real/rename", "rename(2) fails")                                                   \
-  XX("bs/real/statfs", "statfs(2) / statvfs(3) fails (probe, caps, usage, mount options)")  \
+  XX("bs/real/statfs", "statfs(2) / statvfs(3) / XFS_IOC_FSGEOMETRY fail (probe, caps, usage, mount options)") \
   XX("bs/real/ficlone", "ioctl(FICLONE) fails (e.g. ENOSPC, EOPNOTSUPP, EXDEV)")            \
   XX("bs/real/clonefile", "clonefile(2) fails (macOS; e.g. ENOTSUP, EXDEV, ENOSPC)")        \
   XX("bs/real/lock", "flock(2) of the registry lock fails")                                  \
@@ -40,19 +42,43 @@
   XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO fails (id, UUID of a subvolume)")   \
   XX("bs/real/snap_destroy", "BTRFS_IOC_SNAP_DESTROY_V2 fails (deleting a subvolume)")       \
   XX("bs/real/tree_search", "BTRFS_IOC_TREE_SEARCH fails (cleaner wait, nested subvolumes)") \
-  XX("bs/real/exec/diskutil", "diskutil exits with status 1 and prints nothing (macOS tool path)")
+  XX("bs/real/exec/diskutil", "diskutil exits with status 1 and prints nothing (macOS tool path)") \
+  XX("bs/real/cleanup", "any OS call that takes back what a failed call made (a half-made file, directory or tree; a size, flag or times) fails: it is left behind")
 
-/* True when fault point @point fires; errno is then set to its failinfo. */
+/* True when fault point @point fires (bs/real/cleanup instead inside a
+ * cleanup scope); errno is then set to its failinfo. */
 int bs__sys_fault(const char *point);
+
+/* A cleanup scope: what a failed operation runs to take back what it made
+ * (unlinking a half-made file, removing a half-made tree, restoring a size
+ * or a flag) goes between these two, and every wrapper called there checks
+ * the point bs/real/cleanup instead of its own.  So a fault meant for an
+ * operation's own calls (bs/real/unlink=eio@1+) never fails its cleanup, and
+ * the operation stays all or nothing; failing bs/real/cleanup shows what a
+ * cleanup that fails leaves.  Per thread; scopes nest. */
+void bs__sys_cleanup_begin(void);
+void bs__sys_cleanup_end(void);
 
 int bs__sys_open(const char *path, int flags, mode_t mode);
 int bs__sys_openat(int dirfd, const char *name, int flags, mode_t mode);
 int bs__sys_fstat(int fd, struct stat *sb);
 int bs__sys_fstatat(int dirfd, const char *name, struct stat *sb, int flags);
+/* faccessat(2), under the point bs/real/access. */
+int bs__sys_faccessat(int dirfd, const char *name, int mode, int flags);
+/* realpath(3) of @path, malloc'd (NULL and errno on failure), under the
+ * point bs/real/stat: it is a walk of lstat and readlink calls. */
+char *bs__sys_realpath(const char *path);
+/* fdopendir(3) (taking @fd) and readdir(3), under the point bs/real/readdir;
+ * closedir(3) is a close. */
+DIR *bs__sys_fdopendir(int fd);
+struct dirent *bs__sys_readdir(DIR *d);
 ssize_t bs__sys_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t bs__sys_pwrite(int fd, const void *buf, size_t len, off_t off);
 int bs__sys_ftruncate(int fd, off_t size);
 int bs__sys_fsync(int fd);
+/* syncfs(2) of the volume holding @fd; without it (macOS), fsync(2) of @fd
+ * then sync(2).  Under the point bs/real/fsync. */
+int bs__sys_syncfs(int fd);
 /* flock(2), under the point bs/real/lock. */
 int bs__sys_flock(int fd, int op);
 /* statvfs(3), under the point bs/real/statfs. */
@@ -95,13 +121,19 @@ int bs__sys_openat2(int dirfd, const char *path, struct open_how *how, size_t si
 /* statx(2), under the point bs/real/stat. */
 struct statx;
 int bs__sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
+/* statfs(2), under the point bs/real/statfs. */
+struct statfs;
+int bs__sys_statfs(const char *path, struct statfs *out);
+/* ioctl(FICLONE): @dfd shares the blocks of @sfd (bs/real/ficlone). */
+int bs__sys_ficlone(int dfd, int sfd);
+/* xfs: whether the volume holding @fd was made with reflink=1 (the
+ * geometry ioctl), under the point bs/real/statfs. */
+int bs__sys_xfs_reflink(int fd, int *reflink);
 /* fstatfs(2): the type (f_type) of the volume holding @fd. */
 int bs__sys_fstatfs_type(int fd, long *type);
 /* Inode flags (FS_*_FL) of an open file or directory. */
 int bs__sys_getflags(int fd, int *flags);
 int bs__sys_setflags(int fd, int flags);
-/* syncfs(2) of the volume holding @fd. */
-int bs__sys_syncfs(int fd);
 /* btrfs: BTRFS_IOC_SYNC, a commit that also wakes the cleaner. */
 int bs__sys_btrfs_sync(int fd);
 /* xfs: finish the inode inactivation xfs defers after an unlink, so the

@@ -122,6 +122,13 @@ replay() {
   fi
 }
 
+echo "== layers"
+flavours="plain asan"
+[ $quick -eq 1 ] && flavours=plain
+if ! scripts/check-layers.sh --build "$build" --flavours "$flavours" | sed 's/^/  /'; then
+  bad_runs=$((bad_runs + 1))
+  failed_names+=("layers (scripts/check-layers.sh)")
+fi
 echo "== plain build"
 for t in "$@"; do BSLAB=$build/bslab run plain "$t" "$build/plain/tests/$t"; done
 for t in $corpora; do replay plain "$t"; done

@@ -1,5 +1,8 @@
-/* Attributes and listings: stat, chmod, chown, utimens, readdir, including the
- * virtual read-only directories /.bs, /.bs/snapshots and /.bs/branches. */
+/* Attributes and listings: stat, chmod, chown, utimens, readdir.  The
+ * directories that hold the trees (/.bs, /.bs/snap, /.bs/branch) are
+ * read-only and list the trees by id; the core shows the store's own
+ * /.bs/snapshots and /.bs/branches (src/ns.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,24 +92,27 @@ static int str_order(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Names of a virtual directory, in byte order. */
+/* Names of a virtual directory: the trees by id, in byte order. */
 static int virtual_names(bs__sim_store *s, bs__sim_virt v, char ***names, size_t *n) {
   *names = NULL;
   *n = 0;
   size_t cnt = v == BS__SIM_V_BS ? 2 : v == BS__SIM_V_SNAPS ? s->nsnaps : s->nbranches;
-  char **nv = bs__sim_calloc(cnt, sizeof(*nv));
+  char **nv = bs__sim_calloc(cnt ? cnt : 1, sizeof(*nv));
   if (!nv)
     return BS_ENO_MEMORY;
   for (size_t i = 0; i < cnt; i++) {
-    const char *src = v == BS__SIM_V_BS ? (i == 0 ? "branches" : "snapshots")
-                      : v == BS__SIM_V_SNAPS ? s->snaps[i]->name : s->branches[i]->name;
-    nv[i] = bs__sim_strndup(src, strlen(src));
-    if (!nv[i]) {
+    char id[24];
+    if (v == BS__SIM_V_BS)
+      snprintf(id, sizeof(id), "%s", i == 0 ? "branch" : "snap");
+    else
+      snprintf(id, sizeof(id), "%llu",
+               (unsigned long long)(v == BS__SIM_V_SNAPS ? s->snaps[i] : s->branches[i])->id);
+    if (!(nv[i] = bs__sim_strndup(id, strlen(id)))) {
       bs__sim_names_free(nv, i);
       return BS_ENO_MEMORY;
     }
   }
-  if (v == BS__SIM_V_SNAPS && cnt > 1) /* snapshots are kept in id order; names are unique */
+  if (cnt > 1)
     qsort(nv, cnt, sizeof(*nv), str_order);
   *names = nv;
   *n = cnt;

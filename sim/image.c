@@ -1,14 +1,17 @@
 /* Sim images: the complete state of a sim store in one file (docs/sim.md).
  *
  * Layout, little-endian:
- *   header   magic "BSSIMIMG", u32 version (2), u32 flags (0), u64 body length
+ *   header   magic "BSSIMIMG", u32 version (3), u32 flags (0), u64 body length
  *   body     u8 fs_type, u8 bug, u16 0, u64 blocks, i64 clock, u64 rng[4],
- *            u64 latency rng[4], u64 next_ino, u64 next_snap_id,
+ *            u64 latency rng[4], u64 next_ino,
  *            u64 used blocks, each {u64 index, u32 refcount, u8 flags, 4096 bytes},
  *            main tree (inode record),
- *            u32 snapshots, each {u64 id, u8 uuid[16], name, i64 created,
- *                                 u32 branch_count, inode record},
- *            u32 branches, each {name, u64 snapshot id, i64 created, inode record}
+ *            u32 snapshot trees, each {u64 id, inode record} (id order),
+ *            u32 branch trees, each {u64 id, inode record} (id order),
+ *            u32 length, the core's registry bytes (src/snapreg.h; 0: none)
+ * Version 2 (read, converted) had u64 next_snap_id after next_ino, snapshots
+ * {u64 id, u8 uuid[16], name, i64 created, u32 branch_count, inode record}
+ * and branches {name, u64 snapshot id, i64 created, inode record}.
  *   trailer  u64 FNV-1a 64 of header and body
  * inode record: u64 ino, u8 kind, u32 mode, u32 uid, u32 gid, i64 atime, mtime, ctime, btime,
  *   u32 xattrs {name, u32 length, bytes}; a file: u64 size, map, u8 dirty,
@@ -133,7 +136,6 @@ static void put_body(struct wbuf *w, const bs__sim_store *s) {
   for (int i = 0; i < 4; i++)
     put_le(w, s->lat_rng.s[i], 8);
   put_le(w, s->next_ino, 8);
-  put_le(w, s->next_snap_id, 8);
   put_le(w, s->blk.used, 8);
   for (uint64_t i = 0; i < s->blk.n; i++) {
     if (s->blk.ref[i] == 0)
@@ -146,22 +148,17 @@ static void put_body(struct wbuf *w, const bs__sim_store *s) {
   put_inode(w, s->main.root);
   put_le(w, s->nsnaps, 4);
   for (size_t i = 0; i < s->nsnaps; i++) {
-    const bs__sim_tree *t = s->snaps[i];
-    put_le(w, t->id, 8);
-    put(w, t->uuid, 16);
-    put_name(w, t->name, strlen(t->name));
-    put_le(w, (uint64_t)t->created_ns, 8);
-    put_le(w, t->branch_count, 4);
-    put_inode(w, t->root);
+    put_le(w, s->snaps[i]->id, 8);
+    put_inode(w, s->snaps[i]->root);
   }
   put_le(w, s->nbranches, 4);
   for (size_t i = 0; i < s->nbranches; i++) {
-    const bs__sim_tree *t = s->branches[i];
-    put_name(w, t->name, strlen(t->name));
-    put_le(w, t->id, 8);
-    put_le(w, (uint64_t)t->created_ns, 8);
-    put_inode(w, t->root);
+    put_le(w, s->branches[i]->id, 8);
+    put_inode(w, s->branches[i]->root);
   }
+  put_le(w, s->reglen, 4);
+  if (s->reglen)
+    put(w, s->reg, s->reglen);
 }
 
 /* Write all of @p to @fd. */

@@ -6,7 +6,9 @@
 #include "sim/sim_internal.h"
 
 #define BS__SIM_IMAGE_MAGIC "BSSIMIMG"
-#define BS__SIM_IMAGE_VERSION 2u /* 2: inodes carry uid and gid; 1 is rejected */
+/* 3: trees by id and the core's registry bytes; 2 (trees named, the sim's
+ * own registry) is read and converted; 1 is rejected. */
+#define BS__SIM_IMAGE_VERSION 3u
 #define BS__SIM_IMAGE_HEADER 24u /* magic, version, flags, body length */
 
 /* FNV-1a 64 of @n bytes at @p: the image checksum. */
@@ -37,6 +39,8 @@ uint64_t bs__sim_img_get(bs__sim_rbuf *r, size_t n);
 uint64_t bs__sim_img_count(bs__sim_rbuf *r, size_t width, size_t min);
 int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, bs__sim_inode **out);
 int bs__sim_img_blocks(bs__sim_ld *c);
-int bs__sim_img_trees(bs__sim_ld *c);
+/* The snapshot and branch trees and the registry, of an image @version (2
+ * needs the snapshot id counter it kept). */
+int bs__sim_img_trees(bs__sim_ld *c, uint32_t version, uint64_t next_snap_id);
 
 #endif

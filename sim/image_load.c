@@ -18,7 +18,7 @@ static int u64_order(const void *a, const void *b) {
 }
 
 /* Everything after the header. */
-static int get_body(bs__sim_ld *c, bs__sim_store **out) {
+static int get_body(bs__sim_ld *c, uint32_t version, bs__sim_store **out) {
   bs__sim_rbuf *r = &c->r;
   const bs__sim_profile *prof = bs__sim_profile_for_type((bs_fs_type)bs__sim_img_get(r, 1));
   uint64_t bug = bs__sim_img_get(r, 1), zero = bs__sim_img_get(r, 2), nblocks = bs__sim_img_get(r, 8);
@@ -41,15 +41,15 @@ static int get_body(bs__sim_ld *c, bs__sim_store **out) {
   for (int i = 0; i < 4; i++)
     lany |= s->lat_rng.s[i] = bs__sim_img_get(r, 8);
   s->next_ino = bs__sim_img_get(r, 8);
-  s->next_snap_id = bs__sim_img_get(r, 8);
-  if (r->bad || any == 0 || lany == 0 || s->next_ino < BS__SIM_FIRST_INO || s->next_snap_id == 0 ||
+  uint64_t next_snap_id = version == 2 ? bs__sim_img_get(r, 8) : 1;
+  if (r->bad || any == 0 || lany == 0 || s->next_ino < BS__SIM_FIRST_INO || next_snap_id == 0 ||
       s->clock_ns < BS__SIM_EPOCH_NS)
     return BS_ECORRUPT;
   if ((rc = bs__sim_img_blocks(c)) != 0 || (rc = bs__sim_img_inode(c, true, true, 0, &s->main.root)) != 0)
     return rc;
   if (s->main.root->kind != BS_KIND_DIR || s->main.root->ino != BS__SIM_ROOT_INO)
     return BS_ECORRUPT;
-  if ((rc = bs__sim_img_trees(c)) != 0)
+  if ((rc = bs__sim_img_trees(c, version, next_snap_id)) != 0)
     return rc;
   if (r->off != r->n)
     return BS_ECORRUPT; /* trailing bytes */
@@ -67,20 +67,6 @@ static int get_body(bs__sim_ld *c, bs__sim_store **out) {
   for (uint64_t i = 0; i < s->blk.n; i++)
     if (s->blk.ref[i] < s->scratch[i] || (s->blk.ref[i] != s->scratch[i] && s->bug != BS_SIM_BUG_LEAK_BLOCK))
       return BS_ECORRUPT;
-  for (size_t i = 0; i < s->nsnaps; i++) {
-    uint32_t nb = 0;
-    for (size_t k = 0; k < s->nbranches; k++)
-      nb += s->branches[k]->id == s->snaps[i]->id;
-    if (nb != s->snaps[i]->branch_count)
-      return BS_ECORRUPT;
-  }
-  for (size_t k = 0; k < s->nbranches; k++) {
-    bool found = false;
-    for (size_t i = 0; i < s->nsnaps && !found; i++)
-      found = s->snaps[i]->id == s->branches[k]->id;
-    if (!found)
-      return BS_ECORRUPT;
-  }
   bs__sim_blocks_recount(&s->blk);
   return BS_OK;
 }
@@ -139,13 +125,13 @@ int bs_sim_load_buf(bs_store **out, const void *buf, size_t n) {
     goto out;
   bs__sim_rbuf h = {img, n, 8, false, false};
   uint64_t version = bs__sim_img_get(&h, 4), flags = bs__sim_img_get(&h, 4), body = bs__sim_img_get(&h, 8);
-  if (version != BS__SIM_IMAGE_VERSION || flags != 0 || body != n - BS__SIM_IMAGE_HEADER - 8)
+  if ((version != BS__SIM_IMAGE_VERSION && version != 2) || flags != 0 || body != n - BS__SIM_IMAGE_HEADER - 8)
     goto out;
   bs__sim_rbuf t = {img, n, n - 8, false, false};
   if (bs__sim_img_get(&t, 8) != bs__sim_fnv1a(img, n - 8))
     goto out;
   c.r = (bs__sim_rbuf){img, n - 8, BS__SIM_IMAGE_HEADER, false, false};
-  rc = get_body(&c, &s);
+  rc = get_body(&c, (uint32_t)version, &s);
   if (rc == BS_ECORRUPT && c.r.oom)
     rc = BS_ENO_MEMORY;
 out:

@@ -2,12 +2,14 @@
  * maps, inodes, blocks, snapshot and branch trees.  Every field is
  * bounds-checked; counts are limited by the bytes left, so a damaged file
  * cannot make the reader allocate more than the file could describe. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backstore/backend.h"
 #include "sim/image.h"
 #include "src/names.h"
+#include "src/snapreg.h"
 
 const uint8_t *bs__sim_img_take(bs__sim_rbuf *r, size_t n) {
   if (r->bad || n > r->n - r->off) {
@@ -194,9 +196,6 @@ fail:
   return rc;
 }
 
-static int str_order(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 int bs__sim_img_blocks(bs__sim_ld *c) {
   bs__sim_store *s = c->s;
@@ -221,12 +220,26 @@ int bs__sim_img_blocks(bs__sim_ld *c) {
   return r->bad ? BS_ECORRUPT : BS_OK;
 }
 
-/* A snapshot or branch record's tree; @t->name is set by the caller. */
+/* A snapshot or branch record's tree. */
 static int get_tree_root(bs__sim_ld *c, bs__sim_tree *t, bool writable) {
   int rc = bs__sim_img_inode(c, writable, false, 0, &t->root);
   if (rc == 0 && t->root->kind != BS_KIND_DIR)
     rc = BS_ECORRUPT;
   return rc;
+}
+
+/* A new tree record of @s's snapshots or branches. */
+static bs__sim_tree *new_tree(bs__sim_store *s, bool branches, size_t cap) {
+  bs__sim_tree ***v = branches ? &s->branches : &s->snaps;
+  size_t *n = branches ? &s->nbranches : &s->nsnaps;
+  if (!*v && cap && !(*v = bs__sim_calloc(cap, sizeof(**v))))
+    return NULL;
+  bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
+  if (t) {
+    t->readonly = !branches;
+    (*v)[(*n)++] = t;
+  }
+  return t;
 }
 
 static char *get_tree_name(bs__sim_rbuf *r) {
@@ -239,67 +252,146 @@ static char *get_tree_name(bs__sim_rbuf *r) {
   return name;
 }
 
-int bs__sim_img_trees(bs__sim_ld *c) {
-  bs__sim_store *s = c->s;
+/* ---- version 3: trees by id, the core's registry as bytes --------------------- */
+
+static int trees_v3(bs__sim_ld *c, bool branches) {
   bs__sim_rbuf *r = &c->r;
-  size_t n = (size_t)bs__sim_img_count(r, 4, 8 + 16 + 3 + 8 + 4 + 50);
+  size_t n = (size_t)bs__sim_img_count(r, 4, 8 + 50);
   if (r->bad)
     return BS_ECORRUPT;
-  if (n && !(s->snaps = bs__sim_calloc(n, sizeof(*s->snaps))))
-    return BS_ENO_MEMORY;
   for (size_t i = 0; i < n; i++) {
-    bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
+    bs__sim_tree *t = new_tree(c->s, branches, n);
     if (!t)
       return BS_ENO_MEMORY;
-    s->snaps[s->nsnaps++] = t;
-    t->readonly = true;
     t->id = bs__sim_img_get(r, 8);
-    const uint8_t *u = bs__sim_img_take(r, 16);
-    if (u)
-      memcpy(t->uuid, u, 16);
-    if (!(t->name = get_tree_name(r)))
+    bs__sim_tree *const *v = branches ? c->s->branches : c->s->snaps;
+    if (r->bad || t->id == 0 || (i > 0 && v[i - 1]->id >= t->id))
       return BS_ECORRUPT;
-    t->created_ns = (int64_t)bs__sim_img_get(r, 8);
-    t->branch_count = (uint32_t)bs__sim_img_get(r, 4);
-    if (r->bad || t->id == 0 || t->id >= s->next_snap_id || (i > 0 && s->snaps[i - 1]->id >= t->id))
-      return BS_ECORRUPT;
-    int rc = get_tree_root(c, t, false);
+    int rc = get_tree_root(c, t, branches);
     if (rc != 0)
       return rc;
   }
-  n = (size_t)bs__sim_img_count(r, 4, 3 + 8 + 8 + 50);
+  return BS_OK;
+}
+
+/* Every tree the registry names is there (trees it does not name are
+ * orphans of a crash, which the core removes). */
+static int registry_matches(bs__sim_store *s, const bs__snapreg *reg) {
+  for (size_t i = 0; i < reg->nsnaps; i++)
+    if (!bs__sim_tree_by_id(s, false, reg->snaps[i].id, NULL))
+      return BS_ECORRUPT;
+  for (size_t i = 0; i < reg->nbranches; i++)
+    if (!bs__sim_tree_by_id(s, true, reg->branches[i].id, NULL))
+      return BS_ECORRUPT;
+  return BS_OK;
+}
+
+static int registry_v3(bs__sim_ld *c) {
+  bs__sim_rbuf *r = &c->r;
+  size_t len = (size_t)bs__sim_img_count(r, 4, 1);
+  const uint8_t *p = len ? bs__sim_img_take(r, len) : NULL;
   if (r->bad)
     return BS_ECORRUPT;
-  if (n && !(s->branches = bs__sim_calloc(n, sizeof(*s->branches))))
-    return BS_ENO_MEMORY;
-  for (size_t i = 0; i < n; i++) {
-    bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
-    if (!t)
-      return BS_ENO_MEMORY;
-    s->branches[s->nbranches++] = t;
-    if (!(t->name = get_tree_name(r)))
-      return BS_ECORRUPT;
-    t->id = bs__sim_img_get(r, 8);
-    t->created_ns = (int64_t)bs__sim_img_get(r, 8);
-    if (r->bad || (i > 0 && strcmp(s->branches[i - 1]->name, t->name) >= 0))
-      return BS_ECORRUPT;
-    int rc = get_tree_root(c, t, true);
-    if (rc != 0)
-      return rc;
-  }
-  /* Snapshot names unique; branch_count matches (check() verifies it too). */
-  char **names = bs__sim_calloc(s->nsnaps, sizeof(*names));
-  if (!names)
-    return BS_ENO_MEMORY;
-  for (size_t i = 0; i < s->nsnaps; i++)
-    names[i] = s->snaps[i]->name;
-  if (s->nsnaps > 1)
-    qsort(names, s->nsnaps, sizeof(*names), str_order);
-  int rc = BS_OK;
-  for (size_t i = 1; i < s->nsnaps; i++)
-    if (strcmp(names[i - 1], names[i]) == 0)
-      rc = BS_ECORRUPT;
-  free(names);
+  if (!len)
+    return BS_OK;
+  bs__snapreg reg;
+  int rc = bs__snapreg_decode(&reg, p, len);
+  if (rc != 0)
+    return rc == BS_ENO_MEMORY ? rc : BS_ECORRUPT;
+  rc = registry_matches(c->s, &reg);
+  bs__snapreg_free(&reg);
+  if (rc == 0)
+    rc = bs__sim_registry_save(c->s, p, len);
   return rc;
 }
 
+/* ---- version 2: names in the tree records (the sim kept its own registry) ------ */
+
+/* A version-2 image's snapshots and branches, made into the core's
+ * registry: ids, UUIDs, names and times as they were; branches get ids
+ * 1..n in name order (they had none). */
+static int trees_v2(bs__sim_ld *c, uint64_t next_snap_id) {
+  bs__sim_store *s = c->s;
+  bs__sim_rbuf *r = &c->r;
+  bs__snapreg reg;
+  bs__snapreg_init(&reg);
+  reg.next_id = next_snap_id;
+  int rc = BS_OK;
+  size_t n = (size_t)bs__sim_img_count(r, 4, 8 + 16 + 3 + 8 + 4 + 50);
+  if (r->bad)
+    rc = BS_ECORRUPT;
+  if (rc == 0 && n && !(reg.snaps = bs__sim_calloc(n, sizeof(*reg.snaps))))
+    rc = BS_ENO_MEMORY;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    bs_snapshot_info *si = &reg.snaps[reg.nsnaps++];
+    bs__sim_tree *t = new_tree(s, false, n);
+    if (!t) {
+      rc = BS_ENO_MEMORY;
+      break;
+    }
+    si->readonly = true;
+    t->id = si->id = bs__sim_img_get(r, 8);
+    const uint8_t *u = bs__sim_img_take(r, 16);
+    if (u)
+      memcpy(si->uuid, u, 16);
+    char *name = get_tree_name(r);
+    if (!name) {
+      rc = BS_ECORRUPT;
+      break;
+    }
+    snprintf(si->name, sizeof(si->name), "%s", name);
+    free(name);
+    si->created_ns = bs__sim_img_get(r, 8);
+    si->branch_count = (uint32_t)bs__sim_img_get(r, 4);
+    if (r->bad || t->id == 0 || t->id >= next_snap_id || (i > 0 && s->snaps[i - 1]->id >= t->id))
+      rc = BS_ECORRUPT;
+    if (rc == 0)
+      rc = get_tree_root(c, t, false);
+  }
+  n = rc == 0 ? (size_t)bs__sim_img_count(r, 4, 3 + 8 + 8 + 50) : 0;
+  if (rc == 0 && r->bad)
+    rc = BS_ECORRUPT;
+  if (rc == 0 && n && !(reg.branches = bs__sim_calloc(n, sizeof(*reg.branches))))
+    rc = BS_ENO_MEMORY;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    bs__branch_rec *b = &reg.branches[reg.nbranches++];
+    bs__sim_tree *t = new_tree(s, true, n);
+    char *name = get_tree_name(r);
+    if (!t || !name) {
+      free(name);
+      rc = t ? BS_ECORRUPT : BS_ENO_MEMORY;
+      break;
+    }
+    snprintf(b->name, sizeof(b->name), "%s", name);
+    free(name);
+    t->id = b->id = i + 1;
+    b->snapshot_id = bs__sim_img_get(r, 8);
+    (void)bs__sim_img_get(r, 8); /* the branch's creation time: the registry has none */
+    if (r->bad)
+      rc = BS_ECORRUPT;
+    if (rc == 0)
+      rc = get_tree_root(c, t, true);
+  }
+  reg.next_branch_id = reg.nbranches + 1;
+  /* Names unique and sorted, branch counts exact: the registry's own check. */
+  if (rc == 0 && bs__snapreg_check(&reg) != 0)
+    rc = BS_ECORRUPT;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (rc == 0 && (reg.nsnaps || reg.nbranches) && (rc = bs__snapreg_encode(&reg, &buf, &len)) == 0)
+    rc = bs__sim_registry_save(s, buf, len);
+  free(buf);
+  bs__snapreg_free(&reg);
+  return rc;
+}
+
+int bs__sim_img_trees(bs__sim_ld *c, uint32_t version, uint64_t next_snap_id) {
+  if (version == 2)
+    return trees_v2(c, next_snap_id);
+  int rc = trees_v3(c, false);
+  if (rc == 0)
+    rc = trees_v3(c, true);
+  if (rc == 0)
+    rc = registry_v3(c);
+  return rc;
+}

@@ -1,8 +1,8 @@
 /* Namespace operations: create, mkdir, unlink, rmdir, rename.  All are
  * metadata and durable at once.  Errors follow POSIX through the error
  * table: EISDIR/ENOTDIR are INVALID, ENOTEMPTY is EXISTS, a tree root (a
- * mount point) is BUSY, a read-only tree is PERMISSION, the reserved root
- * entry "/.bs" is INVALID and a rename between trees is CROSS_DEVICE. */
+ * mount point) is BUSY, a read-only tree is PERMISSION.  The rules of the
+ * store's namespace ("/.bs", trees) are the core's (src/ns.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,14 +105,10 @@ int bs__sim_rename(bs__sim_store *s, const char *from, const char *to) {
   if ((t.slash || from_slash) && f.node->kind != BS_KIND_DIR)
     return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: not a directory",
                          from_slash ? from : to);
-  if (t.reserved)
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "rename: %s: \"/.bs\" is reserved", to);
   if (t.virt != BS__SIM_V_NONE || t.pvirt != BS__SIM_V_NONE || t.tree->readonly)
     return bs_store_fail(&s->base, BS_EPERMISSION, 0, "rename: %s: read-only", to);
   if (!t.dir)
     return bs_store_fail(&s->base, BS_EBUSY, 0, "rename: %s: the root of a tree cannot be replaced", to);
-  if (t.tree != f.tree)
-    return bs_store_fail(&s->base, BS_ECROSS_DEVICE, 0, "rename: %s -> %s: different trees", from, to);
   bs__sim_inode *src = f.node, *dst = t.node;
   if (src->kind == BS_KIND_DIR)
     for (const bs__sim_inode *d = t.dir; d; d = d->parent)

@@ -1,61 +1,39 @@
-/* Path resolution over the store namespace:
+/* Path resolution over the backend namespace (backstore/backend.h; the
+ * core maps store paths onto it, src/ns.c):
  *
  *   /                       main tree (writable)
- *   /.bs                    virtual, read-only; not listed by readdir("/")
- *   /.bs/snapshots/<name>   root of a snapshot tree (read-only)
- *   /.bs/branches/<name>    root of a branch tree (writable)
+ *   /.bs                    where the trees are, read-only
+ *   /.bs/snap/<id>          root of snapshot tree <id> (read-only)
+ *   /.bs/branch/<id>        root of branch tree <id> (writable)
  *
  * Paths are absolute; empty components ("//") are skipped and a trailing "/"
- * sets loc.slash ("must be a directory", checked by lookups and the ops);
- * "." and ".." are rejected (INVALID): store paths are canonical, and a
- * ".." could otherwise climb out of a snapshot tree.  A path of 4096 bytes or
- * more, or a component over 255 bytes, is NAME_TOO_LONG.  Snapshot and branch
- * names are matched byte for byte; file names use the profile's order. */
+ * sets loc.slash ("must be a directory", checked by lookups and the ops).
+ * "." and ".." never come (the core refuses them).  A component over 255
+ * bytes is NAME_TOO_LONG, met where a kernel walk meets it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backstore/backend.h"
 #include "sim/sim_internal.h"
 
-bs__sim_tree *bs__sim_snap_by_name(bs__sim_store *s, const char *name, size_t nlen) {
-  for (size_t i = 0; i < s->nsnaps; i++) {
-    bs__sim_tree *t = s->snaps[i];
-    if (strlen(t->name) == nlen && memcmp(t->name, name, nlen) == 0)
-      return t;
-  }
-  return NULL;
-}
-
-/* A branch name to find, for bs__sim_search. */
-struct branch_key {
-  const bs__sim_store *s;
-  const char *name;
-  size_t nlen;
-};
-
-static int branch_cmp(const void *ctx, size_t i) {
-  const struct branch_key *k = ctx;
-  const char *m = k->s->branches[i]->name;
-  return bs__sim_bytes_cmp(m, strlen(m), k->name, k->nlen);
-}
-
-bs__sim_tree *bs__sim_branch_by_name(bs__sim_store *s, const char *name, size_t nlen, size_t *pos) {
-  const struct branch_key k = {s, name, nlen};
-  size_t at;
-  bool found = bs__sim_search(s->nbranches, branch_cmp, &k, &at);
-  if (pos)
-    *pos = at;
-  return found ? s->branches[at] : NULL;
-}
-
 static bool is(const char *c, size_t n, const char *lit) { return strlen(lit) == n && memcmp(c, lit, n) == 0; }
+
+/* The tree whose id is the decimal @c (@n bytes), or NULL. */
+static bs__sim_tree *tree_named(bs__sim_store *s, bool branches, const char *c, size_t n) {
+  uint64_t id = 0;
+  if (n == 0 || n > 19 || c[0] == '0')
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (c[i] < '0' || c[i] > '9')
+      return NULL;
+    id = id * 10 + (uint64_t)(c[i] - '0');
+  }
+  return bs__sim_tree_by_id(s, branches, id, NULL);
+}
 
 int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out) {
   memset(out, 0, sizeof(*out));
   size_t plen = strlen(path);
-  if (plen >= BS__SIM_PATH_MAX)
-    return bs_store_fail(&s->base, BS_ENAME_TOO_LONG, 0, "%s: path of %zu bytes is too long", op, plen);
-  if (path[0] != '/')
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: path must be absolute", op);
   /* Current position: an inode of a tree, or a virtual directory. */
   out->tree = &s->main;
   out->node = s->main.root;
@@ -79,8 +57,6 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
     if (n > BS__SIM_NAME_MAX)
       return bs_store_fail(&s->base, BS_ENAME_TOO_LONG, 0, "%s: %s: a component is %zu bytes (max %d)",
                            op, path, n, BS__SIM_NAME_MAX);
-    if (is(c, n, ".") || is(c, n, ".."))
-      return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: \".\" and \"..\" are not allowed", op, path);
     bs__sim_virt at = out->virt;
     bs__sim_inode *dir = out->node;
     bool at_root = at == BS__SIM_V_NONE && dir == s->main.root;
@@ -90,23 +66,19 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
     out->node = NULL;
     out->virt = BS__SIM_V_NONE;
     out->pvirt = at;
-    out->reserved = false;
     if (at == BS__SIM_V_NONE) {
       out->dir = dir;
       out->pvirt = BS__SIM_V_NONE;
-      if (at_root && bs__sim_name_cmp(s, c, n, BS__SIM_RESERVED, strlen(BS__SIM_RESERVED)) == 0) {
+      if (at_root && is(c, n, BS__SIM_RESERVED)) {
         out->virt = BS__SIM_V_BS;
-        out->reserved = true;
         out->tree = NULL;
         continue;
       }
       out->node = bs__sim_dir_find(s, dir, c, n, &out->pos);
     } else if (at == BS__SIM_V_BS) {
-      out->virt = is(c, n, "snapshots") ? BS__SIM_V_SNAPS : is(c, n, "branches") ? BS__SIM_V_BRANCHES
-                                                                                  : BS__SIM_V_NONE;
+      out->virt = is(c, n, "snap") ? BS__SIM_V_SNAPS : is(c, n, "branch") ? BS__SIM_V_BRANCHES : BS__SIM_V_NONE;
     } else {
-      bs__sim_tree *t = at == BS__SIM_V_SNAPS ? bs__sim_snap_by_name(s, c, n)
-                                              : bs__sim_branch_by_name(s, c, n, NULL);
+      bs__sim_tree *t = tree_named(s, at == BS__SIM_V_BRANCHES, c, n);
       if (t) {
         out->tree = t;
         out->node = t->root;
@@ -156,8 +128,6 @@ int bs__sim_lookup_mut(bs__sim_store *s, const char *op, const char *path, bool 
   int rc = bs__sim_lookup(s, op, path, out);
   if (rc != 0)
     return rc;
-  if (out->reserved && names)
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: \"/.bs\" is reserved", op, path);
   if (out->virt != BS__SIM_V_NONE || out->tree->readonly)
     return bs_store_fail(&s->base, BS_EPERMISSION, 0, "%s: %s: read-only", op, path);
   if (names && !out->dir)
@@ -170,8 +140,6 @@ int bs__sim_resolve_new(bs__sim_store *s, const char *op, const char *path, bs__
   int rc = bs__sim_resolve(s, op, path, out);
   if (rc != 0)
     return rc;
-  if (out->reserved)
-    return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: \"/.bs\" is reserved", op, path);
   if (out->virt != BS__SIM_V_NONE || out->pvirt != BS__SIM_V_NONE || out->tree->readonly)
     return bs_store_fail(&s->base, BS_EPERMISSION, 0, "%s: %s: read-only", op, path);
   if (out->node) /* mkdir "file/" too: EEXIST */

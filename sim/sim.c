@@ -1,9 +1,12 @@
 /* The "sim" backend: the ops table, store lifecycle and the sim-only extras
- * (deliberate bugs).  Every op advances the virtual clock once, after it ran,
- * by the profile's latency for its class; file times use the clock value at
- * the start of the op.  Pure observations (caps, probe_fs_type, usage,
+ * (deliberate bugs).  A primitive backend (backstore/backend.h): the core
+ * owns the store's rules.  Every public call advances the virtual clock once,
+ * after it ran, by the profile's latency for its class (op_done, which the
+ * core calls at the end of each); file times use the clock value at the
+ * start of the call.  Pure observations (caps, probe_fs_type, usage,
  * clock_ns, check) and power_loss do not advance the clock, so a checker
- * that looks more often does not change what it looks at. */
+ * that looks more often does not change what it looks at.  Every method
+ * holds the store's mutex: the core runs file calls at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +19,6 @@ void bs__sim_tree_free(bs__sim_store *s, bs__sim_tree *t, bool release) {
   if (!t)
     return;
   bs__sim_inode_free(s, t->root, release);
-  free(t->name);
   free(t);
 }
 
@@ -30,8 +32,10 @@ void bs__sim_store_free(bs__sim_store *s) {
     bs__sim_tree_free(s, s->branches[i], false);
   free(s->snaps);
   free(s->branches);
+  free(s->reg);
   bs__sim_blocks_free(&s->blk);
   free(s->scratch);
+  pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
@@ -41,11 +45,13 @@ int bs__sim_store_new(bs__sim_store **out, const bs__sim_profile *prof, uint64_t
   if (!s)
     return BS_ENO_MEMORY;
   s->base.ops = &bs__sim_ops;
+  pthread_mutex_init(&s->mu, NULL);
   s->prof = prof;
   int rc = bs_caps_for_type(&s->caps, prof->type);
   if (rc == 0)
     rc = bs__sim_blocks_init(&s->blk, nblocks);
   if (rc != 0) {
+    pthread_mutex_destroy(&s->mu);
     free(s);
     return rc;
   }
@@ -53,7 +59,6 @@ int bs__sim_store_new(bs__sim_store **out, const bs__sim_profile *prof, uint64_t
   uint64_t sm = seed;
   bs__rng_seed(&s->rng, bs__splitmix64(&sm));
   bs__rng_seed(&s->lat_rng, bs__splitmix64(&sm));
-  s->next_snap_id = 1;
   s->scratch = bs__sim_calloc((size_t)nblocks, sizeof(*s->scratch));
   s->main.root = bs__sim_inode_new(s, BS_KIND_DIR, 0755, s->clock_ns);
   if (!s->scratch || !s->main.root) {
@@ -61,7 +66,6 @@ int bs__sim_store_new(bs__sim_store **out, const bs__sim_profile *prof, uint64_t
     return BS_ENO_MEMORY;
   }
   s->main.root->ino = BS__SIM_ROOT_INO;
-  s->main.created_ns = s->clock_ns;
   s->next_ino = BS__SIM_FIRST_INO;
   *out = s;
   return BS_OK;
@@ -91,15 +95,17 @@ static int sim_open(bs_store **out, const bs_open_opts *opts, const char *inner)
 
 static void sim_close(bs_store *st) { bs__sim_store_free(bs__sim_cast(st)); }
 
-/* Run @call as one op of class @cls, then advance the clock. */
-#define OP(cls, call)                                                                     \
-  do {                                                                                    \
-    bs__sim_store *s = bs__sim_cast(st);                                                  \
-    s->op_bytes = 0;                                                                      \
-    int rc_ = (call);                                                                     \
-    bs__sim_tick(s, (cls), s->op_bytes);                                                  \
-    return rc_;                                                                           \
-  } while (0)
+/* Every method: the store's state under its mutex. */
+static bs__sim_store *take(bs_store *st) {
+  bs__sim_store *s = bs__sim_cast(st);
+  pthread_mutex_lock(&s->mu);
+  return s;
+}
+
+static int give(bs__sim_store *s, int rc) {
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
 
 static int sim_caps(bs_store *st, bs_caps *out) {
   *out = bs__sim_cast(st)->caps;
@@ -113,95 +119,191 @@ static int sim_probe(bs_store *st, const char *path, bs_fs_type *out) {
 }
 
 static int sim_usage(bs_store *st, bs_usage *out) {
-  const bs__sim_blocks *b = &bs__sim_cast(st)->blk;
+  bs__sim_store *s = take(st);
+  const bs__sim_blocks *b = &s->blk;
   out->block_size = BS__SIM_B;
   out->total_bytes = b->n * BS__SIM_B;
   out->used_bytes = b->used * BS__SIM_B;
   out->free_bytes = (b->n - b->used) * BS__SIM_B;
   out->shared_bytes = b->shared * BS__SIM_B;
-  return BS_OK;
+  return give(s, BS_OK);
 }
 
 static int sim_reflink(bs_store *st, const char *src, const char *dst) {
-  OP(BS__SIM_OP_REFLINK, bs__sim_reflink(s, src, dst));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_reflink(s, src, dst));
 }
+
 static int sim_create(bs_store *st, const char *path, uint32_t mode) {
-  OP(BS__SIM_OP_META, bs__sim_create(s, path, mode));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_create(s, path, mode));
 }
+
 static int sim_mkdir(bs_store *st, const char *path, uint32_t mode) {
-  OP(BS__SIM_OP_META, bs__sim_mkdir(s, path, mode));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_mkdir(s, path, mode));
 }
+
 static int sim_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
-  OP(BS__SIM_OP_WRITE, bs__sim_write(s, path, off, buf, len));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_write(s, path, off, buf, len));
 }
+
 static int sim_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
-  OP(BS__SIM_OP_READ, bs__sim_read(s, path, off, buf, len, nread));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_read(s, path, off, buf, len, nread));
 }
+
 static int sim_truncate(bs_store *st, const char *path, uint64_t size) {
-  OP(BS__SIM_OP_WRITE, bs__sim_truncate(s, path, size));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_truncate(s, path, size));
 }
-static int sim_unlink(bs_store *st, const char *path) { OP(BS__SIM_OP_META, bs__sim_unlink(s, path)); }
-static int sim_rmdir(bs_store *st, const char *path) { OP(BS__SIM_OP_META, bs__sim_rmdir(s, path)); }
+
+static int sim_unlink(bs_store *st, const char *path) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_unlink(s, path));
+}
+
+static int sim_rmdir(bs_store *st, const char *path) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_rmdir(s, path));
+}
+
 static int sim_rename(bs_store *st, const char *from, const char *to) {
-  OP(BS__SIM_OP_META, bs__sim_rename(s, from, to));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_rename(s, from, to));
 }
+
 static int sim_stat(bs_store *st, const char *path, bs_stat_info *out) {
-  OP(BS__SIM_OP_META, bs__sim_stat(s, path, out));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_stat(s, path, out));
 }
+
 static int sim_chmod(bs_store *st, const char *path, uint32_t mode) {
-  OP(BS__SIM_OP_META, bs__sim_chmod(s, path, mode));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_chmod(s, path, mode));
 }
+
 static int sim_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
-  OP(BS__SIM_OP_META, bs__sim_chown(s, path, uid, gid));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_chown(s, path, uid, gid));
 }
+
 static int sim_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
-  OP(BS__SIM_OP_META, bs__sim_utimens(s, path, atime_ns, mtime_ns));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_utimens(s, path, atime_ns, mtime_ns));
 }
+
 static int sim_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
-  OP(BS__SIM_OP_META, bs__sim_readdir(s, path, cb, ctx));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_readdir(s, path, cb, ctx));
 }
+
 static int sim_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
-  OP(BS__SIM_OP_META, bs__sim_setxattr(s, path, name, value, len));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_setxattr(s, path, name, value, len));
 }
+
 static int sim_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
-  OP(BS__SIM_OP_META, bs__sim_getxattr(s, path, name, buf, cap, len));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_getxattr(s, path, name, buf, cap, len));
 }
+
 static int sim_removexattr(bs_store *st, const char *path, const char *name) {
-  OP(BS__SIM_OP_META, bs__sim_removexattr(s, path, name));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_removexattr(s, path, name));
 }
+
 static int sim_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
-  OP(BS__SIM_OP_META, bs__sim_listxattr(s, path, cb, ctx));
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_listxattr(s, path, cb, ctx));
 }
-static int sim_sync(bs_store *st, const char *path) { OP(BS__SIM_OP_SYNC, bs__sim_sync(s, path)); }
-static int sim_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_snapshot_create(s, name, out));
+
+static int sim_sync(bs_store *st, const char *path) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_sync(s, path));
 }
-static int sim_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
-  OP(BS__SIM_OP_META, bs__sim_snapshot_list(s, out, count));
+
+/* ---- the tree and registry primitives (sim/snap.c) ---------------------- */
+
+static int sim_tree_method(bs_store *st, bs_tree_method *out) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_tree_method(s, out));
 }
-static int sim_snapshot_delete(bs_store *st, uint64_t id) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_snapshot_delete(s, id));
+
+static int sim_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
+                           uint8_t uuid[16]) {
+  (void)m; /* always native */
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_tree_create(s, kind, id, src_snapshot, uuid));
 }
-static int sim_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
-  OP(BS__SIM_OP_META, bs__sim_snapshot_mount_ro(s, id, path, cap));
+
+static int sim_tree_may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
+  (void)m;
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_tree_may_delete(s, kind, id));
 }
-static int sim_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_branch_create(s, snapshot_id, name));
+
+static int sim_tree_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
+  (void)m;
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_tree_delete(s, kind, id));
 }
-static int sim_branch_delete(bs_store *st, const char *name) {
-  OP(BS__SIM_OP_SNAPSHOT, bs__sim_branch_delete(s, name));
+
+static int sim_tree_list(bs_store *st, bs_tree_kind kind, int (*cb)(void *ctx, uint64_t id), void *ctx) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_tree_list(s, kind, cb, ctx));
 }
-static int sim_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
-  OP(BS__SIM_OP_META, bs__sim_branch_parent(s, name, snapshot_id));
+
+/* The registry is one value of the store: the core's exclusive lock on the
+ * store orders its changes, so there is nothing to lock here. */
+struct bs_registry {
+  int unused;
+};
+static struct bs_registry sim_registry;
+
+static int sim_registry_open(bs_store *st, bool change, bs_registry **out, uint8_t **buf, size_t *len) {
+  (void)change;
+  *out = &sim_registry;
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_registry_open(s, buf, len));
+}
+
+static int sim_registry_save(bs_store *st, bs_registry *r, const uint8_t *buf, size_t len, bool *landed) {
+  (void)r;
+  *landed = false;
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_registry_save(s, buf, len));
+}
+
+static void sim_registry_close(bs_store *st, bs_registry *r, bool failed) {
+  (void)st;
+  (void)r;
+  (void)failed;
+}
+
+/* One public call ended: the clock advances by its latency. */
+static void sim_op_done(bs_store *st, bs_op_class cls) {
+  bs__sim_store *s = take(st);
+  bs__sim_tick(s, (bs__sim_op_class)cls, s->op_bytes);
+  s->op_bytes = 0;
+  give(s, 0);
 }
 
 static int sim_power_loss(bs_store *st, bs_power_loss_mode mode) {
-  return bs__sim_power_loss(bs__sim_cast(st), mode);
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_power_loss(s, mode));
 }
-static int sim_check(bs_store *st) { return bs__sim_check(bs__sim_cast(st)); }
+
+static int sim_check(bs_store *st) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_check(s));
+}
+
 static int sim_clock(bs_store *st, int64_t *out) {
-  *out = bs__sim_cast(st)->clock_ns;
-  return BS_OK;
+  bs__sim_store *s = take(st);
+  *out = s->clock_ns;
+  return give(s, BS_OK);
 }
 
 const bs_backend_ops bs__sim_ops = {
@@ -230,17 +332,19 @@ const bs_backend_ops bs__sim_ops = {
   .removexattr = sim_removexattr,
   .listxattr = sim_listxattr,
   .sync = sim_sync,
-  .snapshot_create = sim_snapshot_create,
-  .snapshot_list = sim_snapshot_list,
-  .snapshot_delete = sim_snapshot_delete,
-  .snapshot_mount_ro = sim_snapshot_mount_ro,
-  .branch_create = sim_branch_create,
-  .branch_delete = sim_branch_delete,
-  .branch_parent = sim_branch_parent,
   .power_loss = sim_power_loss,
   .check = sim_check,
   .clock_ns = sim_clock,
   .chown = sim_chown,
+  .tree_method = sim_tree_method,
+  .tree_create = sim_tree_create,
+  .tree_may_delete = sim_tree_may_delete,
+  .tree_delete = sim_tree_delete,
+  .tree_list = sim_tree_list,
+  .registry_open = sim_registry_open,
+  .registry_save = sim_registry_save,
+  .registry_close = sim_registry_close,
+  .op_done = sim_op_done,
 };
 
 bool bs_sim_is_sim(const bs_store *st) { return st && st->ops == &bs__sim_ops; }

@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
+#include "backstore/backend.h"
 #include "backstore/sim.h"
 #include "src/rng.h"
 
@@ -137,14 +140,13 @@ struct bs__sim_inode {
   bs__sim_emap dur;
 };
 
+/* A tree: the main one, or a snapshot or branch tree the core made
+ * (backstore/backend.h tree primitives); their names, UUIDs and references
+ * are the core's registry, which the sim keeps as bytes (reg below). */
 typedef struct bs__sim_tree {
   bs__sim_inode *root;
   bool readonly;     /* snapshots */
-  char *name;        /* NULL for the main tree */
-  uint64_t id;       /* snapshot: its id; branch: the snapshot it came from */
-  uint8_t uuid[16];  /* snapshots */
-  int64_t created_ns;
-  uint32_t branch_count; /* snapshots: branches depending on it */
+  uint64_t id;       /* the core's id of the snapshot or branch; 0 for the main tree */
 } bs__sim_tree;
 
 typedef struct bs__sim_blocks {
@@ -167,22 +169,26 @@ typedef struct bs__sim_store {
   bs__rng rng;                     /* choices: uuids, torn writes */
   bs__rng lat_rng;                 /* latency jitter only */
   uint64_t next_ino;
-  uint64_t next_snap_id;
   bs__sim_tree main;
   bs__sim_tree **snaps;            /* sorted by id */
   size_t nsnaps;
-  bs__sim_tree **branches;         /* sorted by name bytes */
+  bs__sim_tree **branches;         /* sorted by id */
   size_t nbranches;
+  uint8_t *reg;                    /* the core's registry bytes (NULL: none yet) */
+  size_t reglen;
   uint32_t *scratch;               /* check(): expected refcounts, blk.n entries */
-  uint64_t op_bytes;               /* bytes the current op moved (latency model) */
+  uint64_t op_bytes;               /* bytes the current call moved (latency model) */
+  /* The core lets file calls run at once (a shared lock): the sim's state
+   * is one structure, so each of its methods holds this. */
+  pthread_mutex_t mu;
 } bs__sim_store;
 
 /* Where a path leads (sim/path.c). */
 typedef enum bs__sim_virt {
   BS__SIM_V_NONE = 0,
   BS__SIM_V_BS,        /* /.bs */
-  BS__SIM_V_SNAPS,     /* /.bs/snapshots */
-  BS__SIM_V_BRANCHES,  /* /.bs/branches */
+  BS__SIM_V_SNAPS,     /* /.bs/snap: the snapshot trees */
+  BS__SIM_V_BRANCHES,  /* /.bs/branch: the branch trees */
 } bs__sim_virt;
 
 typedef struct bs__sim_loc {
@@ -194,7 +200,6 @@ typedef struct bs__sim_loc {
   size_t pos;           /* index of node in dir, or where it would be inserted */
   const char *name;     /* last component, pointing into the path */
   size_t nlen;
-  bool reserved;        /* the path is the reserved root entry "/.bs" */
   bool slash;           /* a '/' follows the last component: it must be a directory */
 } bs__sim_loc;
 
@@ -299,8 +304,9 @@ int bs__sim_lookup_mut(bs__sim_store *s, const char *op, const char *path, bool 
                        bs__sim_loc *out);
 /* A name that does not exist yet, in a writable directory. */
 int bs__sim_resolve_new(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out);
-bs__sim_tree *bs__sim_snap_by_name(bs__sim_store *s, const char *name, size_t nlen);
-bs__sim_tree *bs__sim_branch_by_name(bs__sim_store *s, const char *name, size_t nlen, size_t *pos);
+/* The snapshot (@branches false) or branch tree @id, or NULL; *@pos (may be
+ * NULL) gets its index, or where it would be inserted. */
+bs__sim_tree *bs__sim_tree_by_id(bs__sim_store *s, bool branches, uint64_t id, size_t *pos);
 
 /* ---- inodes (sim/inode.c) -------------------------------------------------- */
 bs__sim_inode *bs__sim_inode_new(bs__sim_store *s, bs_file_kind kind, uint32_t mode, int64_t now);
@@ -371,14 +377,15 @@ int bs__sim_reflink(bs__sim_store *s, const char *src, const char *dst);
 /* sim/crash.c */
 int bs__sim_sync(bs__sim_store *s, const char *path);
 int bs__sim_power_loss(bs__sim_store *s, bs_power_loss_mode mode);
-/* sim/snap.c */
-int bs__sim_snapshot_create(bs__sim_store *s, const char *name, bs_snapshot_info *out);
-int bs__sim_snapshot_list(bs__sim_store *s, bs_snapshot_info **out, size_t *count);
-int bs__sim_snapshot_delete(bs__sim_store *s, uint64_t id);
-int bs__sim_snapshot_mount_ro(bs__sim_store *s, uint64_t id, char *path, size_t cap);
-int bs__sim_branch_create(bs__sim_store *s, uint64_t snapshot_id, const char *name);
-int bs__sim_branch_delete(bs__sim_store *s, const char *name);
-int bs__sim_branch_parent(bs__sim_store *s, const char *name, uint64_t *snapshot_id);
+/* sim/snap.c: the tree and registry primitives (backstore/backend.h) */
+int bs__sim_tree_method(bs__sim_store *s, bs_tree_method *out);
+int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
+                        uint8_t uuid[16]);
+int bs__sim_tree_may_delete(bs__sim_store *s, bs_tree_kind kind, uint64_t id);
+int bs__sim_tree_delete(bs__sim_store *s, bs_tree_kind kind, uint64_t id);
+int bs__sim_tree_list(bs__sim_store *s, bs_tree_kind kind, int (*cb)(void *ctx, uint64_t id), void *ctx);
+int bs__sim_registry_open(bs__sim_store *s, uint8_t **buf, size_t *len);
+int bs__sim_registry_save(bs__sim_store *s, const uint8_t *buf, size_t len);
 /* sim/check.c */
 int bs__sim_check(bs__sim_store *s);
 /* Walk every map of every tree, adding expected references into @exp (n entries).

@@ -1,6 +1,6 @@
 /* fsync(2) of the directory that holds a host file, after a rename into it:
  * shared by the sim's image save (sim/image.c) and the files the lab writes
- * (src/labfile.c). */
+ * (lab/labfile.c). */
 #ifndef BS_DIRSYNC_H
 #define BS_DIRSYNC_H
 

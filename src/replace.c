@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "src/store_internal.h"
 
 /* Names tried for the temporary file before giving up with EXISTS: more
  * than this many leftovers of crashed replacements of one name is a store
@@ -125,9 +126,9 @@ static int write_tmp(bs_store *st, target *t, uint32_t mode, bs_source_cb src, v
  * became of the temporary file @tmp (NULL: none was made).  The cleanup's
  * own calls clear the message, so it is kept first. */
 static int fail_after(bs_store *st, int rc, const char *path, const char *tmp) {
-  char why[sizeof(st->last_msg)];
-  int os = st->last_os_errno;
-  snprintf(why, sizeof(why), "%s", st->last_msg);
+  char why[256];
+  int os = bs_last_os_errno(st);
+  snprintf(why, sizeof(why), "%s", bs_last_message(st));
   int urc = tmp ? bs_unlink(st, tmp) : 0;
   if (urc != 0)
     return bs_store_fail(st, rc, os, "replace: %s: %s; and the temporary file %s is left (%s)", path,
@@ -153,9 +154,9 @@ static int replace(bs_store *st, const char *path, uint32_t mode, bs_source_cb s
   /* Past the rename nothing can be undone: the new content is in place. */
   rc = bs_sync(st, t.dir);
   if (rc != 0) {
-    char why[sizeof(st->last_msg)];
-    snprintf(why, sizeof(why), "%s", st->last_msg);
-    bs_store_fail(st, rc, st->last_os_errno,
+    char why[256];
+    snprintf(why, sizeof(why), "%s", bs_last_message(st));
+    bs_store_fail(st, rc, bs_last_os_errno(st),
                   "replace: %s: replaced, but syncing its directory failed, so the replacement may "
                   "not survive a crash: %.120s", path, why);
   }
@@ -170,11 +171,12 @@ int bs_replace(bs_store *st, const char *path, uint32_t mode, bs_source_cb src, 
                          path ? path : "NULL");
   if (!src)
     return bs_store_fail(st, BS_EINVALID, 0, "replace: NULL source");
-  /* One lock for the whole sequence: other threads of this store see the
-   * old file or the new one, never the temporary one or a half-done step. */
-  pthread_mutex_lock(&st->lock);
+  /* One exclusive lock for the whole sequence: other threads of this store
+   * see the old file or the new one, never the temporary one or a half-done
+   * step.  The calls inside take it again as the holder (src/store.c). */
+  bool took = bs__store_enter(st, true);
   bs_store_clear_error(st);
   int rc = replace(st, path, mode, src, ctx);
-  pthread_mutex_unlock(&st->lock);
+  bs__store_leave(st, took);
   return rc;
 }

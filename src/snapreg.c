@@ -72,9 +72,6 @@ const bs__branch_rec *bs__snapreg_find_branch(const bs__snapreg *r, const char *
 
 int bs__snapreg_add(bs__snapreg *r, const char *name, const uint8_t uuid[16], uint64_t created_ns,
                     bs_snapshot_info *out) {
-  int rc = bs_name_validate(name);
-  if (rc != 0)
-    return rc;
   if (bs__snapreg_find_name(r, name))
     return BS_EEXISTS;
   if (r->nsnaps >= BS__SNAPREG_MAX || r->next_id == UINT64_MAX)
@@ -107,9 +104,6 @@ int bs__snapreg_remove(bs__snapreg *r, uint64_t id) {
 }
 
 int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *name, bs__branch_rec *out) {
-  int rc = bs_name_validate(name);
-  if (rc != 0)
-    return rc;
   size_t si = snap_index(r, snapshot_id);
   if (si == SIZE_MAX)
     return BS_ENOT_FOUND;

@@ -1,16 +1,12 @@
 /* The snapshot registry (docs/snapshots.md): snapshot id <-> UUID <-> name,
  * the branches and the reference each holds on its snapshot.
  *
- * A pure value: no I/O, no locking.  The host backends (real/host_snap.c,
- * for Linux and darwin) keep one, read from <root>/.bs/registry and written
- * back atomically under a file lock, and take every rule of the API from it.
- * The sim does not: its snapshots live in its inode tables and image
- * (sim/snap.c), so it applies the same rules itself (it shares the UUID
- * maker); the suites that run one body over the sim and the real volumes
- * (test_snapshot_api, test_snapshot_model against a reference model) check
- * that both answer EXISTS, BUSY and NOT_FOUND alike.  Snapshot ids count up from 1 and
- * are never reused (next_id only grows), branch ids the same; the on-disk
- * trees are named by id, never by the user's name. */
+ * A pure value: no I/O, no locking.  The core (src/snapshot.c) keeps one for
+ * every primitive backend, read and saved through the backend's registry
+ * primitives (a file under <root>/.bs on a real store, a blob of the sim's
+ * image), and takes every rule of the API from it.  Snapshot ids count up
+ * from 1 and are never reused (next_id only grows), branch ids the same;
+ * the trees are named by id, never by the user's name. */
 #ifndef BS_SNAPREG_H
 #define BS_SNAPREG_H
 
@@ -44,15 +40,16 @@ const bs_snapshot_info *bs__snapreg_find_id(const bs__snapreg *r, uint64_t id);
 const bs_snapshot_info *bs__snapreg_find_name(const bs__snapreg *r, const char *name);
 const bs__branch_rec *bs__snapreg_find_branch(const bs__snapreg *r, const char *name);
 
-/* Record snapshot @name with id r->next_id.  BS_EINVALID / BS_ENAME_TOO_LONG
- * for a bad name, BS_EEXISTS for a taken one, BS_ENO_SPACE past
+/* Record snapshot @name (a valid name: the API checks names, src/snapapi.c)
+ * with id r->next_id.  BS_EEXISTS for a taken name, BS_ENO_SPACE past
  * BS__SNAPREG_MAX, BS_ENO_MEMORY.  @out (may be NULL) gets the record. */
 int bs__snapreg_add(bs__snapreg *r, const char *name, const uint8_t uuid[16], uint64_t created_ns,
                     bs_snapshot_info *out);
 /* Forget snapshot @id: BS_ENOT_FOUND, or BS_EBUSY while a branch holds it. */
 int bs__snapreg_remove(bs__snapreg *r, uint64_t id);
-/* Record branch @name of snapshot @snapshot_id with id r->next_branch_id,
- * taking a reference: BS_ENOT_FOUND (snapshot), BS_EEXISTS, BS_EINVALID... */
+/* Record branch @name (valid, as above) of snapshot @snapshot_id with id
+ * r->next_branch_id, taking a reference: BS_ENOT_FOUND (snapshot),
+ * BS_EEXISTS, BS_ENO_SPACE, BS_ENO_MEMORY. */
 int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *name, bs__branch_rec *out);
 /* Forget branch @name and drop its reference: BS_ENOT_FOUND.  @out (may be
  * NULL) gets the record it had. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "backstore/sim.h"
-#include "backstore/trace.h"
+#include "lab/trace.h"
 #include "backstore/wire.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/cli.h"

@@ -398,7 +398,7 @@ static void darwin_make_os_checks_its_tables(void **state) {
                         .volume_caps = sys->volume_caps, .clonefile = sys->clonefile};
   assert_bs_ok(bs__darwin_make_os(&os, &bare, &borrowed));
   uint8_t uuid[16];
-  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_NATIVE, BS__HOST_PATH("/"), BS__HOST_PATH("/.bs-t"), uuid), -EOPNOTSUPP);
+  assert_int_equal(os->snap_create(os->ctx, BS_TREE_NATIVE, BS__HOST_PATH("/"), BS__HOST_PATH("/.bs-t"), uuid), -EOPNOTSUPP);
   assert_non_null(strstr(os->last_detail(os->ctx), "no fs_snapshot calls"));
   bs__apfs_snap *list = NULL;
   size_t n = 0;

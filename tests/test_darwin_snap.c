@@ -139,7 +139,7 @@ static void native_snapshot_needs_the_volume_root(void **state) {
   assert_bs_ok(bs_mkdir(st, "/sub/.bs", 0700));
   uint8_t uuid[16];
   memset(uuid, 0xaa, sizeof(uuid));
-  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_NATIVE, BS__HOST_PATH("/sub"), BS__HOST_PATH("/sub/.bs/t"), uuid), -EOPNOTSUPP);
+  assert_int_equal(os->snap_create(os->ctx, BS_TREE_NATIVE, BS__HOST_PATH("/sub"), BS__HOST_PATH("/sub/.bs/t"), uuid), -EOPNOTSUPP);
   if (!strstr(detail(st), "root of its volume") || !strstr(detail(st), "mounted at /"))
     fail_msg("detail: %s", detail(st));
   uint8_t zero[16] = {0};
@@ -269,7 +269,7 @@ static void orphan_native_snapshot_is_reconciled(void **state) {
   uint64_t id = snap(st, "kept");
   const bs_host_os *os = os_of(st);
   uint8_t uuid[16];
-  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_NATIVE, BS__HOST_PATH("/"), BS__HOST_PATH("/.bs/snap/77"), uuid), 0);
+  assert_int_equal(os->snap_create(os->ctx, BS_TREE_NATIVE, BS__HOST_PATH("/"), BS__HOST_PATH("/.bs/snap/77"), uuid), 0);
   assert_int_equal(volume_snapshots(st, NULL), 2);
   assert_int_equal(bs_darwin_fake_mount_count(st), 2);
   assert_bs_ok(bs_branch_create(st, id, "br")); /* any change reconciles first */
@@ -464,22 +464,22 @@ static void seam_members_keep_their_contracts(void **state) {
   /* A destination that exists is EEXIST, and is not touched. */
   bs_test_put(st, "/r/x", 10, 1);
   assert_bs_ok(bs_mkdir(st, "/r/.bs/t", 0755));
-  assert_int_equal(os->branch_create(os->ctx, BS__SNAP_REFLINK, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/t")), -EEXIST);
+  assert_int_equal(os->branch_create(os->ctx, BS_TREE_REFLINK, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/t")), -EEXIST);
   uint8_t uuid[16];
-  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_REFLINK, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/t"), uuid), -EEXIST);
+  assert_int_equal(os->snap_create(os->ctx, BS_TREE_REFLINK, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/t"), uuid), -EEXIST);
   assert_int_equal(os->stat(os->ctx, BS__HOST_PATH("/r/.bs/t"), &si), 0);
   /* A reflink-method tree: no UUID from the filesystem, .bs left out. */
   memset(uuid, 1, sizeof(uuid));
-  assert_int_equal(os->snap_create(os->ctx, BS__SNAP_REFLINK, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/u"), uuid), 0);
+  assert_int_equal(os->snap_create(os->ctx, BS_TREE_REFLINK, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/u"), uuid), 0);
   uint8_t zero[16] = {0};
   assert_memory_equal(uuid, zero, 16);
   char listing[BS_TEST_LISTING_MAX];
   bs_test_listing(st, "/r/.bs/u", listing);
   assert_string_equal(listing, ".bs2;x;"); /* only ".bs" itself is left out */
-  assert_int_equal(os->tree_delete(os->ctx, BS__SNAP_REFLINK, BS__HOST_PATH("/r/.bs/u")), 0);
-  assert_int_equal(os->tree_delete(os->ctx, BS__SNAP_NATIVE, BS__HOST_PATH("/r/.bs/u")), 0); /* gone: fine */
+  assert_int_equal(os->tree_delete(os->ctx, BS_TREE_REFLINK, BS__HOST_PATH("/r/.bs/u")), 0);
+  assert_int_equal(os->tree_delete(os->ctx, BS_TREE_NATIVE, BS__HOST_PATH("/r/.bs/u")), 0); /* gone: fine */
   assert_int_equal(os->stat(os->ctx, BS__HOST_PATH("/r/.bs/u"), &si), -ENOENT);
-  assert_int_equal(os->snap_create(os->ctx, (bs__snap_method)9, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/v"), uuid), -EINVAL);
+  assert_int_equal(os->snap_create(os->ctx, (bs_tree_method)9, BS__HOST_PATH("/r"), BS__HOST_PATH("/r/.bs/v"), uuid), -EINVAL);
   bs_close(st);
 }
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backstore/diff.h"
+#include "lab/diff.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/cli.h"
 #include "tests/support/volume.h"

@@ -36,7 +36,7 @@ static void loop_body(bs_store *st, const bs_target *t, void *ctx) {
 
 static void leak_reflink_delete_loop(void **state) {
   (void)state;
-  bs_test_each_target(bs_want_reflink, loop_body, NULL, bs_test_seed());
+  bs_test_each_sim_profile(bs_want_reflink, loop_body, NULL, bs_test_seed());
 }
 
 int main(void) {

@@ -122,8 +122,8 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   uint8_t u1[16], u2[16], ur[16];
   at(s1, root, ".bs/snap/1");
   at(s2, root, ".bs/snap/2");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s1), u1), 0);
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s2), u2), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s1), u1), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s2), u2), 0);
   assert_false(zero_uuid(u1));
   assert_memory_not_equal(u1, u2, 16);
   int fd = open(root, O_RDONLY | O_DIRECTORY);
@@ -150,7 +150,7 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   at(p, s2, ".bs/snap/1");
   assert_false(exists(p));
   assert_read_only(s1, "top");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s1), u1), -EEXIST);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(s1), u1), -EEXIST);
 
   /* The live tree goes on; the snapshot does not follow. */
   at(p, root, "top");
@@ -162,10 +162,10 @@ static void btrfs_snapshot_is_read_only_subvolume_without_bs(void **state) {
   assert_memory_equal(got, "top\n", 4);
   free(got);
 
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(s1)), 0);
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(s2)), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS_TREE_NATIVE, BS__HOST_PATH(s1)), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS_TREE_NATIVE, BS__HOST_PATH(s2)), 0);
   assert_false(exists(s1) || exists(s2));
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(s1)), -ENOENT);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS_TREE_NATIVE, BS__HOST_PATH(s1)), -ENOENT);
   assert_int_equal(bs__linux_remove_tree(root, false), 0);
 }
 
@@ -179,9 +179,9 @@ static void native_needs_a_subvolume_root(void **state) {
   snprintf(plain, sizeof(plain), "%.4000s/plain-%u", v->mnt, (unsigned)getpid());
   assert_int_equal(mkdir(plain, 0755), 0);
   at(dst, plain, "snap");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(plain), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(plain), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
   assert_false(exists(dst));
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(plain), BS__HOST_PATH(dst)), -EOPNOTSUPP);
+  assert_int_equal(bs__linux_branch_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(plain), BS__HOST_PATH(dst)), -EOPNOTSUPP);
   /* reserve on a plain directory makes a plain 0700 .bs. */
   at(p, plain, ".bs");
   assert_int_equal(bs__linux_reserve(NULL, BS__HOST_PATH(plain), BS__HOST_PATH(p)), 0);
@@ -197,7 +197,7 @@ static void native_needs_a_subvolume_root(void **state) {
   at(p, root, ".bs");
   assert_int_equal(mkdir(p, 0700), 0);
   at(dst, root, ".bs/s");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
   assert_false(exists(dst));
   assert_int_equal(bs__linux_remove_tree(root, false), 0);
 
@@ -206,13 +206,13 @@ static void native_needs_a_subvolume_root(void **state) {
   for (int i = 0; i < 3; i++) {
     fresh_root(others[i], root);
     at(dst, root, ".bs/snap/1");
-    assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
+    assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
     assert_false(exists(dst));
     if (i > 0) {
-      assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_REFLINK, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
+      assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_REFLINK, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EOPNOTSUPP);
       assert_false(exists(dst));
     }
-    assert_int_equal(bs__linux_snap_create(NULL, (bs__snap_method)99, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EINVAL);
+    assert_int_equal(bs__linux_snap_create(NULL, (bs_tree_method)99, BS__HOST_PATH(root), BS__HOST_PATH(dst), u), -EINVAL);
     assert_int_equal(bs__linux_remove_tree(root, false), 0);
   }
 }
@@ -224,14 +224,14 @@ static void btrfs_branch_is_writable_and_independent(void **state) {
   bs_test_fill_tree(root);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   at(p, root, ".bs/branch");
   assert_int_equal(mkdir(p, 0700), 0);
   at(br, root, ".bs/branch/b1");
   at(br2, root, ".bs/branch/b2");
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br)), 0);
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br2)), 0);
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br2)), -EEXIST);
+  assert_int_equal(bs__linux_branch_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br)), 0);
+  assert_int_equal(bs__linux_branch_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br2)), 0);
+  assert_int_equal(bs__linux_branch_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(snap), BS__HOST_PATH(br2)), -EEXIST);
   for (size_t k = 0; k < BS_TEST_TREE_ENTRIES; k++)
     bs_test_same_entry(snap, br, bs_test_tree_entries[k]);
   at(p, br, ".bs");
@@ -252,7 +252,7 @@ static void btrfs_branch_is_writable_and_independent(void **state) {
     at(p, others[i], "a/new");
     assert_false(exists(p));
   }
-  assert_int_equal(bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(br)), 0);
+  assert_int_equal(bs__linux_tree_delete(NULL, BS_TREE_NATIVE, BS__HOST_PATH(br)), 0);
   assert_false(exists(br));
   at(p, snap, "top");
   assert_true(exists(p)); /* the snapshot outlives its branch */
@@ -273,7 +273,7 @@ static uint64_t free_bytes(const char *path) {
 
 /* The space a big file holds once only the snapshot has it comes back when
  * the snapshot is deleted, and is visible as soon as delete returns. */
-static void delete_releases_space(const char *fs, bs__snap_method m, size_t big) {
+static void delete_releases_space(const char *fs, bs_tree_method m, size_t big) {
   char root[4096], snap[4300], p[4300];
   fresh_root(fs, root);
   at(p, root, "big");
@@ -301,9 +301,9 @@ static void delete_releases_space(const char *fs, bs__snap_method m, size_t big)
 
 static void delete_waits_until_the_space_is_free(void **state) {
   (void)state;
-  delete_releases_space("btrfs", BS__SNAP_NATIVE, 96 * MIB);
-  delete_releases_space("xfs", BS__SNAP_REFLINK, 96 * MIB);
-  delete_releases_space("ext4", BS__SNAP_COPY, 48 * MIB);
+  delete_releases_space("btrfs", BS_TREE_NATIVE, 96 * MIB);
+  delete_releases_space("xfs", BS_TREE_REFLINK, 96 * MIB);
+  delete_releases_space("ext4", BS_TREE_COPY, 48 * MIB);
 }
 
 /* ---- reflink and copy trees ------------------------------------------------------ */
@@ -320,7 +320,7 @@ static void assert_tree_immutable(const char *snap, bool want) {
 
 /* A snapshot by @m on @fs: a full copy but for .bs, read-only, every entry
  * immutable; a branch of it: the same, writable. */
-static void tree_snapshot_and_branch(const char *fs, bs__snap_method m, bool shares) {
+static void tree_snapshot_and_branch(const char *fs, bs_tree_method m, bool shares) {
   char root[4096], snap[4300], br[4300], p[4300];
   fresh_root(fs, root);
   bs_test_fill_tree(root);
@@ -381,15 +381,15 @@ static void tree_snapshot_and_branch(const char *fs, bs__snap_method m, bool sha
 
 static void xfs_reflink_tree_shares_extents_and_is_immutable(void **state) {
   (void)state;
-  tree_snapshot_and_branch("xfs", BS__SNAP_REFLINK, true);
-  tree_snapshot_and_branch("btrfs", BS__SNAP_REFLINK, true);
+  tree_snapshot_and_branch("xfs", BS_TREE_REFLINK, true);
+  tree_snapshot_and_branch("btrfs", BS_TREE_REFLINK, true);
 }
 
 static void copy_tree_on_ext4_tmpfs_shares_nothing(void **state) {
   (void)state;
-  tree_snapshot_and_branch("ext4", BS__SNAP_COPY, false);
-  tree_snapshot_and_branch("tmpfs", BS__SNAP_COPY, false);
-  tree_snapshot_and_branch("btrfs", BS__SNAP_COPY, false); /* a byte copy even where it could share */
+  tree_snapshot_and_branch("ext4", BS_TREE_COPY, false);
+  tree_snapshot_and_branch("tmpfs", BS_TREE_COPY, false);
+  tree_snapshot_and_branch("btrfs", BS_TREE_COPY, false); /* a byte copy even where it could share */
 }
 
 static void copy_keeps_holes(void **state) {
@@ -403,7 +403,7 @@ static void copy_keeps_holes(void **state) {
   close(fd);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_COPY, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_COPY, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   at(p, snap, "sparse");
   struct stat sb;
   assert_int_equal(stat(p, &sb), 0);
@@ -426,27 +426,27 @@ static void fault_mid_tree_leaves_nothing(void **state) {
   (void)state;
   static const struct {
     const char *fs;
-    bs__snap_method m;
+    bs_tree_method m;
     bool branch;
     const char *point;
     int nth, err;
   } faults[] = {
-    {"btrfs", BS__SNAP_NATIVE, false, "bs/real/snap_create", 1, ENOSPC},
-    {"btrfs", BS__SNAP_NATIVE, false, "bs/real/subvol_info", 1, EIO}, /* the UUID */
-    {"btrfs", BS__SNAP_NATIVE, true, "bs/real/snap_create", 1, EDQUOT},
-    {"btrfs", BS__SNAP_NATIVE, true, "bs/real/unlink", 1, EIO}, /* the .bs placeholder */
-    {"btrfs", BS__SNAP_NATIVE, true, "bs/real/utimens", 1, EIO},
-    {"xfs", BS__SNAP_REFLINK, false, "bs/real/ficlone", 3, ENOSPC},
-    {"xfs", BS__SNAP_REFLINK, false, "bs/real/setflags", 6, EIO},
-    {"xfs", BS__SNAP_REFLINK, false, "bs/real/mkdir", 3, ENOSPC},
-    {"xfs", BS__SNAP_REFLINK, false, "bs/real/symlink", 1, EIO},
-    {"xfs", BS__SNAP_REFLINK, false, "bs/real/mknod", 2, EIO},
-    {"xfs", BS__SNAP_REFLINK, true, "bs/real/ficlone", 2, ENOSPC},
-    {"ext4", BS__SNAP_COPY, false, "bs/real/write", 2, ENOSPC},
-    {"ext4", BS__SNAP_COPY, false, "bs/real/read", 3, EIO},
-    {"ext4", BS__SNAP_COPY, false, "bs/real/setxattr", 1, ENOSPC},
-    {"tmpfs", BS__SNAP_COPY, false, "bs/real/setflags", 4, EIO},
-    {"tmpfs", BS__SNAP_COPY, true, "bs/real/chmod", 3, EIO},
+    {"btrfs", BS_TREE_NATIVE, false, "bs/real/snap_create", 1, ENOSPC},
+    {"btrfs", BS_TREE_NATIVE, false, "bs/real/subvol_info", 1, EIO}, /* the UUID */
+    {"btrfs", BS_TREE_NATIVE, true, "bs/real/snap_create", 1, EDQUOT},
+    {"btrfs", BS_TREE_NATIVE, true, "bs/real/unlink", 1, EIO}, /* the .bs placeholder */
+    {"btrfs", BS_TREE_NATIVE, true, "bs/real/utimens", 1, EIO},
+    {"xfs", BS_TREE_REFLINK, false, "bs/real/ficlone", 3, ENOSPC},
+    {"xfs", BS_TREE_REFLINK, false, "bs/real/setflags", 6, EIO},
+    {"xfs", BS_TREE_REFLINK, false, "bs/real/mkdir", 3, ENOSPC},
+    {"xfs", BS_TREE_REFLINK, false, "bs/real/symlink", 1, EIO},
+    {"xfs", BS_TREE_REFLINK, false, "bs/real/mknod", 2, EIO},
+    {"xfs", BS_TREE_REFLINK, true, "bs/real/ficlone", 2, ENOSPC},
+    {"ext4", BS_TREE_COPY, false, "bs/real/write", 2, ENOSPC},
+    {"ext4", BS_TREE_COPY, false, "bs/real/read", 3, EIO},
+    {"ext4", BS_TREE_COPY, false, "bs/real/setxattr", 1, ENOSPC},
+    {"tmpfs", BS_TREE_COPY, false, "bs/real/setflags", 4, EIO},
+    {"tmpfs", BS_TREE_COPY, true, "bs/real/chmod", 3, EIO},
   };
   for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
     char root[4096], snap[4300], dst[4300], p[4300];
@@ -486,16 +486,16 @@ static void fault_in_delete_is_reported_and_retried(void **state) {
   (void)state;
   static const struct {
     const char *fs;
-    bs__snap_method m;
+    bs_tree_method m;
     const char *point;
     int nth, err;
   } faults[] = {
-    {"btrfs", BS__SNAP_NATIVE, "bs/real/snap_destroy", 1, EIO},
-    {"btrfs", BS__SNAP_NATIVE, "bs/real/tree_search", 2, EIO}, /* the cleaner wait */
-    {"btrfs", BS__SNAP_NATIVE, "bs/real/tree_search", 1, EIO}, /* nested subvolumes? */
-    {"xfs", BS__SNAP_REFLINK, "bs/real/setflags", 3, EIO},
-    {"xfs", BS__SNAP_REFLINK, "bs/real/unlink", 2, EIO},
-    {"tmpfs", BS__SNAP_COPY, "bs/real/fsync", 1, EIO},
+    {"btrfs", BS_TREE_NATIVE, "bs/real/snap_destroy", 1, EIO},
+    {"btrfs", BS_TREE_NATIVE, "bs/real/tree_search", 2, EIO}, /* the cleaner wait */
+    {"btrfs", BS_TREE_NATIVE, "bs/real/tree_search", 1, EIO}, /* nested subvolumes? */
+    {"xfs", BS_TREE_REFLINK, "bs/real/setflags", 3, EIO},
+    {"xfs", BS_TREE_REFLINK, "bs/real/unlink", 2, EIO},
+    {"tmpfs", BS_TREE_COPY, "bs/real/fsync", 1, EIO},
   };
   for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
     char root[4096], snap[4300];
@@ -526,12 +526,12 @@ static void btrfs_delete_without_tree_search(void **state) {
   bs_test_fill_tree(root);
   uint8_t u[16];
   at(snap, root, ".bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), u), 0);
   at(p, root, ".bs/branch");
   assert_int_equal(mkdir(p, 0700), 0);
   fiu_init(0);
   assert_int_equal(fiu_enable("bs/real/tree_search", 1, (void *)(intptr_t)EPERM, 0), 0);
-  int rc = bs__linux_tree_delete(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(snap));
+  int rc = bs__linux_tree_delete(NULL, BS_TREE_NATIVE, BS__HOST_PATH(snap));
   /* The store root holds .bs, a nested subvolume: found by the walk. */
   int rc_root = bs__linux_remove_tree(root, true);
   fiu_disable("bs/real/tree_search");

@@ -190,8 +190,21 @@ static void placeholder(char *out, const char *name, char fill) {
   out[n] = '\0';
 }
 
+/* The registry bytes a sim image holds (version 3: "u32 length, bytes"
+ * just before the image's trailer) get their checksum redone after a patch. */
+static void resum_registry(uint8_t *buf, size_t len) {
+  uint8_t *reg = memmem(buf, len, "BSREG001", 8);
+  assert_non_null(reg);
+  size_t rlen = (size_t)reg[-4] | (size_t)reg[-3] << 8 | (size_t)reg[-2] << 16 | (size_t)reg[-1] << 24;
+  assert_int_equal((size_t)(reg - buf) + rlen, len - 8);
+  uint64_t sum = bs__sim_fnv1a(reg, rlen - 8);
+  for (int k = 0; k < 8; k++)
+    reg[rlen - 8 + k] = (uint8_t)(sum >> (8 * k));
+}
+
 /* A sim image saved before the rule: its names are patched in through the
- * image codec (the checksum redone), as an older bslab would have written. */
+ * image and registry codecs (the checksums redone), as an older bslab would
+ * have written. */
 static void cli_lists_held_names_of_a_sim_image_as_one_escaped_row(void **state) {
   (void)state;
   for (size_t h = 0; h < N_HELD; h++) {
@@ -207,6 +220,7 @@ static void cli_lists_held_names_of_a_sim_image_as_one_escaped_row(void **state)
     uint8_t *buf = (uint8_t *)bs_cli_slurp(img, &len);
     patch_name(buf, len, ps, snap);
     patch_name(buf, len, pb, branch);
+    resum_registry(buf, len);
     uint64_t sum = bs__sim_fnv1a(buf, len - 8);
     for (int k = 0; k < 8; k++)
       buf[len - 8 + k] = (uint8_t)(sum >> (8 * k));

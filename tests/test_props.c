@@ -45,19 +45,14 @@ typedef struct prng {
   uint64_t s;
 } prng;
 
-static uint64_t next(prng *r) {
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+static uint64_t next(prng *r) { return bs_test_rand(&r->s); }
 
 static uint64_t below(prng *r, uint64_t n) { return n ? next(r) % n : 0; }
 
 /* One case of a property: random operations from @r on a fresh store @st. */
 typedef void (*case_fn)(bs_store *st, const bs_target *t, prng *r);
 
-/* A function pointer may not travel as a void *: bs_test_each_target's ctx. */
+/* A function pointer may not travel as a void *: bs_test_each_sim_profile's ctx. */
 struct property {
   case_fn run;
 };
@@ -83,7 +78,7 @@ static void property_body(bs_store *unused, const bs_target *t, void *ctx) {
 /* Check the property @run on every target @want accepts. */
 static void check_property(bs_target_pred want, case_fn run) {
   struct property p = {run};
-  bs_test_each_target(want, property_body, &p, bs_test_seed());
+  bs_test_each_sim_profile(want, property_body, &p, bs_test_seed());
 }
 
 /* bs_test_slurp, but a failure also prints the seed that replays it. */

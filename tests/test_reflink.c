@@ -470,13 +470,6 @@ static void reflink_enospc_injected_leaves_nothing(void **state) {
 
 /* ---- properties ------------------------------------------------------------------ */
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 /* Random writes, truncates and re-clones of the clone, and of clones of the
  * clone: the source reads back byte for byte every time.  Seeded: the seed
  * printed on failure replays the case. */
@@ -485,7 +478,7 @@ static void never_affects_source_body(bs_store *st, const bs_target *t, void *ct
   int cases = bs_test_iterations(t->kind == BS_TARGET_SIM ? 50 : 10);
   for (int c = 0; c < cases; c++) {
     uint64_t seed = bs_test_seed() + (uint64_t)c, r = seed;
-    size_t len = (size_t)(splitmix(&r) % (40 * BLK)) + 1;
+    size_t len = (size_t)(bs_test_rand(&r) % (40 * BLK)) + 1;
     char src[32], names[3][32];
     snprintf(src, sizeof(src), "/s%d", c);
     bs_test_put(st, src, len, (uint8_t)c);
@@ -498,14 +491,14 @@ static void never_affects_source_body(bs_store *st, const bs_target *t, void *ct
         fail_msg("%s seed %llu: reflink %s %s: %s", t->label, (unsigned long long)seed, from, cl,
                  bs_err_name(rc));
       for (int op = 0; op < 8; op++) {
-        uint64_t off = splitmix(&r) % (len + BLK);
-        size_t n = (size_t)(splitmix(&r) % (3 * BLK)) + 1;
+        uint64_t off = bs_test_rand(&r) % (len + BLK);
+        size_t n = (size_t)(bs_test_rand(&r) % (3 * BLK)) + 1;
         uint8_t *junk = bs_test_pattern(n, (uint8_t)(op + 100));
-        rc = splitmix(&r) % 4 == 0 ? bs_truncate(st, cl, off) : bs_write(st, cl, off, junk, n);
+        rc = bs_test_rand(&r) % 4 == 0 ? bs_truncate(st, cl, off) : bs_write(st, cl, off, junk, n);
         free(junk);
         if (rc != 0)
           fail_msg("%s seed %llu op %d: %s", t->label, (unsigned long long)seed, op, bs_err_name(rc));
-        if (splitmix(&r) % 3 == 0)
+        if (bs_test_rand(&r) % 3 == 0)
           assert_bs_ok(bs_sync(st, NULL));
       }
       bs_test_assert_put(st, src, len, (uint8_t)c);

@@ -27,24 +27,17 @@ static void snapreg_ids_count_up_and_are_never_reused(void **state) {
   bs__snapreg_free(&r);
 }
 
-static void snapreg_refuses_bad_and_duplicate_names(void **state) {
+static void snapreg_refuses_duplicate_names(void **state) {
   (void)state;
   bs__snapreg r;
   bs__snapreg_init(&r);
-  char long_name[300];
-  memset(long_name, 'n', 256);
-  long_name[256] = '\0';
-  assert_bs_err(bs__snapreg_add(&r, "", U1, 0, NULL), BS_EINVALID);
-  assert_bs_err(bs__snapreg_add(&r, "a/b", U1, 0, NULL), BS_EINVALID);
-  assert_bs_err(bs__snapreg_add(&r, "..", U1, 0, NULL), BS_EINVALID);
-  assert_bs_err(bs__snapreg_add(&r, long_name, U1, 0, NULL), BS_ENAME_TOO_LONG);
   assert_bs_ok(bs__snapreg_add(&r, "x", U1, 0, NULL));
   assert_bs_err(bs__snapreg_add(&r, "x", U1, 0, NULL), BS_EEXISTS);
   assert_int_equal(r.nsnaps, 1);
   assert_int_equal(r.next_id, 2); /* failures take no id */
   assert_bs_ok(bs__snapreg_add_branch(&r, 1, "br", NULL));
   assert_bs_err(bs__snapreg_add_branch(&r, 1, "br", NULL), BS_EEXISTS);
-  assert_bs_err(bs__snapreg_add_branch(&r, 1, "a/b", NULL), BS_EINVALID);
+  assert_bs_err(bs__snapreg_add_branch(&r, 9, "other", NULL), BS_ENOT_FOUND);
   assert_int_equal(r.nbranches, 1);
   bs__snapreg_free(&r);
 }
@@ -196,7 +189,7 @@ static void snapreg_uuids_are_rfc4122_v4(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(snapreg_ids_count_up_and_are_never_reused),
-    cmocka_unit_test(snapreg_refuses_bad_and_duplicate_names),
+    cmocka_unit_test(snapreg_refuses_duplicate_names),
     cmocka_unit_test(snapreg_branches_hold_their_snapshot),
     cmocka_unit_test(snapreg_encoding_round_trips),
     cmocka_unit_test(snapreg_decode_refuses_damage),

@@ -58,12 +58,7 @@ static const char *cur_label = "";
   } while (0)
 
 /* ---- a small seeded generator, independent of the library's ----------------- */
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+static uint64_t next(uint64_t *s) { return bs_test_rand(s); }
 
 static uint32_t below(uint64_t *s, uint32_t n) { return (uint32_t)(next(s) % n); }
 

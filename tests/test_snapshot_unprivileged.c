@@ -202,8 +202,8 @@ static void unprivileged_delete_fails_cleanly_and_later_changes_work(void **stat
   path_in(snap, root, "/.bs/snap/3");
   path_in(br, root, "/.bs/branch/3");
   path_in(from, root, "/.bs/snap/1");
-  assert_int_equal(bs__linux_snap_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), uuid), 0);
-  assert_int_equal(bs__linux_branch_create(NULL, BS__SNAP_NATIVE, BS__HOST_PATH(from), BS__HOST_PATH(br)), 0);
+  assert_int_equal(bs__linux_snap_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(root), BS__HOST_PATH(snap), uuid), 0);
+  assert_int_equal(bs__linux_branch_create(NULL, BS_TREE_NATIVE, BS__HOST_PATH(from), BS__HOST_PATH(br)), 0);
   as_nobody(leftovers_do_not_block, root, "leftover trees");
 
   /* Root may remove them: its next change does. */

@@ -1,4 +1,4 @@
-/* Campaign traces (include/backstore/trace.h, docs/traces.md): the format
+/* Campaign traces (lab/trace.h, docs/traces.md): the format
  * round-trips, malformed traces are refused with their line number, a replay
  * reproduces a recorded failure and a passing run line for line, a changed
  * result is found, and shrink takes a ~2000-operation failing trace of a
@@ -13,7 +13,7 @@
 
 #include "backstore/backend.h"
 #include "backstore/sim.h"
-#include "backstore/trace.h"
+#include "lab/trace.h"
 #include "tests/support/bs_test.h"
 
 static char tmp[64];

@@ -6,12 +6,28 @@
  * first, methods only ever appended) and embeds `struct bs_store` as the
  * first member of its own store struct, casting back in its methods.
  * Callers go through the bs_* functions of backstore.h, which check
- * `version` and treat a NULL method as BS_EUNSUPPORTED.
+ * `version` before they read a method and treat a NULL method as
+ * BS_EUNSUPPORTED.
+ *
+ * Two kinds of backend (docs/architecture.md):
+ * - A *primitive* backend (sim, real) fills the version-2 tree and registry
+ *   primitives (tree_method ... registry_close).  The core then owns the
+ *   store's rules: the namespace of "/.bs", snapshot and branch names, ids,
+ *   UUIDs, branch counts, BUSY, the order of registry writes against tree
+ *   creation and removal, and orphan reconciliation (src/ns.c,
+ *   src/snapshot.c).  Its file methods get *backend paths*: the main tree at
+ *   "/", snapshot tree ID at "/.bs/snap/ID" and branch tree ID at
+ *   "/.bs/branch/ID" (a decimal id), and nothing else below "/.bs".  Its
+ *   snapshot_* and branch_* methods are never called.
+ * - A *complete* backend (a version-1 table, or a wrapper such as faults)
+ *   implements every bs_* contract itself with store paths; the core only
+ *   checks arguments and dispatches.
  */
 #ifndef BACKSTORE_BACKEND_H
 #define BACKSTORE_BACKEND_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "../backstore.h"
 
@@ -19,8 +35,10 @@
 extern "C" {
 #endif
 
-/** Version of the ops layout this header describes. */
-#define BS_BACKEND_OPS_VERSION 1
+/** Version of the ops layout this header describes.  Version 1 ends with
+ * clock_ns; version 2 appends chown, branch_parent, create_store and the
+ * tree and registry primitives. */
+#define BS_BACKEND_OPS_VERSION 2
 
 /** Kinds of simulated power loss (see bs_backend_ops.power_loss). */
 typedef enum bs_power_loss_mode {
@@ -31,20 +49,52 @@ typedef enum bs_power_loss_mode {
 /** The ops table of a backend (struct bs_backend_ops below). */
 typedef struct bs_backend_ops bs_backend_ops;
 
+/** Kinds of tree of a store (the version-2 primitives). */
+typedef enum bs_tree_kind {
+  BS_TREE_MAIN = 0,     /**< the main tree, "/" */
+  BS_TREE_SNAPSHOT = 1, /**< a read-only snapshot tree, "/.bs/snap/ID" */
+  BS_TREE_BRANCH = 2,   /**< a writable branch tree, "/.bs/branch/ID" */
+} bs_tree_kind;
+
+/** How a primitive backend makes snapshot and branch trees. */
+typedef enum bs_tree_method {
+  BS_TREE_NATIVE = 1,  /**< the filesystem's own snapshots (btrfs subvolumes, APFS, the sim) */
+  BS_TREE_REFLINK = 2, /**< a recursive reflink copy (xfs), made read-only for a snapshot */
+  BS_TREE_COPY = 3,    /**< a recursive byte copy (ext4, tmpfs), only when asked for */
+} bs_tree_method;
+
+/** What one public call was, for a backend that models time (op_done). */
+typedef enum bs_op_class {
+  BS_OPC_META = 0,  /**< namespace and metadata calls, snapshot and branch lookups */
+  BS_OPC_READ,      /**< bs_read */
+  BS_OPC_WRITE,     /**< bs_write, bs_truncate */
+  BS_OPC_SYNC,      /**< bs_sync */
+  BS_OPC_REFLINK,   /**< bs_reflink */
+  BS_OPC_SNAPSHOT,  /**< snapshot and branch create and delete */
+} bs_op_class;
+
+/** An open registry of a primitive backend (its own type). */
+typedef struct bs_registry bs_registry;
+
 /** The base every backend store embeds first. */
 struct bs_store {
   const bs_backend_ops *ops;  /**< the backend that made this store */
-  int last_os_errno;          /**< errno behind the last failure, or 0 */
-  char last_msg[256];         /**< message of the last failure, or "" */
   /**
    * Serialises the bs_* calls on this store, so a store may be shared by
-   * threads and every call is atomic with respect to the others (snapshot
-   * and branch calls are linearizable).  Recursive, so a bs_readdir() or
-   * bs_listxattr() callback may call the store on its own thread.
-   * bs_open() sets it up through bs_store_init(); backends never take it
-   * themselves.
+   * threads: calls that change snapshots and branches (and bs_replace())
+   * hold it exclusively, the others shared, so they run at once where the
+   * backend allows.  Every call is atomic with respect to the snapshot and
+   * branch calls, which are linearizable.  bs_open() sets it up through
+   * bs_store_init(); backends never take it (a backend whose own state is
+   * not thread-safe locks that itself).
    */
-  pthread_mutex_t lock;
+  pthread_rwlock_t lock;
+  /** Tells the calling thread's last failure on this store from one of an
+   * earlier store at the same address (set by bs_store_init()). */
+  uint64_t serial;
+  /** The core's own state of the store (its registry cache); backends never
+   * touch it. */
+  struct bs__core *core;
 };
 
 /**
@@ -103,12 +153,61 @@ struct bs_backend_ops {
   /** Virtual clock in ns (sim) or CLOCK_REALTIME (real). */
   int (*clock_ns)(bs_store *st, int64_t *out);
 
-  /* Later file ops: methods are only ever appended, after the lab hooks too. */
+  /* ---- version 2: methods are only ever appended, after the lab hooks too ---- */
 
   int (*chown)(bs_store *st, const char *path, uint32_t uid, uint32_t gid);  /**< contract of bs_chown() */
-  int (*branch_parent)(bs_store *st, const char *name, uint64_t *snapshot_id); /**< contract of bs_branch_parent() */
+  int (*branch_parent)(bs_store *st, const char *name, uint64_t *snapshot_id); /**< contract of bs_branch_parent() (complete backends) */
   /** Contract of bs_store_create(); @p inner as for open. */
   int (*create_store)(const bs_open_opts *opts, const char *inner);
+
+  /* The tree and registry primitives of a primitive backend.  Each returns
+   * 0 or a BS_E* code with a message (bs_store_fail()) that the core puts
+   * after the name of the call ("snapshot create: ..."). */
+
+  /** How this store makes trees (from its filesystem and bs_open_opts.flags);
+   * BS_EUNSUPPORTED when it cannot. */
+  int (*tree_method)(bs_store *st, bs_tree_method *out);
+  /**
+   * Make tree (@p kind, @p id), which must not exist, a copy of the main tree
+   * (@p src_snapshot 0) or of snapshot tree @p src_snapshot, by method @p m:
+   * read-only for a snapshot, leaving out the main tree's "/.bs".  All or
+   * nothing.  @p uuid gets the filesystem's UUID of the new tree, or a fresh
+   * random version-4 UUID.
+   */
+  int (*tree_create)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
+                     uint8_t uuid[16]);
+  /** Whether tree_delete of (@p kind, @p id) would succeed for this caller:
+   * 0, or the refusal (BS_EPERMISSION with the reason); NULL: always. */
+  int (*tree_may_delete)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
+  /** Remove tree (@p kind, @p id) whatever it holds; 0 when it is gone or was
+   * not there.  Returns once the space it held shows as free in usage. */
+  int (*tree_delete)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
+  /** Call @p cb with the id of every tree of @p kind there is (any order);
+   * a non-zero return stops. */
+  int (*tree_list)(bs_store *st, bs_tree_kind kind, int (*cb)(void *ctx, uint64_t id), void *ctx);
+  /**
+   * Open the registry to read it (@p change false: shared with other
+   * processes, and it must work on a read-only store) or to change it
+   * (exclusive: made where it is kept if need be).  *@p buf (malloc'ed;
+   * NULL with *@p len 0 when there is none yet) gets its bytes as saved.
+   */
+  int (*registry_open)(bs_store *st, bool change, bs_registry **out, uint8_t **buf, size_t *len);
+  /**
+   * Replace the registry's bytes with @p buf, atomically and durably.  On
+   * failure the old bytes stay, unless *@p landed says the new ones could
+   * neither be made durable nor be taken back: the caller must then keep
+   * what they name.
+   */
+  int (*registry_save)(bs_store *st, bs_registry *r, const uint8_t *buf, size_t len, bool *landed);
+  /** Close what registry_open opened; @p failed: the change did not go
+   * through, so what opening made for it may be taken away again. */
+  void (*registry_close)(bs_store *st, bs_registry *r, bool failed);
+  /** Make the trees viewable after a restart (darwin mounts its snapshot
+   * views again); NULL: nothing to do. */
+  int (*tree_revive)(bs_store *st);
+  /** One public call of class @p cls ended (after it ran, whatever its
+   * result): a backend with a virtual clock advances it here.  NULL: none. */
+  void (*op_done)(bs_store *st, bs_op_class cls);
 };
 
 /**
@@ -127,10 +226,11 @@ const bs_backend_ops *bs_backend_find(const char *name);
  */
 void bs_store_init(bs_store *st, const bs_backend_ops *ops);
 
-/** Record a failure on @p st: @p err is returned, errno and message are kept. */
+/** Record a failure on @p st for the calling thread: @p err is returned,
+ * errno and message are kept (bs_last_message() of that thread). */
 int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/** Forget the last failure of @p st. */
+/** Forget the calling thread's last failure on @p st. */
 void bs_store_clear_error(bs_store *st);
 
 /** Simulate a power loss (sim only; BS_EUNSUPPORTED elsewhere). */

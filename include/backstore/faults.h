@@ -60,6 +60,13 @@ size_t bs_fault_catalogue(const bs_fault_point_info **out);
  */
 int bs_fault_point_find(size_t *index, const char *name);
 
+/**
+ * Does the POINT of a spec term, @p glob (a catalogue name, or a glob where
+ * '*' matches any run of characters, docs/faults.md), name point @p point?
+ * @return true if it does; false if not, or if either is NULL.
+ */
+bool bs_fault_point_matches(const char *glob, const char *point);
+
 /** When a term fires. */
 typedef enum bs_fault_trigger {
   BS_FAULT_NTH = 1,  /**< "@N": the Nth call only (transient) */

@@ -33,6 +33,13 @@ uint64_t bs_test_seed(void) {
   return s && *s ? strtoull(s, NULL, 0) : 0x5eed2026ull;
 }
 
+uint64_t bs_test_rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 int bs_test_env_count(const char *name, int dflt) {
   const char *s = getenv(name);
   int n = s && *s ? atoi(s) : 0;
@@ -63,28 +70,6 @@ bool bs_want_reflink(const bs_caps *c) { return c->native_reflink; }
 bool bs_want_no_reflink(const bs_caps *c) { return !c->native_reflink; }
 bool bs_want_snapshots(const bs_caps *c) { return c->native_snapshots; }
 bool bs_want_no_snapshots(const bs_caps *c) { return !c->native_snapshots; }
-
-void bs_test_each_target(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed) {
-  int ran = 0;
-  for (int i = 0; i < BS_SIM_PROFILE_COUNT; i++) {
-    bs_target t = {.backend = "sim", .profile = bs_sim_profile_names[i]};
-    char label[64];
-    snprintf(label, sizeof(label), "sim:%s", t.profile);
-    t.label = label;
-    bs_store *st = bs_test_open_sim(t.profile, seed);
-    assert_bs_ok(bs_get_caps(st, &t.caps));
-    if (want && !want(&t.caps)) {
-      bs_close(st);
-      continue;
-    }
-    print_message("    [ target   ] %s\n", label);
-    body(st, &t, ctx);
-    bs_close(st);
-    ran++;
-  }
-  if (ran == 0)
-    fail_msg("no target supports this behaviour");
-}
 
 uint8_t *bs_test_pattern(size_t len, uint8_t fill) {
   uint8_t *p = malloc(len ? len : 1);
@@ -399,6 +384,10 @@ static void each(unsigned kinds, bs_target_pred want, bs_target_filter want_t, b
   }
   if (ran == 0)
     fail_msg("no target supports this behaviour");
+}
+
+void bs_test_each_sim_profile(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed) {
+  each(BS_KINDS(BS_TARGET_SIM), want, NULL, body, ctx, seed);
 }
 
 void bs_test_each_backend(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed) {

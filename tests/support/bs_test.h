@@ -1,6 +1,6 @@
 /* Shared support for the cmocka suites: assertions that print error names,
- * seeded iteration counts, and the list of targets (sim profiles now, real
- * volumes later) that one test body runs against. */
+ * seeded iteration counts, and the list of targets (sim profiles, real
+ * volumes, darwin.c through its fake) that one test body runs against. */
 #ifndef BS_TEST_H
 #define BS_TEST_H
 
@@ -52,9 +52,11 @@ typedef bool (*bs_target_pred)(const bs_caps *caps);
 /* A test body: runs once per matching target, on a fresh store. */
 typedef void (*bs_target_body)(bs_store *st, const bs_target *t, void *ctx);
 
-/* Run @body on a fresh store of every target for which @want is true (NULL:
- * all).  Asserts that at least one target ran. @seed seeds each store. */
-void bs_test_each_target(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed);
+/* Run @body on a fresh store of every sim profile for which @want is true
+ * (NULL: all), and only there: for what only the sim has (exact block
+ * accounting, power loss, images, seeded clocks and uuids).  Asserts that at
+ * least one profile ran. @seed seeds each store. */
+void bs_test_each_sim_profile(bs_target_pred want, bs_target_body body, void *ctx, uint64_t seed);
 
 /* The same over every backend that can run it: the sim profiles, the real
  * backend on a fresh directory of a btrfs, xfs, ext4 and tmpfs volume (each
@@ -148,7 +150,7 @@ size_t bs_test_fiemap(const char *host_path, bs_test_extent out[BS_TEST_EXTENTS_
 /* Bytes of @host_path in extents marked shared. */
 uint64_t bs_test_shared_bytes(const char *host_path);
 
-/* Predicates for bs_test_each_target. */
+/* Predicates on capabilities for the runners above. */
 bool bs_want_reflink(const bs_caps *c);
 bool bs_want_no_reflink(const bs_caps *c);
 bool bs_want_snapshots(const bs_caps *c);
@@ -161,6 +163,10 @@ bs_store *bs_test_open_sim(const char *profile, uint64_t seed);
  * need to fill it. */
 bs_store *bs_test_open_sim_sized(const char *profile, uint64_t seed, uint64_t capacity);
 
+/* The next number of the seeded generator whose state is *@state
+ * (splitmix64): the suites' own, independent of the library's, so that a
+ * seed replays a case whatever the library draws. */
+uint64_t bs_test_rand(uint64_t *state);
 /* Base seed of property tests: $BS_TEST_SEED or a fixed default. */
 uint64_t bs_test_seed(void);
 /* A positive count from the environment variable @name, else @dflt. */

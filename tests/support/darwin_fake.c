@@ -36,63 +36,77 @@ char *bs__fake_sim_path(const fake *f, const char *host) {
   return p;
 }
 
-/* Run @call with `P` (and `Q`) the sim paths of host paths @path (@to). */
-#define ON_SIM(ctx, path, call)                                                             \
-  do {                                                                                      \
-    char *P = bs__fake_sim_path(ctx, path);                                                 \
-    int rc_ = P ? E(call) : -ENOMEM;                                                        \
-    free(P);                                                                                \
-    return rc_;                                                                             \
-  } while (0)
-#define ON_SIM2(ctx, path, to, call)                                                        \
-  do {                                                                                      \
-    char *P = bs__fake_sim_path(ctx, path), *Q = bs__fake_sim_path(ctx, to);                \
-    int rc_ = P && Q ? E(call) : -ENOMEM;                                                   \
-    free(P);                                                                                \
-    free(Q);                                                                                \
-    return rc_;                                                                             \
-  } while (0)
+/* @rc, once sim path @p is freed (the calls below take it as their path). */
+static int freed(char *p, int rc) {
+  free(p);
+  return rc;
+}
 
 /* ---- file operations on the sim ------------------------------------------ */
 
 static int f_create(void *ctx, const bs__hpath *hp, uint32_t mode) {
-  ON_SIM(ctx, hp->abs, bs_create(S(ctx), P, mode));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_create(S(ctx), p, mode))) : -ENOMEM;
 }
-static int f_mkdir(void *ctx, const bs__hpath *hp, uint32_t mode) { ON_SIM(ctx, hp->abs, bs_mkdir(S(ctx), P, mode)); }
+static int f_mkdir(void *ctx, const bs__hpath *hp, uint32_t mode) {
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_mkdir(S(ctx), p, mode))) : -ENOMEM;
+}
 static int f_pwrite(void *ctx, const bs__hpath *hp, uint64_t off, const void *buf, size_t len) {
-  ON_SIM(ctx, hp->abs, bs_write(S(ctx), P, off, buf, len));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_write(S(ctx), p, off, buf, len))) : -ENOMEM;
 }
 static int f_pread(void *ctx, const bs__hpath *hp, uint64_t off, void *buf, size_t len, size_t *nread) {
-  ON_SIM(ctx, hp->abs, bs_read(S(ctx), P, off, buf, len, nread));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_read(S(ctx), p, off, buf, len, nread))) : -ENOMEM;
 }
 static int f_truncate(void *ctx, const bs__hpath *hp, uint64_t size) {
-  ON_SIM(ctx, hp->abs, bs_truncate(S(ctx), P, size));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_truncate(S(ctx), p, size))) : -ENOMEM;
 }
-static int f_unlink(void *ctx, const bs__hpath *hp) { ON_SIM(ctx, hp->abs, bs_unlink(S(ctx), P)); }
+static int f_unlink(void *ctx, const bs__hpath *hp) {
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_unlink(S(ctx), p))) : -ENOMEM;
+}
 /* A mount point is busy, as rmdir(2) says on macOS. */
 static int f_rmdir(void *ctx, const bs__hpath *hp) {
   fake *f = ctx;
   for (size_t i = 0; i < f->nmounts; i++)
     if (strcmp(f->mounts[i].dir, hp->abs) == 0)
       return -EBUSY;
-  ON_SIM(ctx, hp->abs, bs_rmdir(S(ctx), P));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_rmdir(S(ctx), p))) : -ENOMEM;
 }
 static int f_rename(void *ctx, const bs__hpath *from, const bs__hpath *to) {
-  ON_SIM2(ctx, from->abs, to->abs, bs_rename(S(ctx), P, Q));
+  char *p = bs__fake_sim_path(ctx, from->abs), *q = bs__fake_sim_path(ctx, to->abs);
+  int rc = p && q ? E(bs_rename(S(ctx), p, q)) : -ENOMEM;
+  free(p);
+  free(q);
+  return rc;
 }
-static int f_stat(void *ctx, const bs__hpath *hp, bs_stat_info *out) { ON_SIM(ctx, hp->abs, bs_stat(S(ctx), P, out)); }
-static int f_chmod(void *ctx, const bs__hpath *hp, uint32_t mode) { ON_SIM(ctx, hp->abs, bs_chmod(S(ctx), P, mode)); }
+static int f_stat(void *ctx, const bs__hpath *hp, bs_stat_info *out) {
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_stat(S(ctx), p, out))) : -ENOMEM;
+}
+static int f_chmod(void *ctx, const bs__hpath *hp, uint32_t mode) {
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_chmod(S(ctx), p, mode))) : -ENOMEM;
+}
 static int f_chown(void *ctx, const bs__hpath *hp, uint32_t uid, uint32_t gid) {
-  ON_SIM(ctx, hp->abs, bs_chown(S(ctx), P, uid, gid));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_chown(S(ctx), p, uid, gid))) : -ENOMEM;
 }
 static int f_utimens(void *ctx, const bs__hpath *hp, int64_t atime_ns, int64_t mtime_ns) {
-  ON_SIM(ctx, hp->abs, bs_utimens(S(ctx), P, atime_ns, mtime_ns));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_utimens(S(ctx), p, atime_ns, mtime_ns))) : -ENOMEM;
 }
 static int f_readdir(void *ctx, const bs__hpath *hp, bs_readdir_cb cb, void *cb_ctx) {
-  ON_SIM(ctx, hp->abs, bs_readdir(S(ctx), P, cb, cb_ctx));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_readdir(S(ctx), p, cb, cb_ctx))) : -ENOMEM;
 }
 static int f_setxattr(void *ctx, const bs__hpath *hp, const char *name, const void *val, size_t len) {
-  ON_SIM(ctx, hp->abs, bs_setxattr(S(ctx), P, name, val, len));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_setxattr(S(ctx), p, name, val, len))) : -ENOMEM;
 }
 /* The seam's contract: too small a buffer is ERANGE, as getxattr(2) says. */
 static int f_getxattr(void *ctx, const bs__hpath *hp, const char *name, void *buf, size_t cap, size_t *len) {
@@ -109,12 +123,17 @@ static int f_getxattr(void *ctx, const bs__hpath *hp, const char *name, void *bu
   return rc;
 }
 static int f_removexattr(void *ctx, const bs__hpath *hp, const char *name) {
-  ON_SIM(ctx, hp->abs, bs_removexattr(S(ctx), P, name));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_removexattr(S(ctx), p, name))) : -ENOMEM;
 }
 static int f_listxattr(void *ctx, const bs__hpath *hp, bs_xattr_cb cb, void *cb_ctx) {
-  ON_SIM(ctx, hp->abs, bs_listxattr(S(ctx), P, cb, cb_ctx));
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_listxattr(S(ctx), p, cb, cb_ctx))) : -ENOMEM;
 }
-static int f_sync(void *ctx, const bs__hpath *hp) { ON_SIM(ctx, hp->abs, bs_sync(S(ctx), P)); }
+static int f_sync(void *ctx, const bs__hpath *hp) {
+  char *p = bs__fake_sim_path(ctx, hp->abs);
+  return p ? freed(p, E(bs_sync(S(ctx), p))) : -ENOMEM;
+}
 static int f_syncfs(void *ctx, const char *root) {
   (void)root;
   return E(bs_sync(S(ctx), NULL));

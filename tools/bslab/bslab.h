@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "backstore.h"
-#include "backstore/lab.h"
+#include "lab/lab.h"
 
 #define BSLAB_OK 0
 #define BSLAB_FAILED 1 /* a check failed or an operation returned a BS_E* code */
@@ -199,6 +199,9 @@ int bslab_rm(bslab_args *a);
 int bslab_snapshot(bslab_args *a);
 int bslab_branch(bslab_args *a);
 int bslab_campaign(bslab_args *a);
+/* campaign.c: the command line that reruns seed @seed of campaign @o alone
+ * ("bslab campaign --profile apfs --seed 7 --ops 2000 ..."), cut to @cap. */
+void bslab_campaign_reproduce(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed);
 int bslab_faults(bslab_args *a);
 /* campaign_json.c: write --json FILE; 0 or BSLAB_USAGE after a message. */
 int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s);

@@ -1,4 +1,4 @@
-/* bslab campaign: run seeded campaigns (include/backstore/lab.h), show
+/* bslab campaign: run seeded campaigns (lab/lab.h), show
  * progress on stderr, print the summary and every failure with the command
  * that reproduces it.  Exit 1 if any invariant was violated.  SIGINT stops
  * the campaign: what ran is summarised (and written to --json, marked
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backstore/lab.h"
+#include "lab/lab.h"
 #include "backstore/sim.h"
 #include "tools/bslab/bslab.h"
 
@@ -50,9 +50,22 @@ static void on_seed(void *ctx, const bs_campaign_result *r) {
   fflush(ps->text);
 }
 
+void bslab_campaign_reproduce(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed) {
+  char backend[96] = "";
+  if (o->backend && strcmp(o->backend, "sim") != 0)
+    snprintf(backend, sizeof(backend), " --backend %s", o->backend);
+  char bug[96] = "";
+  if (o->sim_bug)
+    snprintf(bug, sizeof(bug), " --sim-bug %s", o->sim_bug);
+  const char *faults = o->faults && o->faults[0] ? o->faults : NULL;
+  snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s%s%s%s",
+           backend, o->profile ? o->profile : "apfs", seed, o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS,
+           bug, faults ? " --faults '" : "", faults ? faults : "", faults ? "'" : "");
+}
+
 static void print_failure(FILE *out, const bs_campaign_opts *o, const bs_campaign_failure *f) {
   char cmd[256];
-  bs_campaign_reproduce_cmd(cmd, sizeof(cmd), o, f->seed);
+  bslab_campaign_reproduce(cmd, sizeof(cmd), o, f->seed);
   fprintf(out, "\nFAIL seed %" PRIu64 ", op %" PRIu32 ": %s\n", f->seed, f->op_index, f->op);
   fprintf(out, "  invariant  %s\n", f->check);
   fprintf(out, "  expected   %s\n", f->expected);

@@ -21,7 +21,7 @@ static void field_str(FILE *f, const char *key, const char *v, bool comma) {
 
 static void failure(FILE *f, const bs_campaign_opts *o, const bs_campaign_failure *x) {
   char cmd[256], replay[300];
-  bs_campaign_reproduce_cmd(cmd, sizeof(cmd), o, x->seed);
+  bslab_campaign_reproduce(cmd, sizeof(cmd), o, x->seed);
   snprintf(replay, sizeof(replay), "bslab replay %s", x->trace);
   fprintf(f, "    {\"seed\": %" PRIu64 ", \"op_index\": %" PRIu32 ", ", x->seed, x->op_index);
   field_str(f, "op", x->op, true);

@@ -1,5 +1,5 @@
 /* bslab diff: the same seeded operation stream against a sim profile and the
- * real kernel (include/backstore/diff.h, docs/diff.md).  Progress on stderr,
+ * real kernel (lab/diff.h, docs/diff.md).  Progress on stderr,
  * a summary on stdout, the first divergence with its trace and the command
  * that reproduces it; its trace goes to the trace directory (--trace-dir,
  * $BSLAB_TRACE_DIR, ./bslab-traces) unless --trace wrote every seed's.  Exit
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backstore/diff.h"
+#include "lab/diff.h"
 #include "tools/bslab/bslab.h"
 
 typedef struct progress_state {
@@ -100,14 +100,20 @@ static int run_seed(const bslab_args *a, bs_diff_opts *o, uint64_t seed, bs_diff
   FILE *mem = open_memstream(&buf, &len);
   if (!mem)
     return BS_ENO_MEMORY;
+  /* The header is bslab's (docs/diff.md, "Trace"), the operation lines the lab's. */
+  fprintf(mem, "# bslab diff trace 1 (a plain op list)\n# profile %s seed %" PRIu64 " ops %" PRIu32 "\n",
+          o->profile, seed, o->ops);
+  long head = ftell(mem);
   o->trace = mem;
   int rc = bs_diff_run_seed(r, o, seed);
   o->trace = NULL;
-  if (fclose(mem) != 0) {
+  if (fclose(mem) != 0 || head < 0) {
     free(buf);
     return BS_ENO_MEMORY;
   }
-  if (all && fwrite(buf, 1, len, all) != len)
+  /* A seed that never started (its stores could not be opened) has no trace. */
+  size_t from = r->ops_run ? 0 : (size_t)head;
+  if (all && fwrite(buf + from, 1, len - from, all) != len - from)
     rc = rc ? rc : BS_EIO;
   trace_path[0] = '\0';
   if (rc == 0 && r->diverged) {

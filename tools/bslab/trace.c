@@ -1,4 +1,4 @@
-/* bslab replay and bslab shrink: thin layers over include/backstore/trace.h.
+/* bslab replay and bslab shrink: thin layers over lab/trace.h.
  * replay exits 1 when the run fails (the recorded failure or another), 0 when
  * the trace now passes, 2 for a malformed trace (with its line number) or a
  * trace that cannot run.  shrink exits 0 with the minimal trace written. */
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backstore/trace.h"
+#include "lab/trace.h"
 #include "tools/bslab/bslab.h"
 
 /* A trace error as "FILE:LINE: message" (exit 2). */

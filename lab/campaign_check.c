@@ -1,0 +1,246 @@
+/* The campaign's invariant checks: the backend's own check, file content and
+ * xattrs against the model, directory listings, space accounting.  Each
+ * returns 0, or records the first failure of the seed and returns -1. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab/campaign_internal.h"
+
+int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const char *actual,
+                  const char *fmt, ...) {
+  bs_campaign_result *r = c->res;
+  if (r->failed)
+    return -1;
+  r->failed = true;
+  bs_campaign_failure *f = &r->failure;
+  f->seed = r->seed;
+  f->op_index = c->op_index;
+  snprintf(f->op, sizeof(f->op), "%s", c->op_text);
+  snprintf(f->check, sizeof(f->check), "%s", check);
+  snprintf(f->expected, sizeof(f->expected), "%s", expected);
+  snprintf(f->actual, sizeof(f->actual), "%s", actual);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f->message, sizeof(f->message), fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int bs__camp_check_store(bs__camp *c) {
+  if (!c->has_check)
+    return 0;
+  int rc = bs_check(c->st);
+  if (rc == 0)
+    return 0;
+  return bs__camp_fail(c, "check", "OK", bs_err_name(rc), "%s", bs_last_message(c->st));
+}
+
+static const char *kind_name(bs_file_kind k) {
+  return k == BS_KIND_FILE ? "file" : k == BS_KIND_DIR ? "directory" : "symlink";
+}
+
+static int check_xattrs(bs__camp *c, const bs__cm_node *nd) {
+  for (int x = 0; x < CM_XATTRS; x++) {
+    char name[24];
+    snprintf(name, sizeof(name), "user.bs%d", x);
+    size_t len = 0;
+    int rc = bs_getxattr(c->st, nd->path, name, c->buf2, CM_XATTR_LEN + 8, &len);
+    bool set = nd->xlen[x] != CM_XATTR_UNSET;
+    int want = set ? BS_OK : BS_ENOT_FOUND;
+    if (rc != want)
+      return bs__camp_fail(c, "content", bs_err_name(want), bs_err_name(rc),
+                           "getxattr %s %s: %s", nd->path, name, bs_last_message(c->st));
+    if (set && (len != nd->xlen[x] || memcmp(c->buf2, nd->xval[x], len) != 0))
+      return bs__camp_fail(c, "content", "model value", "other value",
+                           "xattr %s of %s: %zu bytes, model has %u", name, nd->path, len,
+                           nd->xlen[x]);
+  }
+  return 0;
+}
+
+/* Read all of @path into c->buf2; *@n gets the size. */
+static int read_all(bs__camp *c, const char *path, size_t *n) {
+  return bs_read(c->st, path, 0, c->buf2, CM_FILE_MAX + CM_BLOCK, n);
+}
+
+int bs__camp_check_node(bs__camp *c, int i) {
+  const bs__cm_node *nd = &c->m.nodes[i];
+  bs_stat_info si;
+  int rc = bs_stat(c->st, nd->path, &si);
+  if (rc != 0)
+    return bs__camp_fail(c, "content", "stat OK", bs_err_name(rc), "stat %s: %s", nd->path,
+                         bs_last_message(c->st));
+  if (si.kind != nd->kind)
+    return bs__camp_fail(c, "content", kind_name(nd->kind), kind_name(si.kind), "%s has the wrong kind",
+                         nd->path);
+  if (nd->kind != BS_KIND_FILE)
+    return 0;
+  size_t n = 0;
+  rc = read_all(c, nd->path, &n);
+  if (rc != 0)
+    return bs__camp_fail(c, "content", "read OK", bs_err_name(rc), "read %s: %s", nd->path,
+                         bs_last_message(c->st));
+  if (si.size != nd->live.n || n != nd->live.n) {
+    char want[32], got[48];
+    snprintf(want, sizeof(want), "size %zu", nd->live.n);
+    snprintf(got, sizeof(got), "size %" PRIu64 ", read %zu", si.size, n);
+    return bs__camp_fail(c, "content", want, got, "%s has the wrong size", nd->path);
+  }
+  if (n && memcmp(c->buf2, nd->live.p, n) != 0) {
+    size_t k = 0;
+    while (c->buf2[k] == nd->live.p[k])
+      k++;
+    char want[16], got[16];
+    snprintf(want, sizeof(want), "0x%02x", nd->live.p[k]);
+    snprintf(got, sizeof(got), "0x%02x", c->buf2[k]);
+    return bs__camp_fail(c, "content", want, got, "%s differs from the model at byte %zu (block %zu)",
+                         nd->path, k, k / CM_BLOCK);
+  }
+  return c->m.caps.xattrs ? check_xattrs(c, nd) : 0;
+}
+
+int bs__camp_check_group(bs__camp *c, uint32_t group) {
+  for (size_t i = 0; i < c->m.n; i++)
+    if (c->m.nodes[i].group == group && bs__camp_check_node(c, (int)i) != 0)
+      return -1;
+  return 0;
+}
+
+int bs__camp_check_absent(bs__camp *c, const char *path) {
+  bs_stat_info si;
+  int rc = bs_stat(c->st, path, &si);
+  if (rc == BS_ENOT_FOUND)
+    return 0;
+  return bs__camp_fail(c, "content", "NOT_FOUND", bs_err_name(rc), "%s should not exist", path);
+}
+
+int bs__camp_check_usage(bs__camp *c, bs_usage *u) {
+  int rc = bs_usage_get(c->st, u);
+  if (rc != 0)
+    return bs__camp_fail(c, "space", "usage OK", bs_err_name(rc), "%s", bs_last_message(c->st));
+  /* Every block in use belongs to some version of some file the model knows:
+   * sharing only lowers the count, a leak raises it. */
+  uint64_t bound = 0, bs = u->block_size ? u->block_size : CM_BLOCK;
+  for (size_t i = 0; i < c->m.n; i++) {
+    const bs__cm_node *nd = &c->m.nodes[i];
+    bound += (nd->live.n + bs - 1) / bs;
+    if (nd->dirty)
+      bound += (nd->dur.n + bs - 1) / bs;
+  }
+  bound *= bs;
+  const char *what = NULL;
+  if (u->block_size == 0)
+    what = "block_size is 0";
+  else if (u->used_bytes + u->free_bytes != u->total_bytes)
+    what = "used + free != total";
+  else if (u->shared_bytes > u->used_bytes)
+    what = "shared > used";
+  else if (u->used_bytes % u->block_size || u->free_bytes % u->block_size)
+    what = "used or free not a multiple of block_size";
+  else if (u->used_bytes > bound)
+    what = "used exceeds every block the model's files can hold";
+  if (!what)
+    return 0;
+  char got[128], want[40];
+  snprintf(got, sizeof(got), "total %" PRIu64 " used %" PRIu64 " free %" PRIu64 " shared %" PRIu64,
+           u->total_bytes, u->used_bytes, u->free_bytes, u->shared_bytes);
+  snprintf(want, sizeof(want), "used <= %" PRIu64, bound);
+  return bs__camp_fail(c, "space", want, got, "space accounting: %s", what);
+}
+
+/* Directory listings: names collected by bs_readdir(). */
+#define LIST_MAX 96
+typedef struct listing {
+  char names[LIST_MAX][CM_PATH];
+  size_t n;
+  bool overflow;
+  bool root;
+} listing;
+
+static int collect(void *ctx, const char *name, bs_file_kind kind) {
+  (void)kind;
+  listing *l = ctx;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || (l->root && strcmp(name, ".bs") == 0))
+    return 0;
+  if (l->n == LIST_MAX) {
+    l->overflow = true;
+    return 1;
+  }
+  snprintf(l->names[l->n++], CM_PATH, "%s", name);
+  return 0;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Children of @dir in the model, sorted. */
+static void model_children(const bs__cm *m, const char *dir, listing *l) {
+  size_t len = strlen(dir);
+  l->n = 0;
+  if (strcmp(dir, "/.bs/snapshots") == 0 || strcmp(dir, "/.bs/branches") == 0) {
+    bool snaps = dir[5] == 's';
+    for (int k = 0; k < (snaps ? CM_SNAPS : CM_BRANCHES); k++)
+      if (snaps ? m->snaps[k].live : m->branches[k].live)
+        snprintf(l->names[l->n++], CM_PATH, "%c%d", snaps ? 's' : 'b', k);
+  } else {
+    for (size_t i = 0; i < m->n && l->n < LIST_MAX; i++) {
+      const char *p = m->nodes[i].path;
+      bool under = len == 1 ? strncmp(p, "/.bs/", 5) != 0 : strncmp(p, dir, len) == 0 && p[len] == '/';
+      const char *rest = p + (len == 1 ? 1 : len + 1);
+      if (under && !strchr(rest, '/'))
+        snprintf(l->names[l->n++], CM_PATH, "%s", rest);
+    }
+  }
+  qsort(l->names, l->n, CM_PATH, cmp_name);
+}
+
+static void join(char *out, size_t cap, const listing *l) {
+  size_t o = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < l->n && o + 1 < cap; i++)
+    o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? " " : "", l->names[i]);
+}
+
+static int check_listing(bs__camp *c, const char *dir, listing *want, listing *got) {
+  model_children(&c->m, dir, want);
+  memset(got, 0, sizeof(*got));
+  got->root = strcmp(dir, "/") == 0;
+  int rc = bs_readdir(c->st, dir, collect, got);
+  if (rc == BS_ENOT_FOUND && want->n == 0 && strncmp(dir, "/.bs/", 5) == 0 && !strchr(dir + 5, '/'))
+    return 0; /* /.bs/snapshots may not exist before the first snapshot */
+  if (rc != 0)
+    return bs__camp_fail(c, "listing", "readdir OK", bs_err_name(rc), "readdir %s: %s", dir,
+                         bs_last_message(c->st));
+  qsort(got->names, got->n, CM_PATH, cmp_name);
+  bool same = !got->overflow && got->n == want->n;
+  for (size_t i = 0; same && i < got->n; i++)
+    same = strcmp(got->names[i], want->names[i]) == 0;
+  if (same)
+    return 0;
+  char w[160], g[160];
+  join(w, sizeof(w), want);
+  join(g, sizeof(g), got);
+  return bs__camp_fail(c, "listing", w, g, "listing of %s differs from the model", dir);
+}
+
+int bs__camp_sweep(bs__camp *c) {
+  c->res->sweeps++;
+  for (size_t i = 0; i < c->m.n; i++)
+    if (bs__camp_check_node(c, (int)i) != 0)
+      return -1;
+  listing *l = malloc(2 * sizeof(*l));
+  if (!l)
+    return bs__camp_fail(c, "check", "memory", "none", "out of memory");
+  int rc = check_listing(c, "/", &l[0], &l[1]);
+  if (rc == 0 && c->m.caps.native_snapshots)
+    rc = check_listing(c, "/.bs/snapshots", &l[0], &l[1]);
+  if (rc == 0 && c->m.caps.native_snapshots)
+    rc = check_listing(c, "/.bs/branches", &l[0], &l[1]);
+  for (size_t i = 0; rc == 0 && i < c->m.n; i++)
+    if (c->m.nodes[i].kind == BS_KIND_DIR)
+      rc = check_listing(c, c->m.nodes[i].path, &l[0], &l[1]);
+  free(l);
+  return rc;
+}

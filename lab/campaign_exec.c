@@ -1,0 +1,383 @@
+/* Running one drawn operation: call the store, record the trace line, compare
+ * the result code with the model's, apply the operation to the model and run
+ * the checks that belong to it (docs/campaign.md, "Invariants"). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lab/campaign_internal.h"
+
+static void xattr_name(char *buf, size_t cap, int x) { snprintf(buf, cap, "user.bs%d", x); }
+
+/* Call the store for @op; @extra gets trace details of what came back. */
+static int call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra, size_t cap) {
+  bs_store *st = c->st;
+  char xn[24];
+  xattr_name(xn, sizeof(xn), op->xattr);
+  switch (op->kind) {
+  case BS__OP_CREATE: return bs_create(st, op->path, 0644);
+  case BS__OP_MKDIR: return bs_mkdir(st, op->path, 0755);
+  case BS__OP_WRITE:
+    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+    return bs_write(st, op->path, op->off, c->buf, (size_t)op->len);
+  case BS__OP_READ: {
+    size_t n = 0;
+    int rc = bs_read(st, op->path, op->off, c->buf, (size_t)op->len, &n);
+    c->nread = n;
+    snprintf(extra, cap, " n=%zu h=%016" PRIx64, n, bs__content_hash(BS__FNV_OFFSET, c->buf, n));
+    return rc;
+  }
+  case BS__OP_TRUNCATE: return bs_truncate(st, op->path, op->off);
+  case BS__OP_REFLINK: return bs_reflink(st, op->path, op->path2);
+  case BS__OP_SETXATTR:
+    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+    return bs_setxattr(st, op->path, xn, c->buf, (size_t)op->len);
+  case BS__OP_REMOVEXATTR: return bs_removexattr(st, op->path, xn);
+  case BS__OP_SNAP_CREATE: {
+    int rc = bs_snapshot_create(st, op->name, si);
+    if (rc == 0) {
+      char u[33];
+      for (int i = 0; i < 16; i++)
+        snprintf(u + 2 * i, 3, "%02x", si->uuid[i]);
+      snprintf(extra, cap, " id=%" PRIu64 " uuid=%s created=%" PRIu64, si->id, u, si->created_ns);
+    }
+    return rc;
+  }
+  case BS__OP_SNAP_DELETE: return bs_snapshot_delete(st, op->id);
+  case BS__OP_BRANCH_CREATE: return bs_branch_create(st, op->id, op->name);
+  case BS__OP_BRANCH_DELETE: return bs_branch_delete(st, op->name);
+  case BS__OP_UNLINK: return bs_unlink(st, op->path);
+  case BS__OP_RMDIR: return bs_rmdir(st, op->path);
+  case BS__OP_SYNC: return bs_sync(st, op->path[0] ? op->path : NULL);
+  case BS__OP_POWER_LOSS: return bs_power_loss(st, (bs_power_loss_mode)op->mode);
+  case BS__OP_COUNT: break;
+  }
+  return BS_EINVALID;
+}
+
+/* Snapshot and branch bookkeeping of a successful operation. */
+static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
+  bs__cm *m = &c->m;
+  char root[CM_PATH], from[CM_PATH];
+  switch (op->kind) {
+  case BS__OP_SNAP_CREATE:
+    if (strcmp(si->name, op->name) != 0 || !si->readonly || si->branch_count != 0)
+      return bs__camp_fail(c, "result", "info {name, readonly, 0 branches}", si->name,
+                           "snapshot info: name \"%s\" readonly %d branch_count %u", si->name,
+                           si->readonly, si->branch_count);
+    m->snaps[op->snap] = (bs__cm_snap){.live = true, .id = si->id};
+    for (size_t k = 0; k < m->n; k++) /* a snapshot syncs every tree first */
+      bs__cm_make_durable(&m->nodes[k]);
+    bs__cm_snap_root(root, sizeof(root), op->snap);
+    if (bs__cm_add(m, root, BS_KIND_DIR) < 0 || bs__cm_copy_tree(m, "", root) != 0)
+      return BS_ENO_MEMORY;
+    return 0;
+  case BS__OP_SNAP_DELETE:
+    bs__cm_snap_root(root, sizeof(root), op->snap);
+    bs__cm_remove_tree(m, root);
+    m->snaps[op->snap].live = false;
+    m->dead_id = op->id;
+    return 0;
+  case BS__OP_BRANCH_CREATE:
+    m->branches[op->branch] = (bs__cm_branch){.live = true, .snap = op->snap};
+    m->snaps[op->snap].branches++;
+    bs__cm_snap_root(from, sizeof(from), op->snap);
+    bs__cm_branch_root(root, sizeof(root), op->branch);
+    if (bs__cm_add(m, root, BS_KIND_DIR) < 0 || bs__cm_copy_tree(m, from, root) != 0)
+      return BS_ENO_MEMORY;
+    return 0;
+  case BS__OP_BRANCH_DELETE:
+    bs__cm_branch_root(root, sizeof(root), op->branch);
+    bs__cm_remove_tree(m, root);
+    m->snaps[m->branches[op->branch].snap].branches--;
+    m->branches[op->branch].live = false;
+    return 0;
+  default: return 0;
+  }
+}
+
+/* Apply a successful operation to the model. */
+static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
+  bs__cm *m = &c->m;
+  int i = bs__cm_find(m, op->path);
+  bs__cm_node *nd = i >= 0 ? &m->nodes[i] : NULL;
+  switch (op->kind) {
+  case BS__OP_CREATE: return bs__cm_add(m, op->path, BS_KIND_FILE) < 0 ? BS_ENO_MEMORY : 0;
+  case BS__OP_MKDIR: return bs__cm_add(m, op->path, BS_KIND_DIR) < 0 ? BS_ENO_MEMORY : 0;
+  case BS__OP_WRITE:
+    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+    nd->dirty = true;
+    return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
+  case BS__OP_TRUNCATE:
+    nd->dirty = true;
+    return bs__cm_buf_truncate(&nd->live, op->off);
+  case BS__OP_REFLINK: /* the source's pending writes become durable first */
+    bs__cm_make_durable(nd);
+    return bs__cm_copy_node(m, i, op->path2) < 0 ? BS_ENO_MEMORY : 0;
+  case BS__OP_SETXATTR:
+    nd->xlen[op->xattr] = (uint8_t)op->len;
+    bs__camp_fill(nd->xval[op->xattr], (size_t)op->len, op->dseed);
+    return 0;
+  case BS__OP_REMOVEXATTR: nd->xlen[op->xattr] = CM_XATTR_UNSET; return 0;
+  case BS__OP_UNLINK:
+  case BS__OP_RMDIR: bs__cm_remove(m, i); return 0;
+  case BS__OP_SYNC:
+    if (nd)
+      bs__cm_make_durable(nd);
+    else
+      for (size_t k = 0; k < m->n; k++)
+        bs__cm_make_durable(&m->nodes[k]);
+    return 0;
+  default: return apply_snapshots(c, op, si);
+  }
+}
+
+/* The content checks that follow @op; @groups are the lineages of its
+ * targets before the operation (0: none). */
+static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t groups[2]) {
+  char root[CM_PATH];
+  for (int g = 0; g < 2; g++)
+    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
+      return -1;
+  const char *target = op->kind == BS__OP_REFLINK ? op->path2 : op->path;
+  if (rc == BS_ENOT_FOUND && op->kind <= BS__OP_REMOVEXATTR && bs__cm_find(&c->m, target) < 0)
+    return bs__camp_check_absent(c, target);
+  if (rc == BS_EPERMISSION && op->kind == BS__OP_REFLINK && bs__cm_find(&c->m, op->path2) < 0)
+    return bs__camp_check_absent(c, op->path2);
+  if (rc != 0)
+    return 0;
+  int i = bs__cm_find(&c->m, op->path);
+  switch (op->kind) {
+  case BS__OP_CREATE:
+  case BS__OP_MKDIR: return bs__camp_check_node(c, i);
+  case BS__OP_UNLINK:
+  case BS__OP_RMDIR: return bs__camp_check_absent(c, op->path);
+  case BS__OP_SNAP_CREATE:
+  case BS__OP_BRANCH_CREATE:
+    if (op->kind == BS__OP_SNAP_CREATE)
+      bs__cm_snap_root(root, sizeof(root), op->snap);
+    else
+      bs__cm_branch_root(root, sizeof(root), op->branch);
+    for (size_t k = 0; k < c->m.n; k++)
+      if (strncmp(c->m.nodes[k].path, root, strlen(root)) == 0 && bs__camp_check_node(c, (int)k))
+        return -1;
+    return 0;
+  case BS__OP_SNAP_DELETE:
+  case BS__OP_BRANCH_DELETE:
+    if (op->kind == BS__OP_SNAP_DELETE)
+      bs__cm_snap_root(root, sizeof(root), op->snap);
+    else
+      bs__cm_branch_root(root, sizeof(root), op->branch);
+    return bs__camp_check_absent(c, root);
+  default: return 0;
+  }
+}
+
+/* Snapshot list agrees with the model after snapshot and branch operations. */
+static int check_snapshot_list(bs__camp *c) {
+  bs_snapshot_info *all = NULL;
+  size_t n = 0, live = 0;
+  int rc = bs_snapshot_list(c->st, &all, &n);
+  if (rc != 0)
+    return bs__camp_fail(c, "result", "snapshot list OK", bs_err_name(rc), "%s",
+                         bs_last_message(c->st));
+  for (int s = 0; s < CM_SNAPS; s++) {
+    if (!c->m.snaps[s].live)
+      continue;
+    live++;
+    size_t k = 0;
+    while (k < n && all[k].id != c->m.snaps[s].id)
+      k++;
+    char name[16];
+    snprintf(name, sizeof(name), "s%d", s);
+    if (k == n || strcmp(all[k].name, name) != 0 || all[k].branch_count != c->m.snaps[s].branches) {
+      char want[64];
+      snprintf(want, sizeof(want), "%s id %" PRIu64 " with %u branches", name, c->m.snaps[s].id,
+               c->m.snaps[s].branches);
+      free(all);
+      return bs__camp_fail(c, "listing", want, k == n ? "missing" : all[k].name,
+                           "snapshot list disagrees with the model");
+    }
+  }
+  free(all);
+  if (n != live) {
+    char want[32], got[32];
+    snprintf(want, sizeof(want), "%zu snapshots", live);
+    snprintf(got, sizeof(got), "%zu snapshots", n);
+    return bs__camp_fail(c, "listing", want, got, "snapshot list has extra entries");
+  }
+  return 0;
+}
+
+/* Blocks the sync implied by @op may release: reflink syncs its source and
+ * snapshot create syncs every tree first, which drops durable copies. */
+static uint64_t sync_release_bound(const bs__cm *m, const bs__op *op) {
+  uint64_t blocks = 0;
+  for (size_t k = 0; k < m->n; k++) {
+    const bs__cm_node *nd = &m->nodes[k];
+    bool synced = op->kind == BS__OP_SNAP_CREATE ||
+                  (op->kind == BS__OP_REFLINK && k == (size_t)bs__cm_find(m, op->path));
+    if (synced && nd->dirty)
+      blocks += (nd->dur.n + CM_BLOCK - 1) / CM_BLOCK;
+  }
+  return blocks * CM_BLOCK;
+}
+
+/* Space around an operation that must allocate nothing: used_bytes may only
+ * drop by what its implied sync released. */
+static int check_same_space(bs__camp *c, const bs__op *op, const bs_usage *before,
+                            const bs_usage *after, uint64_t released) {
+  if (after->used_bytes <= before->used_bytes && after->used_bytes + released >= before->used_bytes)
+    return 0;
+  char want[80], got[40];
+  if (released)
+    snprintf(want, sizeof(want), "used_bytes in [%" PRIu64 ", %" PRIu64 "]",
+             before->used_bytes - released, before->used_bytes);
+  else
+    snprintf(want, sizeof(want), "used_bytes %" PRIu64, before->used_bytes);
+  snprintf(got, sizeof(got), "used_bytes %" PRIu64, after->used_bytes);
+  return bs__camp_fail(c, "space", want, got, "%s must not allocate blocks", bs__op_names[op->kind]);
+}
+
+/* Is @rc a right result of @op? */
+static bool accepted(const bs__op *op, int rc) {
+  if (rc == op->expect)
+    return true;
+  return rc < 0 && rc > -32 && (op->also & BS__ALSO(rc)) != 0;
+}
+
+/* Campaign: the oracle that judges replays must agree with the generator on
+ * every drawn operation, or a replay would judge it differently. */
+static int check_oracle(bs__camp *c, const bs__op *op) {
+  bs__op o = *op;
+  char why[160] = "";
+  if (bs__camp_expect(&c->m, c->has_power_loss, &o, why, sizeof(why)) == 0 &&
+      o.expect == op->expect && o.also == 0)
+    return 0;
+  char got[64];
+  snprintf(got, sizeof(got), "%s (also %#x)", why[0] ? "none" : bs_err_name(o.expect), o.also);
+  return bs__camp_fail(c, "oracle", bs_err_name(op->expect), got,
+                       "the replay oracle disagrees with the generator%s%s", why[0] ? ": " : "", why);
+}
+
+/* After an operation failed by an injected fault: nothing changed.  Its
+ * targets' lineages are as the model has them, what it would have made does
+ * not exist, the backend and space checks pass. */
+static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2]) {
+  if (bs__camp_check_store(c) != 0)
+    return -1;
+  for (int g = 0; g < 2; g++)
+    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
+      return -1;
+  char root[CM_PATH];
+  const char *made = NULL;
+  switch (op->kind) {
+  case BS__OP_CREATE:
+  case BS__OP_MKDIR: made = op->path; break;
+  case BS__OP_REFLINK: made = op->path2; break;
+  case BS__OP_BRANCH_CREATE:
+    if (op->branch >= 0 && !c->m.branches[op->branch].live) {
+      bs__cm_branch_root(root, sizeof(root), op->branch);
+      made = root;
+    }
+    break;
+  default: break;
+  }
+  /* Only where the call would have made something: a name the store refuses
+   * anyway (too long, say) cannot be looked up to prove it absent. */
+  if (made && op->expect == BS_OK && bs__cm_find(&c->m, made) < 0 && bs__camp_check_absent(c, made) != 0)
+    return -1;
+  bs_usage u;
+  if (bs__camp_check_usage(c, &u) != 0)
+    return -1;
+  if (op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE &&
+      c->m.caps.native_snapshots)
+    return check_snapshot_list(c);
+  return 0;
+}
+
+int bs__camp_exec(bs__camp *c, const bs__op *op) {
+  char full[CM_LINE];
+  bs__op_format_short(c->op_text, sizeof(c->op_text), op);
+  bs__op_format(full, sizeof(full), op);
+  if (!c->replaying && check_oracle(c, op) != 0)
+    return -1;
+  bool same_space = op->expect == BS_OK &&
+                    (op->kind == BS__OP_REFLINK || op->kind == BS__OP_SNAP_CREATE ||
+                     op->kind == BS__OP_BRANCH_CREATE);
+  bs_usage before = {0}, after;
+  uint64_t released = same_space ? sync_release_bound(&c->m, op) : 0;
+  if (same_space && bs__camp_check_usage(c, &before) != 0)
+    return -1;
+  uint32_t groups[2] = {0, 0};
+  const char *targets[2] = {op->path, op->kind == BS__OP_REFLINK ? op->path2 : ""};
+  for (int g = 0; g < 2; g++) {
+    int i = bs__cm_find(&c->m, targets[g]);
+    if (i >= 0 && c->m.nodes[i].kind == BS_KIND_FILE)
+      groups[g] = c->m.nodes[i].group;
+  }
+
+  char extra[128] = "";
+  bs_snapshot_info si;
+  memset(&si, 0, sizeof(si));
+  int rc = call(c, op, &si, extra, sizeof(extra));
+  const char *msg = bs_last_message(c->st);
+  char saved[256];
+  snprintf(saved, sizeof(saved), "%s", msg);
+  if (op->kind == BS__OP_POWER_LOSS && rc == 0) {
+    uint64_t h = 0;
+    c->res->power_losses++;
+    if (bs__camp_after_power_loss(c, &h) != 0)
+      return -1;
+    snprintf(extra, sizeof(extra), " h=%016" PRIx64, h);
+  }
+  bs__camp_trace(c, full, rc, extra);
+  c->fault_lines.n = 0;
+  int injected = 0;
+  if (bs__camp_faults_drain(c, &injected) > 0) {
+    /* A fault fired: the operation must fail with it and change nothing. */
+    if (rc != injected) {
+      char want[48];
+      snprintf(want, sizeof(want), "%s (injected)", bs_err_name(injected));
+      return bs__camp_fail(c, "result", want, bs_err_name(rc), "%s",
+                           saved[0] ? saved : "(no message)");
+    }
+    return check_injected(c, op, groups);
+  }
+  if (!accepted(op, rc)) {
+    char want[160];
+    int n = snprintf(want, sizeof(want), "%s", bs_err_name(op->expect));
+    for (int k = 1; k < 32 && n > 0 && (size_t)n < sizeof(want); k++)
+      if (op->also & BS__ALSO(-k))
+        n += snprintf(want + n, sizeof(want) - (size_t)n, " or %s", bs_err_name(-k));
+    return bs__camp_fail(c, "result", want, bs_err_name(rc), "%s", saved[0] ? saved : "(no message)");
+  }
+  if (rc != 0) {
+    c->res->expected_errors++;
+    if (rc == BS_EUNSUPPORTED)
+      c->res->unsupported++;
+  }
+  if (op->kind == BS__OP_READ && rc == 0) {
+    const bs__cm_node *nd = &c->m.nodes[bs__cm_find(&c->m, op->path)];
+    size_t want = op->off >= nd->live.n ? 0 : nd->live.n - (size_t)op->off;
+    if (want > op->len)
+      want = (size_t)op->len;
+    size_t got = c->nread;
+    if (got != want || (want && memcmp(c->buf, nd->live.p + op->off, want) != 0))
+      return bs__camp_fail(c, "content", "model bytes", "other bytes",
+                           "read of %s returned %zu bytes, model has %zu", op->path, got, want);
+  }
+  if (rc == 0 && op->kind != BS__OP_POWER_LOSS && apply(c, op, &si) != 0)
+    return bs__camp_fail(c, "check", "memory", "none", "model ran out of memory");
+  if (bs__camp_check_store(c) != 0 || check_after(c, op, rc, groups) != 0)
+    return -1;
+  if (bs__camp_check_usage(c, &after) != 0)
+    return -1;
+  if (same_space && check_same_space(c, op, &before, &after, released) != 0)
+    return -1;
+  if (op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE &&
+      c->m.caps.native_snapshots)
+    return check_snapshot_list(c);
+  return 0;
+}

@@ -1,0 +1,18 @@
+/* Internals shared by lab/trace*.c and lab/campaign.c: building a trace from
+ * a campaign's recording. */
+#ifndef BS_TRACE_INTERNAL_H
+#define BS_TRACE_INTERNAL_H
+
+#include "lab/trace.h"
+
+/* A new empty trace with the header of seed @seed of campaign @o. */
+int bs__trace_new(bs_trace **out, const bs_campaign_opts *o, uint64_t seed);
+/* The campaign options that replay @t (pointers into @t). */
+void bs__trace_opts(const bs_trace *t, bs_campaign_opts *o);
+/* Append one body line of @n bytes (no newline) / every line of @body. */
+int bs__trace_add_line(bs_trace *t, const char *text, size_t n, uint32_t lineno);
+int bs__trace_set_body(bs_trace *t, const char *body, size_t n);
+/* The kind of the body line @text. */
+bs_trace_line_kind bs__trace_kind_of(const char *text);
+
+#endif

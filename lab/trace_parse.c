@@ -1,0 +1,391 @@
+/* The trace parser (docs/traces.md): strict, with the line number of the
+ * first thing that is wrong.  Operation lines are parsed in full (so replay
+ * never meets a malformed one) and kept in canonical form. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lab/campaign_internal.h"
+#include "lab/trace_internal.h"
+
+#define MAX_LINE 1000 /* longer lines are refused (an op line is at most ~700 bytes) */
+
+typedef struct parser {
+  bs_trace *t;
+  bs_trace_error *err;
+  uint32_t line;
+  bool body;          /* a body line was seen: no more header */
+  unsigned seen;      /* header keys seen (bit per key) */
+  uint32_t ops_line;  /* where "ops" was */
+  uint32_t failure_line; /* where "failure" was */
+  uint64_t ops;
+} parser;
+
+static int fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(parser *p, const char *fmt, ...) {
+  p->err->line = p->line;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->err->message, sizeof(p->err->message), fmt, ap);
+  va_end(ap);
+  return BS_EINVALID;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+    return false;
+  uint64_t x = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+      return false;
+    x = x * 10 + (uint64_t)(*s - '0');
+  }
+  *out = x;
+  return true;
+}
+
+static int err_code(const char *name) {
+  for (int w = 0; w < BS_ERROR_COUNT; w++)
+    if (strcmp(bs_err_name(-w), name) == 0)
+      return -w;
+  return 1;
+}
+
+/* The " -> RESULT key=value..." part of an operation line. */
+static int check_result(parser *p, const char *r) {
+  char tok[MAX_LINE];
+  size_t n = strcspn(r, " ");
+  memcpy(tok, r, n);
+  tok[n] = '\0';
+  if (err_code(tok) > 0)
+    return fail(p, "unknown result code \"%s\"", tok);
+  static const char *const keys[] = {"n", "h", "id", "uuid", "created", "t"};
+  for (r += n; *r; r += n) {
+    if (*r++ != ' ' || (n = strcspn(r, " ")) == 0)
+      return fail(p, "stray space in the result");
+    memcpy(tok, r, n);
+    tok[n] = '\0';
+    char *eq = strchr(tok, '=');
+    if (!eq || eq[1] == '\0' || strspn(eq + 1, "0123456789abcdef-") != strlen(eq + 1))
+      return fail(p, "malformed result detail \"%s\" (key=value)", tok);
+    *eq = '\0';
+    size_t k = 0;
+    while (k < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[k], tok) != 0)
+      k++;
+    if (k == sizeof(keys) / sizeof(keys[0]))
+      return fail(p, "unknown result detail \"%s\"", tok);
+  }
+  return 0;
+}
+
+static int op_line(parser *p, char *s) {
+  char *arrow = strstr(s, " -> ");
+  if (!arrow)
+    return fail(p, "operation line without \" -> RESULT\"");
+  *arrow = '\0';
+  uint64_t idx;
+  char *sp = strchr(s, ' ');
+  if (!sp)
+    return fail(p, "operation line without an operation");
+  *sp = '\0';
+  if (!parse_u64(s, &idx) || idx > UINT32_MAX)
+    return fail(p, "bad operation index \"%s\"", s);
+  bs__op op;
+  char why[200];
+  if (bs__op_parse(sp + 1, &op, why, sizeof(why)) != 0)
+    return fail(p, "%s", why);
+  int rc = check_result(p, arrow + 4);
+  if (rc != 0)
+    return rc;
+  char canon[CM_LINE * 4];
+  char text[CM_LINE * 4];
+  bs__op_format(canon, sizeof(canon), &op);
+  int n = snprintf(text, sizeof(text), "%" PRIu64 " %s -> %s", idx, canon, arrow + 4);
+  if (n < 0 || (size_t)n > MAX_LINE) /* escaping may lengthen it: it must read back */
+    return fail(p, "operation line too long (over %d bytes written out)", MAX_LINE);
+  return bs__trace_add_line(p->t, text, (size_t)n, p->line);
+}
+
+static int fault_line(parser *p, const char *s) {
+  /* "fault <point> <details...>": the point is a bs/<layer>/<op> name. */
+  const char *pt = s + 6;
+  size_t n = strcspn(pt, " ");
+  if (strncmp(pt, "bs/", 3) != 0 || n < 4)
+    return fail(p, "fault line without a fault point (bs/<layer>/<op>)");
+  for (const char *q = s; *q; q++)
+    if (*q == ' ' && (q[1] == ' ' || q[1] == '\0'))
+      return fail(p, "stray space in the fault line");
+  return bs__trace_add_line(p->t, s, strlen(s), p->line);
+}
+
+enum { K_SEED, K_BACKEND, K_PROFILE, K_FAULTS, K_BUG, K_CHECK, K_OPS, K_FAILURE, K_OPERATION,
+       K_EXPECTED, K_ACTUAL, K_MESSAGE, K_COUNT };
+static const char *const key_names[K_COUNT] = {"seed", "backend", "profile", "faults", "sim-bug",
+  "backend-check", "ops", "failure", "operation", "expected", "actual", "message"};
+
+static int copy(parser *p, char *dst, size_t cap, const char *v, const char *key) {
+  if ((size_t)snprintf(dst, cap, "%s", v) >= cap)
+    return fail(p, "%s is too long (at most %zu bytes)", key, cap - 1);
+  return 0;
+}
+
+static int failure_line(parser *p, const char *v) {
+  bs_campaign_failure *f = &p->t->failure;
+  uint64_t idx;
+  char num[24];
+  const char *sp = strchr(v, ' ');
+  size_t n = sp ? (size_t)(sp - v) : 0;
+  if (strncmp(v, "op=", 3) != 0 || !sp || n - 3 >= sizeof(num) || strncmp(sp, " check=", 7) != 0)
+    return fail(p, "expected \"failure op=N check=NAME\"");
+  memcpy(num, v + 3, n - 3);
+  num[n - 3] = '\0';
+  if (!parse_u64(num, &idx) || idx > UINT32_MAX)
+    return fail(p, "bad failure op index \"%s\"", num);
+  const char *check = sp + 7;
+  if (*check == '\0' || strchr(check, ' '))
+    return fail(p, "bad failure check \"%s\"", check);
+  p->t->failed = true;
+  f->op_index = (uint32_t)idx;
+  return copy(p, f->check, sizeof(f->check), check, "check");
+}
+
+static int header_line(parser *p, const char *s) {
+  const char *sp = strchr(s, ' ');
+  size_t n = sp ? (size_t)(sp - s) : strlen(s);
+  int k = 0;
+  while (k < K_COUNT && (strlen(key_names[k]) != n || strncmp(key_names[k], s, n) != 0))
+    k++;
+  if (k == K_COUNT)
+    return fail(p, "unknown line \"%.*s\"", (int)(n < 40 ? n : 40), s);
+  if (p->body)
+    return fail(p, "header line \"%s\" after the first operation", key_names[k]);
+  if (p->seen & (1u << k))
+    return fail(p, "second \"%s\" line", key_names[k]);
+  if (!sp || sp[1] == '\0')
+    return fail(p, "\"%s\" without a value", key_names[k]);
+  if (k >= K_OPERATION && !(p->seen & (1u << K_FAILURE)))
+    return fail(p, "\"%s\" before the \"failure\" line", key_names[k]);
+  p->seen |= 1u << k;
+  const char *v = sp + 1;
+  bs_trace *t = p->t;
+  bs_campaign_failure *f = &t->failure;
+  switch (k) {
+  case K_SEED: return parse_u64(v, &t->seed) ? 0 : fail(p, "bad seed \"%s\"", v);
+  case K_BACKEND: return copy(p, t->backend, sizeof(t->backend), v, "backend");
+  case K_PROFILE: return copy(p, t->profile, sizeof(t->profile), v, "profile");
+  case K_FAULTS:
+    if (strcmp(v, "none") == 0)
+      return 0;
+    return (t->faults = strdup(v)) ? 0 : BS_ENO_MEMORY;
+  case K_BUG: return copy(p, t->sim_bug, sizeof(t->sim_bug), v, "sim-bug");
+  case K_CHECK:
+    if (strcmp(v, "off") != 0)
+      return fail(p, "\"backend-check\" can only be \"off\"");
+    t->no_backend_check = true;
+    return 0;
+  case K_OPS:
+    p->ops_line = p->line;
+    return parse_u64(v, &p->ops) && p->ops <= UINT32_MAX ? 0 : fail(p, "bad ops count \"%s\"", v);
+  case K_FAILURE: p->failure_line = p->line; return failure_line(p, v);
+  case K_OPERATION: return copy(p, f->op, sizeof(f->op), v, "operation");
+  case K_EXPECTED: return copy(p, f->expected, sizeof(f->expected), v, "expected");
+  case K_ACTUAL: return copy(p, f->actual, sizeof(f->actual), v, "actual");
+  default: return copy(p, f->message, sizeof(f->message), v, "message");
+  }
+}
+
+static int parse_line(parser *p, char *s) {
+  if (p->line == 1) {
+    uint64_t v;
+    if (strncmp(s, "bstrace ", 8) != 0 || !parse_u64(s + 8, &v))
+      return fail(p, "not a trace: the first line must be \"bstrace %d\"", BS_TRACE_VERSION);
+    if (v != BS_TRACE_VERSION)
+      return fail(p, "trace format version %" PRIu64 " is not supported (this library reads %d)", v,
+                  BS_TRACE_VERSION);
+    p->t->version = (uint32_t)v;
+    return 0;
+  }
+  if (s[0] == '\0' || s[0] == '#')
+    return 0;
+  bool op = s[0] >= '0' && s[0] <= '9', sweep = strcmp(s, "sweep") == 0;
+  bool fault = strncmp(s, "fault ", 6) == 0;
+  if (!op && !sweep && !fault)
+    return header_line(p, s);
+  static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
+  if (!p->body && (p->seen & need) != need) {
+    int k = 0;
+    while (!(need & (1u << k)) || (p->seen & (1u << k)))
+      k++;
+    return fail(p, "the header has no \"%s\" line", key_names[k]);
+  }
+  p->body = true;
+  if (fault)
+    return fault_line(p, s);
+  if (sweep)
+    return bs__trace_add_line(p->t, s, strlen(s), p->line);
+  return op_line(p, s);
+}
+
+/* One line of @n bytes (without its '\n'). */
+static int feed(parser *p, const char *text, size_t n) {
+  p->line++;
+  size_t m = n && text[n - 1] == '\r' ? n - 1 : n;
+  if (m > MAX_LINE)
+    return fail(p, "line longer than %d bytes", MAX_LINE);
+  if (memchr(text, '\0', m))
+    return fail(p, "NUL byte in the line");
+  char buf[MAX_LINE + 2];
+  memcpy(buf, text, m);
+  buf[m] = '\0';
+  return parse_line(p, buf);
+}
+
+/* The checks once every line is in; frees the trace on a failure. */
+static int finish(parser *p, bs_trace **out) {
+  int rc = 0;
+  if (p->line == 0)
+    rc = fail(p, "empty file: not a trace");
+  if (rc == 0 && !p->body) { /* a trace without operations still needs its header */
+    static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
+    int k = 0;
+    while (k < K_COUNT && (!(need & (1u << k)) || (p->seen & (1u << k))))
+      k++;
+    if (k < K_COUNT)
+      rc = fail(p, "the trace ends without a \"%s\" line in its header", key_names[k]);
+  }
+  if (rc == 0 && p->ops != p->t->n_ops) {
+    p->line = p->ops_line;
+    rc = fail(p, "\"ops %" PRIu64 "\" but the trace has %" PRIu32 " operation lines (cut short?)",
+              p->ops, p->t->n_ops);
+  }
+  if (rc == 0 && p->t->failed && p->t->failure.op[0] == '\0') {
+    p->line = p->failure_line;
+    rc = fail(p, "the failure has no \"operation\" line");
+  }
+  if (rc != 0) {
+    bs_trace_free(p->t);
+    return rc;
+  }
+  p->t->failure.seed = p->t->seed;
+  *out = p->t;
+  return 0;
+}
+
+static int parser_new(parser *p, bs_trace **out, bs_trace_error *err) {
+  memset(err, 0, sizeof(*err));
+  *out = NULL;
+  *p = (parser){.err = err};
+  return (p->t = calloc(1, sizeof(*p->t))) ? 0 : BS_ENO_MEMORY;
+}
+
+int bs_trace_parse(bs_trace **out, const char *text, size_t len, bs_trace_error *err) {
+  bs_trace_error dummy;
+  if (!err)
+    err = &dummy;
+  memset(err, 0, sizeof(*err));
+  if (!out || (!text && len))
+    return BS_EINVALID;
+  parser p;
+  int rc = parser_new(&p, out, err);
+  for (size_t i = 0; rc == 0 && i < len;) {
+    const char *e = memchr(text + i, '\n', len - i);
+    size_t n = e ? (size_t)(e - (text + i)) : len - i;
+    rc = feed(&p, text + i, n);
+    i += n + 1;
+  }
+  if (rc != 0) {
+    bs_trace_free(p.t);
+    return rc;
+  }
+  return finish(&p, out);
+}
+
+static const char *kind_name(mode_t m) {
+  return S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+       : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* Open trace file @path: a regular file of at most BS_TRACE_MAX_BYTES, or
+ * a pipe (a FIFO, process substitution).  Anything else is refused before
+ * it is opened (a device's reads may never end), and checked again once
+ * open, as that is what is read. */
+static int open_trace(FILE **out, const char *path, bs_trace_error *err) {
+  struct stat sb;
+  FILE *f = NULL;
+  int e = stat(path, &sb) == 0 ? 0 : errno;
+  if (e == 0 && (S_ISREG(sb.st_mode) || S_ISFIFO(sb.st_mode)) && !(f = fopen(path, "rb")))
+    e = errno;
+  if (e == 0 && f && fstat(fileno(f), &sb) != 0)
+    e = errno;
+  if (e != 0) {
+    snprintf(err->message, sizeof(err->message), "cannot read %s: %s", path, strerror(e));
+    if (f)
+      fclose(f);
+    return e == ENOENT ? BS_ENOT_FOUND : BS_EIO;
+  }
+  int rc = 0;
+  if (!S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+    snprintf(err->message, sizeof(err->message), "%s, not a trace (a regular file or a pipe)",
+             kind_name(sb.st_mode));
+    rc = BS_EINVALID;
+  } else if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > BS_TRACE_MAX_BYTES) {
+    snprintf(err->message, sizeof(err->message), "%llu bytes: a trace has at most %u (BS_TRACE_MAX_BYTES)",
+             (unsigned long long)sb.st_size, BS_TRACE_MAX_BYTES);
+    rc = BS_EINVALID;
+  }
+  if (rc != 0 && f)
+    fclose(f);
+  *out = rc ? NULL : f;
+  return rc;
+}
+
+int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err) {
+  bs_trace_error dummy;
+  if (!err)
+    err = &dummy;
+  memset(err, 0, sizeof(*err));
+  if (!out || !path)
+    return BS_EINVALID;
+  *out = NULL;
+  FILE *f;
+  int rc = open_trace(&f, path, err);
+  if (rc != 0)
+    return rc;
+  parser p;
+  rc = parser_new(&p, out, err);
+  /* A line at a time, never more than one line and the trace in memory: a
+   * long line fails when it passes the limit, not once it has all been read. */
+  char line[MAX_LINE + 2];
+  size_t n = 0;
+  uint64_t total = 0;
+  for (int c; rc == 0 && (c = getc_unlocked(f)) != EOF;) {
+    if (++total > BS_TRACE_MAX_BYTES) {
+      p.line++;
+      rc = fail(&p, "the trace goes on past %u bytes, the most a trace may have", BS_TRACE_MAX_BYTES);
+    } else if (c == '\n') {
+      rc = feed(&p, line, n);
+      n = 0;
+    } else if (n == sizeof(line)) {
+      p.line++;
+      rc = fail(&p, "line longer than %d bytes", MAX_LINE);
+    } else {
+      line[n++] = (char)c;
+    }
+  }
+  if (rc == 0 && ferror(f)) {
+    snprintf(err->message, sizeof(err->message), "cannot read %s: read error", path);
+    rc = BS_EIO;
+  }
+  fclose(f);
+  if (rc == 0 && n > 0)
+    rc = feed(&p, line, n);
+  if (rc != 0) {
+    bs_trace_free(p.t);
+    return rc;
+  }
+  return finish(&p, out);
+}

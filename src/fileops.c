@@ -1,0 +1,447 @@
+/* The file calls of backstore.h.  Each checks its arguments, takes the
+ * store's lock shared, and then either hands the store path to a complete
+ * backend, or, for a primitive backend, places it in the store namespace
+ * (src/ns.c) and hands the backend path on; virtual directories are
+ * answered here.  Listings are collected under the lock and handed to the
+ * caller's callback after it, so a callback may call the store. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backstore/backend.h"
+#include "src/ns.h"
+#include "src/store_internal.h"
+
+static bool absolute(const char *p) { return p != NULL && p[0] == '/'; }
+
+/* ---- placing a path -------------------------------------------------------------- */
+
+/* Place @path of call @op for @intent on a primitive backend; a virtual
+ * directory is INVALID (a directory) unless @virt_ok. */
+static int place(bs__call *c, const char *op, const char *path, bs__intent intent, bool virt_ok,
+                 bs__place *p) {
+  int rc = bs__ns_locate(c->st, op, path, intent, p);
+  if (rc == 0 && p->virt != BS__V_NONE && !virt_ok)
+    rc = bs_store_fail(c->st, BS_EINVALID, EISDIR, "%s: %s: a directory", op, path);
+  return rc;
+}
+
+/* The path the backend gets: @path for a complete backend, else its place. */
+static const char *target(const bs__call *c, const char *path, const bs__place *p) {
+  return c->primitive ? p->bpath : path;
+}
+
+/* A call of one path: begin, place (primitive backends), and the slot's
+ * presence; 0 with @p ready (bs__place_free), or the failure (the call is
+ * then ended). */
+static int one_path(bs__call *c, bs_store *st, bs_op_class cls, const char *op, const char *path,
+                    bs__intent intent, bool present, bs__place *p) {
+  memset(p, 0, sizeof(*p));
+  bs__call_begin(c, st, false, cls);
+  int rc = !present ? bs__missing(st, op) : c->primitive ? place(c, op, path, intent, false, p) : 0;
+  return rc == 0 ? 0 : bs__call_end(c, rc);
+}
+
+/* A backend's message names the backend path ("/.bs/branch/3/f"): the
+ * caller named the store path ("/.bs/branches/b/f"), so that is said. */
+static int restate(bs_store *st, int rc, const bs__place *p, const char *path) {
+  if (rc == 0 || !p->bpath || strcmp(p->bpath, path) == 0)
+    return rc;
+  const char *m = bs_last_message(st);
+  const char *at = strstr(m, p->bpath);
+  if (!at)
+    return rc;
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - m), m, path, at + strlen(p->bpath));
+  return bs_store_fail(st, rc, bs_last_os_errno(st), "%s", buf);
+}
+
+static int done(bs__call *c, bs__place *p, const char *path, int rc) {
+  rc = restate(c->st, rc, p, path);
+  bs__place_free(p);
+  return bs__call_end(c, rc);
+}
+
+/* ---- the calls ---------------------------------------------------------------------- */
+
+int bs_create(bs_store *st, const char *path, uint32_t mode) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "create", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "create", path, BS__NEW, st->ops->create != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->create(st, target(&c, path, &p), mode));
+}
+
+int bs_mkdir(bs_store *st, const char *path, uint32_t mode) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "mkdir", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "mkdir", path, BS__NEW, st->ops->mkdir != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->mkdir(st, target(&c, path, &p), mode));
+}
+
+int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
+  if (!buf && len)
+    return bs__bad_arg(st, "write", "NULL buffer with a non-zero length");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "write", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_WRITE, "write", path, BS__MODIFY, st->ops->write != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->write(st, target(&c, path, &p), off, buf, len));
+}
+
+int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread) {
+  if ((!buf && len) || !nread)
+    return bs__bad_arg(st, "read", "NULL buffer with a non-zero length, or NULL nread");
+  *nread = 0;
+  if (st && !absolute(path))
+    return bs__bad_path(st, "read", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_READ, "read", path, BS__READ, st->ops->read != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->read(st, target(&c, path, &p), off, buf, len, nread));
+}
+
+int bs_truncate(bs_store *st, const char *path, uint64_t size) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "truncate", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_WRITE, "truncate", path, BS__MODIFY, st->ops->truncate != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->truncate(st, target(&c, path, &p), size));
+}
+
+int bs_unlink(bs_store *st, const char *path) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "unlink", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "unlink", path, BS__REMOVE, st->ops->unlink != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->unlink(st, target(&c, path, &p)));
+}
+
+int bs_rmdir(bs_store *st, const char *path) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "rmdir", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "rmdir", path, BS__REMOVE, st->ops->rmdir != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->rmdir(st, target(&c, path, &p)));
+}
+
+int bs_chmod(bs_store *st, const char *path, uint32_t mode) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "chmod", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "chmod", path, BS__MODIFY, st->ops->chmod != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->chmod(st, target(&c, path, &p), mode));
+}
+
+int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "chown", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "chown", path, BS__MODIFY, BS__HAS(st->ops, 2, chown), &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->chown(st, target(&c, path, &p), uid, gid));
+}
+
+int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns) {
+  if (st && !absolute(path))
+    return bs__bad_path(st, "utimens", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "utimens", path, BS__MODIFY, st->ops->utimens != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->utimens(st, target(&c, path, &p), atime_ns, mtime_ns));
+}
+
+int bs_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len) {
+  if (!name || (!value && len))
+    return bs__bad_arg(st, "setxattr", "NULL name, or NULL value with a non-zero length");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "setxattr", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "setxattr", path, BS__MODIFY, st->ops->setxattr != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->setxattr(st, target(&c, path, &p), name, value, len));
+}
+
+int bs_removexattr(bs_store *st, const char *path, const char *name) {
+  if (!name)
+    return bs__bad_arg(st, "removexattr", "NULL name");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "removexattr", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "removexattr", path, BS__MODIFY, st->ops->removexattr != NULL, &p);
+  return rc != 0 ? rc : done(&c, &p, path, st->ops->removexattr(st, target(&c, path, &p), name));
+}
+
+/* ---- calls of two paths ------------------------------------------------------------- */
+
+int bs_rename(bs_store *st, const char *from, const char *to) {
+  if (st && !absolute(to))
+    return bs__bad_path(st, "rename", to);
+  if (st && !absolute(from))
+    return bs__bad_path(st, "rename", from);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place f = {0}, t = {0};
+  bs__call_begin(&c, st, false, BS_OPC_META);
+  int rc = st->ops->rename ? 0 : bs__missing(st, "rename");
+  if (rc == 0 && c.primitive) {
+    rc = place(&c, "rename", from, BS__REMOVE, false, &f);
+    if (rc == 0)
+      rc = place(&c, "rename", to, BS__NEW, false, &t);
+    /* A rename stays inside its tree: between trees it is CROSS_DEVICE, as
+     * between btrfs subvolumes. */
+    if (rc == 0 && (f.tree != t.tree || f.tree_id != t.tree_id))
+      rc = bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "rename: %s -> %s: between trees", from, to);
+  }
+  if (rc == 0)
+    rc = restate(st, restate(st, st->ops->rename(st, target(&c, from, &f), target(&c, to, &t)), &f, from), &t, to);
+  bs__place_free(&f);
+  bs__place_free(&t);
+  return bs__call_end(&c, rc);
+}
+
+/* bs_reflink's contract (clonefile(2)), checked once for every primitive
+ * backend in the order the kernel meets them: the source exists and is a
+ * regular file; a destination named as a directory ("d/") is EXISTS when a
+ * directory is there and INVALID otherwise (a clone is a file); the
+ * destination does not exist.  The backend then only clones. */
+static int reflink_preconditions(bs__call *c, const char *src, bs__place *s, const char *dst, bs__place *d) {
+  bs_store *st = c->st;
+  bs_stat_info si;
+  int rc = place(c, "reflink", src, BS__READ, false, s);
+  if (rc == 0)
+    rc = st->ops->stat(st, s->bpath, &si);
+  if (rc != 0)
+    return rc;
+  if (si.kind != BS_KIND_FILE)
+    return bs_store_fail(st, BS_EINVALID, 0, "reflink: %s: not a regular file", src);
+  if ((rc = place(c, "reflink", dst, BS__NEW, false, d)) != 0)
+    return rc;
+  size_t dl = strlen(dst);
+  rc = st->ops->stat(st, d->bpath, &si);
+  if (dl > 1 && dst[dl - 1] == '/') {
+    if (rc != 0 && rc != BS_ENOT_FOUND)
+      return restate(st, rc, d, dst);
+    if (rc == 0 && si.kind == BS_KIND_DIR)
+      return bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
+    return bs_store_fail(st, BS_EINVALID, 0, "reflink: %s: a clone's name cannot end in '/'", dst);
+  }
+  if (rc == 0)
+    return bs_store_fail(st, BS_EEXISTS, EEXIST, "reflink: %s: destination exists", dst);
+  if (rc == BS_ENOT_FOUND)
+    bs_store_clear_error(st);
+  return rc == BS_ENOT_FOUND ? 0 : restate(st, rc, d, dst);
+}
+
+int bs_reflink(bs_store *st, const char *src, const char *dst) {
+  if (st && !absolute(dst))
+    return bs__bad_path(st, "reflink", dst);
+  if (st && !absolute(src))
+    return bs__bad_path(st, "reflink", src);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place s = {0}, d = {0};
+  bs__call_begin(&c, st, false, BS_OPC_REFLINK);
+  int rc = st->ops->reflink ? 0 : bs__missing(st, "reflink");
+  if (rc == 0 && c.primitive)
+    rc = reflink_preconditions(&c, src, &s, dst, &d);
+  if (rc == 0)
+    rc = restate(st, restate(st, st->ops->reflink(st, target(&c, src, &s), target(&c, dst, &d)), &s, src), &d, dst);
+  bs__place_free(&s);
+  bs__place_free(&d);
+  return bs__call_end(&c, rc);
+}
+
+/* ---- calls that answer for a virtual directory too ------------------------------------- */
+
+/* Begin a read of @path that a virtual directory may answer. */
+static int read_place(bs__call *c, bs_store *st, bs_op_class cls, const char *op, const char *path,
+                      bool present, bs__place *p) {
+  memset(p, 0, sizeof(*p));
+  bs__call_begin(c, st, false, cls);
+  int rc = !present ? bs__missing(st, op) : c->primitive ? place(c, op, path, BS__READ, true, p) : 0;
+  return rc == 0 ? 0 : bs__call_end(c, rc);
+}
+
+int bs_stat(bs_store *st, const char *path, bs_stat_info *out) {
+  if (!out)
+    return bs__bad_arg(st, "stat", "NULL output");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "stat", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = read_place(&c, st, BS_OPC_META, "stat", path, st->ops->stat != NULL, &p);
+  if (rc != 0)
+    return rc;
+  return done(&c, &p, path, p.virt != BS__V_NONE ? bs__ns_virt_stat(st, p.virt, out)
+                                           : st->ops->stat(st, target(&c, path, &p), out));
+}
+
+int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len) {
+  if (!name || (!buf && cap) || !len)
+    return bs__bad_arg(st, "getxattr", "NULL name or length, or NULL buffer with a non-zero capacity");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "getxattr", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = read_place(&c, st, BS_OPC_META, "getxattr", path, st->ops->getxattr != NULL, &p);
+  if (rc != 0)
+    return rc;
+  if (p.virt != BS__V_NONE) /* virtual directories have no xattrs */
+    rc = bs_store_fail(st, BS_ENOT_FOUND, ENODATA, "getxattr: %s: no xattr \"%s\"", path, name);
+  else
+    rc = st->ops->getxattr(st, target(&c, path, &p), name, buf, cap, len);
+  return done(&c, &p, path, rc);
+}
+
+int bs_sync(bs_store *st, const char *path) {
+  if (st && path && !absolute(path))
+    return bs__bad_path(st, "sync", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = path ? read_place(&c, st, BS_OPC_SYNC, "sync", path, st->ops->sync != NULL, &p) : 0;
+  if (rc != 0)
+    return rc;
+  if (!path) {
+    memset(&p, 0, sizeof(p));
+    bs__call_begin(&c, st, false, BS_OPC_SYNC);
+    return bs__call_end(&c, st->ops->sync ? st->ops->sync(st, NULL) : bs__missing(st, "sync"));
+  }
+  /* A virtual directory stands for the trees below it: the backend path of
+   * the place that holds them. */
+  const char *b = p.virt == BS__V_SNAPS ? "/.bs/snap" : p.virt != BS__V_NONE ? "/.bs/branch" : NULL;
+  return done(&c, &p, path, st->ops->sync(st, b ? b : target(&c, path, &p)));
+}
+
+/* A listing: names and kinds collected, handed over after the lock. */
+typedef struct listing {
+  char **names;
+  bs_file_kind *kinds;
+  size_t n, cap;
+  bool oom;
+  bool hide_reserved; /* leave ".bs" out (bs__ns_hides_reserved) */
+} listing;
+
+static int collect(void *ctx, const char *name, bs_file_kind kind) {
+  listing *l = ctx;
+  if (l->hide_reserved && strcmp(name, ".bs") == 0)
+    return 0;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    char **v = realloc(l->names, cap * sizeof(*v));
+    bs_file_kind *k = v ? realloc(l->kinds, cap * sizeof(*k)) : NULL;
+    if (v)
+      l->names = v;
+    if (!v || !k) {
+      l->oom = true;
+      return 1;
+    }
+    l->kinds = k;
+    l->cap = cap;
+  }
+  if (!(l->names[l->n] = strdup(name))) {
+    l->oom = true;
+    return 1;
+  }
+  l->kinds[l->n++] = kind;
+  return 0;
+}
+
+static int collect_xattr(void *ctx, const char *name) { return collect(ctx, name, BS_KIND_FILE); }
+
+/* Hand the listing to @cb (readdir) or @xcb (listxattr) and free it. */
+static int deliver(bs_store *st, const char *op, listing *l, int rc, bs_readdir_cb cb, bs_xattr_cb xcb,
+                   void *ctx) {
+  if (rc == 0 && l->oom)
+    rc = bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+  for (size_t i = 0; rc == 0 && i < l->n; i++)
+    if (cb ? cb(ctx, l->names[i], l->kinds[i]) != 0 : xcb(ctx, l->names[i]) != 0)
+      break;
+  for (size_t i = 0; i < l->n; i++)
+    free(l->names[i]);
+  free(l->names);
+  free(l->kinds);
+  return rc;
+}
+
+int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
+  if (!cb)
+    return bs__bad_arg(st, "readdir", "NULL callback");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "readdir", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = read_place(&c, st, BS_OPC_META, "readdir", path, st->ops->readdir != NULL, &p);
+  if (rc != 0)
+    return rc;
+  listing l = {.hide_reserved = c.primitive && bs__ns_hides_reserved(&p)};
+  if (p.virt != BS__V_NONE)
+    rc = bs__ns_virt_readdir(st, p.virt, collect, &l);
+  else
+    rc = st->ops->readdir(st, target(&c, path, &p), collect, &l);
+  rc = done(&c, &p, path, rc);
+  return deliver(st, "readdir", &l, rc, cb, NULL, ctx);
+}
+
+int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
+  if (!cb)
+    return bs__bad_arg(st, "listxattr", "NULL callback");
+  if (st && !absolute(path))
+    return bs__bad_path(st, "listxattr", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = read_place(&c, st, BS_OPC_META, "listxattr", path, st->ops->listxattr != NULL, &p);
+  if (rc != 0)
+    return rc;
+  listing l = {0};
+  if (p.virt == BS__V_NONE) /* virtual directories have none */
+    rc = st->ops->listxattr(st, target(&c, path, &p), collect_xattr, &l);
+  rc = done(&c, &p, path, rc);
+  return deliver(st, "listxattr", &l, rc, NULL, cb, ctx);
+}

@@ -1,0 +1,501 @@
+/* Snapshots and branches: the bs_snapshot_* and bs_branch_* calls, written
+ * once for every primitive backend (see snapshot.h; docs/snapshots.md).
+ *
+ * A change runs as one session: the backend says how it makes trees
+ * (tree_method), the registry is opened for a change (exclusive against
+ * other processes) and decoded, orphan trees are reconciled, the rule of
+ * the call is applied to the registry, and then:
+ *   - a new tree is made before the registry names it (a crash leaves an
+ *     orphan, removed by the next change), and removed again if the save
+ *     fails without landing;
+ *   - a tree is unnamed (saved) before it is removed, after the backend said
+ *     it may remove it (so a refused delete changes nothing); a removal that
+ *     fails after that leaves an orphan the next change removes.
+ * Every call holds the store's lock exclusively (src/store.c), so calls of
+ * one store are linearizable; the registry lock orders other processes. */
+#include "src/snapshot.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/names.h"
+#include "src/snapreg.h"
+#include "src/store_internal.h"
+
+/* ---- the core's state of a store ------------------------------------------- */
+
+struct bs__core {
+  pthread_mutex_t mu;   /* the fields below */
+  uint8_t *bytes;       /* the registry bytes last decoded (NULL: none yet) */
+  size_t len;
+  bool have;            /* @reg holds the decoding of @bytes */
+  bs__snapreg reg;
+  int case_sensitive;   /* -1: not asked yet */
+};
+
+struct bs__core *bs__core_new(void) {
+  struct bs__core *c = calloc(1, sizeof(*c));
+  if (c) {
+    pthread_mutex_init(&c->mu, NULL);
+    bs__snapreg_init(&c->reg);
+    c->case_sensitive = -1;
+  }
+  return c;
+}
+
+void bs__core_free(struct bs__core *c) {
+  if (!c)
+    return;
+  pthread_mutex_destroy(&c->mu);
+  bs__snapreg_free(&c->reg);
+  free(c->bytes);
+  free(c);
+}
+
+bool bs__store_primitive(const bs_store *st) {
+  const bs_backend_ops *o = st->ops;
+  return o->version >= 2 && o->tree_method && o->tree_create && o->tree_delete && o->tree_list &&
+         o->registry_open && o->registry_save && o->registry_close;
+}
+
+bool bs__store_case_sensitive(bs_store *st) {
+  struct bs__core *c = st->core;
+  if (c && c->case_sensitive >= 0)
+    return c->case_sensitive;
+  bs_caps caps;
+  bool cs = !st->ops->caps || st->ops->caps(st, &caps) != 0 || caps.case_sensitive;
+  if (c)
+    c->case_sensitive = cs;
+  return cs;
+}
+
+/* "OP: " before the backend's message of failure @rc. */
+static int prefixed(bs_store *st, const char *op, int rc) {
+  char why[256];
+  snprintf(why, sizeof(why), "%s", bs_last_message(st));
+  return bs_store_fail(st, rc, bs_last_os_errno(st), "%s: %s", op, why);
+}
+
+static int damaged(bs_store *st, const char *op) {
+  return bs_store_fail(st, BS_ECORRUPT, 0, "%s: the snapshot registry is damaged", op);
+}
+
+/* ---- reading the registry ------------------------------------------------------ */
+
+/* Decode registry bytes @buf (none: an empty registry) into @r. */
+static int decode(bs__snapreg *r, const uint8_t *buf, size_t len) {
+  if (!len) {
+    bs__snapreg_init(r);
+    return 0;
+  }
+  return bs__snapreg_decode(r, buf, len);
+}
+
+/* Run @fn on the registry as saved.  With the core's cache (under its
+ * mutex), the bytes are decoded again only when they changed (another
+ * process, or a change of ours). */
+static int with_registry(bs_store *st, const char *op, int (*fn)(const bs__snapreg *r, void *ctx), void *ctx) {
+  bs_registry *r = NULL;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = st->ops->registry_open(st, false, &r, &buf, &len);
+  if (rc != 0)
+    return prefixed(st, op, rc);
+  st->ops->registry_close(st, r, false);
+  struct bs__core *c = st->core;
+  if (!c) {
+    bs__snapreg tmp;
+    rc = decode(&tmp, buf, len);
+    free(buf);
+    if (rc == 0) {
+      rc = fn(&tmp, ctx);
+      bs__snapreg_free(&tmp);
+      return rc;
+    }
+    return rc == BS_ECORRUPT ? damaged(st, op) : bs_store_fail(st, rc, 0, "%s: %s", op, bs_strerror(rc));
+  }
+  pthread_mutex_lock(&c->mu);
+  if (!c->have || c->len != len || (len && memcmp(c->bytes, buf, len) != 0)) {
+    bs__snapreg_free(&c->reg);
+    free(c->bytes);
+    c->bytes = NULL;
+    c->have = (rc = decode(&c->reg, buf, len)) == 0;
+    if (c->have) {
+      c->bytes = buf;
+      c->len = len;
+      buf = NULL;
+    }
+  }
+  if (rc == 0)
+    rc = fn(&c->reg, ctx);
+  else
+    rc = rc == BS_ECORRUPT ? damaged(st, op) : bs_store_fail(st, rc, 0, "%s: %s", op, bs_strerror(rc));
+  pthread_mutex_unlock(&c->mu);
+  free(buf);
+  return rc;
+}
+
+typedef struct lookup_ctx {
+  bs_tree_kind kind;
+  const char *name;
+  uint64_t id;
+  size_t n;
+  bs_readdir_cb cb;
+  void *cb_ctx;
+  char **names;
+} lookup_ctx;
+
+static int find_tree(const bs__snapreg *r, void *ctx) {
+  lookup_ctx *l = ctx;
+  if (l->kind == BS_TREE_SNAPSHOT) {
+    const bs_snapshot_info *s = bs__snapreg_find_name(r, l->name);
+    l->id = s ? s->id : 0;
+  } else {
+    const bs__branch_rec *b = bs__snapreg_find_branch(r, l->name);
+    l->id = b ? b->id : 0;
+  }
+  return 0;
+}
+
+int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id) {
+  lookup_ctx l = {.kind = kind, .name = name};
+  int rc = with_registry(st, op, find_tree, &l);
+  *id = l.id;
+  return rc;
+}
+
+static int count(const bs__snapreg *r, void *ctx) {
+  lookup_ctx *l = ctx;
+  l->n = l->kind == BS_TREE_SNAPSHOT ? r->nsnaps : r->nbranches;
+  return 0;
+}
+
+int bs__snap_count(bs_store *st, const char *op, bs_tree_kind kind, size_t *n) {
+  lookup_ctx l = {.kind = kind};
+  int rc = with_registry(st, op, count, &l);
+  *n = l.n;
+  return rc;
+}
+
+static int by_bytes(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names, copied: the callback may call the store, so it runs after the
+ * cache is let go. */
+static int copy_names(const bs__snapreg *r, void *ctx) {
+  lookup_ctx *l = ctx;
+  l->n = l->kind == BS_TREE_SNAPSHOT ? r->nsnaps : r->nbranches;
+  l->names = calloc(l->n + 1, sizeof(*l->names));
+  for (size_t i = 0; l->names && i < l->n; i++)
+    if (!(l->names[i] = strdup(l->kind == BS_TREE_SNAPSHOT ? r->snaps[i].name : r->branches[i].name)))
+      return BS_ENO_MEMORY;
+  return l->names ? 0 : BS_ENO_MEMORY;
+}
+
+int bs__snap_names(bs_store *st, const char *op, bs_tree_kind kind, bs_readdir_cb cb, void *ctx) {
+  lookup_ctx l = {.kind = kind};
+  int rc = with_registry(st, op, copy_names, &l);
+  if (rc == BS_ENO_MEMORY)
+    rc = bs_store_fail(st, rc, ENOMEM, "%s: out of memory", op);
+  if (rc == 0 && l.n > 1) /* snapshots are kept in id order, branches in name order */
+    qsort(l.names, l.n, sizeof(*l.names), by_bytes);
+  for (size_t i = 0; rc == 0 && i < l.n; i++)
+    if (cb(ctx, l.names[i], BS_KIND_DIR) != 0)
+      break;
+  for (size_t i = 0; l.names && i < l.n; i++)
+    free(l.names[i]);
+  free(l.names);
+  return rc;
+}
+
+/* ---- changing the registry ------------------------------------------------------ */
+
+typedef struct session {
+  bs_registry *r;
+  bs_tree_method m;
+  bs__snapreg reg;
+  bool landed; /* a failed save left the new registry in place all the same */
+} session;
+
+typedef struct orphans {
+  uint64_t *v;
+  size_t n, cap;
+} orphans;
+
+static int add_orphan(void *ctx, uint64_t id) {
+  orphans *o = ctx;
+  if (o->n == o->cap) {
+    size_t cap = o->cap ? 2 * o->cap : 16;
+    uint64_t *v = realloc(o->v, cap * sizeof(*v));
+    if (!v)
+      return 1;
+    o->v = v;
+    o->cap = cap;
+  }
+  o->v[o->n++] = id;
+  return 0;
+}
+
+static bool named(const bs__snapreg *reg, bs_tree_kind kind, uint64_t id) {
+  if (kind == BS_TREE_SNAPSHOT)
+    return bs__snapreg_find_id(reg, id) != NULL;
+  for (size_t i = 0; i < reg->nbranches; i++)
+    if (reg->branches[i].id == id)
+      return true;
+  return false;
+}
+
+static int may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
+  return st->ops->tree_may_delete ? st->ops->tree_may_delete(st, m, kind, id) : 0;
+}
+
+/* Remove the trees of @kind that the registry does not name: what a crash
+ * between making a tree and naming it (or unnaming and removing it) left.
+ * One this caller may not or cannot remove (a btrfs subvolume without the
+ * privilege to delete it) stays where it is and costs only its space: the
+ * change goes on, and the next id moves past it so no new tree lands on it. */
+static int reconcile(bs_store *st, const char *op, session *s, bs_tree_kind kind) {
+  orphans o = {0};
+  int rc = st->ops->tree_list(st, kind, add_orphan, &o);
+  if (rc != 0) {
+    free(o.v);
+    return prefixed(st, op, rc);
+  }
+  uint64_t *next = kind == BS_TREE_SNAPSHOT ? &s->reg.next_id : &s->reg.next_branch_id;
+  for (size_t i = 0; i < o.n; i++) {
+    uint64_t id = o.v[i];
+    if (id == 0 || named(&s->reg, kind, id))
+      continue;
+    if (may_delete(st, s->m, kind, id) != 0 || st->ops->tree_delete(st, s->m, kind, id) != 0)
+      *next = id >= *next && id < UINT64_MAX ? id + 1 : *next;
+  }
+  free(o.v);
+  bs_store_clear_error(st);
+  return 0;
+}
+
+static void end_session(bs_store *st, session *s, bool failed) {
+  st->ops->registry_close(st, s->r, failed);
+  bs__snapreg_free(&s->reg);
+}
+
+/* Start a change: method, registry open and decoded, no orphans. */
+static int begin(bs_store *st, const char *op, session *s) {
+  memset(s, 0, sizeof(*s));
+  bs__snapreg_init(&s->reg);
+  int rc = st->ops->tree_method(st, &s->m);
+  if (rc != 0)
+    return prefixed(st, op, rc);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if ((rc = st->ops->registry_open(st, true, &s->r, &buf, &len)) != 0)
+    return prefixed(st, op, rc);
+  if (len && bs__snapreg_decode(&s->reg, buf, len) != 0)
+    rc = damaged(st, op);
+  free(buf);
+  if (rc == 0)
+    rc = reconcile(st, op, s, BS_TREE_SNAPSHOT);
+  if (rc == 0)
+    rc = reconcile(st, op, s, BS_TREE_BRANCH);
+  if (rc != 0)
+    end_session(st, s, true);
+  return rc;
+}
+
+/* Save s->reg; on failure say so (and whether it landed anyway). */
+static int save(bs_store *st, const char *op, session *s) {
+  uint8_t *buf;
+  size_t n;
+  if (bs__snapreg_encode(&s->reg, &buf, &n) != 0)
+    return bs_store_fail(st, BS_ECORRUPT, 0, "%s: the snapshot registry cannot be encoded", op);
+  int rc = st->ops->registry_save(st, s->r, buf, n, &s->landed);
+  free(buf);
+  return rc == 0 ? 0 : prefixed(st, op, rc);
+}
+
+/* End a change with result @rc. */
+static int end(bs_store *st, session *s, int rc) {
+  end_session(st, s, rc != 0 && !s->landed);
+  return rc;
+}
+
+/* The registry, for a call that changes nothing (the store must still be one
+ * that has snapshots: UNSUPPORTED otherwise). */
+static int copy_reg(const bs__snapreg *r, void *ctx) {
+  bs__snapreg *out = ctx;
+  uint8_t *buf;
+  size_t n;
+  if (bs__snapreg_encode(r, &buf, &n) != 0)
+    return BS_ECORRUPT;
+  int rc = bs__snapreg_decode(out, buf, n);
+  free(buf);
+  return rc;
+}
+
+static int peek(bs_store *st, const char *op, bs__snapreg *reg) {
+  bs__snapreg_init(reg);
+  bs_tree_method m;
+  int rc = st->ops->tree_method(st, &m);
+  if (rc != 0)
+    return prefixed(st, op, rc);
+  return with_registry(st, op, copy_reg, reg);
+}
+
+/* A new tree of a change: made; removed again unless the save landed. */
+static int made_and_saved(bs_store *st, const char *op, session *s, bs_tree_kind kind, uint64_t id) {
+  int rc = save(st, op, s);
+  if (rc != 0 && !s->landed)
+    st->ops->tree_delete(st, s->m, kind, id);
+  return rc;
+}
+
+/* ---- the primitive backend's calls -------------------------------------------------- */
+
+/* A delete the backend refused (@rc) before the registry changed. */
+static int kept(bs_store *st, const char *op, int rc, const char *what, const char *name) {
+  char why[256];
+  snprintf(why, sizeof(why), "%s", bs_last_message(st));
+  return bs_store_fail(st, rc, bs_last_os_errno(st), "%s: %s \"%s\" is kept: %s", op, what, name, why);
+}
+
+/* A tree whose removal failed (@rc) after the registry let go of it. */
+static int left_behind(bs_store *st, const char *op, int rc) {
+  char why[256];
+  snprintf(why, sizeof(why), "%s", bs_last_message(st));
+  return bs_store_fail(st, rc, bs_last_os_errno(st),
+                       "%s: %s; gone from the registry, the tree is left behind for a later change to remove",
+                       op, why);
+}
+
+static uint64_t clock_now(bs_store *st) {
+  int64_t now = 0;
+  if (st->ops->clock_ns)
+    st->ops->clock_ns(st, &now); /* the store's clock: the sim's is virtual */
+  return (uint64_t)now;
+}
+
+int bs__snap_create(bs_store *st, const char *name, bs_snapshot_info *out) {
+  const char *op = "snapshot create";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  if (bs__snapreg_find_name(&s.reg, name))
+    return end(st, &s, bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: \"%s\" exists", op, name));
+  uint64_t id = s.reg.next_id;
+  uint8_t uuid[16] = {0};
+  uint64_t created = clock_now(st);
+  rc = st->ops->tree_create(st, s.m, BS_TREE_SNAPSHOT, id, 0, uuid);
+  if (rc != 0)
+    return end(st, &s, prefixed(st, op, rc));
+  rc = bs__snapreg_add(&s.reg, name, uuid, created, out);
+  if (rc != 0) {
+    st->ops->tree_delete(st, s.m, BS_TREE_SNAPSHOT, id);
+    return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
+  }
+  return end(st, &s, made_and_saved(st, op, &s, BS_TREE_SNAPSHOT, id));
+}
+
+int bs__snap_list(bs_store *st, bs_snapshot_info **out, size_t *count_out) {
+  bs__snapreg reg;
+  int rc = peek(st, "snapshot list", &reg);
+  if (rc == 0 && reg.nsnaps > 0) {
+    *out = reg.snaps; /* handed over: the caller frees it */
+    *count_out = reg.nsnaps;
+    reg.snaps = NULL;
+    reg.nsnaps = 0;
+  }
+  bs__snapreg_free(&reg);
+  return rc;
+}
+
+int bs__snap_delete(bs_store *st, uint64_t id) {
+  const char *op = "snapshot delete";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  const bs_snapshot_info *si = bs__snapreg_find_id(&s.reg, id);
+  bs_snapshot_info was = si ? *si : (bs_snapshot_info){0};
+  /* The rules (NOT_FOUND, BUSY while a branch holds it) are the registry's. */
+  if ((rc = bs__snapreg_remove(&s.reg, id)) == BS_ENOT_FOUND)
+    return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, id));
+  if (rc != 0)
+    return end(st, &s, bs_store_fail(st, rc, EBUSY, "%s: \"%s\" has %u branch(es)", op, was.name,
+                                     (unsigned)was.branch_count));
+  /* Asked before the registry is saved without the tree: a delete the
+   * backend would refuse changes nothing. */
+  if ((rc = may_delete(st, s.m, BS_TREE_SNAPSHOT, id)) != 0)
+    return end(st, &s, kept(st, op, rc, "snapshot", was.name));
+  if ((rc = save(st, op, &s)) == 0 && (rc = st->ops->tree_delete(st, s.m, BS_TREE_SNAPSHOT, id)) != 0)
+    rc = left_behind(st, op, rc);
+  return end(st, &s, rc);
+}
+
+int bs__snap_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
+  const char *op = "snapshot mount";
+  bs__snapreg reg;
+  int rc = peek(st, op, &reg);
+  /* The view must show the snapshot, not a bare mount point that a reboot
+   * or a hand unmount left (darwin mounts it again). */
+  if (rc == 0 && st->ops->tree_revive && (rc = st->ops->tree_revive(st)) != 0)
+    rc = prefixed(st, op, rc);
+  const bs_snapshot_info *si = rc == 0 ? bs__snapreg_find_id(&reg, id) : NULL;
+  if (rc == 0 && !si)
+    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no snapshot %" PRIu64, op, id);
+  else if (rc == 0 && (rc = bs_snapshot_path(path, cap, si->name)) != 0)
+    rc = bs_store_fail(st, rc, 0, "%s: path buffer of %zu bytes is too small", op, cap);
+  bs__snapreg_free(&reg);
+  return rc;
+}
+
+int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
+  const char *op = "branch create";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  bs__branch_rec b;
+  rc = bs__snapreg_add_branch(&s.reg, snapshot_id, name, &b);
+  if (rc == BS_ENOT_FOUND)
+    return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, snapshot_id));
+  if (rc != 0)
+    return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
+  uint8_t uuid[16];
+  if ((rc = st->ops->tree_create(st, s.m, BS_TREE_BRANCH, b.id, snapshot_id, uuid)) != 0)
+    return end(st, &s, prefixed(st, op, rc));
+  return end(st, &s, made_and_saved(st, op, &s, BS_TREE_BRANCH, b.id));
+}
+
+int bs__branch_delete(bs_store *st, const char *name) {
+  const char *op = "branch delete";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  bs__branch_rec b;
+  if (bs__snapreg_remove_branch(&s.reg, name, &b) != 0)
+    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name));
+  if ((rc = may_delete(st, s.m, BS_TREE_BRANCH, b.id)) != 0)
+    return end(st, &s, kept(st, op, rc, "branch", name));
+  if ((rc = save(st, op, &s)) == 0 && (rc = st->ops->tree_delete(st, s.m, BS_TREE_BRANCH, b.id)) != 0)
+    rc = left_behind(st, op, rc);
+  return end(st, &s, rc);
+}
+
+int bs__branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
+  const char *op = "branch parent";
+  bs__snapreg reg;
+  int rc = peek(st, op, &reg);
+  const bs__branch_rec *b = rc == 0 ? bs__snapreg_find_branch(&reg, name) : NULL;
+  if (b)
+    *snapshot_id = b->snapshot_id;
+  else if (rc == 0)
+    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
+  bs__snapreg_free(&reg);
+  return rc;
+}

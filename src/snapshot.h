@@ -1,0 +1,34 @@
+/* Snapshots and branches of a primitive backend (docs/snapshots.md): the
+ * registry read and changed through the backend's registry primitives, the
+ * trees made and removed through its tree primitives, in the order that
+ * keeps a crash from leaving a registered-but-missing tree, and the orphans
+ * a crash can leave (unregistered-but-present) removed by the next change. */
+#ifndef BS_SRC_SNAPSHOT_H
+#define BS_SRC_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backstore/backend.h"
+
+/* The id of the snapshot or branch (@kind) named @name in *@id, or 0 when
+ * there is none.  0 or the error reading the registry met. */
+int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id);
+/* How many snapshots or branches (@kind) there are. */
+int bs__snap_count(bs_store *st, const char *op, bs_tree_kind kind, size_t *n);
+/* Call @cb with every snapshot or branch name (@kind) in byte order. */
+int bs__snap_names(bs_store *st, const char *op, bs_tree_kind kind, bs_readdir_cb cb, void *ctx);
+
+/* Whether the core owns the store's rules for @st (its backend fills the
+ * tree and registry primitives: backstore/backend.h). */
+bool bs__store_primitive(const bs_store *st);
+/* Whether names in @st's filesystem are compared byte for byte. */
+bool bs__store_case_sensitive(bs_store *st);
+
+/* The core's state of a store (bs_store.core): created by bs_store_init(),
+ * freed by bs_close(). */
+struct bs__core;
+struct bs__core *bs__core_new(void);
+void bs__core_free(struct bs__core *c);
+
+#endif
