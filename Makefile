@@ -90,7 +90,7 @@ AFL   := $(BUILD)/afl
 
 .PHONY: all run check quickcheck fuzz fuzz-cmin campaign bench install clean deps tests docs
 
-all: $(PLAIN)/libbackstore.a $(PLAIN)/liblab.a $(BUILD)/bslab
+all: deps $(PLAIN)/libbackstore.a $(PLAIN)/liblab.a $(BUILD)/bslab
 
 deps:
 	@scripts/deps.sh

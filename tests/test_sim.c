@@ -509,7 +509,9 @@ static void sim_enospc_is_all_or_nothing(void **state) {
 /* An image saved before the registry moved to the core (version 2: the
  * sim named its own trees) loads with every snapshot and branch as it was,
  * and is saved as version 3.  tests/data/sim-image-v2.img: apfs, snapshots
- * s1 (id 1, one branch "br") and s2 (id 2). */
+ * s1 (id 1, one branch "br") and s2 (id 2), made by bslab of commit eb692c0
+ * (the last with version 2): init --profile apfs; snapshot create s1;
+ * branch create s1 br; snapshot create s2. */
 static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
   (void)state;
   size_t len = 0;
@@ -532,7 +534,7 @@ static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
     assert_string_equal(all[0].name, "s1");
     assert_int_equal(all[0].id, 1);
     assert_int_equal(all[0].branch_count, 1);
-    assert_int_equal(all[0].created_ns, 1700000000001342699ull);
+    assert_int_equal(all[0].created_ns, 1700000000000000000ull);
     assert_string_equal(all[1].name, "s2");
     assert_int_equal(all[1].id, 2);
     free(all);
