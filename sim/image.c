@@ -125,6 +125,26 @@ static void put_inode(struct wbuf *w, const bs__sim_inode *n) {
   }
 }
 
+/* Whether a tree holds a symlink or a hard-linked inode, which this image
+ * version cannot record. */
+static bool has_links(const bs__sim_inode *n) {
+  if (n->kind == BS_KIND_SYMLINK || (n->kind == BS_KIND_FILE && n->nlink > 1))
+    return true;
+  for (size_t i = 0; i < n->nents; i++)
+    if (has_links(n->ents[i].node))
+      return true;
+  return false;
+}
+
+static bool store_has_links(const bs__sim_store *s) {
+  bool any = has_links(s->main.root);
+  for (size_t i = 0; !any && i < s->nsnaps; i++)
+    any = has_links(s->snaps[i]->root);
+  for (size_t i = 0; !any && i < s->nbranches; i++)
+    any = has_links(s->branches[i]->root);
+  return any;
+}
+
 static void put_body(struct wbuf *w, const bs__sim_store *s) {
   put_le(w, s->prof->type, 1);
   put_le(w, s->bug, 1);
@@ -180,6 +200,10 @@ int bs_sim_save(bs_store *st, const char *file) {
   if (!bs_sim_is_sim(st) || !file || !*file)
     return BS_EINVALID;
   bs__sim_store *s = bs__sim_cast(st);
+  if (store_has_links(s))
+    return bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP,
+                         "save: %s: image version %u cannot hold symlinks or hard links", file,
+                         BS__SIM_IMAGE_VERSION);
   struct wbuf w = {0};
   put(&w, BS__SIM_IMAGE_MAGIC, 8);
   put_le(&w, BS__SIM_IMAGE_VERSION, 4);
