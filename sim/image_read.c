@@ -163,6 +163,7 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
   }
   c->inos[c->ninos++] = n->ino;
   n->kind = (bs_file_kind)kind;
+  n->nlink = 1; /* image version 3 has no hard links (bs_sim_save refuses them) */
   n->mode = (uint32_t)mode;
   n->uid = (uint32_t)uid;
   n->gid = (uint32_t)gid;
