@@ -13,6 +13,7 @@
 #include "backstore/backend.h"
 #include "backstore/sim.h"
 #include "tests/support/bs_test.h"
+#include "tests/support/cli.h"
 
 static bool links_work(const bs_target *t) { return t->kind != BS_TARGET_DARWIN; }
 
@@ -444,6 +445,37 @@ static void a_version_2_table_gets_no_link_call(void **state) {
   bs_close(st);
 }
 
+/* ---- bslab ln and readlink ------------------------------------------------------ */
+
+static void bslab_ln_and_readlink(void **state) {
+  (void)state;
+  char img[512];
+  snprintf(img, sizeof(img), "%s/links.img", bs_cli_tmp());
+  bs_cli_check(0, NULL, NULL, (const char *const[]){"--image", img, "init", NULL});
+  bs_cli_check(0, NULL, NULL, (const char *const[]){"--image", img, "mkdir", "/d", NULL});
+  bs_cli_check(0, NULL, NULL, (const char *const[]){"--image", img, "ln", "-s", "../x", "/d/l", NULL});
+  bs_cli_check(0, "../x\n", NULL, (const char *const[]){"--image", img, "readlink", "/d/l", NULL});
+  bs_cli_check(0, NULL, NULL, (const char *const[]){"--image", img, "ln", "/d/l", "/l2", NULL});
+  bs_cli_check(0, "nlink:    2", NULL, (const char *const[]){"--image", img, "stat", "/l2", NULL});
+  bs_cli_check(0, "kind:     symlink", NULL, (const char *const[]){"--image", img, "stat", "/l2", NULL});
+  bs_cli_check(1, NULL, "a directory cannot be hard-linked",
+               (const char *const[]){"--image", img, "ln", "/d", "/d2", NULL});
+  bs_cli_check(1, NULL, "not a symlink", (const char *const[]){"--image", img, "readlink", "/d", NULL});
+  bs_cli_check(2, NULL, NULL, (const char *const[]){"--image", img, "ln", "/d/l", NULL});
+  bs_cli_check(0, "usage: bslab ln [-s] TARGET LINK", NULL, (const char *const[]){"ln", "--help", NULL});
+  bs_cli_check(0, "usage: bslab readlink PATH", NULL, (const char *const[]){"readlink", "--help", NULL});
+}
+
+static int cli_setup(void **state) {
+  (void)state;
+  return bs_cli_setup("links");
+}
+
+static int cli_teardown(void **state) {
+  (void)state;
+  return bs_cli_teardown();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(symlinks_on_every_backend),
@@ -455,6 +487,7 @@ int main(void) {
     cmocka_unit_test(snapshots_and_branches_keep_links),
     cmocka_unit_test(sim_images_keep_links),
     cmocka_unit_test(a_version_2_table_gets_no_link_call),
+    cmocka_unit_test(bslab_ln_and_readlink),
   };
-  return cmocka_run_group_tests_name("links", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("links", tests, cli_setup, cli_teardown);
 }
