@@ -508,6 +508,23 @@ static void sim_enospc_is_all_or_nothing(void **state) {
   bs_test_each_sim_profile(NULL, enospc_body, NULL, bs_test_seed());
 }
 
+/* Copy committed image tests/data/sim-image-v@version.img, which must be
+ * of that version, to a scratch file of the suite: its path in @f. */
+static void committed_image(char *f, size_t cap, int version) {
+  char name[64], tag[8];
+  snprintf(name, sizeof(name), "sim-image-v%d.img", version);
+  snprintf(tag, sizeof(tag), "v%d", version);
+  size_t len = 0;
+  char *img = bs_test_data_load(name, &len);
+  assert_int_equal(img[8], version);
+  image_path(f, cap, tag);
+  FILE *w = fopen(f, "wb");
+  assert_non_null(w);
+  assert_int_equal(fwrite(img, 1, len, w), len);
+  fclose(w);
+  free(img);
+}
+
 /* An image saved before the registry moved to the core (version 2: the
  * sim named its own trees) loads with every snapshot and branch as it was,
  * and is saved as version 4.  tests/data/sim-image-v2.img: apfs, snapshots
@@ -516,16 +533,8 @@ static void sim_enospc_is_all_or_nothing(void **state) {
  * branch create s1 br; snapshot create s2. */
 static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
   (void)state;
-  size_t len = 0;
-  char *img = bs_test_data_load("sim-image-v2.img", &len);
-  assert_int_equal(img[8], 2);
   char f[512];
-  image_path(f, sizeof(f), "v2");
-  FILE *w = fopen(f, "wb");
-  assert_non_null(w);
-  assert_int_equal(fwrite(img, 1, len, w), len);
-  fclose(w);
-  free(img);
+  committed_image(f, sizeof(f), 2);
   for (int round = 0; round < 2; round++) { /* as loaded, then saved as version 3 and loaded again */
     bs_store *st = NULL;
     assert_bs_ok(bs_sim_load(&st, f));
@@ -571,16 +580,8 @@ static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
  * put hello.txt /d/f; snapshot create s1; branch create s1 br. */
 static void sim_image_of_version_3_keeps_its_files_and_trees(void **state) {
   (void)state;
-  size_t len = 0;
-  char *img = bs_test_data_load("sim-image-v3.img", &len);
-  assert_int_equal(img[8], 3);
   char f[512];
-  image_path(f, sizeof(f), "v3");
-  FILE *w = fopen(f, "wb");
-  assert_non_null(w);
-  assert_int_equal(fwrite(img, 1, len, w), len);
-  fclose(w);
-  free(img);
+  committed_image(f, sizeof(f), 3);
   for (int round = 0; round < 2; round++) { /* as loaded, then saved as version 4 and loaded again */
     bs_store *st = NULL;
     assert_bs_ok(bs_sim_load(&st, f));
