@@ -198,6 +198,21 @@ static int f_rename(bs_store *st, const char *from, const char *to) {
   int rc = begin_call(st, BS__FP_OP_rename, &c);
   return rc != 0 ? rc : end_call(&c, bs_rename(c.inner, from, to));
 }
+static int f_symlink(bs_store *st, const char *target, const char *path) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_symlink, &c);
+  return rc != 0 ? rc : end_call(&c, bs_symlink(c.inner, target, path));
+}
+static int f_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_readlink, &c);
+  return rc != 0 ? rc : end_call(&c, bs_readlink(c.inner, path, buf, cap, len));
+}
+static int f_link(bs_store *st, const char *from, const char *to) {
+  fwd c;
+  int rc = begin_call(st, BS__FP_OP_link, &c);
+  return rc != 0 ? rc : end_call(&c, bs_link(c.inner, from, to));
+}
 static int f_stat(bs_store *st, const char *path, bs_stat_info *out) {
   fwd c;
   int rc = begin_call(st, BS__FP_OP_stat, &c);
@@ -329,6 +344,9 @@ const bs_backend_ops bs__faults_ops = {
   .chown = f_chown,
   .branch_parent = f_branch_parent,
   .create_store = faults_create_store,
+  .symlink = f_symlink,
+  .readlink = f_readlink,
+  .link = f_link,
 };
 
 static bs__fault_sched *sched_of(bs_store *st) {

@@ -14,7 +14,7 @@
   XX(truncate) XX(unlink) XX(rmdir) XX(rename) XX(stat) XX(chmod) XX(chown) XX(utimens)    \
   XX(readdir) XX(setxattr) XX(getxattr) XX(removexattr) XX(listxattr) XX(sync)              \
   XX(snapshot_create) XX(snapshot_list) XX(snapshot_delete) XX(snapshot_mount_ro)           \
-  XX(branch_create) XX(branch_delete) XX(branch_parent)
+  XX(branch_create) XX(branch_delete) XX(branch_parent) XX(symlink) XX(readlink) XX(link)
 
 /* Catalogue index of "bs/op/<m>" is BS__FP_OP_<m>; sim and real points follow. */
 enum {

@@ -249,6 +249,52 @@ int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
 /** Set access and modification times (ns since the epoch). */
 int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
 
+/** Longest symlink target bs_symlink() accepts, in bytes (PATH_MAX less its NUL). */
+#define BS_SYMLINK_TARGET_MAX 4095
+
+/**
+ * Make a symbolic link @p linkpath whose target text is @p target (stored as
+ * it is, not resolved: it may name nothing).  @p target is 1 to
+ * BS_SYMLINK_TARGET_MAX bytes (empty: BS_EINVALID; longer:
+ * BS_ENAME_TOO_LONG, checked before anything is allocated).  BS_EEXISTS if
+ * @p linkpath exists; BS_EPERMISSION in a snapshot tree or in /.bs.
+ *
+ * Confinement: a symlink never takes a store call outside its tree.  The
+ * last component of a path is never followed (bs_stat() reports the link
+ * itself, BS_KIND_SYMLINK, size = target length; bs_read(), bs_write(),
+ * bs_truncate() and bs_chmod() on a symlink are BS_EINVALID; bs_unlink() and
+ * bs_rename() act on the link).  A symlink met earlier in a path is followed
+ * while its target stays in the same tree (the main tree, never into /.bs; or
+ * one snapshot or branch tree); a target that leaves it, an absolute target
+ * outside the store ("/", "/etc") or a ".." above the tree's root, makes the
+ * call BS_EPERMISSION with a message saying the symlink leads outside its
+ * tree.  At most 40 symlinks are followed in one path (more: BS_EINVALID,
+ * ELOOP).
+ */
+int bs_symlink(bs_store *st, const char *target, const char *linkpath);
+/**
+ * Read the target text of symlink @p path.  *@p len gets the full target
+ * length (without a NUL).  When @p cap > *@p len the text is copied and
+ * NUL-terminated; when text and NUL do not fit (@p cap <= *@p len) the
+ * call fails with BS_EINVALID (errno ERANGE, as bs_getxattr()) and @p buf is
+ * left untouched (no partial copy), *@p len still set: call again with
+ * *@p len + 1 bytes.  @p buf may be NULL with @p cap 0 to learn the length
+ * (then the call succeeds and copies nothing).  BS_EINVALID if @p path is
+ * not a symlink, BS_ENOT_FOUND if it does not exist.
+ */
+int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len);
+/**
+ * Make @p newpath a second name (hard link) of the file or symlink
+ * @p oldpath: both names share one inode (bs_stat() nlink counts them) and
+ * its data; removing one name keeps the data for the others.  Not for
+ * directories (BS_EPERMISSION, EPERM as link(2)); both names in one tree
+ * (the main tree, or one branch: between trees BS_ECROSS_DEVICE); not in a
+ * snapshot tree nor in /.bs (BS_EPERMISSION).  BS_EEXISTS if @p newpath
+ * exists, BS_ENOT_FOUND if @p oldpath does not.  The last component of
+ * @p oldpath is not followed (a link to a symlink links the symlink).
+ */
+int bs_link(bs_store *st, const char *oldpath, const char *newpath);
+
 /**
  * Callback of bs_readdir(); return non-zero to stop early.  It may call the
  * store (on the same thread): the listing was taken before the first call.

@@ -220,6 +220,47 @@ int bs__host_rename(bs_store *st, const char *from, const char *to) {
   return rc;
 }
 
+/* A link method of the OS table, or UNSUPPORTED where it has none. */
+static int no_link_op(bs_store *st, const char *op, const char *path) {
+  return bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP, "%s: %s: links are not supported on %s", op, path,
+                       H(st)->os->name);
+}
+
+int bs__host_symlink(bs_store *st, const char *target, const char *path) {
+  const bs_host_os *os = H(st)->os;
+  if (!os->symlink)
+    return no_link_op(st, "symlink", path);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "symlink", path, &l);
+  return rc != 0 ? rc : done(st, "symlink", path, &l, os->symlink(os->ctx, target, &l.hp));
+}
+
+int bs__host_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len) {
+  const bs_host_os *os = H(st)->os;
+  if (!os->readlink)
+    return no_link_op(st, "readlink", path);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "readlink", path, &l);
+  return rc != 0 ? rc : done(st, "readlink", path, &l, os->readlink(os->ctx, &l.hp, buf, cap, len));
+}
+
+int bs__host_link(bs_store *st, const char *from, const char *to) {
+  const bs_host_os *os = H(st)->os;
+  if (!os->link)
+    return no_link_op(st, "link", to);
+  bs__host_loc f = {0}, t = {0};
+  int rc = bs__host_locate(st, "link", from, &f);
+  if (rc == 0)
+    rc = bs__host_locate(st, "link", to, &t);
+  if (rc == 0) {
+    int e = os->link(os->ctx, &f.hp, &t.hp);
+    rc = e == 0 ? 0 : bs__host_fail_errno(st, "link", e == -EEXIST ? to : from, e);
+  }
+  free(f.host);
+  free(t.host);
+  return rc;
+}
+
 int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out) {
   bs__host_loc l;
   int rc = bs__host_locate(st, "stat", path, &l);

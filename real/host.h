@@ -117,6 +117,12 @@ struct bs_host_os {
    * next platform operation on the table; host.c puts it in the store's
    * message.  darwin.c fills it. */
   const char *(*last_detail)(void *ctx);
+
+  /* ---- links: 0 or -errno; NULL members: UNSUPPORTED ---------------------- */
+  int (*symlink)(void *ctx, const char *target, const bs__hpath *p); /* the text as it is */
+  /* Never follows @p; -ERANGE when the target does not fit in @cap - 1 bytes. */
+  int (*readlink)(void *ctx, const bs__hpath *p, char *buf, size_t cap, size_t *len);
+  int (*link)(void *ctx, const bs__hpath *from, const bs__hpath *to); /* neither followed */
 };
 
 /* A store on a host directory. */
@@ -212,6 +218,9 @@ int bs__host_removexattr(bs_store *st, const char *path, const char *name);
 int bs__host_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
 int bs__host_sync(bs_store *st, const char *path);
 int bs__host_clock_ns(bs_store *st, int64_t *out);
+int bs__host_symlink(bs_store *st, const char *target, const char *path);
+int bs__host_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len);
+int bs__host_link(bs_store *st, const char *from, const char *to);
 
 #define BS__HOST_METHODS                                                                    \
   .close = bs__host_close, .caps = bs__host_caps, .probe_fs_type = bs__host_probe,          \
@@ -226,6 +235,7 @@ int bs__host_clock_ns(bs_store *st, int64_t *out);
   .tree_create = bs__host_tree_create, .tree_may_delete = bs__host_tree_may_delete,         \
   .tree_delete = bs__host_tree_delete, .tree_list = bs__host_tree_list,                     \
   .registry_open = bs__host_registry_open, .registry_save = bs__host_registry_save,         \
-  .registry_close = bs__host_registry_close, .tree_revive = bs__host_tree_revive
+  .registry_close = bs__host_registry_close, .tree_revive = bs__host_tree_revive,        \
+  .symlink = bs__host_symlink, .readlink = bs__host_readlink, .link = bs__host_link
 
 #endif

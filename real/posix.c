@@ -255,6 +255,66 @@ int bs__px_unlink(void *ctx, const bs__hpath *p) {
   return rc;
 }
 
+/* Resolve the two places of a rename or link (neither followed): 0 with
+ * both dirs open (close them), or the first failure with none open. */
+static int resolve_both(const bs__hpath *from, bs__at *f, const bs__hpath *to, bs__at *t) {
+  int rc = bs__resolve(from, f);
+  if (rc == 0 && (rc = bs__resolve(to, t)) != 0)
+    close(f->dir);
+  return rc;
+}
+
+/* A symlink at @p holding @target (never followed: the last component is
+ * made, a '/' after it is ENOENT as symlinkat says). */
+int bs__px_symlink(void *ctx, const char *target, const bs__hpath *p) {
+  (void)ctx;
+  bs__at at;
+  int rc = bs__resolve(p, &at);
+  if (rc != 0)
+    return rc;
+  char nb[BS__AT_NAME_MAX];
+  if (bs__sys_symlinkat(target, at.dir, bs__at_name(&at, nb)) != 0)
+    rc = -errno;
+  close(at.dir);
+  return rc;
+}
+
+/* The target of symlink @p (never followed): *@len its length; -ERANGE
+ * when it does not fit in @cap - 1 bytes (nothing is promised in @buf). */
+int bs__px_readlink(void *ctx, const bs__hpath *p, char *buf, size_t cap, size_t *len) {
+  (void)ctx;
+  bs__at at;
+  int rc = bs__resolve_lookup(p, &at);
+  if (rc != 0)
+    return rc;
+  ssize_t n = bs__sys_readlinkat(at.dir, at.leaf, buf, cap);
+  if (n < 0)
+    rc = errno == ENOENT ? -ENOENT : -errno; /* EINVAL: not a symlink */
+  else if ((size_t)n >= cap)
+    rc = -ERANGE;
+  else
+    *len = (size_t)n;
+  close(at.dir);
+  return rc;
+}
+
+/* A hard link @to of @from, neither followed (linkat without
+ * AT_SYMLINK_FOLLOW); both are resolved confined, each in its tree. */
+int bs__px_link(void *ctx, const bs__hpath *from, const bs__hpath *to) {
+  (void)ctx;
+  bs__at f, t;
+  int rc = resolve_both(from, &f, to, &t);
+  if (rc != 0)
+    return rc;
+  rc = bs__at_check_dir(&f);
+  char nb[BS__AT_NAME_MAX];
+  if (rc == 0 && bs__sys_linkat(f.dir, f.leaf, t.dir, bs__at_name(&t, nb), 0) != 0)
+    rc = -errno;
+  close(t.dir);
+  close(f.dir);
+  return rc;
+}
+
 int bs__px_rmdir(void *ctx, const bs__hpath *p) {
   (void)ctx;
   bs__at at;
@@ -270,13 +330,9 @@ int bs__px_rmdir(void *ctx, const bs__hpath *p) {
 int bs__px_rename(void *ctx, const bs__hpath *from, const bs__hpath *to) {
   (void)ctx;
   bs__at f, t;
-  int rc = bs__resolve(from, &f);
+  int rc = resolve_both(from, &f, to, &t);
   if (rc != 0)
     return rc;
-  if ((rc = bs__resolve(to, &t)) != 0) {
-    close(f.dir);
-    return rc;
-  }
   /* The kernel's order: both names are looked up (a name too long is met
    * there) before the source's '/' is judged. */
   if (strlen(f.leaf) > NAME_MAX || strlen(t.leaf) > NAME_MAX)

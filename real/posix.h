@@ -35,6 +35,9 @@ int bs__px_lock(void *ctx, const bs__hpath *p, int exclusive, int *handle);
 void bs__px_unlock(void *ctx, int handle);
 int bs__px_root_open(void *ctx, const char *abs, bs__hroot *out);
 void bs__px_root_close(void *ctx, bs__hroot *root);
+int bs__px_symlink(void *ctx, const char *target, const bs__hpath *p);
+int bs__px_readlink(void *ctx, const bs__hpath *p, char *buf, size_t cap, size_t *len);
+int bs__px_link(void *ctx, const bs__hpath *from, const bs__hpath *to);
 
 /* The file half of a bs_host_os initializer. */
 #define BS__POSIX_FILE_OPS                                                                  \
@@ -45,7 +48,8 @@ void bs__px_root_close(void *ctx, bs__hroot *root);
   .readdir = bs__px_readdir, .setxattr = bs__px_setxattr, .getxattr = bs__px_getxattr,      \
   .removexattr = bs__px_removexattr, .listxattr = bs__px_listxattr, .sync = bs__px_sync,    \
   .syncfs = bs__px_syncfs, .usage = bs__px_usage, .lock = bs__px_lock, .unlock = bs__px_unlock,   \
-  .root_open = bs__px_root_open, .root_close = bs__px_root_close
+  .root_open = bs__px_root_open, .root_close = bs__px_root_close, .symlink = bs__px_symlink,           \
+  .readlink = bs__px_readlink, .link = bs__px_link
 
 /* Sorted list of names (readdir and listxattr hand them out in byte order). */
 typedef struct bs__names {

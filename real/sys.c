@@ -246,6 +246,12 @@ ssize_t bs__sys_readlinkat(int dirfd, const char *name, char *buf, size_t cap) {
   return readlinkat(dirfd, name, buf, cap);
 }
 
+int bs__sys_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname, int flags) {
+  if (bs__sys_fault("bs/real/symlink"))
+    return -1;
+  return linkat(olddirfd, oldname, newdirfd, newname, flags);
+}
+
 int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev) {
   if (bs__sys_fault("bs/real/mknod"))
     return -1;

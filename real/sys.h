@@ -34,7 +34,7 @@
   XX("bs/real/chown", "fchown(2) / lchown(2) / fchownat(2) fails")                           \
   XX("bs/real/chmod", "fchmod(2) / fchmodat(2) fails")                                      \
   XX("bs/real/utimens", "futimens(2) / utimensat(2) fails")                                 \
-  XX("bs/real/symlink", "symlink(2) or readlink(2) fails")                                  \
+  XX("bs/real/symlink", "symlink(2), readlink(2) or linkat(2) fails")                        \
   XX("bs/real/mknod", "mknod(2) of a special file fails")                                   \
   XX("bs/real/setflags", "FS_IOC_/BTRFS_IOC_SUBVOL_ GETFLAGS/SETFLAGS fail (immutable, read-only)") \
   XX("bs/real/subvol_create", "BTRFS_IOC_SUBVOL_CREATE_V2 fails (store root, .bs)")          \
@@ -100,6 +100,7 @@ int bs__sys_futimens(int fd, const struct timespec ts[2]);
 int bs__sys_utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags);
 int bs__sys_symlinkat(const char *target, int dirfd, const char *name);
 ssize_t bs__sys_readlinkat(int dirfd, const char *name, char *buf, size_t cap);
+int bs__sys_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname, int flags);
 int bs__sys_mknodat(int dirfd, const char *name, mode_t mode, dev_t dev);
 /* Extended attributes on a path (not following a final symlink) or an fd. */
 int bs__sys_lsetxattr(const char *path, const char *name, const void *val, size_t len);

@@ -37,6 +37,8 @@ int bs__sim_stat(bs__sim_store *s, const char *path, bs_stat_info *out) {
 int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode) {
   bs__sim_loc l;
   int rc = bs__sim_lookup_mut(s, "chmod", path, false, &l);
+  if (rc == 0)
+    rc = bs__sim_not_symlink(s, "chmod", path, l.node);
   if (rc != 0)
     return rc;
   l.node->mode = mode & 07777;

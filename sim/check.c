@@ -42,6 +42,16 @@ static int walk(struct walk *w, const bs__sim_inode *n, const bs__sim_tree *t, i
     snprintf(w->why, w->cap, "inode %llu: tree deeper than %d", (unsigned long long)n->ino, BS__SIM_MAX_DEPTH);
     return BS_ECORRUPT;
   }
+  if (n->kind != BS_KIND_DIR && n->nlink > 1) { /* a hard-linked inode: its maps once */
+    if (n->mark == s->walk_mark)
+      return BS_OK;
+    ((bs__sim_inode *)n)->mark = s->walk_mark;
+  }
+  if (n->kind == BS_KIND_SYMLINK && (!n->target || n->nents || n->live.n || n->dur.n)) {
+    snprintf(w->why, w->cap, "inode %llu: a symlink without a target, or with entries or extents",
+             (unsigned long long)n->ino);
+    return BS_ECORRUPT;
+  }
   if (n->kind == BS_KIND_FILE) {
     if (n->nents) {
       snprintf(w->why, w->cap, "inode %llu: a file with directory entries", (unsigned long long)n->ino);
@@ -68,7 +78,7 @@ static int walk(struct walk *w, const bs__sim_inode *n, const bs__sim_tree *t, i
   uint32_t dirs = 0;
   for (size_t i = 0; i < n->nents; i++) {
     const bs__sim_dent *e = &n->ents[i];
-    if (e->node->parent != n) {
+    if (e->node->parent != n && e->node->kind == BS_KIND_DIR) { /* a file's: where it was put last */
       snprintf(w->why, w->cap, "inode %llu: entry \"%s\" has a wrong parent", (unsigned long long)n->ino, e->name);
       return BS_ECORRUPT;
     }
@@ -97,6 +107,7 @@ static int walk(struct walk *w, const bs__sim_inode *n, const bs__sim_tree *t, i
 int bs__sim_count_refs(bs__sim_store *s, uint32_t *exp, char *why, size_t cap) {
   struct walk w = {s, exp, why, cap};
   memset(exp, 0, (size_t)s->blk.n * sizeof(*exp));
+  s->walk_mark++;
   int rc = walk(&w, s->main.root, &s->main, 0);
   for (size_t i = 0; rc == 0 && i < s->nsnaps; i++)
     rc = walk(&w, s->snaps[i]->root, s->snaps[i], 0);

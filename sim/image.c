@@ -1,7 +1,7 @@
 /* Sim images: the complete state of a sim store in one file (docs/sim.md).
  *
  * Layout, little-endian:
- *   header   magic "BSSIMIMG", u32 version (3), u32 flags (0), u64 body length
+ *   header   magic "BSSIMIMG", u32 version (4), u32 flags (0), u64 body length
  *   body     u8 fs_type, u8 bug, u16 0, u64 blocks, i64 clock, u64 rng[4],
  *            u64 latency rng[4], u64 next_ino,
  *            u64 used blocks, each {u64 index, u32 refcount, u8 flags, 4096 bytes},
@@ -15,7 +15,10 @@
  *   trailer  u64 FNV-1a 64 of header and body
  * inode record: u64 ino, u8 kind, u32 mode, u32 uid, u32 gid, i64 atime, mtime, ctime, btime,
  *   u32 xattrs {name, u32 length, bytes}; a file: u64 size, map, u8 dirty,
- *   (dirty: u64 durable size, map); a directory: u32 entries {name, inode record}.
+ *   (dirty: u64 durable size, map), u32 nlink; a symlink (kind 3): u16 length + target
+ *   bytes, u32 nlink; a directory: u32 entries {name, inode record}.  A further name of
+ *   an inode of nlink > 1 already written is u64 ino, u8 kind 4, and nothing more.
+ * Version 3 (read) had no symlinks, no nlink and no kind 4.
  * name: u16 length + bytes; map: u32 extents {u64 lblk, u64 pblk, u64 len}.
  * Saving writes a temporary file, fsyncs it, renames it over @file and
  * fsyncs the directory.  Loading is in sim/image_load.c and sim/image_read.c. */
@@ -91,8 +94,15 @@ static void put_map(struct wbuf *w, const bs__sim_emap *m) {
   }
 }
 
-static void put_inode(struct wbuf *w, const bs__sim_inode *n) {
+static void put_inode(struct wbuf *w, const bs__sim_store *s, bs__sim_inode *n) {
   put_le(w, n->ino, 8);
+  if (n->kind != BS_KIND_DIR && n->nlink > 1) { /* hard-linked: written once */
+    if (n->mark == s->walk_mark) {
+      put_le(w, BS__SIM_IMG_ANOTHER_NAME, 1);
+      return;
+    }
+    n->mark = s->walk_mark;
+  }
   put_le(w, (uint64_t)n->kind, 1);
   put_le(w, n->mode, 4);
   put_le(w, n->uid, 4);
@@ -116,16 +126,21 @@ static void put_inode(struct wbuf *w, const bs__sim_inode *n) {
       put_le(w, n->dsize, 8);
       put_map(w, &n->dur);
     }
+    put_le(w, n->nlink, 4);
+  } else if (n->kind == BS_KIND_SYMLINK) {
+    put_name(w, n->target, strlen(n->target));
+    put_le(w, n->nlink, 4);
   } else {
     put_le(w, n->nents, 4);
     for (size_t i = 0; i < n->nents; i++) {
       put_name(w, n->ents[i].name, n->ents[i].nlen);
-      put_inode(w, n->ents[i].node);
+      put_inode(w, s, n->ents[i].node);
     }
   }
 }
 
-static void put_body(struct wbuf *w, const bs__sim_store *s) {
+static void put_body(struct wbuf *w, bs__sim_store *s) {
+  s->walk_mark++; /* a hard-linked inode is written at its first name */
   put_le(w, s->prof->type, 1);
   put_le(w, s->bug, 1);
   put_le(w, 0, 2);
@@ -145,16 +160,16 @@ static void put_body(struct wbuf *w, const bs__sim_store *s) {
     put_le(w, s->blk.flag[i], 1);
     put(w, s->blk.data[i], BS_SIM_BLOCK_SIZE);
   }
-  put_inode(w, s->main.root);
+  put_inode(w, s, s->main.root);
   put_le(w, s->nsnaps, 4);
   for (size_t i = 0; i < s->nsnaps; i++) {
     put_le(w, s->snaps[i]->id, 8);
-    put_inode(w, s->snaps[i]->root);
+    put_inode(w, s, s->snaps[i]->root);
   }
   put_le(w, s->nbranches, 4);
   for (size_t i = 0; i < s->nbranches; i++) {
     put_le(w, s->branches[i]->id, 8);
-    put_inode(w, s->branches[i]->root);
+    put_inode(w, s, s->branches[i]->root);
   }
   put_le(w, s->reglen, 4);
   if (s->reglen)

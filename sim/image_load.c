@@ -51,8 +51,8 @@ static int get_body(bs__sim_ld *c, uint32_t version, bs__sim_store **out) {
     return BS_ECORRUPT;
   if ((rc = bs__sim_img_trees(c, version, next_snap_id)) != 0)
     return rc;
-  if (r->off != r->n)
-    return BS_ECORRUPT; /* trailing bytes */
+  if (r->off != r->n || !bs__sim_img_links_complete(c))
+    return BS_ECORRUPT; /* trailing bytes, or a hard link's names missing */
   /* Inode numbers are unique. */
   qsort(c->inos, c->ninos, sizeof(*c->inos), u64_order);
   for (size_t i = 1; i < c->ninos; i++)
@@ -125,17 +125,20 @@ int bs_sim_load_buf(bs_store **out, const void *buf, size_t n) {
     goto out;
   bs__sim_rbuf h = {img, n, 8, false, false};
   uint64_t version = bs__sim_img_get(&h, 4), flags = bs__sim_img_get(&h, 4), body = bs__sim_img_get(&h, 8);
-  if ((version != BS__SIM_IMAGE_VERSION && version != 2) || flags != 0 || body != n - BS__SIM_IMAGE_HEADER - 8)
+  if ((version != BS__SIM_IMAGE_VERSION && version != 3 && version != 2) || flags != 0 || body != n - BS__SIM_IMAGE_HEADER - 8)
     goto out;
   bs__sim_rbuf t = {img, n, n - 8, false, false};
   if (bs__sim_img_get(&t, 8) != bs__sim_fnv1a(img, n - 8))
     goto out;
   c.r = (bs__sim_rbuf){img, n - 8, BS__SIM_IMAGE_HEADER, false, false};
+  c.version = (uint32_t)version;
   rc = get_body(&c, (uint32_t)version, &s);
   if (rc == BS_ECORRUPT && c.r.oom)
     rc = BS_ENO_MEMORY;
 out:
   free(c.inos);
+  free(c.linked);
+  free(c.declared);
   if (rc != 0) {
     bs__sim_store_free(s);
     return rc;

@@ -130,6 +130,37 @@ static int get_xattrs(bs__sim_store *s, bs__sim_rbuf *r, bs__sim_inode *n) {
   return BS_OK;
 }
 
+/* Version 4: the nlink a file or symlink record declares; one of more than
+ * one name is kept for the further names (kind BS__SIM_IMG_ANOTHER_NAME). */
+static int note_links(bs__sim_ld *c, bs__sim_inode *n) {
+  uint64_t declared = bs__sim_img_get(&c->r, 4);
+  if (c->r.bad || declared == 0)
+    return BS_ECORRUPT;
+  if (declared == 1)
+    return BS_OK;
+  if (c->nlinked == c->caplinked) {
+    size_t cap = c->caplinked ? c->caplinked * 2 : 16;
+    bs__sim_inode **v = bs__sim_realloc_array(c->linked, cap, sizeof(*v));
+    if (v)
+      c->linked = v;
+    uint32_t *d = v ? bs__sim_realloc_array(c->declared, cap, sizeof(*d)) : NULL;
+    if (!d)
+      return BS_ENO_MEMORY;
+    c->declared = d;
+    c->caplinked = cap;
+  }
+  c->linked[c->nlinked] = n;
+  c->declared[c->nlinked++] = (uint32_t)declared;
+  return BS_OK;
+}
+
+bool bs__sim_img_links_complete(const bs__sim_ld *c) {
+  for (size_t i = 0; i < c->nlinked; i++)
+    if (c->linked[i]->nlink != c->declared[i])
+      return false;
+  return true;
+}
+
 int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, bs__sim_inode **out) {
   bs__sim_store *s = c->s;
   bs__sim_rbuf *r = &c->r;
@@ -141,6 +172,20 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
     return BS_ENO_MEMORY;
   n->ino = bs__sim_img_get(r, 8);
   uint64_t kind = bs__sim_img_get(r, 1);
+  if (kind == BS__SIM_IMG_ANOTHER_NAME && c->version >= 4 && !r->bad) {
+    /* A further name of an inode written before: the same inode. */
+    uint64_t ino = n->ino;
+    free(n);
+    for (size_t i = 0; i < c->nlinked; i++)
+      if (c->linked[i]->ino == ino) {
+        if (c->linked[i]->nlink >= c->declared[i])
+          return BS_ECORRUPT;
+        c->linked[i]->nlink++;
+        *out = c->linked[i];
+        return BS_OK;
+      }
+    return BS_ECORRUPT;
+  }
   uint64_t mode = bs__sim_img_get(r, 4);
   uint64_t uid = bs__sim_img_get(r, 4), gid = bs__sim_img_get(r, 4);
   n->atime = (int64_t)bs__sim_img_get(r, 8);
@@ -148,7 +193,8 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
   n->ctime = (int64_t)bs__sim_img_get(r, 8);
   n->btime = (int64_t)bs__sim_img_get(r, 8);
   int rc = BS_ECORRUPT; /* an id of (uint32_t)-1 (BS_ID_KEEP) cannot be set */
-  if (r->bad || (kind != BS_KIND_FILE && kind != BS_KIND_DIR) || mode > 07777 ||
+  bool known = kind == BS_KIND_FILE || kind == BS_KIND_DIR || (kind == BS_KIND_SYMLINK && c->version >= 4);
+  if (r->bad || !known || mode > 07777 ||
       uid == BS_ID_KEEP || gid == BS_ID_KEEP || n->ino >= s->next_ino ||
       n->ino < BS__SIM_ROOT_INO || (n->ino >= BS__SIM_INO_VBS && n->ino <= BS__SIM_INO_VBRANCHES))
     goto fail;
@@ -163,6 +209,7 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
   }
   c->inos[c->ninos++] = n->ino;
   n->kind = (bs_file_kind)kind;
+  n->nlink = 1; /* counted up as its further names are read (version 4) */
   n->mode = (uint32_t)mode;
   n->uid = (uint32_t)uid;
   n->gid = (uint32_t)gid;
@@ -186,9 +233,16 @@ int bs__sim_img_inode(bs__sim_ld *c, bool writable, bool main_root, int depth, b
       if (r->bad || n->dsize > BS__SIM_MAX_FILE || (rc = get_map(r, &n->dur, s->blk.n, n->dsize)) != 0)
         goto fail;
     }
+  } else if (n->kind == BS_KIND_SYMLINK) {
+    size_t tl = 0;
+    rc = BS_ECORRUPT;
+    if (!(n->target = get_name(r, BS_SYMLINK_TARGET_MAX, false, &tl)))
+      goto fail;
   } else if ((rc = get_entries(c, n, writable, main_root, depth)) != 0) {
     goto fail;
   }
+  if (n->kind != BS_KIND_DIR && c->version >= 4 && (rc = note_links(c, n)) != 0)
+    goto fail;
   *out = n;
   return BS_OK;
 fail:

@@ -10,6 +10,7 @@ bs__sim_inode *bs__sim_inode_new(bs__sim_store *s, bs_file_kind kind, uint32_t m
     return NULL;
   n->ino = s->next_ino++;
   n->kind = kind;
+  n->nlink = 1;
   n->mode = mode & 07777;
   n->atime = n->mtime = n->ctime = now;
   n->btime = s->prof->has_btime ? now : 0;
@@ -19,11 +20,16 @@ bs__sim_inode *bs__sim_inode_new(bs__sim_store *s, bs_file_kind kind, uint32_t m
 void bs__sim_inode_free(bs__sim_store *s, bs__sim_inode *n, bool release) {
   if (!n)
     return;
+  if (n->kind != BS_KIND_DIR && n->nlink > 1) { /* another name keeps it */
+    n->nlink--;
+    return;
+  }
   for (size_t i = 0; i < n->nents; i++) {
     bs__sim_inode_free(s, n->ents[i].node, release);
     free(n->ents[i].name);
   }
   free(n->ents);
+  free(n->target);
   bs__sim_xattrs_free(n);
   if (release) {
     bs__sim_emap_release(s, &n->live);
@@ -42,6 +48,7 @@ static bs__sim_inode *copy_one(bs__sim_store *s, const bs__sim_inode *src) {
     return NULL;
   n->ino = s->next_ino++;
   n->kind = src->kind;
+  n->nlink = 1;
   n->mode = src->mode;
   n->uid = src->uid;
   n->gid = src->gid;
@@ -50,7 +57,8 @@ static bs__sim_inode *copy_one(bs__sim_store *s, const bs__sim_inode *src) {
   n->ctime = src->ctime;
   n->btime = src->btime;
   n->size = n->dsize = src->size;
-  if (bs__sim_xattrs_copy(n, src) != 0 || bs__sim_emap_copy(&n->live, &src->live) != 0) {
+  if ((src->target && !(n->target = bs__sim_strndup(src->target, strlen(src->target)))) ||
+      bs__sim_xattrs_copy(n, src) != 0 || bs__sim_emap_copy(&n->live, &src->live) != 0) {
     bs__sim_inode_free(s, n, false);
     return NULL;
   }
@@ -62,9 +70,16 @@ static int copy_rec(bs__sim_store *s, const bs__sim_inode *src, bs__sim_inode **
   *out = NULL;
   if (depth > BS__SIM_MAX_DEPTH)
     return BS_ECORRUPT;
+  if (src->copy) { /* a further name of a hard-linked inode: the same copy */
+    src->copy->nlink++;
+    *out = src->copy;
+    return BS_OK;
+  }
   bs__sim_inode *n = copy_one(s, src);
   if (!n)
     return BS_ENO_MEMORY;
+  if (src->kind != BS_KIND_DIR && src->nlink > 1)
+    ((bs__sim_inode *)src)->copy = n;
   if (src->nents) {
     n->ents = bs__sim_calloc(src->nents, sizeof(*n->ents));
     if (!n->ents) {
@@ -89,9 +104,17 @@ static int copy_rec(bs__sim_store *s, const bs__sim_inode *src, bs__sim_inode **
   return BS_OK;
 }
 
+/* Forget the copies a tree copy noted on its source's hard-linked inodes. */
+static void forget_copies(bs__sim_inode *n) {
+  n->copy = NULL;
+  for (size_t i = 0; i < n->nents; i++)
+    forget_copies(n->ents[i].node);
+}
+
 int bs__sim_tree_copy(bs__sim_store *s, const bs__sim_inode *src, bs__sim_inode **out) {
   uint64_t ino = s->next_ino;
   int rc = copy_rec(s, src, out, 0);
+  forget_copies((bs__sim_inode *)src);
   if (rc != 0)
     s->next_ino = ino; /* all or nothing, inode numbers included */
   return rc;
@@ -124,8 +147,11 @@ void bs__sim_stat_fill(const bs__sim_store *s, const bs__sim_inode *n, bs_stat_i
   if (n->kind == BS_KIND_DIR) {
     out->nlink = s->prof->dir_nlink_one ? 1 : 2 + n->ndirs;
     out->size = dir_size(s->prof, n);
+  } else if (n->kind == BS_KIND_SYMLINK) {
+    out->nlink = n->nlink;
+    out->size = strlen(n->target);
   } else {
-    out->nlink = 1;
+    out->nlink = n->nlink;
     out->size = n->size;
     /* POSIX st_blocks: 512-byte units of the blocks the live map references. */
     out->blocks = bs__sim_emap_blocks(&n->live) * (BS__SIM_B / 512);

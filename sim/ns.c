@@ -122,6 +122,8 @@ int bs__sim_rename(bs__sim_store *s, const char *from, const char *to) {
       if (d == dst)
         return bs_store_fail(&s->base, BS_EEXISTS, 0, "rename: %s: an ancestor of %s (not empty)", to, from);
   int64_t now = s->clock_ns;
+  if (dst == src && (f.dir != t.dir || f.pos != t.pos))
+    return BS_OK; /* two names of one inode (hard links): rename(2) does nothing */
   if (dst == src) { /* same entry: a case-only rename changes the stored name */
     bs__sim_dent *e = &f.dir->ents[f.pos];
     if (e->nlen == t.nlen && memcmp(e->name, t.name, t.nlen) == 0)

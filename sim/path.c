@@ -31,8 +31,17 @@ static bs__sim_tree *tree_named(bs__sim_store *s, bool branches, const char *c, 
   return bs__sim_tree_by_id(s, branches, id, NULL);
 }
 
-int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out) {
+/* What one pass of the walk met: a symlink before the last component, at
+ * path[at, at + len), in the tree whose root ends at path[tree_off]. */
+typedef struct sym_hit {
+  size_t at, len, tree_off;
+  const bs__sim_inode *link;
+} sym_hit;
+#define MET_SYMLINK 1
+
+static int walk_once(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out, sym_hit *hit) {
   memset(out, 0, sizeof(*out));
+  size_t tree_off = 0, last_at = 0;
   size_t plen = strlen(path);
   /* Current position: an inode of a tree, or a virtual directory. */
   out->tree = &s->main;
@@ -42,6 +51,12 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
   while (*p) {
     while (*p == '/')
       p++;
+    /* A symlink with a '/' after it is followed (bs__sim_resolve), as the
+     * kernel does: before a further component, or at a trailing '/'. */
+    if (p > path && out->virt == BS__SIM_V_NONE && out->node && out->node->kind == BS_KIND_SYMLINK) {
+      *hit = (sym_hit){last_at, out->nlen, tree_off, out->node};
+      return MET_SYMLINK;
+    }
     if (!*p)
       break;
     const char *c = p;
@@ -62,6 +77,7 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
     bool at_root = at == BS__SIM_V_NONE && dir == s->main.root;
     out->name = c;
     out->nlen = n;
+    last_at = (size_t)(c - path);
     out->dir = NULL;
     out->node = NULL;
     out->virt = BS__SIM_V_NONE;
@@ -82,12 +98,125 @@ int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_
       if (t) {
         out->tree = t;
         out->node = t->root;
+        tree_off = (size_t)(p - path);
       }
     }
   }
   /* A trailing slash says "a directory" (checked by the callers). */
   out->slash = plen > 1 && path[plen - 1] == '/';
   return BS_OK;
+}
+
+/* As the kernel: at most 40 symlinks in one resolution. */
+#define MAX_SYMLINKS 40
+
+/* @path with the symlink @h names replaced by its target, in @buf: the
+ * target is taken in the symlink's directory, its "." and ".." applied to
+ * the components before it, and it must stay in the same tree (not above
+ * its root, not absolute, not into the main tree's reserved "/.bs"), as
+ * real/resolve.c confines a real store. */
+static int substitute(bs__sim_store *s, const char *op, const char *orig, const char *path, const sym_hit *h,
+                      char *buf) {
+  const char *t = h->link->target;
+  if (t[0] == '/')
+    goto escape;
+  /* Components of the directory, then of the target. */
+  size_t n = h->tree_off;
+  memcpy(buf, path, n);
+  size_t root = n; /* buf[0, root): the tree's root */
+  const char *srcs[2] = {path + h->tree_off, t};
+  size_t ends[2] = {h->at - h->tree_off, strlen(t)};
+  for (int k = 0; k < 2; k++) {
+    const char *q = srcs[k], *end = srcs[k] + ends[k];
+    while (q < end) {
+      while (q < end && *q == '/')
+        q++;
+      const char *c = q;
+      while (q < end && *q != '/')
+        q++;
+      size_t cn = (size_t)(q - c);
+      if (cn == 0 || (cn == 1 && c[0] == '.'))
+        continue;
+      if (cn == 2 && c[0] == '.' && c[1] == '.') {
+        if (n == root)
+          goto escape;
+        while (n > root && buf[n - 1] != '/')
+          n--;
+        n--; /* the '/' before it */
+        continue;
+      }
+      if (n + 1 + cn >= BS__SIM_PATH_MAX)
+        return bs_store_fail(&s->base, BS_ENAME_TOO_LONG, 0, "%s: %s: the path through a symlink is too long", op,
+                             orig);
+      if (cn > BS__SIM_NAME_MAX)
+        return bs_store_fail(&s->base, BS_ENAME_TOO_LONG, 0, "%s: %s: a component is %zu bytes (max %d)", op,
+                             orig, cn, BS__SIM_NAME_MAX);
+      /* Into the main tree's reserved directory: out of the tree. */
+      if (root == 0 && n == 0 && bs__sim_name_cmp(s, c, cn, BS__SIM_RESERVED, 3) == 0)
+        goto escape;
+      buf[n++] = '/';
+      memcpy(buf + n, c, cn);
+      n += cn;
+    }
+  }
+  const char *rest = path + h->at + h->len;
+  size_t rl = strlen(rest);
+  if (n + rl + 1 >= BS__SIM_PATH_MAX)
+    return bs_store_fail(&s->base, BS_ENAME_TOO_LONG, 0, "%s: %s: the path through a symlink is too long", op, orig);
+  if (n == 0 && rl == 0)
+    buf[n++] = '/';
+  memcpy(buf + n, rest, rl + 1);
+  return BS_OK;
+escape:
+  return bs_store_fail(&s->base, BS_EPERMISSION, 0,
+                       "%s: %s: a symlink on the way leads outside its tree (out of the store, or into its "
+                       "reserved directory .bs): refused",
+                       op, orig);
+}
+
+int bs__sim_resolve(bs__sim_store *s, const char *op, const char *path, bs__sim_loc *out) {
+  sym_hit h;
+  int rc = walk_once(s, op, path, out, &h);
+  if (rc != MET_SYMLINK)
+    return rc;
+  /* Follow: two buffers in turn, the path rewritten each time.  The last
+   * component is never a followed symlink, so it is the original's own text
+   * (callers keep out->name): it is pointed back into @path at the end. */
+  char *bufs = bs__sim_malloc(2 * (size_t)BS__SIM_PATH_MAX);
+  if (!bufs)
+    return bs_store_fail(&s->base, BS_ENO_MEMORY, 0, "%s: %s: out of memory", op, path);
+  const char *cur = path;
+  size_t tail = strlen(path); /* the end of @path that every rewrite kept */
+  for (int links = 1; rc == MET_SYMLINK; links++) {
+    if (links > MAX_SYMLINKS) {
+      rc = bs_store_fail(&s->base, BS_EINVALID, 0, "%s: %s: too many levels of symlinks", op, path);
+      break;
+    }
+    char *next = bufs + (links % 2) * BS__SIM_PATH_MAX;
+    if ((rc = substitute(s, op, path, cur, &h, next)) != 0)
+      break;
+    size_t kept = strlen(cur + h.at + h.len);
+    tail = kept < tail ? kept : tail;
+    cur = next;
+    rc = walk_once(s, op, cur, out, &h);
+  }
+  if (rc == 0) {
+    size_t from_end = strlen(cur) - (size_t)(out->name - cur);
+    if (from_end <= tail) { /* the last component is @path's own */
+      out->name = path + strlen(path) - from_end;
+    } else { /* it came from a target ("l/"): kept by the store until the next one */
+      char *nm = bs__sim_strndup(out->name, out->nlen);
+      if (!nm) {
+        rc = bs_store_fail(&s->base, BS_ENO_MEMORY, 0, "%s: %s: out of memory", op, path);
+      } else {
+        free(s->rname);
+        s->rname = nm;
+        out->name = nm;
+      }
+    }
+  }
+  free(bufs);
+  return rc;
 }
 
 int bs__sim_walk_parent(bs__sim_store *s, const char *op, const char *path) {

@@ -33,6 +33,7 @@ void bs__sim_store_free(bs__sim_store *s) {
   free(s->snaps);
   free(s->branches);
   free(s->reg);
+  free(s->rname);
   bs__sim_blocks_free(&s->blk);
   free(s->scratch);
   pthread_mutex_destroy(&s->mu);
@@ -172,6 +173,21 @@ static int sim_rmdir(bs_store *st, const char *path) {
 static int sim_rename(bs_store *st, const char *from, const char *to) {
   bs__sim_store *s = take(st);
   return give(s, bs__sim_rename(s, from, to));
+}
+
+static int sim_symlink(bs_store *st, const char *target, const char *path) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_symlink(s, target, path));
+}
+
+static int sim_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_readlink(s, path, buf, cap, len));
+}
+
+static int sim_link(bs_store *st, const char *from, const char *to) {
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_link(s, from, to));
 }
 
 static int sim_stat(bs_store *st, const char *path, bs_stat_info *out) {
@@ -345,6 +361,9 @@ const bs_backend_ops bs__sim_ops = {
   .registry_save = sim_registry_save,
   .registry_close = sim_registry_close,
   .op_done = sim_op_done,
+  .symlink = sim_symlink,
+  .readlink = sim_readlink,
+  .link = sim_link,
 };
 
 bool bs_sim_is_sim(const bs_store *st) { return st && st->ops == &bs__sim_ops; }

@@ -28,6 +28,7 @@
 #define BS__SIM_EPOCH_NS (1700000000LL * 1000000000LL) /* virtual clock start */
 #define BS__SIM_PATH_MAX 4096                   /* paths of >= 4096 bytes: NAME_TOO_LONG */
 #define BS__SIM_NAME_MAX 255                    /* longest path component */
+#define BS__SIM_XFS_SYMLINK_MAX 1024            /* XFS_SYMLINK_MAXLEN: longest xfs symlink target */
 #define BS__SIM_MAX_FILE (1ull << 44)           /* 16 TiB: larger is NO_SPACE (EFBIG) */
 #define BS__SIM_MIN_BLOCKS 1ull
 #define BS__SIM_MAX_BLOCKS (1ull << 22)         /* 16 GiB volumes at most */
@@ -121,7 +122,11 @@ typedef struct bs__sim_xattr {
 
 struct bs__sim_inode {
   uint64_t ino;
-  bs_file_kind kind;            /* FILE or DIR */
+  bs_file_kind kind;            /* FILE, DIR or SYMLINK */
+  uint32_t nlink;               /* names of a file or symlink (hard links); 1 for a directory */
+  char *target;                 /* symlinks: the target text, NUL-terminated */
+  bs__sim_inode *copy;          /* bs__sim_tree_copy: this inode's copy (hard links); NULL after */
+  uint64_t mark;                /* walks that must meet a hard-linked inode once (check) */
   uint32_t mode;                /* 07777 */
   uint32_t uid, gid;            /* owner; 0 (root) for new inodes */
   int64_t atime, mtime, ctime, btime;
@@ -178,6 +183,8 @@ typedef struct bs__sim_store {
   size_t reglen;
   uint32_t *scratch;               /* check(): expected refcounts, blk.n entries */
   uint64_t op_bytes;               /* bytes the current call moved (latency model) */
+  uint64_t walk_mark;              /* the last mark handed to a walk (bs__sim_inode.mark) */
+  char *rname;                     /* a last component met through a symlink ("l/"): loc.name */
   /* The core lets file calls run at once (a shared lock): the sim's state
    * is one structure, so each of its methods holds this. */
   pthread_mutex_t mu;
@@ -354,6 +361,13 @@ int bs__sim_mkdir(bs__sim_store *s, const char *path, uint32_t mode);
 int bs__sim_unlink(bs__sim_store *s, const char *path);
 int bs__sim_rmdir(bs__sim_store *s, const char *path);
 int bs__sim_rename(bs__sim_store *s, const char *from, const char *to);
+/* sim/links.c */
+int bs__sim_symlink(bs__sim_store *s, const char *target, const char *path);
+int bs__sim_readlink(bs__sim_store *s, const char *path, char *buf, size_t cap, size_t *len);
+int bs__sim_link(bs__sim_store *s, const char *from, const char *to);
+/* BS_EINVALID when @n is a symlink (data and mode calls never follow the
+ * last component, as the real backend's O_NOFOLLOW). */
+int bs__sim_not_symlink(bs__sim_store *s, const char *op, const char *path, const bs__sim_inode *n);
 /* sim/attr.c */
 int bs__sim_stat(bs__sim_store *s, const char *path, bs_stat_info *out);
 int bs__sim_chmod(bs__sim_store *s, const char *path, uint32_t mode);

@@ -445,3 +445,103 @@ int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
   rc = done(&c, &p, path, rc);
   return deliver(st, "listxattr", &l, rc, NULL, cb, ctx);
 }
+
+/* ---- links (ops version 3) ------------------------------------------------------------- */
+
+int bs_symlink(bs_store *st, const char *text, const char *linkpath) {
+  if (!text)
+    return bs__bad_arg(st, "symlink", "NULL target");
+  if (st && !absolute(linkpath))
+    return bs__bad_path(st, "symlink", linkpath);
+  if (!st)
+    return BS_EINVALID;
+  /* The target's limit, before anything is allocated for it. */
+  size_t tl = strnlen(text, BS_SYMLINK_TARGET_MAX + 1);
+  if (tl == 0)
+    return bs_store_fail(st, BS_EINVALID, ENOENT, "symlink: %s: an empty target", linkpath);
+  if (tl > BS_SYMLINK_TARGET_MAX)
+    return bs_store_fail(st, BS_ENAME_TOO_LONG, ENAMETOOLONG, "symlink: %s: the target is over %d bytes",
+                         linkpath, BS_SYMLINK_TARGET_MAX);
+  bs__call c;
+  bs__place p;
+  int rc = one_path(&c, st, BS_OPC_META, "symlink", linkpath, BS__NEW, BS__HAS(st->ops, 3, symlink), &p);
+  return rc != 0 ? rc : done(&c, &p, linkpath, st->ops->symlink(st, text, target(&c, linkpath, &p)));
+}
+
+int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len) {
+  if ((!buf && cap) || !len)
+    return bs__bad_arg(st, "readlink", "NULL length, or NULL buffer with a non-zero capacity");
+  *len = 0;
+  if (st && !absolute(path))
+    return bs__bad_path(st, "readlink", path);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place p;
+  int rc = read_place(&c, st, BS_OPC_META, "readlink", path, BS__HAS(st->ops, 3, readlink), &p);
+  if (rc != 0)
+    return rc;
+  /* The backend reads into room for any target; the caller's buffer gets
+   * all of it or nothing. */
+  char tmp[BS_SYMLINK_TARGET_MAX + 1];
+  size_t n = 0;
+  if (p.virt != BS__V_NONE)
+    rc = bs_store_fail(st, BS_EINVALID, EINVAL, "readlink: %s: not a symlink", path);
+  else
+    rc = st->ops->readlink(st, target(&c, path, &p), tmp, sizeof(tmp), &n);
+  if (rc == 0 && n > BS_SYMLINK_TARGET_MAX)
+    rc = bs_store_fail(st, BS_ECORRUPT, 0, "readlink: %s: the backend answered %zu bytes", path, n);
+  if (rc == 0) {
+    *len = n;
+    if (cap > n) {
+      memcpy(buf, tmp, n);
+      buf[n] = '\0';
+    } else if (cap != 0) {
+      rc = bs_store_fail(st, BS_EINVALID, ERANGE, "readlink: %s: the target is %zu bytes, the buffer %zu", path,
+                         n, cap);
+    }
+  }
+  return done(&c, &p, path, rc);
+}
+
+/* bs_link's rules, for every primitive backend: both names in one tree,
+ * the new one absent (the backend says EXISTS), the old one not a
+ * directory. */
+static int link_preconditions(bs__call *c, const char *from, bs__place *f, const char *to, bs__place *t) {
+  bs_store *st = c->st;
+  int rc = place(c, "link", from, BS__READ, false, f);
+  if (rc == 0)
+    rc = place(c, "link", to, BS__NEW, false, t);
+  if (rc != 0)
+    return rc;
+  /* As between btrfs subvolumes: a hard link never joins two trees. */
+  if (f->tree != t->tree || f->tree_id != t->tree_id)
+    return bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "link: %s -> %s: between trees", from, to);
+  bs_stat_info si;
+  if ((rc = st->ops->stat(st, f->bpath, &si)) != 0)
+    return restate(st, rc, f, from);
+  if (si.kind == BS_KIND_DIR)
+    return bs_store_fail(st, BS_EPERMISSION, EPERM, "link: %s: a directory cannot be hard-linked", from);
+  return 0;
+}
+
+int bs_link(bs_store *st, const char *oldpath, const char *newpath) {
+  if (st && !absolute(newpath))
+    return bs__bad_path(st, "link", newpath);
+  if (st && !absolute(oldpath))
+    return bs__bad_path(st, "link", oldpath);
+  if (!st)
+    return BS_EINVALID;
+  bs__call c;
+  bs__place f = {0}, t = {0};
+  bs__call_begin(&c, st, false, BS_OPC_META);
+  int rc = BS__HAS(st->ops, 3, link) ? 0 : bs__missing(st, "link");
+  if (rc == 0 && c.primitive)
+    rc = link_preconditions(&c, oldpath, &f, newpath, &t);
+  if (rc == 0)
+    rc = restate(st, restate(st, st->ops->link(st, target(&c, oldpath, &f), target(&c, newpath, &t)), &f, oldpath),
+                 &t, newpath);
+  bs__place_free(&f);
+  bs__place_free(&t);
+  return bs__call_end(&c, rc);
+}

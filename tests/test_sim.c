@@ -341,6 +341,8 @@ static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_create(st, "/d/e", 0644));
   assert_bs_ok(bs_setxattr(st, "/d/e", "user.x", "v", 1));
   assert_bs_ok(bs_chown(st, "/d/e", 1000, 2000));
+  assert_bs_ok(bs_link(st, "/d/e", "/d/e2")); /* version 4 records: a further name, a symlink */
+  assert_bs_ok(bs_symlink(st, "d/e", "/l"));
   assert_bs_ok(bs_sync(st, NULL));
   assert_bs_ok(bs_write(st, "/a", 5, "dirty", 5));
   if (t->caps.native_snapshots) {
@@ -359,8 +361,8 @@ static void malformed_body(bs_store *unused, const bs_target *t, void *ctx) {
   fclose(in);
   assert_true(n > 32 && n < sizeof(img));
   /* A version 1 image (no owners) is CORRUPT, even with a valid checksum. */
-  assert_int_equal(img[8], 3);
-  write_mutated(f, img, n, 8, 3 ^ 1);
+  assert_int_equal(img[8], 4);
+  write_mutated(f, img, n, 8, 4 ^ 1);
   bs_store *v1 = NULL;
   assert_bs_err(bs_sim_load(&v1, f), BS_ECORRUPT);
   assert_null(v1);
@@ -506,24 +508,33 @@ static void sim_enospc_is_all_or_nothing(void **state) {
   bs_test_each_sim_profile(NULL, enospc_body, NULL, bs_test_seed());
 }
 
-/* An image saved before the registry moved to the core (version 2: the
- * sim named its own trees) loads with every snapshot and branch as it was,
- * and is saved as version 3.  tests/data/sim-image-v2.img: apfs, snapshots
- * s1 (id 1, one branch "br") and s2 (id 2), made by bslab of commit eb692c0
- * (the last with version 2): init --profile apfs; snapshot create s1;
- * branch create s1 br; snapshot create s2. */
-static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
-  (void)state;
+/* Copy committed image tests/data/sim-image-v@version.img, which must be
+ * of that version, to a scratch file of the suite: its path in @f. */
+static void committed_image(char *f, size_t cap, int version) {
+  char name[64], tag[8];
+  snprintf(name, sizeof(name), "sim-image-v%d.img", version);
+  snprintf(tag, sizeof(tag), "v%d", version);
   size_t len = 0;
-  char *img = bs_test_data_load("sim-image-v2.img", &len);
-  assert_int_equal(img[8], 2);
-  char f[512];
-  image_path(f, sizeof(f), "v2");
+  char *img = bs_test_data_load(name, &len);
+  assert_int_equal(img[8], version);
+  image_path(f, cap, tag);
   FILE *w = fopen(f, "wb");
   assert_non_null(w);
   assert_int_equal(fwrite(img, 1, len, w), len);
   fclose(w);
   free(img);
+}
+
+/* An image saved before the registry moved to the core (version 2: the
+ * sim named its own trees) loads with every snapshot and branch as it was,
+ * and is saved as version 4.  tests/data/sim-image-v2.img: apfs, snapshots
+ * s1 (id 1, one branch "br") and s2 (id 2), made by bslab of commit eb692c0
+ * (the last with version 2): init --profile apfs; snapshot create s1;
+ * branch create s1 br; snapshot create s2. */
+static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
+  (void)state;
+  char f[512];
+  committed_image(f, sizeof(f), 2);
   for (int round = 0; round < 2; round++) { /* as loaded, then saved as version 3 and loaded again */
     bs_store *st = NULL;
     assert_bs_ok(bs_sim_load(&st, f));
@@ -557,7 +568,54 @@ static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
     uint8_t head[12];
     assert_int_equal(fread(head, 1, sizeof(head), in), sizeof(head));
     fclose(in);
-    assert_int_equal(head[8], 3);
+    assert_int_equal(head[8], 4);
+  }
+  unlink(f);
+}
+
+/* A version-3 image (before links) loads, and is saved as version 4.
+ * tests/data/sim-image-v3.img: btrfs, /d/f holding "hello\n", snapshot s1
+ * (id 1) with branch br, made by bslab of branch links before the bump
+ * (version 3 as df6e69b wrote it): init --profile btrfs; mkdir /d;
+ * put hello.txt /d/f; snapshot create s1; branch create s1 br. */
+static void sim_image_of_version_3_keeps_its_files_and_trees(void **state) {
+  (void)state;
+  char f[512];
+  committed_image(f, sizeof(f), 3);
+  for (int round = 0; round < 2; round++) { /* as loaded, then saved as version 4 and loaded again */
+    bs_store *st = NULL;
+    assert_bs_ok(bs_sim_load(&st, f));
+    char buf[16] = {0};
+    size_t got = 0;
+    assert_bs_ok(bs_read(st, "/d/f", 0, buf, sizeof(buf), &got));
+    assert_int_equal(got, 6);
+    assert_memory_equal(buf, "hello\n", 6);
+    bs_stat_info si;
+    assert_bs_ok(bs_stat(st, "/d/f", &si));
+    assert_int_equal(si.nlink, round == 0 ? 1 : 2);
+    assert_bs_ok(bs_read(st, "/.bs/snapshots/s1/d/f", 0, buf, sizeof(buf), &got));
+    assert_int_equal(got, 6);
+    uint64_t parent = 0;
+    assert_bs_ok(bs_branch_parent(st, "br", &parent));
+    assert_int_equal(parent, 1);
+    assert_bs_ok(bs_check(st));
+    /* Links are new in version 4: made here, kept by the save below. */
+    if (round == 0) {
+      assert_bs_ok(bs_link(st, "/d/f", "/g"));
+      assert_bs_ok(bs_symlink(st, "d", "/l"));
+    } else {
+      assert_bs_ok(bs_stat(st, "/g", &si));
+      assert_int_equal(si.nlink, 2);
+      assert_bs_ok(bs_read(st, "/l/f", 0, buf, sizeof(buf), &got));
+      assert_int_equal(got, 6);
+    }
+    assert_bs_ok(bs_sim_save(st, f));
+    bs_close(st);
+    FILE *in = fopen(f, "rb");
+    uint8_t head[12];
+    assert_int_equal(fread(head, 1, sizeof(head), in), sizeof(head));
+    fclose(in);
+    assert_int_equal(head[8], 4);
   }
   unlink(f);
 }
@@ -570,6 +628,7 @@ int main(void) {
     cmocka_unit_test(sim_image_round_trip),
     cmocka_unit_test(sim_image_rejects_malformed),
     cmocka_unit_test(sim_image_of_version_2_keeps_its_snapshots),
+    cmocka_unit_test(sim_image_of_version_3_keeps_its_files_and_trees),
     cmocka_unit_test(sim_same_seed_same_results),
     cmocka_unit_test(sim_check_detects_cow_in_place),
     cmocka_unit_test(sim_check_detects_leak_block),

@@ -37,8 +37,9 @@ extern "C" {
 
 /** Version of the ops layout this header describes.  Version 1 ends with
  * clock_ns; version 2 appends chown, branch_parent, create_store and the
- * tree and registry primitives. */
-#define BS_BACKEND_OPS_VERSION 2
+ * tree and registry primitives; version 3 appends symlink, readlink and
+ * link. */
+#define BS_BACKEND_OPS_VERSION 3
 
 /** Kinds of simulated power loss (see bs_backend_ops.power_loss). */
 typedef enum bs_power_loss_mode {
@@ -208,6 +209,16 @@ struct bs_backend_ops {
   /** One public call of class @p cls ended (after it ran, whatever its
    * result): a backend with a virtual clock advances it here.  NULL: none. */
   void (*op_done)(bs_store *st, bs_op_class cls);
+
+  /* ---- version 3: links ---- */
+
+  /** Contract of bs_symlink(); @p target is the text stored, never a path the
+   * core placed (it is not resolved when the link is made). */
+  int (*symlink)(bs_store *st, const char *target, const char *linkpath);
+  /** Contract of bs_readlink(); @p cap >= 1 and @p buf non-NULL. */
+  int (*readlink)(bs_store *st, const char *path, char *buf, size_t cap, size_t *len);
+  /** Contract of bs_link(): both paths in one tree (the core checked it). */
+  int (*link)(bs_store *st, const char *oldpath, const char *newpath);
 };
 
 /**

@@ -43,6 +43,7 @@ enum {
   BO_JSON = 1u << 18,
   BO_TRACE_ALL = 1u << 19,
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
+  BO_SYMBOLIC = 1u << 21, /* -s/--symbolic: ln makes a symlink */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -61,6 +62,7 @@ typedef struct bslab_args {
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
+  bool symbolic;       /* ln -s */
   unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */
@@ -196,6 +198,8 @@ int bslab_stat(bslab_args *a);
 int bslab_usage_verb(bslab_args *a);
 int bslab_mkdir(bslab_args *a);
 int bslab_rm(bslab_args *a);
+int bslab_ln(bslab_args *a);
+int bslab_readlink(bslab_args *a);
 int bslab_snapshot(bslab_args *a);
 int bslab_branch(bslab_args *a);
 int bslab_campaign(bslab_args *a);

@@ -1,5 +1,5 @@
 /* bslab file verbs on a volume: init, clone, put, cat, ls, stat, usage,
- * mkdir, rm.  Each opens the volume, does one thing, saves the image if it
+ * mkdir, rm, ln, readlink.  Each opens the volume, does one thing, saves the image if it
  * changed the volume. */
 #include <errno.h>
 #include <fcntl.h>
@@ -320,4 +320,30 @@ int bslab_rm(bslab_args *a) {
   if (rc != 0)
     status = bslab_op_error(a, a->pos[0], rc, v.st);
   return bslab_vol_finish(&v, a, rc == 0, status);
+}
+
+int bslab_ln(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0)
+    return status;
+  int rc = a->symbolic ? bs_symlink(v.st, a->pos[0], a->pos[1]) : bs_link(v.st, a->pos[0], a->pos[1]);
+  if (rc != 0)
+    status = bslab_op_error(a, a->pos[1], rc, v.st);
+  return bslab_vol_finish(&v, a, rc == 0, status);
+}
+
+int bslab_readlink(bslab_args *a) {
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, false);
+  if (status != 0)
+    return status;
+  char target[BS_SYMLINK_TARGET_MAX + 1];
+  size_t len = 0;
+  int rc = bs_readlink(v.st, a->pos[0], target, sizeof(target), &len);
+  if (rc != 0)
+    status = bslab_op_error(a, a->pos[0], rc, v.st);
+  else
+    printf("%s\n", target);
+  return bslab_vol_finish(&v, a, false, status);
 }

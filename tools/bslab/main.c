@@ -35,7 +35,7 @@ static const char top_usage[] =
   "  calibrate  measure a real filesystem for the sim's latency model\n"
   "  faults     the fault-point catalogue; check a fault spec\n"
   "  init       create an empty sim volume image\n"
-  "  put cat ls stat usage mkdir rm\n"
+  "  put cat ls stat usage mkdir rm ln readlink\n"
   "             populate and inspect a sim volume\n"
   "  help       this text, or 'bslab help VERB'\n"
   "\n"
@@ -114,6 +114,15 @@ static const bslab_verb verbs[] = {
    bslab_mkdir},
   {"rm", "usage: bslab rm PATH\nRemove file PATH, or empty directory PATH.\n" VOL_OPTS, BO_VOLUME,
    1, 1, bslab_rm},
+  {"ln",
+   "usage: bslab ln [-s] TARGET LINK\n"
+   "Make LINK a hard link of file TARGET (a second name of the same inode), or with\n"
+   "-s a symbolic link holding the text TARGET (not resolved; it may name nothing).\n"
+   "A hard link of a directory, or between trees, is refused.\n"
+   "  -s, --symbolic  make a symbolic link\n" VOL_OPTS,
+   BO_VOLUME | BO_SYMBOLIC, 2, 2, bslab_ln},
+  {"readlink", "usage: bslab readlink PATH\nPrint the target text of symbolic link PATH.\n" VOL_OPTS,
+   BO_VOLUME, 1, 1, bslab_readlink},
   {"campaign",
    "usage: bslab campaign [--backend sim] [--profile FS] [--seeds N | --seed S] [--ops N]\n"
    "                      [--jobs J] [--faults SPEC] [--trace-dir DIR] [--trace-all]\n"
