@@ -246,7 +246,7 @@ static int run(int argc, char **argv) {
   bslab_args a;
   memset(&a, 0, sizeof(a));
   if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-    printf("bslab %d.%d.%d\n", BS_VERSION_MAJOR, BS_VERSION_MINOR, BS_VERSION_PATCH);
+    printf("bslab %s\n", bs_version());
     return BSLAB_OK;
   }
   int vi = 0;
