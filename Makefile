@@ -205,11 +205,13 @@ tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)
 
 # Everything: the API reference (fails on an undocumented public symbol),
 # every OS call of real/ through real/sys.c (and the check's own self-test),
-# plain suites and corpus replays, the same sanitized (LSan included),
-# valgrind leak run.
+# the package (exported symbols, man pages, the consumer example built
+# against a DESTDIR install: scripts/check-package.sh), plain suites and
+# corpus replays, the same sanitized (LSan included), valgrind leak run.
 check: deps
 	@scripts/check-sys-calls.sh && scripts/check-sys-calls.sh --self-test
-	@$(MAKE) --no-print-directory docs tests
+	@$(MAKE) --no-print-directory docs tests lib
+	@scripts/check-package.sh --build $(BUILD)
 	@scripts/run-tests.sh --build $(BUILD) --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 # The plain suites only, for the edit-compile loop.
@@ -218,6 +220,10 @@ quickcheck:
 	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
 	  $(VOLCTL) $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
+
+# The package checks alone (they are part of make check).
+check-package: lib
+	@scripts/check-package.sh --build $(BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab
