@@ -108,7 +108,7 @@ ASAN  := $(BUILD)/asan
 AFL   := $(BUILD)/afl
 
 .PHONY: all lib run check quickcheck fuzz fuzz-cmin campaign bench install uninstall clean deps tests docs \
-        check-package dist
+        check-package deb
 
 all: deps lib
 
@@ -122,11 +122,11 @@ deps:
 # ---- objects -------------------------------------------------------------
 $(PLAIN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(OPT) $(OBJ_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(OPT) $(OBJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(OBJ_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(OBJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB_SRC:%.c=$(PLAIN)/%.o) $(LIB_SRC:%.c=$(ASAN)/%.o): OBJ_CFLAGS = $(LIB_CFLAGS)
 
@@ -296,6 +296,18 @@ uninstall:
 	      $(MAN3:docs/man/%=$(DESTDIR)$(MANDIR)/man3/%) \
 	      $(patsubst include/backstore/%,$(DESTDIR)$(INCLUDEDIR)/backstore/%,$(wildcard include/backstore/*.h))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/backstore 2>/dev/null
+
+# The Debian packages (debian/): libbackstore0, libbackstore-dev and
+# backstore-tools, built with dpkg-buildpackage from a copy of the tree in
+# $(BUILD)/deb (so its output stays there), then linted (docs/install.md).
+DEB_DIR := $(BUILD)/deb
+deb:
+	@scripts/deps.sh --package
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/backstore-$(VERSION)
+	tar --exclude=./.git --exclude=./build --exclude='./$(BUILD)' -cf - . | tar -C $(DEB_DIR)/backstore-$(VERSION) -xf -
+	cd $(DEB_DIR)/backstore-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning --info $(DEB_DIR)/backstore_$(VERSION)_*.changes
+	@scripts/check-deb.sh $(DEB_DIR)
 
 clean:
 	rm -rf $(BUILD)
