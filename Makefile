@@ -108,7 +108,7 @@ ASAN  := $(BUILD)/asan
 AFL   := $(BUILD)/afl
 
 .PHONY: all lib run check quickcheck fuzz fuzz-cmin campaign bench install uninstall clean deps tests docs \
-        check-package deb
+        check-package deb dist
 
 all: deps lib
 
@@ -308,6 +308,19 @@ deb:
 	cd $(DEB_DIR)/backstore-$(VERSION) && dpkg-buildpackage -us -uc -b
 	lintian --fail-on error,warning --info $(DEB_DIR)/backstore_$(VERSION)_*.changes
 	@scripts/check-deb.sh $(DEB_DIR)
+
+# The source tarball $(BUILD)/backstore-VERSION.tar.gz, reproducible: the
+# committed files only, names sorted, every mtime the last commit's (or
+# SOURCE_DATE_EPOCH), owner 0, gzip without a timestamp.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+dist:
+	@test -n "$(SOURCE_DATE_EPOCH)" || { echo "dist: not a git checkout; set SOURCE_DATE_EPOCH" >&2; exit 2; }
+	@mkdir -p $(BUILD)
+	git ls-files -z | LC_ALL=C sort -z | tar --null -T - --transform 's|^|backstore-$(VERSION)/|' \
+	  --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+	  --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf - | gzip -9n \
+	  > $(BUILD)/backstore-$(VERSION).tar.gz
+	@sha256sum $(BUILD)/backstore-$(VERSION).tar.gz
 
 clean:
 	rm -rf $(BUILD)
