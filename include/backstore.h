@@ -26,7 +26,7 @@ extern "C" {
 /**
  * Marks a declaration as part of the public ABI.  The library is built with
  * -fvisibility=hidden, so only what carries BS_API is exported from
- * libbackstore.so (tests/check-symbols.sh checks exactly that).
+ * libbackstore.so (scripts/check-symbols.sh checks exactly that).
  */
 #ifndef BS_API
 #if defined(__GNUC__) || defined(__clang__)

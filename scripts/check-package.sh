@@ -53,10 +53,12 @@ run_consumer() { # $1: shared|static
   [ "$1" = static ] && static=1
   $MAKE --no-print-directory -s -C "$dir" consumer STATIC=$static >"$tmp/build-$1.log" 2>&1 ||
     { cat "$tmp/build-$1.log" >&2; fail "building the consumer ($1)"; }
+  # (ldd's output is captured first: `ldd | grep -q` under pipefail fails
+  # when grep exits before ldd has written everything.)
   local deps
-  deps=$(ldd "$dir/consumer")
+  deps=$(LD_LIBRARY_PATH=$libdir ldd "$dir/consumer")
   if [ "$1" = shared ]; then
-    LD_LIBRARY_PATH=$libdir ldd "$dir/consumer" | grep -q "libbackstore.so.[0-9]* => $libdir/" ||
+    grep -q "libbackstore.so.[0-9]* => $libdir/" <<<"$deps" ||
       fail "the shared consumer does not load $libdir's libbackstore.so"
   else
     ! grep -q libbackstore <<<"$deps" || fail "the static consumer still needs libbackstore.so"
