@@ -2,8 +2,14 @@
 # user types; both install what they need through scripts/deps.sh.
 
 CC       ?= cc
-PREFIX   ?= /usr/local
 BUILD    ?= build
+# Where `make install` / `make uninstall` put things (DESTDIR is prepended).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # Work of `make run` / `make campaign`; override on the command line.
 RUN_ARGS      ?= --profile apfs --seeds 16 --ops 2000
 CAMPAIGN_ARGS ?= --profile apfs --seeds 400 --ops 5000
@@ -11,6 +17,13 @@ CAMPAIGN_ARGS ?= --profile apfs --seeds 400 --ops 5000
 DIFF_ARGS     ?= --seeds 100 --ops 2000
 
 UNAME_S := $(shell uname -s)
+
+# The version is the one in include/backstore.h (BS_VERSION_*); the shared
+# library's soname carries the major: libbackstore.so.MAJOR.
+bs_version_part = $(shell sed -n 's/^\#define BS_VERSION_$(1) \([0-9]*\).*/\1/p' include/backstore.h)
+VERSION_MAJOR := $(call bs_version_part,MAJOR)
+VERSION       := $(VERSION_MAJOR).$(call bs_version_part,MINOR).$(call bs_version_part,PATCH)
+SONAME        := libbackstore.so.$(VERSION_MAJOR)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wno-missing-field-initializers
@@ -31,7 +44,13 @@ ifeq ($(UNAME_S),Darwin)
 LIB_SRC += $(wildcard real/darwin_libc.c real/darwin_libc_snap.c)
 else
 LIB_SRC += real/linux.c real/linux_snap.c real/linux_perm.c
+# The shared library is built on Linux (ELF, soname); macOS links the archive.
+SHLIB   := $(BUILD)/plain/libbackstore.so.$(VERSION)
 endif
+# The library's own objects are position-independent (they also make the
+# shared library) and export only what the headers mark BS_API.
+LIB_CFLAGS := -fPIC -fvisibility=hidden
+
 # The lab (campaigns, model/oracle, traces, diff): its own library, linked
 # by bslab, the tests and the fuzzers before libbackstore.a, never part of it.
 LAB_SRC := $(sort $(wildcard lab/*.c))
@@ -88,9 +107,14 @@ PLAIN := $(BUILD)/plain
 ASAN  := $(BUILD)/asan
 AFL   := $(BUILD)/afl
 
-.PHONY: all run check quickcheck fuzz fuzz-cmin campaign bench install clean deps tests docs
+.PHONY: all lib run check quickcheck fuzz fuzz-cmin campaign bench install uninstall clean deps tests docs \
+        check-package deb dist
 
-all: deps $(PLAIN)/libbackstore.a $(PLAIN)/liblab.a $(BUILD)/bslab
+all: deps lib
+
+# What `make install` installs, without the dependency check (a package
+# build has its build dependencies from debian/control).
+lib: $(PLAIN)/libbackstore.a $(SHLIB) $(PLAIN)/liblab.a $(BUILD)/bslab
 
 deps:
 	@scripts/deps.sh
@@ -98,17 +122,27 @@ deps:
 # ---- objects -------------------------------------------------------------
 $(PLAIN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(OPT) $(OBJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(OBJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB_SRC:%.c=$(PLAIN)/%.o) $(LIB_SRC:%.c=$(ASAN)/%.o): OBJ_CFLAGS = $(LIB_CFLAGS)
 
 # The archives depend on the Makefile too: a file moved out of a library
 # (src/ to lab/) must leave its archive even when no object is newer.
 $(PLAIN)/libbackstore.a: $(LIB_SRC:%.c=$(PLAIN)/%.o) Makefile
 	@rm -f $@
 	ar rcs $@ $(filter %.o,$^)
+
+# The shared library (Linux): libbackstore.so.VERSION, soname
+# libbackstore.so.MAJOR, and the libbackstore.so link for -lbackstore.
+$(PLAIN)/libbackstore.so.$(VERSION): $(LIB_SRC:%.c=$(PLAIN)/%.o) Makefile
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,-z,relro -Wl,-z,now $(LDFLAGS) \
+	  -o $@ $(filter %.o,$^) $(LIBS)
+	ln -sf libbackstore.so.$(VERSION) $(PLAIN)/$(SONAME)
+	ln -sf $(SONAME) $(PLAIN)/libbackstore.so
 
 $(ASAN)/libbackstore.a: $(LIB_SRC:%.c=$(ASAN)/%.o) Makefile
 	@rm -f $@
@@ -171,11 +205,13 @@ tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)
 
 # Everything: the API reference (fails on an undocumented public symbol),
 # every OS call of real/ through real/sys.c (and the check's own self-test),
-# plain suites and corpus replays, the same sanitized (LSan included),
-# valgrind leak run.
+# the package (exported symbols, man pages, the consumer example built
+# against a DESTDIR install: scripts/check-package.sh), plain suites and
+# corpus replays, the same sanitized (LSan included), valgrind leak run.
 check: deps
 	@scripts/check-sys-calls.sh && scripts/check-sys-calls.sh --self-test
-	@$(MAKE) --no-print-directory docs tests
+	@$(MAKE) --no-print-directory docs tests lib
+	@scripts/check-package.sh --build $(BUILD)
 	@scripts/run-tests.sh --build $(BUILD) --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
 # The plain suites only, for the edit-compile loop.
@@ -184,6 +220,10 @@ quickcheck:
 	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
 	  $(VOLCTL) $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
+
+# The package checks alone (they are part of make check).
+check-package: lib
+	@scripts/check-package.sh --build $(BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab
@@ -221,16 +261,66 @@ docs:
 	@rm -rf $(BUILD)/docs && mkdir -p $(BUILD)
 	@{ cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs"; } | doxygen - && echo "docs: API reference in $(BUILD)/docs/html (every public symbol documented)"
 
-# The library and its public headers; the lab (liblab.a, lab/*.h) is not
-# installed: only bslab, built with it, is (docs/architecture.md).
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/backstore \
-	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 $(PLAIN)/libbackstore.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/backstore.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 include/backstore/*.h $(DESTDIR)$(PREFIX)/include/backstore/
-	install -m 755 $(BUILD)/bslab $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 docs/bslab.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+# The library (static and shared), its public headers, backstore.pc, bslab
+# and the man pages.  The lab (liblab.a, lab/*.h) is not installed: only
+# bslab, built with it, is (docs/architecture.md).  PREFIX, LIBDIR,
+# INCLUDEDIR, BINDIR, MANDIR and DESTDIR choose where (docs/install.md).
+MAN1 := docs/bslab.1
+MAN3 := $(sort $(wildcard docs/man/*.3))
+PC_REQUIRES_PRIVATE := $(PLIST_PC)
+PC_LIBS_PRIVATE     := -lm -lpthread $(LIBS_FIU)
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/backstore $(DESTDIR)$(BINDIR) \
+	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(PLAIN)/libbackstore.a $(DESTDIR)$(LIBDIR)/
+ifneq ($(SHLIB),)
+	install -m 644 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libbackstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libbackstore.so
+endif
+	install -m 644 include/backstore.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/backstore/*.h $(DESTDIR)$(INCLUDEDIR)/backstore/
+	install -m 755 $(BUILD)/bslab $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|; s|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' \
+	    -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' backstore.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/backstore.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/backstore.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libbackstore.a $(DESTDIR)$(LIBDIR)/libbackstore.so \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libbackstore.so.$(VERSION) \
+	      $(DESTDIR)$(INCLUDEDIR)/backstore.h $(DESTDIR)$(PKGCONFIGDIR)/backstore.pc \
+	      $(DESTDIR)$(BINDIR)/bslab $(MAN1:docs/%=$(DESTDIR)$(MANDIR)/man1/%) \
+	      $(MAN3:docs/man/%=$(DESTDIR)$(MANDIR)/man3/%) \
+	      $(patsubst include/backstore/%,$(DESTDIR)$(INCLUDEDIR)/backstore/%,$(wildcard include/backstore/*.h))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/backstore 2>/dev/null
+
+# The Debian packages (debian/): libbackstore0, libbackstore-dev and
+# backstore-tools, built with dpkg-buildpackage from a copy of the tree in
+# $(BUILD)/deb (so its output stays there), then linted (docs/install.md).
+DEB_DIR := $(BUILD)/deb
+deb:
+	@scripts/deps.sh --package
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/backstore-$(VERSION)
+	tar --exclude=./.git --exclude=./build --exclude='./$(BUILD)' -cf - . | tar -C $(DEB_DIR)/backstore-$(VERSION) -xf -
+	cd $(DEB_DIR)/backstore-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning --info $(DEB_DIR)/backstore_$(VERSION)_*.changes
+	@scripts/check-deb.sh $(DEB_DIR)
+
+# The source tarball $(BUILD)/backstore-VERSION.tar.gz, reproducible: the
+# committed files only, names sorted, every mtime the last commit's (or
+# SOURCE_DATE_EPOCH), owner 0, gzip without a timestamp.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+dist:
+	@test -n "$(SOURCE_DATE_EPOCH)" || { echo "dist: not a git checkout; set SOURCE_DATE_EPOCH" >&2; exit 2; }
+	@mkdir -p $(BUILD)
+	git ls-files -z | LC_ALL=C sort -z | tar --null -T - --transform 's|^|backstore-$(VERSION)/|' \
+	  --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+	  --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf - | gzip -9n \
+	  > $(BUILD)/backstore-$(VERSION).tar.gz
+	@sha256sum $(BUILD)/backstore-$(VERSION).tar.gz
 
 clean:
 	rm -rf $(BUILD)

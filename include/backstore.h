@@ -23,12 +23,32 @@
 extern "C" {
 #endif
 
+/**
+ * Marks a declaration as part of the public ABI.  The library is built with
+ * -fvisibility=hidden, so only what carries BS_API is exported from
+ * libbackstore.so (scripts/check-symbols.sh checks exactly that).
+ */
+#ifndef BS_API
+#if defined(__GNUC__) || defined(__clang__)
+#define BS_API __attribute__((visibility("default")))
+#else
+#define BS_API
+#endif
+#endif
+
 /** Library major version (semantic versioning: incompatible API changes). */
 #define BS_VERSION_MAJOR 0
 /** Library minor version (compatible additions). */
 #define BS_VERSION_MINOR 1
 /** Library patch version (fixes). */
 #define BS_VERSION_PATCH 0
+
+/**
+ * The version of the library actually loaded, "MAJOR.MINOR.PATCH" (it may
+ * be newer than the BS_VERSION_* macros a program was compiled with).
+ * Static storage; never NULL.
+ */
+BS_API const char *bs_version(void);
 
 /**
  * The error table: XX(NAME, wire number, representative errno, message).
@@ -67,17 +87,17 @@ typedef enum bs_error {
 #define BS_ERROR_COUNT 15
 
 /** Short upper-case name of @p err ("NOT_FOUND"); "UNKNOWN" if not a code. */
-const char *bs_err_name(int err);
+BS_API const char *bs_err_name(int err);
 /** One-line human message for @p err. */
-const char *bs_strerror(int err);
+BS_API const char *bs_strerror(int err);
 /** Wire number of @p err (0 for OK); 0xffff if @p err is not a code. */
-uint16_t bs_err_wire(int err);
+BS_API uint16_t bs_err_wire(int err);
 /** Code for wire number @p wire; BS_EINVALID if the number is unknown. */
-int bs_err_from_wire(uint16_t wire);
+BS_API int bs_err_from_wire(uint16_t wire);
 /** Map an OS errno (positive) to a code; unknown errnos map to BS_EIO. */
-int bs_err_from_errno(int os_errno);
+BS_API int bs_err_from_errno(int os_errno);
 /** Representative OS errno of @p err (0 for OK). */
-int bs_err_to_errno(int err);
+BS_API int bs_err_to_errno(int err);
 
 /** Filesystem type numbers, as sent in CapabilityResponse.fs_type. */
 typedef enum bs_fs_type {
@@ -94,9 +114,9 @@ typedef enum bs_fs_type {
 #define BS_FS_TYPE_COUNT 7
 
 /** Canonical lower-case name of @p t ("apfs"); "other" for unknown values. */
-const char *bs_fs_type_name(int t);
+BS_API const char *bs_fs_type_name(int t);
 /** Type for a name ("btrfs"); BS_FS_OTHER when the name is not known. */
-bs_fs_type bs_fs_type_from_name(const char *name);
+BS_API bs_fs_type bs_fs_type_from_name(const char *name);
 
 /** Capabilities of a store's filesystem (DESIGN §4 CapabilityResponse). */
 typedef struct bs_caps {
@@ -111,7 +131,7 @@ typedef struct bs_caps {
 } bs_caps;
 
 /** Fill @p out with the DESIGN §4 table row for @p t. */
-int bs_caps_for_type(bs_caps *out, bs_fs_type t);
+BS_API int bs_caps_for_type(bs_caps *out, bs_fs_type t);
 
 /** Opaque handle of an open store. */
 typedef struct bs_store bs_store;
@@ -146,7 +166,7 @@ typedef struct bs_open_opts {
  * atomic with respect to those (docs/architecture.md, "Threads").
  * @return 0, BS_ENOT_FOUND for an unknown backend, BS_EINVALID for bad options.
  */
-int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);
+BS_API int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);
 /**
  * Make the directory @p opts->root of a new store on backend @p backend, ready
  * for every feature the filesystem has: on btrfs a subvolume (so snapshots
@@ -155,9 +175,9 @@ int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts);
  * a backend whose stores are not directories (the sim); BS_EINVALID without
  * a root; the mapped OS error otherwise.
  */
-int bs_store_create(const char *backend, const bs_open_opts *opts);
+BS_API int bs_store_create(const char *backend, const bs_open_opts *opts);
 /** Close @p st and release everything it holds; NULL is ignored. */
-void bs_close(bs_store *st);
+BS_API void bs_close(bs_store *st);
 
 /**
  * OS errno behind the calling thread's last failure on @p st (0 if none or
@@ -165,17 +185,17 @@ void bs_close(bs_store *st);
  * store never read each other's; a thread keeps those of the last few
  * stores it used (BS_LAST_ERROR_STORES).
  */
-int bs_last_os_errno(const bs_store *st);
+BS_API int bs_last_os_errno(const bs_store *st);
 /** Message describing the calling thread's last failure on @p st ("" if
  * none); valid until that thread's next call on a store. */
-const char *bs_last_message(const bs_store *st);
+BS_API const char *bs_last_message(const bs_store *st);
 /** How many stores' last failures each thread keeps. */
 #define BS_LAST_ERROR_STORES 8
 
 /** Capabilities of the store's filesystem. */
-int bs_get_caps(bs_store *st, bs_caps *out);
+BS_API int bs_get_caps(bs_store *st, bs_caps *out);
 /** Filesystem type of the volume holding @p path (a host path for real). */
-int bs_probe_fs_type(bs_store *st, const char *path, bs_fs_type *out);
+BS_API int bs_probe_fs_type(bs_store *st, const char *path, bs_fs_type *out);
 
 /**
  * Clone @p src to @p dst with clonefile(2) semantics: @p dst must not exist
@@ -183,7 +203,7 @@ int bs_probe_fs_type(bs_store *st, const char *path, bs_fs_type *out);
  * either is written; mode, owner, times and xattrs are preserved.  All or
  * nothing: on failure @p dst does not exist and @p src is unchanged.
  */
-int bs_reflink(bs_store *st, const char *src, const char *dst);
+BS_API int bs_reflink(bs_store *st, const char *src, const char *dst);
 
 /** Kinds of inode. */
 typedef enum bs_file_kind { BS_KIND_FILE = 1, BS_KIND_DIR = 2, BS_KIND_SYMLINK = 3 } bs_file_kind;
@@ -214,28 +234,28 @@ typedef struct bs_usage {
 } bs_usage;
 
 /** Usage of the volume (statvfs-like, exact in the sim). */
-int bs_usage_get(bs_store *st, bs_usage *out);
+BS_API int bs_usage_get(bs_store *st, bs_usage *out);
 
 /** Create an empty regular file; BS_EEXISTS if @p path exists. */
-int bs_create(bs_store *st, const char *path, uint32_t mode);
+BS_API int bs_create(bs_store *st, const char *path, uint32_t mode);
 /** Create a directory; BS_EEXISTS if @p path exists. */
-int bs_mkdir(bs_store *st, const char *path, uint32_t mode);
+BS_API int bs_mkdir(bs_store *st, const char *path, uint32_t mode);
 /** Write @p len bytes at @p off, extending the file as needed. */
-int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len);
+BS_API int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len);
 /** Read up to @p len bytes at @p off; *@p nread gets the count (0 at EOF). */
-int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
+BS_API int bs_read(bs_store *st, const char *path, uint64_t off, void *buf, size_t len, size_t *nread);
 /** Set the size of a regular file, releasing or zero-extending. */
-int bs_truncate(bs_store *st, const char *path, uint64_t size);
+BS_API int bs_truncate(bs_store *st, const char *path, uint64_t size);
 /** Remove a file. */
-int bs_unlink(bs_store *st, const char *path);
+BS_API int bs_unlink(bs_store *st, const char *path);
 /** Remove an empty directory. */
-int bs_rmdir(bs_store *st, const char *path);
+BS_API int bs_rmdir(bs_store *st, const char *path);
 /** Rename @p from to @p to, replacing a file at @p to. */
-int bs_rename(bs_store *st, const char *from, const char *to);
+BS_API int bs_rename(bs_store *st, const char *from, const char *to);
 /** Metadata of @p path. */
-int bs_stat(bs_store *st, const char *path, bs_stat_info *out);
+BS_API int bs_stat(bs_store *st, const char *path, bs_stat_info *out);
 /** Change permission bits. */
-int bs_chmod(bs_store *st, const char *path, uint32_t mode);
+BS_API int bs_chmod(bs_store *st, const char *path, uint32_t mode);
 /** A uid or gid for bs_chown() that leaves that id unchanged (chown(2)'s -1). */
 #define BS_ID_KEEP UINT32_MAX
 /**
@@ -245,9 +265,9 @@ int bs_chmod(bs_store *st, const char *path, uint32_t mode);
  * exist; BS_EPERMISSION inside a read-only snapshot tree or a /.bs directory;
  * BS_EUNSUPPORTED if the backend lacks the method.
  */
-int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
+BS_API int bs_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
 /** Set access and modification times (ns since the epoch). */
-int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
+BS_API int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
 
 /** Longest symlink target bs_symlink() accepts, in bytes (PATH_MAX less its NUL). */
 #define BS_SYMLINK_TARGET_MAX 4095
@@ -301,25 +321,25 @@ int bs_link(bs_store *st, const char *oldpath, const char *newpath);
  */
 typedef int (*bs_readdir_cb)(void *ctx, const char *name, bs_file_kind kind);
 /** List a directory in a stable order (byte order of names). */
-int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);
+BS_API int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);
 
 /** Set xattr @p name to @p value (creating or replacing). */
-int bs_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len);
+BS_API int bs_setxattr(bs_store *st, const char *path, const char *name, const void *value, size_t len);
 /**
  * Read xattr @p name into @p buf (capacity @p cap); *@p len gets its size.
  * With @p cap 0 only the size is reported.  BS_ENOT_FOUND if absent,
  * BS_EINVALID if @p cap is non-zero and too small.
  */
-int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len);
+BS_API int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, size_t cap, size_t *len);
 /** Remove xattr @p name; BS_ENOT_FOUND if absent. */
-int bs_removexattr(bs_store *st, const char *path, const char *name);
+BS_API int bs_removexattr(bs_store *st, const char *path, const char *name);
 /** Callback of bs_listxattr(); return non-zero to stop early. */
 typedef int (*bs_xattr_cb)(void *ctx, const char *name);
 /** List xattr names in byte order. */
-int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
+BS_API int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx);
 
 /** Make buffered writes of @p path durable; NULL syncs the whole store. */
-int bs_sync(bs_store *st, const char *path);
+BS_API int bs_sync(bs_store *st, const char *path);
 
 /**
  * Source of the bytes of bs_replace(): put up to @p cap bytes into @p buf
@@ -368,7 +388,7 @@ typedef int (*bs_source_cb)(void *ctx, void *buf, size_t cap, size_t *n);
  * (NOT_FOUND for a missing parent, NO_SPACE, PERMISSION in a snapshot, ...)
  * or of @p src.
  */
-int bs_replace(bs_store *st, const char *path, uint32_t mode, bs_source_cb src, void *ctx);
+BS_API int bs_replace(bs_store *st, const char *path, uint32_t mode, bs_source_cb src, void *ctx);
 
 /** Longest snapshot or branch name, in bytes. */
 #define BS_NAME_MAX 255
@@ -388,28 +408,28 @@ typedef struct bs_snapshot_info {
  * BS_EUNSUPPORTED without native snapshots; BS_EEXISTS for a duplicate name;
  * BS_EINVALID / BS_ENAME_TOO_LONG for a bad name.  @p out may be NULL.
  */
-int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out);
+BS_API int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out);
 /** List snapshots in id order; free *@p out with free(). */
-int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count);
+BS_API int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count);
 /** Find a snapshot by name. */
-int bs_snapshot_lookup(bs_store *st, const char *name, bs_snapshot_info *out);
+BS_API int bs_snapshot_lookup(bs_store *st, const char *name, bs_snapshot_info *out);
 /** Delete snapshot @p id; BS_EBUSY while a branch depends on it. */
-int bs_snapshot_delete(bs_store *st, uint64_t id);
+BS_API int bs_snapshot_delete(bs_store *st, uint64_t id);
 /**
  * Give a read-only view of snapshot @p id: its store path is written to
  * @p path (capacity @p cap).  In the sim this is bs_snapshot_path().
  */
-int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
+BS_API int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
 /** Create writable branch @p name from snapshot @p id. */
-int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name);
+BS_API int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name);
 /** Delete branch @p name, dropping its reference on the snapshot. */
-int bs_branch_delete(bs_store *st, const char *name);
+BS_API int bs_branch_delete(bs_store *st, const char *name);
 /**
  * The id of the snapshot branch @p name was made from, in @p snapshot_id.
  * @return 0; BS_ENOT_FOUND if there is no such branch; BS_EUNSUPPORTED where
  * the filesystem has no snapshots; BS_EINVALID for a bad name.
  */
-int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
+BS_API int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 
 /**
  * Store path of a snapshot's tree: "/.bs/snapshots/<name>".
@@ -418,9 +438,9 @@ int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
  * hold from before that rule, is accepted), BS_ENAME_TOO_LONG if the path does not fit in @p cap
  * bytes; on an error nothing is written to @p buf.
  */
-int bs_snapshot_path(char *buf, size_t cap, const char *name);
+BS_API int bs_snapshot_path(char *buf, size_t cap, const char *name);
 /** Store path of a branch's tree: "/.bs/branches/<name>"; as bs_snapshot_path(). */
-int bs_branch_path(char *buf, size_t cap, const char *name);
+BS_API int bs_branch_path(char *buf, size_t cap, const char *name);
 
 /**
  * Check a new snapshot or branch name: non-empty valid UTF-8 of at most
@@ -431,7 +451,7 @@ int bs_branch_path(char *buf, size_t cap, const char *name);
  * reached and deleted (docs/names.md).
  * @return 0, BS_EINVALID or BS_ENAME_TOO_LONG.
  */
-int bs_name_validate(const char *name);
+BS_API int bs_name_validate(const char *name);
 
 /** Room bs_text_escape() needs for any name: 4 bytes per byte, and the NUL. */
 #define BS_NAME_ESCAPED_MAX (4 * BS_NAME_MAX + 1)
@@ -446,7 +466,7 @@ int bs_name_validate(const char *name);
  * @return the length of the whole escaped text, without the NUL (as
  * snprintf(): a result >= @p cap means it was cut).  NULL @p text is "".
  */
-size_t bs_text_escape(char *buf, size_t cap, const char *text);
+BS_API size_t bs_text_escape(char *buf, size_t cap, const char *text);
 
 #ifdef __cplusplus
 }

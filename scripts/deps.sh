@@ -2,6 +2,8 @@
 # Install the Debian packages the Makefile targets need.  Idempotent: does
 # nothing when everything is present; runs `apt-get update` at most once.
 # Not root and something missing: says what to install and exits 2.
+#   scripts/deps.sh              what make all/run/check need
+#   scripts/deps.sh --package    that, and the tools of make deb (debian/)
 set -euo pipefail
 
 # What each package is for (keep this list exactly what the targets use).
@@ -21,7 +23,20 @@ PACKAGES=(
   btrfs-progs       # mkfs.btrfs: real btrfs test volumes (tests/support/volume.c)
   xfsprogs          # mkfs.xfs: real xfs test volumes, made with -m reflink=1
   e2fsprogs         # mkfs.ext4: real ext4 test volumes (priority required, not Essential)
+  groff-base        # make check: groff -ww -z lints the man pages (scripts/check-package.sh)
 )
+# make deb: dpkg-buildpackage -us -uc -b, then lintian (debian/, docs/install.md).
+PACKAGE_TOOLS=(
+  dpkg-dev          # dpkg-buildpackage
+  debhelper         # dh, debhelper-compat 13 (debian/control)
+  fakeroot          # dpkg-buildpackage as a normal user
+  lintian           # the package lint
+)
+case "${1:-}" in
+  "") ;;
+  --package) PACKAGES+=("${PACKAGE_TOOLS[@]}") ;;
+  *) echo "usage: scripts/deps.sh [--package]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

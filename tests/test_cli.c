@@ -165,6 +165,35 @@ static void cli_real_backend_usage_and_environment_errors(void **state) {
 /* On real volumes: caps --format ssz is the golden file of the filesystem,
  * probe names it, and clone works where it can share blocks and is
  * UNSUPPORTED (exit 1, nothing left) where it cannot. */
+/* --root only means something to a real backend, so it implies --backend
+ * real on every verb that takes --backend (issue 16); --backend sim with
+ * --root stays a usage error that says why. */
+static void cli_root_implies_the_real_backend(void **state) {
+  (void)state;
+  EXPECT(0, "fs_type_name:", NULL, "caps", "--root", "/");
+  EXPECT(2, NULL, "--root names a real backend's store; the sim keeps its volume in --image FILE",
+         "caps", "--backend", "sim", "--root", "/");
+  EXPECT(2, NULL, "--root names a real backend's store", "snapshot", "create", "--backend", "sim",
+         "--root", "/", "s");
+  char root[512], file[600], src[600];
+  snprintf(root, sizeof(root), "%s/implied-real", bs_cli_tmp()); /* the suite's fresh temp dir */
+  snprintf(file, sizeof(file), "%s/d/hello", root);
+  snprintf(src, sizeof(src), "%s/implied-real-src", bs_cli_tmp());
+  FILE *f = fopen(src, "w");
+  assert_non_null(f);
+  fputs("hello\n", f);
+  assert_int_equal(fclose(f), 0);
+  EXPECT(0, "created store", NULL, "init", "--root", root);
+  EXPECT(0, NULL, NULL, "mkdir", "--root", root, "/d");
+  struct stat sb;
+  assert_int_equal(stat(file, &sb), -1); /* nothing yet */
+  EXPECT(0, NULL, NULL, "put", "--root", root, src, "/d/hello");
+  assert_int_equal(stat(file, &sb), 0); /* on the host, in the real store */
+  EXPECT(0, "s1", NULL, "snapshot", "create", "--root", root, "--copy-snapshots", "s1");
+  EXPECT(0, "s1", NULL, "snapshot", "list", "--root", root, "--copy-snapshots");
+  EXPECT(0, NULL, NULL, "snapshot", "delete", "--root", root, "--copy-snapshots", "s1");
+}
+
 static void cli_caps_probe_clone_on_real_volumes(void **state) {
   (void)state;
   BS_TEST_SKIP_WITHOUT_REAL();
@@ -438,8 +467,10 @@ static void cli_options_a_verb_does_not_use_are_usage_errors(void **state) {
   EXPECT(2, NULL, "'--image' does not apply", "campaign", "--image", img, "--ops", "10");
   EXPECT(2, NULL, "'--image' does not apply", "--image", img, "campaign", "--ops", "10");
   EXPECT(2, NULL, "'--root' does not apply", "campaign", "--root", "/tmp", "--ops", "10");
-  EXPECT(2, NULL, "--root", "caps", "--root", "/tmp");
-  EXPECT(2, NULL, "--root", "--root", "/tmp", "--image", img, "ls");
+  /* --root implies --backend real (cli_root_implies_the_real_backend): with
+   * the sim named, or with the sim's --image, it is a usage error. */
+  EXPECT(2, NULL, "--root", "caps", "--backend", "sim", "--root", "/tmp");
+  EXPECT(2, NULL, "--image is the sim's volume file", "--root", "/tmp", "--image", img, "ls");
   assert_int_not_equal(access(img, F_OK), 0);
   /* caps --image: the image's profile, and the image must exist. */
   EXPECT(2, NULL, "does not exist", "caps", "--image", img);
@@ -806,6 +837,7 @@ int main(void) {
     cmocka_unit_test(cli_caps_ssz_matches_golden_for_every_profile),
     cmocka_unit_test(cli_caps_json_and_text_show_the_design_table),
     cmocka_unit_test(cli_real_backend_usage_and_environment_errors),
+    cmocka_unit_test(cli_root_implies_the_real_backend),
     cmocka_unit_test(cli_caps_probe_clone_on_real_volumes),
     cmocka_unit_test(cli_snapshot_branch_on_real_volumes),
     cmocka_unit_test(cli_clone_snapshot_branch_round_trip),

@@ -226,30 +226,30 @@ struct bs_backend_ops {
  * @return 0, BS_EEXISTS if the name is taken, BS_EINVALID for a bad table,
  * BS_ENO_MEMORY when the registry is full.
  */
-int bs_backend_register(const bs_backend_ops *ops);
+BS_API int bs_backend_register(const bs_backend_ops *ops);
 /** Find a backend by name (the part before ':'); NULL if none. */
-const bs_backend_ops *bs_backend_find(const char *name);
+BS_API const bs_backend_ops *bs_backend_find(const char *name);
 
 /**
  * Set up the base of a new store made by backend @p ops (bs_open() does this
  * for every store it returns; a backend that hands out stores another way,
  * like bs_sim_load(), calls it itself).  bs_close() tears it down.
  */
-void bs_store_init(bs_store *st, const bs_backend_ops *ops);
+BS_API void bs_store_init(bs_store *st, const bs_backend_ops *ops);
 
 /** Record a failure on @p st for the calling thread: @p err is returned,
  * errno and message are kept (bs_last_message() of that thread). */
-int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...)
+BS_API int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /** Forget the calling thread's last failure on @p st. */
-void bs_store_clear_error(bs_store *st);
+BS_API void bs_store_clear_error(bs_store *st);
 
 /** Simulate a power loss (sim only; BS_EUNSUPPORTED elsewhere). */
-int bs_power_loss(bs_store *st, bs_power_loss_mode mode);
+BS_API int bs_power_loss(bs_store *st, bs_power_loss_mode mode);
 /** Run the backend's invariant check (BS_EUNSUPPORTED if it has none). */
-int bs_check(bs_store *st);
+BS_API int bs_check(bs_store *st);
 /** Backend clock in ns (virtual in the sim). */
-int bs_clock_ns(bs_store *st, int64_t *out);
+BS_API int bs_clock_ns(bs_store *st, int64_t *out);
 
 #ifdef __cplusplus
 }

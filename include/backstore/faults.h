@@ -52,20 +52,20 @@ typedef struct bs_fault_point_info {
  * @param out gets the array (static storage; never freed).
  * @return the number of entries.
  */
-size_t bs_fault_catalogue(const bs_fault_point_info **out);
+BS_API size_t bs_fault_catalogue(const bs_fault_point_info **out);
 
 /**
  * Index of point @p name in the catalogue.
  * @return 0 with *@p index set; BS_ENOT_FOUND if no point has that name.
  */
-int bs_fault_point_find(size_t *index, const char *name);
+BS_API int bs_fault_point_find(size_t *index, const char *name);
 
 /**
  * Does the POINT of a spec term, @p glob (a catalogue name, or a glob where
  * '*' matches any run of characters, docs/faults.md), name point @p point?
  * @return true if it does; false if not, or if either is NULL.
  */
-bool bs_fault_point_matches(const char *glob, const char *point);
+BS_API bool bs_fault_point_matches(const char *glob, const char *point);
 
 /** When a term fires. */
 typedef enum bs_fault_trigger {
@@ -100,7 +100,7 @@ typedef struct bs_fault_spec {
  * @param errcap capacity of @p err.
  * @return 0; BS_EINVALID for a bad spec; BS_ENO_MEMORY.
  */
-int bs_fault_spec_parse(bs_fault_spec **out, const char *text, char *err, size_t errcap);
+BS_API int bs_fault_spec_parse(bs_fault_spec **out, const char *text, char *err, size_t errcap);
 
 /**
  * Canonical text of @p spec: terms joined by ',' without blanks, canonical
@@ -111,16 +111,16 @@ int bs_fault_spec_parse(bs_fault_spec **out, const char *text, char *err, size_t
  * @return 0; BS_EINVALID for a term that does not satisfy the parser's rules;
  *   BS_ENO_MEMORY.
  */
-int bs_fault_spec_format(char **out, const bs_fault_spec *spec);
+BS_API int bs_fault_spec_format(char **out, const bs_fault_spec *spec);
 
 /** True when @p a and @p b have the same terms in the same order. */
-bool bs_fault_spec_equal(const bs_fault_spec *a, const bs_fault_spec *b);
+BS_API bool bs_fault_spec_equal(const bs_fault_spec *a, const bs_fault_spec *b);
 
 /** Free a spec from bs_fault_spec_parse(); NULL is ignored. */
-void bs_fault_spec_free(bs_fault_spec *spec);
+BS_API void bs_fault_spec_free(bs_fault_spec *spec);
 
 /** Canonical spec name of error @p err ("no_space"); NULL if not a failure code. */
-const char *bs_fault_error_name(int err);
+BS_API const char *bs_fault_error_name(int err);
 
 /**
  * Error code for spec name @p name: a lower-case BS_E* name ("no_space") or
@@ -128,7 +128,7 @@ const char *bs_fault_error_name(int err);
  * "eperm").
  * @return 0 with *@p err set; BS_EINVALID for an unknown name.
  */
-int bs_fault_error_parse(int *err, const char *name);
+BS_API int bs_fault_error_parse(int *err, const char *name);
 
 /** One fired fault. */
 typedef struct bs_fault_event {
@@ -142,14 +142,14 @@ typedef struct bs_fault_event {
  * first, into @p out; *@p n gets how many.  Events not taken stay queued.
  * @return 0; BS_EINVALID if @p st is not a faults store or an argument is NULL.
  */
-int bs_faults_drain(bs_store *st, bs_fault_event *out, size_t cap, size_t *n);
+BS_API int bs_faults_drain(bs_store *st, bs_fault_event *out, size_t cap, size_t *n);
 
 /**
  * Number of faults that fired on faults store @p st since it was opened,
  * drained or not.
  * @return 0; BS_EINVALID if @p st is not a faults store or @p count is NULL.
  */
-int bs_faults_fired(bs_store *st, uint64_t *count);
+BS_API int bs_faults_fired(bs_store *st, uint64_t *count);
 
 /**
  * True when the sim and real fault points (`bs/sim/...`, `bs/real/...`) can
@@ -157,7 +157,7 @@ int bs_faults_fired(bs_store *st, uint64_t *count);
  * point is refused by bs_open() with BS_EUNSUPPORTED; `bs/op/...` points
  * always work.
  */
-bool bs_faults_lower_available(void);
+BS_API bool bs_faults_lower_available(void);
 
 #ifdef __cplusplus
 }

@@ -23,24 +23,24 @@ extern "C" {
 #define BS_SIM_DEFAULT_CAPACITY (64u * 1024u * 1024u)
 
 /** Names of the sim profiles, in bs_fs_type order (apfs first). */
-extern const char *const bs_sim_profile_names[];
+BS_API extern const char *const bs_sim_profile_names[];
 /** Number of entries in bs_sim_profile_names. */
 #define BS_SIM_PROFILE_COUNT 6
 
 /** True when @p st is a sim store (not a wrapper around one). */
-bool bs_sim_is_sim(const bs_store *st);
+BS_API bool bs_sim_is_sim(const bs_store *st);
 
 /**
  * Save the complete state of sim store @p st (blocks, inodes, snapshots,
  * branches, clock, PRNG state) to @p file atomically: write a temporary file,
  * fsync, rename.  A loaded image behaves exactly as the saved store would.
  */
-int bs_sim_save(bs_store *st, const char *file);
+BS_API int bs_sim_save(bs_store *st, const char *file);
 /**
  * Load a store saved by bs_sim_save().
  * @return 0, BS_ENOT_FOUND, BS_ECORRUPT for a damaged or foreign file.
  */
-int bs_sim_load(bs_store **out, const char *file);
+BS_API int bs_sim_load(bs_store **out, const char *file);
 /**
  * Load a store from the @p len bytes of an image at @p buf (what
  * bs_sim_save() wrote).  Every byte is checked: header, checksum, records,
@@ -49,7 +49,7 @@ int bs_sim_load(bs_store **out, const char *file);
  * @return 0, BS_EINVALID for NULL arguments, BS_ECORRUPT for anything else
  * than a valid image, BS_ENO_MEMORY.
  */
-int bs_sim_load_buf(bs_store **out, const void *buf, size_t len);
+BS_API int bs_sim_load_buf(bs_store **out, const void *buf, size_t len);
 
 /**
  * Deliberate defects, for testing the checkers only (never set in normal use).
@@ -61,9 +61,9 @@ typedef enum bs_sim_bug {
 } bs_sim_bug;
 
 /** Turn on deliberate defect @p bug in sim store @p st. */
-int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
+BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
 /** Parse a bug name ("cow-in-place", "leak-block"); BS_EINVALID if unknown. */
-int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
+BS_API int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
 
 #ifdef __cplusplus
 }

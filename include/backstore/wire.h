@@ -59,14 +59,14 @@ extern "C" {
  * BS_CAPS_NAME_MAX or not printable ASCII (0x20..0x7e); BS_ENO_SPACE if
  * @p cap is too small (BS_CAPS_SSZ_MAX always suffices).
  */
-int bs_caps_encode(uint8_t *buf, size_t cap, size_t *len, const bs_caps *c);
+BS_API int bs_caps_encode(uint8_t *buf, size_t cap, size_t *len, const bs_caps *c);
 
 /**
  * Decode a CapabilityResponse of exactly @p len bytes into @p out.
  * @return 0, or BS_EINVALID for malformed SSZ or a value bs_caps_encode()
  * would refuse (same rules); *@p out is zeroed on failure.
  */
-int bs_caps_decode(bs_caps *out, const uint8_t *buf, size_t len);
+BS_API int bs_caps_decode(bs_caps *out, const uint8_t *buf, size_t len);
 
 /** An ErrorResponse (DESIGN §4): a failure as sent over the wire. */
 typedef struct bs_error_response {
@@ -82,7 +82,7 @@ typedef struct bs_error_response {
  * UTF-8 character.
  * @return 0, or BS_EINVALID if @p err is not a code or @p os_errno < 0.
  */
-int bs_error_response_make(bs_error_response *out, int err, int os_errno, const char *msg);
+BS_API int bs_error_response_make(bs_error_response *out, int err, int os_errno, const char *msg);
 
 /**
  * Encode @p e as an ErrorResponse into @p buf (capacity @p cap);
@@ -91,7 +91,7 @@ int bs_error_response_make(bs_error_response *out, int err, int os_errno, const 
  * than BS_ERROR_MESSAGE_MAX (not NUL-terminated within the array);
  * BS_ENO_SPACE if @p cap is too small.
  */
-int bs_error_response_encode(uint8_t *buf, size_t cap, size_t *len, const bs_error_response *e);
+BS_API int bs_error_response_encode(uint8_t *buf, size_t cap, size_t *len, const bs_error_response *e);
 
 /**
  * Decode an ErrorResponse of exactly @p len bytes into @p out.
@@ -99,7 +99,7 @@ int bs_error_response_encode(uint8_t *buf, size_t cap, size_t *len, const bs_err
  * message over the limit or containing a NUL byte; *@p out is zeroed on
  * failure.
  */
-int bs_error_response_decode(bs_error_response *out, const uint8_t *buf, size_t len);
+BS_API int bs_error_response_decode(bs_error_response *out, const uint8_t *buf, size_t len);
 
 /**
  * Encode @p s as a SnapshotInfo into @p buf (capacity @p cap);
@@ -107,14 +107,14 @@ int bs_error_response_decode(bs_error_response *out, const uint8_t *buf, size_t 
  * @return 0; BS_EINVALID if name is empty or longer than BS_NAME_MAX;
  * BS_ENO_SPACE if @p cap is too small.
  */
-int bs_snapshot_info_encode(uint8_t *buf, size_t cap, size_t *len, const bs_snapshot_info *s);
+BS_API int bs_snapshot_info_encode(uint8_t *buf, size_t cap, size_t *len, const bs_snapshot_info *s);
 
 /**
  * Decode a SnapshotInfo of exactly @p len bytes into @p out.
  * @return 0, or BS_EINVALID for malformed SSZ or a name that is empty, over
  * BS_NAME_MAX or contains a NUL byte; *@p out is zeroed on failure.
  */
-int bs_snapshot_info_decode(bs_snapshot_info *out, const uint8_t *buf, size_t len);
+BS_API int bs_snapshot_info_decode(bs_snapshot_info *out, const uint8_t *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,8 @@ static const char top_usage[] =
   "  --backend NAME   backend: sim (default), or real (the filesystem of --root)\n"
   "  --profile FS     sim profile: apfs (default), hfs, btrfs, xfs, ext4, tmpfs\n"
   "  --seed S         seed of a new sim volume (default 0)\n"
-  "  --root DIR       directory of a real backend's store (a symbolic link is followed)\n"
+  "  --root DIR       directory of a real backend's store (a symbolic link is followed);\n"
+  "                   implies --backend real\n"
   "  --wait SECONDS   how long a verb that changes an image waits for another's\n"
   "                   image lock before it fails with BUSY (default $BSLAB_WAIT, else 5)\n"
   "  --copy-snapshots real backend on a filesystem without snapshots or reflink (ext4,\n"
@@ -255,7 +256,7 @@ static int run(int argc, char **argv) {
   bslab_args a;
   memset(&a, 0, sizeof(a));
   if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-    printf("bslab %d.%d.%d\n", BS_VERSION_MAJOR, BS_VERSION_MINOR, BS_VERSION_PATCH);
+    printf("bslab %s\n", bs_version());
     return BSLAB_OK;
   }
   int vi = 0;
@@ -289,6 +290,10 @@ static int run(int argc, char **argv) {
     return help(a.npos ? a.pos[0] : NULL);
   if (bslab_split_backend(&a) != 0)
     return BSLAB_USAGE;
+  /* --root only means something to a real backend: it implies --backend
+   * real.  An explicit --backend sim with --root stays a usage error. */
+  if (!a.backend && a.root && (v->allowed & BO_BACKEND))
+    a.backend = "real";
   return v->run(&a);
 }
 
