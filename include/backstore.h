@@ -291,7 +291,7 @@ BS_API int bs_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t 
  * tree.  At most 40 symlinks are followed in one path (more: BS_EINVALID,
  * ELOOP).
  */
-int bs_symlink(bs_store *st, const char *target, const char *linkpath);
+BS_API int bs_symlink(bs_store *st, const char *target, const char *linkpath);
 /**
  * Read the target text of symlink @p path.  *@p len gets the full target
  * length (without a NUL).  When @p cap > *@p len the text is copied and
@@ -302,7 +302,7 @@ int bs_symlink(bs_store *st, const char *target, const char *linkpath);
  * (then the call succeeds and copies nothing).  BS_EINVALID if @p path is
  * not a symlink, BS_ENOT_FOUND if it does not exist.
  */
-int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len);
+BS_API int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len);
 /**
  * Make @p newpath a second name (hard link) of the file or symlink
  * @p oldpath: both names share one inode (bs_stat() nlink counts them) and
@@ -313,7 +313,7 @@ int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *l
  * exists, BS_ENOT_FOUND if @p oldpath does not.  The last component of
  * @p oldpath is not followed (a link to a symlink links the symlink).
  */
-int bs_link(bs_store *st, const char *oldpath, const char *newpath);
+BS_API int bs_link(bs_store *st, const char *oldpath, const char *newpath);
 
 /**
  * Callback of bs_readdir(); return non-zero to stop early.  It may call the
