@@ -88,7 +88,7 @@ PLAIN := $(BUILD)/plain
 ASAN  := $(BUILD)/asan
 AFL   := $(BUILD)/afl
 
-.PHONY: all run check quickcheck fuzz fuzz-cmin campaign bench install clean deps tests docs
+.PHONY: all run check quickcheck fuzz fuzz-cmin campaign bench bench-gate bench-baseline install clean deps tests docs
 
 all: deps $(PLAIN)/libbackstore.a $(PLAIN)/liblab.a $(BUILD)/bslab
 
@@ -203,6 +203,23 @@ $(BUILD)/threads_bench: $(PLAIN)/bench/threads_bench.o $(PLAIN)/libbackstore.a
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(VOLCTL)
 	@bench/run.sh $(BUILD)
+
+# The regression gate (docs/bench.md): instruction counts of the in-process
+# sim workloads against GATE_BASELINE (fails on a count > +5 %); with
+# AB_BASE=DIR (a build of the baseline commit), real-volume timings A/B too.
+# Results: $(BUILD)/bench-gate.json, the table in $(BUILD)/bench-gate.txt.
+GATE_BASELINE ?= bench/baseline.json
+AB_BASE       ?=
+bench-gate: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(VOLCTL)
+	@bench/gate.py measure --build $(BUILD) --out $(BUILD)/bench-gate.json
+	@bench/gate.py compare $(GATE_BASELINE) $(BUILD)/bench-gate.json --table $(BUILD)/bench-gate.txt
+	@if [ -n "$(AB_BASE)" ]; then bench/gate.py ab --base $(AB_BASE) --cand $(BUILD) --out $(BUILD)/bench-ab.json; fi
+
+# Rewrite bench/baseline.json from this tree (its diff shows in review).
+bench-baseline: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench
+	@bench/gate.py baseline --build $(BUILD)
 
 # AFL++ over every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS each, from
 # its committed corpus; fails if any crash or hang was found (docs/fuzzing.md).
