@@ -123,7 +123,7 @@ def compare(base, now, limit=LIMIT):
             ok = False
             continue
         change = n / b - 1 if b else (0.0 if n == 0 else float("inf"))
-        verdict = "ok" if change <= limit else "FAIL"
+        verdict = "ok" if change <= limit + 1e-12 else "FAIL"  # exactly +limit passes
         ok = ok and verdict == "ok"
         rows.append((name, b, n, change, verdict))
     return rows, ok
