@@ -76,6 +76,8 @@ LIBS        = -lm -lpthread $(LIBS_FIU) $(LIBS_PLIST)
 # Fuzz targets fuzz/<t>_fuzzer.c, each with a seed corpus corpora/<t>/.
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzzer.c,%,$(sort $(wildcard fuzz/*_fuzzer.c)))
 FUZZ_SECONDS ?= 180
+# AFL++ instances per target (make fuzz JOBS=n: one -M main, n-1 -S secondaries).
+JOBS         ?= 1
 # AFL++ compiler wrapper: instruments for afl-fuzz, links its driver.
 AFL_CC       ?= afl-clang-fast
 FUZZ_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -226,7 +228,7 @@ bench-baseline: deps
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(AFL)/bin/%_fuzzer) $(FUZZ_TARGETS:%=$(AFL)/bin/%_cmplog)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
-	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) --jobs $(JOBS) $(FUZZ_TARGETS)
 
 # afl-cmin over each committed corpus plus what the last make fuzz found;
 # rewrites corpora/<t>/ (crash-* regression inputs are always kept).
