@@ -39,7 +39,7 @@ void bs__sim_blocks_free(bs__sim_blocks *b) {
 uint64_t bs__sim_blocks_free_count(const bs__sim_blocks *b) { return b->n - b->used; }
 
 void bs__sim_blocks_touch(bs__sim_blocks *b, uint64_t i) {
-  if (!b->trk || b->tmark[i])
+  if (b->tmark[i])
     return;
   if (b->tn == b->tcap) {
     size_t cap = b->tcap ? 2 * b->tcap : 64;
@@ -84,14 +84,17 @@ int bs__sim_blocks_alloc(bs__sim_store *s, uint64_t n, uint64_t *out) {
       while (got > 0) { /* give back what this call took */
         uint64_t j = out[--got];
         b->ref[j] = 0;
-        b->rhash -= bs__sim_block_hash(j);
+        if (b->trk)
+          b->rhash -= bs__sim_block_hash(j);
         drop(b, j);
       }
       return BS_ENO_MEMORY;
     }
-    bs__sim_blocks_touch(b, i);
+    if (b->trk) {
+      bs__sim_blocks_touch(b, i);
+      b->rhash += bs__sim_block_hash(i);
+    }
     b->ref[i] = 1;
-    b->rhash += bs__sim_block_hash(i);
     b->data[i] = d;
     b->used++;
     out[got++] = i;
@@ -102,23 +105,29 @@ int bs__sim_blocks_alloc(bs__sim_store *s, uint64_t n, uint64_t *out) {
 
 void bs__sim_blocks_ref(bs__sim_store *s, uint64_t pblk, uint64_t len) {
   bs__sim_blocks *b = &s->blk;
-  for (uint64_t i = pblk; i < pblk + len; i++) {
-    bs__sim_blocks_touch(b, i);
-    b->rhash += bs__sim_block_hash(i);
+  if (b->trk) /* apart: the loop without tracking stays as tight as before it */
+    for (uint64_t i = pblk; i < pblk + len; i++) {
+      bs__sim_blocks_touch(b, i);
+      b->rhash += bs__sim_block_hash(i);
+    }
+  for (uint64_t i = pblk; i < pblk + len; i++)
     if (++b->ref[i] == 2)
       b->shared++;
-  }
 }
 
 void bs__sim_blocks_unref(bs__sim_store *s, uint64_t pblk, uint64_t len) {
   bs__sim_blocks *b = &s->blk;
   if (s->bug == BS_SIM_BUG_LEAK_BLOCK)
     return; /* deliberate defect: the reference is never dropped */
+  if (b->trk)
+    for (uint64_t i = pblk; i < pblk + len; i++)
+      if (b->ref[i] != 0) {
+        bs__sim_blocks_touch(b, i);
+        b->rhash -= bs__sim_block_hash(i);
+      }
   for (uint64_t i = pblk; i < pblk + len; i++) {
     if (b->ref[i] == 0)
       continue; /* already inconsistent; check() reports it */
-    bs__sim_blocks_touch(b, i);
-    b->rhash -= bs__sim_block_hash(i);
     if (b->ref[i]-- == 2)
       b->shared--;
     if (b->ref[i] == 0)
@@ -129,7 +138,8 @@ void bs__sim_blocks_unref(bs__sim_store *s, uint64_t pblk, uint64_t len) {
 uint8_t *bs__sim_blocks_write_in_place(bs__sim_store *s, uint64_t pblk) {
   bs__sim_blocks *b = &s->blk;
   if (b->ref[pblk] > 1) {
-    bs__sim_blocks_touch(b, pblk);
+    if (b->trk)
+      bs__sim_blocks_touch(b, pblk);
     b->flag[pblk] |= BS__SIM_BLK_SHARED_WRITE; /* only COW_IN_PLACE gets here */
   }
   return b->data[pblk];
@@ -137,11 +147,10 @@ uint8_t *bs__sim_blocks_write_in_place(bs__sim_store *s, uint64_t pblk) {
 
 /* Recompute the counters and the hint from the arrays (after loading an image). */
 void bs__sim_blocks_recount(bs__sim_blocks *b) {
-  b->used = b->shared = b->rhash = 0;
+  b->used = b->shared = 0;
   b->hint = b->n;
   b->trk = false; /* the arrays were written directly: the next check is full */
   for (uint64_t i = 0; i < b->n; i++) {
-    b->rhash += b->ref[i] * bs__sim_block_hash(i);
     if (b->ref[i] > 0)
       b->used++;
     else if (b->hint == b->n)

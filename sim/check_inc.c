@@ -4,8 +4,9 @@
  *
  * The full check (check.c) compares every block's refcount with the number
  * of map references to it: O(blocks).  Here the same equality is checked on
- * sums instead: blocks.c keeps rhash = sum of ref[i] * h(i) over every
- * refcount change, and the walk of every map adds h(b) for each reference,
+ * sums instead: while tracking, blocks.c keeps rhash = sum of ref[i] * h(i)
+ * over every refcount change (a store nobody checks incrementally pays
+ * nothing), and the walk of every map adds h(b) for each reference,
  * O(1) per extent through prefix sums of h.  Equal multisets give equal
  * sums; a missing, extra or misplaced reference changes the sum (a 64-bit
  * mix per block: a defect that cancels out is a 2^-64 accident).  The other
@@ -41,6 +42,11 @@ void bs__sim_inc_rebase(bs__sim_store *s) {
     b->pref[0] = 0;
     for (uint64_t i = 0; i < b->n; i++)
       b->pref[i + 1] = b->pref[i] + bs__sim_block_hash(i);
+  }
+  if (!b->trk) { /* rhash was not kept while not tracking: from the refcounts */
+    b->rhash = 0;
+    for (uint64_t i = 0; i < b->n; i++)
+      b->rhash += b->ref[i] * (b->pref[i + 1] - b->pref[i]);
   }
   for (size_t k = 0; k < b->tn; k++)
     b->tmark[b->tl[k].blk] = 0;

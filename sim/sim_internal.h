@@ -157,10 +157,10 @@ typedef struct bs__sim_blocks {
   uint64_t used;     /* blocks with ref > 0 */
   uint64_t shared;   /* blocks with ref > 1 */
   uint64_t hint;     /* every block below hint is in use */
-  /* Incremental checking (sim/check_inc.c): rhash is the sum of ref[i] *
-   * bs__sim_block_hash(i), kept by every refcount change; while trk is on,
-   * every block whose refcount, data or flag changes is listed once in tl
-   * with its refcount at the last check. */
+  /* Incremental checking (sim/check_inc.c), while trk is on: rhash is the
+   * sum of ref[i] * bs__sim_block_hash(i), kept by every refcount change,
+   * and every block whose refcount, data or flag changes is listed once in
+   * tl with its refcount at the last check. */
   uint64_t rhash;
   bool trk;          /* tracking since the last check */
   bool tlost;        /* a touch could not be recorded: the next check is full */
@@ -248,7 +248,7 @@ static inline uint64_t bs__sim_block_hash(uint64_t i) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
-/* Record that block @i is about to change (tracking only). */
+/* Record that block @i is about to change (call only while tracking). */
 void bs__sim_blocks_touch(bs__sim_blocks *b, uint64_t i);
 
 /* ---- extent maps (sim/extents.c) ------------------------------------------ */
