@@ -5,21 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tests/support/bs_test.h"
+#include "tests/support/cli.h"
 
 static char dir[] = "/tmp/bs-gate-test-XXXXXX";
-
-/* Run @cmd through the shell; its exit status, and its output in @out. */
-static int run(const char *cmd, char *out, size_t cap) {
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 static void write_counts(const char *name, unsigned long a, unsigned long b) {
   char path[128];
@@ -33,7 +23,7 @@ static void write_counts(const char *name, unsigned long a, unsigned long b) {
 static void gate_self_test_passes(void **state) {
   (void)state;
   char out[4096];
-  assert_int_equal(run("python3 bench/gate.py self-test 2>&1", out, sizeof(out)), 0);
+  assert_int_equal(bs_cli_shell("python3 bench/gate.py self-test 2>&1", out, sizeof(out)), 0);
   assert_non_null(strstr(out, "self-test: passed"));
 }
 
@@ -45,12 +35,12 @@ static void gate_compare_fails_above_five_percent(void **state) {
   write_counts("plus5.json", 1050000, 500);  /* exactly +5 %: passes */
   write_counts("plus6.json", 1060000, 500);  /* +6 %: fails */
   snprintf(cmd, sizeof(cmd), "python3 bench/gate.py compare %s/base.json %s/same.json 2>&1", dir, dir);
-  assert_int_equal(run(cmd, out, sizeof(out)), 0);
+  assert_int_equal(bs_cli_shell(cmd, out, sizeof(out)), 0);
   snprintf(cmd, sizeof(cmd), "python3 bench/gate.py compare %s/base.json %s/plus5.json 2>&1", dir, dir);
-  assert_int_equal(run(cmd, out, sizeof(out)), 0);
+  assert_int_equal(bs_cli_shell(cmd, out, sizeof(out)), 0);
   assert_non_null(strstr(out, "+5.00%"));
   snprintf(cmd, sizeof(cmd), "python3 bench/gate.py compare %s/base.json %s/plus6.json 2>&1", dir, dir);
-  assert_int_equal(run(cmd, out, sizeof(out)), 1);
+  assert_int_equal(bs_cli_shell(cmd, out, sizeof(out)), 1);
   assert_non_null(strstr(out, "+6.00%"));
   assert_non_null(strstr(out, "FAIL"));
 }
