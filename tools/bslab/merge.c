@@ -215,9 +215,14 @@ static bool value(jp *j, jv *out, int depth) {
   if (j->p == s)
     return false;
   out->k = JV_NUM;
-  if (!(out->s = strndup(s, (size_t)(j->p - s))))
+  size_t n = (size_t)(j->p - s);
+  if (!(out->s = malloc(n + 1))) {
     j->oom = true;
-  return out->s != NULL;
+    return false;
+  }
+  memcpy(out->s, s, n);
+  out->s[n] = '\0';
+  return true;
 }
 
 static const jv *get(const jv *o, const char *key) {
@@ -318,6 +323,7 @@ static int load(merge_ctx *m, shard *sh) {
     free(buf);
     return refuse(m, "cannot read it whole"), BSLAB_USAGE;
   }
+  buf[n] = '\0';
   jp j = {buf, buf + n, false};
   bool ok = value(&j, &sh->root, 0);
   ws(&j);
