@@ -95,6 +95,8 @@ LIBS        = -lm -lpthread $(LIBS_FIU) $(LIBS_PLIST)
 # Fuzz targets fuzz/<t>_fuzzer.c, each with a seed corpus corpora/<t>/.
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzzer.c,%,$(sort $(wildcard fuzz/*_fuzzer.c)))
 FUZZ_SECONDS ?= 180
+# AFL++ instances per target (make fuzz JOBS=n: one -M main, n-1 -S secondaries).
+JOBS         ?= 1
 # AFL++ compiler wrapper: instruments for afl-fuzz, links its driver.
 AFL_CC       ?= afl-clang-fast
 FUZZ_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -107,8 +109,8 @@ PLAIN := $(BUILD)/plain
 ASAN  := $(BUILD)/asan
 AFL   := $(BUILD)/afl
 
-.PHONY: all lib run check quickcheck fuzz fuzz-cmin campaign bench install uninstall clean deps tests docs \
-        check-package deb dist
+.PHONY: all lib run check quickcheck fuzz fuzz-cmin campaign bench bench-gate bench-baseline install uninstall \
+        clean deps tests docs check-package deb dist
 
 all: deps lib
 
@@ -244,12 +246,29 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
+# The regression gate (docs/bench.md): instruction counts of the in-process
+# sim workloads against GATE_BASELINE (fails on a count > +5 %); with
+# AB_BASE=DIR (a build of the baseline commit), real-volume timings A/B too.
+# Results: $(BUILD)/bench-gate.json, the table in $(BUILD)/bench-gate.txt.
+GATE_BASELINE ?= bench/baseline.json
+AB_BASE       ?=
+bench-gate: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(VOLCTL)
+	@bench/gate.py measure --build $(BUILD) --out $(BUILD)/bench-gate.json
+	@bench/gate.py compare $(GATE_BASELINE) $(BUILD)/bench-gate.json --table $(BUILD)/bench-gate.txt
+	@if [ -n "$(AB_BASE)" ]; then bench/gate.py ab --base $(AB_BASE) --cand $(BUILD) --out $(BUILD)/bench-ab.json; fi
+
+# Rewrite bench/baseline.json from this tree (its diff shows in review).
+bench-baseline: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench
+	@bench/gate.py baseline --build $(BUILD)
+
 # AFL++ over every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS each, from
 # its committed corpus; fails if any crash or hang was found (docs/fuzzing.md).
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(AFL)/bin/%_fuzzer) $(FUZZ_TARGETS:%=$(AFL)/bin/%_cmplog)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
-	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@scripts/fuzz.sh --build $(BUILD) --seconds $(FUZZ_SECONDS) --jobs $(JOBS) $(FUZZ_TARGETS)
 
 # afl-cmin over each committed corpus plus what the last make fuzz found;
 # rewrites corpora/<t>/ (crash-* regression inputs are always kept).

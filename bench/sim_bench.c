@@ -7,6 +7,8 @@
  *   sim_bench clone PROFILE MIB       reflink vs read+write copy of a MIB file
  *   sim_bench clone-mem PROFILE MIB N  heap growth of N clones of a MIB file
  *   sim_bench snapshot PROFILE FILES   snapshot of FILES files vs creating them
+ *   sim_bench ssz N                    N encode/decode round trips of each wire message
+ *                                      (bench/gate.py counts its instructions)
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 
 #include "backstore.h"
+#include "backstore/wire.h"
 
 #define CHUNK (1u << 20)
 
@@ -134,6 +137,34 @@ static int bench_snapshot(const char *profile, unsigned files) {
   return 0;
 }
 
+/* The SSZ codecs of include/backstore/wire.h, @n round trips each; every
+ * decode is compared with what was encoded, so the loop cannot be skipped. */
+static int bench_ssz(unsigned n) {
+  uint8_t buf[1024];
+  size_t len;
+  bs_caps caps, caps2;
+  CHECK(NULL, "caps", bs_caps_for_type(&caps, BS_FS_APFS));
+  bs_snapshot_info si = {0}, si2;
+  snprintf(si.name, sizeof(si.name), "nightly-2026-12-06");
+  bs_error_response er, er2;
+  CHECK(NULL, "error", bs_error_response_make(&er, BS_ENOT_FOUND, 2, "stat /a/b: no such file"));
+  for (unsigned i = 0; i < n; i++) {
+    si.id = i + 1;
+    CHECK(NULL, "caps encode", bs_caps_encode(buf, sizeof(buf), &len, &caps));
+    CHECK(NULL, "caps decode", bs_caps_decode(&caps2, buf, len));
+    CHECK(NULL, "snapshot encode", bs_snapshot_info_encode(buf, sizeof(buf), &len, &si));
+    CHECK(NULL, "snapshot decode", bs_snapshot_info_decode(&si2, buf, len));
+    CHECK(NULL, "error encode", bs_error_response_encode(buf, sizeof(buf), &len, &er));
+    CHECK(NULL, "error decode", bs_error_response_decode(&er2, buf, len));
+    if (memcmp(&caps, &caps2, sizeof(caps)) != 0 || si2.id != si.id || er2.code != er.code) {
+      fprintf(stderr, "sim_bench: ssz round trip %u differs\n", i);
+      return 1;
+    }
+  }
+  printf("ssz_round_trips %u\n", n);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "clone") == 0)
     return bench_clone(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
@@ -142,6 +173,8 @@ int main(int argc, char **argv) {
                            (unsigned)strtoul(argv[4], NULL, 10));
   if (argc >= 4 && strcmp(argv[1], "snapshot") == 0)
     return bench_snapshot(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
-  fprintf(stderr, "usage: sim_bench clone PROFILE MIB | clone-mem PROFILE MIB N | snapshot PROFILE FILES\n");
+  if (argc >= 3 && strcmp(argv[1], "ssz") == 0)
+    return bench_ssz((unsigned)strtoul(argv[2], NULL, 10));
+  fprintf(stderr, "usage: sim_bench clone PROFILE MIB | clone-mem PROFILE MIB N | snapshot PROFILE FILES | ssz N\n");
   return 2;
 }

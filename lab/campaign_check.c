@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backstore/sim.h"
 #include "lab/campaign_internal.h"
 
 int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const char *actual,
@@ -29,10 +30,13 @@ int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const ch
   return -1;
 }
 
-int bs__camp_check_store(bs__camp *c) {
+int bs__camp_check_store(bs__camp *c, bool full) {
   if (!c->has_check)
     return 0;
-  int rc = bs_check(c->st);
+  /* After each operation, the sim's incremental check (as strong, cheaper);
+   * the full one at every sweep: every BS_CAMPAIGN_SWEEP_EVERY operations,
+   * after every power loss and at the end of a seed. */
+  int rc = !full && bs_sim_is_sim(c->st) ? bs_sim_check_incremental(c->st) : bs_check(c->st);
   if (rc == 0)
     return 0;
   return bs__camp_fail(c, "check", "OK", bs_err_name(rc), "%s", bs_last_message(c->st));
@@ -43,9 +47,9 @@ static const char *kind_name(bs_file_kind k) {
 }
 
 static int check_xattrs(bs__camp *c, const bs__cm_node *nd) {
+  static const char *const names[CM_XATTRS] = {"user.bs0", "user.bs1", "user.bs2", "user.bs3"};
   for (int x = 0; x < CM_XATTRS; x++) {
-    char name[24];
-    snprintf(name, sizeof(name), "user.bs%d", x);
+    const char *name = names[x];
     size_t len = 0;
     int rc = bs_getxattr(c->st, nd->path, name, c->buf2, CM_XATTR_LEN + 8, &len);
     bool set = nd->xlen[x] != CM_XATTR_UNSET;
@@ -227,6 +231,8 @@ static int check_listing(bs__camp *c, const char *dir, listing *want, listing *g
 
 int bs__camp_sweep(bs__camp *c) {
   c->res->sweeps++;
+  if (bs__camp_check_store(c, true) != 0)
+    return -1;
   for (size_t i = 0; i < c->m.n; i++)
     if (bs__camp_check_node(c, (int)i) != 0)
       return -1;

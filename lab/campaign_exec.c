@@ -265,7 +265,7 @@ static int check_oracle(bs__camp *c, const bs__op *op) {
  * targets' lineages are as the model has them, what it would have made does
  * not exist, the backend and space checks pass. */
 static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2]) {
-  if (bs__camp_check_store(c) != 0)
+  if (bs__camp_check_store(c, false) != 0)
     return -1;
   for (int g = 0; g < 2; g++)
     if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
@@ -370,7 +370,7 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
   }
   if (rc == 0 && op->kind != BS__OP_POWER_LOSS && apply(c, op, &si) != 0)
     return bs__camp_fail(c, "check", "memory", "none", "model ran out of memory");
-  if (bs__camp_check_store(c) != 0 || check_after(c, op, rc, groups) != 0)
+  if (bs__camp_check_store(c, false) != 0 || check_after(c, op, rc, groups) != 0)
     return -1;
   if (bs__camp_check_usage(c, &after) != 0)
     return -1;

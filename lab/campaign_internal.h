@@ -179,7 +179,7 @@ int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why,
 /* campaign_check.c */
 int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const char *actual,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-int bs__camp_check_store(bs__camp *c);
+int bs__camp_check_store(bs__camp *c, bool full);
 int bs__camp_check_node(bs__camp *c, int i);
 int bs__camp_check_group(bs__camp *c, uint32_t group);
 int bs__camp_check_absent(bs__camp *c, const char *path);

@@ -73,7 +73,9 @@ int bs__cm_buf_truncate(bs__cm_buf *b, uint64_t size) {
 }
 
 void bs__cm_make_durable(bs__cm_node *nd) {
-  if (nd->kind != BS_KIND_FILE)
+  /* A clean file's durable bytes are its live ones already (every change
+   * of live marks it dirty): no copy. */
+  if (nd->kind != BS_KIND_FILE || !nd->dirty)
     return;
   /* Cannot fail for lack of memory in a way that matters: dur never outgrows
    * CM_FILE_MAX, and on failure the node just stays dirty (a weaker check). */

@@ -3,9 +3,13 @@
 # docs/fuzzing.md.  The binaries are built by the Makefile first:
 # BUILD/afl/bin/<t>_fuzzer (ASan+UBSan) and <t>_cmplog (afl-fuzz -c).
 #
-#   scripts/fuzz.sh [--build DIR] [--seconds N] [--timeout MS] target...
+#   scripts/fuzz.sh [--build DIR] [--seconds N] [--timeout MS] [--jobs J] target...
 #       run afl-fuzz on each target for N seconds from corpora/<t>/, output
-#       in DIR/afl/out/<t>/; exit 1 if any target found a crash or a hang
+#       in DIR/afl/out/<t>/; exit 1 if any target found a crash or a hang.
+#       With J > 1: AFL++'s multi-instance mode, one main instance (-M main,
+#       with CmpLog) and J-1 secondaries (-S s2..sJ) sharing DIR/afl/out/<t>/
+#       as their sync directory (docs/fuzzing.md, "Several cores, several
+#       machines")
 #   scripts/fuzz.sh [--build DIR] --cmin target...
 #       afl-cmin over corpora/<t>/ plus the last campaign's queue, written
 #       back to corpora/<t>/ by content hash; crash-* inputs are kept as is
@@ -17,12 +21,16 @@ set -uo pipefail
 build=build
 seconds=180
 timeout_ms=1000
+jobs=1
 mode=run
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --timeout) timeout_ms=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2
+            [[ $jobs =~ ^[1-9][0-9]*$ ]] && [ "$jobs" -le 64 ] ||
+              { echo "fuzz.sh: --jobs needs a number from 1 to 64" >&2; exit 2; } ;;
     --cmin) mode=cmin; shift ;;
     --promote) mode=promote; shift ;;
     -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
@@ -80,7 +88,7 @@ if [ $mode = cmin ]; then
     work=$build/afl/cmin/$t
     rm -rf "$work" && mkdir -p "$work/in"
     before=$(find "corpora/$t" -maxdepth 1 -type f ! -name 'crash-*' | wc -l)
-    for f in "corpora/$t"/* "$build/afl/out/$t"/default/queue/id:*; do
+    for f in "corpora/$t"/* "$build/afl/out/$t"/*/queue/id:*; do
       [ -f "$f" ] || continue
       case ${f##*/} in crash-*) continue ;; esac
       cp "$f" "$work/in/$(hash16 "$f")"
@@ -112,11 +120,30 @@ for t in "$@"; do
   out=$build/afl/out/$t
   log=$build/afl/$t.log
   rm -rf "$out" && mkdir -p "$out"
-  echo "== $t: ${seconds}s from corpora/$t ($(ls "corpora/$t" | wc -l) inputs)"
-  afl-fuzz -i "corpora/$t" -o "$out" -m none -t "$timeout_ms" -V "$seconds" \
-    -c "$build/afl/bin/${t}_cmplog" -- "$bin" >"$log" 2>&1
-  rc=$?
-  stats=$out/default/fuzzer_stats
+  echo "== $t: ${seconds}s from corpora/$t ($(ls "corpora/$t" | wc -l) inputs), $jobs instance(s)"
+  if [ "$jobs" -eq 1 ]; then
+    afl-fuzz -i "corpora/$t" -o "$out" -m none -t "$timeout_ms" -V "$seconds" \
+      -c "$build/afl/bin/${t}_cmplog" -- "$bin" >"$log" 2>&1
+    rc=$?
+    stats=$out/default/fuzzer_stats
+  else
+    # One main instance (deterministic stages, CmpLog) and secondaries; they
+    # exchange finds through $out, their sync directory.
+    pids=()
+    afl-fuzz -M main -i "corpora/$t" -o "$out" -m none -t "$timeout_ms" -V "$seconds" \
+      -c "$build/afl/bin/${t}_cmplog" -- "$bin" >"$log" 2>&1 &
+    pids+=($!)
+    for i in $(seq 2 "$jobs"); do
+      afl-fuzz -S "s$i" -i "corpora/$t" -o "$out" -m none -t "$timeout_ms" -V "$seconds" \
+        -- "$bin" >"$build/afl/$t.s$i.log" 2>&1 &
+      pids+=($!)
+    done
+    rc=0
+    for p in "${pids[@]}"; do
+      wait "$p" || rc=$?
+    done
+    stats=$out/main/fuzzer_stats
+  fi
   if [ $rc -ne 0 ] || [ ! -f "$stats" ]; then
     failed+=("$t")
     summary+=("$(printf '%-16s %12s %10s %8s  %s' "$t" - - - "afl-fuzz exit $rc")")
@@ -131,7 +158,7 @@ for t in "$@"; do
   # afl-fuzz exits 0 whatever it found: the verdict is what it saved, and
   # the seeds its dry run skipped for crashing or timing out (it only warns).
   finds=()
-  for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
+  for f in "$out"/*/crashes/id:* "$out"/*/hangs/id:*; do
     [ -f "$f" ] && finds+=("$f")
   done
   while read -r seed; do
@@ -156,5 +183,5 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "fuzz: no crash or hang in $# target(s); new inputs in $build/afl/out/<t>/default/queue" \
+echo "fuzz: no crash or hang in $# target(s); new inputs in $build/afl/out/<t>/*/queue" \
      "(make fuzz-cmin folds them into corpora/)"

@@ -30,10 +30,31 @@ void bs__sim_blocks_free(bs__sim_blocks *b) {
   free(b->data);
   free(b->ref);
   free(b->flag);
+  free(b->tmark);
+  free(b->tl);
+  free(b->pref);
   memset(b, 0, sizeof(*b));
 }
 
 uint64_t bs__sim_blocks_free_count(const bs__sim_blocks *b) { return b->n - b->used; }
+
+void bs__sim_blocks_touch(bs__sim_blocks *b, uint64_t i) {
+  if (b->tmark[i])
+    return;
+  if (b->tn == b->tcap) {
+    size_t cap = b->tcap ? 2 * b->tcap : 64;
+    struct bs__sim_touch *v = bs__sim_realloc_array(b->tl, cap, sizeof(*v));
+    if (!v) { /* the next check cannot trust the list: it runs in full */
+      b->tlost = true;
+      return;
+    }
+    b->tl = v;
+    b->tcap = cap;
+  }
+  b->tmark[i] = 1;
+  b->tl[b->tn].blk = i;
+  b->tl[b->tn++].old = b->ref[i];
+}
 
 /* Return block @i to the free pool. */
 static void drop(bs__sim_blocks *b, uint64_t i) {
@@ -63,9 +84,15 @@ int bs__sim_blocks_alloc(bs__sim_store *s, uint64_t n, uint64_t *out) {
       while (got > 0) { /* give back what this call took */
         uint64_t j = out[--got];
         b->ref[j] = 0;
+        if (b->trk)
+          b->rhash -= bs__sim_block_hash(j);
         drop(b, j);
       }
       return BS_ENO_MEMORY;
+    }
+    if (b->trk) {
+      bs__sim_blocks_touch(b, i);
+      b->rhash += bs__sim_block_hash(i);
     }
     b->ref[i] = 1;
     b->data[i] = d;
@@ -78,6 +105,11 @@ int bs__sim_blocks_alloc(bs__sim_store *s, uint64_t n, uint64_t *out) {
 
 void bs__sim_blocks_ref(bs__sim_store *s, uint64_t pblk, uint64_t len) {
   bs__sim_blocks *b = &s->blk;
+  if (b->trk) /* apart: the loop without tracking stays as tight as before it */
+    for (uint64_t i = pblk; i < pblk + len; i++) {
+      bs__sim_blocks_touch(b, i);
+      b->rhash += bs__sim_block_hash(i);
+    }
   for (uint64_t i = pblk; i < pblk + len; i++)
     if (++b->ref[i] == 2)
       b->shared++;
@@ -87,6 +119,12 @@ void bs__sim_blocks_unref(bs__sim_store *s, uint64_t pblk, uint64_t len) {
   bs__sim_blocks *b = &s->blk;
   if (s->bug == BS_SIM_BUG_LEAK_BLOCK)
     return; /* deliberate defect: the reference is never dropped */
+  if (b->trk)
+    for (uint64_t i = pblk; i < pblk + len; i++)
+      if (b->ref[i] != 0) {
+        bs__sim_blocks_touch(b, i);
+        b->rhash -= bs__sim_block_hash(i);
+      }
   for (uint64_t i = pblk; i < pblk + len; i++) {
     if (b->ref[i] == 0)
       continue; /* already inconsistent; check() reports it */
@@ -99,8 +137,11 @@ void bs__sim_blocks_unref(bs__sim_store *s, uint64_t pblk, uint64_t len) {
 
 uint8_t *bs__sim_blocks_write_in_place(bs__sim_store *s, uint64_t pblk) {
   bs__sim_blocks *b = &s->blk;
-  if (b->ref[pblk] > 1)
+  if (b->ref[pblk] > 1) {
+    if (b->trk)
+      bs__sim_blocks_touch(b, pblk);
     b->flag[pblk] |= BS__SIM_BLK_SHARED_WRITE; /* only COW_IN_PLACE gets here */
+  }
   return b->data[pblk];
 }
 
@@ -108,6 +149,7 @@ uint8_t *bs__sim_blocks_write_in_place(bs__sim_store *s, uint64_t pblk) {
 void bs__sim_blocks_recount(bs__sim_blocks *b) {
   b->used = b->shared = 0;
   b->hint = b->n;
+  b->trk = false; /* the arrays were written directly: the next check is full */
   for (uint64_t i = 0; i < b->n; i++) {
     if (b->ref[i] > 0)
       b->used++;

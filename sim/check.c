@@ -18,7 +18,8 @@
 
 struct walk {
   bs__sim_store *s;
-  uint32_t *exp;
+  uint32_t *exp; /* per-block reference counts, or NULL: ... */
+  uint64_t sum;  /* ... the sum of the referenced blocks' hashes (bs__sim_walk_hash) */
   char *why;
   size_t cap;
 };
@@ -29,6 +30,12 @@ static int add_map(struct walk *w, const bs__sim_inode *n, const bs__sim_emap *m
   if (bs__sim_emap_validate(m, w->s->blk.n, size, buf, sizeof(buf)) != 0) {
     snprintf(w->why, w->cap, "inode %llu: %s map: %s", (unsigned long long)n->ino, which, buf);
     return BS_ECORRUPT;
+  }
+  if (!w->exp) { /* prefix sums: O(1) per extent */
+    const uint64_t *p = w->s->blk.pref;
+    for (size_t i = 0; i < m->n; i++)
+      w->sum += p[m->v[i].pblk + m->v[i].len] - p[m->v[i].pblk];
+    return BS_OK;
   }
   for (size_t i = 0; i < m->n; i++)
     for (uint64_t b = m->v[i].pblk; b < m->v[i].pblk + m->v[i].len; b++)
@@ -104,15 +111,27 @@ static int walk(struct walk *w, const bs__sim_inode *n, const bs__sim_tree *t, i
   return BS_OK;
 }
 
-int bs__sim_count_refs(bs__sim_store *s, uint32_t *exp, char *why, size_t cap) {
-  struct walk w = {s, exp, why, cap};
-  memset(exp, 0, (size_t)s->blk.n * sizeof(*exp));
-  s->walk_mark++;
-  int rc = walk(&w, s->main.root, &s->main, 0);
+static int walk_all(struct walk *w) {
+  bs__sim_store *s = w->s;
+  s->walk_mark++; /* a hard-linked inode's maps count once per walk */
+  int rc = walk(w, s->main.root, &s->main, 0);
   for (size_t i = 0; rc == 0 && i < s->nsnaps; i++)
-    rc = walk(&w, s->snaps[i]->root, s->snaps[i], 0);
+    rc = walk(w, s->snaps[i]->root, s->snaps[i], 0);
   for (size_t i = 0; rc == 0 && i < s->nbranches; i++)
-    rc = walk(&w, s->branches[i]->root, s->branches[i], 0);
+    rc = walk(w, s->branches[i]->root, s->branches[i], 0);
+  return rc;
+}
+
+int bs__sim_count_refs(bs__sim_store *s, uint32_t *exp, char *why, size_t cap) {
+  struct walk w = {s, exp, 0, why, cap};
+  memset(exp, 0, (size_t)s->blk.n * sizeof(*exp));
+  return walk_all(&w);
+}
+
+int bs__sim_walk_hash(bs__sim_store *s, uint64_t *sum, char *why, size_t cap) {
+  struct walk w = {s, NULL, 0, why, cap};
+  int rc = walk_all(&w);
+  *sum = w.sum;
   return rc;
 }
 
@@ -125,16 +144,16 @@ static int in_order(bs__sim_tree *const *v, size_t n, const char *what, char *wh
   return BS_OK;
 }
 
-static int trees_ok(bs__sim_store *s, char *why, size_t cap) {
+int bs__sim_trees_ok(bs__sim_store *s, char *why, size_t cap) {
   int rc = in_order(s->snaps, s->nsnaps, "snapshot", why, cap);
   return rc != 0 ? rc : in_order(s->branches, s->nbranches, "branch", why, cap);
 }
 
-int bs__sim_check(bs__sim_store *s) {
+static int full_check(bs__sim_store *s) {
   char why[200] = "";
   int rc = bs__sim_count_refs(s, s->scratch, why, sizeof(why));
   if (rc == 0)
-    rc = trees_ok(s, why, sizeof(why));
+    rc = bs__sim_trees_ok(s, why, sizeof(why));
   if (rc != 0)
     return bs_store_fail(&s->base, BS_ECORRUPT, 0, "%s", why);
   const bs__sim_blocks *b = &s->blk;
@@ -164,4 +183,13 @@ int bs__sim_check(bs__sim_store *s) {
     return bs_store_fail(&s->base, BS_ECORRUPT, 0, "allocator hint %llu is past free block %llu",
                          (unsigned long long)b->hint, (unsigned long long)first_free);
   return BS_OK;
+}
+
+int bs__sim_check(bs__sim_store *s) {
+  int rc = full_check(s);
+  if (rc == 0 && s->blk.tmark)
+    bs__sim_inc_rebase(s); /* what the next incremental check starts from */
+  else
+    s->blk.trk = false;
+  return rc;
 }

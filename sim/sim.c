@@ -368,6 +368,13 @@ const bs_backend_ops bs__sim_ops = {
 
 bool bs_sim_is_sim(const bs_store *st) { return st && st->ops == &bs__sim_ops; }
 
+int bs_sim_check_incremental(bs_store *st) {
+  if (!bs_sim_is_sim(st))
+    return BS_EINVALID;
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_check_incremental(s));
+}
+
 int bs_sim_set_bug(bs_store *st, bs_sim_bug bug) {
   if (!bs_sim_is_sim(st))
     return BS_EINVALID;

@@ -162,6 +162,21 @@ typedef struct bs__sim_blocks {
   uint64_t used;     /* blocks with ref > 0 */
   uint64_t shared;   /* blocks with ref > 1 */
   uint64_t hint;     /* every block below hint is in use */
+  /* Incremental checking (sim/check_inc.c), while trk is on: rhash is the
+   * sum of ref[i] * bs__sim_block_hash(i), kept by every refcount change,
+   * and every block whose refcount, data or flag changes is listed once in
+   * tl with its refcount at the last check. */
+  uint64_t rhash;
+  bool trk;          /* tracking since the last check */
+  bool tlost;        /* a touch could not be recorded: the next check is full */
+  uint8_t *tmark;    /* per block: listed in tl */
+  struct bs__sim_touch {
+    uint64_t blk;
+    uint32_t old;    /* refcount at the last check */
+  } *tl;
+  size_t tn, tcap;
+  uint64_t *pref;    /* pref[i]: sum of bs__sim_block_hash(j) for j < i (n + 1 entries) */
+  uint64_t base_used, base_shared, base_hint; /* the counters at the last check */
 } bs__sim_blocks;
 
 typedef struct bs__sim_store {
@@ -233,6 +248,15 @@ void bs__sim_blocks_unref(bs__sim_store *s, uint64_t pblk, uint64_t len);
 /* Data of a used block, for an in-place write: records a write while shared. */
 uint8_t *bs__sim_blocks_write_in_place(bs__sim_store *s, uint64_t pblk);
 void bs__sim_blocks_recount(bs__sim_blocks *b);
+/* The weight of block @i in rhash and in the maps' sum (a 64-bit mix of i). */
+static inline uint64_t bs__sim_block_hash(uint64_t i) {
+  uint64_t z = i + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+/* Record that block @i is about to change (call only while tracking). */
+void bs__sim_blocks_touch(bs__sim_blocks *b, uint64_t i);
 
 /* ---- extent maps (sim/extents.c) ------------------------------------------ */
 void bs__sim_emap_free(bs__sim_emap *m);
@@ -405,5 +429,15 @@ int bs__sim_check(bs__sim_store *s);
 /* Walk every map of every tree, adding expected references into @exp (n entries).
  * 0, or BS_ECORRUPT with a description in @why. */
 int bs__sim_count_refs(bs__sim_store *s, uint32_t *exp, char *why, size_t cap);
+/* The same walk without the per-block counts: *@sum gets the sum of
+ * bs__sim_block_hash over every map reference (b->pref must exist). */
+int bs__sim_walk_hash(bs__sim_store *s, uint64_t *sum, char *why, size_t cap);
+/* Snapshot and branch trees each in strict id order. */
+int bs__sim_trees_ok(bs__sim_store *s, char *why, size_t cap);
+/* sim/check_inc.c: check what changed since the last check (docs/sim.md,
+ * "Incremental checks"); the full check on any doubt, and when not tracking. */
+int bs__sim_check_incremental(bs__sim_store *s);
+/* A full check passed: track changes from the current state on. */
+void bs__sim_inc_rebase(bs__sim_store *s);
 
 #endif

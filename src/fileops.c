@@ -52,8 +52,16 @@ static int restate(bs_store *st, int rc, const bs__place *p, const char *path) {
   const char *at = strstr(m, p->bpath);
   if (!at)
     return rc;
+  /* The message with the backend path replaced, cut to the buffer. */
   char buf[256];
-  snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - m), m, path, at + strlen(p->bpath));
+  const char *part[3] = {m, path, at + strlen(p->bpath)};
+  size_t len[3] = {(size_t)(at - m), strlen(path), strlen(part[2])}, n = 0;
+  for (int i = 0; i < 3; i++) {
+    size_t k = len[i] < sizeof(buf) - 1 - n ? len[i] : sizeof(buf) - 1 - n;
+    memcpy(buf + n, part[i], k);
+    n += k;
+  }
+  buf[n] = '\0';
   return bs_store_fail(st, rc, bs_last_os_errno(st), "%s", buf);
 }
 

@@ -56,11 +56,22 @@ int bs_store_fail(bs_store *st, int err, int os_errno, const char *fmt, ...) {
   char raw[sizeof(s->msg)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(raw, sizeof(raw), fmt, ap);
+  const char *text = raw;
+  if (strcmp(fmt, "%s") == 0) { /* a message made already: no formatting */
+    text = va_arg(ap, const char *);
+    if (!text)
+      text = "(null)";
+    size_t n = strnlen(text, sizeof(raw) - 1);
+    memcpy(raw, text, n); /* as vsnprintf would: cut to the buffer */
+    raw[n] = '\0';
+    text = raw;
+  } else {
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+  }
   va_end(ap);
   /* A message may quote a name or path with a newline or an escape
    * sequence in it; whoever prints it gets one safe line (docs/names.md). */
-  bs_text_escape(s->msg, sizeof(s->msg), raw);
+  bs_text_escape(s->msg, sizeof(s->msg), text);
   return err;
 }
 

@@ -72,8 +72,21 @@ int bs_name_validate(const char *name) { return check_name(name, false); }
 int bs__name_validate_held(const char *name) { return check_name(name, true); }
 
 size_t bs_text_escape(char *buf, size_t cap, const char *text) {
+  static const char hex[] = "0123456789abcdef";
   const unsigned char *s = (const unsigned char *)(text ? text : "");
   size_t len = strlen((const char *)s), need = 0, at = 0;
+  /* The common case, printable ASCII only, is one copy. */
+  size_t plain = 0;
+  while (plain < len && s[plain] >= 0x20 && s[plain] < 0x7f)
+    plain++;
+  if (plain == len) {
+    if (buf && cap > 0) {
+      at = len < cap ? len : cap - 1;
+      memcpy(buf, s, at);
+      buf[at] = '\0';
+    }
+    return len;
+  }
   for (size_t i = 0; i < len;) {
     size_t n = utf8_seq(s + i, len - i);
     bool escape = n == 0 || is_control(s + i, n);
@@ -82,9 +95,13 @@ size_t bs_text_escape(char *buf, size_t cap, const char *text) {
     size_t w = escape ? 4 * n : n;
     if (buf && need == at && at + w < cap) { /* whole pieces only, while they fit */
       for (size_t k = 0; k < n; k++) {
-        if (escape)
-          snprintf(buf + at + 4 * k, 5, "\\x%02x", s[i + k]);
-        else
+        if (escape) {
+          char *o = buf + at + 4 * k;
+          o[0] = '\\';
+          o[1] = 'x';
+          o[2] = hex[s[i + k] >> 4];
+          o[3] = hex[s[i + k] & 15];
+        } else
           buf[at + k] = (char)s[i + k];
       }
       at += w;

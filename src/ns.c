@@ -77,10 +77,22 @@ static int split(bs_store *st, const char *op, const char *path, comp c[3], size
 }
 
 char *bs__ns_tree_path(bs_tree_kind kind, uint64_t id, const char *rest) {
-  size_t n = strlen(rest) + 48;
-  char *s = malloc(n);
-  if (s)
-    snprintf(s, n, "/.bs/%s/%" PRIu64 "%s", kind == BS_TREE_SNAPSHOT ? "snap" : "branch", id, rest);
+  /* "/.bs/snap/ID" or "/.bs/branch/ID", then @rest: built by hand, as
+   * every path into a tree comes through here. */
+  const char *dir = kind == BS_TREE_SNAPSHOT ? "/.bs/snap/" : "/.bs/branch/";
+  size_t dn = strlen(dir), rn = strlen(rest);
+  char digits[20];
+  size_t nd = 0;
+  do
+    digits[nd++] = (char)('0' + id % 10);
+  while ((id /= 10) != 0);
+  char *s = malloc(dn + nd + rn + 1);
+  if (!s)
+    return NULL;
+  memcpy(s, dir, dn);
+  for (size_t i = 0; i < nd; i++)
+    s[dn + i] = digits[nd - 1 - i];
+  memcpy(s + dn + nd, rest, rn + 1);
   return s;
 }
 

@@ -156,6 +156,13 @@ void bs__call_begin(bs__call *c, bs_store *st, bool exclusive, bs_op_class cls) 
 }
 
 int bs__call_end(bs__call *c, int rc) {
+#ifdef BS_BENCH_SLOWDOWN
+  /* Proving the regression gate (bench/prove-gate.sh): a build with this
+   * defined does BS_BENCH_SLOWDOWN loop turns of extra work in every call.
+   * Never defined in a normal build. */
+  for (volatile unsigned spin = 0; spin < (unsigned)(BS_BENCH_SLOWDOWN); spin++)
+    ;
+#endif
   if (c->primitive && BS__HAS(c->st->ops, 2, op_done))
     c->st->ops->op_done(c->st, c->cls);
   bs__store_leave(c->st, c->took);

@@ -12,6 +12,7 @@
 #include "backstore/faults.h"
 #include "backstore/sim.h"
 #include "tests/support/bs_test.h"
+#include "tests/support/cli.h"
 #include "tests/support/volume.h"
 
 #define BLK BS_SIM_BLOCK_SIZE
@@ -801,12 +802,7 @@ static void real_snapshot_fault_leaves_no_snapshot(void **state) {
 static int run_bslab(const char *args, char *out, size_t cap) {
   char cmd[1024];
   snprintf(cmd, sizeof(cmd), "%s %s 2>&1", bs_test_bslab(), args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return bs_cli_shell(cmd, out, cap);
 }
 
 static void cli_lists_the_catalogue_and_checks_specs(void **state) {

@@ -60,6 +60,17 @@ typedef enum bs_sim_bug {
   BS_SIM_BUG_LEAK_BLOCK = 2,   /**< releasing a block forgets to drop its refcount */
 } bs_sim_bug;
 
+/**
+ * Check sim store @p st incrementally: every invariant bs_check() checks,
+ * at a cost that depends on what changed since the last check and on the
+ * number of files and extents, not on the volume's size (docs/sim.md,
+ * "Incremental checks").  Any doubt, the first check of a store and the
+ * first after a failure run the full check.  On a violation returns
+ * BS_ECORRUPT with the message bs_check() would give; BS_EINVALID when
+ * @p st is not a sim store.
+ */
+BS_API int bs_sim_check_incremental(bs_store *st);
+
 /** Turn on deliberate defect @p bug in sim store @p st. */
 BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
 /** Parse a bug name ("cow-in-place", "leak-block"); BS_EINVALID if unknown. */

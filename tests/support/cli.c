@@ -129,6 +129,15 @@ void bs_cli_in(bs_cli_run *r, const char *in, const char *const *args) {
     fail_msg("could not run %s (set BSLAB or run make first)", bs_test_bslab());
 }
 
+int bs_cli_shell(const char *cmd, char *out, size_t cap) {
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 void bs_cli_expect_status(const bs_cli_run *r, int status, const char *what) {
   if (r->status != status)
     fail_msg("%s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, r->status, status, r->out,

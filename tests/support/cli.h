@@ -47,6 +47,11 @@ char *bs_cli_slurp(const char *path, size_t *len);
 /* Write @text to host file @path (replacing it). */
 void bs_cli_write_text(const char *path, const char *text);
 
+/* Run shell command @cmd (its stderr too if it says 2>&1); its exit status
+ * (128 when it did not exit), and the first @cap - 1 bytes of its standard
+ * output in @out, NUL-terminated. */
+int bs_cli_shell(const char *cmd, char *out, size_t cap);
+
 /* Start bslab with @args (NULL-terminated) without waiting: in directory
  * @cwd (NULL: this one), stdin /dev/null, stdout and stderr appended to
  * @out and @err (created if need be; NULL: /dev/null).  Returns its pid. */

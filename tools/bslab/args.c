@@ -22,6 +22,7 @@ static const struct {
   {"trace-all", BO_TRACE_ALL, false},
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
   {"symbolic", BO_SYMBOLIC, false},
+  {"shard", BO_SHARD, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -63,6 +64,25 @@ static int number(const bslab_args *a, const char *name, const char *s, uint64_t
   return 0;
 }
 
+/* --shard I/N: N from 1 to BSLAB_SHARDS_MAX, I from 0 to N - 1. */
+static int shard(bslab_args *a, const char *v) {
+  const char *slash = strchr(v, '/');
+  char idx[24];
+  uint64_t i = 0, n = 0;
+  if (!slash || (size_t)(slash - v) >= sizeof(idx))
+    return bslab_usage_error(a, "--shard needs I/N (0 <= I < N), got '%s'", v);
+  memcpy(idx, v, (size_t)(slash - v));
+  idx[slash - v] = '\0';
+  if (!bslab_parse_u64(idx, &i) || !bslab_parse_u64(slash + 1, &n) || n < 1 || n > BSLAB_SHARDS_MAX ||
+      i >= n)
+    return bslab_usage_error(a, "--shard needs I/N with 1 <= N <= %u and 0 <= I < N, got '%s'",
+                             BSLAB_SHARDS_MAX, v);
+  a->shard_index = (uint32_t)i;
+  a->shard_count = (uint32_t)n;
+  a->shard_set = true;
+  return 0;
+}
+
 static int set_option(bslab_args *a, unsigned flag, const char *name, const char *v) {
   a->given |= flag;
   switch (flag) {
@@ -88,6 +108,7 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);
   case BO_JOBS: return number(a, name, v, 1, 256, &a->jobs, &a->jobs_set);
   case BO_WAIT: return number(a, name, v, 0, BSLAB_WAIT_MAX, &a->wait, &a->wait_set);
+  case BO_SHARD: return shard(a, v);
   default: return BSLAB_USAGE;
   }
 }

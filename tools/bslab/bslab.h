@@ -44,9 +44,13 @@ enum {
   BO_TRACE_ALL = 1u << 19,
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
   BO_SYMBOLIC = 1u << 21, /* -s/--symbolic: ln makes a symlink */
+  BO_SHARD = 1u << 22, /* --shard I/N: the I-th of N slices of the seeds */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
+
+/* Most shards of one campaign (--shard I/N, bslab merge). */
+#define BSLAB_SHARDS_MAX 65536u
 
 /* The longest --wait (and $BSLAB_WAIT), in seconds: a day. */
 #define BSLAB_WAIT_MAX 86400u
@@ -59,7 +63,8 @@ typedef struct bslab_args {
   const char *output, *trace_dir, *json;
   uint64_t seed, seeds, ops, jobs, max_tests, wait;
   bool trace_all;
-  bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
+  bool seed_set, seeds_set, ops_set, jobs_set, wait_set, shard_set;
+  uint32_t shard_index, shard_count; /* --shard I/N: 0 <= I < N */
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
   bool symbolic;       /* ln -s */
@@ -207,8 +212,30 @@ int bslab_campaign(bslab_args *a);
  * ("bslab campaign --profile apfs --seed 7 --ops 2000 ..."), cut to @cap. */
 void bslab_campaign_reproduce(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed);
 int bslab_faults(bslab_args *a);
-/* campaign_json.c: write --json FILE; 0 or BSLAB_USAGE after a message. */
-int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s);
+/* campaign.c: shard @index of @count of @seeds seeds: the offset of its
+ * first seed in *@from, its number of seeds in *@n. */
+void bslab_shard_slice(uint32_t seeds, uint32_t index, uint32_t count, uint64_t *from, uint32_t *n);
+
+/* A campaign's JSON summary (docs/campaign.md): of a whole campaign, or of
+ * one shard of it (bslab campaign --shard), or merged from shards (bslab
+ * merge: then the same bytes as the whole campaign's, but for its last line,
+ * the run's jobs and timing). */
+typedef struct bslab_report {
+  const bs_campaign_opts *o;   /* backend, profile, faults, sim_bug, ops; the seeds run */
+  uint64_t first_seed;         /* the whole campaign's seeds */
+  uint32_t seeds;
+  uint32_t shard_index, shard_count; /* shard_count 0: not a shard */
+  const bs_campaign_summary *s;
+  const uint64_t *digest_seed, *digest; /* the digest of every seed that finished, in seed order */
+  size_t n_digests;
+} bslab_report;
+
+/* campaign_json.c: the summary as JSON to @f. */
+void bslab_report_write(FILE *f, const bslab_report *r);
+/* Write --json FILE; 0 or BSLAB_USAGE after a message. */
+int bslab_campaign_json(const bslab_args *a, const bslab_report *r);
+/* merge.c: bslab merge SHARD.json... */
+int bslab_merge(bslab_args *a);
 int bslab_replay(bslab_args *a);
 int bslab_shrink(bslab_args *a);
 int bslab_diff(bslab_args *a);

@@ -19,6 +19,8 @@ typedef struct progress_state {
   bool tty, quiet, digest, shown;
   unsigned decile; /* last 10% mark printed when stderr is not a terminal */
   bool done;       /* the 100% line was printed */
+  uint64_t *dseed, *dig; /* every finished seed's digest, for --json (room for all seeds) */
+  size_t nd;
 } progress_state;
 
 static void on_progress(void *ctx, const bs_campaign_progress *p) {
@@ -42,12 +44,24 @@ static void on_progress(void *ctx, const bs_campaign_progress *p) {
 
 static void on_seed(void *ctx, const bs_campaign_result *r) {
   progress_state *ps = ctx;
+  if (ps->dig) {
+    ps->dseed[ps->nd] = r->seed;
+    ps->dig[ps->nd++] = r->digest;
+  }
   if (!ps->digest)
     return;
   if (ps->tty && ps->shown)
     fputs("\r\033[K", stderr);
   fprintf(ps->text, "seed %" PRIu64 " digest %016" PRIx64 "\n", r->seed, r->digest);
   fflush(ps->text);
+}
+
+void bslab_shard_slice(uint32_t seeds, uint32_t index, uint32_t count, uint64_t *from, uint32_t *n) {
+  /* Contiguous slices, the first seeds % count of them one seed longer:
+   * together exactly the seeds, in order, whatever the count. */
+  uint32_t base = seeds / count, extra = seeds % count;
+  *from = (uint64_t)index * base + (index < extra ? index : extra);
+  *n = base + (index < extra ? 1 : 0);
 }
 
 void bslab_campaign_reproduce(char *buf, size_t cap, const bs_campaign_opts *o, uint64_t seed) {
@@ -79,8 +93,11 @@ static void print_failure(FILE *out, const bs_campaign_opts *o, const bs_campaig
 static void print_summary(FILE *out, const bslab_args *a, const bs_campaign_opts *o,
                           const bs_campaign_summary *s) {
   uint64_t last = o->first_seed + o->seeds - 1;
-  fprintf(out, "campaign: backend %s, profile %s, seeds %" PRIu64 "..%" PRIu64 ", %" PRIu32
-          " ops per seed%s%s\n", o->backend ? o->backend : "sim", o->profile, o->first_seed, last,
+  char shard[64] = "";
+  if (a->shard_set)
+    snprintf(shard, sizeof(shard), " (shard %" PRIu32 "/%" PRIu32 ")", a->shard_index, a->shard_count);
+  fprintf(out, "campaign: backend %s, profile %s, seeds %" PRIu64 "..%" PRIu64 "%s, %" PRIu32
+          " ops per seed%s%s\n", o->backend ? o->backend : "sim", o->profile, o->first_seed, last, shard,
           o->ops, a->sim_bug ? ", sim bug " : "", a->sim_bug ? a->sim_bug : "");
   if (s->interrupted)
     fprintf(out, "  seeds run             %" PRIu32 " of %" PRIu32 " (interrupted; seeds that "
@@ -148,14 +165,38 @@ int bslab_campaign(bslab_args *a) {
   if (a->trace && bslab_out_open(&trace, a, a->trace, "--trace") != 0)
     return BSLAB_USAGE;
 
+  /* The whole campaign's seeds, and the slice this run takes of them. */
+  uint64_t first = a->seed_set ? a->seed : 1;
+  uint32_t seeds = a->seeds_set ? (uint32_t)a->seeds : 1, count = seeds;
+  uint64_t from = first;
+  if (a->shard_set) {
+    if (a->shard_count > seeds) {
+      bslab_out_close(&trace, a, false);
+      return bslab_usage_error(a, "--shard %" PRIu32 "/%" PRIu32 ": more shards than the %" PRIu32
+                               " seeds", a->shard_index, a->shard_count, seeds);
+    }
+    bslab_shard_slice(seeds, a->shard_index, a->shard_count, &from, &count);
+    from += first;
+  }
+
   /* With --json -, standard output is the JSON's alone. */
   progress_state ps = {.text = json_out ? stderr : stdout, .tty = isatty(2) == 1,
                        .quiet = a->quiet, .digest = a->digest};
+  if (a->json) {
+    ps.dseed = calloc(count, sizeof(*ps.dseed));
+    ps.dig = calloc(count, sizeof(*ps.dig));
+    if (!ps.dseed || !ps.dig) {
+      free(ps.dseed);
+      free(ps.dig);
+      bslab_out_close(&trace, a, false);
+      return bslab_env_error(a, "out of memory for the digests of %" PRIu32 " seeds", count);
+    }
+  }
   bs_campaign_opts o = {
     .backend = a->backend,
     .profile = profile,
-    .first_seed = a->seed_set ? a->seed : 1,
-    .seeds = a->seeds_set ? (uint32_t)a->seeds : 1,
+    .first_seed = from,
+    .seeds = count,
     .ops = a->ops_set ? (uint32_t)a->ops : BS_CAMPAIGN_DEFAULT_OPS,
     .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
     .sim_bug = a->sim_bug,
@@ -177,19 +218,26 @@ int bslab_campaign(bslab_args *a) {
   if (ps.tty && ps.shown)
     fputs("\r\033[K", stderr);
   /* A campaign that could not run leaves an old --trace FILE as it was. */
-  if (bslab_out_close(&trace, a, rc == 0) != 0) {
-    bs_campaign_summary_free(&s);
-    return BSLAB_USAGE;
-  }
+  int status = BSLAB_USAGE;
+  if (bslab_out_close(&trace, a, rc == 0) != 0)
+    goto out;
   if (rc != 0) {
     bslab_env_error(a, "%s", s.error[0] ? s.error : bs_strerror(rc));
-    bs_campaign_summary_free(&s);
-    return BSLAB_USAGE;
+    goto out;
   }
   print_summary(ps.text, a, &o, &s);
-  int status = s.interrupted ? BSLAB_INTERRUPTED : s.violations ? BSLAB_FAILED : BSLAB_OK;
-  if (a->json && bslab_campaign_json(a, &o, &s) != 0 && !s.interrupted)
+  status = s.interrupted ? BSLAB_INTERRUPTED : s.violations ? BSLAB_FAILED : BSLAB_OK;
+  bslab_report r = {.o = &o, .first_seed = first, .seeds = seeds, .s = &s, .digest_seed = ps.dseed,
+                    .digest = ps.dig, .n_digests = ps.nd};
+  if (a->shard_set) {
+    r.shard_index = a->shard_index;
+    r.shard_count = a->shard_count;
+  }
+  if (a->json && bslab_campaign_json(a, &r) != 0 && !s.interrupted)
     status = BSLAB_USAGE;
+out:
+  free(ps.dseed);
+  free(ps.dig);
   bs_campaign_summary_free(&s);
   return status;
 }

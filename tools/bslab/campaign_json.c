@@ -35,16 +35,23 @@ static void failure(FILE *f, const bs_campaign_opts *o, const bs_campaign_failur
   fputs("}", f);
 }
 
-static void summary(FILE *f, const bs_campaign_opts *o, const bs_campaign_summary *s) {
+static void summary(FILE *f, const bslab_report *r) {
+  const bs_campaign_opts *o = r->o;
+  const bs_campaign_summary *s = r->s;
   fputs("{\n  ", f);
   fprintf(f, "\"format\": 1, ");
   field_str(f, "backend", o->backend ? o->backend : "sim", true);
   field_str(f, "profile", o->profile, true);
-  field_str(f, "faults", o->faults, false);
-  fprintf(f, ",\n  \"first_seed\": %" PRIu64 ", \"seeds\": %" PRIu32 ", \"ops_per_seed\": %" PRIu32
-          ", \"jobs\": %" PRIu32 ",\n", o->first_seed, o->seeds, o->ops, o->jobs);
-  fprintf(f, "  \"seeds_run\": %" PRIu32 ", \"ops\": %" PRIu64 ", \"seconds\": %.3f, "
-          "\"ops_per_sec\": %.0f,\n", s->seeds_run, s->ops, s->seconds, s->ops_per_sec);
+  field_str(f, "faults", o->faults, true);
+  field_str(f, "sim_bug", o->sim_bug, false);
+  fprintf(f, ",\n  \"first_seed\": %" PRIu64 ", \"seeds\": %" PRIu32 ", \"ops_per_seed\": %" PRIu32 ",\n",
+          r->first_seed, r->seeds, o->ops);
+  if (r->shard_count)
+    fprintf(f, "  \"shard\": {\"index\": %" PRIu32 ", \"count\": %" PRIu32 ", \"first_seed\": %" PRIu64
+            ", \"seeds\": %" PRIu32 "},\n", r->shard_index, r->shard_count, o->first_seed, o->seeds);
+  else
+    fputs("  \"shard\": null,\n", f);
+  fprintf(f, "  \"seeds_run\": %" PRIu32 ", \"ops\": %" PRIu64 ",\n", s->seeds_run, s->ops);
   fprintf(f, "  \"faults_fired\": %" PRIu64 ", \"power_losses\": %" PRIu64
           ", \"injected_faults\": %" PRIu64 ", \"expected_errors\": %" PRIu64 ",\n",
           s->power_losses + s->faults_fired, s->power_losses, s->faults_fired, s->expected_errors);
@@ -66,13 +73,23 @@ static void summary(FILE *f, const bs_campaign_opts *o, const bs_campaign_summar
     bslab_json_str(f, s->failures[i].trace);
     first = false;
   }
-  fputs("]\n}\n", f);
+  fputs("],\n  \"digests\": [", f);
+  for (size_t i = 0; i < r->n_digests; i++)
+    fprintf(f, "%s{\"seed\": %" PRIu64 ", \"digest\": \"%016" PRIx64 "\"}", i ? ",\n    " : "\n    ",
+            r->digest_seed[i], r->digest[i]);
+  fputs(r->n_digests ? "\n  ],\n" : "],\n", f);
+  /* Last, on a line of their own: what depends on the run, not on the
+   * campaign (a merge of shards differs from the whole run only here). */
+  fprintf(f, "  \"jobs\": %" PRIu32 ", \"seconds\": %.3f, \"ops_per_sec\": %.0f\n}\n", o->jobs, s->seconds,
+          s->ops_per_sec);
 }
 
-int bslab_campaign_json(const bslab_args *a, const bs_campaign_opts *o, const bs_campaign_summary *s) {
+void bslab_report_write(FILE *f, const bslab_report *r) { summary(f, r); }
+
+int bslab_campaign_json(const bslab_args *a, const bslab_report *r) {
   bslab_out out;
   if (bslab_out_open(&out, a, a->json, "--json") != 0)
     return BSLAB_USAGE;
-  summary(out.f, o, s);
+  summary(out.f, r);
   return bslab_out_close(&out, a, true);
 }

@@ -31,6 +31,7 @@ static const char top_usage[] =
   "  branch     create or delete writable branches of a snapshot\n"
   "  campaign   seeded random operations checked against a reference model\n"
   "  replay     re-run a campaign trace and check every result\n"
+  "  merge      join the JSON summaries of a campaign's shards (campaign --shard)\n"
   "  shrink     the smallest trace that still fails the same way (delta debugging)\n"
   "  diff       the same operations on a sim profile and the real kernel, compared\n"
   "  calibrate  measure a real filesystem for the sim's latency model\n"
@@ -128,6 +129,7 @@ static const bslab_verb verbs[] = {
    "usage: bslab campaign [--backend sim] [--profile FS] [--seeds N | --seed S] [--ops N]\n"
    "                      [--jobs J] [--faults SPEC] [--trace-dir DIR] [--trace-all]\n"
    "                      [--json FILE] [--sim-bug NAME] [--digest] [--trace FILE] [--quiet]\n"
+   "                      [--shard I/N]\n"
    "Run seeded random operations on fresh stores, checking invariants after each.\n"
    "  --profile FS    sim profile (default apfs)\n"
    "  --seed S        run seed S only; with --seeds N, run N seeds from S\n"
@@ -144,13 +146,28 @@ static const bslab_verb verbs[] = {
    "  --digest        print 'seed S digest HEX' for every seed\n"
    "  --trace FILE    write every operation's canonical trace line to FILE ('-': stdout)\n"
    "  --quiet         no progress line on standard error\n"
+   "  --shard I/N     run only the I-th (0 <= I < N) of N disjoint slices of the seeds;\n"
+   "                  N machines with I = 0..N-1 run exactly the seeds of one, and\n"
+   "                  'bslab merge' joins their --json summaries (docs/campaign.md)\n"
    "Exit status 1 if any invariant was violated; each failure is printed with the\n"
    "command that reproduces it and the 'bslab replay TRACE' command. SIGINT stops the\n"
    "campaign: the seeds that finished are summarised (JSON: \"interrupted\": true),\n"
    "then bslab ends by SIGINT (exit status 130).\n",
    BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
-       BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON,
+       BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON | BO_SHARD,
    0, 0, bslab_campaign},
+  {"merge",
+   "usage: bslab merge [-o FILE] SHARD.json...\n"
+   "Join the --json summaries of the shards of one campaign ('bslab campaign --shard\n"
+   "I/N --json SHARD.json', I = 0..N-1) into the summary one unsharded run writes:\n"
+   "totals, failures, trace paths and every seed's digest, the same bytes but for\n"
+   "the last line (jobs and timing: summed seconds).  Refuses summaries of different\n"
+   "campaigns (backend, profile, faults, sim bug, seeds, ops, shard count), a shard\n"
+   "given twice or missing, and a file that is not such a summary.\n"
+   "  -o, --output FILE  write the merged summary to FILE (default: standard output)\n"
+   "Exit status 0 when the merged campaign passed, 1 when it found violations (or\n"
+   "was interrupted), 2 when the shards cannot be merged.\n",
+   BO_OUTPUT, 1, (int)BSLAB_SHARDS_MAX, bslab_merge},
   {"faults",
    "usage: bslab faults list [--format text|json]\n"
    "       bslab faults check SPEC\n"
