@@ -56,6 +56,10 @@ typedef enum bs_tree_kind {
   BS_TREE_BRANCH = 2,   /**< a writable branch tree, "/.bs/branch/ID" */
 } bs_tree_kind;
 
+/** tree_create's @p src_snapshot for an empty branch tree (an overlay
+ * branch's, docs/overlay.md): no copy of anything, O(1). */
+#define BS_TREE_SRC_EMPTY UINT64_MAX
+
 /** How a primitive backend makes snapshot and branch trees. */
 typedef enum bs_tree_method {
   BS_TREE_NATIVE = 1,  /**< the filesystem's own snapshots (btrfs subvolumes, APFS, the sim) */
@@ -176,6 +180,8 @@ struct bs_backend_ops {
    */
   int (*tree_create)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
                      uint8_t uuid[16]);
+  /* (BS_TREE_SRC_EMPTY as @p src_snapshot of a branch: an empty writable
+   * directory, mode 0755, whatever @p m; an overlay branch's tree.) */
   /** Whether tree_delete of (@p kind, @p id) would succeed for this caller:
    * 0, or the refusal (BS_EPERMISSION with the reason); NULL: always. */
   int (*tree_may_delete)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
