@@ -48,6 +48,15 @@ static bool is_whiteout(bs_store *st, const char *bpath, const bs_stat_info *si)
     return false;
   size_t len;
   bool w = st->ops->getxattr(st, bpath, BS__OV_WHITEOUT, NULL, 0, &len) == 0;
+  if (!w && st->ops->read) {
+    /* The kernel's own whiteout, a character device 0/0 (what overlayfs
+     * writes): bs_stat shows it as an empty file, and opening it fails
+     * with ENXIO or ENODEV, which no file does. */
+    char b;
+    size_t n;
+    int e = st->ops->read(st, bpath, 0, &b, 1, &n) == 0 ? 0 : bs_last_os_errno(st);
+    w = e == ENXIO || e == ENODEV;
+  }
   bs_store_clear_error(st);
   return w;
 }
@@ -67,6 +76,8 @@ static char opaque_mark(bs_store *st, const char *bpath) {
 typedef struct res {
   bool upper, lower;         /* present (not a whiteout) in that layer */
   bool whiteout;             /* the upper holds a whiteout at the name */
+  bool lower_any;            /* the lower has an entry at the name, shown or hidden by the upper:
+                              * removing the upper one needs a whiteout */
   bs_stat_info us, ls;       /* their stats */
   bool lower_merged;         /* a directory whose lower part is merged */
 } res;
@@ -102,10 +113,14 @@ static int resolve(bs_store *st, const char *op, const char *path, const bs__pla
       r->upper = false;
       r->whiteout = true;
     }
-    r->lower = !r->whiteout && lower_ok && st->ops->stat(st, l, &r->ls) == 0;
+    /* A snapshot's root may hold a stand-in of the main tree's "/.bs"
+     * (btrfs): never part of the lower. */
+    bool reserved = strncmp(buf, "/.bs", 4) == 0 && (buf[4] == '\0' || buf[4] == '/');
+    r->lower = !r->whiteout && lower_ok && !reserved && st->ops->stat(st, l, &r->ls) == 0;
     bs_store_clear_error(st);
     bool upper_dir = r->upper && r->us.kind == BS_KIND_DIR;
     r->lower_merged = r->lower && r->ls.kind == BS_KIND_DIR && (!r->upper || (upper_dir && opaque_mark(st, u) != 'y'));
+    r->lower_any = r->lower;
     if (r->upper && r->lower && !r->lower_merged)
       r->lower = false; /* hidden by the upper entry */
     lower_ok = r->lower_merged;
@@ -247,7 +262,7 @@ static int merged(bs_store *st, const char *op, const char *path, const bs__plac
     add_name(white ? wh : vis, up.v[i], up.k[i]);
   }
   for (size_t i = 0; rc == 0 && i < low.n; i++)
-    if (!has_name(vis, low.v[i]) && !has_name(wh, low.v[i]))
+    if (!has_name(vis, low.v[i]) && !has_name(wh, low.v[i]) && !(rest[0] == '\0' && strcmp(low.v[i], ".bs") == 0))
       add_name(vis, low.v[i], low.k[i]);
   if (rc == 0 && (vis->oom || wh->oom))
     rc = oom(st, op);
@@ -669,7 +684,7 @@ int bs__ov_remove(bs_store *st, const char *op, const char *path, const bs__plac
   names_free(&wh);
   if (rc != 0)
     return rc;
-  if (!r.lower) /* only in the upper */
+  if (!r.lower_any) /* only in the upper */
     return dir ? st->ops->rmdir(st, p->bpath) : st->ops->unlink(st, p->bpath);
   if (r.upper && dir) {
     /* A directory cannot be renamed over: moved aside first. */
@@ -713,7 +728,7 @@ int bs__ov_rename(bs_store *st, const char *from, const bs__place *f, const char
     return rc;
   if ((rc = st->ops->rename(st, f->bpath, t->bpath)) != 0)
     return rc;
-  if (rf.lower) /* the lower entry would show again at the old name */
+  if (rf.lower_any) /* the lower entry would show again at the old name */
     rc = whiteout_at(st, op, f, f->rest, f->bpath);
   return rc;
 }
