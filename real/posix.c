@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#endif
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -130,6 +133,19 @@ int bs__px_create(void *ctx, const bs__hpath *p, uint32_t mode) {
     if (rc != 0)
       undo_entry(at.dir, at.leaf, 0);
   }
+  close(at.dir);
+  return rc;
+}
+
+int bs__px_whiteout(void *ctx, const bs__hpath *p) {
+  (void)ctx;
+  bs__at at;
+  int rc = bs__resolve(p, &at);
+  if (rc != 0)
+    return rc;
+  char nb[BS__AT_NAME_MAX];
+  /* A character device 0/0: allowed without privilege since Linux 5.8. */
+  rc = bs__sys_mknodat(at.dir, bs__at_name(&at, nb), S_IFCHR | 0, makedev(0, 0)) == 0 ? 0 : -errno;
   close(at.dir);
   return rc;
 }

@@ -351,8 +351,19 @@ static void discard(bs_store *st, const char *bpath) {
 /* Directory @bpath of the upper: durable (its entries). */
 static int sync_dir(bs_store *st, const char *bpath) { return st->ops->sync ? st->ops->sync(st, bpath) : 0; }
 
+/* The whiteout: the kernel's character device 0/0 where the backend can
+ * make one (Linux overlayfs reads xattr whiteouts only in lower layers),
+ * else the xattr form; *@ctx says whether the xattr form was used. */
 static int make_whiteout(bs_store *st, const char *bpath, void *ctx) {
-  (void)ctx;
+  bool *xattr_form = ctx;
+  *xattr_form = false;
+  if (BS__HAS(st->ops, 3, whiteout)) {
+    int rc = st->ops->whiteout(st, bpath);
+    if (rc != BS_EUNSUPPORTED && rc != BS_EPERMISSION)
+      return rc;
+    bs_store_clear_error(st);
+  }
+  *xattr_form = true;
   int rc = st->ops->create(st, bpath, 0);
   if (rc == 0 && (rc = st->ops->setxattr(st, bpath, BS__OV_WHITEOUT, "", 0)) != 0)
     discard(st, bpath);
@@ -638,9 +649,12 @@ static int whiteout_at(bs_store *st, const char *op, const bs__place *p, const c
   char *pr = parent_of(rest, &leaf);
   char *pu = pr ? upper_of(p, pr) : NULL;
   char *t = NULL;
-  int rc = pu ? mark_xwhiteouts(st, pu) : oom(st, op);
+  bool xattr_form = false;
+  int rc = pu ? 0 : oom(st, op);
   if (rc == 0)
-    rc = make_in_work(st, op, p, make_whiteout, NULL, &t);
+    rc = make_in_work(st, op, p, make_whiteout, &xattr_form, &t);
+  if (rc == 0 && xattr_form && (rc = mark_xwhiteouts(st, pu)) != 0)
+    discard(st, t);
   if (rc == 0 && (rc = st->ops->rename(st, t, u)) != 0)
     discard(st, t);
   if (rc == 0)

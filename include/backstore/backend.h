@@ -37,8 +37,8 @@ extern "C" {
 
 /** Version of the ops layout this header describes.  Version 1 ends with
  * clock_ns; version 2 appends chown, branch_parent, create_store and the
- * tree and registry primitives. */
-#define BS_BACKEND_OPS_VERSION 2
+ * tree and registry primitives; version 3 appends whiteout. */
+#define BS_BACKEND_OPS_VERSION 3
 
 /** Kinds of simulated power loss (see bs_backend_ops.power_loss). */
 typedef enum bs_power_loss_mode {
@@ -214,6 +214,16 @@ struct bs_backend_ops {
   /** One public call of class @p cls ended (after it ran, whatever its
    * result): a backend with a virtual clock advances it here.  NULL: none. */
   void (*op_done)(bs_store *st, bs_op_class cls);
+
+  /* ---- version 3 ---- */
+
+  /**
+   * Make an overlay whiteout at backend path @p path, which must not exist:
+   * a character device 0/0, the form Linux overlayfs writes and reads in an
+   * upper layer (docs/overlay.md).  NULL or BS_EUNSUPPORTED: the core writes
+   * the xattr form instead (a zero-size file with "user.overlay.whiteout").
+   */
+  int (*whiteout)(bs_store *st, const char *path);
 };
 
 /**
