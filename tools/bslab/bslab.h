@@ -43,6 +43,7 @@ enum {
   BO_JSON = 1u << 18,
   BO_TRACE_ALL = 1u << 19,
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
+  BO_KIND = 1u << 21, /* --kind auto|native|overlay: branch create */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -56,6 +57,7 @@ typedef struct bslab_args {
   const char *verb; /* "snapshot create": for messages */
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
   const char *output, *trace_dir, *json;
+  const char *kind; /* --kind of branch create (NULL: native) */
   uint64_t seed, seeds, ops, jobs, max_tests, wait;
   bool trace_all;
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
