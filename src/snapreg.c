@@ -217,8 +217,8 @@ static int branch_encode(uint8_t *buf, size_t cap, size_t *len, const bs__branch
   bs__ssz_writer_init(&w, buf, cap);
   bs__ssz_put_u64(&w, b->id);
   bs__ssz_put_u64(&w, b->snapshot_id);
-  if (v2)
-    bs__ssz_put_u8(&w, b->kind);
+  if (v2) /* a record made without a kind (0) is a native branch */
+    bs__ssz_put_u8(&w, b->kind == BS_BRANCH_OVERLAY ? BS_BRANCH_OVERLAY : BS_BRANCH_NATIVE);
   bs__ssz_put_offset(&w, &slot);
   bs__ssz_put_bytelist(&w, slot, b->name, strlen(b->name), BS_NAME_MAX);
   return bs__ssz_writer_finish(&w, len);
@@ -255,7 +255,7 @@ int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len) {
     return BS_ENO_MEMORY;
   bool v2 = false;
   for (size_t i = 0; i < r->nbranches; i++)
-    v2 |= r->branches[i].kind != BS_BRANCH_NATIVE;
+    v2 |= r->branches[i].kind == BS_BRANCH_OVERLAY;
   size_t n = 0;
   memcpy(b, v2 ? MAGIC2 : MAGIC, MAGIC_LEN);
   n += MAGIC_LEN;
