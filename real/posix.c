@@ -187,7 +187,8 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
     return fd;
   struct stat sb;
   int rc = bs__sys_fstat(fd, &sb) == 0 ? 0 : -errno;
-  uint64_t old_size = rc == 0 ? (uint64_t)sb.st_size : 0;
+  bool sized = rc == 0; /* without the old size there is nothing to restore, and nothing was written */
+  uint64_t old_size = sized ? (uint64_t)sb.st_size : 0;
   const char *b = buf;
   while (rc == 0 && len > 0) {
     ssize_t n = bs__sys_pwrite(fd, b, len, (off_t)off);
@@ -201,7 +202,7 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
     off += (uint64_t)n;
     len -= (size_t)n;
   }
-  if (rc != 0 && off > old_size) {
+  if (rc != 0 && sized && off > old_size) {
     bs__sys_cleanup_begin();
     (void)bs__sys_ftruncate(fd, (off_t)old_size); /* best effort: the write's error is the one to report */
     bs__sys_cleanup_end();

@@ -42,33 +42,57 @@ static char *lower_of(const bs__place *p, const char *rest) {
 
 /* ---- the marks ---------------------------------------------------------------------- */
 
-/* Whether upper entry @bpath (stat @si) is a whiteout. */
-static bool is_whiteout(bs_store *st, const char *bpath, const bs_stat_info *si) {
+/* Whether upper entry @bpath (stat @si) is a whiteout: 1, 0, or the
+ * error met looking (a missing xattr, or none at all, is no error). */
+static int whiteout_check(bs_store *st, const char *bpath, const bs_stat_info *si) {
   if (si->kind != BS_KIND_FILE || si->size != 0 || !st->ops->getxattr)
-    return false;
+    return 0;
   size_t len;
-  bool w = st->ops->getxattr(st, bpath, BS__OV_WHITEOUT, NULL, 0, &len) == 0;
+  int rc = st->ops->getxattr(st, bpath, BS__OV_WHITEOUT, NULL, 0, &len);
+  if (rc != 0 && rc != BS_ENOT_FOUND && rc != BS_EUNSUPPORTED)
+    return rc;
+  bool w = rc == 0;
   if (!w && st->ops->read) {
     /* The kernel's own whiteout, a character device 0/0 (what overlayfs
      * writes): bs_stat shows it as an empty file, and opening it fails
      * with ENXIO or ENODEV, which no file does. */
     char b;
     size_t n;
-    int e = st->ops->read(st, bpath, 0, &b, 1, &n) == 0 ? 0 : bs_last_os_errno(st);
-    w = e == ENXIO || e == ENODEV;
+    int rrc = st->ops->read(st, bpath, 0, &b, 1, &n);
+    int e = rrc == 0 ? 0 : bs_last_os_errno(st);
+    /* A caller without privilege may not open it at all: the kernel makes
+     * it with mode 0000, which an empty file of the caller's hardly has. */
+    w = e == ENXIO || e == ENODEV || ((e == EACCES || e == EPERM) && (si->mode & 07777) == 0);
+    if (rrc != 0 && !w && rrc != BS_EPERMISSION)
+      return rrc; /* the probe failed (EIO): the lookup fails, it does not guess */
   }
   bs_store_clear_error(st);
   return w;
 }
 
-/* The value of directory @bpath's opaque mark ('y', 'x') or 0. */
-static char opaque_mark(bs_store *st, const char *bpath) {
+static bool is_whiteout(bs_store *st, const char *bpath, const bs_stat_info *si) {
+  return whiteout_check(st, bpath, si) == 1;
+}
+
+/* The value of directory @bpath's opaque mark ('y', 'x') or 0 in *@out;
+ * 0 or the error met reading it. */
+static int opaque_get(bs_store *st, const char *bpath, char *out) {
   char v[2] = {0};
   size_t len = 0;
-  if (!st->ops->getxattr || st->ops->getxattr(st, bpath, BS__OV_OPAQUE, v, sizeof(v), &len) != 0 || len != 1)
-    v[0] = 0;
+  int rc = st->ops->getxattr ? st->ops->getxattr(st, bpath, BS__OV_OPAQUE, v, sizeof(v), &len) : BS_EUNSUPPORTED;
+  *out = rc == 0 && len == 1 ? v[0] : 0;
+  if (rc == BS_ENOT_FOUND || rc == BS_EUNSUPPORTED || rc == BS_EINVALID) /* absent, or not one byte */
+    rc = 0;
+  if (rc == 0)
+    bs_store_clear_error(st);
+  return rc;
+}
+
+static char opaque_mark(bs_store *st, const char *bpath) {
+  char m = 0;
+  opaque_get(st, bpath, &m);
   bs_store_clear_error(st);
-  return v[0];
+  return m;
 }
 
 /* ---- resolution ----------------------------------------------------------------------- */
@@ -108,18 +132,33 @@ static int resolve(bs_store *st, const char *op, const char *path, const bs__pla
       break;
     }
     memset(r, 0, sizeof(*r));
-    r->upper = st->ops->stat(st, u, &r->us) == 0;
-    if (r->upper && is_whiteout(st, u, &r->us)) {
+    /* Only an absent entry is absent: any other failure (EIO) is the call's. */
+    int src = st->ops->stat(st, u, &r->us);
+    r->upper = src == 0;
+    int w = r->upper ? whiteout_check(st, u, &r->us) : 0;
+    if (w == 1) {
       r->upper = false;
       r->whiteout = true;
     }
     /* A snapshot's root may hold a stand-in of the main tree's "/.bs"
      * (btrfs): never part of the lower. */
     bool reserved = strncmp(buf, "/.bs", 4) == 0 && (buf[4] == '\0' || buf[4] == '/');
-    r->lower = !r->whiteout && lower_ok && !reserved && st->ops->stat(st, l, &r->ls) == 0;
+    int lrc = !r->whiteout && lower_ok && !reserved ? st->ops->stat(st, l, &r->ls) : BS_ENOT_FOUND;
+    r->lower = lrc == 0;
+    char mark = 0;
+    int orc = r->upper && r->lower && r->us.kind == BS_KIND_DIR ? opaque_get(st, u, &mark) : 0;
+    if ((src != 0 && src != BS_ENOT_FOUND) || w < 0 || (lrc != 0 && lrc != BS_ENOT_FOUND) || orc != 0) {
+      rc = src != 0 && src != BS_ENOT_FOUND ? src : w < 0 ? w : orc != 0 ? orc : lrc;
+      char why[256];
+      snprintf(why, sizeof(why), "%s", bs_last_message(st));
+      rc = bs_store_fail(st, rc, bs_last_os_errno(st), "%s: %s: %s", op, path, why);
+      free(u);
+      free(l);
+      break;
+    }
     bs_store_clear_error(st);
     bool upper_dir = r->upper && r->us.kind == BS_KIND_DIR;
-    r->lower_merged = r->lower && r->ls.kind == BS_KIND_DIR && (!r->upper || (upper_dir && opaque_mark(st, u) != 'y'));
+    r->lower_merged = r->lower && r->ls.kind == BS_KIND_DIR && (!r->upper || (upper_dir && mark != 'y'));
     r->lower_any = r->lower;
     if (r->upper && r->lower && !r->lower_merged)
       r->lower = false; /* hidden by the upper entry */
@@ -635,10 +674,20 @@ int bs__ov_new(bs_store *st, const char *op, const char *path, const bs__place *
   char *t = NULL;
   if ((rc = make_in_work(st, op, p, make_opaque, &n, &t)) != 0)
     return rc;
-  if (dir && (rc = st->ops->unlink(st, p->bpath)) != 0) /* a rename cannot put a directory over a file */
+  /* A rename cannot put a directory over a file: the whiteout is moved
+   * aside first, and back if the directory cannot take its place. */
+  char *aside = dir ? work_tmp(p) : NULL;
+  if (dir && !aside)
+    rc = oom(st, op);
+  if (rc == 0 && dir)
+    rc = st->ops->rename(st, p->bpath, aside);
+  if (rc == 0 && (rc = st->ops->rename(st, t, p->bpath)) != 0 && dir)
+    st->ops->rename(st, aside, p->bpath);
+  if (rc == 0 && dir)
+    discard(st, aside);
+  if (rc != 0)
     discard(st, t);
-  if (rc == 0 && (rc = st->ops->rename(st, t, p->bpath)) != 0)
-    discard(st, t);
+  free(aside);
   free(t);
   return rc;
 }
