@@ -137,16 +137,24 @@ int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, 
   return bs__call_end(&c, rc);
 }
 
+/* Begin call @op that looks at branch @name: 0 with @c begun (shared), or
+ * the failure of the name's check. */
+static int begin_look(bs__call *c, bs_store *st, const char *op, const char *name) {
+  int rc = check_name(st, op, name, false);
+  if (!st)
+    return BS_EINVALID;
+  if (rc == 0)
+    begin(c, st, false);
+  return rc;
+}
+
 int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *out) {
   if (!out)
     return bs__bad_arg(st, "branch info", "NULL output");
-  int rc = check_name(st, "branch info", name, false);
-  if (!st)
-    return BS_EINVALID;
+  bs__call c;
+  int rc = begin_look(&c, st, "branch info", name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, false);
   rc = c.primitive ? bs__branch_info(st, name, out) : bs__missing(st, "branch info");
   return bs__call_end(&c, rc);
 }
@@ -251,13 +259,10 @@ int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
   if (!snapshot_id)
     return bs__bad_arg(st, "branch parent", "NULL output");
   *snapshot_id = 0;
-  int rc = check_name(st, "branch parent", name, false);
-  if (!st)
-    return BS_EINVALID;
+  bs__call c;
+  int rc = begin_look(&c, st, "branch parent", name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, false);
   if (c.primitive)
     rc = bs__branch_parent(st, name, snapshot_id);
   else
