@@ -217,6 +217,19 @@ static void rename_body(bs_store *st, const bs_target *t, void *ctx) {
   put(st, B "/u/f", "f");
   assert_bs_ok(bs_rename(st, B "/u", B "/u2"));
   assert_text(st, B "/u2/f", "f");
+  /* A reflink reads its source through the layers and makes its clone like
+   * a new file: over a whiteout, never over a lower file. */
+  if (t->caps.native_reflink) {
+    assert_bs_ok(bs_reflink(st, B "/d/x", B "/x-clone"));
+    assert_text(st, B "/x-clone", "x");
+    assert_bs_err(bs_reflink(st, B "/d/x", B "/e/z"), BS_EEXISTS);
+    assert_bs_ok(bs_unlink(st, B "/e/z"));
+    assert_bs_ok(bs_reflink(st, B "/d/x", B "/e/z"));
+    assert_text(st, B "/e/z", "x");
+    assert_text(st, "/.bs/snapshots/s/e/z", "z");
+  } else {
+    assert_bs_err(bs_reflink(st, B "/d/x", B "/x-clone"), BS_EUNSUPPORTED);
+  }
   /* Between the branch and the main tree: CROSS_DEVICE, as for every tree. */
   assert_bs_err(bs_rename(st, B "/d/x", "/x"), BS_ECROSS_DEVICE);
   assert_text(st, "/.bs/snapshots/s/d/y", "y");
