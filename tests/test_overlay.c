@@ -355,6 +355,61 @@ static void auto_kind_and_bad_input(void **state) {
   each(kinds_body);
 }
 
+
+/* ---- branch_from_snapshot_clones_only_metadata / copy_up_of_a_big_file_shares_its_blocks ---- */
+
+#define BIG (16u * 1024 * 1024)
+
+static void metadata_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  bs_test_put(st, "/big", BIG, 3);
+  bs_snapshot_info si;
+  assert_bs_ok(bs_snapshot_create(st, "s", &si));
+  assert_bs_ok(bs_sync(st, NULL));
+  bs_usage before = bs_test_usage(st);
+  bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
+  assert_bs_ok(bs_branch_create_opts(st, si.id, "b", &o));
+  assert_bs_ok(bs_sync(st, NULL));
+  bs_usage after = bs_test_usage(st);
+  /* Three directories, whatever the tree holds: a few blocks (a real
+   * volume's own bookkeeping may move by a little more). */
+  uint64_t slack = bs_test_exact_space(t) ? 8 * before.block_size : 1024 * 1024;
+  if (after.used_bytes > before.used_bytes + slack)
+    fail_msg("%s: an overlay branch of a %u-byte tree took %llu bytes", t->label, BIG,
+             (unsigned long long)(after.used_bytes - before.used_bytes));
+  /* The first write of one byte copies the file up by reflink: its blocks
+   * stay shared, less than 1 % of them new. */
+  if (t->caps.native_reflink) {
+    assert_bs_ok(bs_write(st, B "/big", 12345, "!", 1));
+    assert_bs_ok(bs_sync(st, NULL));
+    bs_usage written = bs_test_usage(st);
+    if (written.used_bytes > after.used_bytes + BIG / 100 + slack)
+      fail_msg("%s: a 1-byte write copied up %llu bytes of a %u-byte file", t->label,
+               (unsigned long long)(written.used_bytes - after.used_bytes), BIG);
+    if (t->kind == BS_TARGET_REAL) {
+      bs_branch_layers ly;
+      assert_bs_ok(bs_branch_layers_get(st, "b", &ly));
+      char rel[128], host[4096];
+      snprintf(rel, sizeof(rel), "%s/big", ly.upper);
+      bs_test_host_path(t, rel, host);
+      uint64_t shared = bs_test_shared_bytes(host);
+      if (shared < BIG - BIG / 100)
+        fail_msg("%s: only %llu of %u bytes of the copy-up share extents (FIEMAP)", t->label,
+                 (unsigned long long)shared, BIG);
+    }
+    char c = 0;
+    size_t n = 0;
+    assert_bs_ok(bs_read(st, "/.bs/snapshots/s/big", 12345, &c, 1, &n));
+    assert_int_not_equal(c, '!');
+  }
+  bs_test_check(st, t);
+}
+
+static void branch_from_snapshot_clones_only_metadata(void **state) {
+  (void)state;
+  each(metadata_body);
+}
+
 /* ---- registry_format_2_keeps_format_1_readable ----------------------------------------------- */
 
 static void registry_format_2_keeps_format_1_readable(void **state) {
@@ -401,6 +456,7 @@ int main(void) {
     cmocka_unit_test(survives_a_reopen),
     cmocka_unit_test(copy_up_policy_refusals),
     cmocka_unit_test(auto_kind_and_bad_input),
+    cmocka_unit_test(branch_from_snapshot_clones_only_metadata),
     cmocka_unit_test(registry_format_2_keeps_format_1_readable),
   };
   return cmocka_run_group_tests_name("overlay", tests, NULL, NULL);
