@@ -36,7 +36,7 @@ static void put(bs_store *st, const char *path, const char *text) {
 
 /* The whole view of directory @top: "path/" or "path mode size content" lines. */
 static void dump(bs_store *st, const char *top, const char *rel, char *out) {
-  char l[BS_TEST_LISTING_MAX], p[512];
+  char l[BS_TEST_LISTING_MAX], p[4096];
   snprintf(p, sizeof(p), "%s%s", top, rel);
   bs_test_listing(st, p, l);
   for (char *name = l, *semi; (semi = strchr(name, ';')); name = semi + 1) {
@@ -45,7 +45,7 @@ static void dump(bs_store *st, const char *top, const char *rel, char *out) {
     bool dir = n && name[n - 1] == '/';
     if (dir)
       name[n - 1] = '\0';
-    char r[512], full[1024];
+    char r[2048], full[4096];
     snprintf(r, sizeof(r), "%s/%s", rel, name);
     snprintf(full, sizeof(full), "%s%s", top, r);
     bs_stat_info si;
