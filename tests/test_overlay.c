@@ -1,6 +1,7 @@
 /* Overlay branches (issue 17, docs/overlay.md): one body per behaviour, run
  * on every target where snapshots work (the sim profiles, real btrfs, xfs,
- * ext4 and tmpfs with copies): lookups through upper and lower, the merged
+ * ext4 and tmpfs with copies, darwin apfs through its fake): lookups through
+ * upper and lower, the merged
  * listing, whiteouts and opaque directories, copy-up on the first write and
  * on a metadata change, rename, the copy-up policy's refusals, and the
  * registry's branch kinds (format 2, format 1 still read). */
@@ -51,7 +52,7 @@ static void setup(bs_store *st, const bs_target *t) {
 }
 
 static void each(bs_target_body body) {
-  bs_test_each_backend_if((BS_KINDS(BS_TARGET_SIM) | BS_KINDS(BS_TARGET_REAL)), bs_test_snapshots_work, body, NULL, bs_test_seed());
+  bs_test_each_backend_if(BS_KINDS_ALL, bs_test_snapshots_work, body, NULL, bs_test_seed());
 }
 
 /* ---- overlay_branch_shows_its_snapshot ----------------------------------------------- */
