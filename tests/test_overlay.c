@@ -1,8 +1,8 @@
 /* Overlay branches (issue 17, docs/overlay.md): one body per behaviour, run
  * on every target where snapshots work (the sim profiles, real btrfs, xfs,
  * ext4 and tmpfs with copies, darwin apfs through its fake): lookups through
- * upper and lower, the merged
- * listing, whiteouts and opaque directories, copy-up on the first write and
+ * upper and lower, the merged listing, whiteouts and opaque directories,
+ * copy-up on the first write and
  * on a metadata change, rename, the copy-up policy's refusals, and the
  * registry's branch kinds (format 2, format 1 still read). */
 #include <stdio.h>
