@@ -2,8 +2,7 @@
  * on every target where snapshots work (the sim profiles, real btrfs, xfs,
  * ext4 and tmpfs with copies, darwin apfs through its fake): lookups through
  * upper and lower, the merged listing, whiteouts and opaque directories,
- * copy-up on the first write and
- * on a metadata change, rename, the copy-up policy's refusals, and the
+ * copy-up on the first write and on a metadata change, rename, the copy-up policy's refusals, and the
  * registry's branch kinds (format 2, format 1 still read). */
 #include <stdio.h>
 #include <stdlib.h>
