@@ -431,6 +431,82 @@ BS_API int bs_branch_delete(bs_store *st, const char *name);
  */
 BS_API int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 
+/** What a branch is made of (docs/overlay.md). */
+typedef enum bs_branch_kind {
+  BS_BRANCH_AUTO = 0,    /**< NATIVE where the filesystem has native snapshots (btrfs, APFS, the sim), else OVERLAY */
+  BS_BRANCH_NATIVE = 1,  /**< a writable copy of the snapshot's tree (native snapshot, reflink or byte copy) */
+  BS_BRANCH_OVERLAY = 2, /**< an empty upper layer over the snapshot: O(1) to make, files copied up on first write */
+} bs_branch_kind;
+
+/** Options of bs_branch_create_opts(); zero-initialise (AUTO). */
+typedef struct bs_branch_opts {
+  bs_branch_kind kind; /**< what to make; AUTO picks by the filesystem */
+} bs_branch_opts;
+
+/**
+ * Create writable branch @p name from snapshot @p snapshot_id, of the kind
+ * @p opts asks for (NULL: AUTO).  An overlay branch costs O(1): an empty
+ * upper directory and a reference on the snapshot, whatever the tree's
+ * size; it exists on every filesystem the store can snapshot on.
+ * @return as bs_branch_create(); BS_EINVALID for an unknown kind;
+ * BS_EUNSUPPORTED for OVERLAY on a backend that keeps its own snapshot
+ * rules (a complete backend, such as faults:).
+ */
+int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, const bs_branch_opts *opts);
+
+/** What bs_branch_info() reports of a branch. */
+typedef struct bs_branch_info {
+  uint64_t id;                /**< branch id: names its tree, "/.bs/branch/<id>" */
+  uint64_t snapshot_id;       /**< the snapshot it was made from (its lower, for an overlay) */
+  bs_branch_kind kind;        /**< NATIVE or OVERLAY (never AUTO) */
+  uint32_t depth;             /**< layers below the upper: 1 for an overlay, 0 for a native branch */
+  char name[BS_NAME_MAX + 1]; /**< NUL-terminated */
+} bs_branch_info;
+
+/**
+ * Describe branch @p name.  @return 0; BS_ENOT_FOUND if there is no such
+ * branch; BS_EUNSUPPORTED on a backend that keeps its own snapshot rules.
+ */
+int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *out);
+
+/** Longest backend path bs_branch_layers() writes, with its NUL. */
+#define BS_LAYER_PATH_MAX 64
+
+/** The layers of an overlay branch, as backend paths below the store's
+ * root ("/.bs/branch/3/upper"): prefix a real store's root to get host
+ * paths a kernel overlayfs mount takes (docs/overlay.md). */
+typedef struct bs_branch_layers {
+  char upper[BS_LAYER_PATH_MAX];  /**< upperdir: the branch's own changes, whiteouts, opaque marks */
+  char work[BS_LAYER_PATH_MAX];   /**< workdir: where copy-ups and whiteouts are built */
+  char lower[BS_LAYER_PATH_MAX];  /**< lowerdir: the snapshot's tree (read-only) */
+} bs_branch_layers;
+
+/**
+ * The layers of overlay branch @p name.  @return 0; BS_ENOT_FOUND if there
+ * is no such branch; BS_EINVALID for a native branch (it has one tree:
+ * bs_branch_path()); BS_EUNSUPPORTED as bs_branch_info_get().
+ */
+int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out);
+
+/**
+ * Set the copy-up policy key @p key of @p st to @p value (the "Interpose
+ * keys" of the control protocol): "forwarding" = "eager_upperize" (copy up
+ * on the first write, the default) or "disabled" (refuse every copy-up);
+ * "max_copy_bytes" = decimal bytes, the largest file a copy-up may copy
+ * byte by byte ("0", the default: no limit; a reflink copy-up is not
+ * bound); "require_reflink" = "true" or "false" (default): refuse a copy-up
+ * that cannot share blocks.  A refused copy-up fails BS_EPERMISSION and
+ * its message names the reason: "no_reflink", "size_threshold" or
+ * "policy".  @return 0; BS_EINVALID for an unknown key or a bad value.
+ */
+int bs_interpose_set(bs_store *st, const char *key, const char *value);
+/**
+ * The current value of policy key @p key (as bs_interpose_set() takes it)
+ * into @p buf (capacity @p cap, NUL-terminated).  @return 0; BS_EINVALID
+ * for an unknown key; BS_ENAME_TOO_LONG if it does not fit.
+ */
+int bs_interpose_get(bs_store *st, const char *key, char *buf, size_t cap);
+
 /**
  * Store path of a snapshot's tree: "/.bs/snapshots/<name>".
  * @return 0; BS_EINVALID or BS_ENAME_TOO_LONG for a bad name (see

@@ -163,6 +163,15 @@ int bs__host_create(bs_store *st, const char *path, uint32_t mode) {
   return rc != 0 ? rc : done(st, "create", path, &l, os->create(os->ctx, &l.hp, mode));
 }
 
+int bs__host_whiteout(bs_store *st, const char *path) {
+  const bs_host_os *os = H(st)->os;
+  if (!os->whiteout)
+    return bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP, "whiteout: %s: the %s platform has none", path, os->name);
+  bs__host_loc l;
+  int rc = bs__host_locate(st, "whiteout", path, &l);
+  return rc != 0 ? rc : done(st, "whiteout", path, &l, os->whiteout(os->ctx, &l.hp));
+}
+
 int bs__host_mkdir(bs_store *st, const char *path, uint32_t mode) {
   bs__host_loc l;
   int rc = bs__host_locate(st, "mkdir", path, &l);

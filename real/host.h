@@ -31,6 +31,9 @@ struct bs_host_os {
    * the store (-BS__ESCAPE); the darwin fake uses its absolute path. */
   int (*create)(void *ctx, const bs__hpath *p, uint32_t mode);  /* O_EXCL, exact mode */
   int (*mkdir)(void *ctx, const bs__hpath *p, uint32_t mode);   /* exact mode */
+  /* An overlay whiteout at @p (absent): a character device 0/0, as Linux
+   * overlayfs writes it.  NULL: the platform has none. */
+  int (*whiteout)(void *ctx, const bs__hpath *p);
   int (*pwrite)(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, size_t len);
   int (*pread)(void *ctx, const bs__hpath *p, uint64_t off, void *buf, size_t len, size_t *nread);
   int (*truncate)(void *ctx, const bs__hpath *p, uint64_t size);
@@ -209,6 +212,7 @@ int bs__host_rmdir(bs_store *st, const char *path);
 int bs__host_rename(bs_store *st, const char *from, const char *to);
 int bs__host_stat(bs_store *st, const char *path, bs_stat_info *out);
 int bs__host_chmod(bs_store *st, const char *path, uint32_t mode);
+int bs__host_whiteout(bs_store *st, const char *path);
 int bs__host_chown(bs_store *st, const char *path, uint32_t uid, uint32_t gid);
 int bs__host_utimens(bs_store *st, const char *path, int64_t atime_ns, int64_t mtime_ns);
 int bs__host_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx);
@@ -236,6 +240,7 @@ int bs__host_link(bs_store *st, const char *from, const char *to);
   .tree_delete = bs__host_tree_delete, .tree_list = bs__host_tree_list,                     \
   .registry_open = bs__host_registry_open, .registry_save = bs__host_registry_save,         \
   .registry_close = bs__host_registry_close, .tree_revive = bs__host_tree_revive,        \
-  .symlink = bs__host_symlink, .readlink = bs__host_readlink, .link = bs__host_link
+  .symlink = bs__host_symlink, .readlink = bs__host_readlink, .link = bs__host_link,      \
+  .whiteout = bs__host_whiteout
 
 #endif

@@ -95,16 +95,19 @@ int bs__host_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint
   bs__host_store *h = H(st);
   const bs_host_os *os = h->os;
   char *dst = bs__host_tree_path(h, kind, id);
-  char *src = src_snapshot ? bs__host_tree_path(h, BS_TREE_SNAPSHOT, src_snapshot) : NULL;
-  if (!dst || (src_snapshot && !src)) {
+  bool empty = kind == BS_TREE_BRANCH && src_snapshot == BS_TREE_SRC_EMPTY;
+  char *src = src_snapshot && !empty ? bs__host_tree_path(h, BS_TREE_SNAPSHOT, src_snapshot) : NULL;
+  if (!dst || (src_snapshot && !empty && !src)) {
     free(dst);
     free(src);
     return oom(st);
   }
   bs__hpath dp = meta(st, dst), sp = src ? meta(st, src) : bs__host_root_hpath(h);
   memset(uuid, 0, 16);
-  int e = kind == BS_TREE_SNAPSHOT ? os->snap_create(os->ctx, m, &sp, &dp, uuid)
-                                   : os->branch_create(os->ctx, m, &sp, &dp);
+  /* An overlay branch's tree is an empty directory: O(1) on every filesystem. */
+  int e = empty ? os->mkdir(os->ctx, &dp, 0755)
+          : kind == BS_TREE_SNAPSHOT ? os->snap_create(os->ctx, m, &sp, &dp, uuid)
+                                     : os->branch_create(os->ctx, m, &sp, &dp);
   int rc = 0;
   if (e == -EOPNOTSUPP && m == BS_TREE_NATIVE && kind == BS_TREE_SNAPSHOT)
     rc = bs_store_fail(st, BS_EUNSUPPORTED, EOPNOTSUPP,

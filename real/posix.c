@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#endif
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -134,6 +137,19 @@ int bs__px_create(void *ctx, const bs__hpath *p, uint32_t mode) {
   return rc;
 }
 
+int bs__px_whiteout(void *ctx, const bs__hpath *p) {
+  (void)ctx;
+  bs__at at;
+  int rc = bs__resolve(p, &at);
+  if (rc != 0)
+    return rc;
+  char nb[BS__AT_NAME_MAX];
+  /* A character device 0/0: allowed without privilege since Linux 5.8. */
+  rc = bs__sys_mknodat(at.dir, bs__at_name(&at, nb), S_IFCHR | 0, makedev(0, 0)) == 0 ? 0 : -errno;
+  close(at.dir);
+  return rc;
+}
+
 int bs__px_mkdir(void *ctx, const bs__hpath *p, uint32_t mode) {
   (void)ctx;
   bs__at at;
@@ -171,7 +187,8 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
     return fd;
   struct stat sb;
   int rc = bs__sys_fstat(fd, &sb) == 0 ? 0 : -errno;
-  uint64_t old_size = rc == 0 ? (uint64_t)sb.st_size : 0;
+  bool sized = rc == 0; /* without the old size there is nothing to restore, and nothing was written */
+  uint64_t old_size = sized ? (uint64_t)sb.st_size : 0;
   const char *b = buf;
   while (rc == 0 && len > 0) {
     ssize_t n = bs__sys_pwrite(fd, b, len, (off_t)off);
@@ -185,7 +202,7 @@ int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, 
     off += (uint64_t)n;
     len -= (size_t)n;
   }
-  if (rc != 0 && off > old_size) {
+  if (rc != 0 && sized && off > old_size) {
     bs__sys_cleanup_begin();
     (void)bs__sys_ftruncate(fd, (off_t)old_size); /* best effort: the write's error is the one to report */
     bs__sys_cleanup_end();

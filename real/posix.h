@@ -13,6 +13,7 @@
 
 int bs__px_create(void *ctx, const bs__hpath *p, uint32_t mode);
 int bs__px_mkdir(void *ctx, const bs__hpath *p, uint32_t mode);
+int bs__px_whiteout(void *ctx, const bs__hpath *p);
 int bs__px_pwrite(void *ctx, const bs__hpath *p, uint64_t off, const void *buf, size_t len);
 int bs__px_pread(void *ctx, const bs__hpath *p, uint64_t off, void *buf, size_t len, size_t *nread);
 int bs__px_truncate(void *ctx, const bs__hpath *p, uint64_t size);
@@ -42,6 +43,7 @@ int bs__px_link(void *ctx, const bs__hpath *from, const bs__hpath *to);
 /* The file half of a bs_host_os initializer. */
 #define BS__POSIX_FILE_OPS                                                                  \
   .create = bs__px_create, .mkdir = bs__px_mkdir, .pwrite = bs__px_pwrite,                  \
+  .whiteout = bs__px_whiteout,                                                              \
   .pread = bs__px_pread, .truncate = bs__px_truncate, .unlink = bs__px_unlink,              \
   .rmdir = bs__px_rmdir, .rename = bs__px_rename, .stat = bs__px_stat,                      \
   .chmod = bs__px_chmod, .chown = bs__px_chown, .utimens = bs__px_utimens,                  \

@@ -417,6 +417,7 @@ static int trees_v2(bs__sim_ld *c, uint64_t next_snap_id) {
       break;
     }
     snprintf(b->name, sizeof(b->name), "%s", name);
+    b->kind = BS_BRANCH_NATIVE; /* images before the registry moved to the core had no others */
     free(name);
     t->id = b->id = i + 1;
     b->snapshot_id = bs__sim_img_get(r, 8);

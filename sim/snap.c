@@ -53,8 +53,9 @@ int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64
   size_t pos;
   if (id == 0 || bs__sim_tree_by_id(s, branch, id, &pos))
     return bs_store_fail(&s->base, BS_EEXISTS, 0, "tree %llu exists", (unsigned long long)id);
-  const bs__sim_tree *src = src_snapshot ? bs__sim_tree_by_id(s, false, src_snapshot, NULL) : &s->main;
-  if (!src)
+  bool empty = branch && src_snapshot == BS_TREE_SRC_EMPTY;
+  const bs__sim_tree *src = empty ? NULL : src_snapshot ? bs__sim_tree_by_id(s, false, src_snapshot, NULL) : &s->main;
+  if (!src && !empty)
     return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "no snapshot tree %llu", (unsigned long long)src_snapshot);
   int frc = bs__sim_fault(s, "bs/sim/snapshot");
   if (frc != 0)
@@ -68,7 +69,9 @@ int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64
   if (!branch)
     bs__sim_sync_all(s);
   bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
-  int rc = t ? bs__sim_tree_copy(s, src->root, &t->root) : BS_ENO_MEMORY;
+  int rc = !t ? BS_ENO_MEMORY : src ? bs__sim_tree_copy(s, src->root, &t->root) : 0;
+  if (rc == 0 && !src && !(t->root = bs__sim_inode_new(s, BS_KIND_DIR, 0755, s->clock_ns)))
+    rc = BS_ENO_MEMORY;
   if (rc != 0) {
     free(t);
     return rc;

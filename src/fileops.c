@@ -11,6 +11,7 @@
 
 #include "backstore/backend.h"
 #include "src/ns.h"
+#include "src/overlay.h"
 #include "src/store_internal.h"
 
 static bool absolute(const char *p) { return p != NULL && p[0] == '/'; }
@@ -32,6 +33,25 @@ static const char *target(const bs__call *c, const char *path, const bs__place *
   return c->primitive ? p->bpath : path;
 }
 
+/* In an overlay branch (src/overlay.c): a read goes to the layer that
+ * shows @path, a change copies it up first; new names and removals are
+ * the calls' own. */
+static int overlay_prepare(bs_store *st, const char *op, const char *path, bs__intent intent, bs__place *p) {
+  if (!p->overlay)
+    return 0;
+  if (intent == BS__MODIFY)
+    return bs__ov_copy_up(st, op, path, p);
+  if (intent != BS__READ)
+    return 0;
+  char *v;
+  int rc = bs__ov_visible(st, op, path, p, &v);
+  if (rc == 0) {
+    free(p->bpath);
+    p->bpath = v;
+  }
+  return rc;
+}
+
 /* A call of one path: begin, place (primitive backends), and the slot's
  * presence; 0 with @p ready (bs__place_free), or the failure (the call is
  * then ended). */
@@ -40,7 +60,34 @@ static int one_path(bs__call *c, bs_store *st, bs_op_class cls, const char *op, 
   memset(p, 0, sizeof(*p));
   bs__call_begin(c, st, false, cls);
   int rc = !present ? bs__missing(st, op) : c->primitive ? place(c, op, path, intent, false, p) : 0;
+  if (rc == 0)
+    rc = overlay_prepare(st, op, path, intent, p);
+  if (rc != 0)
+    bs__place_free(p);
   return rc == 0 ? 0 : bs__call_end(c, rc);
+}
+
+/* The overlay's own xattrs ("user.overlay.*") are its format, not the
+ * caller's: hidden, and not to be set. */
+static bool ov_reserved_xattr(const bs__place *p, const char *name) {
+  return p->overlay && strncmp(name, BS__OV_XATTR_PREFIX, strlen(BS__OV_XATTR_PREFIX)) == 0;
+}
+
+static int make_file(bs_store *st, const char *bpath, void *ctx) {
+  return st->ops->create(st, bpath, *(const uint32_t *)ctx);
+}
+
+static int make_dir(bs_store *st, const char *bpath, void *ctx) {
+  return st->ops->mkdir(st, bpath, *(const uint32_t *)ctx);
+}
+
+static int make_symlink(bs_store *st, const char *bpath, void *ctx) {
+  return st->ops->symlink(st, (const char *)ctx, bpath);
+}
+
+/* @ctx: the backend path of the old name, in the upper after its copy-up. */
+static int make_link(bs_store *st, const char *bpath, void *ctx) {
+  return st->ops->link(st, (const char *)ctx, bpath);
 }
 
 /* A backend's message names the backend path ("/.bs/branch/3/f"): the
@@ -81,7 +128,10 @@ int bs_create(bs_store *st, const char *path, uint32_t mode) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "create", path, BS__NEW, st->ops->create != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, path, st->ops->create(st, target(&c, path, &p), mode));
+  if (rc != 0)
+    return rc;
+  return done(&c, &p, path, p.overlay ? bs__ov_new(st, "create", path, &p, false, make_file, &mode)
+                                      : st->ops->create(st, target(&c, path, &p), mode));
 }
 
 int bs_mkdir(bs_store *st, const char *path, uint32_t mode) {
@@ -92,7 +142,10 @@ int bs_mkdir(bs_store *st, const char *path, uint32_t mode) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "mkdir", path, BS__NEW, st->ops->mkdir != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, path, st->ops->mkdir(st, target(&c, path, &p), mode));
+  if (rc != 0)
+    return rc;
+  return done(&c, &p, path, p.overlay ? bs__ov_new(st, "mkdir", path, &p, true, make_dir, &mode)
+                                      : st->ops->mkdir(st, target(&c, path, &p), mode));
 }
 
 int bs_write(bs_store *st, const char *path, uint64_t off, const void *buf, size_t len) {
@@ -141,7 +194,10 @@ int bs_unlink(bs_store *st, const char *path) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "unlink", path, BS__REMOVE, st->ops->unlink != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, path, st->ops->unlink(st, target(&c, path, &p)));
+  if (rc != 0)
+    return rc;
+  return done(&c, &p, path, p.overlay ? bs__ov_remove(st, "unlink", path, &p, false)
+                                      : st->ops->unlink(st, target(&c, path, &p)));
 }
 
 int bs_rmdir(bs_store *st, const char *path) {
@@ -152,7 +208,10 @@ int bs_rmdir(bs_store *st, const char *path) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "rmdir", path, BS__REMOVE, st->ops->rmdir != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, path, st->ops->rmdir(st, target(&c, path, &p)));
+  if (rc != 0)
+    return rc;
+  return done(&c, &p, path, p.overlay ? bs__ov_remove(st, "rmdir", path, &p, true)
+                                      : st->ops->rmdir(st, target(&c, path, &p)));
 }
 
 int bs_chmod(bs_store *st, const char *path, uint32_t mode) {
@@ -198,7 +257,11 @@ int bs_setxattr(bs_store *st, const char *path, const char *name, const void *va
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "setxattr", path, BS__MODIFY, st->ops->setxattr != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, path, st->ops->setxattr(st, target(&c, path, &p), name, value, len));
+  if (rc != 0)
+    return rc;
+  if (ov_reserved_xattr(&p, name))
+    return done(&c, &p, path, bs_store_fail(st, BS_EPERMISSION, EPERM, "setxattr: %s: \"%s\" is reserved for the overlay", path, name));
+  return done(&c, &p, path, st->ops->setxattr(st, target(&c, path, &p), name, value, len));
 }
 
 int bs_removexattr(bs_store *st, const char *path, const char *name) {
@@ -211,7 +274,11 @@ int bs_removexattr(bs_store *st, const char *path, const char *name) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "removexattr", path, BS__MODIFY, st->ops->removexattr != NULL, &p);
-  return rc != 0 ? rc : done(&c, &p, path, st->ops->removexattr(st, target(&c, path, &p), name));
+  if (rc != 0)
+    return rc;
+  if (ov_reserved_xattr(&p, name))
+    return done(&c, &p, path, bs_store_fail(st, BS_EPERMISSION, EPERM, "removexattr: %s: \"%s\" is reserved for the overlay", path, name));
+  return done(&c, &p, path, st->ops->removexattr(st, target(&c, path, &p), name));
 }
 
 /* ---- calls of two paths ------------------------------------------------------------- */
@@ -236,7 +303,9 @@ int bs_rename(bs_store *st, const char *from, const char *to) {
     if (rc == 0 && (f.tree != t.tree || f.tree_id != t.tree_id))
       rc = bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "rename: %s -> %s: between trees", from, to);
   }
-  if (rc == 0)
+  if (rc == 0 && f.overlay)
+    rc = bs__ov_rename(st, from, &f, to, &t);
+  else if (rc == 0)
     rc = restate(st, restate(st, st->ops->rename(st, target(&c, from, &f), target(&c, to, &t)), &f, from), &t, to);
   bs__place_free(&f);
   bs__place_free(&t);
@@ -253,6 +322,8 @@ static int reflink_preconditions(bs__call *c, const char *src, bs__place *s, con
   bs_stat_info si;
   int rc = place(c, "reflink", src, BS__READ, false, s);
   if (rc == 0)
+    rc = overlay_prepare(st, "reflink", src, BS__READ, s);
+  if (rc == 0)
     rc = st->ops->stat(st, s->bpath, &si);
   if (rc != 0)
     return rc;
@@ -261,6 +332,8 @@ static int reflink_preconditions(bs__call *c, const char *src, bs__place *s, con
   if ((rc = place(c, "reflink", dst, BS__NEW, false, d)) != 0)
     return rc;
   size_t dl = strlen(dst);
+  if (d->overlay && !(dl > 1 && dst[dl - 1] == '/'))
+    return 0; /* bs__ov_new checks the destination through the layers */
   rc = st->ops->stat(st, d->bpath, &si);
   if (dl > 1 && dst[dl - 1] == '/') {
     if (rc != 0 && rc != BS_ENOT_FOUND)
@@ -276,6 +349,8 @@ static int reflink_preconditions(bs__call *c, const char *src, bs__place *s, con
   return rc == BS_ENOT_FOUND ? 0 : restate(st, rc, d, dst);
 }
 
+static int make_clone(bs_store *st, const char *bpath, void *ctx) { return st->ops->reflink(st, ctx, bpath); }
+
 int bs_reflink(bs_store *st, const char *src, const char *dst) {
   if (st && !absolute(dst))
     return bs__bad_path(st, "reflink", dst);
@@ -289,7 +364,9 @@ int bs_reflink(bs_store *st, const char *src, const char *dst) {
   int rc = st->ops->reflink ? 0 : bs__missing(st, "reflink");
   if (rc == 0 && c.primitive)
     rc = reflink_preconditions(&c, src, &s, dst, &d);
-  if (rc == 0)
+  if (rc == 0 && d.overlay)
+    rc = bs__ov_new(st, "reflink", dst, &d, false, make_clone, s.bpath);
+  else if (rc == 0)
     rc = restate(st, restate(st, st->ops->reflink(st, target(&c, src, &s), target(&c, dst, &d)), &s, src), &d, dst);
   bs__place_free(&s);
   bs__place_free(&d);
@@ -304,6 +381,10 @@ static int read_place(bs__call *c, bs_store *st, bs_op_class cls, const char *op
   memset(p, 0, sizeof(*p));
   bs__call_begin(c, st, false, cls);
   int rc = !present ? bs__missing(st, op) : c->primitive ? place(c, op, path, BS__READ, true, p) : 0;
+  if (rc == 0)
+    rc = overlay_prepare(st, op, path, BS__READ, p);
+  if (rc != 0)
+    bs__place_free(p);
   return rc == 0 ? 0 : bs__call_end(c, rc);
 }
 
@@ -335,7 +416,7 @@ int bs_getxattr(bs_store *st, const char *path, const char *name, void *buf, siz
   int rc = read_place(&c, st, BS_OPC_META, "getxattr", path, st->ops->getxattr != NULL, &p);
   if (rc != 0)
     return rc;
-  if (p.virt != BS__V_NONE) /* virtual directories have no xattrs */
+  if (p.virt != BS__V_NONE || ov_reserved_xattr(&p, name)) /* virtual directories have no xattrs */
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENODATA, "getxattr: %s: no xattr \"%s\"", path, name);
   else
     rc = st->ops->getxattr(st, target(&c, path, &p), name, buf, cap, len);
@@ -370,6 +451,7 @@ typedef struct listing {
   size_t n, cap;
   bool oom;
   bool hide_reserved; /* leave ".bs" out (bs__ns_hides_reserved) */
+  bool hide_ov;       /* leave the overlay's own xattrs out */
 } listing;
 
 static int collect(void *ctx, const char *name, bs_file_kind kind) {
@@ -397,7 +479,12 @@ static int collect(void *ctx, const char *name, bs_file_kind kind) {
   return 0;
 }
 
-static int collect_xattr(void *ctx, const char *name) { return collect(ctx, name, BS_KIND_FILE); }
+static int collect_xattr(void *ctx, const char *name) {
+  listing *l = ctx;
+  if (l->hide_ov && strncmp(name, BS__OV_XATTR_PREFIX, strlen(BS__OV_XATTR_PREFIX)) == 0)
+    return 0;
+  return collect(ctx, name, BS_KIND_FILE);
+}
 
 /* Hand the listing to @cb (readdir) or @xcb (listxattr) and free it. */
 static int deliver(bs_store *st, const char *op, listing *l, int rc, bs_readdir_cb cb, bs_xattr_cb xcb,
@@ -429,6 +516,8 @@ int bs_readdir(bs_store *st, const char *path, bs_readdir_cb cb, void *ctx) {
   listing l = {.hide_reserved = c.primitive && bs__ns_hides_reserved(&p)};
   if (p.virt != BS__V_NONE)
     rc = bs__ns_virt_readdir(st, p.virt, collect, &l);
+  else if (p.overlay)
+    rc = bs__ov_readdir(st, path, &p, collect, &l);
   else
     rc = st->ops->readdir(st, target(&c, path, &p), collect, &l);
   rc = done(&c, &p, path, rc);
@@ -447,7 +536,7 @@ int bs_listxattr(bs_store *st, const char *path, bs_xattr_cb cb, void *ctx) {
   int rc = read_place(&c, st, BS_OPC_META, "listxattr", path, st->ops->listxattr != NULL, &p);
   if (rc != 0)
     return rc;
-  listing l = {0};
+  listing l = {.hide_ov = p.overlay};
   if (p.virt == BS__V_NONE) /* virtual directories have none */
     rc = st->ops->listxattr(st, target(&c, path, &p), collect_xattr, &l);
   rc = done(&c, &p, path, rc);
@@ -473,7 +562,10 @@ int bs_symlink(bs_store *st, const char *text, const char *linkpath) {
   bs__call c;
   bs__place p;
   int rc = one_path(&c, st, BS_OPC_META, "symlink", linkpath, BS__NEW, BS__HAS(st->ops, 3, symlink), &p);
-  return rc != 0 ? rc : done(&c, &p, linkpath, st->ops->symlink(st, text, target(&c, linkpath, &p)));
+  if (rc != 0)
+    return rc;
+  return done(&c, &p, linkpath, p.overlay ? bs__ov_new(st, "symlink", linkpath, &p, false, make_symlink, (void *)text)
+                                          : st->ops->symlink(st, text, target(&c, linkpath, &p)));
 }
 
 int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len) {
@@ -520,6 +612,10 @@ static int link_preconditions(bs__call *c, const char *from, bs__place *f, const
   int rc = place(c, "link", from, BS__READ, false, f);
   if (rc == 0)
     rc = place(c, "link", to, BS__NEW, false, t);
+  /* In an overlay branch the old name is linked in the upper: copied up
+   * first (invisible to readers, so harmless if the link then fails). */
+  if (rc == 0 && f->overlay)
+    rc = bs__ov_copy_up(st, "link", from, f);
   if (rc != 0)
     return rc;
   /* As between btrfs subvolumes: a hard link never joins two trees. */
@@ -546,7 +642,9 @@ int bs_link(bs_store *st, const char *oldpath, const char *newpath) {
   int rc = BS__HAS(st->ops, 3, link) ? 0 : bs__missing(st, "link");
   if (rc == 0 && c.primitive)
     rc = link_preconditions(&c, oldpath, &f, newpath, &t);
-  if (rc == 0)
+  if (rc == 0 && t.overlay)
+    rc = restate(st, bs__ov_new(st, "link", newpath, &t, false, make_link, f.bpath), &t, newpath);
+  else if (rc == 0)
     rc = restate(st, restate(st, st->ops->link(st, target(&c, oldpath, &f), target(&c, newpath, &t)), &f, oldpath),
                  &t, newpath);
   bs__place_free(&f);

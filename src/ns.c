@@ -153,6 +153,34 @@ static int in_tree(bs_store *st, const char *op, const char *path, bs__intent in
   return 0;
 }
 
+/* A path of overlay branch @b: its backend path is the one in the upper
+ * layer; src/overlay.c resolves it through the layers. */
+static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent intent, const bs__branch_rec *b,
+                      const char *rest, bs__place *out) {
+  size_t skip = strspn(rest, "/");
+  bool root = rest[skip] == '\0';
+  if (root && intent == BS__REMOVE)
+    return root_busy(st, op, path);
+  size_t n = strlen(BS__OV_UPPER) + strlen(rest) + 1;
+  char *r = malloc(n);
+  if (!r)
+    return oom(st, op);
+  snprintf(r, n, "%s%s", BS__OV_UPPER, root ? "" : rest);
+  out->bpath = bs__ns_tree_path(BS_TREE_BRANCH, b->id, r);
+  out->rest = strdup(root ? "" : rest);
+  free(r);
+  if (!out->bpath || !out->rest) {
+    bs__place_free(out);
+    return oom(st, op);
+  }
+  out->tree = BS_TREE_BRANCH;
+  out->tree_id = b->id;
+  out->tree_root = root;
+  out->overlay = true;
+  out->lower_id = b->snapshot_id;
+  return 0;
+}
+
 int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent intent, bs__place *out) {
   memset(out, 0, sizeof(*out));
   comp c[3];
@@ -182,16 +210,27 @@ int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent int
   memcpy(name, c[2].p, c[2].n);
   name[c[2].n] = '\0';
   uint64_t id = 0;
-  if ((rc = bs__snap_lookup_tree(st, op, v == BS__V_SNAPS ? BS_TREE_SNAPSHOT : BS_TREE_BRANCH, name, &id)) != 0)
+  bs__branch_rec br = {0};
+  bool found = false;
+  if (v == BS__V_BRANCHES) {
+    if ((rc = bs__snap_lookup_branch(st, op, name, &br, &found)) != 0)
+      return rc;
+    id = found ? br.id : 0;
+  } else if ((rc = bs__snap_lookup_tree(st, op, BS_TREE_SNAPSHOT, name, &id)) != 0) {
     return rc;
+  }
   if (id == 0)
     return missing_below_virtual(st, op, path, intent, rest[0] == '\0');
+  if (v == BS__V_BRANCHES && br.kind == BS_BRANCH_OVERLAY)
+    return in_overlay(st, op, path, intent, &br, rest, out);
   return in_tree(st, op, path, intent, v == BS__V_SNAPS ? BS_TREE_SNAPSHOT : BS_TREE_BRANCH, id, rest, out);
 }
 
 void bs__place_free(bs__place *p) {
   free(p->bpath);
   p->bpath = NULL;
+  free(p->rest);
+  p->rest = NULL;
 }
 
 bool bs__ns_hides_reserved(const bs__place *p) { return p->tree_root && p->tree != BS_TREE_BRANCH; }

@@ -45,8 +45,16 @@ typedef struct bs__place {
   bs_tree_kind tree; /* main, a snapshot or a branch */
   uint64_t tree_id;  /* the snapshot's or branch's id */
   bool tree_root;    /* the path is the root of its tree */
-  char *bpath;       /* the backend path (malloc'ed), NULL for a virtual directory */
+  char *bpath;       /* the backend path (malloc'ed), NULL for a virtual directory;
+                      * in an overlay branch, the path in its upper layer */
+  bool overlay;      /* in an overlay branch (src/overlay.c resolves it) */
+  uint64_t lower_id; /* an overlay branch's lower: snapshot tree id */
+  char *rest;        /* an overlay branch: the path below its root ("" for the root), malloc'ed */
 } bs__place;
+
+/* The upper and work directories of an overlay branch, below its tree. */
+#define BS__OV_UPPER "/upper"
+#define BS__OV_WORK "/work"
 
 /* Locate store path @path of call @op for @intent: 0 with @out filled
  * (bs__place_free), or the error (recorded on @st) the intent meets. */

@@ -2,11 +2,16 @@
  * for every backend), the store's lock taken exclusively for a change and
  * shared for a look, then src/snapshot.c for a primitive backend or the
  * backend's own method for a complete one. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backstore/backend.h"
 #include "src/names.h"
+#include "src/ns.h"
+#include "src/snapshot.h"
 #include "src/store_internal.h"
 
 /* A new name by bs_name_validate(), the name of an existing branch by the
@@ -107,6 +112,14 @@ int bs_snapshot_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
 }
 
 int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
+  bs_branch_opts o = {.kind = BS_BRANCH_NATIVE};
+  return bs_branch_create_opts(st, snapshot_id, name, &o);
+}
+
+int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, const bs_branch_opts *opts) {
+  bs_branch_kind kind = opts ? opts->kind : BS_BRANCH_AUTO;
+  if (kind != BS_BRANCH_AUTO && kind != BS_BRANCH_NATIVE && kind != BS_BRANCH_OVERLAY)
+    return bs__bad_arg(st, "branch create", "unknown branch kind");
   int rc = check_name(st, "branch create", name, true);
   if (!st)
     return BS_EINVALID;
@@ -115,10 +128,116 @@ int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
   bs__call c;
   begin(&c, st, true);
   if (c.primitive)
-    rc = bs__branch_create(st, snapshot_id, name);
+    rc = bs__branch_create(st, snapshot_id, name, kind);
+  else if (kind == BS_BRANCH_OVERLAY)
+    rc = bs_store_fail(st, BS_EUNSUPPORTED, 0, "branch create: the %s backend has no overlay branches",
+                       st->ops->name);
   else
     rc = st->ops->branch_create ? st->ops->branch_create(st, snapshot_id, name) : bs__missing(st, "branch_create");
   return bs__call_end(&c, rc);
+}
+
+/* Begin call @op that looks at branch @name: 0 with @c begun (shared), or
+ * the failure of the name's check. */
+static int begin_look(bs__call *c, bs_store *st, const char *op, const char *name) {
+  int rc = check_name(st, op, name, false);
+  if (!st)
+    return BS_EINVALID;
+  if (rc == 0)
+    begin(c, st, false);
+  return rc;
+}
+
+int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *out) {
+  if (!out)
+    return bs__bad_arg(st, "branch info", "NULL output");
+  bs__call c;
+  int rc = begin_look(&c, st, "branch info", name);
+  if (rc != 0)
+    return rc;
+  rc = c.primitive ? bs__branch_info(st, name, out) : bs__missing(st, "branch info");
+  return bs__call_end(&c, rc);
+}
+
+int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out) {
+  if (!out)
+    return bs__bad_arg(st, "branch layers", "NULL output");
+  bs_branch_info bi;
+  int rc = bs_branch_info_get(st, name, &bi);
+  if (rc != 0)
+    return rc;
+  if (bi.kind != BS_BRANCH_OVERLAY)
+    return bs_store_fail(st, BS_EINVALID, 0, "branch layers: \"%s\" is a native branch: it has no layers", name);
+  memset(out, 0, sizeof(*out));
+  snprintf(out->upper, sizeof(out->upper), "/.bs/branch/%" PRIu64 "%s", bi.id, BS__OV_UPPER);
+  snprintf(out->work, sizeof(out->work), "/.bs/branch/%" PRIu64 "%s", bi.id, BS__OV_WORK);
+  snprintf(out->lower, sizeof(out->lower), "/.bs/snap/%" PRIu64, bi.snapshot_id);
+  return 0;
+}
+
+/* ---- the copy-up policy (control-protocol.md, "Interpose keys") ---- */
+
+int bs_interpose_set(bs_store *st, const char *key, const char *value) {
+  if (!st || !key || !value)
+    return bs__bad_arg(st, "interpose set", "NULL store, key or value");
+  bs__ov_policy *pol = bs__core_ov_policy(st);
+  pthread_mutex_t *mu = bs__core_ov_mutex(st);
+  if (!pol || !mu)
+    return bs__missing(st, "interpose set");
+  pthread_mutex_lock(mu);
+  int rc = 0;
+  if (strcmp(key, "forwarding") == 0) {
+    if (strcmp(value, "eager_upperize") == 0 || strcmp(value, "disabled") == 0)
+      pol->disabled = value[0] == 'd';
+    else
+      rc = BS_EINVALID;
+  } else if (strcmp(key, "max_copy_bytes") == 0) {
+    char *end;
+    errno = 0;
+    unsigned long long v = value[0] >= '0' && value[0] <= '9' ? strtoull(value, &end, 10) : 0;
+    if (value[0] < '0' || value[0] > '9' || *end || errno)
+      rc = BS_EINVALID;
+    else
+      pol->max_copy_bytes = v;
+  } else if (strcmp(key, "require_reflink") == 0) {
+    if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+      pol->require_reflink = value[0] == 't';
+    else
+      rc = BS_EINVALID;
+  } else {
+    rc = BS_ENOT_FOUND;
+  }
+  pthread_mutex_unlock(mu);
+  if (rc == BS_ENOT_FOUND)
+    return bs_store_fail(st, BS_EINVALID, 0, "interpose set: unknown key \"%s\"", key);
+  if (rc != 0)
+    return bs_store_fail(st, rc, 0, "interpose set: %s: bad value \"%s\"", key, value);
+  return 0;
+}
+
+int bs_interpose_get(bs_store *st, const char *key, char *buf, size_t cap) {
+  if (!st || !key || !buf || !cap)
+    return bs__bad_arg(st, "interpose get", "NULL store, key or buffer");
+  bs__ov_policy *pol = bs__core_ov_policy(st);
+  pthread_mutex_t *mu = bs__core_ov_mutex(st);
+  if (!pol || !mu)
+    return bs__missing(st, "interpose get");
+  pthread_mutex_lock(mu);
+  bs__ov_policy p = *pol;
+  pthread_mutex_unlock(mu);
+  char v[32];
+  if (strcmp(key, "forwarding") == 0)
+    snprintf(v, sizeof(v), "%s", p.disabled ? "disabled" : "eager_upperize");
+  else if (strcmp(key, "max_copy_bytes") == 0)
+    snprintf(v, sizeof(v), "%" PRIu64, p.max_copy_bytes);
+  else if (strcmp(key, "require_reflink") == 0)
+    snprintf(v, sizeof(v), "%s", p.require_reflink ? "true" : "false");
+  else
+    return bs_store_fail(st, BS_EINVALID, 0, "interpose get: unknown key \"%s\"", key);
+  if (strlen(v) >= cap)
+    return bs_store_fail(st, BS_ENAME_TOO_LONG, 0, "interpose get: %s: buffer of %zu bytes is too small", key, cap);
+  memcpy(buf, v, strlen(v) + 1);
+  return 0;
 }
 
 int bs_branch_delete(bs_store *st, const char *name) {
@@ -140,13 +259,10 @@ int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
   if (!snapshot_id)
     return bs__bad_arg(st, "branch parent", "NULL output");
   *snapshot_id = 0;
-  int rc = check_name(st, "branch parent", name, false);
-  if (!st)
-    return BS_EINVALID;
+  bs__call c;
+  int rc = begin_look(&c, st, "branch parent", name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, false);
   if (c.primitive)
     rc = bs__branch_parent(st, name, snapshot_id);
   else

@@ -9,10 +9,16 @@
 #include "src/names.h"
 #include "src/ssz.h"
 
+/* Version 1 has native branches only; version 2 (written only when an
+ * overlay branch exists, so a store without one stays readable by older
+ * builds) adds each branch's kind.  Both are read. */
 #define MAGIC "BSREG001"
+#define MAGIC2 "BSREG002"
 #define MAGIC_LEN 8
-/* BranchRecord = Container { id: uint64, snapshot_id: uint64, name: ByteList[255] } */
+/* BranchRecord = Container { id: uint64, snapshot_id: uint64, name: ByteList[255] };
+ * version 2: Container { id: uint64, snapshot_id: uint64, kind: uint8, name: ByteList[255] } */
 #define BRANCH_FIXED (8 + 8 + BS__SSZ_OFFSET_SIZE)
+#define BRANCH_FIXED2 (8 + 8 + 1 + BS__SSZ_OFFSET_SIZE)
 
 void bs__snapreg_init(bs__snapreg *r) {
   memset(r, 0, sizeof(*r));
@@ -104,6 +110,13 @@ int bs__snapreg_remove(bs__snapreg *r, uint64_t id) {
 }
 
 int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *name, bs__branch_rec *out) {
+  return bs__snapreg_add_branch_kind(r, snapshot_id, name, BS_BRANCH_NATIVE, out);
+}
+
+int bs__snapreg_add_branch_kind(bs__snapreg *r, uint64_t snapshot_id, const char *name, uint8_t kind,
+                                bs__branch_rec *out) {
+  if (kind != BS_BRANCH_NATIVE && kind != BS_BRANCH_OVERLAY)
+    return BS_EINVALID;
   size_t si = snap_index(r, snapshot_id);
   if (si == SIZE_MAX)
     return BS_ENOT_FOUND;
@@ -123,6 +136,7 @@ int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *nam
   memset(b, 0, sizeof(*b));
   b->id = r->next_branch_id++;
   b->snapshot_id = snapshot_id;
+  b->kind = kind;
   strcpy(b->name, name);
   r->snaps[si].branch_count++;
   if (out)
@@ -197,29 +211,34 @@ static uint64_t get_le(const uint8_t *p, size_t n) {
   return v;
 }
 
-static int branch_encode(uint8_t *buf, size_t cap, size_t *len, const bs__branch_rec *b) {
+static int branch_encode(uint8_t *buf, size_t cap, size_t *len, const bs__branch_rec *b, bool v2) {
   bs__ssz_writer w;
   size_t slot;
   bs__ssz_writer_init(&w, buf, cap);
   bs__ssz_put_u64(&w, b->id);
   bs__ssz_put_u64(&w, b->snapshot_id);
+  if (v2) /* a record made without a kind (0) is a native branch */
+    bs__ssz_put_u8(&w, b->kind == BS_BRANCH_OVERLAY ? BS_BRANCH_OVERLAY : BS_BRANCH_NATIVE);
   bs__ssz_put_offset(&w, &slot);
   bs__ssz_put_bytelist(&w, slot, b->name, strlen(b->name), BS_NAME_MAX);
   return bs__ssz_writer_finish(&w, len);
 }
 
-static int branch_decode(bs__branch_rec *b, const uint8_t *buf, size_t len) {
+static int branch_decode(bs__branch_rec *b, const uint8_t *buf, size_t len, bool v2) {
   bs__ssz_reader r;
   const uint8_t *name;
   size_t n;
   memset(b, 0, sizeof(*b));
-  bs__ssz_reader_init(&r, buf, len, BRANCH_FIXED);
+  b->kind = BS_BRANCH_NATIVE;
+  bs__ssz_reader_init(&r, buf, len, v2 ? BRANCH_FIXED2 : BRANCH_FIXED);
   bs__ssz_get_u64(&r, &b->id);
   bs__ssz_get_u64(&r, &b->snapshot_id);
+  if (v2)
+    bs__ssz_get_u8(&r, &b->kind);
   bs__ssz_get_offset(&r);
   bs__ssz_get_bytelist(&r, BS_NAME_MAX, &name, &n);
   int rc = bs__ssz_reader_finish(&r);
-  if (rc == 0 && (n == 0 || memchr(name, 0, n)))
+  if (rc == 0 && (n == 0 || memchr(name, 0, n) || (b->kind != BS_BRANCH_NATIVE && b->kind != BS_BRANCH_OVERLAY)))
     rc = BS_EINVALID;
   if (rc == 0)
     memcpy(b->name, name, n);
@@ -230,12 +249,15 @@ int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len) {
   *out = NULL;
   *len = 0;
   size_t cap = MAGIC_LEN + 8 + 8 + 4 + r->nsnaps * (4 + BS_SNAPSHOT_INFO_SSZ_MAX) + 4 +
-               r->nbranches * (4 + BRANCH_FIXED + BS_NAME_MAX) + 8;
+               r->nbranches * (4 + BRANCH_FIXED2 + BS_NAME_MAX) + 8;
   uint8_t *b = malloc(cap);
   if (!b)
     return BS_ENO_MEMORY;
+  bool v2 = false;
+  for (size_t i = 0; i < r->nbranches; i++)
+    v2 |= r->branches[i].kind == BS_BRANCH_OVERLAY;
   size_t n = 0;
-  memcpy(b, MAGIC, MAGIC_LEN);
+  memcpy(b, v2 ? MAGIC2 : MAGIC, MAGIC_LEN);
   n += MAGIC_LEN;
   put_le(b + n, r->next_id, 8);
   put_le(b + n + 8, r->next_branch_id, 8);
@@ -252,7 +274,7 @@ int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len) {
   n += 4;
   for (size_t i = 0; i < r->nbranches && rc == 0; i++) {
     size_t m;
-    rc = branch_encode(b + n + 4, cap - n - 4, &m, &r->branches[i]);
+    rc = branch_encode(b + n + 4, cap - n - 4, &m, &r->branches[i], v2);
     put_le(b + n, m, 4);
     n += 4 + m;
   }
@@ -295,7 +317,7 @@ static const uint8_t *record(cursor *c, size_t *n) {
   return p;
 }
 
-static int decode_body(bs__snapreg *r, cursor *c) {
+static int decode_body(bs__snapreg *r, cursor *c, bool v2) {
   r->next_id = take(c, 8);
   r->next_branch_id = take(c, 8);
   uint64_t ns = take(c, 4);
@@ -317,7 +339,7 @@ static int decode_body(bs__snapreg *r, cursor *c) {
   for (; r->nbranches < nb; r->nbranches++) {
     size_t n;
     const uint8_t *p = record(c, &n);
-    if (!p || branch_decode(&r->branches[r->nbranches], p, n) != 0)
+    if (!p || branch_decode(&r->branches[r->nbranches], p, n, v2) != 0)
       return BS_ECORRUPT;
   }
   return c->pos == c->len ? bs__snapreg_check(r) : BS_ECORRUPT;
@@ -325,11 +347,12 @@ static int decode_body(bs__snapreg *r, cursor *c) {
 
 int bs__snapreg_decode(bs__snapreg *r, const uint8_t *buf, size_t len) {
   bs__snapreg_init(r);
-  if (!buf || len < MAGIC_LEN + 8 || memcmp(buf, MAGIC, MAGIC_LEN) != 0 ||
+  bool v2 = buf && len >= MAGIC_LEN && memcmp(buf, MAGIC2, MAGIC_LEN) == 0;
+  if (!buf || len < MAGIC_LEN + 8 || (!v2 && memcmp(buf, MAGIC, MAGIC_LEN) != 0) ||
       get_le(buf + len - 8, 8) != fnv1a(buf, len - 8))
     return BS_ECORRUPT;
   cursor c = {buf, len - 8, MAGIC_LEN, 0};
-  int rc = decode_body(r, &c);
+  int rc = decode_body(r, &c, v2);
   if (rc != 0)
     bs__snapreg_free(r);
   return rc;

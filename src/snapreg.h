@@ -18,6 +18,7 @@
 typedef struct bs__branch_rec {
   uint64_t id;          /* branch id: names its tree on disk */
   uint64_t snapshot_id; /* the snapshot it holds a reference on */
+  uint8_t kind;         /* BS_BRANCH_NATIVE (a tree copy) or BS_BRANCH_OVERLAY (upper over the snapshot) */
   char name[BS_NAME_MAX + 1];
 } bs__branch_rec;
 
@@ -51,6 +52,9 @@ int bs__snapreg_remove(bs__snapreg *r, uint64_t id);
  * r->next_branch_id, taking a reference: BS_ENOT_FOUND (snapshot),
  * BS_EEXISTS, BS_ENO_SPACE, BS_ENO_MEMORY. */
 int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *name, bs__branch_rec *out);
+/* The same, of @kind (BS_BRANCH_NATIVE or BS_BRANCH_OVERLAY; else BS_EINVALID). */
+int bs__snapreg_add_branch_kind(bs__snapreg *r, uint64_t snapshot_id, const char *name, uint8_t kind,
+                                bs__branch_rec *out);
 /* Forget branch @name and drop its reference: BS_ENOT_FOUND.  @out (may be
  * NULL) gets the record it had. */
 int bs__snapreg_remove_branch(bs__snapreg *r, const char *name, bs__branch_rec *out);
@@ -62,7 +66,9 @@ int bs__snapreg_remove_branch(bs__snapreg *r, const char *name, bs__branch_rec *
  * exact.  0 or BS_ECORRUPT. */
 int bs__snapreg_check(const bs__snapreg *r);
 
-/* The file format (docs/snapshots.md): "BSREG001", u64 next_id,
+/* The file format (docs/snapshots.md): "BSREG001" ("BSREG002" when an
+ * overlay branch exists: each BranchRecord has a u8 kind after
+ * snapshot_id), u64 next_id,
  * u64 next_branch_id, u32 n, n x (u32 len, SnapshotInfo SSZ), u32 m,
  * m x (u32 len, BranchRecord SSZ), u64 FNV-1a of everything before it; all
  * little-endian.  *@out is malloc'ed. */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "src/names.h"
+#include "src/ns.h"
 #include "src/snapreg.h"
 #include "src/store_internal.h"
 
@@ -34,12 +35,18 @@ struct bs__core {
   bool have;            /* @reg holds the decoding of @bytes */
   bs__snapreg reg;
   int case_sensitive;   /* -1: not asked yet */
+  pthread_mutex_t ovmu; /* copy-ups of overlay branches, and @policy */
+  bs__ov_policy policy;
 };
+
+pthread_mutex_t *bs__core_ov_mutex(bs_store *st) { return st->core ? &st->core->ovmu : NULL; }
+bs__ov_policy *bs__core_ov_policy(bs_store *st) { return st->core ? &st->core->policy : NULL; }
 
 struct bs__core *bs__core_new(void) {
   struct bs__core *c = calloc(1, sizeof(*c));
   if (c) {
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->ovmu, NULL);
     bs__snapreg_init(&c->reg);
     c->case_sensitive = -1;
   }
@@ -50,6 +57,7 @@ void bs__core_free(struct bs__core *c) {
   if (!c)
     return;
   pthread_mutex_destroy(&c->mu);
+  pthread_mutex_destroy(&c->ovmu);
   bs__snapreg_free(&c->reg);
   free(c->bytes);
   free(c);
@@ -158,6 +166,27 @@ static int find_tree(const bs__snapreg *r, void *ctx) {
     l->id = b ? b->id : 0;
   }
   return 0;
+}
+
+typedef struct branch_ctx {
+  const char *name;
+  bs__branch_rec *out;
+  bool found;
+} branch_ctx;
+
+static int find_branch(const bs__snapreg *r, void *ctx) {
+  branch_ctx *b = ctx;
+  const bs__branch_rec *rec = bs__snapreg_find_branch(r, b->name);
+  if ((b->found = rec != NULL))
+    *b->out = *rec;
+  return 0;
+}
+
+int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, bs__branch_rec *out, bool *found) {
+  branch_ctx b = {.name = name, .out = out};
+  int rc = with_registry(st, op, find_branch, &b);
+  *found = rc == 0 && b.found;
+  return rc;
 }
 
 int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id) {
@@ -453,21 +482,52 @@ int bs__snap_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
   return rc;
 }
 
-int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name) {
+/* An overlay branch's tree: empty, with its upper and work directories
+ * (docs/overlay.md), made durable before the registry names it. */
+static int overlay_tree(bs_store *st, const char *op, session *s, uint64_t id) {
+  uint8_t uuid[16];
+  int rc = st->ops->tree_create(st, s->m, BS_TREE_BRANCH, id, BS_TREE_SRC_EMPTY, uuid);
+  if (rc != 0)
+    return prefixed(st, op, rc);
+  static const char *const dirs[] = {BS__OV_UPPER, BS__OV_WORK};
+  for (size_t i = 0; rc == 0 && i < 2; i++) {
+    char *p = bs__ns_tree_path(BS_TREE_BRANCH, id, dirs[i]);
+    rc = !p ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "out of memory") : st->ops->mkdir(st, p, 0755);
+    free(p);
+  }
+  char *root = rc == 0 ? bs__ns_tree_path(BS_TREE_BRANCH, id, "") : NULL;
+  if (rc == 0)
+    rc = !root ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "out of memory")
+               : st->ops->sync ? st->ops->sync(st, root) : 0;
+  free(root);
+  if (rc != 0) {
+    rc = prefixed(st, op, rc);
+    st->ops->tree_delete(st, s->m, BS_TREE_BRANCH, id);
+  }
+  return rc;
+}
+
+int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_branch_kind kind) {
   const char *op = "branch create";
   session s;
   int rc = begin(st, op, &s);
   if (rc != 0)
     return rc;
+  if (kind == BS_BRANCH_AUTO)
+    kind = s.m == BS_TREE_NATIVE ? BS_BRANCH_NATIVE : BS_BRANCH_OVERLAY;
   bs__branch_rec b;
-  rc = bs__snapreg_add_branch(&s.reg, snapshot_id, name, &b);
+  rc = bs__snapreg_add_branch_kind(&s.reg, snapshot_id, name, (uint8_t)kind, &b);
   if (rc == BS_ENOT_FOUND)
     return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, snapshot_id));
   if (rc != 0)
     return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
   uint8_t uuid[16];
-  if ((rc = st->ops->tree_create(st, s.m, BS_TREE_BRANCH, b.id, snapshot_id, uuid)) != 0)
-    return end(st, &s, prefixed(st, op, rc));
+  if (kind == BS_BRANCH_OVERLAY)
+    rc = overlay_tree(st, op, &s, b.id);
+  else if ((rc = st->ops->tree_create(st, s.m, BS_TREE_BRANCH, b.id, snapshot_id, uuid)) != 0)
+    rc = prefixed(st, op, rc);
+  if (rc != 0)
+    return end(st, &s, rc);
   return end(st, &s, made_and_saved(st, op, &s, BS_TREE_BRANCH, b.id));
 }
 
@@ -496,6 +556,25 @@ int bs__branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id) {
     *snapshot_id = b->snapshot_id;
   else if (rc == 0)
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
+  bs__snapreg_free(&reg);
+  return rc;
+}
+
+int bs__branch_info(bs_store *st, const char *name, bs_branch_info *out) {
+  const char *op = "branch info";
+  bs__snapreg reg;
+  int rc = peek(st, op, &reg);
+  const bs__branch_rec *b = rc == 0 ? bs__snapreg_find_branch(&reg, name) : NULL;
+  if (b) {
+    memset(out, 0, sizeof(*out));
+    out->id = b->id;
+    out->snapshot_id = b->snapshot_id;
+    out->kind = b->kind == BS_BRANCH_OVERLAY ? BS_BRANCH_OVERLAY : BS_BRANCH_NATIVE;
+    out->depth = out->kind == BS_BRANCH_OVERLAY ? 1 : 0;
+    snprintf(out->name, sizeof(out->name), "%s", b->name);
+  } else if (rc == 0) {
+    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
+  }
   bs__snapreg_free(&reg);
   return rc;
 }

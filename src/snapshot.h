@@ -14,6 +14,10 @@
 /* The id of the snapshot or branch (@kind) named @name in *@id, or 0 when
  * there is none.  0 or the error reading the registry met. */
 int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id);
+/* Branch @name's record in *@out, *@found whether there is one; 0 or the
+ * error reading the registry met. */
+struct bs__branch_rec;
+int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, struct bs__branch_rec *out, bool *found);
 /* How many snapshots or branches (@kind) there are. */
 int bs__snap_count(bs_store *st, const char *op, bs_tree_kind kind, size_t *n);
 /* Call @cb with every snapshot or branch name (@kind) in byte order. */
@@ -24,6 +28,17 @@ int bs__snap_names(bs_store *st, const char *op, bs_tree_kind kind, bs_readdir_c
 bool bs__store_primitive(const bs_store *st);
 /* Whether names in @st's filesystem are compared byte for byte. */
 bool bs__store_case_sensitive(bs_store *st);
+
+/* The copy-up policy of a store (bs_interpose_set(), docs/overlay.md). */
+typedef struct bs__ov_policy {
+  bool disabled;           /* forwarding = disabled */
+  uint64_t max_copy_bytes; /* 0: no limit */
+  bool require_reflink;
+} bs__ov_policy;
+/* The store's copy-up mutex (held while a copy-up runs, and to read or
+ * change the policy) and its policy; NULL for a store without a core. */
+pthread_mutex_t *bs__core_ov_mutex(bs_store *st);
+bs__ov_policy *bs__core_ov_policy(bs_store *st);
 
 /* The core's state of a store (bs_store.core): created by bs_store_init(),
  * freed by bs_close(). */

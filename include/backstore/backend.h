@@ -38,8 +38,8 @@ extern "C" {
 /** Version of the ops layout this header describes.  Version 1 ends with
  * clock_ns; version 2 appends chown, branch_parent, create_store and the
  * tree and registry primitives; version 3 appends symlink, readlink and
- * link. */
-#define BS_BACKEND_OPS_VERSION 3
+ * link; version 4 appends whiteout. */
+#define BS_BACKEND_OPS_VERSION 4
 
 /** Kinds of simulated power loss (see bs_backend_ops.power_loss). */
 typedef enum bs_power_loss_mode {
@@ -56,6 +56,10 @@ typedef enum bs_tree_kind {
   BS_TREE_SNAPSHOT = 1, /**< a read-only snapshot tree, "/.bs/snap/ID" */
   BS_TREE_BRANCH = 2,   /**< a writable branch tree, "/.bs/branch/ID" */
 } bs_tree_kind;
+
+/** tree_create's @p src_snapshot for an empty branch tree (an overlay
+ * branch's, docs/overlay.md): no copy of anything, O(1). */
+#define BS_TREE_SRC_EMPTY UINT64_MAX
 
 /** How a primitive backend makes snapshot and branch trees. */
 typedef enum bs_tree_method {
@@ -177,6 +181,8 @@ struct bs_backend_ops {
    */
   int (*tree_create)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
                      uint8_t uuid[16]);
+  /* (BS_TREE_SRC_EMPTY as @p src_snapshot of a branch: an empty writable
+   * directory, mode 0755, whatever @p m; an overlay branch's tree.) */
   /** Whether tree_delete of (@p kind, @p id) would succeed for this caller:
    * 0, or the refusal (BS_EPERMISSION with the reason); NULL: always. */
   int (*tree_may_delete)(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
@@ -219,6 +225,16 @@ struct bs_backend_ops {
   int (*readlink)(bs_store *st, const char *path, char *buf, size_t cap, size_t *len);
   /** Contract of bs_link(): both paths in one tree (the core checked it). */
   int (*link)(bs_store *st, const char *oldpath, const char *newpath);
+
+  /* ---- version 4: overlay ---- */
+
+  /**
+   * Make an overlay whiteout at backend path @p path, which must not exist:
+   * a character device 0/0, the form Linux overlayfs writes and reads in an
+   * upper layer (docs/overlay.md).  NULL or BS_EUNSUPPORTED: the core writes
+   * the xattr form instead (a zero-size file with "user.overlay.whiteout").
+   */
+  int (*whiteout)(bs_store *st, const char *path);
 };
 
 /**

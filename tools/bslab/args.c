@@ -23,6 +23,7 @@ static const struct {
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
   {"symbolic", BO_SYMBOLIC, false},
   {"shard", BO_SHARD, true},
+  {"kind", BO_KIND, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -96,6 +97,7 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_TRACE: a->trace = v; return 0;
   case BO_OUTPUT: a->output = v; return 0;
   case BO_TRACE_DIR: a->trace_dir = v; return 0;
+  case BO_KIND: a->kind = v; return 0;
   case BO_JSON: a->json = v; return 0;
   case BO_TRACE_ALL: a->trace_all = true; return 0;
   case BO_MAX_TESTS: return number(a, name, v, 1, UINT32_MAX, &a->max_tests, NULL);

@@ -45,6 +45,7 @@ enum {
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
   BO_SYMBOLIC = 1u << 21, /* -s/--symbolic: ln makes a symlink */
   BO_SHARD = 1u << 22, /* --shard I/N: the I-th of N slices of the seeds */
+  BO_KIND = 1u << 23, /* --kind auto|native|overlay: branch create */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -61,6 +62,7 @@ typedef struct bslab_args {
   const char *verb; /* "snapshot create": for messages */
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
   const char *output, *trace_dir, *json;
+  const char *kind; /* --kind of branch create (NULL: native) */
   uint64_t seed, seeds, ops, jobs, max_tests, wait;
   bool trace_all;
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set, shard_set;

@@ -193,6 +193,15 @@ int bslab_branch(bslab_args *a) {
   a->verb = create ? "branch create" : "branch delete";
   if (create && a->npos != 3)
     return bslab_usage_error(a, "needs SNAPSHOT and BRANCH");
+  bs_branch_opts bo = {.kind = BS_BRANCH_NATIVE};
+  if (a->kind && !create)
+    return bslab_usage_error(a, "--kind applies to branch create only");
+  if (a->kind && strcmp(a->kind, "overlay") == 0)
+    bo.kind = BS_BRANCH_OVERLAY;
+  else if (a->kind && strcmp(a->kind, "auto") == 0)
+    bo.kind = BS_BRANCH_AUTO;
+  else if (a->kind && strcmp(a->kind, "native") != 0)
+    return bslab_usage_error(a, "--kind must be native, overlay or auto, not '%s'", a->kind);
   bslab_vol v;
   int status = bslab_vol_open(&v, a, true);
   if (status != 0)
@@ -204,14 +213,16 @@ int bslab_branch(bslab_args *a) {
     status = resolve_error(a, a->pos[1], rc, v.st);
   else if (!create && a->npos == 3)
     status = branch_delete_of(a, &v, id, a->pos[1], branch);
-  else if ((rc = create ? bs_branch_create(v.st, id, branch) : bs_branch_delete(v.st, branch)) != 0)
+  else if ((rc = create ? bs_branch_create_opts(v.st, id, branch, &bo) : bs_branch_delete(v.st, branch)) != 0)
     status = bslab_op_error(a, branch, rc, v.st);
   if (status == BSLAB_OK)
     status = bslab_vol_commit(&v, a); /* success is printed once it is durable */
   if (status == BSLAB_OK && create) {
     char path[BS_NAME_MAX + 32];
     bs_branch_path(path, sizeof(path), branch);
-    printf("created branch ");
+    bs_branch_info bi;
+    bool overlay = bs_branch_info_get(v.st, branch, &bi) == 0 && bi.kind == BS_BRANCH_OVERLAY;
+    printf("created %sbranch ", overlay ? "overlay " : "");
     bslab_text(stdout, branch);
     printf(" of snapshot ");
     bslab_text(stdout, a->pos[1]);

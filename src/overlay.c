@@ -1,0 +1,813 @@
+/* Overlay branches: resolution, merged listings, copy-up, whiteouts (see
+ * overlay.h; docs/overlay.md). */
+#include "src/overlay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/snapshot.h"
+#include "src/store_internal.h"
+
+/* Bytes a byte copy moves at once. */
+#define COPY_CHUNK (1u << 20)
+
+static int oom(bs_store *st, const char *op) {
+  return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+}
+
+/* "PREFIX" + "REST" (malloc'ed). */
+static char *join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 1;
+  char *s = malloc(n);
+  if (s)
+    snprintf(s, n, "%s%s", a, b);
+  return s;
+}
+
+static char *upper_of(const bs__place *p, const char *rest) {
+  char *u = join(BS__OV_UPPER, rest);
+  char *s = u ? bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, u) : NULL;
+  free(u);
+  return s;
+}
+
+static char *lower_of(const bs__place *p, const char *rest) {
+  return bs__ns_tree_path(BS_TREE_SNAPSHOT, p->lower_id, rest);
+}
+
+/* ---- the marks ---------------------------------------------------------------------- */
+
+/* Whether upper entry @bpath (stat @si) is a whiteout: 1, 0, or the
+ * error met looking (a missing xattr, or none at all, is no error). */
+static int whiteout_check(bs_store *st, const char *bpath, const bs_stat_info *si) {
+  if (si->kind != BS_KIND_FILE || si->size != 0 || !st->ops->getxattr)
+    return 0;
+  size_t len;
+  int rc = st->ops->getxattr(st, bpath, BS__OV_WHITEOUT, NULL, 0, &len);
+  if (rc != 0 && rc != BS_ENOT_FOUND && rc != BS_EUNSUPPORTED)
+    return rc;
+  bool w = rc == 0;
+  if (!w && st->ops->read) {
+    /* The kernel's own whiteout, a character device 0/0 (what overlayfs
+     * writes): bs_stat shows it as an empty file, and opening it fails
+     * with ENXIO or ENODEV, which no file does. */
+    char b;
+    size_t n;
+    int rrc = st->ops->read(st, bpath, 0, &b, 1, &n);
+    int e = rrc == 0 ? 0 : bs_last_os_errno(st);
+    /* A caller without privilege may not open it at all: the kernel makes
+     * it with mode 0000, which an empty file of the caller's hardly has. */
+    w = e == ENXIO || e == ENODEV || ((e == EACCES || e == EPERM) && (si->mode & 07777) == 0);
+    if (rrc != 0 && !w && rrc != BS_EPERMISSION)
+      return rrc; /* the probe failed (EIO): the lookup fails, it does not guess */
+  }
+  bs_store_clear_error(st);
+  return w;
+}
+
+static bool is_whiteout(bs_store *st, const char *bpath, const bs_stat_info *si) {
+  return whiteout_check(st, bpath, si) == 1;
+}
+
+/* The value of directory @bpath's opaque mark ('y', 'x') or 0 in *@out;
+ * 0 or the error met reading it. */
+static int opaque_get(bs_store *st, const char *bpath, char *out) {
+  char v[2] = {0};
+  size_t len = 0;
+  int rc = st->ops->getxattr ? st->ops->getxattr(st, bpath, BS__OV_OPAQUE, v, sizeof(v), &len) : BS_EUNSUPPORTED;
+  *out = rc == 0 && len == 1 ? v[0] : 0;
+  if (rc == BS_ENOT_FOUND || rc == BS_EUNSUPPORTED || rc == BS_EINVALID) /* absent, or not one byte */
+    rc = 0;
+  if (rc == 0)
+    bs_store_clear_error(st);
+  return rc;
+}
+
+static char opaque_mark(bs_store *st, const char *bpath) {
+  char m = 0;
+  opaque_get(st, bpath, &m);
+  bs_store_clear_error(st);
+  return m;
+}
+
+/* ---- resolution ----------------------------------------------------------------------- */
+
+typedef struct res {
+  bool upper, lower;         /* present (not a whiteout) in that layer */
+  bool whiteout;             /* the upper holds a whiteout at the name */
+  bool lower_any;            /* the lower has an entry at the name, shown or hidden by the upper:
+                              * removing the upper one needs a whiteout */
+  bs_stat_info us, ls;       /* their stats */
+  bool lower_merged;         /* a directory whose lower part is merged */
+} res;
+
+/* Resolve @rest ("" or "/a/b") of the branch of @p through its layers.
+ * NOT_FOUND when it does not show (whiteout, missing); INVALID when a
+ * component is not a directory.  @parent_only: resolve its parent, for a
+ * new name. */
+static int resolve(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest, res *r) {
+  memset(r, 0, sizeof(*r));
+  char *buf = strdup(rest);
+  if (!buf)
+    return oom(st, op);
+  bool lower_ok = true;
+  int rc = 0;
+  size_t len = strlen(buf);
+  size_t i = 0;
+  /* Each prefix, from the root ("") to the whole path. */
+  for (;;) {
+    size_t end = i;
+    char save = buf[end];
+    buf[end] = '\0';
+    char *u = upper_of(p, buf), *l = lower_of(p, buf);
+    if (!u || !l) {
+      free(u);
+      free(l);
+      rc = oom(st, op);
+      break;
+    }
+    memset(r, 0, sizeof(*r));
+    /* Only an absent entry is absent: any other failure (EIO) is the call's. */
+    int src = st->ops->stat(st, u, &r->us);
+    r->upper = src == 0;
+    int w = r->upper ? whiteout_check(st, u, &r->us) : 0;
+    if (w == 1) {
+      r->upper = false;
+      r->whiteout = true;
+    }
+    /* A snapshot's root may hold a stand-in of the main tree's "/.bs"
+     * (btrfs): never part of the lower. */
+    bool reserved = strncmp(buf, "/.bs", 4) == 0 && (buf[4] == '\0' || buf[4] == '/');
+    int lrc = !r->whiteout && lower_ok && !reserved ? st->ops->stat(st, l, &r->ls) : BS_ENOT_FOUND;
+    r->lower = lrc == 0;
+    char mark = 0;
+    int orc = r->upper && r->lower && r->us.kind == BS_KIND_DIR ? opaque_get(st, u, &mark) : 0;
+    if ((src != 0 && src != BS_ENOT_FOUND) || w < 0 || (lrc != 0 && lrc != BS_ENOT_FOUND) || orc != 0) {
+      rc = src != 0 && src != BS_ENOT_FOUND ? src : w < 0 ? w : orc != 0 ? orc : lrc;
+      char why[256];
+      snprintf(why, sizeof(why), "%s", bs_last_message(st));
+      rc = bs_store_fail(st, rc, bs_last_os_errno(st), "%s: %s: %s", op, path, why);
+      free(u);
+      free(l);
+      break;
+    }
+    bs_store_clear_error(st);
+    bool upper_dir = r->upper && r->us.kind == BS_KIND_DIR;
+    r->lower_merged = r->lower && r->ls.kind == BS_KIND_DIR && (!r->upper || (upper_dir && mark != 'y'));
+    r->lower_any = r->lower;
+    if (r->upper && r->lower && !r->lower_merged)
+      r->lower = false; /* hidden by the upper entry */
+    lower_ok = r->lower_merged;
+    free(u);
+    free(l);
+    buf[end] = save;
+    bool last = end >= len;
+    if (!r->upper && !r->lower) {
+      rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: %s: no such file or directory", op, path);
+      break;
+    }
+    if (last)
+      break;
+    if ((r->upper ? r->us.kind : r->ls.kind) != BS_KIND_DIR) {
+      rc = bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: a component is not a directory", op, path);
+      break;
+    }
+    /* Next component: up to the following '/'. */
+    i = end + 1 + strcspn(buf + end + 1, "/");
+  }
+  free(buf);
+  return rc;
+}
+
+/* Kind of what shows. */
+static bs_file_kind shown_kind(const res *r) { return r->upper ? r->us.kind : r->ls.kind; }
+
+/* The parent part of @rest ("/a/b" -> "/a", "/a" -> ""), malloc'ed; *@leaf the last name. */
+static char *parent_of(const char *rest, const char **leaf) {
+  const char *s = strrchr(rest, '/');
+  *leaf = s ? s + 1 : rest;
+  size_t n = s ? (size_t)(s - rest) : 0;
+  char *p = malloc(n + 1);
+  if (p) {
+    memcpy(p, rest, n);
+    p[n] = '\0';
+  }
+  return p;
+}
+
+int bs__ov_visible(bs_store *st, const char *op, const char *path, const bs__place *p, char **out) {
+  *out = NULL;
+  res r;
+  int rc = resolve(st, op, path, p, p->rest, &r);
+  if (rc != 0)
+    return rc;
+  *out = r.upper ? upper_of(p, p->rest) : lower_of(p, p->rest);
+  return *out ? 0 : oom(st, op);
+}
+
+/* ---- merged listings ------------------------------------------------------------------ */
+
+typedef struct names {
+  char **v;
+  bs_file_kind *k;
+  size_t n, cap;
+  bool oom;
+} names;
+
+static int add_name(void *ctx, const char *name, bs_file_kind kind) {
+  names *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    char **v = realloc(l->v, cap * sizeof(*v));
+    if (v)
+      l->v = v;
+    bs_file_kind *k = v ? realloc(l->k, cap * sizeof(*k)) : NULL;
+    if (!v || !k) {
+      l->oom = true;
+      return 1;
+    }
+    l->k = k;
+    l->cap = cap;
+  }
+  if (!(l->v[l->n] = strdup(name))) {
+    l->oom = true;
+    return 1;
+  }
+  l->k[l->n++] = kind;
+  return 0;
+}
+
+static int add_xattr(void *ctx, const char *name) { return add_name(ctx, name, BS_KIND_FILE); }
+
+static void names_free(names *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  free(l->k);
+  memset(l, 0, sizeof(*l));
+}
+
+static bool has_name(const names *l, const char *name) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], name) == 0)
+      return true;
+  return false;
+}
+
+typedef struct entry {
+  const char *name;
+  bs_file_kind kind;
+} entry;
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+/* The merged entries of directory @rest: @vis (shown) and @wh (whiteouts
+ * in the upper).  Both are filled; free them with names_free. */
+static int merged(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest, names *vis,
+                  names *wh) {
+  res r;
+  int rc = resolve(st, op, path, p, rest, &r);
+  if (rc == 0 && shown_kind(&r) != BS_KIND_DIR)
+    rc = bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: not a directory", op, path);
+  if (rc != 0)
+    return rc;
+  names up = {0}, low = {0};
+  char *u = upper_of(p, rest), *l = lower_of(p, rest);
+  if (!u || !l)
+    rc = oom(st, op);
+  if (rc == 0 && r.upper)
+    rc = st->ops->readdir(st, u, add_name, &up);
+  if (rc == 0 && r.lower_merged)
+    rc = st->ops->readdir(st, l, add_name, &low);
+  if (rc == 0 && (up.oom || low.oom))
+    rc = oom(st, op);
+  for (size_t i = 0; rc == 0 && i < up.n; i++) {
+    bool white = false;
+    if (up.k[i] == BS_KIND_FILE) {
+      char *e = join(u, "/"), *f = e ? join(e, up.v[i]) : NULL;
+      bs_stat_info si;
+      white = f && st->ops->stat(st, f, &si) == 0 && is_whiteout(st, f, &si);
+      bs_store_clear_error(st);
+      free(e);
+      free(f);
+    }
+    add_name(white ? wh : vis, up.v[i], up.k[i]);
+  }
+  for (size_t i = 0; rc == 0 && i < low.n; i++)
+    if (!has_name(vis, low.v[i]) && !has_name(wh, low.v[i]) && !(rest[0] == '\0' && strcmp(low.v[i], ".bs") == 0))
+      add_name(vis, low.v[i], low.k[i]);
+  if (rc == 0 && (vis->oom || wh->oom))
+    rc = oom(st, op);
+  names_free(&up);
+  names_free(&low);
+  free(u);
+  free(l);
+  return rc;
+}
+
+int bs__ov_readdir(bs_store *st, const char *path, const bs__place *p, bs_readdir_cb cb, void *ctx) {
+  names vis = {0}, wh = {0};
+  int rc = merged(st, "readdir", path, p, p->rest, &vis, &wh);
+  entry *e = rc == 0 && vis.n ? malloc(vis.n * sizeof(*e)) : NULL;
+  if (rc == 0 && vis.n && !e)
+    rc = oom(st, "readdir");
+  if (rc == 0) {
+    for (size_t i = 0; i < vis.n; i++)
+      e[i] = (entry){vis.v[i], vis.k[i]};
+    if (vis.n > 1)
+      qsort(e, vis.n, sizeof(*e), by_name);
+    for (size_t i = 0; i < vis.n; i++)
+      if (cb(ctx, e[i].name, e[i].kind) != 0)
+        break;
+  }
+  free(e);
+  names_free(&vis);
+  names_free(&wh);
+  return rc;
+}
+
+/* ---- the work directory ------------------------------------------------------------- */
+
+static atomic_uint_fast64_t tmp_counter;
+
+/* A fresh name in the branch's work directory (malloc'ed); the caller makes
+ * it exclusively and asks again on EXISTS. */
+static char *work_tmp(const bs__place *p) {
+  char leaf[64];
+  snprintf(leaf, sizeof(leaf), "%s/#bs.%ld.%" PRIuFAST64, BS__OV_WORK, (long)getpid(),
+           (uint_fast64_t)atomic_fetch_add(&tmp_counter, 1));
+  return bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, leaf);
+}
+
+/* Make something new in the work directory with @make: its path in *@out. */
+static int make_in_work(bs_store *st, const char *op, const bs__place *p, bs__ov_make_fn make, void *ctx,
+                        char **out) {
+  for (int tries = 0; tries < 100; tries++) {
+    char *t = work_tmp(p);
+    if (!t)
+      return oom(st, op);
+    int rc = make(st, t, ctx);
+    if (rc == 0) {
+      *out = t;
+      return 0;
+    }
+    free(t);
+    if (rc != BS_EEXISTS)
+      return rc;
+  }
+  return bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: no free name in the work directory", op);
+}
+
+/* Remove @bpath (a file, or a directory of whiteouts) whatever it is;
+ * cleanup: errors are ignored. */
+static void discard(bs_store *st, const char *bpath) {
+  bs_stat_info si;
+  if (st->ops->stat(st, bpath, &si) == 0 && si.kind == BS_KIND_DIR) {
+    names l = {0};
+    if (st->ops->readdir(st, bpath, add_name, &l) == 0)
+      for (size_t i = 0; i < l.n; i++) {
+        char *e = join(bpath, "/"), *f = e ? join(e, l.v[i]) : NULL;
+        if (f)
+          discard(st, f);
+        free(e);
+        free(f);
+      }
+    names_free(&l);
+    st->ops->rmdir(st, bpath);
+  } else {
+    st->ops->unlink(st, bpath);
+  }
+  bs_store_clear_error(st);
+}
+
+/* Directory @bpath of the upper: durable (its entries). */
+static int sync_dir(bs_store *st, const char *bpath) { return st->ops->sync ? st->ops->sync(st, bpath) : 0; }
+
+/* The whiteout: the kernel's character device 0/0 where the backend can
+ * make one (Linux overlayfs reads xattr whiteouts only in lower layers),
+ * else the xattr form; *@ctx says whether the xattr form was used. */
+static int make_whiteout(bs_store *st, const char *bpath, void *ctx) {
+  bool *xattr_form = ctx;
+  *xattr_form = false;
+  if (BS__HAS(st->ops, 4, whiteout)) {
+    int rc = st->ops->whiteout(st, bpath);
+    if (rc != BS_EUNSUPPORTED && rc != BS_EPERMISSION)
+      return rc;
+    bs_store_clear_error(st);
+  }
+  *xattr_form = true;
+  int rc = st->ops->create(st, bpath, 0);
+  if (rc == 0 && (rc = st->ops->setxattr(st, bpath, BS__OV_WHITEOUT, "", 0)) != 0)
+    discard(st, bpath);
+  return rc;
+}
+
+/* Upper directory @udir holds a whiteout: mark it "x" (unless opaque). */
+static int mark_xwhiteouts(bs_store *st, const char *udir) {
+  char m = opaque_mark(st, udir);
+  return m == 'y' || m == 'x' ? 0 : st->ops->setxattr(st, udir, BS__OV_OPAQUE, "x", 1);
+}
+
+/* ---- copy-up -------------------------------------------------------------------------- */
+
+/* Copy every xattr of @src to @dst (the overlay's own marks too: a copied
+ * directory keeps none, it never had any in the lower). */
+static int copy_xattrs(bs_store *st, const char *src, const char *dst) {
+  if (!st->ops->listxattr)
+    return 0;
+  names l = {0};
+  int rc = st->ops->listxattr(st, src, add_xattr, &l);
+  if (rc == BS_EUNSUPPORTED) {
+    bs_store_clear_error(st);
+    rc = 0;
+  }
+  uint8_t *buf = NULL;
+  for (size_t i = 0; rc == 0 && i < l.n; i++) {
+    size_t len = 0;
+    if ((rc = st->ops->getxattr(st, src, l.v[i], NULL, 0, &len)) != 0)
+      break;
+    uint8_t *b = realloc(buf, len ? len : 1);
+    if (!b) {
+      rc = BS_ENO_MEMORY;
+      break;
+    }
+    buf = b;
+    if ((rc = st->ops->getxattr(st, src, l.v[i], buf, len, &len)) == 0)
+      rc = st->ops->setxattr(st, dst, l.v[i], buf, len);
+  }
+  free(buf);
+  names_free(&l);
+  return rc;
+}
+
+/* Owner, times and xattrs of @si / @src onto @dst (the mode was given at creation). */
+static int copy_meta(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
+  int rc = copy_xattrs(st, src, dst);
+  if (rc == 0 && BS__HAS(st->ops, 2, chown)) {
+    rc = st->ops->chown(st, dst, si->uid, si->gid);
+    if (rc == BS_EPERMISSION) { /* an unprivileged caller keeps its own ids, as cp -p does */
+      bs_store_clear_error(st);
+      rc = 0;
+    }
+  }
+  if (rc == 0 && si->kind != BS_KIND_DIR)
+    rc = st->ops->chmod(st, dst, si->mode);
+  if (rc == 0)
+    rc = st->ops->utimens(st, dst, si->atime_ns, si->mtime_ns);
+  return rc;
+}
+
+typedef struct mkdir_ctx {
+  uint32_t mode;
+} mkdir_ctx;
+
+static int do_mkdir(bs_store *st, const char *bpath, void *ctx) {
+  return st->ops->mkdir(st, bpath, ((mkdir_ctx *)ctx)->mode);
+}
+
+/* A symlink of the lower (@ctx, its backend path) made again at @bpath:
+ * the same text; a symlink has no mode, and its times are not kept (as
+ * overlayfs, which copies only the link's text up). */
+static int copy_symlink(bs_store *st, const char *bpath, void *ctx) {
+  if (!BS__HAS(st->ops, 3, readlink) || !BS__HAS(st->ops, 3, symlink))
+    return bs__missing(st, "symlink");
+  char text[BS_SYMLINK_TARGET_MAX + 1];
+  size_t n = 0;
+  int rc = st->ops->readlink(st, (const char *)ctx, text, sizeof(text), &n);
+  if (rc == 0 && n > BS_SYMLINK_TARGET_MAX)
+    rc = bs_store_fail(st, BS_ECORRUPT, 0, "readlink: the backend answered %zu bytes", n);
+  if (rc != 0)
+    return rc;
+  text[n] = '\0';
+  return st->ops->symlink(st, text, bpath);
+}
+
+/* The byte copy of @src (stat @si) to new file @dst. */
+static int byte_copy(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
+  uint8_t *buf = malloc(COPY_CHUNK);
+  if (!buf)
+    return BS_ENO_MEMORY;
+  int rc = 0;
+  for (uint64_t off = 0; rc == 0 && off < si->size;) {
+    size_t n = 0;
+    if ((rc = st->ops->read(st, src, off, buf, COPY_CHUNK, &n)) != 0 || n == 0)
+      break;
+    rc = st->ops->write(st, dst, off, buf, n);
+    off += n;
+  }
+  free(buf);
+  return rc;
+}
+
+typedef struct file_ctx {
+  const char *src;
+  const bs_stat_info *si;
+  bool reflinked;
+  int refused; /* a policy refusal: its code is returned as is */
+} file_ctx;
+
+/* Make the copy of a lower file at work path @bpath: a reflink where the
+ * filesystem shares blocks, else a byte copy the policy allows. */
+static int copy_file(bs_store *st, const char *bpath, void *ctx) {
+  file_ctx *f = ctx;
+  int rc = st->ops->reflink ? st->ops->reflink(st, f->src, bpath) : BS_EUNSUPPORTED;
+  if (rc == 0 || rc == BS_EEXISTS || rc == BS_ENO_SPACE) {
+    f->reflinked = rc == 0;
+    return rc;
+  }
+  bs_store_clear_error(st);
+  bs__ov_policy pol = {0};
+  if (bs__core_ov_policy(st))
+    pol = *bs__core_ov_policy(st);
+  if (pol.require_reflink)
+    return f->refused = bs_store_fail(st, BS_EPERMISSION, EPERM,
+                                      "copy-up refused (no_reflink): the file cannot be cloned here and "
+                                      "require_reflink is true");
+  if (pol.max_copy_bytes && f->si->size > pol.max_copy_bytes)
+    return f->refused = bs_store_fail(st, BS_EPERMISSION, EPERM,
+                                      "copy-up refused (size_threshold): %" PRIu64 " bytes to copy, "
+                                      "max_copy_bytes is %" PRIu64,
+                                      f->si->size, pol.max_copy_bytes);
+  if ((rc = st->ops->create(st, bpath, 0600)) != 0)
+    return rc;
+  if ((rc = byte_copy(st, f->src, f->si, bpath)) == 0)
+    rc = copy_meta(st, f->src, f->si, bpath);
+  if (rc != 0)
+    discard(st, bpath);
+  return rc;
+}
+
+/* Copy the lower object at @rest (not in the upper; its parent is) up:
+ * built in the work directory, made durable, renamed into place. */
+static int copy_one(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest,
+                    const res *r) {
+  char *l = lower_of(p, rest), *u = upper_of(p, rest), *t = NULL;
+  if (!l || !u) {
+    free(l);
+    free(u);
+    return oom(st, op);
+  }
+  int rc = 0;
+  if (r->ls.kind == BS_KIND_SYMLINK) {
+    rc = make_in_work(st, op, p, copy_symlink, l, &t);
+  } else if (r->ls.kind == BS_KIND_DIR) {
+    mkdir_ctx m = {r->ls.mode};
+    if ((rc = make_in_work(st, op, p, do_mkdir, &m, &t)) == 0)
+      rc = copy_meta(st, l, &r->ls, t);
+  } else {
+    file_ctx f = {.src = l, .si = &r->ls};
+    rc = make_in_work(st, op, p, copy_file, &f, &t);
+    if (rc != 0 && f.refused) {
+      char why[256];
+      snprintf(why, sizeof(why), "%s", bs_last_message(st));
+      rc = bs_store_fail(st, rc, EPERM, "%s: %s: %s", op, path, why);
+      goto out;
+    }
+  }
+  if (rc == 0 && r->ls.kind != BS_KIND_SYMLINK) /* a symlink's text is durable with its directory */
+    rc = sync_dir(st, t);
+  if (rc == 0)
+    rc = st->ops->rename(st, t, u);
+  if (rc == 0) {
+    free(t);
+    t = NULL;
+    const char *leaf;
+    char *pr = parent_of(rest, &leaf);
+    char *pu = pr ? upper_of(p, pr) : NULL;
+    rc = pu ? sync_dir(st, pu) : BS_ENO_MEMORY;
+    free(pr);
+    free(pu);
+  }
+  if (rc != 0 && rc != BS_ENO_MEMORY) {
+    char why[256];
+    snprintf(why, sizeof(why), "%s", bs_last_message(st));
+    rc = bs_store_fail(st, rc, bs_last_os_errno(st), "%s: %s: copy-up: %s", op, path, why);
+  } else if (rc == BS_ENO_MEMORY) {
+    rc = oom(st, op);
+  }
+out:
+  if (t)
+    discard(st, t);
+  free(l);
+  free(u);
+  free(t);
+  return rc;
+}
+
+/* Copy up every component of @rest that is only in the lower, parents first.
+ * Under the store's copy-up mutex, so threads never copy one file twice. */
+static int copy_up_rest(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest) {
+  bs__ov_policy pol = {0};
+  pthread_mutex_t *mu = bs__core_ov_mutex(st);
+  if (mu)
+    pthread_mutex_lock(mu);
+  if (bs__core_ov_policy(st))
+    pol = *bs__core_ov_policy(st);
+  char *buf = strdup(rest);
+  int rc = buf ? 0 : oom(st, op);
+  size_t len = buf ? strlen(buf) : 0;
+  for (size_t i = 0; rc == 0 && i < len;) {
+    size_t end = i + 1 + strcspn(buf + i + 1, "/");
+    char save = buf[end];
+    buf[end] = '\0';
+    res r;
+    if ((rc = resolve(st, op, path, p, buf, &r)) == 0 && !r.upper) {
+      if (pol.disabled)
+        rc = bs_store_fail(st, BS_EPERMISSION, EPERM,
+                           "%s: %s: copy-up refused (policy): forwarding is disabled", op, path);
+      else
+        rc = copy_one(st, op, path, p, buf, &r);
+    }
+    buf[end] = save;
+    i = end;
+  }
+  free(buf);
+  if (mu)
+    pthread_mutex_unlock(mu);
+  return rc;
+}
+
+int bs__ov_copy_up(bs_store *st, const char *op, const char *path, const bs__place *p) {
+  return copy_up_rest(st, op, path, p, p->rest);
+}
+
+/* ---- new names, removal, rename ------------------------------------------------------- */
+
+/* The parent of @rest must show as a directory; it is copied up. */
+static int parent_ready(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest) {
+  const char *leaf;
+  char *pr = parent_of(rest, &leaf);
+  if (!pr)
+    return oom(st, op);
+  res r;
+  int rc = resolve(st, op, path, p, pr, &r);
+  if (rc == 0 && shown_kind(&r) != BS_KIND_DIR)
+    rc = bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: a component is not a directory", op, path);
+  if (rc == 0)
+    rc = copy_up_rest(st, op, path, p, pr);
+  free(pr);
+  return rc;
+}
+
+typedef struct new_ctx {
+  bs__ov_make_fn make;
+  void *ctx;
+  bool dir;
+} new_ctx;
+
+/* A new directory over a whiteout hides the lower one: opaque. */
+static int make_opaque(bs_store *st, const char *bpath, void *ctx) {
+  new_ctx *n = ctx;
+  int rc = n->make(st, bpath, n->ctx);
+  if (rc == 0 && n->dir && (rc = st->ops->setxattr(st, bpath, BS__OV_OPAQUE, "y", 1)) != 0)
+    discard(st, bpath);
+  return rc;
+}
+
+int bs__ov_new(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir, bs__ov_make_fn make,
+               void *ctx) {
+  int rc = parent_ready(st, op, path, p, p->rest);
+  if (rc != 0)
+    return rc;
+  res r;
+  rc = resolve(st, op, path, p, p->rest, &r);
+  if (rc == 0)
+    return bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: %s: exists", op, path);
+  if (rc != BS_ENOT_FOUND)
+    return rc;
+  bs_store_clear_error(st);
+  if (!r.whiteout)
+    return make(st, p->bpath, ctx);
+  /* Over a whiteout: built in the work directory, then put in its place. */
+  new_ctx n = {make, ctx, dir};
+  char *t = NULL;
+  if ((rc = make_in_work(st, op, p, make_opaque, &n, &t)) != 0)
+    return rc;
+  /* A rename cannot put a directory over a file: the whiteout is moved
+   * aside first, and back if the directory cannot take its place. */
+  char *aside = dir ? work_tmp(p) : NULL;
+  if (dir && !aside)
+    rc = oom(st, op);
+  if (rc == 0 && dir)
+    rc = st->ops->rename(st, p->bpath, aside);
+  if (rc == 0 && (rc = st->ops->rename(st, t, p->bpath)) != 0 && dir)
+    st->ops->rename(st, aside, p->bpath);
+  if (rc == 0 && dir)
+    discard(st, aside);
+  if (rc != 0)
+    discard(st, t);
+  free(aside);
+  free(t);
+  return rc;
+}
+
+/* Put a whiteout at upper path @u (replacing what is there). */
+static int whiteout_at(bs_store *st, const char *op, const bs__place *p, const char *rest, const char *u) {
+  const char *leaf;
+  char *pr = parent_of(rest, &leaf);
+  char *pu = pr ? upper_of(p, pr) : NULL;
+  char *t = NULL;
+  bool xattr_form = false;
+  int rc = pu ? 0 : oom(st, op);
+  if (rc == 0)
+    rc = make_in_work(st, op, p, make_whiteout, &xattr_form, &t);
+  if (rc == 0 && xattr_form && (rc = mark_xwhiteouts(st, pu)) != 0)
+    discard(st, t);
+  if (rc == 0 && (rc = st->ops->rename(st, t, u)) != 0)
+    discard(st, t);
+  if (rc == 0)
+    rc = sync_dir(st, pu);
+  free(t);
+  free(pr);
+  free(pu);
+  return rc;
+}
+
+/* Remove the whiteouts an upper directory holds (its merged listing is empty). */
+static int clear_whiteouts(bs_store *st, const char *u, const names *wh) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < wh->n; i++) {
+    char *e = join(u, "/"), *f = e ? join(e, wh->v[i]) : NULL;
+    rc = f ? st->ops->unlink(st, f) : BS_ENO_MEMORY;
+    free(e);
+    free(f);
+  }
+  return rc;
+}
+
+int bs__ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir) {
+  res r;
+  int rc = resolve(st, op, path, p, p->rest, &r);
+  if (rc != 0)
+    return rc;
+  bs_file_kind k = shown_kind(&r);
+  if (!dir && k == BS_KIND_DIR)
+    return bs_store_fail(st, BS_EINVALID, EISDIR, "%s: %s: a directory", op, path);
+  if (dir && k != BS_KIND_DIR)
+    return bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: not a directory", op, path);
+  if ((rc = parent_ready(st, op, path, p, p->rest)) != 0)
+    return rc;
+  names vis = {0}, wh = {0};
+  if (dir && (rc = merged(st, op, path, p, p->rest, &vis, &wh)) == 0 && vis.n)
+    rc = bs_store_fail(st, BS_EEXISTS, ENOTEMPTY, "%s: %s: directory not empty", op, path);
+  if (rc == 0 && r.upper && dir)
+    rc = clear_whiteouts(st, p->bpath, &wh);
+  names_free(&vis);
+  names_free(&wh);
+  if (rc != 0)
+    return rc;
+  if (!r.lower_any) /* only in the upper */
+    return dir ? st->ops->rmdir(st, p->bpath) : st->ops->unlink(st, p->bpath);
+  if (r.upper && dir) {
+    /* A directory cannot be renamed over: moved aside first. */
+    char *t = work_tmp(p);
+    if (!t)
+      return oom(st, op);
+    if ((rc = st->ops->rename(st, p->bpath, t)) == 0) {
+      rc = whiteout_at(st, op, p, p->rest, p->bpath);
+      if (rc == 0)
+        discard(st, t);
+      else
+        st->ops->rename(st, t, p->bpath); /* back as it was */
+    }
+    free(t);
+    return rc;
+  }
+  return whiteout_at(st, op, p, p->rest, p->bpath);
+}
+
+int bs__ov_rename(bs_store *st, const char *from, const bs__place *f, const char *to, const bs__place *t) {
+  const char *op = "rename";
+  res rf, rt;
+  int rc = resolve(st, op, from, f, f->rest, &rf);
+  if (rc != 0)
+    return rc;
+  if (shown_kind(&rf) == BS_KIND_DIR && rf.lower)
+    return bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV,
+                         "rename: %s: a directory of the lower layer cannot be renamed (overlayfs without "
+                         "redirect_dir answers EXDEV too)",
+                         from);
+  if ((rc = parent_ready(st, op, to, t, t->rest)) != 0)
+    return rc;
+  int trc = resolve(st, op, to, t, t->rest, &rt);
+  if (trc != 0 && trc != BS_ENOT_FOUND)
+    return trc;
+  bs_store_clear_error(st);
+  if (trc == 0 && shown_kind(&rt) == BS_KIND_DIR && rt.lower)
+    return bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV,
+                         "rename: %s: a directory of the lower layer cannot be replaced", to);
+  if ((rc = copy_up_rest(st, op, from, f, f->rest)) != 0)
+    return rc;
+  if ((rc = st->ops->rename(st, f->bpath, t->bpath)) != 0)
+    return rc;
+  if (rf.lower_any) /* the lower entry would show again at the old name */
+    rc = whiteout_at(st, op, f, f->rest, f->bpath);
+  return rc;
+}
