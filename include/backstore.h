@@ -452,7 +452,7 @@ typedef struct bs_branch_opts {
  * BS_EUNSUPPORTED for OVERLAY on a backend that keeps its own snapshot
  * rules (a complete backend, such as faults:).
  */
-int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, const bs_branch_opts *opts);
+BS_API int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, const bs_branch_opts *opts);
 
 /** What bs_branch_info() reports of a branch. */
 typedef struct bs_branch_info {
@@ -467,7 +467,7 @@ typedef struct bs_branch_info {
  * Describe branch @p name.  @return 0; BS_ENOT_FOUND if there is no such
  * branch; BS_EUNSUPPORTED on a backend that keeps its own snapshot rules.
  */
-int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *out);
+BS_API int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *out);
 
 /** Longest backend path bs_branch_layers() writes, with its NUL. */
 #define BS_LAYER_PATH_MAX 64
@@ -486,7 +486,7 @@ typedef struct bs_branch_layers {
  * is no such branch; BS_EINVALID for a native branch (it has one tree:
  * bs_branch_path()); BS_EUNSUPPORTED as bs_branch_info_get().
  */
-int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out);
+BS_API int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out);
 
 /**
  * Set the copy-up policy key @p key of @p st to @p value (the "Interpose
@@ -499,13 +499,13 @@ int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out);
  * its message names the reason: "no_reflink", "size_threshold" or
  * "policy".  @return 0; BS_EINVALID for an unknown key or a bad value.
  */
-int bs_interpose_set(bs_store *st, const char *key, const char *value);
+BS_API int bs_interpose_set(bs_store *st, const char *key, const char *value);
 /**
  * The current value of policy key @p key (as bs_interpose_set() takes it)
  * into @p buf (capacity @p cap, NUL-terminated).  @return 0; BS_EINVALID
  * for an unknown key; BS_ENAME_TOO_LONG if it does not fit.
  */
-int bs_interpose_get(bs_store *st, const char *key, char *buf, size_t cap);
+BS_API int bs_interpose_get(bs_store *st, const char *key, char *buf, size_t cap);
 
 /**
  * Store path of a snapshot's tree: "/.bs/snapshots/<name>".
