@@ -21,6 +21,8 @@ PACKAGES=(
   btrfs-progs       # mkfs.btrfs: real btrfs test volumes (tests/support/volume.c)
   xfsprogs          # mkfs.xfs: real xfs test volumes, made with -m reflink=1
   e2fsprogs         # mkfs.ext4: real ext4 test volumes (priority required, not Essential)
+  libfuse3-dev      # bslab mount (tools/bslab/mount.c): the FUSE server library
+  fuse3             # bslab mount: fusermount3, and unmounting in tests/test_mount*.c
 )
 
 missing=()

@@ -21,6 +21,7 @@ static const struct {
   {"max-tests", BO_MAX_TESTS, true}, {"trace-dir", BO_TRACE_DIR, true}, {"json", BO_JSON, true},
   {"trace-all", BO_TRACE_ALL, false},
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
+  {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -81,6 +82,8 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_DIGEST: a->digest = true; return 0;
   case BO_QUIET: a->quiet = true; return 0;
   case BO_COPY_SNAPSHOTS: a->copy_snapshots = true; return 0;
+  case BO_FOREGROUND: a->foreground = true; return 0;
+  case BO_REAP: a->reap = true; return 0;
   case BO_SEED: return number(a, name, v, 0, UINT64_MAX, &a->seed, &a->seed_set);
   case BO_SEEDS: return number(a, name, v, 1, UINT32_MAX, &a->seeds, &a->seeds_set);
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);

@@ -43,6 +43,8 @@ enum {
   BO_JSON = 1u << 18,
   BO_TRACE_ALL = 1u << 19,
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
+  BO_FOREGROUND = 1u << 21, /* mount: --foreground, serve without detaching */
+  BO_REAP = 1u << 22,       /* mount: --reap, remove mounts of killed servers */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -61,6 +63,7 @@ typedef struct bslab_args {
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
+  bool foreground, reap; /* mount: --foreground, --reap */
   unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */
@@ -131,6 +134,9 @@ typedef struct bslab_image_lock {
  * holder.  0; BSLAB_FAILED (BUSY, naming the holder) or BSLAB_USAGE, after a
  * message (@l then holds nothing). */
 int bslab_lock_image(bslab_image_lock *l, const bslab_args *a, const char *image);
+/* Record this process as the holder again (after a fork kept the lock:
+ * bslab mount going to the background); failing to is no error. */
+void bslab_lock_record(bslab_image_lock *l, const bslab_args *a);
 /* Release the lock (and remove IMAGE.lock); nothing if @l holds none. */
 void bslab_unlock_image(bslab_image_lock *l);
 
@@ -209,6 +215,7 @@ int bslab_replay(bslab_args *a);
 int bslab_shrink(bslab_args *a);
 int bslab_diff(bslab_args *a);
 int bslab_calibrate(bslab_args *a);
+int bslab_mount(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);
