@@ -1,0 +1,626 @@
+/* bslab mount (docs/mount.md): a sim image, a fresh profile and a real store
+ * served through FUSE, driven by ordinary programs (sh, echo, cat, mkdir,
+ * mv, cp, rm, stat, python3) and checked through the library after the
+ * unmount; the unmount by SIGTERM, SIGINT and fusermount3 -u saving the
+ * image; a SIGKILLed server's dead mount found and removed by --reap; the
+ * errno a program sees for each store error; the usage and environment
+ * errors of the verb.
+ *
+ * Needs /dev/fuse, root (or fusermount3) and a bslab built with libfuse3:
+ * elsewhere each test is skipped and says why.  Every mount is made below
+ * this suite's temp dir and removed on every path (the per-test teardown
+ * kills and detaches what a failed test left); at the start the dead mounts
+ * of earlier runs of this suite whose process is gone are detached. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backstore/backend.h"
+#include "backstore/sim.h"
+#include "tests/support/bs_test.h"
+#include "tests/support/cli.h"
+#include "tests/support/volume.h"
+
+#define SUITE "test_mount"
+#define TMP_PREFIX "/tmp/bslab-" SUITE "-"
+#define MAX_MOUNTS 4
+
+/* A server this suite started. */
+typedef struct tmount {
+  int pid; /* 0: none */
+  char mp[512];
+} tmount;
+
+static tmount live[MAX_MOUNTS];
+static char bslab_abs[PATH_MAX];
+static const char *no_fuse; /* why FUSE cannot work here, or NULL */
+
+/* True if @mp is a bslab mount now (/proc/self/mountinfo). */
+static bool mounted(const char *mp) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f)
+    return false;
+  char line[8192];
+  bool found = false;
+  while (!found && fgets(line, sizeof(line), f)) {
+    char point[4096], rest[4096];
+    if (sscanf(line, "%*s %*s %*s %*s %4095s %*[^-]- %4095s", point, rest) == 2)
+      found = strcmp(point, mp) == 0 && strcmp(rest, "fuse.bslab") == 0;
+  }
+  fclose(f);
+  return found;
+}
+
+/* Detach the dead mounts of earlier runs of this suite: below a temp dir
+ * of this suite whose owner (the pid in TMP/owner) is gone. */
+static void reap_dead_runs(void) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f)
+    return;
+  char line[8192];
+  while (fgets(line, sizeof(line), f)) {
+    char point[4096], type[256];
+    if (sscanf(line, "%*s %*s %*s %*s %4095s %*[^-]- %255s", point, type) != 2 ||
+        strcmp(type, "fuse.bslab") != 0 || strncmp(point, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+      continue;
+    char owner[4200];
+    const char *slash = strchr(point + strlen(TMP_PREFIX), '/');
+    if (!slash)
+      continue;
+    snprintf(owner, sizeof(owner), "%.*s/owner", (int)(slash - point), point);
+    FILE *o = fopen(owner, "re");
+    long pid = 0;
+    if (o) {
+      if (fscanf(o, "%ld", &pid) != 1)
+        pid = 0;
+      fclose(o);
+    }
+    if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+      continue; /* its run is alive: not ours to touch */
+    if (umount2(point, MNT_DETACH) == 0)
+      print_message("    reaped the dead mount %s of an earlier run\n", point);
+  }
+  fclose(f);
+}
+
+/* Why FUSE cannot work here (NULL: it can). */
+static const char *fuse_unavailable(void) {
+  if (access("/dev/fuse", R_OK | W_OK) != 0)
+    return "no usable /dev/fuse";
+  if (geteuid() != 0 && access("/usr/bin/fusermount3", X_OK) != 0 &&
+      access("/bin/fusermount3", X_OK) != 0)
+    return "not root and no fusermount3";
+  bs_cli_run r;
+  BSLAB(&r, "mount", "--reap", "/");
+  bool without = strstr(r.err, "built without libfuse3") != NULL;
+  bs_cli_free(&r);
+  if (without)
+    return "bslab was built without libfuse3 (install libfuse3-dev)";
+  return NULL;
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (bs_cli_setup(SUITE) != 0)
+    return -1;
+  char owner[256];
+  snprintf(owner, sizeof(owner), "%s/owner", bs_cli_tmp());
+  char pid[32];
+  snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+  bs_cli_write_text(owner, pid);
+  reap_dead_runs();
+  if (!realpath(bs_test_bslab(), bslab_abs))
+    snprintf(bslab_abs, sizeof(bslab_abs), "%s", bs_test_bslab());
+  no_fuse = fuse_unavailable();
+  return 0;
+}
+
+/* Kill and detach whatever a test left mounted; remove its mount points. */
+static int cleanup(void **state) {
+  (void)state;
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    if (live[i].pid > 0) {
+      kill(live[i].pid, SIGKILL);
+      waitpid(live[i].pid, NULL, 0);
+    }
+    if (live[i].mp[0] && mounted(live[i].mp))
+      umount2(live[i].mp, MNT_DETACH);
+    if (live[i].mp[0])
+      rmdir(live[i].mp);
+    memset(&live[i], 0, sizeof(live[i]));
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  cleanup(state);
+  return bs_cli_teardown();
+}
+
+#define SKIP_WITHOUT_FUSE()                                                     \
+  do {                                                                          \
+    if (no_fuse) {                                                              \
+      print_message("    [ skipped  ] FUSE: %s\n", no_fuse);                    \
+      skip();                                                                   \
+    }                                                                           \
+  } while (0)
+
+static void tmp_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s", bs_cli_tmp(), name);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Start `bslab mount --foreground --quiet ARGS... TMP/@name` and wait until
+ * it is mounted; fails (showing the server's stderr) if it exits first. */
+static tmount *mount_start(const char *name, const char *const *args) {
+  tmount *m = NULL;
+  for (int i = 0; i < MAX_MOUNTS && !m; i++)
+    if (!live[i].pid && !live[i].mp[0])
+      m = &live[i];
+  assert_non_null(m);
+  tmp_path(m->mp, sizeof(m->mp), name);
+  assert_int_equal(mkdir(m->mp, 0755), 0);
+  const char *argv[24] = {"mount", "--foreground", "--quiet"};
+  int n = 3;
+  while (*args && n < 22)
+    argv[n++] = *args++;
+  argv[n++] = m->mp;
+  argv[n] = NULL;
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  unlink(err);
+  m->pid = bs_cli_spawn(NULL, NULL, err, argv);
+  for (double end = now_s() + 30; !mounted(m->mp); ) {
+    int ws = 0;
+    if (waitpid(m->pid, &ws, WNOHANG) == m->pid) {
+      m->pid = 0;
+      fail_msg("bslab mount exited (status %d) before mounting: %s", ws,
+               bs_cli_slurp(err, NULL));
+    }
+    if (now_s() > end)
+      fail_msg("bslab mount did not mount %s within 30 s", m->mp);
+    usleep(10000);
+  }
+  return m;
+}
+
+/* Stop @m by @sig (0: `fusermount3 -u`); the server's exit status.  The
+ * mount is gone afterwards. */
+static int mount_stop(tmount *m, int sig) {
+  if (sig) {
+    assert_int_equal(kill(m->pid, sig), 0);
+  } else {
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "fusermount3 -u '%s'", m->mp);
+    assert_int_equal(system(cmd), 0);
+  }
+  int ws = 0, got = 0;
+  for (double end = now_s() + 60; (got = waitpid(m->pid, &ws, WNOHANG)) == 0 && now_s() < end; )
+    usleep(10000);
+  assert_int_equal(got, m->pid);
+  m->pid = 0;
+  assert_false(mounted(m->mp));
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* Run shell @script (printf-style) in the suite's temp dir with a time
+ * limit, LC_ALL=C; its exit status, stdout+stderr in *@out (free it). */
+__attribute__((format(printf, 2, 3))) static int sh(char **out, const char *fmt, ...) {
+  char script[8192], outp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(script, sizeof(script), fmt, ap);
+  va_end(ap);
+  assert_true(n > 0 && (size_t)n < sizeof(script));
+  tmp_path(outp, sizeof(outp), "sh.out");
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || chdir(bs_cli_tmp()) != 0)
+      _exit(126);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    setenv("LC_ALL", "C", 1);
+    setenv("BSLAB", bslab_abs, 1);
+    execl("/usr/bin/timeout", "timeout", "60", "/bin/sh", "-c", script, (char *)NULL);
+    _exit(127);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  *out = bs_cli_slurp(outp, NULL);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* Run @script; fail (showing its output) unless it exits 0. */
+#define SH_OK(out, ...)                                                           \
+  do {                                                                            \
+    int st_ = sh((out), __VA_ARGS__);                                             \
+    if (st_ != 0)                                                                 \
+      fail_msg("shell exited %d: %s", st_, *(out));                               \
+  } while (0)
+
+/* The content of @path in @st, NUL-terminated (free it). */
+static char *content(bs_store *st, const char *path) {
+  bs_stat_info in;
+  assert_int_equal(bs_stat(st, path, &in), 0);
+  char *buf = calloc(1, in.size + 1);
+  assert_non_null(buf);
+  size_t got = 0;
+  assert_int_equal(bs_read(st, path, 0, buf, in.size, &got), 0);
+  assert_int_equal(got, in.size);
+  return buf;
+}
+
+static bs_store *load(const char *img) {
+  bs_store *st = NULL;
+  assert_int_equal(bs_sim_load(&st, img), 0);
+  assert_int_equal(bs_check(st), 0);
+  return st;
+}
+
+/* Ordinary programs on a mounted apfs image: what they did is in the image
+ * the unmount (SIGTERM) saved. */
+static void mount_sim_programs_results_saved(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  tmp_path(img, sizeof(img), "programs.img");
+  unlink(img);
+  tmount *m = mount_start("programs", (const char *const[]){"--image", img, NULL});
+  char *out = NULL;
+  SH_OK(&out,
+        "cd programs && echo hello > f && cat f && mkdir -p d/e && mv f d/e/g && "
+        "cp d/e/g copy && printf 'abc' >> copy && rm -f nothing && "
+        "echo gone > tmp && rm tmp && mkdir empty && rmdir empty && "
+        "dd if=/dev/zero of=big bs=65536 count=16 2>/dev/null && truncate -s 100000 big && "
+        "chmod 600 copy && ls -1 . d/e && stat -c '%%a %%s' copy big");
+  bs_cli_expect_contains(out, "hello\n", "cat");
+  bs_cli_expect_contains(out, ".:\nbig\ncopy\nd\n", "ls");
+  bs_cli_expect_contains(out, "d/e:\ng\n", "ls");
+  bs_cli_expect_contains(out, "600 9\n644 100000\n", "stat");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+
+  bs_store *st = load(img);
+  char *g = content(st, "/d/e/g"), *copy = content(st, "/copy");
+  assert_string_equal(g, "hello\n");
+  assert_string_equal(copy, "hello\nabc");
+  free(g);
+  free(copy);
+  bs_stat_info in;
+  assert_int_equal(bs_stat(st, "/f", &in), BS_ENOT_FOUND);
+  assert_int_equal(bs_stat(st, "/tmp", &in), BS_ENOT_FOUND);
+  assert_int_equal(bs_stat(st, "/empty", &in), BS_ENOT_FOUND);
+  assert_int_equal(bs_stat(st, "/copy", &in), 0);
+  assert_int_equal(in.mode, 0600);
+  assert_int_equal(bs_stat(st, "/big", &in), 0);
+  assert_int_equal(in.size, 100000);
+  bs_close(st);
+  char lock[300];
+  snprintf(lock, sizeof(lock), "%s.lock", img);
+  assert_int_equal(access(lock, F_OK), -1); /* the image lock was let go */
+}
+
+/* fusermount3 -u and SIGINT end the server too, each saving the image; a
+ * second mount sees the first one's files. */
+static void mount_unmount_paths_save(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  tmp_path(img, sizeof(img), "paths.img");
+  unlink(img);
+  EXPECT(0, NULL, NULL, "--image", img, "init", "--profile", "btrfs");
+  tmount *m = mount_start("paths", (const char *const[]){"--image", img, NULL});
+  char *out = NULL;
+  SH_OK(&out, "echo one > paths/one");
+  free(out);
+  assert_int_equal(mount_stop(m, 0), 0);
+  m = mount_start("paths2", (const char *const[]){"--image", img, NULL});
+  SH_OK(&out, "cat paths2/one && echo two > paths2/two");
+  assert_string_equal(out, "one\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGINT), 0);
+  bs_store *st = load(img);
+  char *two = content(st, "/two");
+  assert_string_equal(two, "two\n");
+  free(two);
+  bs_caps caps;
+  assert_int_equal(bs_get_caps(st, &caps), 0);
+  assert_string_equal(caps.fs_type_name, "btrfs");
+  bs_close(st);
+}
+
+/* Without --foreground bslab returns once the mount is ready; the server
+ * in the background saves the image when unmounted. */
+static void mount_background_returns_when_ready(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256], mp[256], lock[300];
+  tmp_path(img, sizeof(img), "bg.img");
+  tmp_path(mp, sizeof(mp), "bg");
+  snprintf(lock, sizeof(lock), "%s.lock", img);
+  unlink(img);
+  assert_int_equal(mkdir(mp, 0755), 0);
+  live[MAX_MOUNTS - 1].pid = 0;
+  snprintf(live[MAX_MOUNTS - 1].mp, sizeof(live[0].mp), "%s", mp); /* for cleanup() */
+  EXPECT(0, NULL, NULL, "mount", "--image", img, mp);
+  assert_true(mounted(mp));
+  char *out = NULL;
+  SH_OK(&out, "echo bg > bg/file && cat bg/file && fusermount3 -u bg");
+  assert_string_equal(out, "bg\n");
+  free(out);
+  for (double end = now_s() + 60; access(lock, F_OK) == 0 && now_s() < end; )
+    usleep(10000);
+  assert_int_equal(access(lock, F_OK), -1);
+  bs_store *st = load(img);
+  char *c = content(st, "/file");
+  assert_string_equal(c, "bg\n");
+  free(c);
+  bs_close(st);
+}
+
+/* Creating A then opening a finds the same file on apfs, not on btrfs. */
+static void mount_case_insensitivity_as_programs_see_it(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("ci", (const char *const[]){"--profile", "apfs", NULL});
+  char *out = NULL;
+  SH_OK(&out, "echo upper > ci/A && cat ci/a && echo lower > ci/a && cat ci/A && ls ci");
+  assert_string_equal(out, "upper\nlower\nA\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  m = mount_start("cs", (const char *const[]){"--profile", "btrfs", NULL});
+  int st = sh(&out, "echo upper > cs/A && cat cs/a");
+  assert_int_not_equal(st, 0);
+  bs_cli_expect_contains(out, "No such file or directory", "btrfs is case-sensitive");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
+/* What a program sees for a store error is strerror(bs_err_to_errno()) of
+ * what the library says for the same operation on the same volume. */
+static void mount_errors_map_to_errno(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  /* The same state through the library, for the expected codes. */
+  bs_store *ref = bs_test_open_sim("apfs", 0);
+  assert_int_equal(bs_mkdir(ref, "/d", 0755), 0);
+  assert_int_equal(bs_create(ref, "/d/f", 0644), 0);
+  struct {
+    const char *cmd;
+    int rc;
+  } cases[] = {
+    {"cat err/missing", bs_stat(ref, "/missing", &(bs_stat_info){0})},
+    {"mkdir err/d", bs_mkdir(ref, "/d", 0755)},
+    {"rmdir err/d", bs_rmdir(ref, "/d")},
+    {"rm err/nothere", bs_unlink(ref, "/nothere")},
+    {"touch err/.bs/x", bs_create(ref, "/.bs/x", 0644)},
+  };
+  tmount *m = mount_start("err", (const char *const[]){"--profile", "apfs", NULL});
+  char *out = NULL;
+  SH_OK(&out, "mkdir err/d && touch err/d/f");
+  free(out);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    assert_int_not_equal(cases[i].rc, 0);
+    int st = sh(&out, "%s", cases[i].cmd);
+    assert_int_not_equal(st, 0);
+    const char *want = strerror(bs_err_to_errno(cases[i].rc));
+    if (!strstr(out, want))
+      fail_msg("'%s' (library: %s) should say '%s', said: %s", cases[i].cmd,
+               bs_err_name(cases[i].rc), want, out);
+    free(out);
+  }
+  /* Links are not in the store API: EPERM, as link(2) and symlink(2) say. */
+  assert_int_not_equal(sh(&out, "ln -s f err/d/l"), 0);
+  bs_cli_expect_contains(out, "Operation not permitted", "symlink");
+  free(out);
+  assert_int_not_equal(sh(&out, "ln err/d/f err/d/h"), 0);
+  bs_cli_expect_contains(out, "Operation not permitted", "link");
+  free(out);
+  /* Extended attributes: set, read back, list, a missing one is ENODATA. */
+  SH_OK(&out, "python3 -c \"import os, errno\n"
+              "p = 'err/d/f'\n"
+              "os.setxattr(p, 'user.k', b'value')\n"
+              "print(os.getxattr(p, 'user.k'), os.listxattr(p))\n"
+              "try:\n  os.getxattr(p, 'user.none')\nexcept OSError as e:\n  print(errno.errorcode[e.errno])\n"
+              "os.removexattr(p, 'user.k')\n"
+              "print(os.listxattr(p))\"");
+  assert_string_equal(out, "b'value' ['user.k']\nENODATA\n[]\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  bs_close(ref);
+}
+
+/* statfs through the mount is the sim's exact space accounting: the same
+ * numbers the library reports for the saved image. */
+static void mount_statfs_is_exact(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  tmp_path(img, sizeof(img), "space.img");
+  unlink(img);
+  tmount *m = mount_start("space", (const char *const[]){"--image", img, NULL});
+  char *out = NULL;
+  SH_OK(&out, "dd if=/dev/urandom of=space/f bs=4096 count=50 2>/dev/null && "
+              "stat -f -c '%%S %%b %%f %%a' space");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  unsigned long long bsize = 0, blocks = 0, bfree = 0, bavail = 0;
+  assert_int_equal(sscanf(out, "%llu %llu %llu %llu", &bsize, &blocks, &bfree, &bavail), 4);
+  free(out);
+  bs_store *st = load(img);
+  bs_usage u;
+  assert_int_equal(bs_usage_get(st, &u), 0);
+  assert_int_equal(bsize, u.block_size);
+  assert_int_equal(blocks, u.total_bytes / u.block_size);
+  assert_int_equal(bfree, u.free_bytes / u.block_size);
+  assert_int_equal(bavail, bfree);
+  assert_true(u.used_bytes >= 50 * 4096);
+  bs_close(st);
+}
+
+/* A SIGKILLed server saves nothing and leaves a dead mount; --reap removes
+ * it, and the next mount takes over the image (its lock is free). */
+static void mount_kill9_dead_mount_reaped(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  tmp_path(img, sizeof(img), "kill.img");
+  unlink(img);
+  EXPECT(0, NULL, NULL, "--image", img, "init");
+  tmount *m = mount_start("kill", (const char *const[]){"--image", img, NULL});
+  char *out = NULL;
+  SH_OK(&out, "echo lost > kill/f");
+  free(out);
+  assert_int_equal(kill(m->pid, SIGKILL), 0);
+  waitpid(m->pid, NULL, 0);
+  m->pid = 0;
+  struct stat sb;
+  assert_int_equal(stat(m->mp, &sb), -1);
+  assert_int_equal(errno, ENOTCONN);
+  /* Mounting over it says what it is. */
+  EXPECT(2, NULL, "--reap", "mount", "--image", img, m->mp);
+  EXPECT(0, "reaped ", NULL, "mount", "--reap", m->mp);
+  assert_false(mounted(m->mp));
+  assert_int_equal(stat(m->mp, &sb), 0);
+  /* Nothing dead is left to reap there. */
+  EXPECT(2, NULL, "is not a bslab mount", "mount", "--reap", m->mp);
+  bs_store *st = load(img);
+  assert_int_equal(bs_stat(st, "/f", &(bs_stat_info){0}), BS_ENOT_FOUND);
+  bs_close(st);
+  assert_int_equal(rmdir(m->mp), 0);
+  m->mp[0] = '\0';
+  m = mount_start("kill2", (const char *const[]){"--image", img, NULL});
+  SH_OK(&out, "echo kept > kill2/f");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  st = load(img);
+  char *c = content(st, "/f");
+  assert_string_equal(c, "kept\n");
+  free(c);
+  bs_close(st);
+}
+
+/* A real store (a directory on a real tmpfs volume) served the same way. */
+static void mount_real_store(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  const bs_vol *vol = bs_test_volume("tmpfs");
+  char root[4200];
+  snprintf(root, sizeof(root), "%s/mount-%ld", vol->mnt, (long)getpid());
+  EXPECT(0, NULL, NULL, "init", "--backend", "real", "--root", root);
+  tmount *m = mount_start("real", (const char *const[]){"--backend", "real", "--root", root, NULL});
+  char *out = NULL;
+  SH_OK(&out, "cd real && mkdir d && echo data > d/f && mv d/f d/g && cp d/g h && rm h && "
+              "ls -1 d && cat d/g");
+  assert_string_equal(out, "g\ndata\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  bs_store *st = NULL;
+  bs_open_opts o = {.root = root};
+  assert_int_equal(bs_open(&st, "real", &o), 0);
+  char *c = content(st, "/d/g");
+  assert_string_equal(c, "data\n");
+  free(c);
+  assert_int_equal(bs_stat(st, "/h", &(bs_stat_info){0}), BS_ENOT_FOUND);
+  assert_int_equal(bs_unlink(st, "/d/g"), 0);
+  assert_int_equal(bs_rmdir(st, "/d"), 0);
+  bs_close(st);
+  assert_int_equal(rmdir(root), 0);
+}
+
+/* A mounted image is locked: another writer gets BUSY naming the server. */
+static void mount_holds_image_lock(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  tmp_path(img, sizeof(img), "lock.img");
+  unlink(img);
+  EXPECT(0, NULL, NULL, "--image", img, "init");
+  tmount *m = mount_start("lock", (const char *const[]){"--image", img, NULL});
+  EXPECT(1, NULL, "(bslab mount)", "--image", img, "--wait", "0", "mkdir", "/x");
+  EXPECT(0, NULL, NULL, "--image", img, "ls", "/"); /* readers need no lock */
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
+/* Usage and environment errors, each before anything is mounted. */
+static void mount_usage_errors(void **state) {
+  (void)state;
+  char file[256];
+  tmp_path(file, sizeof(file), "plain-file");
+  bs_cli_write_text(file, "x");
+  EXPECT(0, "bslab mount --reap", NULL, "mount", "--help");
+  EXPECT(0, "MOUNTPOINT", NULL, "help", "mount");
+  EXPECT(2, NULL, "missing argument MOUNTPOINT", "mount", "--profile", "apfs");
+  EXPECT(2, NULL, "too many arguments", "mount", "a", "b");
+  EXPECT(2, NULL, "No such file or directory", "mount", "--profile", "apfs", "/nonexistent/mp");
+  EXPECT(2, NULL, "is not a directory", "mount", "--profile", "apfs", file);
+  EXPECT(2, NULL, "unknown profile", "mount", "--profile", "zfs", bs_cli_tmp());
+  EXPECT(2, NULL, "is not a bslab mount", "mount", "--reap", bs_cli_tmp());
+  EXPECT(2, NULL, "does not apply", "mount", "--ops", "3", bs_cli_tmp());
+}
+
+/* Without /dev/fuse (hidden in a private mount namespace) the verb says
+ * FUSE is unavailable and why. */
+static void mount_without_dev_fuse_says_so(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  if (geteuid() != 0) {
+    print_message("    [ skipped  ] hiding /dev/fuse needs a mount namespace (root)\n");
+    skip();
+  }
+  char errp[256];
+  tmp_path(errp, sizeof(errp), "nofuse.err");
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("none", "/dev", "tmpfs", 0, NULL) != 0)
+      _exit(125);
+    dup2(fd, 2);
+    execl(bslab_abs, "bslab", "mount", "--profile", "apfs", bs_cli_tmp(), (char *)NULL);
+    _exit(127);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  char *err = bs_cli_slurp(errp, NULL);
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 2)
+    fail_msg("status %d, stderr: %s", ws, err);
+  bs_cli_expect_contains(err, "FUSE is unavailable: /dev/fuse: No such file or directory", "err");
+  free(err);
+  assert_false(mounted(bs_cli_tmp()));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_teardown(mount_sim_programs_results_saved, cleanup),
+    cmocka_unit_test_teardown(mount_unmount_paths_save, cleanup),
+    cmocka_unit_test_teardown(mount_background_returns_when_ready, cleanup),
+    cmocka_unit_test_teardown(mount_case_insensitivity_as_programs_see_it, cleanup),
+    cmocka_unit_test_teardown(mount_errors_map_to_errno, cleanup),
+    cmocka_unit_test_teardown(mount_statfs_is_exact, cleanup),
+    cmocka_unit_test_teardown(mount_kill9_dead_mount_reaped, cleanup),
+    cmocka_unit_test_teardown(mount_real_store, cleanup),
+    cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
+    cmocka_unit_test_teardown(mount_usage_errors, cleanup),
+    cmocka_unit_test_teardown(mount_without_dev_fuse_says_so, cleanup),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
