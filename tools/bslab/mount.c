@@ -490,6 +490,7 @@ static int serve(bslab_args *a, bslab_vol *v, mount_ctx *c, const char *mp) {
   char *argv[] = {"bslab", "-o", fsname, "-o", "subtype=bslab,default_permissions", NULL};
   struct fuse_args args = FUSE_ARGS_INIT(5, argv);
   struct fuse *f = fuse_new(&args, &ops, sizeof(ops), c);
+  fuse_opt_free_args(&args); /* fuse_new() may have copied them */
   if (!f)
     return bslab_env_error(a, "cannot start the FUSE server (libfuse said why above)");
   int status = 0;
