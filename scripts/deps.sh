@@ -23,6 +23,8 @@ PACKAGES=(
   e2fsprogs         # mkfs.ext4: real ext4 test volumes (priority required, not Essential)
   libfuse3-dev      # bslab mount (tools/bslab/mount.c): the FUSE server library
   fuse3             # bslab mount: fusermount3, and unmounting in tests/test_mount*.c
+  git               # tests/test_mount.c: a real program on a mounted sim volume
+  sqlite3           # tests/test_mount.c: a WAL database on a mounted sim volume
 )
 
 missing=()

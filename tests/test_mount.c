@@ -318,6 +318,88 @@ static void mount_sim_programs_results_saved(void **state) {
   assert_int_equal(access(lock, F_OK), -1); /* the image lock was let go */
 }
 
+/* True if program @name is on $PATH. */
+static bool have(const char *name) {
+  char *out = NULL;
+  int st = sh(&out, "command -v %s", name);
+  free(out);
+  return st == 0;
+}
+
+/* Real programs on a mounted apfs image: git (init, add, commit, log),
+ * sqlite3 (a WAL database: shared mmap of its -shm file), python3 (write,
+ * fsync, rename over) and tar (extract).  Their results are read back from
+ * the saved image, which passes bs_check. */
+static void mount_real_programs_on_apfs(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  const char *tools[] = {"git", "sqlite3", "python3", "tar"};
+  for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+    if (!have(tools[i])) {
+      print_message("    [ skipped  ] %s is not installed (scripts/deps.sh installs it)\n", tools[i]);
+      skip();
+    }
+  char img[256];
+  tmp_path(img, sizeof(img), "apps.img");
+  unlink(img);
+  tmount *m = mount_start("apps", (const char *const[]){"--image", img, "--profile", "apfs", NULL});
+  char *out = NULL;
+  SH_OK(&out, "set -e; cd apps; export HOME=$PWD GIT_CONFIG_NOSYSTEM=1; "
+              "git init -q repo; cd repo; git config user.email t@example.com; "
+              "git config user.name t; echo v1 > file; git add file; git commit -qm one; "
+              "echo v2 > file; git commit -qam two; git log --format=%%s; git fsck --no-progress 2>&1; cd ..; "
+              "sqlite3 db 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); "
+              "INSERT INTO t VALUES (1),(2),(3); SELECT sum(x) FROM t;'; "
+              "python3 -c \"import os\n"
+              "open('cfg', 'w').write('old')\n"
+              "with open('cfg.tmp', 'w') as f:\n f.write('new'); f.flush(); os.fsync(f.fileno())\n"
+              "os.rename('cfg.tmp', 'cfg')\n"
+              "print(open('cfg').read())\"; "
+              "mkdir src; echo a > src/a; mkdir src/sub; echo b > src/sub/b; "
+              "tar cf ../t.tar src; mkdir x; tar xf ../t.tar -C x; cat x/src/sub/b");
+  assert_string_equal(out, "two\none\nwal\n6\nnew\nb\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  bs_store *st = load(img);
+  char *c = content(st, "/cfg");
+  assert_string_equal(c, "new");
+  free(c);
+  c = content(st, "/x/src/sub/b");
+  assert_string_equal(c, "b\n");
+  free(c);
+  c = content(st, "/repo/file");
+  assert_string_equal(c, "v2\n");
+  free(c);
+  bs_stat_info in;
+  assert_int_equal(bs_stat(st, "/cfg.tmp", &in), BS_ENOT_FOUND);
+  assert_int_equal(bs_stat(st, "/db", &in), 0);
+  assert_true(in.size > 0);
+  bs_close(st);
+  /* The saved state is what the programs see on the next mount. */
+  m = mount_start("apps2", (const char *const[]){"--image", img, NULL});
+  SH_OK(&out, "cd apps2/repo && HOME=$PWD git log --format=%%s && git status --porcelain && "
+              "sqlite3 ../db 'SELECT count(*) FROM t'");
+  assert_string_equal(out, "two\none\n3\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
+/* --direct-io: ordinary I/O works without the page cache, and shared
+ * writable mmap is refused (ENODEV), as FUSE does for direct I/O. */
+static void mount_direct_io(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("dio", (const char *const[]){"--profile", "xfs", "--direct-io", NULL});
+  char *out = NULL;
+  SH_OK(&out, "echo direct > dio/f && cat dio/f && python3 -c \"import mmap, os, errno\n"
+              "fd = os.open('dio/f', os.O_RDWR)\n"
+              "try:\n mmap.mmap(fd, 4, mmap.MAP_SHARED)\nexcept OSError as e:\n"
+              " print(errno.errorcode[e.errno])\"");
+  assert_string_equal(out, "direct\nENODEV\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
 /* fusermount3 -u and SIGINT end the server too, each saving the image; a
  * second mount sees the first one's files. */
 static void mount_unmount_paths_save(void **state) {
@@ -611,6 +693,8 @@ static void mount_without_dev_fuse_says_so(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(mount_sim_programs_results_saved, cleanup),
+    cmocka_unit_test_teardown(mount_real_programs_on_apfs, cleanup),
+    cmocka_unit_test_teardown(mount_direct_io, cleanup),
     cmocka_unit_test_teardown(mount_unmount_paths_save, cleanup),
     cmocka_unit_test_teardown(mount_background_returns_when_ready, cleanup),
     cmocka_unit_test_teardown(mount_case_insensitivity_as_programs_see_it, cleanup),

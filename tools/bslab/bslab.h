@@ -45,6 +45,7 @@ enum {
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
   BO_FOREGROUND = 1u << 21, /* mount: --foreground, serve without detaching */
   BO_REAP = 1u << 22,       /* mount: --reap, remove mounts of killed servers */
+  BO_DIRECT_IO = 1u << 23,  /* mount: --direct-io, no page cache */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -63,7 +64,7 @@ typedef struct bslab_args {
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
-  bool foreground, reap; /* mount: --foreground, --reap */
+  bool foreground, reap, direct_io; /* mount: --foreground, --reap, --direct-io */
   unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */

@@ -5,10 +5,13 @@
  * paths: every request is one bs_* call, its BS_* error turned into an
  * errno by bs_err_to_errno() (xattr requests say ENODATA and ERANGE, as
  * getxattr(2) does).  One thread serves the requests, in the order the
- * kernel sends them.  Kernel caching is off (no attribute, entry or
- * negative caching; direct I/O), so what a program sees is the store's
- * state: a case-insensitive profile's "a" and "A" are one file whichever
- * name a program uses.
+ * kernel sends them.  The kernel caches no attributes, entries or negative
+ * lookups, and writes go through to the store as they are made; the page
+ * cache only serves reads of a file between its open and its next change
+ * (an open drops it), so that shared mmap works (sqlite's WAL needs it).
+ * --direct-io turns the page cache off too.  So what a program sees is the
+ * store's state: a case-insensitive profile's "a" and "A" are one file
+ * whichever name a program uses.
  *
  * The sim image is loaded and locked (lock.c) for the whole mount and saved
  * (bs_sim_save(): fsynced, renamed over the image) after the unmount, which
@@ -148,6 +151,7 @@ int bslab_mount(bslab_args *a) {
 /* The server's state (fuse_get_context()->private_data). */
 typedef struct mount_ctx {
   bs_store *st;
+  bool direct_io; /* --direct-io: no page cache at all */
   bool changed; /* a request may have changed the volume: save the image */
 } mount_ctx;
 
@@ -164,14 +168,28 @@ static bs_store *mut(void) {
 }
 
 static void *m_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
-  (void)conn;
+  mount_ctx *c = ctx();
+  /* Sizes and times changed under a cached file drop its pages. */
+  if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+    conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+  conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE; /* every write() reaches the store */
   cfg->use_ino = 1;
   cfg->entry_timeout = 0;
   cfg->attr_timeout = 0;
   cfg->negative_timeout = 0;
-  cfg->direct_io = 1;   /* no page cache: every read and write reaches the store */
+  cfg->kernel_cache = 0; /* an open drops the file's cached pages */
+  cfg->auto_cache = 0;
+  cfg->direct_io = c->direct_io;
   cfg->hard_remove = 1; /* unlink removes the file; no .fuse_hidden files in the store */
-  return ctx();
+  return c;
+}
+
+/* The caching of a file just opened: its cached pages dropped (another
+ * name of it, on a case-insensitive profile, may have changed it), or no
+ * page cache at all with --direct-io. */
+static void open_cache(struct fuse_file_info *fi) {
+  fi->keep_cache = 0;
+  fi->direct_io = ctx()->direct_io;
 }
 
 static void to_timespec(int64_t ns, struct timespec *ts) {
@@ -237,7 +255,7 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t of
 }
 
 static int m_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
-  (void)fi;
+  open_cache(fi);
   return fe(bs_create(mut(), path, mode & 07777));
 }
 
@@ -255,7 +273,7 @@ static int m_open(const char *path, struct fuse_file_info *fi) {
     return fe(rc);
   if (in.kind == BS_KIND_DIR)
     return -EISDIR;
-  fi->direct_io = 1;
+  open_cache(fi);
   return 0;
 }
 
@@ -560,7 +578,7 @@ int bslab_mount(bslab_args *a) {
   }
   if (status != 0)
     return status;
-  mount_ctx c = {.st = v.st, .changed = false};
+  mount_ctx c = {.st = v.st, .direct_io = a->direct_io, .changed = false};
   status = serve(a, &v, &c, mp);
   /* A new image is saved once it was served, even unchanged. */
   return bslab_vol_finish(&v, a, c.changed || (v.created && status == 0), status);
