@@ -166,8 +166,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Start `bslab mount --foreground --quiet ARGS... TMP/@name` and wait until
- * it is mounted; fails (showing the server's stderr) if it exits first. */
+/* Start `bslab mount --foreground ARGS... TMP/@name` (its stderr in
+ * TMP/@name.err) and wait until it is mounted; fails (showing that stderr)
+ * if it exits first. */
 static tmount *mount_start(const char *name, const char *const *args) {
   tmount *m = NULL;
   for (int i = 0; i < MAX_MOUNTS && !m; i++)
@@ -176,8 +177,8 @@ static tmount *mount_start(const char *name, const char *const *args) {
   assert_non_null(m);
   tmp_path(m->mp, sizeof(m->mp), name);
   assert_int_equal(mkdir(m->mp, 0755), 0);
-  const char *argv[24] = {"mount", "--foreground", "--quiet"};
-  int n = 3;
+  const char *argv[24] = {"mount", "--foreground"};
+  int n = 2;
   while (*args && n < 22)
     argv[n++] = *args++;
   argv[n++] = m->mp;
@@ -398,6 +399,75 @@ static void mount_direct_io(void **state) {
   assert_string_equal(out, "direct\nENODEV\n");
   free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
+/* The crash-consistency demonstration: a program writes a file with fsync,
+ * then a new version without fsync and renames it over the old one; a power
+ * loss on demand (SIGUSR1) leaves what the crash model gives for the same
+ * operations through the library (drop: the renamed file, empty), and the
+ * saved image holds that post-crash state. */
+static void mount_power_loss_on_signal(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  tmp_path(img, sizeof(img), "crash.img");
+  unlink(img);
+  bs_store *ref = bs_test_open_sim("apfs", 0);
+  assert_int_equal(bs_create(ref, "/f", 0644), 0);
+  assert_int_equal(bs_write(ref, "/f", 0, "old", 3), 0);
+  assert_int_equal(bs_sync(ref, "/f"), 0);
+  assert_int_equal(bs_create(ref, "/f.tmp", 0644), 0);
+  assert_int_equal(bs_write(ref, "/f.tmp", 0, "new", 3), 0);
+  assert_int_equal(bs_rename(ref, "/f.tmp", "/f"), 0);
+  assert_int_equal(bs_power_loss(ref, BS_POWER_LOSS_DROP), 0);
+  char *want = content(ref, "/f");
+  bs_close(ref);
+
+  tmount *m = mount_start("crash", (const char *const[]){"--image", img, "--profile", "apfs",
+                                                         "--power-loss", "drop", NULL});
+  char *out = NULL;
+  SH_OK(&out, "cd crash && python3 -c \"import os\n"
+              "with open('f', 'w') as f:\n f.write('old'); f.flush(); os.fsync(f.fileno())\n"
+              "with open('f.tmp', 'w') as f:\n f.write('new')\n"
+              "os.rename('f.tmp', 'f')\n"
+              "print(open('f').read())\"");
+  assert_string_equal(out, "new\n"); /* before the power loss */
+  free(out);
+  assert_int_equal(kill(m->pid, SIGUSR1), 0);
+  SH_OK(&out, "cat crash/f; echo '|'; ls crash");
+  char expect[64];
+  snprintf(expect, sizeof(expect), "%s|\nf\n", want);
+  assert_string_equal(out, expect);
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  bs_store *st = load(img);
+  char *c = content(st, "/f");
+  assert_string_equal(c, want);
+  free(c);
+  free(want);
+  bs_close(st);
+}
+
+/* --power-loss-after N: the power fails once N requests changed the volume
+ * (here create and write), before the next request; the server says so. */
+static void mount_power_loss_after_n(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("after", (const char *const[]){"--profile", "btrfs", "--power-loss",
+                                                         "drop", "--power-loss-after", "2", NULL});
+  char *out = NULL;
+  SH_OK(&out, "python3 -c \"import os\n"
+              "fd = os.open('after/f', os.O_CREAT | os.O_WRONLY, 0o644)\n"
+              "os.write(fd, b'unsynced')\nos.close(fd)\" && stat -c %%s after/f && "
+              "echo synced > after/g && sync after/g && cat after/g");
+  assert_string_equal(out, "0\nsynced\n");
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  char *e = bs_cli_slurp(err, NULL);
+  bs_cli_expect_contains(e, "power loss (drop) after 2 changes: unsynced writes lost", "stderr");
+  free(e);
 }
 
 /* fusermount3 -u and SIGINT end the server too, each saving the image; a
@@ -695,6 +765,8 @@ int main(void) {
     cmocka_unit_test_teardown(mount_sim_programs_results_saved, cleanup),
     cmocka_unit_test_teardown(mount_real_programs_on_apfs, cleanup),
     cmocka_unit_test_teardown(mount_direct_io, cleanup),
+    cmocka_unit_test_teardown(mount_power_loss_on_signal, cleanup),
+    cmocka_unit_test_teardown(mount_power_loss_after_n, cleanup),
     cmocka_unit_test_teardown(mount_unmount_paths_save, cleanup),
     cmocka_unit_test_teardown(mount_background_returns_when_ready, cleanup),
     cmocka_unit_test_teardown(mount_case_insensitivity_as_programs_see_it, cleanup),

@@ -22,7 +22,8 @@ static const struct {
   {"trace-all", BO_TRACE_ALL, false},
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
   {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
-  {"direct-io", BO_DIRECT_IO, false},
+  {"direct-io", BO_DIRECT_IO, false}, {"power-loss-after", BO_POWER_AFTER, true},
+  {"power-loss", BO_POWER_MODE, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -86,6 +87,9 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_FOREGROUND: a->foreground = true; return 0;
   case BO_REAP: a->reap = true; return 0;
   case BO_DIRECT_IO: a->direct_io = true; return 0;
+  case BO_POWER_MODE: a->power_mode = v; return 0;
+  case BO_POWER_AFTER:
+    return number(a, name, v, 1, UINT64_MAX, &a->power_after, &a->power_after_set);
   case BO_SEED: return number(a, name, v, 0, UINT64_MAX, &a->seed, &a->seed_set);
   case BO_SEEDS: return number(a, name, v, 1, UINT32_MAX, &a->seeds, &a->seeds_set);
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);

@@ -46,6 +46,8 @@ enum {
   BO_FOREGROUND = 1u << 21, /* mount: --foreground, serve without detaching */
   BO_REAP = 1u << 22,       /* mount: --reap, remove mounts of killed servers */
   BO_DIRECT_IO = 1u << 23,  /* mount: --direct-io, no page cache */
+  BO_POWER_AFTER = 1u << 24, /* mount: --power-loss-after N changes */
+  BO_POWER_MODE = 1u << 25,  /* mount: --power-loss drop|tear */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -65,6 +67,9 @@ typedef struct bslab_args {
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
   bool foreground, reap, direct_io; /* mount: --foreground, --reap, --direct-io */
+  const char *power_mode;           /* mount: --power-loss drop|tear */
+  uint64_t power_after;             /* mount: --power-loss-after N */
+  bool power_after_set;
   unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */

@@ -211,7 +211,7 @@ static const bslab_verb verbs[] = {
    BO_ROOT | BO_OPS | BO_QUIET, 0, 0, bslab_calibrate},
   {"mount",
    "usage: bslab mount [--image FILE | --profile FS [--seed S]] [--foreground] [--direct-io]\n"
-   "                   MOUNTPOINT\n"
+   "                   [--power-loss-after N] [--power-loss drop|tear] MOUNTPOINT\n"
    "       bslab mount --backend real --root DIR [--foreground] [--direct-io] MOUNTPOINT\n"
    "       bslab mount --reap [MOUNTPOINT]\n"
    "Serve a volume through FUSE at directory MOUNTPOINT, so that programs do ordinary\n"
@@ -227,13 +227,19 @@ static const bslab_verb verbs[] = {
    "  --foreground   serve without going to the background; say where on stderr\n"
    "  --quiet        with --foreground: no line on stderr\n"
    "  --direct-io    no page cache either (no shared writable mmap then)\n"
+   "  --power-loss-after N  simulate a power loss once N requests changed the\n"
+   "                 volume (before the next request); SIGUSR1 to the server does\n"
+   "                 it on demand. The volume then serves the post-crash state.\n"
+   "  --power-loss drop|tear  unsynced writes all lost (drop), or each unsynced\n"
+   "                 block kept or lost, seeded by the volume's seed (tear, default)\n"
    "  --reap         unmount bslab mounts whose server was killed (all of them, or\n"
    "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
    "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
    "the image is then saved. Without --foreground, bslab returns once the mount is\n"
    "ready and the server's messages are lost. Symbolic and hard links are not in the\n"
    "store API yet: symlink and link say EPERM.\n" VOL_OPTS,
-   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO, 0, 1, bslab_mount},
+   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
+   0, 1, bslab_mount},
   {"help", "usage: bslab help [VERB]\nPrint the usage of bslab, or of VERB.\n", 0, 0, 1, NULL},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))

@@ -143,16 +143,30 @@ int bslab_mount(bslab_args *a) {
 
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
+#include <signal.h>
 #include <sys/xattr.h>
 #include <time.h>
 
+#include "backstore/backend.h"
 #include "backstore/sim.h"
+
+/* SIGUSR1 asks for a power loss before the next request. */
+static volatile sig_atomic_t power_loss_signalled;
+static void on_usr1(int sig) {
+  (void)sig;
+  power_loss_signalled = 1;
+}
 
 /* The server's state (fuse_get_context()->private_data). */
 typedef struct mount_ctx {
   bs_store *st;
   bool direct_io; /* --direct-io: no page cache at all */
   bool changed; /* a request may have changed the volume: save the image */
+  bool quiet;   /* no power-loss lines on stderr */
+  bs_power_loss_mode mode; /* --power-loss drop|tear */
+  uint64_t power_after;    /* --power-loss-after N (0: none) */
+  uint64_t changes;        /* requests that changed (or tried to change) the store */
+  bool power_due;          /* the Nth change was served: lose power before the next request */
 } mount_ctx;
 
 static mount_ctx *ctx(void) { return fuse_get_context()->private_data; }
@@ -160,10 +174,33 @@ static mount_ctx *ctx(void) { return fuse_get_context()->private_data; }
 /* A BS_* result as FUSE wants it: 0 or a negative errno. */
 static int fe(int rc) { return rc == 0 ? 0 : -bs_err_to_errno(rc); }
 
+/* Between two requests: the power loss that is due (--power-loss-after, or
+ * SIGUSR1), so that the next request sees the post-crash state. */
+static mount_ctx *between(void) {
+  mount_ctx *c = ctx();
+  bool sig = power_loss_signalled != 0;
+  if (!sig && !c->power_due)
+    return c;
+  power_loss_signalled = 0;
+  c->power_due = false;
+  int rc = bs_power_loss(c->st, c->mode);
+  c->changed = true;
+  if (!c->quiet)
+    fprintf(stderr, "bslab: mount: power loss (%s) after %llu changes%s: %s\n",
+            c->mode == BS_POWER_LOSS_DROP ? "drop" : "tear", (unsigned long long)c->changes,
+            sig ? ", on SIGUSR1" : "", rc == 0 ? "unsynced writes lost" : bs_strerror(rc));
+  return c;
+}
+
+/* The store, for a request that only reads it. */
+static bs_store *rd(void) { return between()->st; }
+
 /* The store, for a request that changes it. */
 static bs_store *mut(void) {
-  mount_ctx *c = ctx();
+  mount_ctx *c = between();
   c->changed = true;
+  if (++c->changes == c->power_after)
+    c->power_due = true;
   return c->st;
 }
 
@@ -204,7 +241,7 @@ static void to_timespec(int64_t ns, struct timespec *ts) {
 static int m_getattr(const char *path, struct stat *sb, struct fuse_file_info *fi) {
   (void)fi;
   bs_stat_info in;
-  int rc = bs_stat(ctx()->st, path, &in);
+  int rc = bs_stat(rd(), path, &in);
   if (rc != 0)
     return fe(rc);
   memset(sb, 0, sizeof(*sb));
@@ -251,7 +288,7 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t of
   dir_fill d = {buf, fill, path};
   if (fill(buf, ".", NULL, 0, 0) != 0 || fill(buf, "..", NULL, 0, 0) != 0)
     return -ENOMEM;
-  return fe(bs_readdir(ctx()->st, path, fill_one, &d));
+  return fe(bs_readdir(rd(), path, fill_one, &d));
 }
 
 static int m_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
@@ -268,7 +305,7 @@ static int m_mknod(const char *path, mode_t mode, dev_t dev) {
 
 static int m_open(const char *path, struct fuse_file_info *fi) {
   bs_stat_info in;
-  int rc = bs_stat(ctx()->st, path, &in);
+  int rc = bs_stat(rd(), path, &in);
   if (rc != 0)
     return fe(rc);
   if (in.kind == BS_KIND_DIR)
@@ -280,7 +317,7 @@ static int m_open(const char *path, struct fuse_file_info *fi) {
 static int m_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
   size_t got = 0;
-  int rc = bs_read(ctx()->st, path, (uint64_t)off, buf, size, &got);
+  int rc = bs_read(rd(), path, (uint64_t)off, buf, size, &got);
   return rc != 0 ? fe(rc) : (int)got;
 }
 
@@ -330,7 +367,7 @@ static int64_t pick_time(const struct timespec *ts, int64_t old) {
 static int m_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi) {
   (void)fi;
   bs_stat_info in;
-  int rc = bs_stat(ctx()->st, path, &in);
+  int rc = bs_stat(rd(), path, &in);
   if (rc != 0)
     return fe(rc);
   return fe(bs_utimens(mut(), path, pick_time(&tv[0], in.atime_ns), pick_time(&tv[1], in.mtime_ns)));
@@ -343,7 +380,7 @@ static int m_rename(const char *from, const char *to, unsigned int flags) {
     return -EINVAL;
   bs_stat_info in;
   /* One thread serves every request: nothing comes between this check and the rename. */
-  if ((flags & RENAME_NOREPLACE) && bs_stat(ctx()->st, to, &in) == 0)
+  if ((flags & RENAME_NOREPLACE) && bs_stat(rd(), to, &in) == 0)
     return -EEXIST;
   return fe(bs_rename(mut(), from, to));
 }
@@ -375,7 +412,7 @@ static int xe(int rc) {
 
 static int m_setxattr(const char *path, const char *name, const char *value, size_t size, int flags) {
   size_t len = 0;
-  int have = bs_getxattr(ctx()->st, path, name, NULL, 0, &len);
+  int have = bs_getxattr(rd(), path, name, NULL, 0, &len);
   if ((flags & XATTR_CREATE) && have == 0)
     return -EEXIST;
   if ((flags & XATTR_REPLACE) && have != 0)
@@ -385,7 +422,7 @@ static int m_setxattr(const char *path, const char *name, const char *value, siz
 
 static int m_getxattr(const char *path, const char *name, char *value, size_t size) {
   size_t len = 0;
-  int rc = bs_getxattr(ctx()->st, path, name, size ? value : NULL, size, &len);
+  int rc = bs_getxattr(rd(), path, name, size ? value : NULL, size, &len);
   if (rc != 0)
     return xe(rc);
   return len > INT_MAX ? -E2BIG : (int)len;
@@ -407,7 +444,7 @@ static int list_one(void *p, const char *name) {
 
 static int m_listxattr(const char *path, char *list, size_t size) {
   xattr_list l = {list, size, 0};
-  int rc = bs_listxattr(ctx()->st, path, list_one, &l);
+  int rc = bs_listxattr(rd(), path, list_one, &l);
   if (rc != 0)
     return fe(rc);
   if (size && l.len > size)
@@ -423,7 +460,7 @@ static int m_statfs(const char *path, struct statvfs *sv) {
   (void)path;
   bs_usage u;
   bs_caps caps;
-  bs_store *st = ctx()->st;
+  bs_store *st = rd();
   int rc = bs_usage_get(st, &u);
   if (rc == 0)
     rc = bs_get_caps(st, &caps);
@@ -548,6 +585,14 @@ int bslab_mount(bslab_args *a) {
     return a->npos <= 1 ? reap(a) : bslab_usage_error(a, "too many arguments");
   if (a->npos != 1)
     return bslab_usage_error(a, a->npos ? "too many arguments" : "missing argument MOUNTPOINT");
+  bs_power_loss_mode mode = BS_POWER_LOSS_TEAR;
+  if (a->power_mode && strcmp(a->power_mode, "drop") == 0)
+    mode = BS_POWER_LOSS_DROP;
+  else if (a->power_mode && strcmp(a->power_mode, "tear") != 0)
+    return bslab_usage_error(a, "--power-loss needs drop or tear, got '%s'", a->power_mode);
+  if ((a->power_after_set || a->power_mode) && a->backend && strcmp(a->backend, "sim") != 0)
+    return bslab_usage_error(a, "power loss is simulated by the sim only, not backend '%s'",
+                             a->backend);
   char mp[PATH_MAX], image[PATH_MAX], root[PATH_MAX];
   int status = mount_point(a, a->pos[0], mp);
   if (status != 0)
@@ -578,7 +623,14 @@ int bslab_mount(bslab_args *a) {
   }
   if (status != 0)
     return status;
-  mount_ctx c = {.st = v.st, .direct_io = a->direct_io, .changed = false};
+  mount_ctx c = {.st = v.st, .direct_io = a->direct_io, .quiet = a->quiet || !a->foreground,
+                 .mode = mode, .power_after = a->power_after};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
   status = serve(a, &v, &c, mp);
   /* A new image is saved once it was served, even unchanged. */
   return bslab_vol_finish(&v, a, c.changed || (v.created && status == 0), status);
