@@ -160,6 +160,12 @@ static void tmp_path(char *buf, size_t cap, const char *name) {
   snprintf(buf, cap, "%s/%s", bs_cli_tmp(), name);
 }
 
+/* TMP/@name for a new image: nothing there. */
+static void fresh_image(char *buf, size_t cap, const char *name) {
+  tmp_path(buf, cap, name);
+  unlink(buf);
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -257,6 +263,15 @@ __attribute__((format(printf, 2, 3))) static int sh(char **out, const char *fmt,
       fail_msg("shell exited %d: %s", st_, *(out));                               \
   } while (0)
 
+/* Run @script; fail unless it exits 0 printing exactly @expect. */
+#define SH_EXPECT(expect, ...)                                                    \
+  do {                                                                            \
+    char *o_ = NULL;                                                              \
+    SH_OK(&o_, __VA_ARGS__);                                                      \
+    assert_string_equal(o_, (expect));                                            \
+    free(o_);                                                                     \
+  } while (0)
+
 /* The content of @path in @st, NUL-terminated (free it). */
 static char *content(bs_store *st, const char *path) {
   bs_stat_info in;
@@ -267,6 +282,13 @@ static char *content(bs_store *st, const char *path) {
   assert_int_equal(bs_read(st, path, 0, buf, in.size, &got), 0);
   assert_int_equal(got, in.size);
   return buf;
+}
+
+/* Fail unless file @path of @st holds exactly @want. */
+static void expect_content(bs_store *st, const char *path, const char *want) {
+  char *c = content(st, path);
+  assert_string_equal(c, want);
+  free(c);
 }
 
 static bs_store *load(const char *img) {
@@ -282,8 +304,7 @@ static void mount_sim_programs_results_saved(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   char img[256];
-  tmp_path(img, sizeof(img), "programs.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "programs.img");
   tmount *m = mount_start("programs", (const char *const[]){"--image", img, NULL});
   char *out = NULL;
   SH_OK(&out,
@@ -300,11 +321,8 @@ static void mount_sim_programs_results_saved(void **state) {
   assert_int_equal(mount_stop(m, SIGTERM), 0);
 
   bs_store *st = load(img);
-  char *g = content(st, "/d/e/g"), *copy = content(st, "/copy");
-  assert_string_equal(g, "hello\n");
-  assert_string_equal(copy, "hello\nabc");
-  free(g);
-  free(copy);
+  expect_content(st, "/d/e/g", "hello\n");
+  expect_content(st, "/copy", "hello\nabc");
   bs_stat_info in;
   assert_int_equal(bs_stat(st, "/f", &in), BS_ENOT_FOUND);
   assert_int_equal(bs_stat(st, "/tmp", &in), BS_ENOT_FOUND);
@@ -341,11 +359,10 @@ static void mount_real_programs_on_apfs(void **state) {
       skip();
     }
   char img[256];
-  tmp_path(img, sizeof(img), "apps.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "apps.img");
   tmount *m = mount_start("apps", (const char *const[]){"--image", img, "--profile", "apfs", NULL});
-  char *out = NULL;
-  SH_OK(&out, "set -e; cd apps; export HOME=$PWD GIT_CONFIG_NOSYSTEM=1; "
+  SH_EXPECT("two\none\nwal\n6\nnew\nb\n",
+            "set -e; cd apps; export HOME=$PWD GIT_CONFIG_NOSYSTEM=1; "
               "git init -q repo; cd repo; git config user.email t@example.com; "
               "git config user.name t; echo v1 > file; git add file; git commit -qm one; "
               "echo v2 > file; git commit -qam two; git log --format=%%s; git fsck --no-progress 2>&1; cd ..; "
@@ -358,19 +375,11 @@ static void mount_real_programs_on_apfs(void **state) {
               "print(open('cfg').read())\"; "
               "mkdir src; echo a > src/a; mkdir src/sub; echo b > src/sub/b; "
               "tar cf ../t.tar src; mkdir x; tar xf ../t.tar -C x; cat x/src/sub/b");
-  assert_string_equal(out, "two\none\nwal\n6\nnew\nb\n");
-  free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   bs_store *st = load(img);
-  char *c = content(st, "/cfg");
-  assert_string_equal(c, "new");
-  free(c);
-  c = content(st, "/x/src/sub/b");
-  assert_string_equal(c, "b\n");
-  free(c);
-  c = content(st, "/repo/file");
-  assert_string_equal(c, "v2\n");
-  free(c);
+  expect_content(st, "/cfg", "new");
+  expect_content(st, "/x/src/sub/b", "b\n");
+  expect_content(st, "/repo/file", "v2\n");
   bs_stat_info in;
   assert_int_equal(bs_stat(st, "/cfg.tmp", &in), BS_ENOT_FOUND);
   assert_int_equal(bs_stat(st, "/db", &in), 0);
@@ -378,10 +387,9 @@ static void mount_real_programs_on_apfs(void **state) {
   bs_close(st);
   /* The saved state is what the programs see on the next mount. */
   m = mount_start("apps2", (const char *const[]){"--image", img, NULL});
-  SH_OK(&out, "cd apps2/repo && HOME=$PWD git log --format=%%s && git status --porcelain && "
+  SH_EXPECT("two\none\n3\n",
+            "cd apps2/repo && HOME=$PWD git log --format=%%s && git status --porcelain && "
               "sqlite3 ../db 'SELECT count(*) FROM t'");
-  assert_string_equal(out, "two\none\n3\n");
-  free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
 }
 
@@ -391,13 +399,11 @@ static void mount_direct_io(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   tmount *m = mount_start("dio", (const char *const[]){"--profile", "xfs", "--direct-io", NULL});
-  char *out = NULL;
-  SH_OK(&out, "echo direct > dio/f && cat dio/f && python3 -c \"import mmap, os, errno\n"
+  SH_EXPECT("direct\nENODEV\n",
+            "echo direct > dio/f && cat dio/f && python3 -c \"import mmap, os, errno\n"
               "fd = os.open('dio/f', os.O_RDWR)\n"
               "try:\n mmap.mmap(fd, 4, mmap.MAP_SHARED)\nexcept OSError as e:\n"
               " print(errno.errorcode[e.errno])\"");
-  assert_string_equal(out, "direct\nENODEV\n");
-  free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
 }
 
@@ -410,8 +416,7 @@ static void mount_power_loss_on_signal(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   char img[256];
-  tmp_path(img, sizeof(img), "crash.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "crash.img");
   bs_store *ref = bs_test_open_sim("apfs", 0);
   assert_int_equal(bs_create(ref, "/f", 0644), 0);
   assert_int_equal(bs_write(ref, "/f", 0, "old", 3), 0);
@@ -441,9 +446,7 @@ static void mount_power_loss_on_signal(void **state) {
   free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   bs_store *st = load(img);
-  char *c = content(st, "/f");
-  assert_string_equal(c, want);
-  free(c);
+  expect_content(st, "/f", want);
   free(want);
   bs_close(st);
 }
@@ -455,13 +458,11 @@ static void mount_power_loss_after_n(void **state) {
   SKIP_WITHOUT_FUSE();
   tmount *m = mount_start("after", (const char *const[]){"--profile", "btrfs", "--power-loss",
                                                          "drop", "--power-loss-after", "2", NULL});
-  char *out = NULL;
-  SH_OK(&out, "python3 -c \"import os\n"
+  SH_EXPECT("0\nsynced\n",
+            "python3 -c \"import os\n"
               "fd = os.open('after/f', os.O_CREAT | os.O_WRONLY, 0o644)\n"
               "os.write(fd, b'unsynced')\nos.close(fd)\" && stat -c %%s after/f && "
               "echo synced > after/g && sync after/g && cat after/g");
-  assert_string_equal(out, "0\nsynced\n");
-  free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   char err[600];
   snprintf(err, sizeof(err), "%s.err", m->mp);
@@ -476,8 +477,7 @@ static void mount_unmount_paths_save(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   char img[256];
-  tmp_path(img, sizeof(img), "paths.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "paths.img");
   EXPECT(0, NULL, NULL, "--image", img, "init", "--profile", "btrfs");
   tmount *m = mount_start("paths", (const char *const[]){"--image", img, NULL});
   char *out = NULL;
@@ -485,14 +485,11 @@ static void mount_unmount_paths_save(void **state) {
   free(out);
   assert_int_equal(mount_stop(m, 0), 0);
   m = mount_start("paths2", (const char *const[]){"--image", img, NULL});
-  SH_OK(&out, "cat paths2/one && echo two > paths2/two");
-  assert_string_equal(out, "one\n");
-  free(out);
+  SH_EXPECT("one\n",
+            "cat paths2/one && echo two > paths2/two");
   assert_int_equal(mount_stop(m, SIGINT), 0);
   bs_store *st = load(img);
-  char *two = content(st, "/two");
-  assert_string_equal(two, "two\n");
-  free(two);
+  expect_content(st, "/two", "two\n");
   bs_caps caps;
   assert_int_equal(bs_get_caps(st, &caps), 0);
   assert_string_equal(caps.fs_type_name, "btrfs");
@@ -514,17 +511,13 @@ static void mount_background_returns_when_ready(void **state) {
   snprintf(live[MAX_MOUNTS - 1].mp, sizeof(live[0].mp), "%s", mp); /* for cleanup() */
   EXPECT(0, NULL, NULL, "mount", "--image", img, mp);
   assert_true(mounted(mp));
-  char *out = NULL;
-  SH_OK(&out, "echo bg > bg/file && cat bg/file && fusermount3 -u bg");
-  assert_string_equal(out, "bg\n");
-  free(out);
+  SH_EXPECT("bg\n",
+            "echo bg > bg/file && cat bg/file && fusermount3 -u bg");
   for (double end = now_s() + 60; access(lock, F_OK) == 0 && now_s() < end; )
     usleep(10000);
   assert_int_equal(access(lock, F_OK), -1);
   bs_store *st = load(img);
-  char *c = content(st, "/file");
-  assert_string_equal(c, "bg\n");
-  free(c);
+  expect_content(st, "/file", "bg\n");
   bs_close(st);
 }
 
@@ -534,9 +527,8 @@ static void mount_case_insensitivity_as_programs_see_it(void **state) {
   SKIP_WITHOUT_FUSE();
   tmount *m = mount_start("ci", (const char *const[]){"--profile", "apfs", NULL});
   char *out = NULL;
-  SH_OK(&out, "echo upper > ci/A && cat ci/a && echo lower > ci/a && cat ci/A && ls ci");
-  assert_string_equal(out, "upper\nlower\nA\n");
-  free(out);
+  SH_EXPECT("upper\nlower\nA\n",
+            "echo upper > ci/A && cat ci/a && echo lower > ci/a && cat ci/A && ls ci");
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   m = mount_start("cs", (const char *const[]){"--profile", "btrfs", NULL});
   int st = sh(&out, "echo upper > cs/A && cat cs/a");
@@ -587,15 +579,14 @@ static void mount_errors_map_to_errno(void **state) {
   bs_cli_expect_contains(out, "Operation not permitted", "link");
   free(out);
   /* Extended attributes: set, read back, list, a missing one is ENODATA. */
-  SH_OK(&out, "python3 -c \"import os, errno\n"
+  SH_EXPECT("b'value' ['user.k']\nENODATA\n[]\n",
+            "python3 -c \"import os, errno\n"
               "p = 'err/d/f'\n"
               "os.setxattr(p, 'user.k', b'value')\n"
               "print(os.getxattr(p, 'user.k'), os.listxattr(p))\n"
               "try:\n  os.getxattr(p, 'user.none')\nexcept OSError as e:\n  print(errno.errorcode[e.errno])\n"
               "os.removexattr(p, 'user.k')\n"
               "print(os.listxattr(p))\"");
-  assert_string_equal(out, "b'value' ['user.k']\nENODATA\n[]\n");
-  free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   bs_close(ref);
 }
@@ -606,8 +597,7 @@ static void mount_statfs_is_exact(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   char img[256];
-  tmp_path(img, sizeof(img), "space.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "space.img");
   tmount *m = mount_start("space", (const char *const[]){"--image", img, NULL});
   char *out = NULL;
   SH_OK(&out, "dd if=/dev/urandom of=space/f bs=4096 count=50 2>/dev/null && "
@@ -633,8 +623,7 @@ static void mount_kill9_dead_mount_reaped(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   char img[256];
-  tmp_path(img, sizeof(img), "kill.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "kill.img");
   EXPECT(0, NULL, NULL, "--image", img, "init");
   tmount *m = mount_start("kill", (const char *const[]){"--image", img, NULL});
   char *out = NULL;
@@ -663,9 +652,7 @@ static void mount_kill9_dead_mount_reaped(void **state) {
   free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   st = load(img);
-  char *c = content(st, "/f");
-  assert_string_equal(c, "kept\n");
-  free(c);
+  expect_content(st, "/f", "kept\n");
   bs_close(st);
 }
 
@@ -678,18 +665,14 @@ static void mount_real_store(void **state) {
   snprintf(root, sizeof(root), "%s/mount-%ld", vol->mnt, (long)getpid());
   EXPECT(0, NULL, NULL, "init", "--backend", "real", "--root", root);
   tmount *m = mount_start("real", (const char *const[]){"--backend", "real", "--root", root, NULL});
-  char *out = NULL;
-  SH_OK(&out, "cd real && mkdir d && echo data > d/f && mv d/f d/g && cp d/g h && rm h && "
+  SH_EXPECT("g\ndata\n",
+            "cd real && mkdir d && echo data > d/f && mv d/f d/g && cp d/g h && rm h && "
               "ls -1 d && cat d/g");
-  assert_string_equal(out, "g\ndata\n");
-  free(out);
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   bs_store *st = NULL;
   bs_open_opts o = {.root = root};
   assert_int_equal(bs_open(&st, "real", &o), 0);
-  char *c = content(st, "/d/g");
-  assert_string_equal(c, "data\n");
-  free(c);
+  expect_content(st, "/d/g", "data\n");
   assert_int_equal(bs_stat(st, "/h", &(bs_stat_info){0}), BS_ENOT_FOUND);
   assert_int_equal(bs_unlink(st, "/d/g"), 0);
   assert_int_equal(bs_rmdir(st, "/d"), 0);
@@ -702,8 +685,7 @@ static void mount_holds_image_lock(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
   char img[256];
-  tmp_path(img, sizeof(img), "lock.img");
-  unlink(img);
+  fresh_image(img, sizeof(img), "lock.img");
   EXPECT(0, NULL, NULL, "--image", img, "init");
   tmount *m = mount_start("lock", (const char *const[]){"--image", img, NULL});
   EXPECT(1, NULL, "(bslab mount)", "--image", img, "--wait", "0", "mkdir", "/x");
