@@ -471,6 +471,44 @@ static void mount_power_loss_after_n(void **state) {
   free(e);
 }
 
+/* cp (copy_file_range of a whole file into an empty one) is a reflink where
+ * the profile has one: the copy shares every block (apfs), and is a plain
+ * copy where it has none (ext4); a partial copy_file_range copies bytes. */
+static void mount_cp_is_reflink(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  const char *profiles[] = {"apfs", "ext4"};
+  for (int i = 0; i < 2; i++) {
+    char img[256], name[32];
+    snprintf(name, sizeof(name), "cp-%s.img", profiles[i]);
+    fresh_image(img, sizeof(img), name);
+    tmount *m = mount_start("cp", (const char *const[]){"--image", img, "--profile", profiles[i],
+                                                        NULL});
+    SH_EXPECT("same\n1000\n",
+              "head -c 1000000 /dev/urandom > cp/src && cp cp/src cp/dst && cmp cp/src cp/dst && "
+              "echo same && python3 -c \"import os\n"
+              "a = os.open('cp/src', os.O_RDONLY)\n"
+              "b = os.open('cp/part', os.O_CREAT | os.O_WRONLY, 0o644)\n"
+              "print(os.copy_file_range(a, b, 1000, 0, 0))\"");
+    assert_int_equal(mount_stop(m, SIGTERM), 0);
+    assert_int_equal(rmdir(m->mp), 0);
+    m->mp[0] = '\0';
+    bs_store *st = load(img);
+    bs_usage u;
+    assert_int_equal(bs_usage_get(st, &u), 0);
+    bs_stat_info in;
+    assert_int_equal(bs_stat(st, "/dst", &in), 0);
+    assert_int_equal(in.size, 1000000);
+    assert_int_equal(bs_stat(st, "/part", &in), 0);
+    assert_int_equal(in.size, 1000);
+    if (i == 0)
+      assert_true(u.shared_bytes >= 1000000);
+    else
+      assert_int_equal(u.shared_bytes, 0);
+    bs_close(st);
+  }
+}
+
 /* fusermount3 -u and SIGINT end the server too, each saving the image; a
  * second mount sees the first one's files. */
 static void mount_unmount_paths_save(void **state) {
@@ -748,6 +786,7 @@ int main(void) {
     cmocka_unit_test_teardown(mount_real_programs_on_apfs, cleanup),
     cmocka_unit_test_teardown(mount_direct_io, cleanup),
     cmocka_unit_test_teardown(mount_power_loss_on_signal, cleanup),
+    cmocka_unit_test_teardown(mount_cp_is_reflink, cleanup),
     cmocka_unit_test_teardown(mount_power_loss_after_n, cleanup),
     cmocka_unit_test_teardown(mount_unmount_paths_save, cleanup),
     cmocka_unit_test_teardown(mount_background_returns_when_ready, cleanup),

@@ -475,7 +475,32 @@ static int m_statfs(const char *path, struct statvfs *sv) {
   return 0;
 }
 
+/* copy_file_range(2) of the whole of a file into an empty file at offset 0
+ * (what cp does) is a reflink: the copy shares every block with the source
+ * (clonefile semantics: the source's mode, times and xattrs come along), made
+ * at a temporary name and renamed over the destination, so that nothing
+ * changes on failure.  Anything else, or a profile without reflink, is
+ * EOPNOTSUPP: the kernel then copies the bytes itself. */
+static ssize_t m_copy_file_range(const char *from, struct fuse_file_info *fi_in, off_t off_in,
+                                 const char *to, struct fuse_file_info *fi_out, off_t off_out,
+                                 size_t len, int flags) {
+  (void)fi_in, (void)fi_out;
+  bs_store *st = rd();
+  bs_stat_info src, dst;
+  char tmp[PATH_MAX];
+  if (flags != 0 || off_in != 0 || off_out != 0 || bs_stat(st, from, &src) != 0 ||
+      bs_stat(st, to, &dst) != 0 || dst.size != 0 || src.kind != BS_KIND_FILE || len < src.size ||
+      src.size > SSIZE_MAX || (size_t)snprintf(tmp, sizeof(tmp), "%s.bslab-clone", to) >= sizeof(tmp))
+    return -EOPNOTSUPP;
+  st = mut();
+  int rc = bs_reflink(st, from, tmp);
+  if (rc == 0 && (rc = bs_rename(st, tmp, to)) != 0)
+    bs_unlink(st, tmp);
+  return rc == 0 ? (ssize_t)src.size : rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
+}
+
 static const struct fuse_operations ops = {
+  .copy_file_range = m_copy_file_range,
   .init = m_init,
   .getattr = m_getattr,
   .readdir = m_readdir,
