@@ -73,6 +73,15 @@ PLIST_CFLAGS := -DBS_HAVE_PLIST $(shell pkg-config --cflags $(PLIST_PC))
 LIBS_PLIST   := $(shell pkg-config --libs $(PLIST_PC))
 endif
 
+# libfuse3 serves `bslab mount` (tools/bslab/mount.c): compiled in where
+# pkg-config finds it (scripts/deps.sh installs it on Debian); without it
+# the verb says that this bslab was built without FUSE.
+FUSE_PC := $(shell pkg-config --exists fuse3 2>/dev/null && echo fuse3)
+ifneq ($(FUSE_PC),)
+FUSE_CFLAGS := -DBS_HAVE_FUSE $(shell pkg-config --cflags $(FUSE_PC))
+LIBS_FUSE   := $(shell pkg-config --libs $(FUSE_PC))
+endif
+
 BSLAB_SRC   := $(sort $(wildcard tools/bslab/*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SRC    := $(sort $(wildcard tests/test_*.c))
@@ -158,11 +167,13 @@ $(ASAN)/liblab.a: $(LAB_SRC:%.c=$(ASAN)/%.o) Makefile
 	@rm -f $@
 	ar rcs $@ $(filter %.o,$^)
 
+$(PLAIN)/tools/bslab/mount.o $(ASAN)/tools/bslab/mount.o: CFLAGS += $(FUSE_CFLAGS)
+
 $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/liblab.a $(PLAIN)/libbackstore.a
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS) $(LIBS_FUSE)
 
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/liblab.a $(ASAN)/libbackstore.a
-	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LIBS_FUSE)
 
 $(AFL)/san/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -24,6 +24,10 @@ PACKAGES=(
   xfsprogs          # mkfs.xfs: real xfs test volumes, made with -m reflink=1
   e2fsprogs         # mkfs.ext4: real ext4 test volumes (priority required, not Essential)
   groff-base        # make check: groff -ww -z lints the man pages (scripts/check-package.sh)
+  libfuse3-dev      # bslab mount (tools/bslab/mount.c): the FUSE server library
+  fuse3             # bslab mount: fusermount3, and unmounting in tests/test_mount*.c
+  git               # tests/test_mount.c: a real program on a mounted sim volume
+  sqlite3           # tests/test_mount.c: a WAL database on a mounted sim volume
 )
 # make deb: dpkg-buildpackage -us -uc -b, then lintian (debian/, docs/install.md).
 PACKAGE_TOOLS=(

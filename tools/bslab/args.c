@@ -24,6 +24,9 @@ static const struct {
   {"symbolic", BO_SYMBOLIC, false},
   {"shard", BO_SHARD, true},
   {"kind", BO_KIND, true},
+  {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
+  {"direct-io", BO_DIRECT_IO, false}, {"power-loss-after", BO_POWER_AFTER, true},
+  {"power-loss", BO_POWER_MODE, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -105,6 +108,12 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_QUIET: a->quiet = true; return 0;
   case BO_COPY_SNAPSHOTS: a->copy_snapshots = true; return 0;
   case BO_SYMBOLIC: a->symbolic = true; return 0;
+  case BO_FOREGROUND: a->foreground = true; return 0;
+  case BO_REAP: a->reap = true; return 0;
+  case BO_DIRECT_IO: a->direct_io = true; return 0;
+  case BO_POWER_MODE: a->power_mode = v; return 0;
+  case BO_POWER_AFTER:
+    return number(a, name, v, 1, UINT64_MAX, &a->power_after, &a->power_after_set);
   case BO_SEED: return number(a, name, v, 0, UINT64_MAX, &a->seed, &a->seed_set);
   case BO_SEEDS: return number(a, name, v, 1, UINT32_MAX, &a->seeds, &a->seeds_set);
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);

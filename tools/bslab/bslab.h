@@ -46,6 +46,11 @@ enum {
   BO_SYMBOLIC = 1u << 21, /* -s/--symbolic: ln makes a symlink */
   BO_SHARD = 1u << 22, /* --shard I/N: the I-th of N slices of the seeds */
   BO_KIND = 1u << 23, /* --kind auto|native|overlay: branch create */
+  BO_FOREGROUND = 1u << 24, /* mount: --foreground, serve without detaching */
+  BO_REAP = 1u << 25,       /* mount: --reap, remove mounts of killed servers */
+  BO_DIRECT_IO = 1u << 26,  /* mount: --direct-io, no page cache */
+  BO_POWER_AFTER = 1u << 27, /* mount: --power-loss-after N changes */
+  BO_POWER_MODE = 1u << 28,  /* mount: --power-loss drop|tear */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -70,6 +75,10 @@ typedef struct bslab_args {
   bool digest, quiet, help;
   bool copy_snapshots; /* --copy-snapshots: BS_OPEN_SNAPSHOT_COPY */
   bool symbolic;       /* ln -s */
+  bool foreground, reap, direct_io; /* mount: --foreground, --reap, --direct-io */
+  const char *power_mode;           /* mount: --power-loss drop|tear */
+  uint64_t power_after;             /* mount: --power-loss-after N */
+  bool power_after_set;
   unsigned given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */
@@ -140,6 +149,9 @@ typedef struct bslab_image_lock {
  * holder.  0; BSLAB_FAILED (BUSY, naming the holder) or BSLAB_USAGE, after a
  * message (@l then holds nothing). */
 int bslab_lock_image(bslab_image_lock *l, const bslab_args *a, const char *image);
+/* Record this process as the holder again (after a fork kept the lock:
+ * bslab mount going to the background); failing to is no error. */
+void bslab_lock_record(bslab_image_lock *l, const bslab_args *a);
 /* Release the lock (and remove IMAGE.lock); nothing if @l holds none. */
 void bslab_unlock_image(bslab_image_lock *l);
 
@@ -242,6 +254,7 @@ int bslab_replay(bslab_args *a);
 int bslab_shrink(bslab_args *a);
 int bslab_diff(bslab_args *a);
 int bslab_calibrate(bslab_args *a);
+int bslab_mount(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);

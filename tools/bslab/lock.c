@@ -126,13 +126,17 @@ int bslab_lock_image(bslab_image_lock *l, const bslab_args *a, const char *image
     }
     close(fd); /* its holder removed it as it let go: lock the file there now */
   }
+  bslab_lock_record(l, a);
+  return 0;
+}
+
+void bslab_lock_record(bslab_image_lock *l, const bslab_args *a) {
   /* Who holds it, for a writer that gives up; failing to say so is no
    * reason to stop. */
   char rec[160];
   int n = snprintf(rec, sizeof(rec), "%ld %s\n", (long)getpid(), a->verb ? a->verb : "");
-  bool recorded = pwrite(l->fd, rec, (size_t)n, 0) == n && ftruncate(l->fd, n) == 0;
+  bool recorded = l->fd >= 0 && pwrite(l->fd, rec, (size_t)n, 0) == n && ftruncate(l->fd, n) == 0;
   (void)recorded;
-  return 0;
 }
 
 void bslab_unlock_image(bslab_image_lock *l) {

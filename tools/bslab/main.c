@@ -37,6 +37,7 @@ static const char top_usage[] =
   "  calibrate  measure a real filesystem for the sim's latency model\n"
   "  faults     the fault-point catalogue; check a fault spec\n"
   "  init       create an empty sim volume image\n"
+  "  mount      serve a sim volume (or a real store) through FUSE to real programs\n"
   "  put cat ls stat usage mkdir rm ln readlink\n"
   "             populate and inspect a sim volume\n"
   "  help       this text, or 'bslab help VERB'\n"
@@ -239,6 +240,37 @@ static const bslab_verb verbs[] = {
    "  --ops N     repetitions per measurement (default 200)\n"
    "  --quiet     no progress on standard error\n",
    BO_ROOT | BO_OPS | BO_QUIET, 0, 0, bslab_calibrate},
+  {"mount",
+   "usage: bslab mount [--image FILE | --profile FS [--seed S]] [--foreground] [--direct-io]\n"
+   "                   [--power-loss-after N] [--power-loss drop|tear] MOUNTPOINT\n"
+   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] MOUNTPOINT\n"
+   "       bslab mount --reap [MOUNTPOINT]\n"
+   "Serve a volume through FUSE at directory MOUNTPOINT, so that programs do ordinary\n"
+   "file I/O on it (docs/mount.md). Every request is one store call, served by one\n"
+   "thread in arrival order; the kernel caches no names or attributes and writes go\n"
+   "through, so programs see the store's state and the profile's rules (case-\n"
+   "insensitive names on apfs and hfs, name lengths, exact space in statfs).\n"
+   "Needs /dev/fuse (and root, or fusermount3).\n"
+   "  --image FILE   the sim volume to serve (created from --profile and --seed if\n"
+   "                 missing), locked while mounted and saved (fsynced) on unmount\n"
+   "  --profile FS   without --image: a fresh sim volume, gone at unmount\n"
+   "  --backend real --root DIR  serve the real store in DIR\n"
+   "  --foreground   serve without going to the background; say where on stderr\n"
+   "  --quiet        with --foreground: no line on stderr\n"
+   "  --direct-io    no page cache either (no shared writable mmap then)\n"
+   "  --power-loss-after N  simulate a power loss once N requests changed the\n"
+   "                 volume (before the next request); SIGUSR1 to the server does\n"
+   "                 it on demand. The volume then serves the post-crash state.\n"
+   "  --power-loss drop|tear  unsynced writes all lost (drop), or each unsynced\n"
+   "                 block kept or lost, seeded by the volume's seed (tear, default)\n"
+   "  --reap         unmount bslab mounts whose server was killed (all of them, or\n"
+   "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
+   "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
+   "the image is then saved. Without --foreground, bslab returns once the mount is\n"
+   "ready and the server's messages are lost. Symbolic and hard links are not in the\n"
+   "store API yet: symlink and link say EPERM.\n" VOL_OPTS,
+   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
+   0, 1, bslab_mount},
   {"help", "usage: bslab help [VERB]\nPrint the usage of bslab, or of VERB.\n", 0, 0, 1, NULL},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
