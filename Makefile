@@ -118,7 +118,7 @@ PLAIN := $(BUILD)/plain
 ASAN  := $(BUILD)/asan
 AFL   := $(BUILD)/afl
 
-.PHONY: all lib run check quickcheck fuzz fuzz-cmin campaign bench bench-gate bench-baseline install uninstall \
+.PHONY: FORCE all lib run check quickcheck fuzz fuzz-cmin campaign bench bench-gate bench-baseline install uninstall \
         clean deps tests docs check-package deb dist
 
 all: deps lib
@@ -131,11 +131,20 @@ deps:
 	@scripts/deps.sh
 
 # ---- objects -------------------------------------------------------------
-$(PLAIN)/%.o: %.c
+# A flavour's objects are rebuilt when its compile flags change (a stamp
+# rewritten only then): an old object built without -fvisibility=hidden
+# would otherwise leak internal symbols into the shared library.
+$(PLAIN)/.flags $(ASAN)/.flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$@),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)' \
+	  | cmp -s - $@ || echo '$(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$@),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)' > $@
+FORCE:
+
+$(PLAIN)/%.o: %.c $(PLAIN)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(OBJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(ASAN)/%.o: %.c
+$(ASAN)/%.o: %.c $(ASAN)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $(OBJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
