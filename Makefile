@@ -25,7 +25,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 # logic included: its Linux tests run it through a fake seam), and the
 # platform half of real/ chosen here.
 LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c) \
-             $(wildcard real/sys.c real/resolve.c real/posix.c real/host.c real/host_ns.c real/host_snap.c real/darwin.c \
+             $(wildcard real/sys.c real/tool.c real/ramdisk.c real/ramdisk_darwin.c real/resolve.c real/posix.c real/host.c real/host_ns.c real/host_snap.c real/darwin.c \
              real/darwin_snap.c real/darwin_tree.c))
 ifeq ($(UNAME_S),Darwin)
 LIB_SRC += $(wildcard real/darwin_libc.c real/darwin_libc_snap.c)
@@ -163,7 +163,7 @@ $(ASAN)/tests/%: $(ASAN)/tests/%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libla
 # volctl: the real-volume fixture from the shell (run-tests.sh reaps with it).
 VOLCTL_SRC := tests/volctl.c tests/support/volume.c tests/support/volume_sys.c
 $(PLAIN)/tests/volctl: $(VOLCTL_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab \
        $(VOLCTL) \

@@ -10,7 +10,6 @@
 #include <ftw.h>
 #include <limits.h>
 #include <linux/loop.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,6 @@
 #include <unistd.h>
 
 #include "backstore.h"
-
-extern char **environ;
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -145,64 +142,6 @@ static void sleep_ms(long ms) {
 bool bs__vol_under(const char *path, const char *dir) {
   size_t dl = strlen(dir);
   return strncmp(path, dir, dl) == 0 && (path[dl] == '\0' || path[dl] == '/');
-}
-
-/* ---- tools ------------------------------------------------------------ */
-
-/* Find the executable @name in $PATH or the sbin directories. */
-bool bs__vol_find_tool(const char *name, char *out, size_t cap) {
-  const char *path = getenv("PATH");
-  char dirs[4096];
-  bs__vol_fmt(dirs, sizeof(dirs), "%s:/usr/sbin:/sbin:/usr/local/sbin", path ? path : "");
-  char *save = NULL;
-  for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-    if (d[0] != '/')
-      continue;
-    if (bs__vol_fmt(out, cap, "%s/%s", d, name) && access(out, X_OK) == 0)
-      return true;
-  }
-  out[0] = '\0';
-  return false;
-}
-
-/* Run @argv (argv[0] an absolute path) with stdin from /dev/null and stdout
- * and stderr into @out (truncated to @cap).  0 with *status, or -errno. */
-int bs__vol_run_tool(char *const argv[], char *out, size_t cap, int *status) {
-  int p[2];
-  out[0] = '\0';
-  if (pipe2(p, O_CLOEXEC) != 0)
-    return -errno;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-  pid_t pid;
-  int e = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(p[1]);
-  if (e != 0) {
-    close(p[0]);
-    return -e;
-  }
-  size_t len = 0;
-  for (;;) {
-    char chunk[512];
-    ssize_t r = read(p[0], chunk, sizeof(chunk));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    size_t take = (size_t)r < cap - 1 - len ? (size_t)r : cap - 1 - len;
-    memcpy(out + len, chunk, take);
-    len += take;
-  }
-  out[len] = '\0';
-  close(p[0]);
-  while (waitpid(pid, status, 0) < 0)
-    if (errno != EINTR)
-      return -errno;
-  return 0;
 }
 
 /* ---- loop devices ------------------------------------------------------ */

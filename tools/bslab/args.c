@@ -21,6 +21,7 @@ static const struct {
   {"max-tests", BO_MAX_TESTS, true}, {"trace-dir", BO_TRACE_DIR, true}, {"json", BO_JSON, true},
   {"trace-all", BO_TRACE_ALL, false},
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
+  {"fs", BO_FS, true},           {"size-mb", BO_SIZE_MB, true}, {"label", BO_LABEL, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -86,6 +87,10 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_OPS: return number(a, name, v, 1, UINT32_MAX, &a->ops, &a->ops_set);
   case BO_JOBS: return number(a, name, v, 1, 256, &a->jobs, &a->jobs_set);
   case BO_WAIT: return number(a, name, v, 0, BSLAB_WAIT_MAX, &a->wait, &a->wait_set);
+  case BO_FS: a->fs = v; return 0;
+  /* 0 and sizes past the memory reach the library, which says why not. */
+  case BO_SIZE_MB: return number(a, name, v, 0, UINT64_MAX, &a->size_mb, &a->size_mb_set);
+  case BO_LABEL: a->label = v; return 0;
   default: return BSLAB_USAGE;
   }
 }

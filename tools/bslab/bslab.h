@@ -43,6 +43,9 @@ enum {
   BO_JSON = 1u << 18,
   BO_TRACE_ALL = 1u << 19,
   BO_WAIT = 1u << 20, /* --wait SECONDS: for another writer's image lock */
+  BO_FS = 1u << 21,      /* ramdisk create --fs FS */
+  BO_SIZE_MB = 1u << 22, /* ramdisk create --size-mb N */
+  BO_LABEL = 1u << 23,   /* ramdisk create --label L */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -56,6 +59,9 @@ typedef struct bslab_args {
   const char *verb; /* "snapshot create": for messages */
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
   const char *output, *trace_dir, *json;
+  const char *fs, *label; /* ramdisk create */
+  uint64_t size_mb;
+  bool size_mb_set;
   uint64_t seed, seeds, ops, jobs, max_tests, wait;
   bool trace_all;
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set;
@@ -212,5 +218,8 @@ int bslab_calibrate(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);
+
+/* ramdisk.c */
+int bslab_ramdisk(bslab_args *a);
 
 #endif
