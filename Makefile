@@ -63,7 +63,7 @@ ifeq ($(UNAME_S),Darwin)
 TEST_SUPPORT := $(filter-out tests/support/volume.c tests/support/volume_sys.c \
                   tests/support/host_tree.c,$(TEST_SUPPORT))
 TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c tests/test_linux_snap.c \
-                  tests/test_snapshot_procs.c,$(TEST_SRC))
+                  tests/test_snapshot_procs.c tests/test_ramdisk.c,$(TEST_SRC))
 VOLCTL      :=
 else
 TEST_SUPPORT := $(filter-out tests/support/volume_none.c,$(TEST_SUPPORT))

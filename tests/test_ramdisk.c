@@ -1,0 +1,478 @@
+/* RAM disks (docs/ramdisk.md) on real loop devices, mkfs and mounts: a
+ * create/destroy cycle per fs leaves no loop device, mount or record; the
+ * store mode's caps equal the golden file of its fs; bad input; mkfs's own
+ * failure; every fault point of a create leaves nothing; kill -9 during
+ * create and during destroy, then reap, leaves nothing; reap never touches
+ * a live owner's RAM disk.  The suite works in a runtime directory of its
+ * own ($BS_RAMDISK_DIR), so parallel runs never see each other's records;
+ * loop devices and mounts are checked by the ids of its own records. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backstore/wire.h"
+#include "tests/support/bs_test.h"
+
+#ifdef FIU_ENABLE
+#include <fiu-control.h>
+#endif
+
+static char rt[256];
+
+/* The records in the suite's runtime directory. */
+static size_t records(void) {
+  bs_ramdisk_info *v = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_ramdisk_list(&v, &n));
+  free(v);
+  return n;
+}
+
+/* Mounts whose mount point lies in the runtime directory. */
+static size_t mounts(void) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  assert_non_null(f);
+  char line[8192];
+  size_t n = 0;
+  while (fgets(line, sizeof(line), f))
+    if (strstr(line, rt))
+      n++;
+  fclose(f);
+  return n;
+}
+
+/* Loop devices bound to the memfd of a RAM disk whose owner pid is @pid
+ * (0: any of ours whose id starts with this process's children or self is
+ * not tracked; give the pid). */
+static size_t loops_of(pid_t pid) {
+  FILE *p = popen("/usr/sbin/losetup -a 2>/dev/null || /sbin/losetup -a", "re");
+  assert_non_null(p);
+  char line[4096], want[64];
+  snprintf(want, sizeof(want), "/memfd:bsram:%d-", (int)pid);
+  size_t n = 0;
+  while (fgets(line, sizeof(line), p))
+    if (strstr(line, want))
+      n++;
+  pclose(p);
+  return n;
+}
+
+/* Nothing of @pid's left: no record, no mount, no loop device. */
+static void assert_nothing_left(pid_t pid) {
+  size_t r = records(), m = mounts(), l = loops_of(pid);
+  if (r || m || l)
+    fail_msg("left behind: %zu records, %zu mounts, %zu loop devices of pid %d", r, m, l, (int)pid);
+}
+
+/* Skip without root; start from an empty runtime directory (what a failed
+ * test before left is destroyed, so one failure does not cascade). */
+static void need_root(void) {
+  BS_TEST_SKIP_WITHOUT_REAL();
+  bs_ramdisk_info *v = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_ramdisk_list(&v, &n));
+  for (size_t i = 0; i < n; i++)
+    bs_ramdisk_destroy_id(v[i].id);
+  free(v);
+}
+
+static const char *const all_fs[] = {"tmpfs", "btrfs", "xfs", "ext4"};
+#define N_FS (sizeof(all_fs) / sizeof(all_fs[0]))
+
+/* The smallest sizes each mkfs takes (xfs wants 300 MB). */
+static uint64_t size_for(const char *fs) {
+  return strcmp(fs, "xfs") == 0 ? 300 : strcmp(fs, "btrfs") == 0 ? 128 : 32;
+}
+
+static bool in_mountinfo(const char *mnt, const char *type) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  assert_non_null(f);
+  char line[8192], want[4200], t[64];
+  snprintf(want, sizeof(want), " %s ", mnt);
+  snprintf(t, sizeof(t), " - %s ", type);
+  bool found = false;
+  while (fgets(line, sizeof(line), f))
+    found |= strstr(line, want) && strstr(line, t);
+  fclose(f);
+  return found;
+}
+
+static void ramdisk_cycle_per_fs_leaves_nothing(void **state) {
+  (void)state;
+  need_root();
+  for (size_t i = 0; i < N_FS; i++) {
+    bs_ramdisk_opts o = {.fs = all_fs[i], .size_mb = size_for(all_fs[i]), .label = "cycle"};
+    bs_ramdisk *rd = NULL;
+    if (bs_ramdisk_create(&rd, &o) != 0)
+      fail_msg("%s: %s", all_fs[i], bs_ramdisk_last_message());
+    const bs_ramdisk_info *in = bs_ramdisk_info_of(rd);
+    assert_string_equal(in->fs, all_fs[i]);
+    assert_int_equal(in->size_mb, o.size_mb);
+    assert_string_equal(in->label, "cycle");
+    assert_int_equal(in->supports_native_snapshots, strcmp(all_fs[i], "btrfs") == 0);
+    assert_true(in_mountinfo(in->mount, all_fs[i]));
+    assert_int_equal(records(), 1);
+    assert_int_equal(loops_of(getpid()), strcmp(all_fs[i], "tmpfs") == 0 ? 0 : 1);
+    /* probe on the mount says the fs asked for */
+    bs_open_opts oo = {.root = in->mount};
+    bs_store *st;
+    assert_bs_ok(bs_open(&st, "real", &oo));
+    bs_fs_type t;
+    assert_bs_ok(bs_probe_fs_type(st, in->mount, &t));
+    assert_int_equal(t, bs_fs_type_from_name(all_fs[i]));
+    bs_test_put(st, "/file", 1 << 20, 'r');
+    bs_close(st);
+    assert_bs_ok(bs_ramdisk_destroy(rd));
+    assert_false(in_mountinfo(in->mount, all_fs[i]));
+    assert_nothing_left(getpid());
+    /* A second destroy of the same handle says so, and changes nothing. */
+    assert_int_equal(bs_ramdisk_destroy(rd), BS_ENOT_FOUND);
+    assert_non_null(strstr(bs_ramdisk_last_message(), "already destroyed"));
+    bs_ramdisk_free(rd);
+  }
+}
+
+/* The store mode: one call gives a store on a new RAM disk whose caps are
+ * the golden file's of its fs; bs_close destroys the RAM disk. */
+static void ramdisk_store_mode_caps_match_golden(void **state) {
+  (void)state;
+  need_root();
+  for (size_t i = 0; i < N_FS; i++) {
+    bs_ramdisk_opts ro = {.fs = all_fs[i], .size_mb = size_for(all_fs[i])};
+    bs_open_opts o = {.ramdisk = &ro};
+    bs_store *st = NULL;
+    if (bs_open(&st, "real", &o) != 0)
+      fail_msg("%s: %s", all_fs[i], bs_ramdisk_last_message());
+    assert_int_equal(records(), 1);
+    bs_caps c;
+    assert_bs_ok(bs_get_caps(st, &c));
+    uint8_t buf[BS_CAPS_SSZ_MAX], want[BS_CAPS_SSZ_MAX];
+    size_t len = 0;
+    assert_bs_ok(bs_caps_encode(buf, sizeof(buf), &len, &c));
+    char golden[64];
+    snprintf(golden, sizeof(golden), "caps-%s.ssz", all_fs[i]);
+    size_t glen = bs_test_golden_load(golden, want, sizeof(want));
+    if (len != glen || memcmp(buf, want, len) != 0)
+      fail_msg("RAM disk %s: caps differ from golden/%s", all_fs[i], golden);
+    bs_test_put(st, "/a", 4096, 'a');
+    bs_test_assert_put(st, "/a", 4096, 'a');
+    bs_close(st);
+    assert_nothing_left(getpid());
+  }
+  /* Not the real backend, or a root as well: INVALID, nothing made. */
+  bs_ramdisk_opts ro = {.fs = "tmpfs", .size_mb = 8};
+  bs_open_opts o = {.ramdisk = &ro};
+  bs_store *st = NULL;
+  assert_int_equal(bs_open(&st, "sim", &o), BS_EINVALID);
+  o.root = "/tmp";
+  assert_int_equal(bs_open(&st, "real", &o), BS_EINVALID);
+  assert_null(st);
+  assert_nothing_left(getpid());
+}
+
+/* @rc is @code and the message holds @text; nothing was left. */
+static void bad(int rc, int code, const char *text) {
+  if (rc != code || !strstr(bs_ramdisk_last_message(), text))
+    fail_msg("got %s \"%s\", want %s with \"%s\"", bs_err_name(rc), bs_ramdisk_last_message(),
+             bs_err_name(code), text);
+  assert_nothing_left(getpid());
+}
+
+static void ramdisk_bad_input_is_refused_and_leaves_nothing(void **state) {
+  (void)state;
+  need_root();
+  bs_ramdisk *rd = (bs_ramdisk *)&rd; /* must be set to NULL */
+  bs_ramdisk_opts o = {.fs = "tmpfs", .size_mb = 0};
+  bad(bs_ramdisk_create(&rd, &o), BS_EINVALID, "0 MiB");
+  assert_null(rd);
+  o.size_mb = 1ull << 40;
+  bad(bs_ramdisk_create(&rd, &o), BS_ENO_SPACE, "does not fit");
+  o.size_mb = 1ull << 29; /* 512 TiB: past any test machine's memory */
+  bad(bs_ramdisk_create(&rd, &o), BS_ENO_SPACE, "MiB of memory available");
+  o.size_mb = 8;
+  o.fs = "zfs";
+  bad(bs_ramdisk_create(&rd, &o), BS_EINVALID, "unknown filesystem \"zfs\"");
+  o.fs = NULL;
+  bad(bs_ramdisk_create(&rd, &o), BS_EINVALID, "unknown filesystem");
+  o.fs = "apfs";
+  bad(bs_ramdisk_create(&rd, &o), BS_EUNSUPPORTED, "macOS only");
+  o.fs = "ext4";
+  o.label = "a/b";
+  bad(bs_ramdisk_create(&rd, &o), BS_EINVALID, "'/'");
+  char longl[300];
+  memset(longl, 'l', 256);
+  longl[256] = '\0';
+  o.label = longl;
+  bad(bs_ramdisk_create(&rd, &o), BS_ENAME_TOO_LONG, "256 bytes");
+  o.label = "tab\there";
+  bad(bs_ramdisk_create(&rd, &o), BS_EINVALID, "control character");
+  longl[255] = '\0'; /* 255 bytes is fine */
+  o.label = longl;
+  o.fs = "tmpfs";
+  assert_bs_ok(bs_ramdisk_create(&rd, &o));
+  assert_string_equal(bs_ramdisk_info_of(rd)->label, longl);
+  bs_ramdisk_free(rd); /* free destroys what was not destroyed */
+  assert_nothing_left(getpid());
+  bad(bs_ramdisk_create(NULL, &o), BS_EINVALID, "handle");
+  bad(bs_ramdisk_create(&rd, NULL), BS_EINVALID, "options");
+  bad(bs_ramdisk_destroy(NULL), BS_EINVALID, "handle");
+  /* A mount the library did not make, by path or by a made-up id. */
+  bad(bs_ramdisk_destroy_id("/"), BS_ENOT_FOUND, "not a RAM disk this library made");
+  bad(bs_ramdisk_destroy_id("/proc"), BS_ENOT_FOUND, "not a RAM disk this library made");
+  bad(bs_ramdisk_destroy_id("1-2-3"), BS_ENOT_FOUND, "not a RAM disk this library made");
+  bad(bs_ramdisk_destroy_id("../x"), BS_ENOT_FOUND, "not a RAM disk this library made");
+  /* mkfs's own failure: xfs refuses a volume under 300 MB.  TOOL_FAILED with
+   * its message; the loop device it had is gone. */
+  o.fs = "xfs";
+  o.label = NULL;
+  o.size_mb = 16;
+  int xrc = bs_ramdisk_create(&rd, &o);
+  print_message("    mkfs.xfs: %s\n", bs_ramdisk_last_message());
+  bad(xrc, BS_ETOOL_FAILED, "mkfs.xfs exited with status");
+  /* Not root: PERMISSION, saying what is needed. */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+      _exit(3);
+    bs_ramdisk *r2 = NULL;
+    bs_ramdisk_opts t = {.fs = "tmpfs", .size_mb = 8};
+    int rc = bs_ramdisk_create(&r2, &t);
+    _exit(rc == BS_EPERMISSION && strstr(bs_ramdisk_last_message(), "needs root") && !r2 ? 0 : 1);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 0);
+  assert_nothing_left(pid);
+}
+
+#ifdef FIU_ENABLE
+/* Every call at each fault point of a create fails in turn (the 1st, the
+ * 2nd, ... until the point is no longer reached): each failing create
+ * returns an error, and leaves no record, mount or loop device. */
+static void ramdisk_every_fault_point_of_create_leaves_nothing(void **state) {
+  (void)state;
+  need_root();
+  static const char *const points[] = {"bs/real/mkdir",  "bs/real/open",  "bs/real/write",
+                                       "bs/real/memfd",  "bs/real/truncate", "bs/real/loop",
+                                       "bs/real/exec",   "bs/real/mount", "bs/real/unlink",
+                                       "bs/real/stat",   "bs/real/read",  "bs/real/readdir"};
+  static const char *const fss[] = {"ext4", "tmpfs"};
+  int failures = 0;
+  for (size_t f = 0; f < sizeof(fss) / sizeof(fss[0]); f++) {
+    for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
+      for (int nth = 1; nth < 400; nth++) {
+        bs_ramdisk_opts o = {.fs = fss[f], .size_mb = 32};
+        bs_ramdisk *rd = NULL;
+        bs_test_fail_nth(points[p], nth, EIO);
+        int rc = bs_ramdisk_create(&rd, &o);
+        bool hit = bs_test_fault_fired();
+        fiu_disable(points[p]);
+        if (rc == 0) {
+          assert_non_null(rd);
+          assert_bs_ok(bs_ramdisk_destroy(rd)); /* the fault hit what create may ignore (its reap) */
+          bs_ramdisk_free(rd);
+        } else {
+          assert_true(hit);
+          assert_null(rd);
+          assert_true(bs_ramdisk_last_message()[0] != '\0');
+          failures++;
+        }
+        size_t r = records(), m = mounts(), l = loops_of(getpid());
+        if (r || m || l)
+          fail_msg("%s %s@%d (%s: %s) left %zu records, %zu mounts, %zu loop devices", fss[f],
+                   points[p], nth, bs_err_name(rc), bs_ramdisk_last_message(), r, m, l);
+        if (!hit)
+          break;
+      }
+    }
+  }
+  print_message("    %d failing creates, each left nothing\n", failures);
+  assert_true(failures > 20);
+}
+
+/* A destroy that fails (umount refused) keeps the record, so a second
+ * destroy or a reap finishes it. */
+static void ramdisk_failed_destroy_keeps_the_record(void **state) {
+  (void)state;
+  need_root();
+  bs_ramdisk_opts o = {.fs = "ext4", .size_mb = 32};
+  bs_ramdisk *rd = NULL;
+  assert_bs_ok(bs_ramdisk_create(&rd, &o));
+  bs_test_fail_nth("bs/real/umount", 1, EPERM);
+  assert_int_equal(bs_ramdisk_destroy(rd), BS_EPERMISSION);
+  fiu_disable("bs/real/umount");
+  assert_non_null(strstr(bs_ramdisk_last_message(), "umount"));
+  assert_int_equal(records(), 1);
+  assert_true(in_mountinfo(bs_ramdisk_info_of(rd)->mount, "ext4"));
+  assert_bs_ok(bs_ramdisk_destroy(rd));
+  bs_ramdisk_free(rd);
+  assert_nothing_left(getpid());
+}
+#endif
+
+/* A child that makes a RAM disk and is killed at a random moment (during
+ * create, or during destroy); then reap leaves nothing of it. */
+static void kill_storm(bool during_destroy, int runs, uint64_t *rng) {
+  static const char *const fss[] = {"ext4", "btrfs", "tmpfs"};
+  int killed_mid = 0;
+  /* How long the step takes for each fs (the last run that finished):
+   * the kill lands at a uniform moment within it. */
+  long took_us[3] = {20000, 20000, 2000};
+  for (int i = 0; i < runs; i++) {
+    size_t k = bs_test_rand(rng) % 3;
+    const char *fs = fss[k];
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      close(go[0]);
+      bs_ramdisk_opts o = {.fs = fs, .size_mb = 128};
+      bs_ramdisk *rd = NULL;
+      if (!during_destroy) {
+        if (write(go[1], "g", 1) != 1)
+          _exit(3);
+        _exit(bs_ramdisk_create(&rd, &o) == 0 ? 0 : 2);
+      }
+      if (bs_ramdisk_create(&rd, &o) != 0)
+        _exit(2);
+      if (write(go[1], "g", 1) != 1)
+        _exit(3);
+      _exit(bs_ramdisk_destroy(rd) == 0 ? 0 : 2);
+    }
+    close(go[1]);
+    char c;
+    assert_int_equal(read(go[0], &c, 1), 1);
+    close(go[0]);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long delay = (long)(bs_test_rand(rng) % (uint64_t)(took_us[k] + 1));
+    struct timespec ts = {delay / 1000000, (delay % 1000000) * 1000L};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!WIFSIGNALED(ws))
+      took_us[k] = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    if (WIFSIGNALED(ws))
+      killed_mid++;
+    else if (WEXITSTATUS(ws) != 0)
+      fail_msg("run %d (%s): the child failed (exit %d)", i, fs, WEXITSTATUS(ws));
+    size_t reaped = 0;
+    int rc = bs_ramdisk_reap(&reaped);
+    if (rc != 0)
+      fail_msg("reap after run %d: %s", i, bs_ramdisk_last_message());
+    assert_nothing_left(pid);
+  }
+  print_message("    %d runs (%s), %d killed before they finished; reap left nothing\n", runs,
+                during_destroy ? "killed during destroy" : "killed during create", killed_mid);
+}
+
+static void ramdisk_kill9_during_create_then_reap_leaves_nothing(void **state) {
+  (void)state;
+  need_root();
+  uint64_t rng = bs_test_seed() ^ 0x9e3779b97f4a7c15ull;
+  kill_storm(false, bs_test_env_count("BS_RAMDISK_STORM", 30), &rng);
+}
+
+static void ramdisk_kill9_during_destroy_then_reap_leaves_nothing(void **state) {
+  (void)state;
+  need_root();
+  uint64_t rng = bs_test_seed() ^ 0x51ed270b27b5a3c9ull;
+  kill_storm(true, bs_test_env_count("BS_RAMDISK_STORM", 30), &rng);
+}
+
+/* Reap never touches a RAM disk whose owner runs (and records it by its
+ * start time, so a live process is told from a dead one). */
+static void ramdisk_reap_leaves_a_live_owner_alone(void **state) {
+  (void)state;
+  need_root();
+  int ready[2], hold[2];
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(hold), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    close(hold[1]);
+    bs_ramdisk_opts o = {.fs = "btrfs", .size_mb = 128};
+    bs_ramdisk *rd = NULL;
+    char ok = bs_ramdisk_create(&rd, &o) == 0 ? 'y' : 'n';
+    if (write(ready[1], &ok, 1) != 1)
+      _exit(3);
+    char c;
+    if (read(hold[0], &c, 1) < 0) /* until the parent closes it */
+      _exit(3);
+    _exit(0); /* without destroying: what reap is for */
+  }
+  close(ready[1]);
+  close(hold[0]);
+  char ok = 0;
+  assert_int_equal(read(ready[0], &ok, 1), 1);
+  assert_int_equal(ok, 'y');
+  size_t reaped = 99;
+  assert_bs_ok(bs_ramdisk_reap(&reaped));
+  assert_int_equal(reaped, 0);
+  bs_ramdisk_info *v = NULL;
+  size_t n = 0;
+  assert_bs_ok(bs_ramdisk_list(&v, &n));
+  assert_int_equal(n, 1);
+  assert_int_equal(v[0].owner_pid, pid);
+  assert_true(v[0].owner_alive);
+  assert_true(v[0].mounted);
+  assert_int_equal(loops_of(pid), 1);
+  free(v);
+  /* The owner goes: now reap removes it all. */
+  close(hold[1]);
+  close(ready[0]);
+  int ws;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_bs_ok(bs_ramdisk_reap(&reaped));
+  assert_int_equal(reaped, 1);
+  assert_nothing_left(pid);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(rt, sizeof(rt), "/dev/shm/backstore-rdtest-%d", (int)getpid());
+  setenv("BS_RAMDISK_DIR", rt, 1);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  size_t reaped = 0;
+  bs_ramdisk_reap(&reaped);
+  char p[300];
+  snprintf(p, sizeof(p), "%s/.lock", rt);
+  unlink(p);
+  rmdir(rt);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(ramdisk_cycle_per_fs_leaves_nothing),
+    cmocka_unit_test(ramdisk_store_mode_caps_match_golden),
+    cmocka_unit_test(ramdisk_bad_input_is_refused_and_leaves_nothing),
+#ifdef FIU_ENABLE
+    cmocka_unit_test(ramdisk_every_fault_point_of_create_leaves_nothing),
+    cmocka_unit_test(ramdisk_failed_destroy_keeps_the_record),
+#endif
+    cmocka_unit_test(ramdisk_kill9_during_create_then_reap_leaves_nothing),
+    cmocka_unit_test(ramdisk_kill9_during_destroy_then_reap_leaves_nothing),
+    cmocka_unit_test(ramdisk_reap_leaves_a_live_owner_alone),
+  };
+  return cmocka_run_group_tests_name("ramdisk", tests, setup, teardown);
+}
