@@ -498,6 +498,9 @@ static int linux_teardown(const char *dir, const char *id) {
   }
   char backing[128];
   fmt(backing, sizeof(backing), "%s%s", BACKING_PREFIX, id);
+  /* Autoclear detaches the device once the unmount released it, which on
+   * btrfs lags the umount a little: poll every millisecond, clear again every
+   * 50 ms, give up after 5 s. */
   for (int iter = 0;; iter++) {
     if (iter % 50 == 0) {
       int err = 0;
@@ -509,12 +512,12 @@ static int linux_teardown(const char *dir, const char *id) {
     } else if (each_loop(backing, NULL, NULL) == 0) {
       return 0;
     }
-    if (iter >= 500)
+    if (iter >= 5000)
       return fail(BS_EBUSY,
                   "the loop device of RAM disk %s is still held (open files on a lazily unmounted "
                   "volume?); it detaches itself when they close",
                   id);
-    sleep_ms(10);
+    sleep_ms(1);
   }
 }
 
