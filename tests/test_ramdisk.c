@@ -215,6 +215,95 @@ static void ramdisk_store_mode_caps_match_golden(void **state) {
   assert_nothing_left(getpid());
 }
 
+/* 1,000 snapshots on a btrfs RAM disk (the store mode), all deleted: the
+ * free space comes back. */
+static void ramdisk_1000_snapshots_on_btrfs_and_the_space_comes_back(void **state) {
+  (void)state;
+  need_root();
+  bs_ramdisk_opts ro = {.fs = "btrfs", .size_mb = 256};
+  bs_open_opts o = {.ramdisk = &ro};
+  bs_store *st = NULL;
+  if (bs_open(&st, "real", &o) != 0)
+    fail_msg("%s", bs_ramdisk_last_message());
+  bs_test_put(st, "/data", 256 << 10, 'd');
+  bs_usage before = bs_test_usage(st);
+  int n = bs_test_iterations(1000);
+  uint64_t *ids = calloc((size_t)n, sizeof(*ids));
+  assert_non_null(ids);
+  for (int i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "s%04d", i);
+    bs_snapshot_info info;
+    int rc = bs_snapshot_create(st, name, &info);
+    if (rc != 0)
+      fail_msg("snapshot %d: %s: %s", i, bs_err_name(rc), bs_last_message(st));
+    ids[i] = info.id;
+  }
+  bs_snapshot_info *list = NULL;
+  size_t count = 0;
+  assert_bs_ok(bs_snapshot_list(st, &list, &count));
+  assert_int_equal(count, (size_t)n);
+  free(list);
+  bs_usage full = bs_test_usage(st);
+  for (int i = 0; i < n; i++)
+    assert_bs_ok(bs_snapshot_delete(st, ids[i]));
+  free(ids);
+  bs_usage after = bs_test_usage(st);
+  print_message("    %d snapshots: free %llu KiB before, %llu KiB with them, %llu KiB after deleting them\n",
+                n, (unsigned long long)(before.free_bytes >> 10), (unsigned long long)(full.free_bytes >> 10),
+                (unsigned long long)(after.free_bytes >> 10));
+  /* btrfs frees a deleted subvolume's blocks in its cleaner, which the
+   * backend waits for; allow 1 MiB of metadata slack. */
+  assert_true(after.free_bytes + (1 << 20) >= before.free_bytes);
+  bs_close(st);
+  assert_nothing_left(getpid());
+}
+
+/* A RAM disk filled until NO_SPACE: the error is clear, the store still
+ * lists and reads, and destroy still frees everything. */
+static int count_cb(void *ctx, const char *name, bs_file_kind kind) {
+  (void)name;
+  (void)kind;
+  ++*(size_t *)ctx;
+  return 0;
+}
+
+static void ramdisk_filled_until_no_space_stays_consistent(void **state) {
+  (void)state;
+  need_root();
+  static const char *const fss[] = {"ext4", "btrfs", "tmpfs"};
+  for (size_t f = 0; f < 3; f++) {
+    bs_ramdisk_opts ro = {.fs = fss[f], .size_mb = strcmp(fss[f], "btrfs") == 0 ? 128 : 32};
+    bs_open_opts o = {.ramdisk = &ro};
+    bs_store *st = NULL;
+    if (bs_open(&st, "real", &o) != 0)
+      fail_msg("%s: %s", fss[f], bs_ramdisk_last_message());
+    uint8_t *chunk = bs_test_pattern(1 << 20, 'f');
+    size_t files = 0;
+    int rc = 0;
+    for (; files < 1024; files++) {
+      char path[32];
+      snprintf(path, sizeof(path), "/f%zu", files);
+      if ((rc = bs_create(st, path, 0644)) != 0)
+        break;
+      if ((rc = bs_write(st, path, 0, chunk, 1 << 20)) != 0)
+        break;
+    }
+    free(chunk);
+    if (rc != BS_ENO_SPACE)
+      fail_msg("%s: filling ended with %s after %zu files", fss[f], bs_err_name(rc), files);
+    assert_true(bs_last_message(st)[0] != '\0');
+    print_message("    %s %llu MiB: NO_SPACE after %zu MiB: %s\n", fss[f], (unsigned long long)ro.size_mb,
+                  files, bs_last_message(st));
+    size_t listed = 0;
+    assert_bs_ok(bs_readdir(st, "/", count_cb, &listed));
+    assert_true(listed >= files);
+    bs_test_assert_put(st, "/f0", 1 << 20, 'f');
+    bs_close(st);
+    assert_nothing_left(getpid());
+  }
+}
+
 /* @rc is @code and the message holds @text; nothing was left. */
 static void bad(int rc, int code, const char *text) {
   if (rc != code || !strstr(bs_ramdisk_last_message(), text))
@@ -503,6 +592,8 @@ int main(void) {
     cmocka_unit_test(ramdisk_cycle_per_fs_leaves_nothing),
     cmocka_unit_test(ramdisk_store_mode_caps_match_golden),
     cmocka_unit_test(ramdisk_cycle_time_per_fs),
+    cmocka_unit_test(ramdisk_1000_snapshots_on_btrfs_and_the_space_comes_back),
+    cmocka_unit_test(ramdisk_filled_until_no_space_stays_consistent),
     cmocka_unit_test(ramdisk_bad_input_is_refused_and_leaves_nothing),
 #ifdef FIU_ENABLE
     cmocka_unit_test(ramdisk_every_fault_point_of_create_leaves_nothing),
