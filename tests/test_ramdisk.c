@@ -505,6 +505,74 @@ static void kill_storm(bool during_destroy, int runs, uint64_t *rng) {
                 during_destroy ? "killed during destroy" : "killed during create", killed_mid);
 }
 
+/* The same with `bslab ramdisk` (the issue's storm): a shell runs `bslab
+ * ramdisk create` (and then, in the destroy storm, `bslab ramdisk destroy`)
+ * and the whole process group is killed at a random moment; `bslab ramdisk
+ * reap` then leaves nothing of it.  The shell is the RAM disk's owner (bslab
+ * gives its parent). */
+static void cli_storm(bool during_destroy, int runs, uint64_t *rng) {
+  const char *bslab = bs_test_bslab();
+  long took_us = during_destroy ? 8000 : 40000;
+  int killed_mid = 0;
+  for (int i = 0; i < runs; i++) {
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      setpgid(0, 0);
+      close(go[0]);
+      if (dup2(go[1], 3) != 3)
+        _exit(3);
+      const char *script =
+        during_destroy
+          ? "\"$0\" ramdisk create --fs ext4 --size-mb 64 >/dev/null || exit 2; echo go >&3; "
+            "\"$0\" ramdisk destroy \"$(\"$0\" ramdisk list | cut -d' ' -f1)\" || exit 2; exec sleep 30"
+          : "echo go >&3; \"$0\" ramdisk create --fs ext4 --size-mb 64 >/dev/null || exit 2; exec sleep 30";
+      execl("/bin/sh", "sh", "-c", script, bslab, (char *)NULL);
+      _exit(127);
+    }
+    close(go[1]);
+    char c[4];
+    assert_true(read(go[0], c, sizeof(c)) > 0);
+    close(go[0]);
+    long delay = (long)(bs_test_rand(rng) % (uint64_t)took_us);
+    struct timespec ts = {delay / 1000000, (delay % 1000000) * 1000L};
+    nanosleep(&ts, NULL);
+    /* Still inside the step if no sleep(1) has replaced the shell yet. */
+    char comm[64] = "", path[64];
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+      if (!fgets(comm, sizeof(comm), f))
+        comm[0] = '\0';
+      fclose(f);
+    }
+    killed_mid += strncmp(comm, "sleep", 5) != 0;
+    kill(-pid, SIGKILL);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    if (WIFEXITED(ws))
+      fail_msg("run %d: the shell exited %d before it was killed", i, WEXITSTATUS(ws));
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "\"%s\" ramdisk reap >/dev/null", bslab);
+    assert_int_equal(system(cmd), 0);
+    assert_nothing_left(pid);
+  }
+  print_message("    bslab: %d runs killed during %s (%d before it finished); bslab ramdisk reap left "
+                "nothing\n",
+                runs, during_destroy ? "destroy" : "create", killed_mid);
+}
+
+static void ramdisk_bslab_kill9_storms_then_reap_leave_nothing(void **state) {
+  (void)state;
+  need_root();
+  uint64_t rng = bs_test_seed() ^ 0x2545f4914f6cdd1dull;
+  int runs = bs_test_env_count("BS_RAMDISK_STORM", bs_test_iterations(100));
+  cli_storm(false, runs, &rng);
+  cli_storm(true, runs, &rng);
+}
+
 static void ramdisk_kill9_during_create_then_reap_leaves_nothing(void **state) {
   (void)state;
   need_root();
@@ -602,6 +670,7 @@ int main(void) {
     cmocka_unit_test(ramdisk_kill9_during_create_then_reap_leaves_nothing),
     cmocka_unit_test(ramdisk_kill9_during_destroy_then_reap_leaves_nothing),
     cmocka_unit_test(ramdisk_reap_leaves_a_live_owner_alone),
+    cmocka_unit_test(ramdisk_bslab_kill9_storms_then_reap_leave_nothing),
   };
   return cmocka_run_group_tests_name("ramdisk", tests, setup, teardown);
 }
