@@ -469,6 +469,12 @@ int bs_ramdisk_create(bs_ramdisk **out, const bs_ramdisk_opts *opts);
 int bs_ramdisk_destroy(bs_ramdisk *rd);
 /** Free the handle @p rd, destroying its RAM disk first if that was not done; NULL is ignored. */
 void bs_ramdisk_free(bs_ramdisk *rd);
+/**
+ * Free the handle @p rd and leave its RAM disk as it is: it stays recorded,
+ * and bs_ramdisk_reap() removes it once its owner is gone (what `bslab
+ * ramdisk create` does, whose RAM disk outlives it).  NULL is ignored.
+ */
+void bs_ramdisk_release(bs_ramdisk *rd);
 /** What @p rd is: its id, fs, size, label, mount point and device. */
 const bs_ramdisk_info *bs_ramdisk_info_of(const bs_ramdisk *rd);
 /**

@@ -921,6 +921,8 @@ void bs_ramdisk_free(bs_ramdisk *rd) {
   free(rd);
 }
 
+void bs_ramdisk_release(bs_ramdisk *rd) { free(rd); }
+
 const bs_ramdisk_info *bs_ramdisk_info_of(const bs_ramdisk *rd) { return rd ? &rd->info : NULL; }
 
 int bs_ramdisk_destroy_id(const char *which) {

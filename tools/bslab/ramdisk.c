@@ -45,7 +45,7 @@ static int create(bslab_args *a, const char *fmt) {
     printf("device:                    %s\nsupports_native_snapshots: %s\n",
            i->device[0] ? i->device : "-", i->supports_native_snapshots ? "true" : "false");
   }
-  free(rd); /* the handle only: the RAM disk stays, owned by our parent */
+  bs_ramdisk_release(rd); /* the handle only: the RAM disk stays, owned by our parent */
   return BSLAB_OK;
 }
 
