@@ -35,20 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   int which = data[0] & 3;
   int status = !(data[0] & 0x80) ? 0 : data[0] == 0xff ? -9 : 1 + ((data[0] >> 2) & 0x1f);
-  const uint8_t *nul = memchr(data + 1, 0, size - 1);
-  size_t out_len = nul ? (size_t)(nul - data - 1) : size - 1;
-  size_t err_len = nul ? size - 2 - out_len : 0;
-  char *out = malloc(out_len + 1), *err = malloc(err_len + 1);
-  if (!out || !err) {
-    free(out);
-    free(err);
+  char *out, *err;
+  size_t out_len, err_len;
+  if (!bs_fuzz_tool_output(data + 1, size - 1, &out, &out_len, &err, &err_len))
     return 0;
-  }
-  memcpy(out, data + 1, out_len);
-  out[out_len] = '\0';
-  if (err_len)
-    memcpy(err, nul + 1, err_len);
-  err[err_len] = '\0';
   bs__tool_result r = {.status = status, .out = out_len ? out : NULL, .out_len = out_len,
                        .err = err_len ? err : NULL, .err_len = err_len};
   char v[1024], v2[1024], msg[512] = "", msg2[512] = "";
