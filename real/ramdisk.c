@@ -935,18 +935,22 @@ int bs_ramdisk_destroy_id(const char *which) {
     return fail(BS_ENOT_FOUND, "%s is not a RAM disk this library made (there are none)", which);
   if (rc != 0)
     return rc;
-  if (which[0] == '/') { /* <rt>/<id>/mnt or <rt>/<id>, as given or resolved */
-    char *real = bs__sys_realpath(which);
-    const char *p = real ? real : which;
-    size_t rl = strlen(rt);
+  if (which[0] == '/') { /* <rt>/<id>/mnt or <rt>/<id>, as given or both resolved */
+    char *real = bs__sys_realpath(which), *rreal = bs__sys_realpath(rt);
+    const char *cands[][2] = {{real, rreal}, {which, rt}};
     id[0] = '\0';
-    if (strncmp(p, rt, rl) == 0 && p[rl] == '/') {
+    for (size_t c = 0; c < 2 && !id[0]; c++) {
+      const char *p = cands[c][0], *r = cands[c][1];
+      size_t rl = r ? strlen(r) : 0;
+      if (!p || !r || strncmp(p, r, rl) != 0 || p[rl] != '/')
+        continue;
       fmt(id, sizeof(id), "%s", p + rl + 1);
       size_t il = strlen(id);
       if (il > 4 && strcmp(id + il - 4, "/mnt") == 0)
         id[il - 4] = '\0';
     }
     free(real);
+    free(rreal);
   } else {
     fmt(id, sizeof(id), "%s", which);
   }

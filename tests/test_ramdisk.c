@@ -347,6 +347,24 @@ static void ramdisk_bad_input_is_refused_and_leaves_nothing(void **state) {
   assert_string_equal(bs_ramdisk_info_of(rd)->label, longl);
   bs_ramdisk_free(rd); /* free destroys what was not destroyed */
   assert_nothing_left(getpid());
+  /* destroy by id, by mount point (a trailing '/' too), by record directory */
+  o.label = NULL;
+  for (int how = 0; how < 3; how++) {
+    assert_bs_ok(bs_ramdisk_create(&rd, &o));
+    char which[4200];
+    const bs_ramdisk_info *in = bs_ramdisk_info_of(rd);
+    if (how == 0)
+      snprintf(which, sizeof(which), "%s", in->id);
+    else if (how == 1)
+      snprintf(which, sizeof(which), "%s/", in->mount);
+    else
+      snprintf(which, sizeof(which), "%.*s", (int)(strlen(in->mount) - 4), in->mount);
+    if (bs_ramdisk_destroy_id(which) != 0)
+      fail_msg("destroy %s: %s", which, bs_ramdisk_last_message());
+    assert_nothing_left(getpid());
+    assert_int_equal(bs_ramdisk_destroy_id(which), BS_ENOT_FOUND);
+    bs_ramdisk_release(rd);
+  }
   bad(bs_ramdisk_create(NULL, &o), BS_EINVALID, "handle");
   bad(bs_ramdisk_create(&rd, NULL), BS_EINVALID, "options");
   bad(bs_ramdisk_destroy(NULL), BS_EINVALID, "handle");
