@@ -464,6 +464,19 @@ static void ramdisk_failed_destroy_keeps_the_record(void **state) {
 }
 #endif
 
+/* Wait until no process of group @pgid is left (the killed group's
+ * grandchildren, such as a mkfs, finish exiting: they may hold the loop
+ * device for a moment while their writes drain).  A reap before that would
+ * find the device still held. */
+static void wait_group_gone(pid_t pgid) {
+  for (int i = 0; i < 2000 && (kill(-pgid, 0) == 0 || errno != ESRCH); i++) {
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  if (kill(-pgid, 0) == 0)
+    fail_msg("process group %d still has processes 10 s after kill -9", (int)pgid);
+}
+
 /* A child that makes a RAM disk and is killed at a random moment (during
  * create, or during destroy); then reap leaves nothing of it. */
 static void kill_storm(bool during_destroy, int runs, uint64_t *rng) {
@@ -480,6 +493,7 @@ static void kill_storm(bool during_destroy, int runs, uint64_t *rng) {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+      setpgid(0, 0); /* its mkfs is killed with it */
       close(go[0]);
       bs_ramdisk_opts o = {.fs = fs, .size_mb = 128};
       bs_ramdisk *rd = NULL;
@@ -503,10 +517,11 @@ static void kill_storm(bool during_destroy, int runs, uint64_t *rng) {
     long delay = (long)(bs_test_rand(rng) % (uint64_t)(took_us[k] + 1));
     struct timespec ts = {delay / 1000000, (delay % 1000000) * 1000L};
     nanosleep(&ts, NULL);
-    kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
     int ws = 0;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    wait_group_gone(pid);
     if (!WIFSIGNALED(ws))
       took_us[k] = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
     if (WIFSIGNALED(ws))
@@ -572,6 +587,7 @@ static void cli_storm(bool during_destroy, int runs, uint64_t *rng) {
     assert_int_equal(waitpid(pid, &ws, 0), pid);
     if (WIFEXITED(ws))
       fail_msg("run %d: the shell exited %d before it was killed", i, WEXITSTATUS(ws));
+    wait_group_gone(pid);
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "\"%s\" ramdisk reap >/dev/null", bslab);
     assert_int_equal(system(cmd), 0);
