@@ -671,21 +671,50 @@ static void ramdisk_reap_leaves_a_live_owner_alone(void **state) {
   assert_nothing_left(pid);
 }
 
+#define RT_PREFIX "/dev/shm/backstore-rdtest-"
+
+/* Remove the private runtime directory @dir: destroy every RAM disk in it
+ * (the suite's, whoever the owner), then the directory. */
+static void remove_rt(const char *dir) {
+  setenv("BS_RAMDISK_DIR", dir, 1);
+  bs_ramdisk_info *v = NULL;
+  size_t n = 0;
+  if (bs_ramdisk_list(&v, &n) == 0)
+    for (size_t i = 0; i < n; i++)
+      if (bs_ramdisk_destroy_id(v[i].id) != 0)
+        print_error("cannot destroy RAM disk %s: %s\n", v[i].id, bs_ramdisk_last_message());
+  free(v);
+  char p[300];
+  snprintf(p, sizeof(p), "%s/.lock", dir);
+  unlink(p);
+  rmdir(dir);
+}
+
+/* The suite's runtime directory is its own, RT_PREFIX<pid>; those of
+ * earlier runs that died (kill -9, a crash) are emptied and removed first,
+ * so nothing of a crashed run outlives the next. */
 static int setup(void **state) {
   (void)state;
-  snprintf(rt, sizeof(rt), "/dev/shm/backstore-rdtest-%d", (int)getpid());
+  if (bs_test_real_unavailable() == NULL) {
+    FILE *ls = popen("ls -d " RT_PREFIX "* 2>/dev/null", "re");
+    char line[300];
+    while (ls && fgets(line, sizeof(line), ls)) {
+      line[strcspn(line, "\n")] = '\0';
+      int pid = atoi(line + strlen(RT_PREFIX));
+      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+        remove_rt(line);
+    }
+    if (ls)
+      pclose(ls);
+  }
+  snprintf(rt, sizeof(rt), RT_PREFIX "%d", (int)getpid());
   setenv("BS_RAMDISK_DIR", rt, 1);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  size_t reaped = 0;
-  bs_ramdisk_reap(&reaped);
-  char p[300];
-  snprintf(p, sizeof(p), "%s/.lock", rt);
-  unlink(p);
-  rmdir(rt);
+  remove_rt(rt);
   return 0;
 }
 
