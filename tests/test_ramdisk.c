@@ -6,6 +6,7 @@
  * a live owner's RAM disk.  The suite works in a runtime directory of its
  * own ($BS_RAMDISK_DIR), so parallel runs never see each other's records;
  * loop devices and mounts are checked by the ids of its own records. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -464,17 +465,46 @@ static void ramdisk_failed_destroy_keeps_the_record(void **state) {
 }
 #endif
 
-/* Wait until no process of group @pgid is left (the killed group's
+/* True while a process of group @pgid runs (zombies do not count: they hold
+ * no descriptors, and whoever adopted them may reap them late). */
+static bool group_runs(pid_t pgid) {
+  DIR *d = opendir("/proc");
+  assert_non_null(d);
+  bool runs = false;
+  struct dirent *e;
+  while (!runs && (e = readdir(d))) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0)
+      continue;
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+      continue;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    char state = 0;
+    int ppid = 0, pgrp = 0;
+    if (p && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3)
+      runs = pgrp == (int)pgid && state != 'Z' && state != 'X';
+  }
+  closedir(d);
+  return runs;
+}
+
+/* Wait until no process of group @pgid runs (the killed group's
  * grandchildren, such as a mkfs, finish exiting: they may hold the loop
  * device for a moment while their writes drain).  A reap before that would
  * find the device still held. */
 static void wait_group_gone(pid_t pgid) {
-  for (int i = 0; i < 2000 && (kill(-pgid, 0) == 0 || errno != ESRCH); i++) {
+  for (int i = 0; i < 2000 && group_runs(pgid); i++) {
     struct timespec ts = {0, 5 * 1000000L};
     nanosleep(&ts, NULL);
   }
-  if (kill(-pgid, 0) == 0)
-    fail_msg("process group %d still has processes 10 s after kill -9", (int)pgid);
+  if (group_runs(pgid))
+    fail_msg("process group %d still runs 10 s after kill -9", (int)pgid);
 }
 
 /* A child that makes a RAM disk and is killed at a random moment (during
