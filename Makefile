@@ -38,7 +38,7 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 # logic included: its Linux tests run it through a fake seam), and the
 # platform half of real/ chosen here.
 LIB_SRC := $(sort $(wildcard src/*.c sim/*.c faults/*.c real/parse_*.c) \
-             $(wildcard real/sys.c real/resolve.c real/posix.c real/host.c real/host_ns.c real/host_snap.c real/darwin.c \
+             $(wildcard real/sys.c real/tool.c real/ramdisk.c real/ramdisk_darwin.c real/resolve.c real/posix.c real/host.c real/host_ns.c real/host_snap.c real/darwin.c \
              real/darwin_snap.c real/darwin_tree.c))
 ifeq ($(UNAME_S),Darwin)
 LIB_SRC += $(wildcard real/darwin_libc.c real/darwin_libc_snap.c)
@@ -91,7 +91,7 @@ ifeq ($(UNAME_S),Darwin)
 TEST_SUPPORT := $(filter-out tests/support/volume.c tests/support/volume_sys.c \
                   tests/support/host_tree.c,$(TEST_SUPPORT))
 TEST_SRC    := $(filter-out tests/test_real.c tests/test_volume.c tests/test_linux_snap.c \
-                  tests/test_snapshot_procs.c,$(TEST_SRC))
+                  tests/test_snapshot_procs.c tests/test_ramdisk.c,$(TEST_SRC))
 VOLCTL      :=
 else
 TEST_SUPPORT := $(filter-out tests/support/volume_none.c,$(TEST_SUPPORT))
@@ -219,7 +219,7 @@ $(ASAN)/tests/%: $(ASAN)/tests/%.o $(TEST_SUPPORT:%.c=$(ASAN)/%.o) $(ASAN)/libla
 # volctl: the real-volume fixture from the shell (run-tests.sh reaps with it).
 VOLCTL_SRC := tests/volctl.c tests/support/volume.c tests/support/volume_sys.c
 $(PLAIN)/tests/volctl: $(VOLCTL_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab \
        $(VOLCTL) \

@@ -26,21 +26,10 @@ static void fail(const char *why) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  const uint8_t *nul = memchr(data + 1, 0, size - 1);
-  size_t out_len = nul ? (size_t)(nul - data - 1) : size - 1;
-  size_t err_len = nul ? size - 2 - out_len : 0;
-  /* The tool's output is NUL-terminated (run_tool's contract). */
-  char *out = malloc(out_len + 1), *err = malloc(err_len + 1);
-  if (!out || !err) {
-    free(out);
-    free(err);
+  char *out, *err;
+  size_t out_len, err_len;
+  if (!bs_fuzz_tool_output(data + 1, size - 1, &out, &out_len, &err, &err_len))
     return 0;
-  }
-  memcpy(out, data + 1, out_len);
-  out[out_len] = '\0';
-  if (err_len)
-    memcpy(err, nul + 1, err_len);
-  err[err_len] = '\0';
   int status = data[0] < 0x80 ? 0 : data[0] == 0xff ? -9 : data[0] - 0x7f;
   bs__tool_result r = {.status = status,
                        .out = out_len ? out : NULL,

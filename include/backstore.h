@@ -149,6 +149,13 @@ typedef struct bs_open_opts {
    * zero-initialised options keep working.
    */
   const char *faults;
+  /**
+   * The RAM-disk store mode (docs/ramdisk.md): with backend "real" and
+   * @c root NULL, bs_open() makes a new RAM disk from these options, opens
+   * the store at its mount, and bs_close() destroys it.  NULL: an ordinary
+   * store.  Appended field.
+   */
+  const struct bs_ramdisk_opts *ramdisk;
 } bs_open_opts;
 
 /**
@@ -543,6 +550,98 @@ BS_API int bs_name_validate(const char *name);
  * snprintf(): a result >= @p cap means it was cut).  NULL @p text is "".
  */
 BS_API size_t bs_text_escape(char *buf, size_t cap, const char *text);
+
+/* ---- RAM disks ------------------------------------------------------------ */
+
+/** Options for bs_ramdisk_create(); zero-initialise, then set what you need. */
+typedef struct bs_ramdisk_opts {
+  const char *fs;    /**< "btrfs", "xfs", "ext4", "tmpfs" (Linux); "apfs" (macOS) */
+  uint64_t size_mb;  /**< size in MiB, at least 1 and at most the memory available */
+  const char *label; /**< optional volume label: no '/', at most 255 bytes; NULL or "" for none */
+  /**
+   * The process whose end releases the RAM disk (bs_ramdisk_reap() removes it
+   * once that process is gone): 0 for the calling process; `bslab ramdisk
+   * create` gives its parent, so the RAM disk outlives the command.
+   */
+  int owner_pid;
+} bs_ramdisk_opts;
+
+/** Opaque handle of a RAM disk made by bs_ramdisk_create(). */
+typedef struct bs_ramdisk bs_ramdisk;
+
+/** What the library knows of one RAM disk (bs_ramdisk_info_of(), bs_ramdisk_list()). */
+typedef struct bs_ramdisk_info {
+  char id[64];        /**< "<owner pid>-<owner start time>-<n>", unique on the machine */
+  char fs[16];        /**< the filesystem asked for */
+  uint64_t size_mb;   /**< its size in MiB */
+  char label[256];    /**< the label ("" for none) */
+  char mount[4096];   /**< the mount point (a private directory of the runtime directory) */
+  char device[64];    /**< "/dev/loopN" or "/dev/diskN" ("" for tmpfs, or not made yet) */
+  int owner_pid;      /**< the process that made it */
+  bool owner_alive;   /**< that process (with its start time) still runs */
+  bool mounted;       /**< its mount point is mounted */
+  bool supports_native_snapshots; /**< the filesystem has native snapshots (btrfs, apfs) */
+} bs_ramdisk_info;
+
+/**
+ * Make, format and mount a RAM disk (docs/ramdisk.md).  On Linux its memory
+ * is a memfd on a loop device (LOOP_CONFIGURE with autoclear), formatted by
+ * mkfs.btrfs, mkfs.xfs -m reflink=1 or mkfs.ext4, and mounted in a private
+ * directory of the runtime directory (`$BS_RAMDISK_DIR`, else
+ * `$XDG_RUNTIME_DIR/backstore`, else `/run/backstore`); tmpfs is a size=
+ * mount.  It is recorded there (owner pid and start time) before anything
+ * is made, so bs_ramdisk_reap() removes it once its owner is gone, even
+ * after kill -9; this call reaps first.  All or nothing: on failure nothing
+ * is left and *out is NULL.
+ * @return 0; BS_EINVALID (size 0, an unknown fs, a label with '/' or over
+ * 255 bytes); BS_ENO_SPACE (more than the memory available: the message
+ * gives both figures); BS_EPERMISSION (not root); BS_EUNSUPPORTED (no loop
+ * devices, mkfs not installed); BS_ETOOL_FAILED (mkfs failed: the message
+ * quotes it); the mapped OS error otherwise.  bs_ramdisk_last_message()
+ * says why.
+ */
+BS_API int bs_ramdisk_create(bs_ramdisk **out, const bs_ramdisk_opts *opts);
+/**
+ * Tear @p rd down: lazy unmount, detach the loop device, free the memory,
+ * remove its record.  The handle stays valid for bs_ramdisk_info_of() until
+ * bs_ramdisk_free().  @return 0; BS_ENOT_FOUND when it was already
+ * destroyed; BS_EINVALID for NULL; else what kept it (the record stays, so
+ * a later destroy or reap finishes).
+ */
+BS_API int bs_ramdisk_destroy(bs_ramdisk *rd);
+/** Free the handle @p rd, destroying its RAM disk first if that was not done; NULL is ignored. */
+BS_API void bs_ramdisk_free(bs_ramdisk *rd);
+/**
+ * Free the handle @p rd and leave its RAM disk as it is: it stays recorded,
+ * and bs_ramdisk_reap() removes it once its owner is gone (what `bslab
+ * ramdisk create` does, whose RAM disk outlives it).  NULL is ignored.
+ */
+BS_API void bs_ramdisk_release(bs_ramdisk *rd);
+/** What @p rd is: its id, fs, size, label, mount point and device. */
+BS_API const bs_ramdisk_info *bs_ramdisk_info_of(const bs_ramdisk *rd);
+/**
+ * Destroy the RAM disk whose id or mount point is @p which, whoever made it
+ * (`bslab ramdisk destroy`).  @return 0; BS_ENOT_FOUND when the library made
+ * no such RAM disk (a mount it did not make is never touched); the error
+ * that kept it otherwise.
+ */
+BS_API int bs_ramdisk_destroy_id(const char *which);
+/**
+ * Every recorded RAM disk, live or orphaned: a malloc'd array in *@p out
+ * (free() it; NULL when none) of *@p count entries.  @return 0 or an error.
+ */
+BS_API int bs_ramdisk_list(bs_ramdisk_info **out, size_t *count);
+/**
+ * Tear down every recorded RAM disk whose owner is gone (in order: lazy
+ * unmount, detach, free), and what a crash left half-made at any step: a
+ * record without a device, a loop device of a dead owner without a record.
+ * RAM disks of live processes are never touched.  @p reaped (may be NULL)
+ * gets how many were removed.  @return 0, or the first error (the others
+ * are still tried).
+ */
+BS_API int bs_ramdisk_reap(size_t *reaped);
+/** Why the calling thread's last failing bs_ramdisk_* call failed ("" if none did). */
+BS_API const char *bs_ramdisk_last_message(void);
 
 #ifdef __cplusplus
 }

@@ -124,97 +124,10 @@ int bs__libc_snap_list(void *ctx, const char *vol, bs_darwin_snap_cb cb, void *c
 
 /* ---- run_tool ------------------------------------------------------------------ */
 
-/* What a tool may print before we stop reading (diskutil prints kilobytes). */
-#define TOOL_OUTPUT_MAX (16u << 20)
-
-typedef struct sink {
-  int fd;
-  char **buf;
-  size_t *len, cap;
-} sink;
-
-/* Read what @s's pipe has; 1 at its end, 0 for more, -errno. */
-static int drain(sink *s) {
-  if (*s->len + 4096 + 1 > s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 8192;
-    if (cap > TOOL_OUTPUT_MAX + 1)
-      return -E2BIG;
-    char *b = realloc(*s->buf, cap);
-    if (!b)
-      return -ENOMEM;
-    *s->buf = b;
-    s->cap = cap;
-  }
-  ssize_t n = read(s->fd, *s->buf + *s->len, s->cap - *s->len - 1);
-  if (n < 0)
-    return errno == EINTR || errno == EAGAIN ? 0 : -errno;
-  *s->len += (size_t)n;
-  (*s->buf)[*s->len] = '\0';
-  return n == 0;
-}
-
+/* The one tool runner of real/ (real/sys.c). */
 int bs__libc_run_tool(void *ctx, const char *const argv[], bs__tool_result *out) {
   (void)ctx;
-  memset(out, 0, sizeof(*out));
-  int po[2] = {-1, -1}, pe[2] = {-1, -1};
-  if (pipe(po) != 0 || pipe(pe) != 0) {
-    int e = -errno;
-    for (int i = 0; i < 2; i++) {
-      if (po[i] >= 0)
-        close(po[i]);
-    }
-    return e;
-  }
-  for (int i = 0; i < 2; i++) {
-    fcntl(po[i], F_SETFD, FD_CLOEXEC);
-    fcntl(pe[i], F_SETFD, FD_CLOEXEC);
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-  /* A fixed environment: the output is parsed, so no locale of the caller's. */
-  char *const envp[] = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", NULL};
-  pid_t pid;
-  int rc = -posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
-  bool spawned = rc == 0;
-  posix_spawn_file_actions_destroy(&fa);
-  close(po[1]);
-  close(pe[1]);
-  sink s[2] = {{po[0], &out->out, &out->out_len, 0}, {pe[0], &out->err, &out->err_len, 0}};
-  bool open_[2] = {rc == 0, rc == 0};
-  while (rc == 0 && (open_[0] || open_[1])) {
-    struct pollfd pf[2] = {{po[0], open_[0] ? POLLIN : 0, 0}, {pe[0], open_[1] ? POLLIN : 0, 0}};
-    if (poll(pf, 2, -1) < 0) {
-      rc = errno == EINTR ? 0 : -errno;
-      continue;
-    }
-    for (int i = 0; rc == 0 && i < 2; i++) {
-      if (!open_[i] || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
-      int r = drain(&s[i]);
-      if (r < 0)
-        rc = r;
-      else if (r == 1)
-        open_[i] = false;
-    }
-  }
-  close(po[0]);
-  close(pe[0]);
-  if (spawned) { /* reap it whatever happened (closed pipes end it) */
-    int ws = 0;
-    pid_t w;
-    while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {
-    }
-    if (rc == 0 && w < 0)
-      rc = -errno;
-    else if (rc == 0)
-      out->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : 1;
-  }
-  if (rc != 0)
-    bs__tool_result_free(out);
-  return rc;
+  return bs__sys_run_tool(argv, out);
 }
 
 void bs__libc_random(void *ctx, void *buf, size_t len) {

@@ -33,14 +33,6 @@
 
 #include "backstore.h"
 
-void bs__tool_result_free(bs__tool_result *r) {
-  if (!r)
-    return;
-  free(r->out);
-  free(r->err);
-  memset(r, 0, sizeof(*r));
-}
-
 __attribute__((format(printf, 4, 5))) static int say(int rc, char *msg, size_t cap, const char *fmt,
                                                      ...) {
   if (msg && cap) {
@@ -50,32 +42,6 @@ __attribute__((format(printf, 4, 5))) static int say(int rc, char *msg, size_t c
     va_end(ap);
   }
   return rc;
-}
-
-/* The first non-blank line of @s, at most @max bytes, non-printable bytes as '?'. */
-static void first_line(const char *s, size_t len, char *out, size_t max) {
-  size_t i = 0, n = 0;
-  while (i < len && (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' || s[i] == '\t'))
-    i++;
-  for (; i < len && s[i] != '\n' && s[i] != '\r' && n + 1 < max; i++)
-    out[n++] = (s[i] >= 0x20 && s[i] < 0x7f) || (unsigned char)s[i] >= 0x80 ? s[i] : '?';
-  while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
-    n--;
-  out[n] = '\0';
-}
-
-int bs__tool_check(const char *tool, const bs__tool_result *r, char *msg, size_t cap) {
-  if (r->status == 0)
-    return 0;
-  char line[160];
-  first_line(r->err, r->err ? r->err_len : 0, line, sizeof(line));
-  if (!line[0])
-    first_line(r->out, r->out ? r->out_len : 0, line, sizeof(line));
-  if (r->status < 0)
-    return say(BS_ETOOL_FAILED, msg, cap, "%s was killed by signal %d%s%s", tool, -r->status,
-               line[0] ? ": " : "", line);
-  return say(BS_ETOOL_FAILED, msg, cap, "%s exited with status %d%s%s", tool, r->status,
-             line[0] ? ": " : "", line);
 }
 
 /* ---- UUIDs ------------------------------------------------------------------ */

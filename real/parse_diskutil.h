@@ -15,17 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What running an external tool gave (bs_darwin_sys.run_tool fills it). */
-typedef struct bs__tool_result {
-  int status;      /* exit status 0..255, or -signal when killed by a signal */
-  char *out;       /* stdout, malloc'd, NUL-terminated (NULL when empty) */
-  size_t out_len;  /* bytes of stdout, without the terminating NUL */
-  char *err;       /* stderr, likewise */
-  size_t err_len;
-} bs__tool_result;
-
-/* Free what a tool result holds and zero it. */
-void bs__tool_result_free(bs__tool_result *r);
+#include "real/tool.h"
 
 /* Longest APFS snapshot name we accept (bs_name_validate's limit). */
 #define BS__APFS_SNAP_NAME_MAX 255
@@ -55,10 +45,6 @@ bs__apfs_snap *bs__apfs_snaps_add(bs__apfs_snaps *a);
 void bs__apfs_snap_set_name(bs__apfs_snap *s, const char *name, size_t n);
 /* BS_EPARSE naming @what when two entries share a UUID, else 0. */
 int bs__apfs_snaps_unique(const bs__apfs_snaps *a, const char *what, char *msg, size_t cap);
-
-/* BS_ETOOL_FAILED with "<tool> exited with status N[: first line of stderr]"
- * in @msg when @r says the tool failed, else 0 (and @msg untouched). */
-int bs__tool_check(const char *tool, const bs__tool_result *r, char *msg, size_t cap);
 
 /* `diskutil apfs listSnapshots <vol>`: the text form. */
 int bs__diskutil_snapshots_text(const bs__tool_result *r, bs__apfs_snap **out, size_t *count,

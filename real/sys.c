@@ -1,6 +1,12 @@
 /* OS call wrappers with libfiu fault points (see sys.h). */
 #include "real/sys.h"
 
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "real/tool.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -16,6 +22,9 @@
 #include <linux/btrfs_tree.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -574,3 +583,164 @@ int bs__sys_has_cap(int cap) {
   return (d[cap / 32].effective >> (cap % 32)) & 1u;
 }
 #endif
+
+#ifdef __linux__
+/* ---- RAM disks: memory, loop devices, mounts ---------------------------------------- */
+
+int bs__sys_memfd(const char *name) {
+  if (bs__sys_fault("bs/real/memfd"))
+    return -1;
+  return memfd_create(name, MFD_CLOEXEC);
+}
+
+int bs__sys_loop_get_free(int ctl) {
+  if (bs__sys_fault("bs/real/loop"))
+    return -1;
+  return ioctl(ctl, LOOP_CTL_GET_FREE);
+}
+
+int bs__sys_loop_attach(int dev, int backing, const char *name) {
+  if (bs__sys_fault("bs/real/loop"))
+    return -1;
+#ifdef LOOP_CONFIGURE
+  struct loop_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.fd = (uint32_t)backing;
+  cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+  snprintf((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", name);
+  if (ioctl(dev, LOOP_CONFIGURE, &cfg) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOTTY)
+    return -1;
+#endif
+  /* Kernels before 5.8: bind, then set autoclear. */
+  if (ioctl(dev, LOOP_SET_FD, backing) != 0)
+    return -1;
+  struct loop_info64 info;
+  memset(&info, 0, sizeof(info));
+  info.lo_flags = LO_FLAGS_AUTOCLEAR;
+  snprintf((char *)info.lo_file_name, sizeof(info.lo_file_name), "%s", name);
+  if (ioctl(dev, LOOP_SET_STATUS64, &info) == 0)
+    return 0;
+  int e = errno;
+  ioctl(dev, LOOP_CLR_FD);
+  errno = e;
+  return -1;
+}
+
+int bs__sys_loop_clear(int dev) {
+  if (bs__sys_fault("bs/real/loop"))
+    return -1;
+  return ioctl(dev, LOOP_CLR_FD);
+}
+
+int bs__sys_mount(const char *src, const char *target, const char *type, unsigned long flags,
+                  const char *data) {
+  if (bs__sys_fault("bs/real/mount"))
+    return -1;
+  return mount(src, target, type, flags, data);
+}
+
+int bs__sys_umount(const char *target, int flags) {
+  if (bs__sys_fault("bs/real/umount"))
+    return -1;
+  return umount2(target, flags);
+}
+#endif
+
+/* ---- external tools -------------------------------------------------------------- */
+
+/* What a tool may print before we stop reading (diskutil prints kilobytes). */
+#define TOOL_OUTPUT_MAX (16u << 20)
+
+typedef struct sink {
+  int fd;
+  char **buf;
+  size_t *len, cap;
+} sink;
+
+/* Read what @s's pipe has; 1 at its end, 0 for more, -errno. */
+static int drain(sink *s) {
+  if (*s->len + 4096 + 1 > s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 8192;
+    if (cap > TOOL_OUTPUT_MAX + 1)
+      return -E2BIG;
+    char *b = realloc(*s->buf, cap);
+    if (!b)
+      return -ENOMEM;
+    *s->buf = b;
+    s->cap = cap;
+  }
+  ssize_t n = read(s->fd, *s->buf + *s->len, s->cap - *s->len - 1);
+  if (n < 0)
+    return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+  *s->len += (size_t)n;
+  (*s->buf)[*s->len] = '\0';
+  return n == 0;
+}
+
+int bs__sys_run_tool(const char *const argv[], bs__tool_result *out) {
+  memset(out, 0, sizeof(*out));
+  if (bs__sys_fault("bs/real/exec"))
+    return -errno;
+  int po[2] = {-1, -1}, pe[2] = {-1, -1};
+  if (pipe(po) != 0 || pipe(pe) != 0) {
+    int e = -errno;
+    for (int i = 0; i < 2; i++) {
+      if (po[i] >= 0)
+        close(po[i]);
+    }
+    return e;
+  }
+  for (int i = 0; i < 2; i++) {
+    fcntl(po[i], F_SETFD, FD_CLOEXEC);
+    fcntl(pe[i], F_SETFD, FD_CLOEXEC);
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+  /* A fixed environment: the output is parsed, so no locale of the caller's. */
+  char *const envp[] = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "LC_ALL=C", NULL};
+  pid_t pid;
+  int rc = -posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+  bool spawned = rc == 0;
+  posix_spawn_file_actions_destroy(&fa);
+  close(po[1]);
+  close(pe[1]);
+  sink s[2] = {{po[0], &out->out, &out->out_len, 0}, {pe[0], &out->err, &out->err_len, 0}};
+  bool open_[2] = {rc == 0, rc == 0};
+  while (rc == 0 && (open_[0] || open_[1])) {
+    struct pollfd pf[2] = {{po[0], open_[0] ? POLLIN : 0, 0}, {pe[0], open_[1] ? POLLIN : 0, 0}};
+    if (poll(pf, 2, -1) < 0) {
+      rc = errno == EINTR ? 0 : -errno;
+      continue;
+    }
+    for (int i = 0; rc == 0 && i < 2; i++) {
+      if (!open_[i] || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
+      int r = drain(&s[i]);
+      if (r < 0)
+        rc = r;
+      else if (r == 1)
+        open_[i] = false;
+    }
+  }
+  close(po[0]);
+  close(pe[0]);
+  if (spawned) { /* reap it whatever happened (closed pipes end it) */
+    int ws = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {
+    }
+    if (rc == 0 && w < 0)
+      rc = -errno;
+    else if (rc == 0)
+      out->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : 1;
+  }
+  if (rc != 0)
+    bs__tool_result_free(out);
+  return rc;
+}
+

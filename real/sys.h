@@ -42,6 +42,11 @@
   XX("bs/real/subvol_info", "BTRFS_IOC_GET_SUBVOL_INFO fails (id, UUID of a subvolume)")   \
   XX("bs/real/snap_destroy", "BTRFS_IOC_SNAP_DESTROY_V2 fails (deleting a subvolume)")       \
   XX("bs/real/tree_search", "BTRFS_IOC_TREE_SEARCH fails (cleaner wait, nested subvolumes)") \
+  XX("bs/real/exec", "an external tool (mkfs, hdiutil, diskutil) cannot be started: posix_spawn(2) fails") \
+  XX("bs/real/memfd", "memfd_create(2) of a RAM disk's memory fails") \
+  XX("bs/real/loop", "a loop device call fails: LOOP_CTL_GET_FREE, LOOP_CONFIGURE, LOOP_SET_FD/STATUS64, LOOP_CLR_FD") \
+  XX("bs/real/mount", "mount(2) of a RAM disk fails") \
+  XX("bs/real/umount", "umount2(2) of a RAM disk fails") \
   XX("bs/real/exec/diskutil", "diskutil exits with status 1 and prints nothing (macOS tool path)") \
   XX("bs/real/cleanup", "any OS call that takes back what a failed call made (a half-made file, directory or tree; a size, flag or times) fails: it is left behind")
 
@@ -115,7 +120,31 @@ ssize_t bs__sys_flistxattr(int fd, char *buf, size_t cap);
 int bs__sys_flist_all(int fd, char **names, size_t *len);
 int bs__sys_fget_all(int fd, const char *name, char **val, size_t *len);
 
+/* Run the tool @argv (argv[0] an absolute path) with stdin from /dev/null,
+ * a fixed environment (PATH of the system directories, LC_ALL=C: its output
+ * is parsed), stdout and stderr captured into @out (bs__tool_result,
+ * real/tool.h).  0 with out->status set, or -errno when it cannot be started
+ * or read (point bs/real/exec); then @out is empty.  The one place a child
+ * process is made (real/tool.c builds on it). */
+struct bs__tool_result;
+int bs__sys_run_tool(const char *const argv[], struct bs__tool_result *out);
+
 #ifdef __linux__
+/* memfd_create(2) with MFD_CLOEXEC (bs/real/memfd). */
+int bs__sys_memfd(const char *name);
+/* LOOP_CTL_GET_FREE on /dev/loop-control's @ctl: a free device's number. */
+int bs__sys_loop_get_free(int ctl);
+/* Bind the loop device @dev to @backing with LO_FLAGS_AUTOCLEAR and the
+ * name @name: LOOP_CONFIGURE, or LOOP_SET_FD + LOOP_SET_STATUS64 where the
+ * kernel has no LOOP_CONFIGURE (EINVAL, ENOTTY).  Point bs/real/loop. */
+int bs__sys_loop_attach(int dev, int backing, const char *name);
+/* LOOP_CLR_FD (bs/real/loop). */
+int bs__sys_loop_clear(int dev);
+/* mount(2) (bs/real/mount) and umount2(2) (bs/real/umount). */
+int bs__sys_mount(const char *src, const char *target, const char *type, unsigned long flags,
+                  const char *data);
+int bs__sys_umount(const char *target, int flags);
+
 struct open_how;
 /* openat2(2) (Linux 5.6+; ENOSYS before), under the point bs/real/open. */
 int bs__sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size);

@@ -31,7 +31,10 @@ mkdir -p "$logs"
 # now, and this run's at exit, however it ends.
 volctl=$build/plain/tests/volctl
 vol_root=${BS_VOL_ROOT:-/dev/shm/backstore-vols}
+# RAM disks (docs/ramdisk.md) of the suites, recorded here: reaped likewise.
+export BS_RAMDISK_DIR=${BS_RAMDISK_DIR:-/dev/shm/backstore-ramdisks}
 reap_volumes() {
+  [ -x "$build/bslab" ] && "$build/bslab" ramdisk reap >/dev/null 2>&1
   [ -x "$volctl" ] || return 0
   "$volctl" reap 2>&1 | grep -E '^(reaped|detached|could not)' | sed 's/^/  volctl: /'
   return 0
@@ -157,6 +160,16 @@ if [ -n "$left" ]; then
   failed_names+=("volumes left behind under $vol_root")
 else
   echo "volumes: nothing of ours remains under $vol_root (no mount, no loop device)"
+fi
+# RAM disks whose owner (a suite's process) is gone: left behind.
+left=$([ -x "$build/bslab" ] && "$build/bslab" ramdisk list 2>/dev/null | awk '$7 == "dead"')
+if [ -n "$left" ]; then
+  echo "RAM disks: LEFT BEHIND in $BS_RAMDISK_DIR (reaped now; a suite did not destroy them):"
+  echo "$left" | sed 's/^/  /'
+  bad_runs=$((bad_runs + 1))
+  failed_names+=("RAM disks left behind in $BS_RAMDISK_DIR")
+else
+  echo "RAM disks: nothing of ours remains in $BS_RAMDISK_DIR"
 fi
 echo
 if [ $bad_runs -gt 0 ]; then

@@ -84,13 +84,27 @@ int bs_open(bs_store **out, const char *backend, const bs_open_opts *opts) {
   const bs_backend_ops *ops = bs_backend_find(backend);
   if (!ops)
     return BS_ENOT_FOUND;
-  bs_open_opts none = {0};
+  bs_open_opts none = {0}, on_ram;
+  bs_ramdisk *rd = NULL;
+  if (opts && opts->ramdisk) { /* the RAM-disk mode: a new RAM disk, the store at its mount */
+    if (strcmp(backend, "real") != 0 || opts->root)
+      return BS_EINVALID;
+    int rc = bs_ramdisk_create(&rd, opts->ramdisk);
+    if (rc != 0)
+      return rc;
+    on_ram = *opts;
+    on_ram.root = bs_ramdisk_info_of(rd)->mount;
+    opts = &on_ram;
+  }
   const char *colon = strchr(backend, ':');
   bs_store *st = NULL;
   int rc = ops->open(&st, opts ? opts : &none, colon ? colon + 1 : NULL);
-  if (rc != 0)
+  if (rc != 0) {
+    bs_ramdisk_free(rd);
     return rc;
+  }
   bs_store_init(st, ops);
+  st->ramdisk = rd;
   *out = st;
   return BS_OK;
 }
@@ -112,7 +126,9 @@ void bs_close(bs_store *st) {
     return;
   bs__core_free(st->core);
   pthread_rwlock_destroy(&st->lock);
+  bs_ramdisk *rd = st->ramdisk;
   st->ops->close(st);
+  bs_ramdisk_free(rd); /* after the store let go of every file on it */
 }
 
 /* ---- the lock ------------------------------------------------------------------ */

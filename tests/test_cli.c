@@ -50,7 +50,8 @@ static void cli_exit_status_follows_the_contract(void **state) {
 
 static const char *const all_verbs[] = {"caps",  "probe", "clone", "snapshot", "branch", "campaign",
                                         "init",  "put",   "cat",      "ls",     "stat",
-                                        "usage", "mkdir", "rm",       "help",   "diff", "calibrate"};
+                                        "usage", "mkdir", "rm",       "help",   "diff", "calibrate",
+                                        "ramdisk"};
 #define N_VERBS (sizeof(all_verbs) / sizeof(all_verbs[0]))
 
 static void cli_help_on_every_verb(void **state) {

@@ -18,7 +18,8 @@
  *   of that filesystem, which the README says the command needs: here it is
  *   a fresh volume of the test fixture (tests/support/volume.h).  Without
  *   root and loop devices those commands are skipped, saying why
- *   (BS_REQUIRE_REAL=1 makes that a failure). */
+ *   (BS_REQUIRE_REAL=1 makes that a failure); so are `bslab ramdisk`
+ *   commands, which need the same (root, loop devices). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,8 @@
 #define TOUR_SECONDS 600
 
 static const char *const volume_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
+/* tour_cmd.fs of a `bslab ramdisk` command: no volume, but root and loop devices. */
+#define RAMDISK_CMD 4
 
 /* One command of the README. */
 typedef struct tour_cmd {
@@ -48,7 +51,7 @@ typedef struct tour_cmd {
   int expect;   /* the exit status it must have */
   char *output; /* a transcript's expected output ("" for none), or NULL: not checked */
   bool make;    /* a make target: not run */
-  int fs;       /* index in volume_fs of the /mnt/<fs> it needs, or -1 */
+  int fs;       /* index in volume_fs of the /mnt/<fs> it needs, RAMDISK_CMD, or -1 */
 } tour_cmd;
 
 typedef struct tour {
@@ -128,6 +131,8 @@ static tour_cmd *tour_add(tour *t, const char *text, size_t len, int line) {
   c->line = line;
   c->expect = expected_status(c->text);
   c->fs = volume_of(c->text);
+  if (c->fs < 0 && strstr(c->text, "bslab ramdisk "))
+    c->fs = RAMDISK_CMD;
   c->make = strncmp(c->text, "make", 4) == 0 && (c->text[4] == ' ' || c->text[4] == '\0');
   return c;
 }
@@ -405,12 +410,14 @@ static void readme_tour_runs_as_written(void **state) {
       free(text);
       text = s;
     }
+    if (c->fs == RAMDISK_CMD && !no_volumes)
+      no_volumes = bs_test_real_unavailable();
     if (c->fs >= 0 && no_volumes) {
       skipped++;
       free(text);
       continue;
     }
-    on_volumes += c->fs >= 0;
+    on_volumes += c->fs >= 0 && c->fs != RAMDISK_CMD;
     transcripts += c->output != NULL;
     fprintf(sh, "printf '\\036B %zu\\n'\n%s\nprintf '\\036E %zu %%d\\n' \"$?\"\n", k, text, k);
     free(text);

@@ -298,15 +298,18 @@ static void assert_agree(bs_store *st, const bs_target *t, const char *what) {
   assert_bs_ok(bs_snapshot_list(st, &all, &n));
   bs_reg_state reg;
   bs_reg_state_read(st, &reg);
-  const bs_vol *v = bs_vol_shared("btrfs");
-  assert_non_null(v);
-  size_t ml = strlen(v->mnt);
-  assert_true(strncmp(t->root, v->mnt, ml) == 0 && t->root[ml] == '/');
-  const char *rel = t->root + ml + 1;
+  /* The volume's mount point: the store's directory lies right below it (on
+   * the shared btrfs volume, or on a RAM disk of the ramdisk:btrfs target). */
+  char mnt[4096];
+  snprintf(mnt, sizeof(mnt), "%s", t->root);
+  char *slash = strrchr(mnt, '/');
+  assert_true(slash && slash != mnt);
+  *slash = '\0';
+  const char *rel = slash + 1 - mnt + t->root;
   subvol *sv = calloc(MAX_SUBVOLS, sizeof(*sv));
   names *h = malloc(sizeof(*h));
   assert_true(sv && h);
-  size_t nsv = list_subvols(v->mnt, sv);
+  size_t nsv = list_subvols(mnt, sv);
   const char *root_uuid = NULL;
   char pre[300], path[400];
   snprintf(pre, sizeof(pre), "%s/.bs/", rel);

@@ -100,6 +100,10 @@ struct bs_store {
   /** The core's own state of the store (its registry cache); backends never
    * touch it. */
   struct bs__core *core;
+  /** The RAM disk of a store opened in the RAM-disk mode (bs_open_opts.ramdisk),
+   * destroyed by bs_close() after the backend's close; else NULL.  Set by
+   * bs_open(); backends never touch it. */
+  struct bs_ramdisk *ramdisk;
 };
 
 /**

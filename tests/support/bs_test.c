@@ -200,13 +200,16 @@ size_t bs_test_host_entries(const char *dir) {
 
 /* The real volumes every body runs on, in this order, and the open flags of
  * each store.  The copying-snapshot twins of ext4 and tmpfs run only under
- * bs_test_each_backend_if, whose filter sees the flags. */
+ * bs_test_each_backend_if, whose filter sees the flags.  The RAM-disk
+ * targets (docs/ramdisk.md) run every body on a RAM disk made for it. */
 static const struct {
   const char *fs;
   uint32_t flags;
+  bool ramdisk;
 } real_fs[] = {
-  {"btrfs", 0}, {"xfs", 0}, {"ext4", 0}, {"tmpfs", 0},
-  {"ext4", BS_OPEN_SNAPSHOT_COPY}, {"tmpfs", BS_OPEN_SNAPSHOT_COPY},
+  {"btrfs", 0, false}, {"xfs", 0, false}, {"ext4", 0, false}, {"tmpfs", 0, false},
+  {"ext4", BS_OPEN_SNAPSHOT_COPY, false}, {"tmpfs", BS_OPEN_SNAPSHOT_COPY, false},
+  {"btrfs", 0, true}, {"xfs", 0, true},
 };
 
 /* Directories handed out by bs_test_open_fresh, by store. */
@@ -214,6 +217,7 @@ static const struct {
 static struct {
   bs_store *st;
   char dir[4096];
+  bs_ramdisk *rd; /* the RAM disk of a RAM-disk target's store, destroyed with it */
 } fresh[MAX_FRESH];
 
 #ifndef __linux__
@@ -258,15 +262,24 @@ bs_store *bs_test_open_fresh(const bs_target *t, uint64_t seed) {
       fail_msg("darwin fake on %s: %s", t->profile, bs_err_name(rc));
     return st;
   }
-  const bs_vol *v = bs_vol_shared(t->profile);
-  if (!v)
-    fail_msg("no %s volume: %s", t->profile, bs_vol_last_error());
   static unsigned counter;
   int slot = 0;
   while (slot < MAX_FRESH && fresh[slot].st)
     slot++;
   assert_true(slot < MAX_FRESH);
-  snprintf(fresh[slot].dir, sizeof(fresh[slot].dir), "%.4000s/t%u-%u", v->mnt, (unsigned)getpid(),
+  const char *mnt;
+  if (t->ramdisk) {
+    bs_ramdisk_opts ro = {.fs = t->profile, .size_mb = strcmp(t->profile, "xfs") == 0 ? 300 : 256};
+    if (bs_ramdisk_create(&fresh[slot].rd, &ro) != 0)
+      fail_msg("a %s RAM disk: %s", t->profile, bs_ramdisk_last_message());
+    mnt = bs_ramdisk_info_of(fresh[slot].rd)->mount;
+  } else {
+    const bs_vol *v = bs_vol_shared(t->profile);
+    if (!v)
+      fail_msg("no %s volume: %s", t->profile, bs_vol_last_error());
+    mnt = v->mnt;
+  }
+  snprintf(fresh[slot].dir, sizeof(fresh[slot].dir), "%.4000s/t%u-%u", mnt, (unsigned)getpid(),
            counter++);
   rm_tree(fresh[slot].dir);
   /* As the backend makes a store (on btrfs a subvolume, so native
@@ -290,7 +303,15 @@ void bs_test_close_fresh(bs_store *st) {
   for (int i = 0; i < MAX_FRESH; i++)
     if (fresh[i].st == st && st) {
       bs_close(st);
-      rm_tree(fresh[i].dir);
+      if (fresh[i].rd) { /* the whole RAM disk goes */
+        int rc = bs_ramdisk_destroy(fresh[i].rd);
+        bs_ramdisk_free(fresh[i].rd);
+        fresh[i].rd = NULL;
+        if (rc != 0)
+          fail_msg("destroy the RAM disk of %s: %s", fresh[i].dir, bs_ramdisk_last_message());
+      } else {
+        rm_tree(fresh[i].dir);
+      }
       fresh[i].st = NULL;
       return;
     }
@@ -336,7 +357,7 @@ static void run_on(bs_target *t, bs_target_pred want, bs_target_filter want_t, b
                    void *ctx, uint64_t seed, int *ran) {
   char label[64];
   snprintf(label, sizeof(label), "%s:%s%s",
-           t->kind == BS_TARGET_SIM ? "sim" : t->kind == BS_TARGET_REAL ? "real" : "darwin",
+           t->kind == BS_TARGET_SIM ? "sim" : t->kind == BS_TARGET_REAL ? (t->ramdisk ? "ramdisk" : "real") : "darwin",
            t->profile, t->open_flags ? "+copy" : "");
   t->label = label;
   bs_store *st = bs_test_open_fresh(t, seed);
@@ -374,7 +395,7 @@ static void each(unsigned kinds, bs_target_pred want, bs_target_filter want_t, b
     if (real_fs[i].flags && !want_t)
       continue; /* only a filter can tell these from their plain twins */
     bs_target t = {.backend = "real", .profile = real_fs[i].fs, .kind = BS_TARGET_REAL,
-                   .open_flags = real_fs[i].flags};
+                   .open_flags = real_fs[i].flags, .ramdisk = real_fs[i].ramdisk};
     run_on(&t, want, want_t, body, ctx, seed, &ran);
   }
   static const char *const darwin_profiles[] = {"apfs", "hfs"};

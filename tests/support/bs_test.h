@@ -45,6 +45,7 @@ typedef struct bs_target {
   bs_target_kind kind;
   const char *root;      /* real: host directory of the store (fresh); else NULL */
   uint32_t open_flags;   /* bs_open_opts.flags the store was opened with */
+  bool ramdisk;          /* real: on a RAM disk of its own (bs_ramdisk_create), not a shared volume */
 } bs_target;
 
 /* Which targets a body wants, decided from their capabilities. */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "backstore.h"
+#include "real/tool.h"
 #include "tests/support/volume_sys.h"
 
 #define VOL_DEFAULT_ROOT "/dev/shm/backstore-vols"
@@ -102,7 +103,7 @@ const char *bs_vol_unavailable(void) {
   close(fd);
   char tool[PATH_MAX];
   for (size_t i = 0; i < N_KINDS; i++) {
-    if (kinds[i].mkfs && !bs__vol_find_tool(kinds[i].mkfs, tool, sizeof(tool))) {
+    if (kinds[i].mkfs && !bs__tool_find(kinds[i].mkfs, tool, sizeof(tool))) {
       bs__vol_fmt(why, sizeof(why), "%s not installed", kinds[i].mkfs);
       return why;
     }
@@ -110,11 +111,12 @@ const char *bs_vol_unavailable(void) {
   return NULL;
 }
 
-/* mkfs @image as @k; on failure the error names the command and its output. */
+/* mkfs @image as @k through the library's tool runner (real/tool.h): on
+ * failure the error names the tool and quotes its stderr. */
 static int make_fs(const fs_kind *k, const char *tool, const char *image) {
-  char *argv[12];
+  const char *argv[12];
   int n = 0;
-  argv[n++] = (char *)tool;
+  argv[n++] = tool;
   if (strcmp(k->name, "btrfs") == 0) {
     argv[n++] = "-q", argv[n++] = "-f", argv[n++] = "-K";
   } else if (strcmp(k->name, "xfs") == 0) {
@@ -127,30 +129,12 @@ static int make_fs(const fs_kind *k, const char *tool, const char *image) {
     argv[n++] = "-I", argv[n++] = "256", argv[n++] = "-E";
     argv[n++] = "nodiscard,lazy_itable_init=0,lazy_journal_init=0";
   }
-  argv[n++] = (char *)image;
+  argv[n++] = image;
   argv[n] = NULL;
-  char out[768];
-  int status = 0, rc = bs__vol_run_tool(argv, out, sizeof(out), &status);
-  if (rc != 0) {
-    bs__vol_err("cannot run %s: %s", tool, strerror(-rc));
-    return BS_ETOOL_FAILED;
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return 0;
-  int lines = 0; /* the first lines say why; a usage text may follow */
-  for (char *c = out; *c; c++) {
-    if (*c == '\n' && (++lines == 3 || !c[1])) {
-      *c = '\0';
-      break;
-    }
-    if (*c == '\n' || *c == '\t')
-      *c = ' ';
-  }
-  if (WIFEXITED(status))
-    bs__vol_err("%s failed (exit %d): %s", k->mkfs, WEXITSTATUS(status), out);
-  else
-    bs__vol_err("%s killed by signal %d: %s", k->mkfs, WTERMSIG(status), out);
-  return BS_ETOOL_FAILED;
+  bs__tool_result r;
+  int rc = bs__tool_run(argv, &r, bs__vol_last_err, sizeof(bs__vol_last_err));
+  bs__tool_result_free(&r);
+  return rc == BS_EUNSUPPORTED ? BS_ETOOL_FAILED : rc;
 }
 
 /* ---- the registry ------------------------------------------------------ */
@@ -329,7 +313,7 @@ int bs_vol_create_owned(bs_vol *out, const char *fs, uint64_t size, pid_t owner)
       bs__vol_err("cannot make a %s volume: no /dev/loop-control (%s)", k->name, strerror(errno));
       return BS_EUNSUPPORTED;
     }
-    if (!bs__vol_find_tool(k->mkfs, tool, sizeof(tool))) {
+    if (!bs__tool_find(k->mkfs, tool, sizeof(tool))) {
       bs__vol_err("cannot make a %s volume: %s not installed", k->name, k->mkfs);
       return BS_EUNSUPPORTED;
     }

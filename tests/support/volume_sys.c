@@ -10,7 +10,6 @@
 #include <ftw.h>
 #include <limits.h>
 #include <linux/loop.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,8 @@
 #include <unistd.h>
 
 #include "backstore.h"
-
-extern char **environ;
+#include "real/ramdisk.h"
+#include "real/sys.h"
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -49,32 +48,8 @@ bool bs__vol_fmt(char *out, size_t cap, const char *fmt, ...) {
 
 /* ---- small file and process helpers -------------------------------------- */
 
-/* Read all of the small file @path into @buf (NUL-terminated, one trailing
- * newline removed).  0 or -errno. */
-int bs__vol_read(const char *path, char *buf, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return -errno;
-  size_t len = 0;
-  while (len + 1 < cap) {
-    ssize_t r = read(fd, buf + len, cap - 1 - len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      int e = errno;
-      close(fd);
-      return -e;
-    }
-    if (r == 0)
-      break;
-    len += (size_t)r;
-  }
-  close(fd);
-  buf[len] = '\0';
-  if (len > 0 && buf[len - 1] == '\n')
-    buf[len - 1] = '\0';
-  return 0;
-}
+/* The small-file, process and mount helpers are the library's (real/ramdisk.h). */
+int bs__vol_read(const char *path, char *buf, size_t cap) { return bs__read_small(path, buf, cap); }
 
 /* Create @path (which must not exist) holding @text.  0 or -errno. */
 int bs__vol_write_new(const char *path, const char *text) {
@@ -96,37 +71,12 @@ int bs__vol_write_new(const char *path, const char *text) {
   return close(fd) == 0 ? 0 : -errno;
 }
 
-/* State letter and start time (clock ticks after boot, /proc/<pid>/stat
- * field 22) of process @pid.  0 or -1 if there is no such process. */
 int bs__vol_proc_stat(pid_t pid, char *state, unsigned long long *start) {
-  char path[64], buf[2048];
-  bs__vol_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  if (bs__vol_read(path, buf, sizeof(buf)) != 0)
-    return -1;
-  char *p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
-  if (!p || p[1] != ' ' || !p[2])
-    return -1;
-  p += 2; /* field 3, the state */
-  *state = *p;
-  for (int field = 3; field < 22; field++) {
-    p = strchr(p, ' ');
-    if (!p)
-      return -1;
-    p++;
-  }
-  char *end;
-  *start = strtoull(p, &end, 10);
-  return end == p ? -1 : 0;
+  return bs__proc_stat(pid, state, start);
 }
 
-/* True if the process @pid that started at @start is still running (a zombie
- * is dead: it has run its exit handlers and holds nothing). */
 bool bs__vol_owner_alive(pid_t pid, unsigned long long start) {
-  char state;
-  unsigned long long s;
-  if (pid <= 0 || bs__vol_proc_stat(pid, &state, &s) != 0)
-    return false;
-  return s == start && state != 'Z' && state != 'X';
+  return bs__proc_alive(pid, start);
 }
 
 static double now_s(void) {
@@ -141,69 +91,7 @@ static void sleep_ms(long ms) {
   }
 }
 
-/* True if @path is @dir or lies below it. */
-bool bs__vol_under(const char *path, const char *dir) {
-  size_t dl = strlen(dir);
-  return strncmp(path, dir, dl) == 0 && (path[dl] == '\0' || path[dl] == '/');
-}
-
-/* ---- tools ------------------------------------------------------------ */
-
-/* Find the executable @name in $PATH or the sbin directories. */
-bool bs__vol_find_tool(const char *name, char *out, size_t cap) {
-  const char *path = getenv("PATH");
-  char dirs[4096];
-  bs__vol_fmt(dirs, sizeof(dirs), "%s:/usr/sbin:/sbin:/usr/local/sbin", path ? path : "");
-  char *save = NULL;
-  for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-    if (d[0] != '/')
-      continue;
-    if (bs__vol_fmt(out, cap, "%s/%s", d, name) && access(out, X_OK) == 0)
-      return true;
-  }
-  out[0] = '\0';
-  return false;
-}
-
-/* Run @argv (argv[0] an absolute path) with stdin from /dev/null and stdout
- * and stderr into @out (truncated to @cap).  0 with *status, or -errno. */
-int bs__vol_run_tool(char *const argv[], char *out, size_t cap, int *status) {
-  int p[2];
-  out[0] = '\0';
-  if (pipe2(p, O_CLOEXEC) != 0)
-    return -errno;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-  pid_t pid;
-  int e = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(p[1]);
-  if (e != 0) {
-    close(p[0]);
-    return -e;
-  }
-  size_t len = 0;
-  for (;;) {
-    char chunk[512];
-    ssize_t r = read(p[0], chunk, sizeof(chunk));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    size_t take = (size_t)r < cap - 1 - len ? (size_t)r : cap - 1 - len;
-    memcpy(out + len, chunk, take);
-    len += take;
-  }
-  out[len] = '\0';
-  close(p[0]);
-  while (waitpid(pid, status, 0) < 0)
-    if (errno != EINTR)
-      return -errno;
-  return 0;
-}
+bool bs__vol_under(const char *path, const char *dir) { return bs__path_under(path, dir); }
 
 /* ---- loop devices ------------------------------------------------------ */
 
@@ -293,39 +181,14 @@ int bs__vol_loop_attach(int imgfd, const char *image, char *dev, size_t cap, int
       rc = bs_err_from_errno(eno);
       break;
     }
-    int e = 0;
-#ifdef LOOP_CONFIGURE
-    struct loop_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.fd = (uint32_t)imgfd;
-    cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-    bs__vol_fmt((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", image);
-    if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
+    /* LOOP_CONFIGURE, or LOOP_SET_FD + LOOP_SET_STATUS64 on old kernels:
+     * the library's (real/sys.c). */
+    if (bs__sys_loop_attach(fd, imgfd, image) == 0) {
       *lfd = fd;
       close(ctl);
       return 0;
     }
-    e = errno;
-    if (e == EINVAL || e == ENOTTY)
-#endif
-    {
-      /* Kernels before 5.8: bind, then set autoclear. */
-      if (ioctl(fd, LOOP_SET_FD, imgfd) == 0) {
-        struct loop_info64 info;
-        memset(&info, 0, sizeof(info));
-        info.lo_flags = LO_FLAGS_AUTOCLEAR;
-        bs__vol_fmt((char *)info.lo_file_name, sizeof(info.lo_file_name), "%s", image);
-        if (ioctl(fd, LOOP_SET_STATUS64, &info) == 0) {
-          *lfd = fd;
-          close(ctl);
-          return 0;
-        }
-        e = errno;
-        ioctl(fd, LOOP_CLR_FD);
-      } else {
-        e = errno;
-      }
-    }
+    int e = errno;
     close(fd);
     if (e != EBUSY) { /* EBUSY: another process took this device first */
       bs__vol_err("attach %s to %s: %s", image, dev, strerror(e));
@@ -341,70 +204,11 @@ int bs__vol_loop_attach(int imgfd, const char *image, char *dev, size_t cap, int
 
 /* ---- mounts ------------------------------------------------------------ */
 
-/* Undo the octal escapes (\040 ...) of a /proc/self/mountinfo field. */
-static void unescape(char *s) {
-  char *w = s;
-  for (char *r = s; *r;) {
-    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-        r[3] <= '7') {
-      *w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-      r += 4;
-    } else {
-      *w++ = *r++;
-    }
-  }
-  *w = '\0';
-}
-
-/* The mount points at or below @dir, in mountinfo order (so later, upper
- * mounts last): a malloc'd array of malloc'd strings.  -1 if unreadable. */
 int bs__vol_mounts_under(const char *dir, char ***out, size_t *count) {
-  *out = NULL;
-  *count = 0;
-  FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f)
-    return -1;
-  char *line = NULL;
-  size_t cap = 0, n = 0, room = 0;
-  char **list = NULL;
-  int rc = 0;
-  while (getline(&line, &cap, f) > 0) {
-    char *save = NULL, *mp = NULL, *tok = strtok_r(line, " ", &save);
-    for (int field = 1; tok && field < 5; field++)
-      tok = strtok_r(NULL, " ", &save);
-    mp = tok; /* field 5: the mount point */
-    if (!mp)
-      continue;
-    unescape(mp);
-    if (!bs__vol_under(mp, dir))
-      continue;
-    if (n == room) {
-      room = room ? room * 2 : 8;
-      char **grown = realloc(list, room * sizeof(*list));
-      if (!grown) {
-        rc = -1;
-        break;
-      }
-      list = grown;
-    }
-    if (!(list[n] = strdup(mp))) {
-      rc = -1;
-      break;
-    }
-    n++;
-  }
-  free(line);
-  fclose(f);
-  *out = list;
-  *count = n;
-  return rc;
+  return bs__mounts_under(dir, out, count) == 0 ? 0 : -1;
 }
 
-void bs__vol_free_list(char **list, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    free(list[i]);
-  free(list);
-}
+void bs__vol_free_list(char **list, size_t n) { bs__mounts_free(list, n); }
 
 /* Unmount everything at or below @dir, upper mounts first; lazily (MNT_DETACH)
  * where a plain unmount is EBUSY.  Adds to *unmounted.  0 or BS_E*. */

@@ -28,11 +28,6 @@ bool bs__vol_owner_alive(pid_t pid, unsigned long long start);
 /* True if @path is @dir or lies below it. */
 bool bs__vol_under(const char *path, const char *dir);
 
-/* Find executable @name in $PATH or the sbin directories. */
-bool bs__vol_find_tool(const char *name, char *out, size_t cap);
-/* Run @argv (argv[0] absolute), stdout+stderr into @out; 0 with *status, or -errno. */
-int bs__vol_run_tool(char *const argv[], char *out, size_t cap, int *status);
-
 /* Backing file of /dev/loop@n (" (deleted)" removed); false if unbound. */
 bool bs__vol_loop_backing(int n, char *out, size_t cap);
 /* Numbers of the loop devices backed by a file below @dir; how many. */

@@ -27,6 +27,7 @@ static const struct {
   {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
   {"direct-io", BO_DIRECT_IO, false}, {"power-loss-after", BO_POWER_AFTER, true},
   {"power-loss", BO_POWER_MODE, true},
+  {"fs", BO_FS, true},           {"size-mb", BO_SIZE_MB, true}, {"label", BO_LABEL, true},
 };
 
 int bslab_usage_error(const bslab_args *a, const char *fmt, ...) {
@@ -120,6 +121,10 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_JOBS: return number(a, name, v, 1, 256, &a->jobs, &a->jobs_set);
   case BO_WAIT: return number(a, name, v, 0, BSLAB_WAIT_MAX, &a->wait, &a->wait_set);
   case BO_SHARD: return shard(a, v);
+  case BO_FS: a->fs = v; return 0;
+  /* 0 and sizes past the memory reach the library, which says why not. */
+  case BO_SIZE_MB: return number(a, name, v, 0, UINT64_MAX, &a->size_mb, &a->size_mb_set);
+  case BO_LABEL: a->label = v; return 0;
   default: return BSLAB_USAGE;
   }
 }

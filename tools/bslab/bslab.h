@@ -51,6 +51,9 @@ enum {
   BO_DIRECT_IO = 1u << 26,  /* mount: --direct-io, no page cache */
   BO_POWER_AFTER = 1u << 27, /* mount: --power-loss-after N changes */
   BO_POWER_MODE = 1u << 28,  /* mount: --power-loss drop|tear */
+  BO_FS = 1u << 29,      /* ramdisk create --fs FS */
+  BO_SIZE_MB = 1u << 30, /* ramdisk create --size-mb N */
+  BO_LABEL = 1u << 31,   /* ramdisk create --label L */
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
@@ -68,6 +71,9 @@ typedef struct bslab_args {
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
   const char *output, *trace_dir, *json;
   const char *kind; /* --kind of branch create (NULL: native) */
+  const char *fs, *label; /* ramdisk create */
+  uint64_t size_mb;
+  bool size_mb_set;
   uint64_t seed, seeds, ops, jobs, max_tests, wait;
   bool trace_all;
   bool seed_set, seeds_set, ops_set, jobs_set, wait_set, shard_set;
@@ -258,5 +264,8 @@ int bslab_mount(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);
+
+/* ramdisk.c */
+int bslab_ramdisk(bslab_args *a);
 
 #endif

@@ -36,6 +36,7 @@ static const char top_usage[] =
   "  diff       the same operations on a sim profile and the real kernel, compared\n"
   "  calibrate  measure a real filesystem for the sim's latency model\n"
   "  faults     the fault-point catalogue; check a fault spec\n"
+  "  ramdisk    create, list, destroy or reap RAM disks (scratch volumes in memory)\n"
   "  init       create an empty sim volume image\n"
   "  mount      serve a sim volume (or a real store) through FUSE to real programs\n"
   "  put cat ls stat usage mkdir rm ln readlink\n"
@@ -271,6 +272,27 @@ static const bslab_verb verbs[] = {
    "store API yet: symlink and link say EPERM.\n" VOL_OPTS,
    BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
    0, 1, bslab_mount},
+  {"ramdisk",
+   "usage: bslab ramdisk create --fs FS --size-mb N [--label L] [--format text|json]\n"
+   "       bslab ramdisk list [--format text|json]\n"
+   "       bslab ramdisk destroy MOUNT|ID\n"
+   "       bslab ramdisk reap\n"
+   "RAM disks: volumes in memory, made, mounted and destroyed by the library\n"
+   "(docs/ramdisk.md). Needs root. Each is recorded in the runtime directory\n"
+   "($BS_RAMDISK_DIR, else $XDG_RUNTIME_DIR/backstore, else /run/backstore) with\n"
+   "its owner's pid; reap removes those whose owner is gone, even after kill -9.\n"
+   "  create   make one: FS btrfs, xfs (reflink=1), ext4 or tmpfs (apfs on macOS),\n"
+   "           N MiB (at most the memory available); prints its id, mount point,\n"
+   "           fs, size and whether it has native snapshots. It outlives bslab:\n"
+   "           its owner is bslab's parent (the shell), so reap leaves it alone\n"
+   "           until that process ends\n"
+   "  list     every recorded RAM disk: id, fs, size, owner (alive or dead),\n"
+   "           device, mounted or not, mount point\n"
+   "  destroy  unmount, detach and free the RAM disk of id ID or mount point MOUNT\n"
+   "           (only one the library made: anything else is NOT_FOUND)\n"
+   "  reap     tear down every RAM disk whose owner is gone, and what a crash left\n"
+   "           half-made; prints how many\n",
+   BO_FORMAT | BO_FS | BO_SIZE_MB | BO_LABEL, 1, 2, bslab_ramdisk},
   {"help", "usage: bslab help [VERB]\nPrint the usage of bslab, or of VERB.\n", 0, 0, 1, NULL},
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
