@@ -211,7 +211,7 @@ static const bslab_verb verbs[] = {
    BO_OUTPUT | BO_MAX_TESTS | BO_QUIET | BO_FAULTS, 1, 1, bslab_shrink},
   {"diff",
    "usage: bslab diff [--profile FS] --root DIR [--seeds N] [--seed S] [--ops N]\n"
-   "                  [--trace FILE] [--trace-dir DIR] [--quiet]\n"
+   "                  [--trace FILE] [--trace-dir DIR] [--quiet] [--mix default|links]\n"
    "Run seeded streams of file operations on a sim profile and on a fresh directory\n"
    "below DIR (a real volume of the same filesystem), comparing results, contents,\n"
    "sizes, modes, owners, xattrs, listings and capabilities after every operation.\n"
@@ -227,11 +227,12 @@ static const bslab_verb verbs[] = {
    "                DIR/diff-FS-seed-S.trace (default $BSLAB_TRACE_DIR, else\n"
    "                ./bslab-traces)\n"
    "  --quiet       no progress on standard error\n"
+   "  --mix MIX     default, or links: symlink, readlink and link too (docs/diff.md)\n"
    "Stops at the first divergence and prints it with the command that reproduces it.\n"
    "Exit status 0 when sim and kernel agreed, 1 on a divergence, 2 usage or environment\n"
    "(DIR missing, not on the profile's filesystem, or the real volume full: a NO_SPACE\n"
    "of the real side on a volume out of inodes or space is reported as such).\n",
-   BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_TRACE_DIR | BO_QUIET, 0, 0,
+   BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_TRACE_DIR | BO_QUIET | BO_MIX, 0, 0,
    bslab_diff},
   {"calibrate",
    "usage: bslab calibrate --root DIR [--ops N] [--quiet]\n"
