@@ -127,6 +127,19 @@ static int target_file(bs__camp *c, bs__op *op, bool snap_ok) {
   return i;
 }
 
+/* Sometimes a fresh name "<leaf>K" inside a snapshot: PERMISSION.  True
+ * when drawn (op->path and op->expect set). */
+static bool draw_in_snapshot(bs__camp *c, bs__op *op, const char *leaf) {
+  int d = chance(c, 5) ? pick_node(c, BS_KIND_DIR, 0, 1) : -1;
+  if (d < 0)
+    return false;
+  snprintf(op->path, sizeof(op->path), "%s/%s%u", c->m.nodes[d].path, leaf, (unsigned)below(c, 4));
+  if (bs__cm_find(&c->m, op->path) >= 0)
+    return false;
+  op->expect = BS_EPERMISSION;
+  return true;
+}
+
 static void draw_create(bs__camp *c, bs__op *op) {
   if (chance(c, 3)) { /* one component over the name limit */
     char *p = op->path;
@@ -136,14 +149,8 @@ static void draw_create(bs__camp *c, bs__op *op) {
     op->expect = BS_ENAME_TOO_LONG;
     return;
   }
-  int d = chance(c, 5) ? pick_node(c, BS_KIND_DIR, 0, 1) : -1;
-  if (d >= 0) { /* a fresh name inside a snapshot */
-    snprintf(op->path, sizeof(op->path), "%s/new%u", c->m.nodes[d].path, (unsigned)below(c, 4));
-    if (bs__cm_find(&c->m, op->path) < 0) {
-      op->expect = BS_EPERMISSION;
-      return;
-    }
-  }
+  if (draw_in_snapshot(c, op, "new"))
+    return;
   pick_new_file_path(c, op->path, sizeof(op->path), 70);
   op->expect = expect_create(&c->m, op->path);
 }
@@ -351,18 +358,11 @@ static void draw_sync(bs__camp *c, bs__op *op) {
 /* symlink: a link among the file names (meeting files: EXISTS), target text
  * that names a file or nothing (never followed by the lab's operations). */
 static void draw_symlink(bs__camp *c, bs__op *op) {
-  pick_new_file_path(c, op->path, sizeof(op->path), 70);
   snprintf(op->path2, sizeof(op->path2), chance(c, 50) ? "f%u" : "../t%u",
            (unsigned)below(c, CM_FILES));
-  int d = chance(c, 5) ? pick_node(c, BS_KIND_DIR, 0, 1) : -1;
-  if (d >= 0) { /* a fresh name inside a snapshot */
-    snprintf(op->path, sizeof(op->path), "%s/lnk%u", c->m.nodes[d].path, (unsigned)below(c, 4));
-    if (bs__cm_find(&c->m, op->path) < 0) {
-      op->expect = BS_EPERMISSION;
-      return;
-    }
-    pick_new_file_path(c, op->path, sizeof(op->path), 70);
-  }
+  if (draw_in_snapshot(c, op, "lnk"))
+    return;
+  pick_new_file_path(c, op->path, sizeof(op->path), 70);
   op->expect = expect_create(&c->m, op->path);
 }
 

@@ -46,7 +46,8 @@ static void overlay_mix_passes_on_every_profile(void **state) {
       .profile = bs_sim_profile_names[i],
       .first_seed = bs_test_seed(),
       .seeds = 4,
-      .ops = (uint32_t)bs_test_iterations(1500),
+      /* Enough ops to make snapshots, branches and links even under valgrind. */
+      .ops = (uint32_t)(bs_test_iterations(1500) > 400 ? bs_test_iterations(1500) : 400),
       .overlay_mix = true,
       .trace = tr,
     };
