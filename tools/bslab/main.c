@@ -135,7 +135,7 @@ static const bslab_verb verbs[] = {
    "usage: bslab campaign [--backend sim] [--profile FS] [--seeds N | --seed S] [--ops N]\n"
    "                      [--jobs J] [--faults SPEC] [--trace-dir DIR] [--trace-all]\n"
    "                      [--json FILE] [--sim-bug NAME] [--digest] [--trace FILE] [--quiet]\n"
-   "                      [--shard I/N]\n"
+   "                      [--shard I/N] [--mix default|overlay]\n"
    "Run seeded random operations on fresh stores, checking invariants after each.\n"
    "  --profile FS    sim profile (default apfs)\n"
    "  --seed S        run seed S only; with --seeds N, run N seeds from S\n"
@@ -149,6 +149,8 @@ static const bslab_verb verbs[] = {
    "  --json FILE     write the summary as JSON to FILE (for CI gates); '-': standard\n"
    "                  output, the text summary then going to standard error\n"
    "  --sim-bug NAME  testing the checkers: turn on a sim defect (cow-in-place, leak-block)\n"
+   "  --mix MIX       operation mix: default, or overlay (adds symlink, readlink and\n"
+   "                  overlay branches; docs/campaign.md, not with --faults)\n"
    "  --digest        print 'seed S digest HEX' for every seed\n"
    "  --trace FILE    write every operation's canonical trace line to FILE ('-': stdout)\n"
    "  --quiet         no progress line on standard error\n"
@@ -160,7 +162,7 @@ static const bslab_verb verbs[] = {
    "campaign: the seeds that finished are summarised (JSON: \"interrupted\": true),\n"
    "then bslab ends by SIGINT (exit status 130).\n",
    BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
-       BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON | BO_SHARD,
+       BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON | BO_SHARD | BO_MIX,
    0, 0, bslab_campaign},
   {"merge",
    "usage: bslab merge [-o FILE] SHARD.json...\n"
@@ -209,7 +211,7 @@ static const bslab_verb verbs[] = {
    BO_OUTPUT | BO_MAX_TESTS | BO_QUIET | BO_FAULTS, 1, 1, bslab_shrink},
   {"diff",
    "usage: bslab diff [--profile FS] --root DIR [--seeds N] [--seed S] [--ops N]\n"
-   "                  [--trace FILE] [--trace-dir DIR] [--quiet]\n"
+   "                  [--trace FILE] [--trace-dir DIR] [--quiet] [--mix default|links]\n"
    "Run seeded streams of file operations on a sim profile and on a fresh directory\n"
    "below DIR (a real volume of the same filesystem), comparing results, contents,\n"
    "sizes, modes, owners, xattrs, listings and capabilities after every operation.\n"
@@ -225,11 +227,12 @@ static const bslab_verb verbs[] = {
    "                DIR/diff-FS-seed-S.trace (default $BSLAB_TRACE_DIR, else\n"
    "                ./bslab-traces)\n"
    "  --quiet       no progress on standard error\n"
+   "  --mix MIX     default, or links: symlink, readlink and link too (docs/diff.md)\n"
    "Stops at the first divergence and prints it with the command that reproduces it.\n"
    "Exit status 0 when sim and kernel agreed, 1 on a divergence, 2 usage or environment\n"
    "(DIR missing, not on the profile's filesystem, or the real volume full: a NO_SPACE\n"
    "of the real side on a volume out of inodes or space is reported as such).\n",
-   BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_TRACE_DIR | BO_QUIET, 0, 0,
+   BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_TRACE_DIR | BO_QUIET | BO_MIX, 0, 0,
    bslab_diff},
   {"calibrate",
    "usage: bslab calibrate --root DIR [--ops N] [--quiet]\n"
@@ -315,9 +318,9 @@ static int help(const char *name) {
 }
 
 /* The first option in @given that @allowed does not include, or NULL. */
-static const char *stray_option(unsigned given, unsigned allowed) {
+static const char *stray_option(uint64_t given, uint64_t allowed) {
   static const struct {
-    unsigned flag;
+    uint64_t flag;
     const char *name;
   } vol[] = {{BO_BACKEND, "backend"}, {BO_PROFILE, "profile"}, {BO_IMAGE, "image"},
              {BO_SEED, "seed"},       {BO_ROOT, "root"},       {BO_WAIT, "wait"}};
