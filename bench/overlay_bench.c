@@ -9,13 +9,21 @@
  *   overlay_bench copyup ROOT MIB REPEATS
  *     a MIB MiB file, a snapshot, then REPEATS times: an overlay branch and
  *     a 1-byte write to the file in it (a copy-up by reflink); prints the
- *     median of the writes: "copyup_ms X".
+ *     median of the writes, and for the first one the new space it took
+ *     over the file's size (statvfs through bs_usage_get, after a sync) and
+ *     the share of the copy's bytes in shared extents (FIEMAP):
+ *     "copyup_ms X new_space_ratio Y shared_ratio Z".
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backstore.h"
 
@@ -84,7 +92,40 @@ static int bench_branch(bs_store *st, long files, int repeats) {
   return rc;
 }
 
-static int bench_copyup(bs_store *st, uint64_t mib, int repeats) {
+/* Bytes of @path in extents FIEMAP marks shared; -1 when FIEMAP fails. */
+static double shared_bytes(const char *path) {
+  enum { NEXT = 512 };
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return -1;
+  struct fiemap *fm = calloc(1, sizeof(*fm) + NEXT * sizeof(struct fiemap_extent));
+  double shared = fm ? 0 : -1;
+  for (uint64_t start = 0; fm;) {
+    *fm = (struct fiemap){.fm_start = start, .fm_length = FIEMAP_MAX_OFFSET, .fm_flags = FIEMAP_FLAG_SYNC,
+                          .fm_extent_count = NEXT};
+    if (ioctl(fd, FS_IOC_FIEMAP, fm) != 0) {
+      shared = -1;
+      break;
+    }
+    if (fm->fm_mapped_extents == 0)
+      break;
+    bool last = false;
+    for (uint32_t i = 0; i < fm->fm_mapped_extents; i++) {
+      const struct fiemap_extent *e = &fm->fm_extents[i];
+      if (e->fe_flags & FIEMAP_EXTENT_SHARED)
+        shared += (double)e->fe_length;
+      last = last || (e->fe_flags & FIEMAP_EXTENT_LAST);
+      start = e->fe_logical + e->fe_length;
+    }
+    if (last)
+      break;
+  }
+  free(fm);
+  close(fd);
+  return shared;
+}
+
+static int bench_copyup(bs_store *st, const char *root, uint64_t mib, int repeats) {
   enum { CHUNK = 1 << 20 };
   char *buf = malloc(CHUNK);
   if (!buf)
@@ -100,20 +141,30 @@ static int bench_copyup(bs_store *st, uint64_t mib, int repeats) {
   bs_snapshot_info si;
   if (rc == 0)
     rc = bs_snapshot_create(st, "bench", &si);
-  double t[MAX_REPEATS];
+  double t[MAX_REPEATS], space = -1, shared = -1, size = (double)mib * CHUNK;
   for (int r = 0; rc == 0 && r < repeats; r++) {
     bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
-    if ((rc = bs_branch_create_opts(st, si.id, "bench", &o)) != 0)
+    bs_usage u0, u1;
+    if ((rc = bs_branch_create_opts(st, si.id, "bench", &o)) != 0 || (r == 0 && (rc = bs_sync(st, NULL)) != 0) ||
+        (r == 0 && (rc = bs_usage_get(st, &u0)) != 0))
       break;
     double t0 = now_s();
     rc = bs_write(st, "/.bs/branches/bench/big", 7, "x", 1);
     t[r] = now_s() - t0;
+    bs_branch_layers ly;
+    if (rc == 0 && r == 0 && (rc = bs_sync(st, NULL)) == 0 && (rc = bs_usage_get(st, &u1)) == 0 &&
+        (rc = bs_branch_layers_get(st, "bench", &ly)) == 0) {
+      char host[8192];
+      snprintf(host, sizeof(host), "%s%s/big", root, ly.upper);
+      space = ((double)u1.used_bytes - (double)u0.used_bytes) / size;
+      shared = shared_bytes(host) / size;
+    }
     int drc = bs_branch_delete(st, "bench");
     if (rc == 0)
       rc = drc;
   }
   if (rc == 0)
-    printf("copyup_ms %.4f\n", median(t, repeats) * 1e3);
+    printf("copyup_ms %.4f new_space_ratio %.6f shared_ratio %.6f\n", median(t, repeats) * 1e3, space, shared);
   return rc;
 }
 
@@ -138,7 +189,7 @@ int main(int argc, char **argv) {
   bs_open_opts o = {.root = argv[2]};
   int rc = bs_open(&st, "real", &o);
   if (rc == 0)
-    rc = strcmp(argv[1], "branch") == 0 ? bench_branch(st, n, repeats) : bench_copyup(st, (uint64_t)n, repeats);
+    rc = strcmp(argv[1], "branch") == 0 ? bench_branch(st, n, repeats) : bench_copyup(st, argv[2], (uint64_t)n, repeats);
   if (rc != 0) {
     fprintf(stderr, "overlay_bench: %s (%s)\n", bs_strerror(rc), st ? bs_last_message(st) : "");
     bs_close(st);
