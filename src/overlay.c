@@ -583,17 +583,31 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
   }
   if (rc == 0 && r->ls.kind != BS_KIND_SYMLINK) /* a symlink's text is durable with its directory */
     rc = sync_dir(st, t);
-  if (rc == 0)
+  /* A file is linked into place, not renamed: if another process copied it
+   * up meanwhile (the mutex is per store), its copy, and the writes made to
+   * it since, stay; ours goes. */
+  bool linked = false;
+  if (rc == 0 && r->ls.kind == BS_KIND_FILE && st->ops->link) {
+    rc = st->ops->link(st, t, u);
+    linked = rc == 0 || rc == BS_EEXISTS;
+    if (rc == BS_EUNSUPPORTED || rc == BS_EEXISTS) {
+      bs_store_clear_error(st);
+      rc = 0;
+    }
+  }
+  if (rc == 0 && !linked)
     rc = st->ops->rename(st, t, u);
   if (rc == 0) {
-    free(t);
-    t = NULL;
     const char *leaf;
     char *pr = parent_of(rest, &leaf);
     char *pu = pr ? upper_of(p, pr) : NULL;
     rc = pu ? sync_dir(st, pu) : BS_ENO_MEMORY;
     free(pr);
     free(pu);
+    if (linked)
+      discard(st, t); /* the work name, after the upper is durable: unreachable if this fails */
+    free(t);
+    t = NULL;
   }
   if (rc != 0 && rc != BS_ENO_MEMORY) {
     char why[256];

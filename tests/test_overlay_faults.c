@@ -22,6 +22,7 @@ static const char *const real_points[] = {
   "bs/real/open",  "bs/real/read",    "bs/real/write",    "bs/real/fsync",   "bs/real/stat",
   "bs/real/mkdir", "bs/real/unlink",  "bs/real/rename",   "bs/real/ficlone", "bs/real/chmod",
   "bs/real/utimens", "bs/real/getxattr", "bs/real/setxattr", "bs/real/mknod", "bs/real/readdir",
+  "bs/real/symlink", /* linkat: a file copy-up is linked into place */
 };
 static const char *const sim_points[] = {"bs/sim/alloc", "bs/sim/write", "bs/sim/sync", "bs/sim/reflink"};
 

@@ -4,7 +4,10 @@
  * up and rewrites it, makes a new file in the branch and one in the main
  * tree; then a snapshot of the main tree and an overlay branch of it.
  * Every file read back (from the branch, the snapshot, and the overlay
- * branch of the snapshot) has the checksum of what its writer wrote. */
+ * branch of the snapshot) has the checksum of what its writer wrote.
+ * Besides, every writer writes its own byte into one shared lower file: no
+ * write is lost to a second copy-up (of another process) put over the
+ * first. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,9 @@ static int write_all(bs_store *st, int who) {
   snprintf(p, sizeof(p), "/m%d", who);
   if (rc == 0)
     rc = put_chunks(st, p, buf, true);
+  uint8_t b = (uint8_t)(who + 1);
+  if (rc == 0)
+    rc = bs_write(st, "/.bs/branches/b/shared", (uint64_t)who * 16, &b, 1);
   return rc;
 }
 
@@ -61,6 +67,7 @@ static void setup(bs_store *st) {
     snprintf(p, sizeof(p), "/l%d", i);
     assert_bs_ok(put_chunks(st, p, buf, true));
   }
+  assert_bs_ok(put_chunks(st, "/shared", buf, true));
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s0", &si));
   bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
@@ -81,6 +88,15 @@ static void assert_sum(bs_store *st, const bs_target *t, const char *path, int w
 
 /* The snapshot after the writers, and every file's checksum. */
 static void verify(bs_store *st, const bs_target *t) {
+  uint8_t sh[LEN];
+  size_t got = 0;
+  assert_bs_ok(bs_read(st, "/.bs/branches/b/shared", 0, sh, sizeof(sh), &got));
+  assert_int_equal(got, LEN);
+  int lost = 0;
+  for (int i = 0; i < NWRITERS; i++)
+    lost += sh[i * 16] != (uint8_t)(i + 1);
+  if (lost)
+    fail_msg("%s: %d of %d writes to one shared lower file were lost to a second copy-up", t->label, lost, NWRITERS);
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "after", &si));
   bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
