@@ -262,8 +262,12 @@ $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 $(BUILD)/threads_bench: $(PLAIN)/bench/threads_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/overlay_bench: $(PLAIN)/bench/overlay_bench.o $(PLAIN)/libbackstore.a
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(VOLCTL)
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(BUILD)/overlay_bench \
+	  $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
 # The regression gate (docs/bench.md): instruction counts of the in-process
