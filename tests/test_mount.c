@@ -46,21 +46,7 @@ static tmount live[MAX_MOUNTS];
 static char bslab_abs[PATH_MAX];
 static const char *no_fuse; /* why FUSE cannot work here, or NULL */
 
-/* True if @mp is a bslab mount now (/proc/self/mountinfo). */
-static bool mounted(const char *mp) {
-  FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f)
-    return false;
-  char line[8192];
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f)) {
-    char point[4096], rest[4096];
-    if (sscanf(line, "%*s %*s %*s %*s %4095s %*[^-]- %4095s", point, rest) == 2)
-      found = strcmp(point, mp) == 0 && strcmp(rest, "fuse.bslab") == 0;
-  }
-  fclose(f);
-  return found;
-}
+static bool mounted(const char *mp) { return bs_cli_fuse_mounted(mp); }
 
 /* Detach the dead mounts of earlier runs of this suite: below a temp dir
  * of this suite whose owner (the pid in TMP/owner) is gone. */
@@ -94,21 +80,6 @@ static void reap_dead_runs(void) {
   fclose(f);
 }
 
-/* Why FUSE cannot work here (NULL: it can). */
-static const char *fuse_unavailable(void) {
-  if (access("/dev/fuse", R_OK | W_OK) != 0)
-    return "no usable /dev/fuse";
-  if (geteuid() != 0 && access("/usr/bin/fusermount3", X_OK) != 0 &&
-      access("/bin/fusermount3", X_OK) != 0)
-    return "not root and no fusermount3";
-  bs_cli_run r;
-  BSLAB(&r, "mount", "--reap", "/");
-  bool without = strstr(r.err, "built without libfuse3") != NULL;
-  bs_cli_free(&r);
-  if (without)
-    return "bslab was built without libfuse3 (install libfuse3-dev)";
-  return NULL;
-}
 
 static int setup(void **state) {
   (void)state;
@@ -122,7 +93,7 @@ static int setup(void **state) {
   reap_dead_runs();
   if (!realpath(bs_test_bslab(), bslab_abs))
     snprintf(bslab_abs, sizeof(bslab_abs), "%s", bs_test_bslab());
-  no_fuse = fuse_unavailable();
+  no_fuse = bs_cli_fuse_unavailable();
   return 0;
 }
 

@@ -39,6 +39,7 @@ static const char top_usage[] =
   "  ramdisk    create, list, destroy or reap RAM disks (scratch volumes in memory)\n"
   "  init       create an empty sim volume image\n"
   "  mount      serve a sim volume (or a real store) through FUSE to real programs\n"
+  "  power-loss simulate a power loss on a bslab mount now\n"
   "  put cat ls stat usage mkdir rm ln readlink\n"
   "             populate and inspect a sim volume\n"
   "  help       this text, or 'bslab help VERB'\n"
@@ -268,10 +269,18 @@ static const bslab_verb verbs[] = {
    "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
    "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
    "the image is then saved. Without --foreground, bslab returns once the mount is\n"
-   "ready and the server's messages are lost. Symbolic and hard links are not in the\n"
-   "store API yet: symlink and link say EPERM.\n" VOL_OPTS,
+   "ready and the server's messages are lost. 'bslab power-loss MOUNTPOINT' asks\n"
+   "the server for a power loss now.\n" VOL_OPTS,
    BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
    0, 1, bslab_mount},
+  {"power-loss",
+   "usage: bslab power-loss MOUNTPOINT\n"
+   "Simulate a power loss now on the sim volume served by 'bslab mount' at MOUNTPOINT\n"
+   "(docs/mount.md, \"Power loss\"): unsynced writes are dropped or torn as the\n"
+   "mount's --power-loss says, in order with the programs' requests; the mount then\n"
+   "serves the post-crash state. Exit 2 if MOUNTPOINT is not a bslab mount, or\n"
+   "serves a real store (UNSUPPORTED).\n",
+   0, 1, 1, bslab_power_loss},
   {"ramdisk",
    "usage: bslab ramdisk create --fs FS --size-mb N [--label L] [--format text|json]\n"
    "       bslab ramdisk list [--format text|json]\n"

@@ -22,6 +22,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +34,9 @@
 /* The filesystem type of our mounts in /proc/self/mountinfo ("fuse." +
  * the subtype given at mount). */
 #define MOUNT_FSTYPE "fuse.bslab"
+
+/* The ioctl on a mount point that asks its server for a power loss. */
+#define BSLAB_IOC_POWER_LOSS _IO('b', 0x50)
 
 /* Decode the octal escapes (\040 for a space) of a mountinfo field in place. */
 static void unescape(char *s) {
@@ -128,6 +133,28 @@ static int reap(bslab_args *a) {
                                       "(fusermount3 -u %s stops it)", want, want)
                  : bslab_env_error(a, "%s is not a bslab mount", want);
   return failed ? BSLAB_FAILED : BSLAB_OK;
+}
+
+/* `bslab power-loss MOUNTPOINT`: ask the server of the bslab mount at
+ * MOUNTPOINT for a power loss now (an ioctl on the mount point, served in
+ * order with the other requests). */
+int bslab_power_loss(bslab_args *a) {
+  if (a->npos != 1)
+    return bslab_usage_error(a, a->npos ? "too many arguments" : "missing argument MOUNTPOINT");
+  int fd = open(a->pos[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return bslab_env_error(a, "%s: %s", a->pos[0], strerror(errno));
+  int rc = ioctl(fd, BSLAB_IOC_POWER_LOSS);
+  int err = errno;
+  close(fd);
+  if (rc == 0)
+    return BSLAB_OK;
+  if (err == ENOTTY || err == EINVAL || err == ENOSYS)
+    return bslab_env_error(a, "%s is not a bslab mount", a->pos[0]);
+  if (err == EOPNOTSUPP)
+    return bslab_env_error(a, "%s: power loss is simulated by the sim only (UNSUPPORTED)",
+                           a->pos[0]);
+  return bslab_env_error(a, "%s: power loss failed: %s", a->pos[0], strerror(err));
 }
 
 #ifndef BS_HAVE_FUSE
@@ -502,7 +529,26 @@ static ssize_t m_copy_file_range(const char *from, struct fuse_file_info *fi_in,
   return rc == 0 ? (ssize_t)src.size : rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
 }
 
+/* BSLAB_IOC_POWER_LOSS on the mount point (`bslab power-loss MOUNTPOINT`):
+ * the power fails now, in its place among the requests. */
+static int m_ioctl(const char *path, int cmd, void *arg, struct fuse_file_info *fi,
+                   unsigned int flags, void *data) {
+  (void)path, (void)arg, (void)fi, (void)flags, (void)data;
+  if ((unsigned int)cmd != BSLAB_IOC_POWER_LOSS)
+    return -ENOTTY;
+  mount_ctx *c = between();
+  int rc = bs_power_loss(c->st, c->mode);
+  if (rc == 0)
+    c->changed = true;
+  if (!c->quiet && rc == 0)
+    fprintf(stderr, "bslab: mount: power loss (%s) after %llu changes, on request: unsynced "
+                    "writes lost\n", c->mode == BS_POWER_LOSS_DROP ? "drop" : "tear",
+            (unsigned long long)c->changes);
+  return rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
+}
+
 static const struct fuse_operations ops = {
+  .ioctl = m_ioctl,
   .copy_file_range = m_copy_file_range,
   .init = m_init,
   .getattr = m_getattr,
