@@ -442,6 +442,28 @@ static void mount_power_loss_after_n(void **state) {
   free(e);
 }
 
+/* `bslab power-loss MOUNTPOINT`: the power fails at once, in order with the
+ * program's requests (an unsynced file is lost, a synced one kept); a
+ * directory that is not a bslab mount is an environment error. */
+static void mount_power_loss_command(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("plc", (const char *const[]){"--profile", "apfs", "--power-loss",
+                                                       "drop", NULL});
+  SH_EXPECT("unsynced\nkept\n|\nkept\n",
+            "echo kept > plc/a && sync plc plc/a && echo unsynced > plc/b && cat plc/b plc/a && "
+              "\"$BSLAB\" power-loss plc && echo '|' && cat plc/*");
+  EXPECT(2, NULL, "is not a bslab mount", "power-loss", bs_cli_tmp());
+  EXPECT(2, NULL, "missing argument", "power-loss");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  char *e = bs_cli_slurp(err, NULL);
+  bs_cli_expect_contains(e, "power loss (drop) after 6 changes, on request: unsynced writes lost",
+                         "stderr");
+  free(e);
+}
+
 /* cp (copy_file_range of a whole file into an empty one) is a reflink where
  * the profile has one: the copy shares every block (apfs), and is a plain
  * copy where it has none (ext4); a partial copy_file_range copies bytes. */
@@ -676,6 +698,7 @@ static void mount_real_store(void **state) {
   SH_EXPECT("g\ndata\n",
             "cd real && mkdir d && echo data > d/f && mv d/f d/g && cp d/g h && rm h && "
               "ls -1 d && cat d/g");
+  EXPECT(2, NULL, "UNSUPPORTED", "power-loss", m->mp); /* no simulated power on a real store */
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   bs_store *st = NULL;
   bs_open_opts o = {.root = root};
@@ -766,6 +789,7 @@ int main(void) {
     cmocka_unit_test_teardown(mount_kill9_dead_mount_reaped, cleanup),
     cmocka_unit_test_teardown(mount_real_store, cleanup),
     cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
+    cmocka_unit_test_teardown(mount_power_loss_command, cleanup),
     cmocka_unit_test_teardown(mount_usage_errors, cleanup),
     cmocka_unit_test_teardown(mount_without_dev_fuse_says_so, cleanup),
   };
