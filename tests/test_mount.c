@@ -464,6 +464,50 @@ static void mount_power_loss_command(void **state) {
   free(e);
 }
 
+/* --faults SPEC: the campaigns' fault specs on the served volume.  A
+ * program sees an injected error as the errno of bs_err_to_errno(), the
+ * failed request changes nothing, and the saved image passes bs_check; a
+ * bad spec is a usage error naming the term. */
+static void mount_faults_reach_programs(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  fresh_image(img, sizeof(img), "faults.img");
+  tmount *m = mount_start("flt", (const char *const[]){"--image", img, "--faults",
+                                                       "bs/op/write=no_space@2,bs/op/mkdir=permission@1",
+                                                       NULL});
+  char want[256];
+  snprintf(want, sizeof(want), "f 0\ng %d\nh 0\nd %d\ne 0\n", bs_err_to_errno(BS_ENO_SPACE),
+           bs_err_to_errno(BS_EPERMISSION));
+  SH_EXPECT(want, "cd flt && python3 -c \"import os\n"
+                  "def w(n, d):\n"
+                  " try:\n"
+                  "  fd = os.open(n, os.O_CREAT | os.O_WRONLY, 0o644)\n"
+                  "  try: os.write(fd, d); print(n, 0)\n"
+                  "  finally: os.close(fd)\n"
+                  " except OSError as e: print(n, e.errno)\n"
+                  "def m(n):\n"
+                  " try: os.mkdir(n); print(n, 0)\n"
+                  " except OSError as e: print(n, e.errno)\n"
+                  "w('f', b'one'); w('g', b'two'); w('h', b'three'); m('d'); m('e')\"");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  char *e = bs_cli_slurp(err, NULL);
+  bs_cli_expect_contains(e, "2 injected faults fired", "stderr");
+  free(e);
+  bs_store *st = load(img);
+  assert_int_equal(bs_check(st), 0);
+  expect_content(st, "/f", "one");
+  expect_content(st, "/g", ""); /* created; its write failed and wrote nothing */
+  expect_content(st, "/h", "three");
+  assert_int_equal(bs_stat(st, "/d", &(bs_stat_info){0}), BS_ENOT_FOUND);
+  assert_int_equal(bs_stat(st, "/e", &(bs_stat_info){0}), 0);
+  bs_close(st);
+  EXPECT(2, NULL, "unknown fault point 'bs/op/wirte'", "mount", "--profile", "apfs", "--faults",
+         "bs/op/wirte=eio", bs_cli_tmp());
+}
+
 /* cp (copy_file_range of a whole file into an empty one) is a reflink where
  * the profile has one: the copy shares every block (apfs), and is a plain
  * copy where it has none (ext4); a partial copy_file_range copies bytes. */
@@ -790,6 +834,7 @@ int main(void) {
     cmocka_unit_test_teardown(mount_real_store, cleanup),
     cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
     cmocka_unit_test_teardown(mount_power_loss_command, cleanup),
+    cmocka_unit_test_teardown(mount_faults_reach_programs, cleanup),
     cmocka_unit_test_teardown(mount_usage_errors, cleanup),
     cmocka_unit_test_teardown(mount_without_dev_fuse_says_so, cleanup),
   };

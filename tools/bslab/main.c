@@ -244,8 +244,10 @@ static const bslab_verb verbs[] = {
    BO_ROOT | BO_OPS | BO_QUIET, 0, 0, bslab_calibrate},
   {"mount",
    "usage: bslab mount [--image FILE | --profile FS [--seed S]] [--foreground] [--direct-io]\n"
-   "                   [--power-loss-after N] [--power-loss drop|tear] MOUNTPOINT\n"
-   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] MOUNTPOINT\n"
+   "                   [--power-loss-after N] [--power-loss drop|tear] [--faults SPEC]\n"
+   "                   MOUNTPOINT\n"
+   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] [--faults SPEC]\n"
+   "                   MOUNTPOINT\n"
    "       bslab mount --reap [MOUNTPOINT]\n"
    "Serve a volume through FUSE at directory MOUNTPOINT, so that programs do ordinary\n"
    "file I/O on it (docs/mount.md). Every request is one store call, served by one\n"
@@ -265,13 +267,16 @@ static const bslab_verb verbs[] = {
    "                 it on demand. The volume then serves the post-crash state.\n"
    "  --power-loss drop|tear  unsynced writes all lost (drop), or each unsynced\n"
    "                 block kept or lost, seeded by the volume's seed (tear, default)\n"
+   "  --faults SPEC  inject faults (docs/faults.md), seeded by --seed: a failed\n"
+   "                 request answers the error's errno and changes nothing\n"
    "  --reap         unmount bslab mounts whose server was killed (all of them, or\n"
    "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
    "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
    "the image is then saved. Without --foreground, bslab returns once the mount is\n"
    "ready and the server's messages are lost. 'bslab power-loss MOUNTPOINT' asks\n"
    "the server for a power loss now.\n" VOL_OPTS,
-   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
+   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE |
+       BO_FAULTS,
    0, 1, bslab_mount},
   {"power-loss",
    "usage: bslab power-loss MOUNTPOINT\n"

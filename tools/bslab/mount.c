@@ -175,6 +175,7 @@ int bslab_mount(bslab_args *a) {
 #include <time.h>
 
 #include "backstore/backend.h"
+#include "backstore/faults.h"
 #include "backstore/sim.h"
 
 /* SIGUSR1 asks for a power loss before the next request. */
@@ -697,7 +698,24 @@ int bslab_mount(bslab_args *a) {
   }
   if (status != 0)
     return status;
-  mount_ctx c = {.st = v.st, .direct_io = a->direct_io, .quiet = a->quiet || !a->foreground,
+  /* --faults SPEC: the served store is a faults wrapper around the volume
+   * (saved and closed as it is); the spec's errors reach programs as errnos. */
+  bs_store *served = v.st;
+  if (a->faults && strcmp(a->faults, "none") != 0) {
+    char why[512] = "";
+    bs_fault_spec *spec = NULL;
+    int rc = bs_fault_spec_parse(&spec, a->faults, why, sizeof(why));
+    bs_fault_spec_free(spec);
+    if (rc == 0)
+      rc = bs_faults_wrap(&served, v.st, a->faults, a->seed);
+    if (rc != 0) {
+      status = rc == BS_EINVALID ? bslab_usage_error(a, "bad --faults spec: %s", why)
+                                 : bslab_env_error(a, "--faults '%s': %s (%s)", a->faults,
+                                                   bs_strerror(rc), bs_err_name(rc));
+      return bslab_vol_finish(&v, a, false, status);
+    }
+  }
+  mount_ctx c = {.st = served, .direct_io = a->direct_io, .quiet = a->quiet || !a->foreground,
                  .mode = mode, .power_after = a->power_after};
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -706,6 +724,14 @@ int bslab_mount(bslab_args *a) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, NULL);
   status = serve(a, &v, &c, mp);
+  if (served != v.st) {
+    uint64_t fired = 0;
+    bs_faults_fired(served, &fired);
+    if (a->foreground && !a->quiet)
+      fprintf(stderr, "bslab: mount: %llu injected faults fired (--faults %s)\n",
+              (unsigned long long)fired, a->faults);
+    bs_close(served);
+  }
   /* A new image is saved once it was served, even unchanged. */
   return bslab_vol_finish(&v, a, c.changed || (v.created && status == 0), status);
 }
