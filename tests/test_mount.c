@@ -464,6 +464,17 @@ static void mount_power_loss_command(void **state) {
   free(e);
 }
 
+/* Opening an existing file with O_TRUNC empties it (the kernel passes
+ * O_TRUNC to open: libfuse's atomic O_TRUNC), as `echo s > f` expects. */
+static void mount_open_o_trunc_truncates(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("otr", (const char *const[]){"--profile", "apfs", NULL});
+  SH_EXPECT("s\n2\n", "echo a-longer-line > otr/f && echo s > otr/f && cat otr/f && "
+                       "stat -c %%s otr/f");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
 /* --faults SPEC: the campaigns' fault specs on the served volume.  A
  * program sees an injected error as the errno of bs_err_to_errno(), the
  * failed request changes nothing, and the saved image passes bs_check; a
@@ -834,6 +845,7 @@ int main(void) {
     cmocka_unit_test_teardown(mount_real_store, cleanup),
     cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
     cmocka_unit_test_teardown(mount_power_loss_command, cleanup),
+    cmocka_unit_test_teardown(mount_open_o_trunc_truncates, cleanup),
     cmocka_unit_test_teardown(mount_faults_reach_programs, cleanup),
     cmocka_unit_test_teardown(mount_usage_errors, cleanup),
     cmocka_unit_test_teardown(mount_without_dev_fuse_says_so, cleanup),

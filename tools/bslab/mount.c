@@ -332,12 +332,18 @@ static int m_mknod(const char *path, mode_t mode, dev_t dev) {
 }
 
 static int m_open(const char *path, struct fuse_file_info *fi) {
+  /* libfuse asks for atomic O_TRUNC: the kernel passes O_TRUNC here and
+   * sends no truncate of its own, so the open empties the file. */
+  bool trunc = (fi->flags & O_TRUNC) != 0;
+  bs_store *st = trunc ? mut() : rd();
   bs_stat_info in;
-  int rc = bs_stat(rd(), path, &in);
+  int rc = bs_stat(st, path, &in);
   if (rc != 0)
     return fe(rc);
   if (in.kind == BS_KIND_DIR)
     return -EISDIR;
+  if (trunc && in.size != 0 && (rc = bs_truncate(st, path, 0)) != 0)
+    return fe(rc);
   open_cache(fi);
   return 0;
 }
