@@ -475,6 +475,49 @@ static void mount_open_o_trunc_truncates(void **state) {
   assert_int_equal(mount_stop(m, SIGTERM), 0);
 }
 
+/* The fsx-style driver (tools/fsx.c): the same seeded write, read,
+ * truncate, mmap write/read and punch stream on a file of the mount and on
+ * one of a real tmpfs volume, every result and the whole content equal after
+ * every op.  FUSE has no fallocate here: punches become zero writes on both
+ * sides, which the driver says.  A real difference is found (--direct-io). */
+static void mount_fsx_matches_tmpfs(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  const bs_vol *vol = bs_test_volume("tmpfs");
+  char dir[4200], cmd[9000];
+  snprintf(dir, sizeof(dir), "%s/fsx-%ld", vol->mnt, (long)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  tmount *m = mount_start("fsx", (const char *const[]){"--profile", "apfs", NULL});
+  char fsx[PATH_MAX + 8];
+  snprintf(fsx, sizeof(fsx), "%.*s/fsx", (int)(strrchr(bslab_abs, '/') - bslab_abs), bslab_abs);
+  char *out = NULL;
+  for (int seed = 1; seed <= 3; seed++) {
+    snprintf(cmd, sizeof(cmd), "'%s' --seed %d --ops 600 --max-len 131072 fsx '%s'", fsx, seed, dir);
+    assert_int_equal(sh(&out, "%s", cmd), 0);
+    bs_cli_expect_contains(out, "punch hole unsupported on fsx (Operation not supported)", "fsx");
+    char agreed[64];
+    snprintf(agreed, sizeof(agreed), "seed %d, 600 ops agreed", seed);
+    bs_cli_expect_contains(out, agreed, "fsx");
+    free(out);
+  }
+  /* It finds a difference: with --direct-io a shared mmap fails (ENODEV,
+   * docs/mount.md) where tmpfs maps the file. */
+  tmount *d = mount_start("fsxd", (const char *const[]){"--profile", "apfs", "--direct-io", NULL});
+  snprintf(cmd, sizeof(cmd), "'%s' --seed 4 --ops 600 --max-len 131072 fsxd '%s'", fsx, dir);
+  assert_int_equal(sh(&out, "%s", cmd), 1);
+  char enodev[64];
+  snprintf(enodev, sizeof(enodev), "map"); /* mapread or mapwrite, whichever comes first */
+  bs_cli_expect_contains(out, enodev, "fsx");
+  snprintf(enodev, sizeof(enodev), ": fsxd gave -%d (size", ENODEV);
+  bs_cli_expect_contains(out, enodev, "fsx");
+  free(out);
+  assert_int_equal(mount_stop(d, SIGTERM), 0);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(sh(&out, "%s", cmd), 0);
+  free(out);
+}
+
 /* --faults SPEC: the campaigns' fault specs on the served volume.  A
  * program sees an injected error as the errno of bs_err_to_errno(), the
  * failed request changes nothing, and the saved image passes bs_check; a
@@ -846,6 +889,7 @@ int main(void) {
     cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
     cmocka_unit_test_teardown(mount_power_loss_command, cleanup),
     cmocka_unit_test_teardown(mount_open_o_trunc_truncates, cleanup),
+    cmocka_unit_test_teardown(mount_fsx_matches_tmpfs, cleanup),
     cmocka_unit_test_teardown(mount_faults_reach_programs, cleanup),
     cmocka_unit_test_teardown(mount_usage_errors, cleanup),
     cmocka_unit_test_teardown(mount_without_dev_fuse_says_so, cleanup),

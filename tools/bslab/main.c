@@ -261,7 +261,7 @@ static const bslab_verb verbs[] = {
    "  --backend real --root DIR  serve the real store in DIR\n"
    "  --foreground   serve without going to the background; say where on stderr\n"
    "  --quiet        with --foreground: no line on stderr\n"
-   "  --direct-io    no page cache either (no shared writable mmap then)\n"
+   "  --direct-io    no page cache either (no shared mmap then)\n"
    "  --power-loss-after N  simulate a power loss once N requests changed the\n"
    "                 volume (before the next request); SIGUSR1 to the server does\n"
    "                 it on demand. The volume then serves the post-crash state.\n"
