@@ -125,7 +125,7 @@ all: deps lib
 
 # What `make install` installs, without the dependency check (a package
 # build has its build dependencies from debian/control).
-lib: $(PLAIN)/libbackstore.a $(SHLIB) $(PLAIN)/liblab.a $(BUILD)/bslab
+lib: $(PLAIN)/libbackstore.a $(SHLIB) $(PLAIN)/liblab.a $(BUILD)/bslab $(BUILD)/fsx
 
 deps:
 	@scripts/deps.sh
