@@ -186,6 +186,9 @@ $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/liblab.a $(PLAIN)/libback
 $(BUILD)/fsx: $(PLAIN)/tools/fsx.o
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^
 
+$(ASAN)/fsx: $(ASAN)/tools/fsx.o
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^
+
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/liblab.a $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LIBS_FUSE)
 
@@ -226,7 +229,7 @@ VOLCTL_SRC := tests/volctl.c tests/support/volume.c tests/support/volume_sys.c
 $(PLAIN)/tests/volctl: $(VOLCTL_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(BUILD)/fsx $(ASAN)/bslab \
+tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(BUILD)/fsx $(ASAN)/bslab $(ASAN)/fsx \
        $(VOLCTL) \
        $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 

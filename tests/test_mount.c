@@ -493,7 +493,8 @@ static void mount_fsx_matches_tmpfs(void **state) {
   char *out = NULL;
   for (int seed = 1; seed <= 3; seed++) {
     snprintf(cmd, sizeof(cmd), "'%s' --seed %d --ops 600 --max-len 131072 fsx '%s'", fsx, seed, dir);
-    assert_int_equal(sh(&out, "%s", cmd), 0);
+    if (sh(&out, "%s", cmd) != 0)
+      fail_msg("%s failed:\n%s", cmd, out);
     bs_cli_expect_contains(out, "punch hole unsupported on fsx (Operation not supported)", "fsx");
     char agreed[64];
     snprintf(agreed, sizeof(agreed), "seed %d, 600 ops agreed", seed);
@@ -504,7 +505,8 @@ static void mount_fsx_matches_tmpfs(void **state) {
    * docs/mount.md) where tmpfs maps the file. */
   tmount *d = mount_start("fsxd", (const char *const[]){"--profile", "apfs", "--direct-io", NULL});
   snprintf(cmd, sizeof(cmd), "'%s' --seed 4 --ops 600 --max-len 131072 fsxd '%s'", fsx, dir);
-  assert_int_equal(sh(&out, "%s", cmd), 1);
+  if (sh(&out, "%s", cmd) != 1)
+    fail_msg("%s did not report the difference:\n%s", cmd, out);
   char enodev[64];
   snprintf(enodev, sizeof(enodev), "map"); /* mapread or mapwrite, whichever comes first */
   bs_cli_expect_contains(out, enodev, "fsx");
