@@ -265,6 +265,7 @@ int bslab_shrink(bslab_args *a);
 int bslab_diff(bslab_args *a);
 int bslab_calibrate(bslab_args *a);
 int bslab_mount(bslab_args *a);
+int bslab_power_loss(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);

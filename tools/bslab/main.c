@@ -39,6 +39,7 @@ static const char top_usage[] =
   "  ramdisk    create, list, destroy or reap RAM disks (scratch volumes in memory)\n"
   "  init       create an empty sim volume image\n"
   "  mount      serve a sim volume (or a real store) through FUSE to real programs\n"
+  "  power-loss simulate a power loss on a bslab mount now\n"
   "  put cat ls stat usage mkdir rm ln readlink\n"
   "             populate and inspect a sim volume\n"
   "  help       this text, or 'bslab help VERB'\n"
@@ -246,8 +247,10 @@ static const bslab_verb verbs[] = {
    BO_ROOT | BO_OPS | BO_QUIET, 0, 0, bslab_calibrate},
   {"mount",
    "usage: bslab mount [--image FILE | --profile FS [--seed S]] [--foreground] [--direct-io]\n"
-   "                   [--power-loss-after N] [--power-loss drop|tear] MOUNTPOINT\n"
-   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] MOUNTPOINT\n"
+   "                   [--power-loss-after N] [--power-loss drop|tear] [--faults SPEC]\n"
+   "                   MOUNTPOINT\n"
+   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] [--faults SPEC]\n"
+   "                   MOUNTPOINT\n"
    "       bslab mount --reap [MOUNTPOINT]\n"
    "Serve a volume through FUSE at directory MOUNTPOINT, so that programs do ordinary\n"
    "file I/O on it (docs/mount.md). Every request is one store call, served by one\n"
@@ -261,20 +264,31 @@ static const bslab_verb verbs[] = {
    "  --backend real --root DIR  serve the real store in DIR\n"
    "  --foreground   serve without going to the background; say where on stderr\n"
    "  --quiet        with --foreground: no line on stderr\n"
-   "  --direct-io    no page cache either (no shared writable mmap then)\n"
+   "  --direct-io    no page cache either (no shared mmap then)\n"
    "  --power-loss-after N  simulate a power loss once N requests changed the\n"
    "                 volume (before the next request); SIGUSR1 to the server does\n"
    "                 it on demand. The volume then serves the post-crash state.\n"
    "  --power-loss drop|tear  unsynced writes all lost (drop), or each unsynced\n"
    "                 block kept or lost, seeded by the volume's seed (tear, default)\n"
+   "  --faults SPEC  inject faults (docs/faults.md), seeded by --seed: a failed\n"
+   "                 request answers the error's errno and changes nothing\n"
    "  --reap         unmount bslab mounts whose server was killed (all of them, or\n"
    "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
    "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
    "the image is then saved. Without --foreground, bslab returns once the mount is\n"
-   "ready and the server's messages are lost. Symbolic and hard links are not in the\n"
-   "store API yet: symlink and link say EPERM.\n" VOL_OPTS,
-   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
+   "ready and the server's messages are lost. 'bslab power-loss MOUNTPOINT' asks\n"
+   "the server for a power loss now.\n" VOL_OPTS,
+   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE |
+       BO_FAULTS,
    0, 1, bslab_mount},
+  {"power-loss",
+   "usage: bslab power-loss MOUNTPOINT\n"
+   "Simulate a power loss now on the sim volume served by 'bslab mount' at MOUNTPOINT\n"
+   "(docs/mount.md, \"Power loss\"): unsynced writes are dropped or torn as the\n"
+   "mount's --power-loss says, in order with the programs' requests; the mount then\n"
+   "serves the post-crash state. Exit 2 if MOUNTPOINT is not a bslab mount, or\n"
+   "serves a real store (UNSUPPORTED).\n",
+   0, 1, 1, bslab_power_loss},
   {"ramdisk",
    "usage: bslab ramdisk create --fs FS --size-mb N [--label L] [--format text|json]\n"
    "       bslab ramdisk list [--format text|json]\n"
