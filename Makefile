@@ -134,10 +134,10 @@ deps:
 # A flavour's objects are rebuilt when its compile flags change (a stamp
 # rewritten only then): an old object built without -fvisibility=hidden
 # would otherwise leak internal symbols into the shared library.
+flags_of = $(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$1),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 $(PLAIN)/.flags $(ASAN)/.flags: FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$@),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)' \
-	  | cmp -s - $@ || echo '$(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$@),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)' > $@
+	@echo '$(call flags_of,$@)' | cmp -s - $@ || echo '$(call flags_of,$@)' > $@
 FORCE:
 
 $(PLAIN)/%.o: %.c $(PLAIN)/.flags
