@@ -490,13 +490,8 @@ static int copy_symlink(bs_store *st, const char *bpath, void *ctx) {
     return bs__missing(st, "symlink");
   char text[BS_SYMLINK_TARGET_MAX + 1];
   size_t n = 0;
-  int rc = st->ops->readlink(st, (const char *)ctx, text, sizeof(text), &n);
-  if (rc == 0 && n > BS_SYMLINK_TARGET_MAX)
-    rc = bs_store_fail(st, BS_ECORRUPT, 0, "readlink: the backend answered %zu bytes", n);
-  if (rc != 0)
-    return rc;
-  text[n] = '\0';
-  return st->ops->symlink(st, text, bpath);
+  int rc = bs__readlink_whole(st, (const char *)ctx, text, &n);
+  return rc != 0 ? rc : st->ops->symlink(st, text, bpath);
 }
 
 /* The byte copy of @src (stat @si) to new file @dst. */
