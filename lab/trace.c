@@ -10,6 +10,7 @@
 #include "lab/trace.h"
 #include "lab/campaign_internal.h"
 #include "lab/trace_internal.h"
+#include "lab/trace_mount.h"
 
 void bs__tbuf_add(bs__tbuf *b, const char *s, size_t n) {
   if (b->oom)
@@ -58,6 +59,8 @@ int bs__trace_add_line(bs_trace *t, const char *text, size_t n, uint32_t lineno)
   memcpy(copy, text, n);
   copy[n] = '\0';
   bs_trace_line *l = &t->lines[t->n_lines++];
+  l->data = NULL;
+  l->data_len = 0;
   l->kind = bs__trace_kind_of(copy);
   l->lineno = lineno;
   l->text = copy;
@@ -82,7 +85,7 @@ int bs__trace_new(bs_trace **out, const bs_campaign_opts *o, uint64_t seed) {
   bs_trace *t = calloc(1, sizeof(*t));
   if (!t)
     return BS_ENO_MEMORY;
-  t->version = BS_TRACE_VERSION;
+  t->version = 1; /* a campaign trace needs nothing of version 2 */
   t->seed = seed;
   snprintf(t->backend, sizeof(t->backend), "%s", o->backend ? o->backend : "sim");
   snprintf(t->profile, sizeof(t->profile), "%s", o->profile ? o->profile : "apfs");
@@ -113,8 +116,10 @@ void bs__trace_opts(const bs_trace *t, bs_campaign_opts *o) {
 void bs_trace_free(bs_trace *t) {
   if (!t)
     return;
-  for (size_t i = 0; i < t->n_lines; i++)
+  for (size_t i = 0; i < t->n_lines; i++) {
     free(t->lines[i].text);
+    free(t->lines[i].data);
+  }
   free(t->lines);
   free(t->faults);
   free(t);
@@ -135,7 +140,10 @@ static void value(FILE *f, const char *key, const char *v) {
 int bs_trace_write(FILE *f, const bs_trace *t) {
   if (!f || !t)
     return BS_EINVALID;
-  fprintf(f, "bstrace %" PRIu32 "\n", t->version);
+  /* A mount trace is version 2; a campaign trace keeps the version it was read with. */
+  fprintf(f, "bstrace %" PRIu32 "\n", t->mount && t->version < 2 ? 2 : t->version);
+  if (t->mount)
+    fputs("source mount\n", f);
   fprintf(f, "seed %" PRIu64 "\n", t->seed);
   value(f, "backend", t->backend);
   value(f, "profile", t->profile);
@@ -159,8 +167,20 @@ int bs_trace_write(FILE *f, const bs_trace *t) {
       value(f, "message", x->message);
   }
   for (size_t i = 0; i < t->n_lines; i++) {
-    fputs(t->lines[i].text, f);
+    const bs_trace_line *l = &t->lines[i];
+    fputs(l->text, f);
     fputc('\n', f);
+    /* The bytes a mount trace's write carries: "+ HEX" lines. */
+    for (size_t off = 0; off < l->data_len; off += BS_TRACE_DATA_PER_LINE) {
+      size_t n = l->data_len - off < BS_TRACE_DATA_PER_LINE ? l->data_len - off : BS_TRACE_DATA_PER_LINE;
+      char hex[2 * BS_TRACE_DATA_PER_LINE + 4] = "+ ";
+      for (size_t k = 0; k < n; k++) {
+        hex[2 + 2 * k] = "0123456789abcdef"[l->data[off + k] >> 4];
+        hex[3 + 2 * k] = "0123456789abcdef"[l->data[off + k] & 15];
+      }
+      hex[2 + 2 * n] = '\n';
+      fwrite(hex, 1, 3 + 2 * n, f);
+    }
   }
   return ferror(f) ? BS_EIO : 0;
 }

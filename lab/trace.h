@@ -22,8 +22,15 @@
 extern "C" {
 #endif
 
-/** The trace format version this library writes and reads. */
-#define BS_TRACE_VERSION 1
+/**
+ * The newest trace format version this library reads.  Version 1 (campaign
+ * traces, still written as version 1) and version 2 (adds mount traces,
+ * whose writes carry their bytes) are both read.
+ */
+#define BS_TRACE_VERSION 2
+
+/** The most data bytes one operation of a trace carries (a write, an xattr value). */
+#define BS_TRACE_DATA_MAX (1u << 20)
 
 /**
  * The most bytes bs_trace_load() reads: a larger regular file is refused
@@ -44,6 +51,8 @@ typedef struct bs_trace_line {
   bs_trace_line_kind kind; /**< what it is */
   uint32_t lineno;         /**< its line number in the parsed text; 0 if recorded */
   char *text;              /**< canonical text, without the newline */
+  unsigned char *data;     /**< mount traces: the bytes a write carries, or NULL */
+  size_t data_len;         /**< bytes at data */
 } bs_trace_line;
 
 /** A parsed or recorded trace; release with bs_trace_free(). */
@@ -55,6 +64,7 @@ typedef struct bs_trace {
   char *faults;          /**< fault spec (docs/faults.md), or NULL for none */
   char sim_bug[32];      /**< test only: a bs_sim_bug_from_name() name, or "" */
   bool no_backend_check; /**< test only: bs_check() was not run */
+  bool mount;            /**< a mount trace ("source mount", version 2): bslab mount's requests */
   bool failed;           /**< the header records a failure */
   /** The recorded failure (valid when failed is set); op starts with the kind. */
   bs_campaign_failure failure;
@@ -135,6 +145,16 @@ typedef struct bs_replay_result {
  */
 int bs_trace_replay(bs_replay_result *out, const bs_trace *t, bs_trace **recording,
                     bs_trace_error *err);
+
+/**
+ * bs_trace_replay() of mount trace @p t (without recording), then the final
+ * state of the sim store saved to @p image with bs_sim_save(), so that it
+ * can be compared with the image the mount saved.
+ * @return what bs_trace_replay() returns; BS_EUNSUPPORTED for a campaign
+ * trace; the bs_sim_save() error (reason in @p err).
+ */
+int bs_trace_replay_save(bs_replay_result *out, const bs_trace *t, const char *image,
+                         bs_trace_error *err);
 
 /** Progress of bs_trace_shrink(). */
 typedef struct bs_shrink_progress {

@@ -11,8 +11,9 @@
 
 #include "lab/campaign_internal.h"
 #include "lab/trace_internal.h"
+#include "lab/trace_mount.h"
 
-#define MAX_LINE 1000 /* longer lines are refused (an op line is at most ~700 bytes) */
+#define MAX_LINE 1000 /* version 1: longer lines are refused (an op line is at most ~700 bytes) */
 
 typedef struct parser {
   bs_trace *t;
@@ -23,7 +24,16 @@ typedef struct parser {
   uint32_t ops_line;  /* where "ops" was */
   uint32_t failure_line; /* where "failure" was */
   uint64_t ops;
+  /* Mount traces: the write or setxattr whose "+ HEX" data lines are still due. */
+  bs_trace_line *pending;
+  uint32_t pending_line;
+  uint64_t pending_have, pending_hash;
 } parser;
+
+/* The longest line of the trace's version (version 1 until line 1 is read). */
+static size_t max_line(const parser *p) {
+  return p->t->version >= 2 ? BS_TRACE_MAX_LINE_V2 : MAX_LINE;
+}
 
 static int fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(parser *p, const char *fmt, ...) {
@@ -59,6 +69,8 @@ static int err_code(const char *name) {
 static int check_result(parser *p, const char *r) {
   char tok[MAX_LINE];
   size_t n = strcspn(r, " ");
+  if (n >= sizeof(tok))
+    return fail(p, "result code too long");
   memcpy(tok, r, n);
   tok[n] = '\0';
   if (err_code(tok) > 0)
@@ -67,6 +79,8 @@ static int check_result(parser *p, const char *r) {
   for (r += n; *r; r += n) {
     if (*r++ != ' ' || (n = strcspn(r, " ")) == 0)
       return fail(p, "stray space in the result");
+    if (n >= sizeof(tok))
+      return fail(p, "result detail too long");
     memcpy(tok, r, n);
     tok[n] = '\0';
     char *eq = strchr(tok, '=');
@@ -110,6 +124,103 @@ static int op_line(parser *p, char *s) {
   return bs__trace_add_line(p->t, text, (size_t)n, p->line);
 }
 
+/* An operation line of a mount trace (trace_mount.c's grammar). */
+static int mount_op_line(parser *p, char *s) {
+  char *arrow = strstr(s, " -> ");
+  if (!arrow)
+    return fail(p, "operation line without \" -> RESULT\"");
+  *arrow = '\0';
+  uint64_t idx;
+  char *sp = strchr(s, ' ');
+  if (!sp)
+    return fail(p, "operation line without an operation");
+  *sp = '\0';
+  if (!parse_u64(s, &idx) || idx > UINT32_MAX)
+    return fail(p, "bad operation index \"%s\"", s);
+  bs_mop_text *mt = malloc(sizeof(*mt));
+  if (!mt)
+    return BS_ENO_MEMORY;
+  char why[200];
+  int rc = bs_mop_parse(sp + 1, mt, why, sizeof(why));
+  if (rc != 0)
+    rc = fail(p, "%s", why);
+  if (rc == 0)
+    rc = check_result(p, arrow + 4);
+  bs__tbuf b = {0};
+  if (rc == 0) {
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRIu64 " ", idx);
+    bs__tbuf_add(&b, num, (size_t)n);
+    bs_mop_format(&b, &mt->op);
+    bs__tbuf_add(&b, " -> ", 4);
+    bs__tbuf_add(&b, arrow + 4, strlen(arrow + 4));
+    if (b.oom)
+      rc = BS_ENO_MEMORY;
+    else if (b.n > BS_TRACE_MAX_LINE_V2)
+      rc = fail(p, "operation line too long (over %d bytes written out)", BS_TRACE_MAX_LINE_V2);
+  }
+  if (rc == 0)
+    rc = bs__trace_add_line(p->t, b.p, b.n, p->line);
+  bs_trace_line *l = rc == 0 ? &p->t->lines[p->t->n_lines - 1] : NULL;
+  if (l && bs_mop_has_data(mt->op.kind)) {
+    if (mt->op.len == 0 && mt->op.bytes_hash != BS__FNV_OFFSET) {
+      rc = fail(p, "bytes=%016" PRIx64 " does not match the 0 bytes carried (corrupted?)",
+                mt->op.bytes_hash);
+    } else if (mt->op.len > 0) { /* at most BS_TRACE_DATA_MAX: bs_mop_parse checked */
+      if (!(l->data = malloc((size_t)mt->op.len))) {
+        rc = BS_ENO_MEMORY;
+      } else {
+        l->data_len = (size_t)mt->op.len;
+        p->pending = l;
+        p->pending_line = p->line;
+        p->pending_have = 0;
+        p->pending_hash = mt->op.bytes_hash;
+      }
+    }
+  }
+  bs__tbuf_free(&b);
+  free(mt);
+  return rc;
+}
+
+/* "+ HEX": the next bytes of the pending write or setxattr. */
+static int data_line(parser *p, const char *s) {
+  bs_trace_line *l = p->pending;
+  if (!l)
+    return fail(p, "data line without a write or setxattr whose bytes are due");
+  const char *hex = s + 2;
+  size_t n = strlen(hex);
+  if (s[1] != ' ' || n == 0 || n % 2 || n > 2 * BS_TRACE_DATA_PER_LINE)
+    return fail(p, "bad data line (\"+ \" and 2 to %d lower-case hex digits)",
+                2 * BS_TRACE_DATA_PER_LINE);
+  if (p->pending_have + n / 2 > l->data_len)
+    return fail(p, "more data than the %zu bytes of line %" PRIu32, l->data_len, p->pending_line);
+  for (size_t i = 0; i < n; i += 2) {
+    int hi = hex[i] >= '0' && hex[i] <= '9' ? hex[i] - '0' : hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 10 : -1;
+    int lo = hex[i + 1] >= '0' && hex[i + 1] <= '9' ? hex[i + 1] - '0'
+           : hex[i + 1] >= 'a' && hex[i + 1] <= 'f' ? hex[i + 1] - 'a' + 10 : -1;
+    if (hi < 0 || lo < 0)
+      return fail(p, "bad hex digit in the data line");
+    l->data[p->pending_have++] = (unsigned char)(hi * 16 + lo);
+  }
+  if (p->pending_have < l->data_len)
+    return 0;
+  p->pending = NULL;
+  uint64_t h = bs__fnv1a(BS__FNV_OFFSET, l->data, l->data_len);
+  if (h != p->pending_hash)
+    return fail(p, "the %zu bytes of line %" PRIu32 " do not match their bytes=%016" PRIx64
+                " (corrupted)", l->data_len, p->pending_line, p->pending_hash);
+  return 0;
+}
+
+/* A line that is not data while data is due: the record was cut short. */
+static int no_data_due(parser *p) {
+  if (!p->pending)
+    return 0;
+  return fail(p, "line %" PRIu32 " carries %" PRIu64 " of its %zu bytes (cut short?)",
+              p->pending_line, p->pending_have, p->pending->data_len);
+}
+
 static int fault_line(parser *p, const char *s) {
   /* "fault <point> <details...>": the point is a bs/<layer>/<op> name. */
   const char *pt = s + 6;
@@ -123,9 +234,9 @@ static int fault_line(parser *p, const char *s) {
 }
 
 enum { K_SEED, K_BACKEND, K_PROFILE, K_FAULTS, K_BUG, K_CHECK, K_OPS, K_FAILURE, K_OPERATION,
-       K_EXPECTED, K_ACTUAL, K_MESSAGE, K_COUNT };
+       K_EXPECTED, K_ACTUAL, K_MESSAGE, K_SOURCE, K_COUNT };
 static const char *const key_names[K_COUNT] = {"seed", "backend", "profile", "faults", "sim-bug",
-  "backend-check", "ops", "failure", "operation", "expected", "actual", "message"};
+  "backend-check", "ops", "failure", "operation", "expected", "actual", "message", "source"};
 
 static int copy(parser *p, char *dst, size_t cap, const char *v, const char *key) {
   if ((size_t)snprintf(dst, cap, "%s", v) >= cap)
@@ -167,7 +278,7 @@ static int header_line(parser *p, const char *s) {
     return fail(p, "second \"%s\" line", key_names[k]);
   if (!sp || sp[1] == '\0')
     return fail(p, "\"%s\" without a value", key_names[k]);
-  if (k >= K_OPERATION && !(p->seen & (1u << K_FAILURE)))
+  if (k >= K_OPERATION && k <= K_MESSAGE && !(p->seen & (1u << K_FAILURE)))
     return fail(p, "\"%s\" before the \"failure\" line", key_names[k]);
   p->seen |= 1u << k;
   const char *v = sp + 1;
@@ -191,6 +302,13 @@ static int header_line(parser *p, const char *s) {
     p->ops_line = p->line;
     return parse_u64(v, &p->ops) && p->ops <= UINT32_MAX ? 0 : fail(p, "bad ops count \"%s\"", v);
   case K_FAILURE: p->failure_line = p->line; return failure_line(p, v);
+  case K_SOURCE:
+    if (t->version < 2)
+      return fail(p, "\"source\" needs trace format version 2");
+    if (strcmp(v, "mount") != 0)
+      return fail(p, "unknown source \"%s\" (mount)", v);
+    t->mount = true;
+    return 0;
   case K_OPERATION: return copy(p, f->op, sizeof(f->op), v, "operation");
   case K_EXPECTED: return copy(p, f->expected, sizeof(f->expected), v, "expected");
   case K_ACTUAL: return copy(p, f->actual, sizeof(f->actual), v, "actual");
@@ -203,14 +321,19 @@ static int parse_line(parser *p, char *s) {
     uint64_t v;
     if (strncmp(s, "bstrace ", 8) != 0 || !parse_u64(s + 8, &v))
       return fail(p, "not a trace: the first line must be \"bstrace %d\"", BS_TRACE_VERSION);
-    if (v != BS_TRACE_VERSION)
-      return fail(p, "trace format version %" PRIu64 " is not supported (this library reads %d)", v,
-                  BS_TRACE_VERSION);
+    if (v < 1 || v > BS_TRACE_VERSION)
+      return fail(p, "trace format version %" PRIu64 " is not supported (this library reads 1 to %d)",
+                  v, BS_TRACE_VERSION);
     p->t->version = (uint32_t)v;
     return 0;
   }
   if (s[0] == '\0' || s[0] == '#')
     return 0;
+  if (s[0] == '+' && p->t->mount)
+    return data_line(p, s);
+  int rc = no_data_due(p);
+  if (rc != 0)
+    return rc;
   bool op = s[0] >= '0' && s[0] <= '9', sweep = strcmp(s, "sweep") == 0;
   bool fault = strncmp(s, "fault ", 6) == 0;
   if (!op && !sweep && !fault)
@@ -223,6 +346,10 @@ static int parse_line(parser *p, char *s) {
     return fail(p, "the header has no \"%s\" line", key_names[k]);
   }
   p->body = true;
+  if (p->t->mount && !op)
+    return fail(p, "a mount trace has no %s lines", sweep ? "sweep" : "fault");
+  if (p->t->mount)
+    return mount_op_line(p, s);
   if (fault)
     return fault_line(p, s);
   if (sweep)
@@ -234,11 +361,11 @@ static int parse_line(parser *p, char *s) {
 static int feed(parser *p, const char *text, size_t n) {
   p->line++;
   size_t m = n && text[n - 1] == '\r' ? n - 1 : n;
-  if (m > MAX_LINE)
-    return fail(p, "line longer than %d bytes", MAX_LINE);
+  if (m > max_line(p))
+    return fail(p, "line longer than %zu bytes", max_line(p));
   if (memchr(text, '\0', m))
     return fail(p, "NUL byte in the line");
-  char buf[MAX_LINE + 2];
+  char buf[BS_TRACE_MAX_LINE_V2 + 2];
   memcpy(buf, text, m);
   buf[m] = '\0';
   return parse_line(p, buf);
@@ -249,6 +376,8 @@ static int finish(parser *p, bs_trace **out) {
   int rc = 0;
   if (p->line == 0)
     rc = fail(p, "empty file: not a trace");
+  if (rc == 0)
+    rc = no_data_due(p);
   if (rc == 0 && !p->body) { /* a trace without operations still needs its header */
     static const unsigned need = 1u << K_SEED | 1u << K_BACKEND | 1u << K_PROFILE | 1u << K_OPS;
     int k = 0;
@@ -359,7 +488,9 @@ int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err) {
   rc = parser_new(&p, out, err);
   /* A line at a time, never more than one line and the trace in memory: a
    * long line fails when it passes the limit, not once it has all been read. */
-  char line[MAX_LINE + 2];
+  char *line = malloc(BS_TRACE_MAX_LINE_V2 + 2);
+  if (!line && rc == 0)
+    rc = BS_ENO_MEMORY;
   size_t n = 0;
   uint64_t total = 0;
   for (int c; rc == 0 && (c = getc_unlocked(f)) != EOF;) {
@@ -369,9 +500,9 @@ int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err) {
     } else if (c == '\n') {
       rc = feed(&p, line, n);
       n = 0;
-    } else if (n == sizeof(line)) {
+    } else if (n > max_line(&p)) {
       p.line++;
-      rc = fail(&p, "line longer than %d bytes", MAX_LINE);
+      rc = fail(&p, "line longer than %zu bytes", max_line(&p));
     } else {
       line[n++] = (char)c;
     }
@@ -383,6 +514,7 @@ int bs_trace_load(bs_trace **out, const char *path, bs_trace_error *err) {
   fclose(f);
   if (rc == 0 && n > 0)
     rc = feed(&p, line, n);
+  free(line);
   if (rc != 0) {
     bs_trace_free(p.t);
     return rc;

@@ -12,6 +12,7 @@
 
 #include "lab/campaign_internal.h"
 #include "lab/trace_internal.h"
+#include "lab/trace_mount.h"
 
 /* @s shortened to fit @cap for a message. */
 static void shorten(char *out, size_t cap, const char *s) {
@@ -69,6 +70,8 @@ int bs_trace_replay(bs_replay_result *out, const bs_trace *t, bs_trace **recordi
   if (!out || !t)
     return BS_EINVALID;
   memset(out, 0, sizeof(*out));
+  if (t->mount)
+    return bs__trace_replay_mount(out, t, recording, NULL, err);
   bs_campaign_opts o;
   bs__trace_opts(t, &o);
   bs_campaign_result res;
@@ -137,4 +140,21 @@ int bs_trace_replay(bs_replay_result *out, const bs_trace *t, bs_trace **recordi
   }
   bs__tbuf_free(&body);
   return rc;
+}
+
+int bs_trace_replay_save(bs_replay_result *out, const bs_trace *t, const char *image,
+                         bs_trace_error *err) {
+  bs_trace_error dummy;
+  if (!err)
+    err = &dummy;
+  memset(err, 0, sizeof(*err));
+  if (!out || !t || !image)
+    return BS_EINVALID;
+  memset(out, 0, sizeof(*out));
+  if (!t->mount) {
+    snprintf(err->message, sizeof(err->message),
+             "saving the replayed volume needs a mount trace (\"source mount\")");
+    return BS_EUNSUPPORTED;
+  }
+  return bs__trace_replay_mount(out, t, NULL, image, err);
 }

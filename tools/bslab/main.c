@@ -188,16 +188,20 @@ static const bslab_verb verbs[] = {
    "         bs/real/ficlone=enospc@3 or bs/sim/write=eio%0.01\n",
    BO_FORMAT, 1, 2, bslab_faults},
   {"replay",
-   "usage: bslab replay [--faults SPEC] TRACE\n"
-   "Re-run the operations of trace file TRACE (written by 'bslab campaign', see\n"
-   "docs/traces.md) on a fresh store of the trace's backend, profile, seed and\n"
-   "faults; each result is judged by the reference model as in the campaign and\n"
-   "compared with the recorded one.\n"
+   "usage: bslab replay [--faults SPEC] [--image FILE] TRACE\n"
+   "Re-run the operations of trace file TRACE (written by 'bslab campaign' or by\n"
+   "'bslab mount --trace', see docs/traces.md) on a fresh store of the trace's\n"
+   "backend, profile, seed and faults. A campaign trace's results are judged by the\n"
+   "reference model as in the campaign; a mount trace's by the sim's check after\n"
+   "every change. Every result is compared with the recorded one.\n"
    "  --faults SPEC   replace the trace's fault spec ('none': no faults)\n"
-   "TRACE is a regular file of at most 64 MiB, or a pipe; lines are at most 1000 bytes.\n"
+   "  --image FILE    mount traces: save the replayed volume to FILE (a sim image,\n"
+   "                  to compare with the image the mount saved)\n"
+   "TRACE is a regular file of at most 64 MiB, or a pipe; lines are at most 1000 bytes\n"
+   "(34000 in a version-2 trace).\n"
    "Exit status 1 if the replay fails (it says whether as recorded), 0 if the trace\n"
    "passes, 2 for a malformed trace (FILE:LINE: reason).\n",
-   BO_FAULTS, 1, 1, bslab_replay},
+   BO_FAULTS | BO_IMAGE, 1, 1, bslab_replay},
   {"shrink",
    "usage: bslab shrink [--max-tests N] [--quiet] TRACE -o MIN_TRACE\n"
    "Write to MIN_TRACE the smallest trace (delta debugging over TRACE's operation\n"
@@ -207,8 +211,10 @@ static const bslab_verb verbs[] = {
    "  -o, --output FILE  where to write the shrunk trace\n"
    "  --max-tests N      stop after N replays (default: no limit)\n"
    "  --quiet            no progress on standard error\n"
+   "A trace that records no failure (a mount trace) is shrunk to the failure its\n"
+   "replay shows.\n"
    "Exit status 0 when MIN_TRACE was written, 2 if TRACE is malformed, records no\n"
-   "failure, or its failure does not reproduce.\n",
+   "failure and its replay passes, or its failure does not reproduce.\n",
    BO_OUTPUT | BO_MAX_TESTS | BO_QUIET | BO_FAULTS, 1, 1, bslab_shrink},
   {"diff",
    "usage: bslab diff [--profile FS] --root DIR [--seeds N] [--seed S] [--ops N]\n"
@@ -248,7 +254,7 @@ static const bslab_verb verbs[] = {
   {"mount",
    "usage: bslab mount [--image FILE | --profile FS [--seed S]] [--foreground] [--direct-io]\n"
    "                   [--power-loss-after N] [--power-loss drop|tear] [--faults SPEC]\n"
-   "                   MOUNTPOINT\n"
+   "                   [--trace FILE] MOUNTPOINT\n"
    "       bslab mount --backend real --root DIR [--foreground] [--direct-io] [--faults SPEC]\n"
    "                   MOUNTPOINT\n"
    "       bslab mount --reap [MOUNTPOINT]\n"
@@ -272,6 +278,10 @@ static const bslab_verb verbs[] = {
    "                 block kept or lost, seeded by the volume's seed (tear, default)\n"
    "  --faults SPEC  inject faults (docs/faults.md), seeded by --seed: a failed\n"
    "                 request answers the error's errno and changes nothing\n"
+   "  --trace FILE   record every request served, its result and the bytes written,\n"
+   "                 power losses included, to FILE (written at unmount; a new volume\n"
+   "                 only); 'bslab replay FILE' and 'bslab shrink' work on it\n"
+   "  --sim-bug NAME test only: a deliberate sim defect (cow-in-place, leak-block)\n"
    "  --reap         unmount bslab mounts whose server was killed (all of them, or\n"
    "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
    "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
@@ -279,7 +289,7 @@ static const bslab_verb verbs[] = {
    "ready and the server's messages are lost. 'bslab power-loss MOUNTPOINT' asks\n"
    "the server for a power loss now.\n" VOL_OPTS,
    BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE |
-       BO_FAULTS,
+       BO_FAULTS | BO_TRACE | BO_SIM_BUG,
    0, 1, bslab_mount},
   {"power-loss",
    "usage: bslab power-loss MOUNTPOINT\n"

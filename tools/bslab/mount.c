@@ -19,6 +19,7 @@
  * server killed with SIGKILL saves nothing and leaves a dead mount point
  * ("Transport endpoint is not connected"): `bslab mount --reap` removes it. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,8 @@ int bslab_mount(bslab_args *a) {
 #include "backstore/backend.h"
 #include "backstore/faults.h"
 #include "backstore/sim.h"
+#include "lab/trace_internal.h"
+#include "lab/trace_mount.h"
 
 /* SIGUSR1 asks for a power loss before the next request. */
 static volatile sig_atomic_t power_loss_signalled;
@@ -195,12 +198,68 @@ typedef struct mount_ctx {
   uint64_t power_after;    /* --power-loss-after N (0: none) */
   uint64_t changes;        /* requests that changed (or tried to change) the store */
   bool power_due;          /* the Nth change was served: lose power before the next request */
+  /* --trace FILE: every request served, recorded in order (docs/traces.md). */
+  bs_trace *trace;
+  uint64_t trace_bytes;    /* the size of the trace text so far */
+  char trace_error[160];   /* why recording stopped, or "" */
 } mount_ctx;
 
 static mount_ctx *ctx(void) { return fuse_get_context()->private_data; }
 
 /* A BS_* result as FUSE wants it: 0 or a negative errno. */
 static int fe(int rc) { return rc == 0 ? 0 : -bs_err_to_errno(rc); }
+
+/* Append request @op, its result @rc and what it gave to the trace.  A
+ * request the trace cannot hold (past BS_TRACE_MAX_BYTES) stops the
+ * recording: the unmount then says why and writes no trace. */
+static void record(mount_ctx *c, const bs_mop *op, int rc, const bs_mop_out *o) {
+  if (!c->trace || c->trace_error[0])
+    return;
+  size_t data = bs_mop_has_data(op->kind) ? (size_t)op->len : 0;
+  bs__tbuf b = {0};
+  char num[24];
+  bs__tbuf_add(&b, num, (size_t)snprintf(num, sizeof(num), "%" PRIu32 " ", c->trace->n_ops));
+  bs_mop_format(&b, op);
+  bs_mop_format_result(&b, op, rc, o);
+  /* The text: the line, and 3 + 2 * 2048 bytes per "+ HEX" line of data. */
+  c->trace_bytes += b.n + 1 + 2 * (uint64_t)data +
+                    3 * (((uint64_t)data + BS_TRACE_DATA_PER_LINE - 1) / BS_TRACE_DATA_PER_LINE);
+  if (b.oom || bs__trace_add_data_line(c->trace, b.p, b.n, op->data, data) != 0)
+    snprintf(c->trace_error, sizeof(c->trace_error), "out of memory");
+  else if (data > BS_TRACE_DATA_MAX || b.n > BS_TRACE_MAX_LINE_V2)
+    snprintf(c->trace_error, sizeof(c->trace_error), "request %" PRIu32 " is too large to trace",
+             c->trace->n_ops - 1);
+  else if (c->trace_bytes > BS_TRACE_MAX_BYTES)
+    snprintf(c->trace_error, sizeof(c->trace_error),
+             "the trace passed %u bytes (BS_TRACE_MAX_BYTES) at request %" PRIu32,
+             BS_TRACE_MAX_BYTES, c->trace->n_ops - 1);
+  bs__tbuf_free(&b);
+}
+
+/* Run request @op on the store, record it, count it if it changed the store. */
+static int run_op(mount_ctx *c, const bs_mop *op, bs_mop_out *o) {
+  int rc = bs_mop_exec(c->st, op, o);
+  record(c, op, rc, o);
+  if (o->mutated) {
+    c->changed = true;
+    if (op->kind != BS_MOP_POWER_LOSS && ++c->changes == c->power_after)
+      c->power_due = true;
+  }
+  return rc;
+}
+
+/* A power loss now, recorded in its place among the requests. */
+static int power_loss(mount_ctx *c, const char *why) {
+  bs_mop op = {.kind = BS_MOP_POWER_LOSS, .flags = c->mode == BS_POWER_LOSS_TEAR};
+  bs_mop_out o = {0};
+  int rc = run_op(c, &op, &o);
+  bool asked = strstr(why, "request") != NULL; /* the ioctl: its caller hears of a failure */
+  if (!c->quiet && (rc == 0 || !asked))
+    fprintf(stderr, "bslab: mount: power loss (%s) after %llu changes%s: %s\n",
+            c->mode == BS_POWER_LOSS_DROP ? "drop" : "tear", (unsigned long long)c->changes, why,
+            rc == 0 ? "unsynced writes lost" : bs_strerror(rc));
+  return rc;
+}
 
 /* Between two requests: the power loss that is due (--power-loss-after, or
  * SIGUSR1), so that the next request sees the post-crash state. */
@@ -211,25 +270,18 @@ static mount_ctx *between(void) {
     return c;
   power_loss_signalled = 0;
   c->power_due = false;
-  int rc = bs_power_loss(c->st, c->mode);
-  c->changed = true;
-  if (!c->quiet)
-    fprintf(stderr, "bslab: mount: power loss (%s) after %llu changes%s: %s\n",
-            c->mode == BS_POWER_LOSS_DROP ? "drop" : "tear", (unsigned long long)c->changes,
-            sig ? ", on SIGUSR1" : "", rc == 0 ? "unsynced writes lost" : bs_strerror(rc));
+  power_loss(c, sig ? ", on SIGUSR1" : "");
   return c;
 }
 
-/* The store, for a request that only reads it. */
-static bs_store *rd(void) { return between()->st; }
+/* Serve request @op (the store call of docs/mount.md's table). */
+static int serve_op(const bs_mop *op, bs_mop_out *o) { return run_op(between(), op, o); }
 
-/* The store, for a request that changes it. */
-static bs_store *mut(void) {
-  mount_ctx *c = between();
-  c->changed = true;
-  if (++c->changes == c->power_after)
-    c->power_due = true;
-  return c->st;
+/* A request on @path with nothing but a result. */
+static int simple(bs_mop_kind kind, const char *path) {
+  bs_mop op = {.kind = kind, .path = path};
+  bs_mop_out o = {0};
+  return fe(serve_op(&op, &o));
 }
 
 static void *m_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
@@ -268,97 +320,101 @@ static void to_timespec(int64_t ns, struct timespec *ts) {
 
 static int m_getattr(const char *path, struct stat *sb, struct fuse_file_info *fi) {
   (void)fi;
-  bs_stat_info in;
-  int rc = bs_stat(rd(), path, &in);
+  bs_mop op = {.kind = BS_MOP_STAT, .path = path};
+  bs_mop_out o = {0};
+  int rc = serve_op(&op, &o);
   if (rc != 0)
     return fe(rc);
+  const bs_stat_info *in = &o.st;
   memset(sb, 0, sizeof(*sb));
-  sb->st_ino = (ino_t)in.ino;
-  sb->st_mode = (mode_t)(in.mode & 07777) |
-                (in.kind == BS_KIND_DIR ? S_IFDIR : in.kind == BS_KIND_SYMLINK ? S_IFLNK : S_IFREG);
-  sb->st_nlink = in.nlink;
-  sb->st_uid = in.uid;
-  sb->st_gid = in.gid;
-  sb->st_size = (off_t)in.size;
-  sb->st_blocks = (blkcnt_t)in.blocks;
+  sb->st_ino = (ino_t)in->ino;
+  sb->st_mode = (mode_t)(in->mode & 07777) |
+                (in->kind == BS_KIND_DIR ? S_IFDIR : in->kind == BS_KIND_SYMLINK ? S_IFLNK : S_IFREG);
+  sb->st_nlink = in->nlink;
+  sb->st_uid = in->uid;
+  sb->st_gid = in->gid;
+  sb->st_size = (off_t)in->size;
+  sb->st_blocks = (blkcnt_t)in->blocks;
   sb->st_blksize = 4096;
-  to_timespec(in.atime_ns, &sb->st_atim);
-  to_timespec(in.mtime_ns, &sb->st_mtim);
-  to_timespec(in.ctime_ns, &sb->st_ctim);
+  to_timespec(in->atime_ns, &sb->st_atim);
+  to_timespec(in->mtime_ns, &sb->st_mtim);
+  to_timespec(in->ctime_ns, &sb->st_ctim);
   return 0;
 }
 
 typedef struct dir_fill {
   void *buf;
   fuse_fill_dir_t fill;
-  const char *dir;
 } dir_fill;
 
 /* One entry, with its inode number (an entry of inode 0 is a hole to
  * readdir(3)) and type. */
-static int fill_one(void *p, const char *name, bs_file_kind kind) {
+static int fill_one(void *p, const char *name, bs_file_kind kind, uint64_t ino) {
   dir_fill *d = p;
   struct stat sb;
   memset(&sb, 0, sizeof(sb));
   sb.st_mode = kind == BS_KIND_DIR ? S_IFDIR : kind == BS_KIND_SYMLINK ? S_IFLNK : S_IFREG;
-  char child[PATH_MAX];
-  bs_stat_info in;
-  int n = snprintf(child, sizeof(child), "%s/%s", strcmp(d->dir, "/") == 0 ? "" : d->dir, name);
-  if (n < 0 || (size_t)n >= sizeof(child) || bs_stat(ctx()->st, child, &in) != 0)
-    in.ino = UINT32_MAX; /* libfuse's "unknown": the kernel asks on lookup */
-  sb.st_ino = (ino_t)in.ino;
+  sb.st_ino = (ino_t)ino;
   return d->fill(d->buf, name, &sb, 0, 0);
 }
 
 static int m_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
                      struct fuse_file_info *fi, enum fuse_readdir_flags flags) {
   (void)off, (void)fi, (void)flags;
-  dir_fill d = {buf, fill, path};
+  dir_fill d = {buf, fill};
   if (fill(buf, ".", NULL, 0, 0) != 0 || fill(buf, "..", NULL, 0, 0) != 0)
     return -ENOMEM;
-  return fe(bs_readdir(rd(), path, fill_one, &d));
+  bs_mop op = {.kind = BS_MOP_READDIR, .path = path};
+  bs_mop_out o = {.entry = fill_one, .ctx = &d};
+  return fe(serve_op(&op, &o));
+}
+
+static int make(bs_mop_kind kind, const char *path, mode_t mode) {
+  bs_mop op = {.kind = kind, .path = path, .mode = (uint32_t)(mode & 07777)};
+  bs_mop_out o = {0};
+  return fe(serve_op(&op, &o));
 }
 
 static int m_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
   open_cache(fi);
-  return fe(bs_create(mut(), path, mode & 07777));
+  return make(BS_MOP_CREATE, path, mode);
 }
 
 static int m_mknod(const char *path, mode_t mode, dev_t dev) {
   (void)dev;
   if (!S_ISREG(mode))
     return -EPERM; /* the store keeps files, directories and symlinks only */
-  return fe(bs_create(mut(), path, mode & 07777));
+  return make(BS_MOP_CREATE, path, mode);
 }
 
 static int m_open(const char *path, struct fuse_file_info *fi) {
   /* libfuse asks for atomic O_TRUNC: the kernel passes O_TRUNC here and
    * sends no truncate of its own, so the open empties the file. */
-  bool trunc = (fi->flags & O_TRUNC) != 0;
-  bs_store *st = trunc ? mut() : rd();
-  bs_stat_info in;
-  int rc = bs_stat(st, path, &in);
+  bs_mop op = {.kind = BS_MOP_OPEN, .path = path, .flags = (fi->flags & O_TRUNC) != 0};
+  bs_mop_out o = {0};
+  int rc = serve_op(&op, &o);
   if (rc != 0)
     return fe(rc);
-  if (in.kind == BS_KIND_DIR)
+  if (o.st.kind == BS_KIND_DIR)
     return -EISDIR;
-  if (trunc && in.size != 0 && (rc = bs_truncate(st, path, 0)) != 0)
-    return fe(rc);
   open_cache(fi);
   return 0;
 }
 
 static int m_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
-  size_t got = 0;
-  int rc = bs_read(rd(), path, (uint64_t)off, buf, size, &got);
-  return rc != 0 ? fe(rc) : (int)got;
+  bs_mop op = {.kind = BS_MOP_READ, .path = path, .off = (uint64_t)off, .len = size};
+  bs_mop_out o = {.buf = buf, .cap = size};
+  int rc = serve_op(&op, &o);
+  return rc != 0 ? fe(rc) : (int)o.n;
 }
 
 static int m_write(const char *path, const char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi) {
   (void)fi;
-  int rc = bs_write(mut(), path, (uint64_t)off, buf, size);
+  bs_mop op = {.kind = BS_MOP_WRITE, .path = path, .off = (uint64_t)off, .len = size, .data = buf};
+  bs_mop_out o = {0};
+  int rc = serve_op(&op, &o);
   return rc != 0 ? fe(rc) : (int)size;
 }
 
@@ -369,29 +425,37 @@ static int m_flush(const char *path, struct fuse_file_info *fi) {
 
 static int m_fsync(const char *path, int datasync, struct fuse_file_info *fi) {
   (void)datasync, (void)fi;
-  return fe(bs_sync(mut(), path));
+  return simple(BS_MOP_FSYNC, path);
 }
 
 static int m_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
   (void)fi;
-  return size < 0 ? -EINVAL : fe(bs_truncate(mut(), path, (uint64_t)size));
+  if (size < 0)
+    return -EINVAL;
+  bs_mop op = {.kind = BS_MOP_TRUNCATE, .path = path, .size = (uint64_t)size};
+  bs_mop_out o = {0};
+  return fe(serve_op(&op, &o));
 }
 
 static int m_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
   (void)fi;
-  return fe(bs_chmod(mut(), path, mode & 07777));
+  return make(BS_MOP_CHMOD, path, mode);
 }
 
 static int m_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
   (void)fi;
-  return fe(bs_chown(mut(), path, uid == (uid_t)-1 ? BS_ID_KEEP : (uint32_t)uid,
-                     gid == (gid_t)-1 ? BS_ID_KEEP : (uint32_t)gid));
+  bs_mop op = {.kind = BS_MOP_CHOWN, .path = path,
+               .uid = uid == (uid_t)-1 ? BS_ID_KEEP : (uint32_t)uid,
+               .gid = gid == (gid_t)-1 ? BS_ID_KEEP : (uint32_t)gid};
+  bs_mop_out o = {0};
+  return fe(serve_op(&op, &o));
 }
 
-/* One time of utimensat(2): UTIME_OMIT keeps @old, UTIME_NOW is the clock. */
-static int64_t pick_time(const struct timespec *ts, int64_t old) {
+/* One time of utimensat(2): UTIME_OMIT keeps the stored time, UTIME_NOW is
+ * the host clock, read here so that the trace holds the time itself. */
+static int64_t pick_time(const struct timespec *ts) {
   if (ts->tv_nsec == UTIME_OMIT)
-    return old;
+    return BS_MOP_OMIT;
   struct timespec now;
   if (ts->tv_nsec == UTIME_NOW && clock_gettime(CLOCK_REALTIME, &now) == 0)
     ts = &now;
@@ -400,11 +464,16 @@ static int64_t pick_time(const struct timespec *ts, int64_t old) {
 
 static int m_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi) {
   (void)fi;
-  bs_stat_info in;
-  int rc = bs_stat(rd(), path, &in);
-  if (rc != 0)
-    return fe(rc);
-  return fe(bs_utimens(mut(), path, pick_time(&tv[0], in.atime_ns), pick_time(&tv[1], in.mtime_ns)));
+  bs_mop op = {.kind = BS_MOP_UTIMENS, .path = path, .atime = pick_time(&tv[0]),
+               .mtime = pick_time(&tv[1])};
+  bs_mop_out o = {0};
+  return fe(serve_op(&op, &o));
+}
+
+static int two(bs_mop_kind kind, const char *path, const char *path2, uint32_t flags) {
+  bs_mop op = {.kind = kind, .path = path, .path2 = path2, .flags = flags};
+  bs_mop_out o = {0};
+  return fe(serve_op(&op, &o));
 }
 
 static int m_rename(const char *from, const char *to, unsigned int flags) {
@@ -412,30 +481,29 @@ static int m_rename(const char *from, const char *to, unsigned int flags) {
     return -EINVAL; /* the store has no atomic exchange */
   if (flags & ~(unsigned)RENAME_NOREPLACE)
     return -EINVAL;
-  bs_stat_info in;
-  /* One thread serves every request: nothing comes between this check and the rename. */
-  if ((flags & RENAME_NOREPLACE) && bs_stat(rd(), to, &in) == 0)
-    return -EEXIST;
-  return fe(bs_rename(mut(), from, to));
+  return two(BS_MOP_RENAME, from, to, (flags & RENAME_NOREPLACE) != 0);
 }
 
-static int m_unlink(const char *path) { return fe(bs_unlink(mut(), path)); }
-static int m_rmdir(const char *path) { return fe(bs_rmdir(mut(), path)); }
-static int m_mkdir(const char *path, mode_t mode) { return fe(bs_mkdir(mut(), path, mode & 07777)); }
+static int m_unlink(const char *path) { return simple(BS_MOP_UNLINK, path); }
+static int m_rmdir(const char *path) { return simple(BS_MOP_RMDIR, path); }
+static int m_mkdir(const char *path, mode_t mode) { return make(BS_MOP_MKDIR, path, mode); }
 
-static int m_symlink(const char *target, const char *path) { return fe(bs_symlink(mut(), target, path)); }
-static int m_link(const char *from, const char *to) { return fe(bs_link(mut(), from, to)); }
+static int m_symlink(const char *target, const char *path) {
+  return two(BS_MOP_SYMLINK, path, target, 0);
+}
+static int m_link(const char *from, const char *to) { return two(BS_MOP_LINK, from, to, 0); }
 
 /* readlink(2) through FUSE: the text NUL-terminated, cut to @size. */
 static int m_readlink(const char *path, char *buf, size_t size) {
   char text[BS_SYMLINK_TARGET_MAX + 1];
-  size_t n = 0;
-  int rc = bs_readlink(rd(), path, text, sizeof(text), &n);
+  bs_mop op = {.kind = BS_MOP_READLINK, .path = path};
+  bs_mop_out o = {.buf = text, .cap = sizeof(text)};
+  int rc = serve_op(&op, &o);
   if (rc != 0)
     return fe(rc);
   if (size == 0)
     return -ERANGE;
-  n = n < size - 1 ? n : size - 1;
+  size_t n = o.n < size - 1 ? o.n : size - 1;
   memcpy(buf, text, n);
   buf[n] = '\0';
   return 0;
@@ -448,67 +516,51 @@ static int xe(int rc) {
 }
 
 static int m_setxattr(const char *path, const char *name, const char *value, size_t size, int flags) {
-  size_t len = 0;
-  int have = bs_getxattr(rd(), path, name, NULL, 0, &len);
-  if ((flags & XATTR_CREATE) && have == 0)
-    return -EEXIST;
-  if ((flags & XATTR_REPLACE) && have != 0)
-    return xe(have);
-  return fe(bs_setxattr(mut(), path, name, value, size));
+  bs_mop op = {.kind = BS_MOP_SETXATTR, .path = path, .name = name, .len = size, .data = value,
+               .flags = ((flags & XATTR_CREATE) ? 1u : 0u) | ((flags & XATTR_REPLACE) ? 2u : 0u)};
+  bs_mop_out o = {0};
+  int rc = serve_op(&op, &o);
+  return o.probe && rc != BS_EEXISTS ? xe(rc) : fe(rc);
 }
 
 static int m_getxattr(const char *path, const char *name, char *value, size_t size) {
-  size_t len = 0;
-  int rc = bs_getxattr(rd(), path, name, size ? value : NULL, size, &len);
+  bs_mop op = {.kind = BS_MOP_GETXATTR, .path = path, .name = name, .size = size};
+  bs_mop_out o = {.buf = value, .cap = size};
+  int rc = serve_op(&op, &o);
   if (rc != 0)
     return xe(rc);
-  return len > INT_MAX ? -E2BIG : (int)len;
-}
-
-typedef struct xattr_list {
-  char *buf;
-  size_t cap, len;
-} xattr_list;
-
-static int list_one(void *p, const char *name) {
-  xattr_list *l = p;
-  size_t n = strlen(name) + 1;
-  if (l->cap && l->len + n <= l->cap)
-    memcpy(l->buf + l->len, name, n);
-  l->len += n;
-  return 0;
+  return o.n > INT_MAX ? -E2BIG : (int)o.n;
 }
 
 static int m_listxattr(const char *path, char *list, size_t size) {
-  xattr_list l = {list, size, 0};
-  int rc = bs_listxattr(rd(), path, list_one, &l);
+  bs_mop op = {.kind = BS_MOP_LISTXATTR, .path = path, .size = size};
+  bs_mop_out o = {.buf = list, .cap = size};
+  int rc = serve_op(&op, &o);
   if (rc != 0)
     return fe(rc);
-  if (size && l.len > size)
+  if (size && o.n > size)
     return -ERANGE;
-  return l.len > INT_MAX ? -E2BIG : (int)l.len;
+  return o.n > INT_MAX ? -E2BIG : (int)o.n;
 }
 
 static int m_removexattr(const char *path, const char *name) {
-  return xe(bs_removexattr(mut(), path, name));
+  bs_mop op = {.kind = BS_MOP_REMOVEXATTR, .path = path, .name = name};
+  bs_mop_out o = {0};
+  return xe(serve_op(&op, &o));
 }
 
 static int m_statfs(const char *path, struct statvfs *sv) {
-  (void)path;
-  bs_usage u;
-  bs_caps caps;
-  bs_store *st = rd();
-  int rc = bs_usage_get(st, &u);
-  if (rc == 0)
-    rc = bs_get_caps(st, &caps);
+  bs_mop op = {.kind = BS_MOP_STATFS, .path = path};
+  bs_mop_out o = {0};
+  int rc = serve_op(&op, &o);
   if (rc != 0)
     return fe(rc);
   memset(sv, 0, sizeof(*sv));
-  uint64_t bsz = u.block_size ? u.block_size : 4096;
+  uint64_t bsz = o.usage.block_size ? o.usage.block_size : 4096;
   sv->f_bsize = sv->f_frsize = (unsigned long)bsz;
-  sv->f_blocks = (fsblkcnt_t)(u.total_bytes / bsz);
-  sv->f_bfree = sv->f_bavail = (fsblkcnt_t)(u.free_bytes / bsz);
-  sv->f_namemax = caps.max_name_len;
+  sv->f_blocks = (fsblkcnt_t)(o.usage.total_bytes / bsz);
+  sv->f_bfree = sv->f_bavail = (fsblkcnt_t)(o.usage.free_bytes / bsz);
+  sv->f_namemax = o.caps.max_name_len;
   return 0;
 }
 
@@ -516,24 +568,29 @@ static int m_statfs(const char *path, struct statvfs *sv) {
  * (what cp does) is a reflink: the copy shares every block with the source
  * (clonefile semantics: the source's mode, times and xattrs come along), made
  * at a temporary name and renamed over the destination, so that nothing
- * changes on failure.  Anything else, or a profile without reflink, is
- * EOPNOTSUPP: the kernel then copies the bytes itself. */
+ * changes on failure (lab/trace_mount.c).  Anything else, or a profile
+ * without reflink, is EOPNOTSUPP: the kernel then copies the bytes itself. */
 static ssize_t m_copy_file_range(const char *from, struct fuse_file_info *fi_in, off_t off_in,
                                  const char *to, struct fuse_file_info *fi_out, off_t off_out,
                                  size_t len, int flags) {
   (void)fi_in, (void)fi_out;
-  bs_store *st = rd();
-  bs_stat_info src, dst;
-  char tmp[PATH_MAX];
-  if (flags != 0 || off_in != 0 || off_out != 0 || bs_stat(st, from, &src) != 0 ||
-      bs_stat(st, to, &dst) != 0 || dst.size != 0 || src.kind != BS_KIND_FILE || len < src.size ||
-      src.size > SSIZE_MAX || (size_t)snprintf(tmp, sizeof(tmp), "%s.bslab-clone", to) >= sizeof(tmp))
-    return -EOPNOTSUPP;
-  st = mut();
-  int rc = bs_reflink(st, from, tmp);
-  if (rc == 0 && (rc = bs_rename(st, tmp, to)) != 0)
-    bs_unlink(st, tmp);
-  return rc == 0 ? (ssize_t)src.size : rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
+  if (off_in < 0 || off_out < 0 || flags < 0)
+    return -EINVAL;
+  bs_mop op = {.kind = BS_MOP_COPY, .path = from, .path2 = to, .off = (uint64_t)off_in,
+               .off2 = (uint64_t)off_out, .len = len, .flags = (uint32_t)flags};
+  bs_mop_out o = {0};
+  int rc = serve_op(&op, &o);
+  return rc == 0 ? (ssize_t)o.n : rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
+}
+
+/* fallocate(2): the store API has no preallocation and no hole punch (a
+ * sim file's unwritten ranges read as zeros, but nothing reserves or frees
+ * blocks on request), so every mode is EOPNOTSUPP and the file is left as it
+ * was; posix_fallocate(3) then falls back to writing (docs/mount.md). */
+static int m_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi) {
+  (void)path, (void)mode, (void)off, (void)len, (void)fi;
+  between();
+  return -EOPNOTSUPP;
 }
 
 /* BSLAB_IOC_POWER_LOSS on the mount point (`bslab power-loss MOUNTPOINT`):
@@ -543,20 +600,14 @@ static int m_ioctl(const char *path, int cmd, void *arg, struct fuse_file_info *
   (void)path, (void)arg, (void)fi, (void)flags, (void)data;
   if ((unsigned int)cmd != BSLAB_IOC_POWER_LOSS)
     return -ENOTTY;
-  mount_ctx *c = between();
-  int rc = bs_power_loss(c->st, c->mode);
-  if (rc == 0)
-    c->changed = true;
-  if (!c->quiet && rc == 0)
-    fprintf(stderr, "bslab: mount: power loss (%s) after %llu changes, on request: unsynced "
-                    "writes lost\n", c->mode == BS_POWER_LOSS_DROP ? "drop" : "tear",
-            (unsigned long long)c->changes);
+  int rc = power_loss(between(), ", on request");
   return rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
 }
 
 static const struct fuse_operations ops = {
   .ioctl = m_ioctl,
   .copy_file_range = m_copy_file_range,
+  .fallocate = m_fallocate,
   .init = m_init,
   .getattr = m_getattr,
   .readdir = m_readdir,
@@ -661,6 +712,49 @@ static int serve(bslab_args *a, bslab_vol *v, mount_ctx *c, const char *mp) {
   return status;
 }
 
+/* --trace: a mount trace of the fresh volume (the trace starts from the
+ * empty volume of its profile and seed, which is what replay opens). */
+static int trace_start(const bslab_args *a, const bslab_vol *v, mount_ctx *c) {
+  if (v->image && !v->created)
+    return bslab_usage_error(a, "--trace records from a new volume, and image '%s' exists "
+                                "(a replay starts from the empty volume of the profile and seed)",
+                             v->image);
+  bs_caps caps;
+  int rc = bs_get_caps(v->st, &caps);
+  bs_trace *t = rc == 0 ? calloc(1, sizeof(*t)) : NULL;
+  if (!t)
+    return bslab_env_error(a, "cannot start the trace: %s", bs_strerror(rc ? rc : BS_ENO_MEMORY));
+  t->version = 2;
+  t->mount = true;
+  t->seed = a->seed;
+  snprintf(t->backend, sizeof(t->backend), "sim");
+  snprintf(t->profile, sizeof(t->profile), "%s", caps.fs_type_name);
+  snprintf(t->sim_bug, sizeof(t->sim_bug), "%s", a->sim_bug ? a->sim_bug : "");
+  if (a->faults && strcmp(a->faults, "none") != 0 && !(t->faults = strdup(a->faults))) {
+    free(t);
+    return bslab_env_error(a, "cannot start the trace: out of memory");
+  }
+  c->trace = t;
+  return 0;
+}
+
+/* Write the trace at unmount (a temporary file renamed over @path); 0 or
+ * BSLAB_USAGE after a message. */
+static int trace_finish(const bslab_args *a, mount_ctx *c, const char *path) {
+  int status = 0;
+  bs_trace_error e;
+  if (c->trace_error[0])
+    status = bslab_env_error(a, "trace %s not written: %s", path, c->trace_error);
+  else if (bs_trace_save(c->trace, path, &e) != 0)
+    status = bslab_env_error(a, "trace %s not written: %s", path, e.message);
+  else if (a->foreground && !a->quiet)
+    fprintf(stderr, "bslab: mount: trace of %" PRIu32 " requests written to %s\n",
+            c->trace->n_ops, path);
+  bs_trace_free(c->trace);
+  c->trace = NULL;
+  return status;
+}
+
 int bslab_mount(bslab_args *a) {
   if (a->reap)
     return a->npos <= 1 ? reap(a) : bslab_usage_error(a, "too many arguments");
@@ -674,7 +768,16 @@ int bslab_mount(bslab_args *a) {
   if ((a->power_after_set || a->power_mode) && a->backend && strcmp(a->backend, "sim") != 0)
     return bslab_usage_error(a, "power loss is simulated by the sim only, not backend '%s'",
                              a->backend);
-  char mp[PATH_MAX], image[PATH_MAX], root[PATH_MAX];
+  if (a->trace && a->backend && strcmp(a->backend, "sim") != 0)
+    return bslab_usage_error(a, "--trace records a sim volume only, not backend '%s'", a->backend);
+  if (a->sim_bug && a->backend && strcmp(a->backend, "sim") != 0)
+    return bslab_usage_error(a, "--sim-bug is a sim defect, not one of backend '%s'", a->backend);
+  bs_sim_bug bug = BS_SIM_BUG_NONE;
+  if (a->sim_bug && bs_sim_bug_from_name(a->sim_bug, &bug) != 0)
+    return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place or leak-block)", a->sim_bug);
+  char mp[PATH_MAX], image[PATH_MAX], root[PATH_MAX], trace_path[PATH_MAX] = "";
+  if (a->trace && !absolute(a, a->trace, trace_path, sizeof(trace_path)))
+    return BSLAB_USAGE;
   int status = mount_point(a, a->pos[0], mp);
   if (status != 0)
     return status;
@@ -704,6 +807,8 @@ int bslab_mount(bslab_args *a) {
   }
   if (status != 0)
     return status;
+  if (bug != BS_SIM_BUG_NONE)
+    bs_sim_set_bug(v.st, bug);
   /* --faults SPEC: the served store is a faults wrapper around the volume
    * (saved and closed as it is); the spec's errors reach programs as errnos. */
   bs_store *served = v.st;
@@ -723,6 +828,11 @@ int bslab_mount(bslab_args *a) {
   }
   mount_ctx c = {.st = served, .direct_io = a->direct_io, .quiet = a->quiet || !a->foreground,
                  .mode = mode, .power_after = a->power_after};
+  if (trace_path[0] && (status = trace_start(a, &v, &c)) != 0) {
+    if (served != v.st)
+      bs_close(served);
+    return bslab_vol_finish(&v, a, false, status);
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_usr1;
@@ -737,6 +847,10 @@ int bslab_mount(bslab_args *a) {
       fprintf(stderr, "bslab: mount: %llu injected faults fired (--faults %s)\n",
               (unsigned long long)fired, a->faults);
     bs_close(served);
+  }
+  if (c.trace) {
+    int ts = trace_finish(a, &c, trace_path);
+    status = status ? status : ts;
   }
   /* A new image is saved once it was served, even unchanged. */
   return bslab_vol_finish(&v, a, c.changed || (v.created && status == 0), status);

@@ -53,13 +53,14 @@ int bslab_replay(bslab_args *a) {
     return status;
   bs_replay_result r;
   bs_trace_error e;
-  int rc = bs_trace_replay(&r, t, NULL, &e);
+  /* --image FILE: a mount trace's replayed volume, saved to compare with the mount's. */
+  int rc = a->image ? bs_trace_replay_save(&r, t, a->image, &e) : bs_trace_replay(&r, t, NULL, &e);
   if (rc != 0) {
     status = trace_error(a, a->pos[0], &e, rc);
     bs_trace_free(t);
     return status;
   }
-  printf("replay: %s\n", a->pos[0]);
+  printf("replay: %s%s\n", a->pos[0], t->mount ? " (a mount trace)" : "");
   printf("  seed %" PRIu64 ", backend %s, profile %s, faults %s%s%s\n", t->seed, t->backend,
          t->profile, t->faults ? t->faults : "none", t->sim_bug[0] ? ", sim bug " : "", t->sim_bug);
   printf("  ops run          %" PRIu32 " of %" PRIu32 "\n", r.ops_run, t->n_ops);
@@ -71,6 +72,8 @@ int bslab_replay(bslab_args *a) {
            ":\n", r.differences, r.first_difference);
     printf("    recorded  %s\n    now       %s\n", r.recorded, r.actual);
   }
+  if (a->image)
+    printf("  volume saved to  %s\n", a->image);
   if (r.failed) {
     putchar('\n');
     print_failure(&r.failure);
