@@ -28,6 +28,7 @@
 
 #include "backstore/backend.h"
 #include "backstore/sim.h"
+#include "lab/trace.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/cli.h"
 #include "tests/support/volume.h"
@@ -464,6 +465,165 @@ static void mount_power_loss_command(void **state) {
   free(e);
 }
 
+/* Fail unless files @a and @b hold the same bytes. */
+static void expect_same_file(const char *a, const char *b) {
+  size_t na = 0, nb = 0;
+  char *pa = bs_cli_slurp(a, &na), *pb = bs_cli_slurp(b, &nb);
+  if (na != nb || memcmp(pa, pb, na) != 0)
+    fail_msg("%s (%zu bytes) and %s (%zu bytes) differ", a, na, b, nb);
+  free(pa);
+  free(pb);
+}
+
+/* `bslab replay --image TMP/@replayed TMP/@trace`: every result as recorded,
+ * and the replayed volume byte for byte the image the mount saved at @img. */
+static void expect_replay_matches(const char *trace, const char *img, const char *replayed) {
+  char t[256], r[256];
+  tmp_path(t, sizeof(t), trace);
+  fresh_image(r, sizeof(r), replayed);
+  EXPECT(0, "every line as recorded", NULL, "replay", "--image", r, t);
+  expect_same_file(img, r);
+  bs_close(load(r)); /* bs_check passes */
+}
+
+/* The crash-consistency demonstration, recorded and replayed: a program
+ * writes `f` with fsync, then `f.tmp` without, and renames it over `f`;
+ * --power-loss-after 6 (the 6 changes: create, write, fsync, create, write,
+ * rename) fails the power right after the rename.  The mount then shows
+ * what the crash model gives for the same operations through the library
+ * (drop: `f` is the renamed file, empty), and the replay of the trace,
+ * power loss included, leaves the same volume byte for byte. */
+static void mount_trace_crash_replays(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  bs_store *ref = bs_test_open_sim("apfs", 0);
+  assert_int_equal(bs_create(ref, "/f", 0644), 0);
+  assert_int_equal(bs_write(ref, "/f", 0, "old", 3), 0);
+  assert_int_equal(bs_sync(ref, "/f"), 0);
+  assert_int_equal(bs_create(ref, "/f.tmp", 0644), 0);
+  assert_int_equal(bs_write(ref, "/f.tmp", 0, "new", 3), 0);
+  assert_int_equal(bs_rename(ref, "/f.tmp", "/f"), 0);
+  assert_int_equal(bs_power_loss(ref, BS_POWER_LOSS_DROP), 0);
+  char *want = content(ref, "/f");
+  bs_close(ref);
+  char img[256], trace[256];
+  fresh_image(img, sizeof(img), "tcrash.img");
+  fresh_image(trace, sizeof(trace), "tcrash.trace");
+  tmount *m = mount_start("tcrash", (const char *const[]){"--image", img, "--profile", "apfs",
+                                                          "--power-loss", "drop", "--power-loss-after",
+                                                          "6", "--trace", trace, NULL});
+  char *out = NULL;
+  SH_OK(&out, "cd tcrash && python3 -c \"import os\n"
+              "with open('f', 'w') as f:\n f.write('old'); f.flush(); os.fsync(f.fileno())\n"
+              "with open('f.tmp', 'w') as f:\n f.write('new')\n"
+              "os.rename('f.tmp', 'f')\" && cat f && echo '|' && ls");
+  char expect[64];
+  snprintf(expect, sizeof(expect), "%s|\nf\n", want);
+  assert_string_equal(out, expect);
+  free(out);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  char *e = bs_cli_slurp(err, NULL);
+  bs_cli_expect_contains(e, "power loss (drop) after 6 changes: unsynced writes lost", "stderr");
+  bs_cli_expect_contains(e, "requests written to", "stderr");
+  free(e);
+  char *t = bs_cli_slurp(trace, NULL);
+  bs_cli_expect_contains(t, "bstrace 2\nsource mount\n", "trace");
+  bs_cli_expect_contains(t, " rename /f.tmp /f flags=0 -> OK\n", "trace");
+  bs_cli_expect_contains(t, " power-loss drop -> OK\n", "trace");
+  bs_cli_expect_contains(t, "\n+ 6e6577\n", "trace"); /* "new": the bytes written */
+  free(t);
+  bs_store *st = load(img);
+  expect_content(st, "/f", want);
+  bs_close(st);
+  expect_replay_matches("tcrash.trace", img, "tcrash-replayed.img");
+  free(want);
+  /* A trace starts from a new volume: an existing image is refused. */
+  EXPECT(2, NULL, "records from a new volume", "mount", "--image", img, "--trace", trace,
+         bs_cli_tmp());
+  EXPECT(2, NULL, "sim volume only", "mount", "--backend", "real", "--trace", trace, bs_cli_tmp());
+}
+
+/* git and tar on a traced mount: the replay of the trace (thousands of
+ * requests, every byte the programs wrote) gives every result as recorded
+ * and the same volume, byte for byte. */
+static void mount_trace_programs_replay(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  if (!have("git") || !have("tar")) {
+    print_message("    [ skipped  ] git or tar is not installed (scripts/deps.sh installs them)\n");
+    skip();
+  }
+  char img[256], trace[256];
+  fresh_image(img, sizeof(img), "tprog.img");
+  fresh_image(trace, sizeof(trace), "tprog.trace");
+  tmount *m = mount_start("tprog", (const char *const[]){"--image", img, "--profile", "apfs",
+                                                         "--seed", "5", "--trace", trace, NULL});
+  SH_EXPECT("two\none\nb\n",
+            "set -e; mkdir -p src/sub; echo a > src/a; echo b > src/sub/b; tar cf t.tar src; "
+              "cd tprog; export HOME=$PWD GIT_CONFIG_NOSYSTEM=1; "
+              "git init -q repo; cd repo; git config user.email t@example.com; "
+              "git config user.name t; echo v1 > file; git add file; git commit -qm one; "
+              "echo v2 > file; git add file; git commit -qm two; git log --format=%%s; cd ..; "
+              "mkdir x; tar xf ../t.tar -C x; cat x/src/sub/b");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  expect_replay_matches("tprog.trace", img, "tprog-replayed.img");
+  bs_store *st = load(img);
+  expect_content(st, "/repo/file", "v2\n");
+  expect_content(st, "/x/src/sub/b", "b\n");
+  bs_close(st);
+}
+
+/* bslab shrink on a mount trace: with a deliberate sim defect
+ * (cow-in-place), cp (a reflink through copy_file_range) then an overwrite
+ * of the copy breaks the sim's check; the mount's trace records no failure,
+ * its replay finds it, and shrink cuts the trace to the few requests that
+ * still fail, which replay as REPRODUCED. */
+static void mount_trace_shrinks(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char trace[256], min[256];
+  fresh_image(trace, sizeof(trace), "tbug.trace");
+  fresh_image(min, sizeof(min), "tbug-min.trace");
+  tmount *m = mount_start("tbug", (const char *const[]){"--profile", "apfs", "--sim-bug",
+                                                        "cow-in-place", "--trace", trace, NULL});
+  SH_EXPECT("", "set -e; cd tbug; mkdir d; seq 3000 > d/a; cp d/a d/b; echo more > e; "
+                "mkdir f; echo x > f/g; dd if=/dev/zero of=d/b bs=100 count=1 conv=notrunc 2>/dev/null");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  EXPECT(1, "FAILED: the trace records no failure", NULL, "replay", trace);
+  EXPECT(0, "invariant check", NULL, "shrink", "--quiet", trace, "-o", min);
+  EXPECT(1, "REPRODUCED", NULL, "replay", min);
+  bs_trace *t = NULL;
+  assert_int_equal(bs_trace_load(&t, min, NULL), 0);
+  if (t->n_ops > 8)
+    fail_msg("shrunk to %u requests, want at most 8", t->n_ops);
+  bs_trace_free(t);
+}
+
+/* fallocate(2) through the mount: the store API has no preallocation or
+ * hole punch, so every mode is EOPNOTSUPP and the file is unchanged;
+ * posix_fallocate(3) then falls back to writing (glibc), which works. */
+static void mount_fallocate_unsupported(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("falloc", (const char *const[]){"--profile", "apfs", NULL});
+  SH_EXPECT("95 95 95\n5\n8192 abcd\n",
+            "cd falloc && echo abcd > f && python3 -c \"import ctypes, os\n"
+              "libc = ctypes.CDLL(None, use_errno=True)\n"
+              "libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]\n"
+              "fd = os.open('f', os.O_RDWR)\n"
+              "res = []\n"
+              "for mode in (0, 1, 3):\n"
+              " assert libc.fallocate(fd, mode, 0, 8192) == -1\n"
+              " res.append(str(ctypes.get_errno()))\n"
+              "print(' '.join(res))\n"
+              "print(os.fstat(fd).st_size)\n"
+              "os.posix_fallocate(fd, 0, 8192)\n"
+              "print(os.fstat(fd).st_size, open('f').read(4))\"");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
 /* Opening an existing file with O_TRUNC empties it (the kernel passes
  * O_TRUNC to open: libfuse's atomic O_TRUNC), as `echo s > f` expects. */
 static void mount_open_o_trunc_truncates(void **state) {
@@ -890,6 +1050,10 @@ int main(void) {
     cmocka_unit_test_teardown(mount_real_store, cleanup),
     cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
     cmocka_unit_test_teardown(mount_power_loss_command, cleanup),
+    cmocka_unit_test_teardown(mount_trace_crash_replays, cleanup),
+    cmocka_unit_test_teardown(mount_trace_programs_replay, cleanup),
+    cmocka_unit_test_teardown(mount_trace_shrinks, cleanup),
+    cmocka_unit_test_teardown(mount_fallocate_unsupported, cleanup),
     cmocka_unit_test_teardown(mount_open_o_trunc_truncates, cleanup),
     cmocka_unit_test_teardown(mount_fsx_matches_tmpfs, cleanup),
     cmocka_unit_test_teardown(mount_faults_reach_programs, cleanup),

@@ -715,10 +715,9 @@ static int serve(bslab_args *a, bslab_vol *v, mount_ctx *c, const char *mp) {
 /* --trace: a mount trace of the fresh volume (the trace starts from the
  * empty volume of its profile and seed, which is what replay opens). */
 static int trace_start(const bslab_args *a, const bslab_vol *v, mount_ctx *c) {
-  if (v->image && !v->created)
-    return bslab_usage_error(a, "--trace records from a new volume, and image '%s' exists "
-                                "(a replay starts from the empty volume of the profile and seed)",
-                             v->image);
+  if (v->image && !v->created) /* made meanwhile by another process */
+    return bslab_env_error(a, "--trace records from a new volume, and image '%s' exists",
+                           v->image);
   bs_caps caps;
   int rc = bs_get_caps(v->st, &caps);
   bs_trace *t = rc == 0 ? calloc(1, sizeof(*t)) : NULL;
@@ -781,11 +780,15 @@ int bslab_mount(bslab_args *a) {
   int status = mount_point(a, a->pos[0], mp);
   if (status != 0)
     return status;
+  const char *img = a->image ? a->image : getenv("BSLAB_IMAGE");
+  bool sim = !a->backend || strcmp(a->backend, "sim") == 0;
+  if (trace_path[0] && sim && img && *img && access(img, F_OK) == 0)
+    return bslab_usage_error(a, "--trace records from a new volume, and image '%s' exists (a "
+                                "replay starts from the empty volume of the profile and seed)", img);
   if (access("/dev/fuse", R_OK | W_OK) != 0)
     return bslab_env_error(a, "FUSE is unavailable: /dev/fuse: %s (load the fuse module, or "
                               "give the container the device)", strerror(errno));
-  const char *img = a->image ? a->image : getenv("BSLAB_IMAGE");
-  if (img && *img && (!a->backend || strcmp(a->backend, "sim") == 0)) {
+  if (img && *img && sim) {
     if (!absolute(a, img, image, sizeof(image)))
       return BSLAB_USAGE;
     a->image = image;
@@ -796,7 +799,6 @@ int bslab_mount(bslab_args *a) {
     a->root = root;
   }
   bslab_vol v;
-  bool sim = !a->backend || strcmp(a->backend, "sim") == 0;
   if (sim && !a->image) {
     /* --profile alone: a fresh volume that lives as long as the mount. */
     memset(&v, 0, sizeof(v));
