@@ -12,6 +12,10 @@ void bs__trace_opts(const bs_trace *t, bs_campaign_opts *o);
 /* Append one body line of @n bytes (no newline) / every line of @body. */
 int bs__trace_add_line(bs_trace *t, const char *text, size_t n, uint32_t lineno);
 int bs__trace_set_body(bs_trace *t, const char *body, size_t n);
+/* Count line @l (index @i) of a replay as differing from @actual; the
+ * first one is kept, shortened, in @out. */
+void bs__trace_difference(bs_replay_result *out, const bs_trace_line *l, size_t i,
+                          const char *actual);
 /* The kind of the body line @text. */
 bs_trace_line_kind bs__trace_kind_of(const char *text);
 

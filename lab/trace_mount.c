@@ -475,14 +475,6 @@ int bs_mop_parse(const char *s, bs_mop_text *t, char *why, size_t cap) {
 
 /* ---- replay -------------------------------------------------------------- */
 
-static void shorten(char *out, size_t cap, const char *s) {
-  size_t n = strlen(s);
-  if (n < cap)
-    memcpy(out, s, n + 1);
-  else
-    snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
-}
-
 typedef struct mreplay {
   bs_store *inner, *st;
   bs_replay_result *out;
@@ -569,11 +561,8 @@ static int run_line(mreplay *m, const bs_trace_line *l, size_t i) {
   bs_replay_result *out = m->out;
   out->ops_run++;
   out->digest = bs__fnv1a(bs__fnv1a(out->digest, b.p, b.n), "\n", 1);
-  if (strcmp(b.p, l->text) != 0 && out->differences++ == 0) {
-    out->first_difference = l->lineno ? l->lineno : (uint32_t)(i + 1);
-    shorten(out->recorded, sizeof(out->recorded), l->text);
-    shorten(out->actual, sizeof(out->actual), b.p);
-  }
+  if (strcmp(b.p, l->text) != 0)
+    bs__trace_difference(out, l, i, b.p);
   rc = m->rec ? bs__trace_add_data_line(m->rec, b.p, b.n, l->data, l->data_len) : 0;
   uint32_t index = (uint32_t)strtoul(l->text, NULL, 10);
   int bad_check = 0;

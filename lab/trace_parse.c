@@ -96,29 +96,41 @@ static int check_result(parser *p, const char *r) {
   return 0;
 }
 
-static int op_line(parser *p, char *s) {
+/* "<index> <operation> -> <result>" cut in place into its index, the
+ * operation text *@op and the result text *@result. */
+static int split_op(parser *p, char *s, uint64_t *idx, char **op, char **result) {
   char *arrow = strstr(s, " -> ");
   if (!arrow)
     return fail(p, "operation line without \" -> RESULT\"");
   *arrow = '\0';
-  uint64_t idx;
   char *sp = strchr(s, ' ');
   if (!sp)
     return fail(p, "operation line without an operation");
   *sp = '\0';
-  if (!parse_u64(s, &idx) || idx > UINT32_MAX)
+  if (!parse_u64(s, idx) || *idx > UINT32_MAX)
     return fail(p, "bad operation index \"%s\"", s);
+  *op = sp + 1;
+  *result = arrow + 4;
+  return 0;
+}
+
+static int op_line(parser *p, char *s) {
+  uint64_t idx;
+  char *optext, *result;
+  int split = split_op(p, s, &idx, &optext, &result);
+  if (split != 0)
+    return split;
   bs__op op;
   char why[200];
-  if (bs__op_parse(sp + 1, &op, why, sizeof(why)) != 0)
+  if (bs__op_parse(optext, &op, why, sizeof(why)) != 0)
     return fail(p, "%s", why);
-  int rc = check_result(p, arrow + 4);
+  int rc = check_result(p, result);
   if (rc != 0)
     return rc;
   char canon[CM_LINE * 4];
   char text[CM_LINE * 4];
   bs__op_format(canon, sizeof(canon), &op);
-  int n = snprintf(text, sizeof(text), "%" PRIu64 " %s -> %s", idx, canon, arrow + 4);
+  int n = snprintf(text, sizeof(text), "%" PRIu64 " %s -> %s", idx, canon, result);
   if (n < 0 || (size_t)n > MAX_LINE) /* escaping may lengthen it: it must read back */
     return fail(p, "operation line too long (over %d bytes written out)", MAX_LINE);
   return bs__trace_add_line(p->t, text, (size_t)n, p->line);
@@ -126,26 +138,20 @@ static int op_line(parser *p, char *s) {
 
 /* An operation line of a mount trace (trace_mount.c's grammar). */
 static int mount_op_line(parser *p, char *s) {
-  char *arrow = strstr(s, " -> ");
-  if (!arrow)
-    return fail(p, "operation line without \" -> RESULT\"");
-  *arrow = '\0';
   uint64_t idx;
-  char *sp = strchr(s, ' ');
-  if (!sp)
-    return fail(p, "operation line without an operation");
-  *sp = '\0';
-  if (!parse_u64(s, &idx) || idx > UINT32_MAX)
-    return fail(p, "bad operation index \"%s\"", s);
+  char *optext, *result;
+  int split = split_op(p, s, &idx, &optext, &result);
+  if (split != 0)
+    return split;
   bs_mop_text *mt = malloc(sizeof(*mt));
   if (!mt)
     return BS_ENO_MEMORY;
   char why[200];
-  int rc = bs_mop_parse(sp + 1, mt, why, sizeof(why));
+  int rc = bs_mop_parse(optext, mt, why, sizeof(why));
   if (rc != 0)
     rc = fail(p, "%s", why);
   if (rc == 0)
-    rc = check_result(p, arrow + 4);
+    rc = check_result(p, result);
   bs__tbuf b = {0};
   if (rc == 0) {
     char num[24];
@@ -153,7 +159,7 @@ static int mount_op_line(parser *p, char *s) {
     bs__tbuf_add(&b, num, (size_t)n);
     bs_mop_format(&b, &mt->op);
     bs__tbuf_add(&b, " -> ", 4);
-    bs__tbuf_add(&b, arrow + 4, strlen(arrow + 4));
+    bs__tbuf_add(&b, result, strlen(result));
     if (b.oom)
       rc = BS_ENO_MEMORY;
     else if (b.n > BS_TRACE_MAX_LINE_V2)

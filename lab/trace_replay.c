@@ -23,8 +23,8 @@ static void shorten(char *out, size_t cap, const char *s) {
     snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
 }
 
-static void difference(bs_replay_result *out, const bs_trace_line *l, size_t i,
-                       const char *actual) {
+void bs__trace_difference(bs_replay_result *out, const bs_trace_line *l, size_t i,
+                          const char *actual) {
   if (out->differences++ == 0) {
     out->first_difference = l->lineno ? l->lineno : (uint32_t)(i + 1);
     shorten(out->recorded, sizeof(out->recorded), l->text);
@@ -102,7 +102,7 @@ int bs_trace_replay(bs_replay_result *out, const bs_trace *t, bs_trace **recordi
       break;
     }
     if (c.line[0] && strcmp(c.line, l->text) != 0)
-      difference(out, l, i, c.line);
+      bs__trace_difference(out, l, i, c.line);
     /* The faults this operation fired, against the fault lines after it. */
     size_t j = i + 1;
     bs__tbuf want = {0};
@@ -114,7 +114,7 @@ int bs_trace_replay(bs_replay_result *out, const bs_trace *t, bs_trace **recordi
       char now[200];
       const char *fired = c.fault_lines.n ? c.fault_lines.p : "(no fault fired)";
       snprintf(now, sizeof(now), "%.*s", (int)strcspn(fired, "\n"), fired);
-      difference(out, j > i + 1 ? &t->lines[i + 1] : l, j > i + 1 ? i + 1 : i, now);
+      bs__trace_difference(out, j > i + 1 ? &t->lines[i + 1] : l, j > i + 1 ? i + 1 : i, now);
     }
     bs__tbuf_free(&want);
     i = j - 1;

@@ -379,16 +379,10 @@ static void mount_direct_io(void **state) {
   assert_int_equal(mount_stop(m, SIGTERM), 0);
 }
 
-/* The crash-consistency demonstration: a program writes a file with fsync,
- * then a new version without fsync and renames it over the old one; a power
- * loss on demand (SIGUSR1) leaves what the crash model gives for the same
- * operations through the library (drop: the renamed file, empty), and the
- * saved image holds that post-crash state. */
-static void mount_power_loss_on_signal(void **state) {
-  (void)state;
-  SKIP_WITHOUT_FUSE();
-  char img[256];
-  fresh_image(img, sizeof(img), "crash.img");
+/* What the crash model leaves of `f` after the demonstration's operations
+ * (write `f`, fsync, write `f.tmp`, rename it over `f`) and a power loss
+ * (drop), done through the library (free it). */
+static char *crash_reference(void) {
   bs_store *ref = bs_test_open_sim("apfs", 0);
   assert_int_equal(bs_create(ref, "/f", 0644), 0);
   assert_int_equal(bs_write(ref, "/f", 0, "old", 3), 0);
@@ -399,6 +393,20 @@ static void mount_power_loss_on_signal(void **state) {
   assert_int_equal(bs_power_loss(ref, BS_POWER_LOSS_DROP), 0);
   char *want = content(ref, "/f");
   bs_close(ref);
+  return want;
+}
+
+/* The crash-consistency demonstration: a program writes a file with fsync,
+ * then a new version without fsync and renames it over the old one; a power
+ * loss on demand (SIGUSR1) leaves what the crash model gives for the same
+ * operations through the library (drop: the renamed file, empty), and the
+ * saved image holds that post-crash state. */
+static void mount_power_loss_on_signal(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  fresh_image(img, sizeof(img), "crash.img");
+  char *want = crash_reference();
 
   tmount *m = mount_start("crash", (const char *const[]){"--image", img, "--profile", "apfs",
                                                          "--power-loss", "drop", NULL});
@@ -496,16 +504,7 @@ static void expect_replay_matches(const char *trace, const char *img, const char
 static void mount_trace_crash_replays(void **state) {
   (void)state;
   SKIP_WITHOUT_FUSE();
-  bs_store *ref = bs_test_open_sim("apfs", 0);
-  assert_int_equal(bs_create(ref, "/f", 0644), 0);
-  assert_int_equal(bs_write(ref, "/f", 0, "old", 3), 0);
-  assert_int_equal(bs_sync(ref, "/f"), 0);
-  assert_int_equal(bs_create(ref, "/f.tmp", 0644), 0);
-  assert_int_equal(bs_write(ref, "/f.tmp", 0, "new", 3), 0);
-  assert_int_equal(bs_rename(ref, "/f.tmp", "/f"), 0);
-  assert_int_equal(bs_power_loss(ref, BS_POWER_LOSS_DROP), 0);
-  char *want = content(ref, "/f");
-  bs_close(ref);
+  char *want = crash_reference();
   char img[256], trace[256];
   fresh_image(img, sizeof(img), "tcrash.img");
   fresh_image(trace, sizeof(trace), "tcrash.trace");
