@@ -273,8 +273,10 @@ void bs_mop_format(bs__tbuf *b, const bs_mop *op) {
       break;
     case F_FLAGS: put(b, "flags=%" PRIu32, op->flags); break;
     case F_BYTES:
-      put(b, "bytes=%016" PRIx64,
-          op->data ? fnv(BS__FNV_OFFSET, op->data, (size_t)op->len) : op->bytes_hash);
+      /* Parsed text has no data until its data lines: the parsed hash then. */
+      put(b, "bytes=%016" PRIx64, op->data || op->len == 0
+                                      ? fnv(BS__FNV_OFFSET, op->data ? op->data : "", (size_t)op->len)
+                                      : op->bytes_hash);
       break;
     default: put(b, "%s", op->flags ? "tear" : "drop"); break;
     }

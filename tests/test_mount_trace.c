@@ -15,6 +15,7 @@
 
 #include "backstore/sim.h"
 #include "lab/trace.h"
+#include "lab/trace_mount.h"
 #include "tests/support/bs_test.h"
 
 #define HEAD "bstrace 2\nsource mount\nseed 7\nbackend sim\nprofile apfs\nfaults none\n"
@@ -81,7 +82,7 @@ static char *write_mem(const bs_trace *t, size_t *n) {
  * the real trace. */
 static char *every_request(void) {
   text t = {0};
-  add(&t, HEAD "ops 25\n");
+  add(&t, HEAD "ops 26\n");
   add(&t, "0 mkdir /d mode=0755 -> OK\n1 create /d/f mode=0644 -> OK\n");
   add_write(&t, 2, "/d/f", 0, "hello", 5);
   add(&t, "3 read /d/f off=0 len=5 -> OK\n4 rename /d/f /d/g flags=0 -> OK\n");
@@ -94,6 +95,7 @@ static char *every_request(void) {
   add(&t, "17 chown /d/g uid=keep gid=5 -> OK\n18 statfs / -> OK\n19 unlink /d/h -> OK\n");
   add(&t, "20 create /d/c mode=0644 -> OK\n21 copy /d/g /d/c off=0 off-out=0 len=9999 flags=0 -> OK\n");
   add(&t, "22 power-loss drop -> OK\n23 open /d/g flags=1 -> OK\n24 removexattr /d/g user.k -> OK\n");
+  add(&t, "25 setxattr /d/g user.e len=0 bytes=cbf29ce484222325 flags=0 -> OK\n");
   return t.p;
 }
 
@@ -103,14 +105,14 @@ static void mount_trace_replays_its_recording_exactly(void **state) {
   bs_trace *t = parse_ok(s);
   assert_true(t->mount);
   assert_int_equal(t->version, 2);
-  assert_int_equal(t->n_ops, 25);
+  assert_int_equal(t->n_ops, 26);
   assert_int_equal(t->lines[2].data_len, 5);
   assert_memory_equal(t->lines[2].data, "hello", 5);
   bs_replay_result x;
   bs_trace *rec = NULL;
   assert_int_equal(bs_trace_replay(&x, t, &rec, NULL), 0);
   assert_false(x.failed);
-  assert_int_equal(x.ops_run, 25);
+  assert_int_equal(x.ops_run, 26);
   assert_true(x.differences > 0); /* the placeholders lack their details */
   /* What the requests gave: the bytes read, the copy's length. */
   char want[128];
@@ -121,6 +123,12 @@ static void mount_trace_replays_its_recording_exactly(void **state) {
   snprintf(want, sizeof(want), "9 setxattr /d/g user.k len=2 bytes=%016" PRIx64 " flags=1 -> OK",
            fnv("vv", 2));
   assert_string_equal(rec->lines[9].text, want);
+  /* An empty value, as a server with no data pointer formats it, reads back. */
+  bs__tbuf b = {0};
+  bs_mop empty = {.kind = BS_MOP_SETXATTR, .path = "/d/g", .name = "user.e"};
+  bs_mop_format(&b, &empty);
+  assert_string_equal(b.p, "setxattr /d/g user.e len=0 bytes=cbf29ce484222325 flags=0");
+  bs__tbuf_free(&b);
   /* The recording replays with no difference, twice the same. */
   bs_replay_result y, z;
   assert_int_equal(bs_trace_replay(&y, rec, NULL, NULL), 0);
