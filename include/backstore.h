@@ -466,7 +466,7 @@ typedef struct bs_branch_info {
   uint64_t id;                /**< branch id: names its tree, "/.bs/branch/<id>" */
   uint64_t snapshot_id;       /**< the snapshot it was made from (its lower, for an overlay) */
   bs_branch_kind kind;        /**< NATIVE or OVERLAY (never AUTO) */
-  uint32_t depth;             /**< layers below the upper: 1 for an overlay, 0 for a native branch */
+  uint32_t depth;             /**< layers below the upper: 0 for a native branch, 1 for an overlay over a plain snapshot, the chain's length over a stacked one (registry format 3) */
   char name[BS_NAME_MAX + 1]; /**< NUL-terminated */
 } bs_branch_info;
 

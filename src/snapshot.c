@@ -453,6 +453,9 @@ int bs__snap_delete(bs_store *st, uint64_t id) {
   /* The rules (NOT_FOUND, BUSY while a branch holds it) are the registry's. */
   if ((rc = bs__snapreg_remove(&s.reg, id)) == BS_ENOT_FOUND)
     return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, id));
+  if (rc != 0 && was.branch_count == 0) /* BUSY without a branch: a snapshot stacked on it */
+    return end(st, &s, bs_store_fail(st, rc, EBUSY, "%s: \"%s\" is the lower of a stacked snapshot", op,
+                                     was.name));
   if (rc != 0)
     return end(st, &s, bs_store_fail(st, rc, EBUSY, "%s: \"%s\" has %u branch(es)", op, was.name,
                                      (unsigned)was.branch_count));
@@ -570,7 +573,7 @@ int bs__branch_info(bs_store *st, const char *name, bs_branch_info *out) {
     out->id = b->id;
     out->snapshot_id = b->snapshot_id;
     out->kind = b->kind == BS_BRANCH_OVERLAY ? BS_BRANCH_OVERLAY : BS_BRANCH_NATIVE;
-    out->depth = out->kind == BS_BRANCH_OVERLAY ? 1 : 0;
+    out->depth = out->kind == BS_BRANCH_OVERLAY ? bs__snapreg_depth(&reg, b->snapshot_id) : 0;
     snprintf(out->name, sizeof(out->name), "%s", b->name);
   } else if (rc == 0) {
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
