@@ -125,7 +125,7 @@ all: deps lib
 
 # What `make install` installs, without the dependency check (a package
 # build has its build dependencies from debian/control).
-lib: $(PLAIN)/libbackstore.a $(SHLIB) $(PLAIN)/liblab.a $(BUILD)/bslab
+lib: $(PLAIN)/libbackstore.a $(SHLIB) $(PLAIN)/liblab.a $(BUILD)/bslab $(BUILD)/fsx
 
 deps:
 	@scripts/deps.sh
@@ -134,10 +134,10 @@ deps:
 # A flavour's objects are rebuilt when its compile flags change (a stamp
 # rewritten only then): an old object built without -fvisibility=hidden
 # would otherwise leak internal symbols into the shared library.
+flags_of = $(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$1),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 $(PLAIN)/.flags $(ASAN)/.flags: FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$@),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)' \
-	  | cmp -s - $@ || echo '$(CC) $(BASE_CFLAGS) $(if $(findstring $(ASAN),$@),$(SAN_FLAGS),$(OPT)) $(LIB_CFLAGS) $(CPPFLAGS) $(CFLAGS)' > $@
+	@echo '$(call flags_of,$@)' | cmp -s - $@ || echo '$(call flags_of,$@)' > $@
 FORCE:
 
 $(PLAIN)/%.o: %.c $(PLAIN)/.flags
@@ -181,6 +181,14 @@ $(PLAIN)/tools/bslab/mount.o $(ASAN)/tools/bslab/mount.o: CFLAGS += $(FUSE_CFLAG
 $(BUILD)/bslab: $(BSLAB_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/liblab.a $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS) $(LIBS_FUSE)
 
+# The fsx-style random I/O driver (tools/fsx.c; tests/test_mount.c runs it
+# on a bslab mount and a tmpfs).
+$(BUILD)/fsx: $(PLAIN)/tools/fsx.o
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^
+
+$(ASAN)/fsx: $(ASAN)/tools/fsx.o
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^
+
 $(ASAN)/bslab: $(BSLAB_SRC:%.c=$(ASAN)/%.o) $(ASAN)/liblab.a $(ASAN)/libbackstore.a
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LIBS_FUSE)
 
@@ -221,7 +229,7 @@ VOLCTL_SRC := tests/volctl.c tests/support/volume.c tests/support/volume_sys.c
 $(PLAIN)/tests/volctl: $(VOLCTL_SRC:%.c=$(PLAIN)/%.o) $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(ASAN)/bslab \
+tests: $(TEST_NAMES:%=$(PLAIN)/tests/%) $(TEST_NAMES:%=$(ASAN)/tests/%) $(BUILD)/bslab $(BUILD)/fsx $(ASAN)/bslab $(ASAN)/fsx \
        $(VOLCTL) \
        $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay) $(FUZZ_TARGETS:%=$(ASAN)/fuzz/%_replay)
 
@@ -239,7 +247,7 @@ check: deps
 # The plain suites only, for the edit-compile loop.
 quickcheck:
 	@scripts/check-sys-calls.sh
-	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab \
+	@$(MAKE) --no-print-directory $(TEST_NAMES:%=$(PLAIN)/tests/%) $(BUILD)/bslab $(BUILD)/fsx \
 	  $(VOLCTL) $(FUZZ_TARGETS:%=$(PLAIN)/fuzz/%_replay)
 	@scripts/run-tests.sh --build $(BUILD) --quick --corpora "$(FUZZ_TARGETS)" $(TEST_NAMES)
 
@@ -262,8 +270,12 @@ $(BUILD)/sim_bench: $(PLAIN)/bench/sim_bench.o $(PLAIN)/libbackstore.a
 $(BUILD)/threads_bench: $(PLAIN)/bench/threads_bench.o $(PLAIN)/libbackstore.a
 	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/overlay_bench: $(PLAIN)/bench/overlay_bench.o $(PLAIN)/libbackstore.a
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(VOLCTL)
+	@$(MAKE) --no-print-directory $(BUILD)/bslab $(BUILD)/sim_bench $(BUILD)/threads_bench $(BUILD)/overlay_bench \
+	  $(VOLCTL)
 	@bench/run.sh $(BUILD)
 
 # The regression gate (docs/bench.md): instruction counts of the in-process

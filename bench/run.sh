@@ -9,7 +9,9 @@
 # heap growth of clones against the file's size, a snapshot against creating
 # the files it covers, and on real volumes clones and snapshots against the
 # filesystem's own tools (bench/real_clone.sh, bench/real_snapshot.sh), and
-# two threads on one store against the bare syscalls (bench/real_threads.sh).  Exit 1
+# two threads on one store against the bare syscalls (bench/real_threads.sh),
+# overlay branches against reflink-tree branches and an overlay copy-up
+# against cp --reflink=always (bench/real_overlay.sh).  Exit 1
 # when a gate fails.  Results also go to
 # BUILD_DIR/bench.json.
 set -euo pipefail
@@ -79,6 +81,7 @@ done
 bench/real_clone.sh "$build" "$build/bench-real.json" || failed=1
 bench/real_snapshot.sh "$build" "$build/bench-real-snapshot.json" || failed=1
 bench/real_threads.sh "$build" "$build/bench-real-threads.json" || failed=1
+bench/real_overlay.sh "$build" "$build/bench-real-overlay.json" || failed=1
 
 {
   printf '{\n  "campaign_ops_per_sec": {%s},\n' "$(IFS=,; echo "${json_profiles[*]}")"
@@ -86,7 +89,8 @@ bench/real_threads.sh "$build" "$build/bench-real-threads.json" || failed=1
   printf '  "snapshot_over_create_10k": {%s},\n' "$(IFS=,; echo "${snap_ratios[*]}")"
   printf '  %s,\n' "$(cat "$build/bench-real.json")"
   printf '  %s,\n' "$(cat "$build/bench-real-snapshot.json")"
-  printf '  %s}\n' "$(cat "$build/bench-real-threads.json")"
+  printf '  %s,\n' "$(cat "$build/bench-real-threads.json")"
+  printf '  %s}\n' "$(cat "$build/bench-real-overlay.json")"
 } >"$out"
 echo "results: $out"
 [ $failed -eq 0 ] && echo "bench: all gates passed" || echo "bench: a gate FAILED"

@@ -20,6 +20,7 @@ typedef struct fstore {
   bs_store *inner;
   bs__fault_sched *sched;
   bool armed;           /* holds the process's libfiu slot */
+  bool borrowed;        /* bs_faults_wrap(): the inner store is the caller's to close */
   /* The schedule counts every call: calls that the core lets run at once
    * (it holds the store's lock shared for file calls) take turns here. */
   pthread_mutex_t mu;
@@ -33,18 +34,18 @@ static void faults_close(bs_store *st) {
   fstore *f = cast(st);
   if (f->armed)
     bs__fault_disarm(f->sched);
-  bs_close(f->inner);
+  if (!f->borrowed)
+    bs_close(f->inner);
   bs__fault_sched_free(f->sched);
   pthread_mutex_destroy(&f->mu);
   free(f);
 }
 
-static int faults_open(bs_store **out, const bs_open_opts *opts, const char *inner) {
+/* A faults store with the schedule of @text and @seed, no inner store yet. */
+static int faults_new(fstore **out, const char *text, uint64_t seed) {
   *out = NULL;
-  if (!inner || !*inner)
-    return BS_EINVALID; /* "faults" alone: the inner backend must be named */
   bs_fault_spec *spec = NULL;
-  int rc = bs_fault_spec_parse(&spec, opts->faults ? opts->faults : "", NULL, 0);
+  int rc = bs_fault_spec_parse(&spec, text ? text : "", NULL, 0);
   if (rc != 0)
     return rc;
   fstore *f = calloc(1, sizeof(*f));
@@ -54,27 +55,56 @@ static int faults_open(bs_store **out, const bs_open_opts *opts, const char *inn
   }
   f->base.ops = &bs__faults_ops;
   pthread_mutex_init(&f->mu, NULL);
-  rc = bs__fault_sched_new(&f->sched, spec, opts->seed);
+  rc = bs__fault_sched_new(&f->sched, spec, seed);
   bs_fault_spec_free(spec);
-  if (rc != 0)
-    goto fail;
-  if (bs__fault_sched_has_lower(f->sched)) {
+  if (rc == 0 && bs__fault_sched_has_lower(f->sched)) {
     rc = bs__fault_arm(f->sched);
-    if (rc != 0)
-      goto fail;
-    f->armed = true;
+    f->armed = rc == 0;
   }
+  if (rc != 0) {
+    f->borrowed = true; /* no inner store to close */
+    faults_close(&f->base);
+    return rc;
+  }
+  *out = f;
+  return BS_OK;
+}
+
+static int faults_open(bs_store **out, const bs_open_opts *opts, const char *inner) {
+  *out = NULL;
+  if (!inner || !*inner)
+    return BS_EINVALID; /* "faults" alone: the inner backend must be named */
+  fstore *f = NULL;
+  int rc = faults_new(&f, opts->faults, opts->seed);
+  if (rc != 0)
+    return rc;
   /* The spec is this store's; an inner "faults" would need its own. */
   bs_open_opts in = *opts;
   in.faults = NULL;
   rc = bs_open(&f->inner, inner, &in);
-  if (rc != 0)
-    goto fail;
+  if (rc != 0) {
+    faults_close(&f->base);
+    return rc;
+  }
   *out = &f->base;
   return BS_OK;
-fail:
-  faults_close(&f->base);
-  return rc;
+}
+
+int bs_faults_wrap(bs_store **out, bs_store *inner, const char *spec, uint64_t seed) {
+  if (!out)
+    return BS_EINVALID;
+  *out = NULL;
+  if (!inner)
+    return BS_EINVALID;
+  fstore *f = NULL;
+  int rc = faults_new(&f, spec, seed);
+  if (rc != 0)
+    return rc;
+  f->inner = inner;
+  f->borrowed = true;
+  bs_store_init(&f->base, &bs__faults_ops);
+  *out = &f->base;
+  return BS_OK;
 }
 
 /* Store creation has no store, hence no schedule yet: forwarded as it is. */

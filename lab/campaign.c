@@ -90,6 +90,11 @@ static int open_store(bs__camp *c, uint64_t seed) {
     free(canon);
     if (rc != 0)
       return rc;
+    if (o->overlay_mix) {
+      snprintf(f->message, sizeof(f->message),
+               "the overlay mix needs a store with overlay branches, not faults:");
+      return BS_EINVALID;
+    }
     if (bug != BS_SIM_BUG_NONE) {
       snprintf(f->message, sizeof(f->message), "a sim bug needs the plain sim, not with faults");
       return BS_EINVALID;

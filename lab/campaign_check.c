@@ -80,6 +80,14 @@ int bs__camp_check_node(bs__camp *c, int i) {
   if (si.kind != nd->kind)
     return bs__camp_fail(c, "content", kind_name(nd->kind), kind_name(si.kind), "%s has the wrong kind",
                          nd->path);
+  if (nd->kind == BS_KIND_SYMLINK) {
+    size_t n = 0;
+    rc = bs_readlink(c->st, nd->path, (char *)c->buf2, CM_FILE_MAX, &n);
+    if (rc != 0 || n != nd->live.n || memcmp(c->buf2, nd->live.p, n) != 0)
+      return bs__camp_fail(c, "content", "model target", rc ? bs_err_name(rc) : "other target",
+                           "readlink %s: %zu bytes, model has %zu", nd->path, n, nd->live.n);
+    return 0;
+  }
   if (nd->kind != BS_KIND_FILE)
     return 0;
   size_t n = 0;

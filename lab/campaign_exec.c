@@ -47,6 +47,19 @@ static int call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra
   case BS__OP_SNAP_DELETE: return bs_snapshot_delete(st, op->id);
   case BS__OP_BRANCH_CREATE: return bs_branch_create(st, op->id, op->name);
   case BS__OP_BRANCH_DELETE: return bs_branch_delete(st, op->name);
+  case BS__OP_OVERLAY_CREATE: {
+    bs_branch_opts bo = {.kind = BS_BRANCH_OVERLAY};
+    return bs_branch_create_opts(st, op->id, op->name, &bo);
+  }
+  case BS__OP_SYMLINK: return bs_symlink(st, op->path2, op->path);
+  case BS__OP_READLINK: {
+    size_t n = 0;
+    int rc = bs_readlink(st, op->path, (char *)c->buf, CM_FILE_MAX, &n);
+    c->nread = n;
+    if (rc == 0)
+      snprintf(extra, cap, " n=%zu h=%016" PRIx64, n, bs__content_hash(BS__FNV_OFFSET, c->buf, n));
+    return rc;
+  }
   case BS__OP_UNLINK: return bs_unlink(st, op->path);
   case BS__OP_RMDIR: return bs_rmdir(st, op->path);
   case BS__OP_SYNC: return bs_sync(st, op->path[0] ? op->path : NULL);
@@ -80,7 +93,9 @@ static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info
     m->dead_id = op->id;
     return 0;
   case BS__OP_BRANCH_CREATE:
-    m->branches[op->branch] = (bs__cm_branch){.live = true, .snap = op->snap};
+  case BS__OP_OVERLAY_CREATE: /* an overlay shows its snapshot's tree until changed */
+    m->branches[op->branch] =
+        (bs__cm_branch){.live = true, .overlay = op->kind == BS__OP_OVERLAY_CREATE, .snap = op->snap};
     m->snaps[op->snap].branches++;
     bs__cm_snap_root(from, sizeof(from), op->snap);
     bs__cm_branch_root(root, sizeof(root), op->branch);
@@ -105,6 +120,15 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   switch (op->kind) {
   case BS__OP_CREATE: return bs__cm_add(m, op->path, BS_KIND_FILE) < 0 ? BS_ENO_MEMORY : 0;
   case BS__OP_MKDIR: return bs__cm_add(m, op->path, BS_KIND_DIR) < 0 ? BS_ENO_MEMORY : 0;
+  case BS__OP_SYMLINK: {
+    int k = bs__cm_add(m, op->path, BS_KIND_SYMLINK);
+    if (k < 0)
+      return BS_ENO_MEMORY;
+    bs__cm_node *ln = &m->nodes[k];
+    const uint8_t *t = (const uint8_t *)op->path2;
+    return bs__cm_buf_set(&ln->live, t, strlen(op->path2)) || bs__cm_buf_set(&ln->dur, t, strlen(op->path2));
+  }
+  case BS__OP_READLINK: return 0;
   case BS__OP_WRITE:
     bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
     nd->dirty = true;
@@ -150,11 +174,13 @@ static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t gro
   int i = bs__cm_find(&c->m, op->path);
   switch (op->kind) {
   case BS__OP_CREATE:
-  case BS__OP_MKDIR: return bs__camp_check_node(c, i);
+  case BS__OP_MKDIR:
+  case BS__OP_SYMLINK: return bs__camp_check_node(c, i);
   case BS__OP_UNLINK:
   case BS__OP_RMDIR: return bs__camp_check_absent(c, op->path);
   case BS__OP_SNAP_CREATE:
   case BS__OP_BRANCH_CREATE:
+  case BS__OP_OVERLAY_CREATE:
     if (op->kind == BS__OP_SNAP_CREATE)
       bs__cm_snap_root(root, sizeof(root), op->snap);
     else
@@ -274,9 +300,11 @@ static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2
   const char *made = NULL;
   switch (op->kind) {
   case BS__OP_CREATE:
-  case BS__OP_MKDIR: made = op->path; break;
+  case BS__OP_MKDIR:
+  case BS__OP_SYMLINK: made = op->path; break;
   case BS__OP_REFLINK: made = op->path2; break;
   case BS__OP_BRANCH_CREATE:
+  case BS__OP_OVERLAY_CREATE:
     if (op->branch >= 0 && !c->m.branches[op->branch].live) {
       bs__cm_branch_root(root, sizeof(root), op->branch);
       made = root;
@@ -291,7 +319,7 @@ static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2
   bs_usage u;
   if (bs__camp_check_usage(c, &u) != 0)
     return -1;
-  if (op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE &&
+  if (bs__op_pool(op->kind) &&
       c->m.caps.native_snapshots)
     return check_snapshot_list(c);
   return 0;
@@ -305,7 +333,7 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
     return -1;
   bool same_space = op->expect == BS_OK &&
                     (op->kind == BS__OP_REFLINK || op->kind == BS__OP_SNAP_CREATE ||
-                     op->kind == BS__OP_BRANCH_CREATE);
+                     op->kind == BS__OP_BRANCH_CREATE || op->kind == BS__OP_OVERLAY_CREATE);
   bs_usage before = {0}, after;
   uint64_t released = same_space ? sync_release_bound(&c->m, op) : 0;
   if (same_space && bs__camp_check_usage(c, &before) != 0)
@@ -358,6 +386,13 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
     if (rc == BS_EUNSUPPORTED)
       c->res->unsupported++;
   }
+  if (op->kind == BS__OP_READLINK && rc == 0) {
+    const bs__cm_node *nd = &c->m.nodes[bs__cm_find(&c->m, op->path)];
+    if (c->nread != nd->live.n || memcmp(c->buf, nd->live.p, nd->live.n) != 0)
+      return bs__camp_fail(c, "content", "model target", "other target",
+                           "readlink of %s returned %zu bytes, model has %zu", op->path, c->nread,
+                           nd->live.n);
+  }
   if (op->kind == BS__OP_READ && rc == 0) {
     const bs__cm_node *nd = &c->m.nodes[bs__cm_find(&c->m, op->path)];
     size_t want = op->off >= nd->live.n ? 0 : nd->live.n - (size_t)op->off;
@@ -368,15 +403,19 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
       return bs__camp_fail(c, "content", "model bytes", "other bytes",
                            "read of %s returned %zu bytes, model has %zu", op->path, got, want);
   }
+  bs__cm_ov ov;
+  bs__cm_ov_before(&c->m, op, rc, &ov);
   if (rc == 0 && op->kind != BS__OP_POWER_LOSS && apply(c, op, &si) != 0)
     return bs__camp_fail(c, "check", "memory", "none", "model ran out of memory");
+  if (rc == 0)
+    bs__cm_ov_after(&c->m, op, &ov);
   if (bs__camp_check_store(c, false) != 0 || check_after(c, op, rc, groups) != 0)
     return -1;
   if (bs__camp_check_usage(c, &after) != 0)
     return -1;
   if (same_space && check_same_space(c, op, &before, &after, released) != 0)
     return -1;
-  if (op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE &&
+  if (bs__op_pool(op->kind) &&
       c->m.caps.native_snapshots)
     return check_snapshot_list(c);
   return 0;

@@ -16,7 +16,13 @@ static const unsigned weights[BS__OP_COUNT] = {
   [BS__OP_SNAP_DELETE] = 3,   [BS__OP_BRANCH_CREATE] = 3,  [BS__OP_BRANCH_DELETE] = 2,
   [BS__OP_UNLINK] = 6,        [BS__OP_RMDIR] = 2,          [BS__OP_SYNC] = 6,
   [BS__OP_POWER_LOSS] = 2,
+  /* The overlay mix only (zero weight in the default mix). */
+  [BS__OP_SYMLINK] = 4,       [BS__OP_READLINK] = 4,       [BS__OP_OVERLAY_CREATE] = 4,
 };
+
+static bool overlay_op(int k) {
+  return k == BS__OP_SYMLINK || k == BS__OP_READLINK || k == BS__OP_OVERLAY_CREATE;
+}
 
 void bs__camp_fill(uint8_t *p, size_t n, uint64_t seed) {
   bs__rng r;
@@ -70,8 +76,12 @@ static void pick_file_path(bs__camp *c, char *out, size_t cap) {
   char root[CM_PATH];
   pick_tree(c, root, sizeof(root));
   unsigned f = (unsigned)below(c, CM_FILES);
-  /* Case-insensitive profiles must treat F3 as f3. */
+  /* Case-insensitive profiles must treat F3 as f3.  Not in the overlay mix:
+   * an overlay branch's merged listing shows a case variant of a lower name
+   * made in the upper next to it (docs/campaign.md, "The overlay mix"). */
   char fc = chance(c, 4) ? 'F' : 'f';
+  if (c->o->overlay_mix)
+    fc = 'f';
   if (chance(c, 40))
     snprintf(out, cap, "%s/%c%u", root, fc, f);
   else
@@ -109,8 +119,25 @@ static int target_file(bs__camp *c, bs__op *op, bool snap_ok) {
   do
     pick_file_path(c, op->path, sizeof(op->path));
   while (bs__cm_find(&c->m, op->path) >= 0 && !chance(c, 1));
-  op->expect = bs__cm_find(&c->m, op->path) >= 0 ? BS_OK : BS_ENOT_FOUND;
-  return bs__cm_find(&c->m, op->path);
+  i = bs__cm_find(&c->m, op->path);
+  op->expect = i < 0 ? BS_ENOT_FOUND : BS_OK;
+  /* A symlink: only unlink is in the model (the rest are BS_EINVALID). */
+  if (i >= 0 && c->m.nodes[i].kind != BS_KIND_FILE && op->kind != BS__OP_UNLINK)
+    op->expect = CM_REDRAW;
+  return i;
+}
+
+/* Sometimes a fresh name "<leaf>K" inside a snapshot: PERMISSION.  True
+ * when drawn (op->path and op->expect set). */
+static bool draw_in_snapshot(bs__camp *c, bs__op *op, const char *leaf) {
+  int d = chance(c, 5) ? pick_node(c, BS_KIND_DIR, 0, 1) : -1;
+  if (d < 0)
+    return false;
+  snprintf(op->path, sizeof(op->path), "%s/%s%u", c->m.nodes[d].path, leaf, (unsigned)below(c, 4));
+  if (bs__cm_find(&c->m, op->path) >= 0)
+    return false;
+  op->expect = BS_EPERMISSION;
+  return true;
 }
 
 static void draw_create(bs__camp *c, bs__op *op) {
@@ -122,14 +149,8 @@ static void draw_create(bs__camp *c, bs__op *op) {
     op->expect = BS_ENAME_TOO_LONG;
     return;
   }
-  int d = chance(c, 5) ? pick_node(c, BS_KIND_DIR, 0, 1) : -1;
-  if (d >= 0) { /* a fresh name inside a snapshot */
-    snprintf(op->path, sizeof(op->path), "%s/new%u", c->m.nodes[d].path, (unsigned)below(c, 4));
-    if (bs__cm_find(&c->m, op->path) < 0) {
-      op->expect = BS_EPERMISSION;
-      return;
-    }
-  }
+  if (draw_in_snapshot(c, op, "new"))
+    return;
   pick_new_file_path(c, op->path, sizeof(op->path), 70);
   op->expect = expect_create(&c->m, op->path);
 }
@@ -334,19 +355,42 @@ static void draw_sync(bs__camp *c, bs__op *op) {
   op->expect = BS_OK;
 }
 
+/* symlink: a link among the file names (meeting files: EXISTS), target text
+ * that names a file or nothing (never followed by the lab's operations). */
+static void draw_symlink(bs__camp *c, bs__op *op) {
+  snprintf(op->path2, sizeof(op->path2), chance(c, 50) ? "f%u" : "../t%u",
+           (unsigned)below(c, CM_FILES));
+  if (draw_in_snapshot(c, op, "lnk"))
+    return;
+  pick_new_file_path(c, op->path, sizeof(op->path), 70);
+  op->expect = expect_create(&c->m, op->path);
+}
+
+static void draw_readlink(bs__camp *c, bs__op *op) {
+  int i = chance(c, 75) ? pick_node(c, BS_KIND_SYMLINK, 0, 0) : -1;
+  if (i >= 0)
+    snprintf(op->path, sizeof(op->path), "%s", c->m.nodes[i].path);
+  else
+    pick_file_path(c, op->path, sizeof(op->path));
+  i = bs__cm_find(&c->m, op->path);
+  op->expect = i < 0 ? BS_ENOT_FOUND : c->m.nodes[i].kind == BS_KIND_SYMLINK ? BS_OK : BS_EINVALID;
+}
+
 static bs__op_kind draw_kind(bs__camp *c) {
   /* An almost empty store first gets populated: everything else would only
    * meet NOT_FOUND. */
   if (c->m.n < 6 && chance(c, 60))
     return chance(c, 75) ? BS__OP_CREATE : BS__OP_MKDIR;
+  bool ov = c->o->overlay_mix;
   unsigned total = 0;
   for (int k = 0; k < BS__OP_COUNT; k++)
-    total += weights[k];
+    total += ov || !overlay_op(k) ? weights[k] : 0;
   uint64_t r = below(c, total);
   for (int k = 0; k < BS__OP_COUNT; k++) {
-    if (r < weights[k])
+    unsigned w = ov || !overlay_op(k) ? weights[k] : 0;
+    if (r < w)
       return (bs__op_kind)k;
-    r -= weights[k];
+    r -= w;
   }
   return BS__OP_SYNC;
 }
@@ -368,7 +412,10 @@ void bs__camp_draw(bs__camp *c, bs__op *op) {
     case BS__OP_REMOVEXATTR: draw_xattr(c, op, false); break;
     case BS__OP_SNAP_CREATE: draw_snap_create(c, op); break;
     case BS__OP_SNAP_DELETE: draw_snap_delete(c, op); break;
-    case BS__OP_BRANCH_CREATE: draw_branch_create(c, op); break;
+    case BS__OP_BRANCH_CREATE:
+    case BS__OP_OVERLAY_CREATE: draw_branch_create(c, op); break;
+    case BS__OP_SYMLINK: draw_symlink(c, op); break;
+    case BS__OP_READLINK: draw_readlink(c, op); break;
     case BS__OP_BRANCH_DELETE: draw_branch_delete(c, op); break;
     case BS__OP_UNLINK: target_file(c, op, true); break;
     case BS__OP_RMDIR: draw_rmdir(c, op); break;

@@ -50,6 +50,9 @@ typedef struct bs__cm_node {
   bs__cm_buf dur;       /* what survives a power loss for certain */
   uint8_t xlen[CM_XATTRS];
   uint8_t xval[CM_XATTRS][CM_XATTR_LEN];
+  /* In an overlay branch: the node is in the upper layer (made there or
+   * copied up), and a directory made over a whiteout is opaque. */
+  bool upper, opaque;
 } bs__cm_node;
 
 typedef struct bs__cm_snap {
@@ -60,7 +63,8 @@ typedef struct bs__cm_snap {
 
 typedef struct bs__cm_branch {
   bool live;
-  int snap; /* index into snaps */
+  bool overlay; /* an overlay branch: copy-ups and whiteouts are modelled */
+  int snap;     /* index into snaps */
 } bs__cm_branch;
 
 /* The reference model of one store. */
@@ -92,6 +96,9 @@ int bs__cm_buf_truncate(bs__cm_buf *b, uint64_t size);
 void bs__cm_make_durable(bs__cm_node *nd);
 void bs__cm_snap_root(char *buf, size_t cap, int snap);
 void bs__cm_branch_root(char *buf, size_t cap, int branch);
+/* Make every node below directory @dir durable (the sim syncs a directory's subtree). */
+void bs__cm_sync_below(bs__cm *m, const char *dir);
+
 
 /* The operations a campaign draws. */
 typedef enum bs__op_kind {
@@ -111,6 +118,11 @@ typedef enum bs__op_kind {
   BS__OP_RMDIR,
   BS__OP_SYNC,
   BS__OP_POWER_LOSS,
+  /* The overlay mix (bs_campaign_opts.overlay_mix) adds these; the default
+   * mix never draws them, so its seeded streams and digests are unchanged. */
+  BS__OP_SYMLINK,        /* path = link, path2 = target text */
+  BS__OP_READLINK,
+  BS__OP_OVERLAY_CREATE, /* bs_branch_create_opts(OVERLAY): name, id */
   BS__OP_COUNT
 } bs__op_kind;
 
@@ -130,8 +142,23 @@ typedef struct bs__op {
   uint32_t also;       /* other error codes that are right too: bit -code (BS__ALSO) */
 } bs__op;
 
+/* Operations whose first argument is a snapshot or branch name. */
+static inline bool bs__op_pool(bs__op_kind k) {
+  return (k >= BS__OP_SNAP_CREATE && k <= BS__OP_BRANCH_DELETE) || k == BS__OP_OVERLAY_CREATE;
+}
+
 /* Bit of error code @code in bs__op.also. */
 #define BS__ALSO(code) (1u << (unsigned)(-(code)))
+
+/* campaign_overlay.c: the copy-ups and whiteouts an operation makes in an
+ * overlay branch, with the syncs they imply (docs/campaign.md, "The overlay
+ * mix").  bs__cm_ov_before runs before the operation is applied to the model
+ * (whatever its result), bs__cm_ov_after after a successful one. */
+typedef struct bs__cm_ov {
+  bool lower_any; /* the removed name was in the lower: a whiteout replaced it */
+} bs__cm_ov;
+void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st);
+void bs__cm_ov_after(bs__cm *m, const bs__op *op, const bs__cm_ov *st);
 
 /* State of one running seed. */
 typedef struct bs__camp {

@@ -204,6 +204,12 @@ void bs__cm_remove_tree(bs__cm *m, const char *root) {
       bs__cm_remove(m, (int)i);
 }
 
+void bs__cm_sync_below(bs__cm *m, const char *dir) {
+  for (size_t i = 0; i < m->n; i++)
+    if (below(m, m->nodes[i].path, dir))
+      bs__cm_make_durable(&m->nodes[i]);
+}
+
 void bs__cm_snap_root(char *buf, size_t cap, int snap) {
   snprintf(buf, cap, "/.bs/snapshots/s%d", snap);
 }

@@ -20,6 +20,8 @@ const char *const bs__op_names[BS__OP_COUNT] = {
   [BS__OP_BRANCH_CREATE] = "branch-create", [BS__OP_BRANCH_DELETE] = "branch-delete",
   [BS__OP_UNLINK] = "unlink",           [BS__OP_RMDIR] = "rmdir",
   [BS__OP_SYNC] = "sync",               [BS__OP_POWER_LOSS] = "power-loss",
+  [BS__OP_SYMLINK] = "symlink",         [BS__OP_READLINK] = "readlink",
+  [BS__OP_OVERLAY_CREATE] = "overlay-create",
 };
 
 /* @s escaped into @out; at most @max bytes of @s, then "...(N bytes)". */
@@ -39,8 +41,7 @@ static void escape(char *out, size_t cap, const char *s, size_t max) {
 
 static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
   char a[4 * CM_LONG + 32], b[4 * CM_LONG + 32];
-  escape(a, sizeof(a), op->kind >= BS__OP_SNAP_CREATE && op->kind <= BS__OP_BRANCH_DELETE
-                           ? op->name : op->path, max);
+  escape(a, sizeof(a), bs__op_pool(op->kind) ? op->name : op->path, max);
   escape(b, sizeof(b), op->path2, max);
   const char *n = bs__op_names[op->kind];
   switch (op->kind) {
@@ -59,7 +60,9 @@ static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
     break;
   case BS__OP_REMOVEXATTR: snprintf(buf, cap, "%s %s user.bs%d", n, a, op->xattr); break;
   case BS__OP_SNAP_DELETE: snprintf(buf, cap, "%s id=%" PRIu64, n, op->id); break;
-  case BS__OP_BRANCH_CREATE: snprintf(buf, cap, "%s id=%" PRIu64 " %s", n, op->id, a); break;
+  case BS__OP_BRANCH_CREATE:
+  case BS__OP_OVERLAY_CREATE: snprintf(buf, cap, "%s id=%" PRIu64 " %s", n, op->id, a); break;
+  case BS__OP_SYMLINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
   case BS__OP_SYNC: snprintf(buf, cap, "%s %s", n, op->path[0] ? a : "all"); break;
   case BS__OP_POWER_LOSS:
     snprintf(buf, cap, "%s %s", n, op->mode == BS_POWER_LOSS_DROP ? "drop" : "tear");
@@ -229,7 +232,12 @@ static int parse_args(cursor *k, bs__op *op) {
   case BS__OP_REMOVEXATTR: return path_arg(k, op->path) || xattr_arg(k, op) ? -1 : 0;
   case BS__OP_SNAP_CREATE: return pool_arg(k, op, 's', CM_SNAPS);
   case BS__OP_SNAP_DELETE: return num_arg(k, "id", false, &op->id);
+  case BS__OP_SYMLINK:
+    if (path_arg(k, op->path) || name_arg(k, op->path2, "target"))
+      return -1;
+    return 0;
   case BS__OP_BRANCH_CREATE:
+  case BS__OP_OVERLAY_CREATE:
     return num_arg(k, "id", false, &op->id) || pool_arg(k, op, 'b', CM_BRANCHES) ? -1 : 0;
   case BS__OP_BRANCH_DELETE:
     if (pool_arg(k, op, 'b', CM_BRANCHES) != 0)

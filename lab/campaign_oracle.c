@@ -46,8 +46,9 @@ static bool tree_root(const char *path) {
 static int expect_target(const bs__cm *m, bs__op *op, char *why, size_t cap) {
   int i = bs__cm_find(m, op->path);
   bool snap = bs__cm_in_snapshot(op->path);
-  if (i >= 0 && m->nodes[i].kind != BS_KIND_FILE)
-    return outside(why, cap, op, "a directory");
+  bool link_ok = op->kind == BS__OP_UNLINK && i >= 0 && m->nodes[i].kind == BS_KIND_SYMLINK;
+  if (i >= 0 && m->nodes[i].kind != BS_KIND_FILE && !link_ok)
+    return outside(why, cap, op, m->nodes[i].kind == BS_KIND_DIR ? "a directory" : "a symlink");
   if (i >= 0)
     op->expect = snap ? BS_EPERMISSION : BS_OK;
   else
@@ -132,7 +133,8 @@ static int expect_snapshots(const bs__cm *m, bs__op *op) {
     op->expect = !native ? BS_EUNSUPPORTED : op->snap < 0 ? BS_ENOT_FOUND
                  : m->snaps[op->snap].branches ? BS_EBUSY : BS_OK;
     return 0;
-  case BS__OP_BRANCH_CREATE: {
+  case BS__OP_BRANCH_CREATE:
+  case BS__OP_OVERLAY_CREATE: {
     if ((v = bs_name_validate(op->name)) != 0) {
       op->expect = v;
       return 0;
@@ -186,6 +188,22 @@ static int expect_sync(const bs__cm *m, bs__op *op, char *why, size_t cap) {
   return 0;
 }
 
+/* readlink: a symlink's text; EINVALID for a file or a directory. */
+static int expect_readlink(const bs__cm *m, bs__op *op, char *why, size_t cap) {
+  if (too_long(m, op->path))
+    return outside(why, cap, op, "an over-long name");
+  int i = bs__cm_find(m, op->path);
+  op->expect = i < 0 ? BS_ENOT_FOUND : m->nodes[i].kind == BS_KIND_SYMLINK ? BS_OK : BS_EINVALID;
+  return 0;
+}
+
+/* symlink: like create, and the target text must be one the model keeps. */
+static int expect_symlink(const bs__cm *m, bs__op *op, char *why, size_t cap) {
+  if (op->path2[0] == '\0' || strlen(op->path2) >= CM_PATH)
+    return outside(why, cap, op, "an empty or long target");
+  return expect_make(m, op);
+}
+
 int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why, size_t cap) {
   op->expect = BS_OK;
   op->also = 0;
@@ -206,6 +224,8 @@ int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why,
   case BS__OP_REMOVEXATTR: return expect_target(m, op, why, cap);
   case BS__OP_REFLINK: return expect_reflink(m, op, why, cap);
   case BS__OP_RMDIR: return expect_rmdir(m, op, why, cap);
+  case BS__OP_SYMLINK: return expect_symlink(m, op, why, cap);
+  case BS__OP_READLINK: return expect_readlink(m, op, why, cap);
   case BS__OP_SYNC: return expect_sync(m, op, why, cap);
   case BS__OP_POWER_LOSS: op->expect = has_power_loss ? BS_OK : BS_EUNSUPPORTED; return 0;
   case BS__OP_COUNT: return outside(why, cap, op, "an unknown operation");

@@ -59,6 +59,11 @@ typedef struct bs_diff_opts {
    * header, if any, is the caller's (bslab's is in docs/diff.md).
    */
   FILE *trace;
+  /**
+   * Draw symlink, readlink and link too (docs/diff.md, "Links"); off, the
+   * stream of a seed is what it always was.
+   */
+  bool links;
   /** Called every few operations with the seed and the ops it has run. */
   void (*progress)(void *ctx, uint64_t seed, uint32_t ops_done);
   void *ctx;            /**< passed to progress */

@@ -117,6 +117,15 @@ void bs__dop_run(bs_store *st, const bs__dop *op, uint8_t *scratch, bs__dout *ou
     out->rc = bs_replace(st, op->path, op->mode, replace_bytes, &src);
     break;
   }
+  case DF_SYMLINK: out->rc = bs_symlink(st, op->path2, op->path); break;
+  case DF_READLINK: {
+    size_t n = 0;
+    out->rc = bs_readlink(st, op->path, (char *)scratch, 4096, &n);
+    if (out->rc == 0)
+      snprintf(t, cap, "n=%zu text=%.*s", n, (int)(n < 200 ? n : 200), (const char *)scratch);
+    break;
+  }
+  case DF_LINK: out->rc = bs_link(st, op->path, op->path2); break;
   case DF_CAPS: {
     bs_caps c;
     out->rc = bs_get_caps(st, &c);

@@ -20,12 +20,15 @@ static const unsigned weights[DF_KIND_COUNT] = {
   [DF_SETXATTR] = 8,   [DF_GETXATTR] = 4,   [DF_REMOVEXATTR] = 3, [DF_LISTXATTR] = 2,
   [DF_READDIR] = 3,    [DF_REFLINK] = 5,    [DF_SYNC] = 2,       [DF_CAPS] = 1,
   [DF_REPLACE] = 5,
+  [DF_SYMLINK] = 5,    [DF_READLINK] = 4,   [DF_LINK] = 5, /* the links mix only */
 };
+
+static bool links_op(int k) { return k == DF_SYMLINK || k == DF_READLINK || k == DF_LINK; }
 
 static const char *const kind_names[DF_KIND_COUNT] = {
   "create", "mkdir", "write", "read", "truncate", "unlink", "rmdir", "rename", "stat", "chmod",
   "chown", "utimens", "setxattr", "getxattr", "removexattr", "listxattr", "readdir", "reflink",
-  "sync", "caps", "replace",
+  "sync", "caps", "replace", "symlink", "readlink", "link",
 };
 
 void bs__dfill(uint8_t *p, size_t n, uint64_t seed) {
@@ -89,7 +92,9 @@ void bs__dgen_learn(bs__dgen *g, const bs__dop *op) {
   case DF_CREATE:
   case DF_REPLACE: known_add(g, op->path, BS_KIND_FILE); break;
   case DF_MKDIR: known_add(g, op->path, BS_KIND_DIR); break;
-  case DF_REFLINK: known_add(g, op->path2, BS_KIND_FILE); break;
+  case DF_REFLINK:
+  case DF_LINK: known_add(g, op->path2, BS_KIND_FILE); break;
+  case DF_SYMLINK: known_add(g, op->path, BS_KIND_SYMLINK); break;
   case DF_UNLINK:
   case DF_RMDIR: known_del_tree(g, op->path); break;
   case DF_RENAME: {
@@ -313,12 +318,13 @@ static bs__dop_kind draw_kind(bs__dgen *g) {
     return chance(g, 60) ? DF_CREATE : DF_MKDIR;
   unsigned total = 0;
   for (int k = 0; k < DF_KIND_COUNT; k++)
-    total += weights[k];
+    total += g->links || !links_op(k) ? weights[k] : 0;
   uint64_t r = below(g, total);
   for (int k = 0; k < DF_KIND_COUNT; k++) {
-    if (r < weights[k])
+    unsigned w = g->links || !links_op(k) ? weights[k] : 0;
+    if (r < w)
       return (bs__dop_kind)k;
-    r -= weights[k];
+    r -= w;
   }
   return DF_STAT;
 }
@@ -399,6 +405,23 @@ void bs__dgen_draw(bs__dgen *g, bs__dop *op) {
       target(g, op->path, sizeof(op->path), BS_KIND_FILE, 5);
     break;
   case DF_REPLACE: draw_replace(g, op); break;
+  case DF_SYMLINK: {
+    /* Targets: a sibling name, one up, absolute (confinement), dangling, empty. */
+    static const char *const texts[] = {"f0", "../d0", "/etc/passwd", "nowhere/x", "", "d1/f2", "."};
+    new_path(g, op->path, sizeof(op->path));
+    if (chance(g, 15))
+      target(g, op->path, sizeof(op->path), 0, 0); /* over an existing name: EXISTS */
+    snprintf(op->path2, sizeof(op->path2), "%s", texts[below(g, 7)]);
+    break;
+  }
+  case DF_READLINK: target(g, op->path, sizeof(op->path), BS_KIND_SYMLINK, 10); break;
+  case DF_LINK:
+    target(g, op->path, sizeof(op->path), chance(g, 20) ? 0 : BS_KIND_FILE, 8);
+    if (chance(g, 80))
+      new_path(g, op->path2, sizeof(op->path2));
+    else
+      target(g, op->path2, sizeof(op->path2), 0, 0);
+    break;
   case DF_CAPS:
   case DF_KIND_COUNT: break;
   }
@@ -444,7 +467,9 @@ void bs__dop_format(char *buf, size_t cap, const bs__dop *op) {
              (unsigned)op->mode, op->dseed);
     break;
   case DF_RENAME:
-  case DF_REFLINK: snprintf(buf, cap, "%s %s %s", k, p1, p2); break;
+  case DF_REFLINK:
+  case DF_LINK:
+  case DF_SYMLINK: snprintf(buf, cap, "%s %s %s", k, p1, p2); break;
   case DF_CHOWN:
     snprintf(buf, cap, "%s %s uid=%" PRId64 " gid=%" PRId64, k, p1,
              op->uid == BS_ID_KEEP ? -1 : (int64_t)op->uid,

@@ -39,6 +39,10 @@ typedef enum bs__dop_kind {
   DF_SYNC,
   DF_CAPS,
   DF_REPLACE,
+  /* The links mix only (bs_diff_opts.links): the default stream is unchanged. */
+  DF_SYMLINK,  /* path = link, path2 = target text */
+  DF_READLINK,
+  DF_LINK,     /* path = existing name, path2 = new name */
   DF_KIND_COUNT
 } bs__dop_kind;
 
@@ -65,6 +69,7 @@ typedef struct bs__dgen {
   size_t n;
   uint16_t max_name;
   uint32_t drawn; /* operations drawn so far: the first is caps */
+  bool links;     /* draw symlink, readlink and link too */
 } bs__dgen;
 
 /* diff_gen.c */

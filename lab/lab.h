@@ -86,6 +86,13 @@ typedef struct bs_campaign_opts {
    */
   const char *faults;
   const char *sim_bug;  /**< test only: a bs_sim_bug_from_name() name to turn on, or NULL */
+  /**
+   * Draw the overlay mix too (docs/campaign.md, "The overlay mix"): symlink,
+   * readlink and overlay-branch creation, with every file operation also
+   * meeting overlay branches (copy-up, whiteouts, merged readdir).  Off, the
+   * seeded streams are those of the default mix.  Not with faults.
+   */
+  bool overlay_mix;
   bool no_backend_check; /**< test only: skip bs_check(), rely on the model's checks alone */
   /**
    * If set, every canonical trace line (the digest's input, '\n'-terminated)

@@ -568,6 +568,15 @@ int bs_symlink(bs_store *st, const char *text, const char *linkpath) {
                                           : st->ops->symlink(st, text, target(&c, linkpath, &p)));
 }
 
+int bs__readlink_whole(bs_store *st, const char *bpath, char text[BS_SYMLINK_TARGET_MAX + 1], size_t *len) {
+  int rc = st->ops->readlink(st, bpath, text, BS_SYMLINK_TARGET_MAX + 1, len);
+  if (rc == 0 && *len > BS_SYMLINK_TARGET_MAX)
+    rc = bs_store_fail(st, BS_ECORRUPT, 0, "readlink: %s: the backend answered %zu bytes", bpath, *len);
+  if (rc == 0)
+    text[*len] = '\0';
+  return rc;
+}
+
 int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *len) {
   if ((!buf && cap) || !len)
     return bs__bad_arg(st, "readlink", "NULL length, or NULL buffer with a non-zero capacity");
@@ -588,9 +597,7 @@ int bs_readlink(bs_store *st, const char *path, char *buf, size_t cap, size_t *l
   if (p.virt != BS__V_NONE)
     rc = bs_store_fail(st, BS_EINVALID, EINVAL, "readlink: %s: not a symlink", path);
   else
-    rc = st->ops->readlink(st, target(&c, path, &p), tmp, sizeof(tmp), &n);
-  if (rc == 0 && n > BS_SYMLINK_TARGET_MAX)
-    rc = bs_store_fail(st, BS_ECORRUPT, 0, "readlink: %s: the backend answered %zu bytes", path, n);
+    rc = bs__readlink_whole(st, target(&c, path, &p), tmp, &n);
   if (rc == 0) {
     *len = n;
     if (cap > n) {

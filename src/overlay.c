@@ -387,6 +387,16 @@ static void discard(bs_store *st, const char *bpath) {
   bs_store_clear_error(st);
 }
 
+/* discard() after a failure: the failure's message stays for the caller. */
+static void discard_failed(bs_store *st, const char *bpath) {
+  char why[256];
+  snprintf(why, sizeof(why), "%s", bs_last_message(st));
+  int os_errno = bs_last_os_errno(st);
+  discard(st, bpath);
+  if (why[0])
+    bs_store_fail(st, 0, os_errno, "%s", why);
+}
+
 /* Directory @bpath of the upper: durable (its entries). */
 static int sync_dir(bs_store *st, const char *bpath) { return st->ops->sync ? st->ops->sync(st, bpath) : 0; }
 
@@ -405,7 +415,7 @@ static int make_whiteout(bs_store *st, const char *bpath, void *ctx) {
   *xattr_form = true;
   int rc = st->ops->create(st, bpath, 0);
   if (rc == 0 && (rc = st->ops->setxattr(st, bpath, BS__OV_WHITEOUT, "", 0)) != 0)
-    discard(st, bpath);
+    discard_failed(st, bpath);
   return rc;
 }
 
@@ -480,13 +490,8 @@ static int copy_symlink(bs_store *st, const char *bpath, void *ctx) {
     return bs__missing(st, "symlink");
   char text[BS_SYMLINK_TARGET_MAX + 1];
   size_t n = 0;
-  int rc = st->ops->readlink(st, (const char *)ctx, text, sizeof(text), &n);
-  if (rc == 0 && n > BS_SYMLINK_TARGET_MAX)
-    rc = bs_store_fail(st, BS_ECORRUPT, 0, "readlink: the backend answered %zu bytes", n);
-  if (rc != 0)
-    return rc;
-  text[n] = '\0';
-  return st->ops->symlink(st, text, bpath);
+  int rc = bs__readlink_whole(st, (const char *)ctx, text, &n);
+  return rc != 0 ? rc : st->ops->symlink(st, text, bpath);
 }
 
 /* The byte copy of @src (stat @si) to new file @dst. */
@@ -540,7 +545,7 @@ static int copy_file(bs_store *st, const char *bpath, void *ctx) {
   if ((rc = byte_copy(st, f->src, f->si, bpath)) == 0)
     rc = copy_meta(st, f->src, f->si, bpath);
   if (rc != 0)
-    discard(st, bpath);
+    discard_failed(st, bpath);
   return rc;
 }
 
@@ -573,17 +578,31 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
   }
   if (rc == 0 && r->ls.kind != BS_KIND_SYMLINK) /* a symlink's text is durable with its directory */
     rc = sync_dir(st, t);
-  if (rc == 0)
+  /* A file is linked into place, not renamed: if another process copied it
+   * up meanwhile (the mutex is per store), its copy, and the writes made to
+   * it since, stay; ours goes. */
+  bool linked = false;
+  if (rc == 0 && r->ls.kind == BS_KIND_FILE && st->ops->link) {
+    rc = st->ops->link(st, t, u);
+    linked = rc == 0 || rc == BS_EEXISTS;
+    if (rc == BS_EUNSUPPORTED || rc == BS_EEXISTS) {
+      bs_store_clear_error(st);
+      rc = 0;
+    }
+  }
+  if (rc == 0 && !linked)
     rc = st->ops->rename(st, t, u);
   if (rc == 0) {
-    free(t);
-    t = NULL;
     const char *leaf;
     char *pr = parent_of(rest, &leaf);
     char *pu = pr ? upper_of(p, pr) : NULL;
     rc = pu ? sync_dir(st, pu) : BS_ENO_MEMORY;
     free(pr);
     free(pu);
+    if (linked)
+      discard(st, t); /* the work name, after the upper is durable: unreachable if this fails */
+    free(t);
+    t = NULL;
   }
   if (rc != 0 && rc != BS_ENO_MEMORY) {
     char why[256];
@@ -594,7 +613,7 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
   }
 out:
   if (t)
-    discard(st, t);
+    discard_failed(st, t);
   free(l);
   free(u);
   free(t);
@@ -667,7 +686,7 @@ static int make_opaque(bs_store *st, const char *bpath, void *ctx) {
   new_ctx *n = ctx;
   int rc = n->make(st, bpath, n->ctx);
   if (rc == 0 && n->dir && (rc = st->ops->setxattr(st, bpath, BS__OV_OPAQUE, "y", 1)) != 0)
-    discard(st, bpath);
+    discard_failed(st, bpath);
   return rc;
 }
 
@@ -702,7 +721,7 @@ int bs__ov_new(bs_store *st, const char *op, const char *path, const bs__place *
   if (rc == 0 && dir)
     discard(st, aside);
   if (rc != 0)
-    discard(st, t);
+    discard_failed(st, t);
   free(aside);
   free(t);
   return rc;
@@ -719,9 +738,9 @@ static int whiteout_at(bs_store *st, const char *op, const bs__place *p, const c
   if (rc == 0)
     rc = make_in_work(st, op, p, make_whiteout, &xattr_form, &t);
   if (rc == 0 && xattr_form && (rc = mark_xwhiteouts(st, pu)) != 0)
-    discard(st, t);
+    discard_failed(st, t);
   if (rc == 0 && (rc = st->ops->rename(st, t, u)) != 0)
-    discard(st, t);
+    discard_failed(st, t);
   if (rc == 0)
     rc = sync_dir(st, pu);
   free(t);

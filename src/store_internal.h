@@ -36,6 +36,10 @@ int bs__call_end(bs__call *c, int rc);
 #define BS__HAS(o, since, m) ((o)->version >= (since) && (o)->m != NULL)
 /* UNSUPPORTED: the backend lacks method @what (or its table predates it). */
 int bs__missing(bs_store *st, const char *what);
+/* The whole target of the symlink at backend path @bpath (version-3 table),
+ * NUL-terminated in @text, its length in *@len; CORRUPT when the backend
+ * answers more than BS_SYMLINK_TARGET_MAX bytes. */
+int bs__readlink_whole(bs_store *st, const char *bpath, char text[BS_SYMLINK_TARGET_MAX + 1], size_t *len);
 /* INVALID "WHAT: WHY" for a bad argument. */
 int bs__bad_arg(bs_store *st, const char *what, const char *why);
 /* INVALID for a store path that is not absolute. */

@@ -834,9 +834,36 @@ static void cli_lists_the_catalogue_and_checks_specs(void **state) {
   assert_non_null(strstr(out, "usage: bslab faults list"));
 }
 
+/* bs_faults_wrap: an open store wrapped with a spec; the injected error
+ * changes nothing, the wrapper's close leaves the inner store open. */
+static void wrap_borrows_an_open_store(void **state) {
+  (void)state;
+  bs_store *sim = bs_test_open_sim("apfs", 3), *w = NULL;
+  assert_int_equal(bs_create(sim, "/f", 0644), 0);
+  assert_int_equal(bs_faults_wrap(&w, NULL, "", 0), BS_EINVALID);
+  assert_int_equal(bs_faults_wrap(&w, sim, "bs/op/wirte=eio", 0), BS_EINVALID);
+  assert_null(w);
+  assert_int_equal(bs_faults_wrap(&w, sim, "bs/op/write=no_space@2", 3), 0);
+  assert_int_equal(bs_write(w, "/f", 0, "a", 1), 0);
+  assert_int_equal(bs_write(w, "/f", 1, "b", 1), BS_ENO_SPACE);
+  assert_int_equal(bs_write(w, "/f", 1, "c", 1), 0);
+  uint64_t fired = 0;
+  assert_int_equal(bs_faults_fired(w, &fired), 0);
+  assert_int_equal(fired, 1);
+  bs_close(w);
+  char buf[4] = {0};
+  size_t got = 0;
+  assert_int_equal(bs_read(sim, "/f", 0, buf, sizeof(buf), &got), 0); /* still open */
+  assert_int_equal(got, 2);
+  assert_string_equal(buf, "ac");
+  assert_int_equal(bs_check(sim), 0);
+  bs_close(sim);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(spec_parses_every_trigger_form),
+    cmocka_unit_test(wrap_borrows_an_open_store),
     cmocka_unit_test(spec_format_then_parse_is_identity),
     cmocka_unit_test(spec_errors_name_the_column_and_term),
     cmocka_unit_test(spec_format_refuses_a_term_the_parser_would_not_read),

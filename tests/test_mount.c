@@ -46,21 +46,7 @@ static tmount live[MAX_MOUNTS];
 static char bslab_abs[PATH_MAX];
 static const char *no_fuse; /* why FUSE cannot work here, or NULL */
 
-/* True if @mp is a bslab mount now (/proc/self/mountinfo). */
-static bool mounted(const char *mp) {
-  FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f)
-    return false;
-  char line[8192];
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f)) {
-    char point[4096], rest[4096];
-    if (sscanf(line, "%*s %*s %*s %*s %4095s %*[^-]- %4095s", point, rest) == 2)
-      found = strcmp(point, mp) == 0 && strcmp(rest, "fuse.bslab") == 0;
-  }
-  fclose(f);
-  return found;
-}
+static bool mounted(const char *mp) { return bs_cli_fuse_mounted(mp); }
 
 /* Detach the dead mounts of earlier runs of this suite: below a temp dir
  * of this suite whose owner (the pid in TMP/owner) is gone. */
@@ -94,21 +80,6 @@ static void reap_dead_runs(void) {
   fclose(f);
 }
 
-/* Why FUSE cannot work here (NULL: it can). */
-static const char *fuse_unavailable(void) {
-  if (access("/dev/fuse", R_OK | W_OK) != 0)
-    return "no usable /dev/fuse";
-  if (geteuid() != 0 && access("/usr/bin/fusermount3", X_OK) != 0 &&
-      access("/bin/fusermount3", X_OK) != 0)
-    return "not root and no fusermount3";
-  bs_cli_run r;
-  BSLAB(&r, "mount", "--reap", "/");
-  bool without = strstr(r.err, "built without libfuse3") != NULL;
-  bs_cli_free(&r);
-  if (without)
-    return "bslab was built without libfuse3 (install libfuse3-dev)";
-  return NULL;
-}
 
 static int setup(void **state) {
   (void)state;
@@ -122,7 +93,7 @@ static int setup(void **state) {
   reap_dead_runs();
   if (!realpath(bs_test_bslab(), bslab_abs))
     snprintf(bslab_abs, sizeof(bslab_abs), "%s", bs_test_bslab());
-  no_fuse = fuse_unavailable();
+  no_fuse = bs_cli_fuse_unavailable();
   return 0;
 }
 
@@ -471,6 +442,128 @@ static void mount_power_loss_after_n(void **state) {
   free(e);
 }
 
+/* `bslab power-loss MOUNTPOINT`: the power fails at once, in order with the
+ * program's requests (an unsynced file is lost, a synced one kept); a
+ * directory that is not a bslab mount is an environment error. */
+static void mount_power_loss_command(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("plc", (const char *const[]){"--profile", "apfs", "--power-loss",
+                                                       "drop", NULL});
+  SH_EXPECT("unsynced\nkept\n|\nkept\n",
+            "echo kept > plc/a && sync plc plc/a && echo unsynced > plc/b && cat plc/b plc/a && "
+              "\"$BSLAB\" power-loss plc && echo '|' && cat plc/*");
+  EXPECT(2, NULL, "is not a bslab mount", "power-loss", bs_cli_tmp());
+  EXPECT(2, NULL, "missing argument", "power-loss");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  char *e = bs_cli_slurp(err, NULL);
+  bs_cli_expect_contains(e, "power loss (drop) after 6 changes, on request: unsynced writes lost",
+                         "stderr");
+  free(e);
+}
+
+/* Opening an existing file with O_TRUNC empties it (the kernel passes
+ * O_TRUNC to open: libfuse's atomic O_TRUNC), as `echo s > f` expects. */
+static void mount_open_o_trunc_truncates(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  tmount *m = mount_start("otr", (const char *const[]){"--profile", "apfs", NULL});
+  SH_EXPECT("s\n2\n", "echo a-longer-line > otr/f && echo s > otr/f && cat otr/f && "
+                       "stat -c %%s otr/f");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+}
+
+/* The fsx-style driver (tools/fsx.c): the same seeded write, read,
+ * truncate, mmap write/read and punch stream on a file of the mount and on
+ * one of a real tmpfs volume, every result and the whole content equal after
+ * every op.  FUSE has no fallocate here: punches become zero writes on both
+ * sides, which the driver says.  A real difference is found (--direct-io). */
+static void mount_fsx_matches_tmpfs(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  const bs_vol *vol = bs_test_volume("tmpfs");
+  char dir[4200], cmd[9000];
+  snprintf(dir, sizeof(dir), "%s/fsx-%ld", vol->mnt, (long)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  tmount *m = mount_start("fsx", (const char *const[]){"--profile", "apfs", NULL});
+  char fsx[PATH_MAX + 8];
+  snprintf(fsx, sizeof(fsx), "%.*s/fsx", (int)(strrchr(bslab_abs, '/') - bslab_abs), bslab_abs);
+  char *out = NULL;
+  for (int seed = 1; seed <= 3; seed++) {
+    snprintf(cmd, sizeof(cmd), "'%s' --seed %d --ops 600 --max-len 131072 fsx '%s'", fsx, seed, dir);
+    if (sh(&out, "%s", cmd) != 0)
+      fail_msg("%s failed:\n%s", cmd, out);
+    bs_cli_expect_contains(out, "punch hole unsupported on fsx (Operation not supported)", "fsx");
+    char agreed[64];
+    snprintf(agreed, sizeof(agreed), "seed %d, 600 ops agreed", seed);
+    bs_cli_expect_contains(out, agreed, "fsx");
+    free(out);
+  }
+  /* It finds a difference: with --direct-io a shared mmap fails (ENODEV,
+   * docs/mount.md) where tmpfs maps the file. */
+  tmount *d = mount_start("fsxd", (const char *const[]){"--profile", "apfs", "--direct-io", NULL});
+  snprintf(cmd, sizeof(cmd), "'%s' --seed 4 --ops 600 --max-len 131072 fsxd '%s'", fsx, dir);
+  if (sh(&out, "%s", cmd) != 1)
+    fail_msg("%s did not report the difference:\n%s", cmd, out);
+  char enodev[64];
+  snprintf(enodev, sizeof(enodev), "map"); /* mapread or mapwrite, whichever comes first */
+  bs_cli_expect_contains(out, enodev, "fsx");
+  snprintf(enodev, sizeof(enodev), ": fsxd gave -%d (size", ENODEV);
+  bs_cli_expect_contains(out, enodev, "fsx");
+  free(out);
+  assert_int_equal(mount_stop(d, SIGTERM), 0);
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(sh(&out, "%s", cmd), 0);
+  free(out);
+}
+
+/* --faults SPEC: the campaigns' fault specs on the served volume.  A
+ * program sees an injected error as the errno of bs_err_to_errno(), the
+ * failed request changes nothing, and the saved image passes bs_check; a
+ * bad spec is a usage error naming the term. */
+static void mount_faults_reach_programs(void **state) {
+  (void)state;
+  SKIP_WITHOUT_FUSE();
+  char img[256];
+  fresh_image(img, sizeof(img), "faults.img");
+  tmount *m = mount_start("flt", (const char *const[]){"--image", img, "--faults",
+                                                       "bs/op/write=no_space@2,bs/op/mkdir=permission@1",
+                                                       NULL});
+  char want[256];
+  snprintf(want, sizeof(want), "f 0\ng %d\nh 0\nd %d\ne 0\n", bs_err_to_errno(BS_ENO_SPACE),
+           bs_err_to_errno(BS_EPERMISSION));
+  SH_EXPECT(want, "cd flt && python3 -c \"import os\n"
+                  "def w(n, d):\n"
+                  " try:\n"
+                  "  fd = os.open(n, os.O_CREAT | os.O_WRONLY, 0o644)\n"
+                  "  try: os.write(fd, d); print(n, 0)\n"
+                  "  finally: os.close(fd)\n"
+                  " except OSError as e: print(n, e.errno)\n"
+                  "def m(n):\n"
+                  " try: os.mkdir(n); print(n, 0)\n"
+                  " except OSError as e: print(n, e.errno)\n"
+                  "w('f', b'one'); w('g', b'two'); w('h', b'three'); m('d'); m('e')\"");
+  assert_int_equal(mount_stop(m, SIGTERM), 0);
+  char err[600];
+  snprintf(err, sizeof(err), "%s.err", m->mp);
+  char *e = bs_cli_slurp(err, NULL);
+  bs_cli_expect_contains(e, "2 injected faults fired", "stderr");
+  free(e);
+  bs_store *st = load(img);
+  assert_int_equal(bs_check(st), 0);
+  expect_content(st, "/f", "one");
+  expect_content(st, "/g", ""); /* created; its write failed and wrote nothing */
+  expect_content(st, "/h", "three");
+  assert_int_equal(bs_stat(st, "/d", &(bs_stat_info){0}), BS_ENOT_FOUND);
+  assert_int_equal(bs_stat(st, "/e", &(bs_stat_info){0}), 0);
+  bs_close(st);
+  EXPECT(2, NULL, "unknown fault point 'bs/op/wirte'", "mount", "--profile", "apfs", "--faults",
+         "bs/op/wirte=eio", bs_cli_tmp());
+}
+
 /* cp (copy_file_range of a whole file into an empty one) is a reflink where
  * the profile has one: the copy shares every block (apfs), and is a plain
  * copy where it has none (ext4); a partial copy_file_range copies bytes. */
@@ -705,6 +798,7 @@ static void mount_real_store(void **state) {
   SH_EXPECT("g\ndata\n",
             "cd real && mkdir d && echo data > d/f && mv d/f d/g && cp d/g h && rm h && "
               "ls -1 d && cat d/g");
+  EXPECT(2, NULL, "UNSUPPORTED", "power-loss", m->mp); /* no simulated power on a real store */
   assert_int_equal(mount_stop(m, SIGTERM), 0);
   bs_store *st = NULL;
   bs_open_opts o = {.root = root};
@@ -795,6 +889,10 @@ int main(void) {
     cmocka_unit_test_teardown(mount_kill9_dead_mount_reaped, cleanup),
     cmocka_unit_test_teardown(mount_real_store, cleanup),
     cmocka_unit_test_teardown(mount_holds_image_lock, cleanup),
+    cmocka_unit_test_teardown(mount_power_loss_command, cleanup),
+    cmocka_unit_test_teardown(mount_open_o_trunc_truncates, cleanup),
+    cmocka_unit_test_teardown(mount_fsx_matches_tmpfs, cleanup),
+    cmocka_unit_test_teardown(mount_faults_reach_programs, cleanup),
     cmocka_unit_test_teardown(mount_usage_errors, cleanup),
     cmocka_unit_test_teardown(mount_without_dev_fuse_says_so, cleanup),
   };

@@ -10,94 +10,21 @@
 #include <string.h>
 
 #include "tests/support/bs_test.h"
+#include "tests/support/overlay_view.h"
 
 #ifdef FIU_ENABLE
 #include <dirent.h>
 #include <fiu-control.h>
 
-#define DUMP_MAX 4096
 
 /* The points the overlay's calls pass through. */
 static const char *const real_points[] = {
   "bs/real/open",  "bs/real/read",    "bs/real/write",    "bs/real/fsync",   "bs/real/stat",
   "bs/real/mkdir", "bs/real/unlink",  "bs/real/rename",   "bs/real/ficlone", "bs/real/chmod",
   "bs/real/utimens", "bs/real/getxattr", "bs/real/setxattr", "bs/real/mknod", "bs/real/readdir",
+  "bs/real/symlink", /* linkat: a file copy-up is linked into place */
 };
 static const char *const sim_points[] = {"bs/sim/alloc", "bs/sim/write", "bs/sim/sync", "bs/sim/reflink"};
-
-typedef enum change { WRITE_LOWER, UNLINK_LOWER, MKDIR_OVER_WHITEOUT, CHMOD_LOWER_DIR, NCHANGES } change;
-static const char *const change_names[] = {"write of a lower file", "unlink of a lower file",
-                                           "mkdir over a whiteout", "chmod of a lower directory"};
-
-static void put(bs_store *st, const char *path, const char *text) {
-  assert_bs_ok(bs_create(st, path, 0644));
-  assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
-}
-
-/* The whole view of directory @top: "path/" or "path mode size content" lines. */
-static void dump(bs_store *st, const char *top, const char *rel, char *out) {
-  char l[BS_TEST_LISTING_MAX], p[4096];
-  snprintf(p, sizeof(p), "%s%s", top, rel);
-  bs_test_listing(st, p, l);
-  for (char *name = l, *semi; (semi = strchr(name, ';')); name = semi + 1) {
-    *semi = '\0';
-    size_t n = strlen(name);
-    bool dir = n && name[n - 1] == '/';
-    if (dir)
-      name[n - 1] = '\0';
-    char r[2048], full[4096];
-    snprintf(r, sizeof(r), "%s/%s", rel, name);
-    snprintf(full, sizeof(full), "%s%s", top, r);
-    bs_stat_info si;
-    assert_bs_ok(bs_stat(st, full, &si));
-    size_t at = strlen(out);
-    if (dir) {
-      snprintf(out + at, DUMP_MAX - at, "%s/ %o\n", r, si.mode);
-      dump(st, top, r, out);
-    } else {
-      char c[64] = "";
-      size_t got = 0;
-      assert_bs_ok(bs_read(st, full, 0, c, sizeof(c) - 1, &got));
-      c[got] = '\0';
-      snprintf(out + at, DUMP_MAX - at, "%s %o %llu %s\n", r, si.mode, (unsigned long long)si.size, c);
-    }
-  }
-}
-
-/* Run change @c on branch @br. */
-static int run(bs_store *st, const char *br, change c) {
-  char p[256];
-  switch (c) {
-  case WRITE_LOWER:
-    snprintf(p, sizeof(p), "%s/d/x", br);
-    return bs_write(st, p, 1, "NEW", 3);
-  case UNLINK_LOWER:
-    snprintf(p, sizeof(p), "%s/d/y", br);
-    return bs_unlink(st, p);
-  case MKDIR_OVER_WHITEOUT:
-    snprintf(p, sizeof(p), "%s/e", br);
-    return bs_mkdir(st, p, 0700);
-  case CHMOD_LOWER_DIR:
-    snprintf(p, sizeof(p), "%s/d", br);
-    return bs_chmod(st, p, 0711);
-  case NCHANGES:
-    break;
-  }
-  return BS_EINVALID;
-}
-
-/* A fresh overlay branch @name of snapshot @snap, ready for change @c. */
-static void fresh(bs_store *st, uint64_t snap, const char *name, change c) {
-  bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
-  assert_bs_ok(bs_branch_create_opts(st, snap, name, &o));
-  if (c == MKDIR_OVER_WHITEOUT) {
-    char p[256];
-    snprintf(p, sizeof(p), "/.bs/branches/%s/e/z", name);
-    assert_bs_ok(bs_unlink(st, p));
-    snprintf(p, sizeof(p), "/.bs/branches/%s/e", name);
-    assert_bs_ok(bs_rmdir(st, p));
-  }
-}
 
 /* The work directory of branch @name (real stores) holds nothing, or only
  * what a failed cleanup could leave: unreachable "#bs.*" names.  Returns
@@ -128,39 +55,34 @@ static int assert_work_clean(bs_store *st, const bs_target *t, const char *name,
 
 static void sweep_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
-  put(st, "/a", "a");
-  assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  put(st, "/d/x", "lower-x");
-  put(st, "/d/y", "lower-y");
-  assert_bs_ok(bs_mkdir(st, "/e", 0755));
-  put(st, "/e/z", "z");
+  ov_view_setup(st);
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
   const char *const *points = t->kind == BS_TARGET_SIM ? sim_points : real_points;
   size_t npoints = t->kind == BS_TARGET_SIM ? sizeof(sim_points) / sizeof(*sim_points)
                                             : sizeof(real_points) / sizeof(*real_points);
   int fired_total = 0, leftovers = 0;
-  for (change c = 0; c < NCHANGES; c++) {
+  for (ov_change c = 0; c < OV_NCHANGES; c++) {
     /* The views before and after, without faults. */
-    char before[DUMP_MAX] = "", after[DUMP_MAX] = "";
-    fresh(st, si.id, "ref", c);
-    dump(st, "/.bs/branches/ref", "", before);
-    assert_bs_ok(run(st, "/.bs/branches/ref", c));
-    dump(st, "/.bs/branches/ref", "", after);
+    char before[OV_VIEW_MAX] = "", after[OV_VIEW_MAX] = "";
+    ov_fresh(st, si.id, "ref", c);
+    ov_dump(st, "/.bs/branches/ref", "", before);
+    assert_bs_ok(ov_run(st, "/.bs/branches/ref", c));
+    ov_dump(st, "/.bs/branches/ref", "", after);
     assert_bs_ok(bs_branch_delete(st, "ref"));
     assert_true(strcmp(before, after) != 0);
     for (size_t p = 0; p < npoints; p++) {
       for (int nth = 1;; nth++) {
-        char what[256], now[DUMP_MAX] = "";
-        snprintf(what, sizeof(what), "%s: %s, call %d of %s failing", t->label, change_names[c], nth, points[p]);
-        fresh(st, si.id, "b", c);
+        char what[256], now[OV_VIEW_MAX] = "";
+        snprintf(what, sizeof(what), "%s: %s, call %d of %s failing", t->label, ov_change_names[c], nth, points[p]);
+        ov_fresh(st, si.id, "b", c);
         bs_test_fail_nth(points[p], nth, EIO);
-        int rc = run(st, "/.bs/branches/b", c);
+        int rc = ov_run(st, "/.bs/branches/b", c);
         bool fired = bs_test_fault_fired();
         fiu_disable(points[p]);
         if (!fired && rc != 0)
           fail_msg("%s: no fault, yet %s (%s)", what, bs_err_name(rc), bs_last_message(st));
-        dump(st, "/.bs/branches/b", "", now);
+        ov_dump(st, "/.bs/branches/b", "", now);
         if (strcmp(now, before) != 0 && strcmp(now, after) != 0)
           fail_msg("%s: returned %s (%s), and the branch shows\n%s\nneither the view before\n%s\nnor after\n%s",
                    what, bs_err_name(rc), bs_last_message(st), now, before, after);
@@ -195,8 +117,8 @@ static void every_fault_during_a_copy_up_leaves_old_or_new(void **state) {
 static void power_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  put(st, "/d/x", "lower-x");
-  put(st, "/d/y", "lower-y");
+  ov_put(st, "/d/x", "lower-x");
+  ov_put(st, "/d/y", "lower-y");
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
   bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};

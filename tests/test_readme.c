@@ -19,7 +19,11 @@
  *   a fresh volume of the test fixture (tests/support/volume.h).  Without
  *   root and loop devices those commands are skipped, saying why
  *   (BS_REQUIRE_REAL=1 makes that a failure); so are `bslab ramdisk`
- *   commands, which need the same (root, loop devices). */
+ *   commands, which need the same (root, loop devices);
+ * - a path /mnt/sim is the mount point of a `bslab mount` (an empty
+ *   directory of the test's own): every command of a ```sh block that names
+ *   it needs FUSE, and is skipped, saying why, where FUSE is unavailable.
+ *   Nothing may be left mounted there when the tour ends. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,6 +48,8 @@
 static const char *const volume_fs[] = {"btrfs", "xfs", "ext4", "tmpfs"};
 /* tour_cmd.fs of a `bslab ramdisk` command: no volume, but root and loop devices. */
 #define RAMDISK_CMD 4
+/* tour_cmd.fs of a command of a block that names /mnt/sim: it needs FUSE. */
+#define MOUNT_CMD 5
 
 /* One command of the README. */
 typedef struct tour_cmd {
@@ -51,7 +58,9 @@ typedef struct tour_cmd {
   int expect;   /* the exit status it must have */
   char *output; /* a transcript's expected output ("" for none), or NULL: not checked */
   bool make;    /* a make target: not run */
-  int fs;       /* index in volume_fs of the /mnt/<fs> it needs, RAMDISK_CMD, or -1 */
+  int fs;       /* index in volume_fs of the /mnt/<fs> it needs, RAMDISK_CMD, MOUNT_CMD, or -1 */
+  int block;    /* the ```sh block it is in (from 0) */
+  bool skipped; /* not run: what it needs is unavailable here */
 } tour_cmd;
 
 typedef struct tour {
@@ -118,7 +127,7 @@ static int volume_of(const char *text) {
   return -1;
 }
 
-static tour_cmd *tour_add(tour *t, const char *text, size_t len, int line) {
+static tour_cmd *tour_add(tour *t, const char *text, size_t len, int line, int block) {
   if (t->n == t->cap) {
     t->cap = t->cap ? 2 * t->cap : 32;
     t->v = realloc(t->v, t->cap * sizeof(*t->v));
@@ -129,6 +138,7 @@ static tour_cmd *tour_add(tour *t, const char *text, size_t len, int line) {
   c->text = strndup(text, len);
   assert_non_null(c->text);
   c->line = line;
+  c->block = block;
   c->expect = expected_status(c->text);
   c->fs = volume_of(c->text);
   if (c->fs < 0 && strstr(c->text, "bslab ramdisk "))
@@ -152,7 +162,7 @@ static void tour_parse(tour *t, const char *md) {
   memset(t, 0, sizeof(*t));
   bool in_block = false, sh = false, transcript = false;
   tour_cmd *open = NULL; /* a transcript command whose output is being read */
-  int line = 0;
+  int line = 0, block = -1;
   for (const char *p = md; *p;) {
     const char *end = strchr(p, '\n');
     size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -161,6 +171,7 @@ static void tour_parse(tour *t, const char *md) {
       if (!in_block) {
         const char *info = p + 3;
         sh = strncmp(info, "sh", 2) == 0 && (len == 5 || info[2] == ' ');
+        block += sh;
         /* A transcript block has a "$ " line: look ahead to the fence. */
         transcript = false;
         for (const char *q = end ? end + 1 : p + len; sh && *q && strncmp(q, "```", 3) != 0;) {
@@ -173,7 +184,7 @@ static void tour_parse(tour *t, const char *md) {
       open = NULL;
     } else if (in_block && sh && transcript) {
       if (strncmp(p, "$ ", 2) == 0) {
-        open = tour_add(t, p + 2, len - 2, line);
+        open = tour_add(t, p + 2, len - 2, line, block);
         open->output = strdup("");
         assert_non_null(open->output);
       } else if (open) {
@@ -191,11 +202,17 @@ static void tour_parse(tour *t, const char *md) {
           len = end ? (size_t)(end - p) : strlen(p);
           line++;
         }
-        tour_add(t, start, (size_t)(p + len - start), first);
+        tour_add(t, start, (size_t)(p + len - start), first, block);
       }
     }
     p = end ? end + 1 : p + len;
   }
+  /* A block that names /mnt/sim is about a mount: all of it needs FUSE. */
+  for (size_t i = 0; i < t->n; i++)
+    if (mention(t->v[i].text, t->v[i].text, "sim"))
+      for (size_t j = 0; j < t->n; j++)
+        if (t->v[j].block == t->v[i].block && t->v[j].fs < 0)
+          t->v[j].fs = MOUNT_CMD;
 }
 
 /* Whether @got matches the expected line @want, where "..." is any text. */
@@ -324,6 +341,22 @@ static void make_clone(const char *clone) {
 
 /* ---- running it ------------------------------------------------------------ */
 
+/* What /mnt/sim is in the tour: a directory below the suite's temp dir. */
+static char sim_mp[300];
+
+/* Detach a bslab mount left at sim_mp (its server then ends); true if there
+ * was one. */
+static bool detach_sim(void) {
+  if (!sim_mp[0] || !bs_cli_fuse_mounted(sim_mp))
+    return false;
+  if (umount2(sim_mp, MNT_DETACH) != 0) {
+    char cmd[400], out[256];
+    snprintf(cmd, sizeof(cmd), "fusermount3 -u -z '%s'", sim_mp);
+    bs_cli_shell(cmd, out, sizeof(out));
+  }
+  return true;
+}
+
 /* Run shell script @script in @dir, its output (stdout and stderr) into
  * @out; fails the test past TOUR_SECONDS. */
 static void run_script(const char *dir, const char *script, const char *out) {
@@ -390,6 +423,10 @@ static void readme_tour_runs_as_written(void **state) {
   FILE *sh = fopen(script, "w");
   assert_non_null(sh);
   size_t ran = 0, makes = 0, on_volumes = 0, skipped = 0, transcripts = 0;
+  size_t on_mount = 0, skipped_mount = 0;
+  const char *no_fuse = NULL;
+  snprintf(sim_mp, sizeof(sim_mp), "%s/sim", bs_cli_tmp());
+  assert_int_equal(mkdir(sim_mp, 0755), 0);
   for (size_t k = 0; k < t.n; k++) {
     tour_cmd *c = &t.v[k];
     if (c->make) {
@@ -412,12 +449,22 @@ static void readme_tour_runs_as_written(void **state) {
     }
     if (c->fs == RAMDISK_CMD && !no_volumes)
       no_volumes = bs_test_real_unavailable();
-    if (c->fs >= 0 && no_volumes) {
-      skipped++;
+    if (c->fs == MOUNT_CMD && !no_fuse)
+      no_fuse = bs_cli_fuse_unavailable();
+    c->skipped = c->fs == MOUNT_CMD ? no_fuse != NULL : c->fs >= 0 && no_volumes;
+    if (c->skipped) {
+      skipped += c->fs != MOUNT_CMD;
+      skipped_mount += c->fs == MOUNT_CMD;
       free(text);
       continue;
     }
-    on_volumes += c->fs >= 0 && c->fs != RAMDISK_CMD;
+    if (c->fs == MOUNT_CMD) {
+      char *s = substitute(text, "sim", sim_mp);
+      free(text);
+      text = s;
+      on_mount++;
+    }
+    on_volumes += c->fs >= 0 && c->fs != RAMDISK_CMD && c->fs != MOUNT_CMD;
     transcripts += c->output != NULL;
     fprintf(sh, "printf '\\036B %zu\\n'\n%s\nprintf '\\036E %zu %%d\\n' \"$?\"\n", k, text, k);
     free(text);
@@ -430,11 +477,14 @@ static void readme_tour_runs_as_written(void **state) {
              transcripts);
 
   run_script(clone, script, out);
+  if (detach_sim())
+    fail_msg("the README tour left /mnt/sim (%s) mounted: it must unmount what it mounts",
+             sim_mp);
   char *all = bs_cli_slurp(out, NULL);
   for (size_t k = 0; k < t.n; k++) {
     tour_cmd *c = &t.v[k];
     int status = -1;
-    if (c->make || (c->fs >= 0 && no_volumes))
+    if (c->make || c->skipped)
       continue;
     char *got = command_output(all, k, &status);
     if (!got)
@@ -449,14 +499,17 @@ static void readme_tour_runs_as_written(void **state) {
     free(got);
   }
   free(all);
-  print_message("    README.md: %zu commands run in order (%zu on real volumes, %zu with their "
-                "output checked); %zu make targets not run\n",
-                ran, on_volumes, transcripts, makes);
+  print_message("    README.md: %zu commands run in order (%zu on real volumes, %zu on a bslab "
+                "mount, %zu with their output checked); %zu make targets not run\n",
+                ran, on_volumes, on_mount, transcripts, makes);
   tour_free(&t);
-  if (skipped) {
+  if (skipped)
     print_message("    [ skipped  ] %zu README commands on /mnt/<fs> volumes: %s\n", skipped, no_volumes);
+  if (skipped_mount)
+    print_message("    [ skipped  ] %zu README commands on the bslab mount /mnt/sim: FUSE: %s\n",
+                  skipped_mount, no_fuse);
+  if (skipped || skipped_mount)
     skip();
-  }
 }
 
 /* The rules above, on a README of our own: they are what the tour test
@@ -506,6 +559,15 @@ static void readme_rules_read_commands_statuses_and_transcripts(void **state) {
   assert_true(output_matches(t.v[5].output, ""));
   assert_false(output_matches(t.v[5].output, "noise\n"));
   tour_free(&t);
+
+  /* A block that names /mnt/sim needs FUSE, all of it; the next one does not. */
+  tour_parse(&t, "```sh\nbslab mount x /mnt/sim\nbslab cat --image x /f\n```\n"
+                 "```sh\nls /mnt/simple\n```\n");
+  assert_int_equal(t.n, 3);
+  assert_int_equal(t.v[0].fs, MOUNT_CMD);
+  assert_int_equal(t.v[1].fs, MOUNT_CMD);
+  assert_int_equal(t.v[2].fs, -1);
+  tour_free(&t);
 }
 
 static int setup(void **state) {
@@ -515,6 +577,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
+  detach_sim();
   return bs_cli_teardown();
 }
 

@@ -152,6 +152,18 @@ BS_API int bs_faults_drain(bs_store *st, bs_fault_event *out, size_t cap, size_t
 BS_API int bs_faults_fired(bs_store *st, uint64_t *count);
 
 /**
+ * Wrap the open store @p inner in a faults store with spec @p spec (the
+ * language of bs_fault_spec_parse()) seeded by @p seed: what
+ * bs_open("faults:<inner>") gives, for a store that is already open (a sim
+ * volume loaded from an image, say).  The wrapper borrows @p inner:
+ * bs_close() of the wrapper leaves @p inner open, and @p inner must outlive
+ * it (close the wrapper first).
+ * @return 0; BS_EINVALID for a NULL argument or a bad spec; BS_EUNSUPPORTED
+ *         or BS_EBUSY as bs_open() of a faults store says for lower points.
+ */
+BS_API int bs_faults_wrap(bs_store **out, bs_store *inner, const char *spec, uint64_t seed);
+
+/**
  * True when the sim and real fault points (`bs/sim/...`, `bs/real/...`) can
  * fire: the library was built with libfiu.  Without it a spec naming such a
  * point is refused by bs_open() with BS_EUNSUPPORTED; `bs/op/...` points

@@ -182,3 +182,33 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 int bs_cli_teardown(void) { return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+const char *bs_cli_fuse_unavailable(void) {
+  if (access("/dev/fuse", R_OK | W_OK) != 0)
+    return "no usable /dev/fuse";
+  if (geteuid() != 0 && access("/usr/bin/fusermount3", X_OK) != 0 &&
+      access("/bin/fusermount3", X_OK) != 0)
+    return "not root and no fusermount3";
+  bs_cli_run r;
+  BSLAB(&r, "mount", "--reap", "/");
+  bool without = strstr(r.err, "built without libfuse3") != NULL;
+  bs_cli_free(&r);
+  if (without)
+    return "bslab was built without libfuse3 (install libfuse3-dev)";
+  return NULL;
+}
+
+bool bs_cli_fuse_mounted(const char *mp) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f)
+    return false;
+  char line[8192];
+  bool found = false;
+  while (!found && fgets(line, sizeof(line), f)) {
+    char point[4096], rest[4096];
+    if (sscanf(line, "%*s %*s %*s %*s %4095s %*[^-]- %4095s", point, rest) == 2)
+      found = strcmp(point, mp) == 0 && strcmp(rest, "fuse.bslab") == 0;
+  }
+  fclose(f);
+  return found;
+}

@@ -4,6 +4,7 @@
 #ifndef BS_TEST_CLI_H
 #define BS_TEST_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One finished bslab run. */
@@ -58,6 +59,12 @@ int bs_cli_shell(const char *cmd, char *out, size_t cap);
 int bs_cli_spawn(const char *cwd, const char *out, const char *err, const char *const *args);
 /* Wait for a process of bs_cli_spawn(): its exit status, or 128 + signal. */
 int bs_cli_wait(int pid);
+
+/* Why `bslab mount` cannot work here (no usable /dev/fuse, not root and no
+ * fusermount3, bslab built without libfuse3), or NULL: it can. */
+const char *bs_cli_fuse_unavailable(void);
+/* True if @mp is a bslab mount now (/proc/self/mountinfo). */
+bool bs_cli_fuse_mounted(const char *mp);
 
 #define BSLAB(r, ...) bs_cli_in((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
 #define EXPECT(status, out_has, err_has, ...)                                           \

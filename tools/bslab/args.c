@@ -10,7 +10,7 @@
 
 static const struct {
   const char *name;
-  unsigned flag;
+  uint64_t flag;
   bool value;
 } options[] = {
   {"backend", BO_BACKEND, true}, {"profile", BO_PROFILE, true}, {"image", BO_IMAGE, true},
@@ -27,6 +27,7 @@ static const struct {
   {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
   {"direct-io", BO_DIRECT_IO, false}, {"power-loss-after", BO_POWER_AFTER, true},
   {"power-loss", BO_POWER_MODE, true},
+  {"mix", BO_MIX, true},
   {"fs", BO_FS, true},           {"size-mb", BO_SIZE_MB, true}, {"label", BO_LABEL, true},
 };
 
@@ -88,7 +89,7 @@ static int shard(bslab_args *a, const char *v) {
   return 0;
 }
 
-static int set_option(bslab_args *a, unsigned flag, const char *name, const char *v) {
+static int set_option(bslab_args *a, uint64_t flag, const char *name, const char *v) {
   a->given |= flag;
   switch (flag) {
   case BO_BACKEND: a->backend = v; return 0;
@@ -102,6 +103,7 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
   case BO_OUTPUT: a->output = v; return 0;
   case BO_TRACE_DIR: a->trace_dir = v; return 0;
   case BO_KIND: a->kind = v; return 0;
+  case BO_MIX: a->mix = v; return 0;
   case BO_JSON: a->json = v; return 0;
   case BO_TRACE_ALL: a->trace_all = true; return 0;
   case BO_MAX_TESTS: return number(a, name, v, 1, UINT32_MAX, &a->max_tests, NULL);
@@ -131,7 +133,7 @@ static int set_option(bslab_args *a, unsigned flag, const char *name, const char
 
 /* Parse options and positional arguments of @argv[0..argc).  With @stop,
  * stop at the first positional argument and report its index in *@next. */
-static int parse(bslab_args *a, int argc, char **argv, unsigned allowed, bool stop, int *next) {
+static int parse(bslab_args *a, int argc, char **argv, uint64_t allowed, bool stop, int *next) {
   int npos = 0, i = 0;
   bool only_pos = false;
   for (; i < argc; i++) {
@@ -189,7 +191,7 @@ static int parse(bslab_args *a, int argc, char **argv, unsigned allowed, bool st
   return 0;
 }
 
-int bslab_parse(bslab_args *a, int argc, char **argv, unsigned allowed) {
+int bslab_parse(bslab_args *a, int argc, char **argv, uint64_t allowed) {
   return parse(a, argc, argv, allowed, false, NULL);
 }
 

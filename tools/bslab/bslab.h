@@ -57,6 +57,9 @@ enum {
   /* What every verb that works on a volume accepts. */
   BO_VOLUME = BO_BACKEND | BO_PROFILE | BO_IMAGE | BO_SEED | BO_ROOT | BO_COPY_SNAPSHOTS | BO_WAIT,
 };
+/* Options past bit 31 (the enum's constants must fit an int): option sets
+ * are uint64_t. */
+#define BO_MIX (1ull << 32) /* campaign --mix default|overlay */
 
 /* Most shards of one campaign (--shard I/N, bslab merge). */
 #define BSLAB_SHARDS_MAX 65536u
@@ -69,6 +72,7 @@ enum {
 typedef struct bslab_args {
   const char *verb; /* "snapshot create": for messages */
   const char *backend, *profile, *image, *format, *root, *sim_bug, *faults, *trace;
+  const char *mix; /* campaign --mix */
   const char *output, *trace_dir, *json;
   const char *kind; /* --kind of branch create (NULL: native) */
   const char *fs, *label; /* ramdisk create */
@@ -85,7 +89,7 @@ typedef struct bslab_args {
   const char *power_mode;           /* mount: --power-loss drop|tear */
   uint64_t power_after;             /* mount: --power-loss-after N */
   bool power_after_set;
-  unsigned given; /* BO_* options given, before or after the verb */
+  uint64_t given; /* BO_* options given, before or after the verb */
   int npos;
   char **pos; /* positional arguments (point into argv) */
 } bslab_args;
@@ -94,14 +98,14 @@ typedef struct bslab_args {
 typedef struct bslab_verb {
   const char *name;
   const char *usage;  /* the synopsis and option list printed by --help */
-  unsigned allowed;   /* BO_* options it takes */
+  uint64_t allowed;   /* BO_* options it takes */
   int min_pos, max_pos;
   int (*run)(bslab_args *a);
 } bslab_verb;
 
 /* args.c */
 /* Parse @argv (verb arguments) into @a; 0, or BSLAB_USAGE after a message. */
-int bslab_parse(bslab_args *a, int argc, char **argv, unsigned allowed);
+int bslab_parse(bslab_args *a, int argc, char **argv, uint64_t allowed);
 /* Parse the global options before the verb; *@verb_index gets the verb's
  * index in @argv (@argc if none).  0 or BSLAB_USAGE. */
 int bslab_parse_global(bslab_args *a, int argc, char **argv, int *verb_index);
@@ -261,6 +265,7 @@ int bslab_shrink(bslab_args *a);
 int bslab_diff(bslab_args *a);
 int bslab_calibrate(bslab_args *a);
 int bslab_mount(bslab_args *a);
+int bslab_power_loss(bslab_args *a);
 
 /* main.c: look up a verb by name (NULL if unknown). */
 const bslab_verb *bslab_find_verb(const char *name);

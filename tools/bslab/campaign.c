@@ -72,9 +72,9 @@ void bslab_campaign_reproduce(char *buf, size_t cap, const bs_campaign_opts *o, 
   if (o->sim_bug)
     snprintf(bug, sizeof(bug), " --sim-bug %s", o->sim_bug);
   const char *faults = o->faults && o->faults[0] ? o->faults : NULL;
-  snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s%s%s%s",
+  snprintf(buf, cap, "bslab campaign%s --profile %s --seed %" PRIu64 " --ops %" PRIu32 "%s%s%s%s%s",
            backend, o->profile ? o->profile : "apfs", seed, o->ops ? o->ops : BS_CAMPAIGN_DEFAULT_OPS,
-           bug, faults ? " --faults '" : "", faults ? faults : "", faults ? "'" : "");
+           o->overlay_mix ? " --mix overlay" : "", bug, faults ? " --faults '" : "", faults ? faults : "", faults ? "'" : "");
 }
 
 static void print_failure(FILE *out, const bs_campaign_opts *o, const bs_campaign_failure *f) {
@@ -97,8 +97,8 @@ static void print_summary(FILE *out, const bslab_args *a, const bs_campaign_opts
   if (a->shard_set)
     snprintf(shard, sizeof(shard), " (shard %" PRIu32 "/%" PRIu32 ")", a->shard_index, a->shard_count);
   fprintf(out, "campaign: backend %s, profile %s, seeds %" PRIu64 "..%" PRIu64 "%s, %" PRIu32
-          " ops per seed%s%s\n", o->backend ? o->backend : "sim", o->profile, o->first_seed, last, shard,
-          o->ops, a->sim_bug ? ", sim bug " : "", a->sim_bug ? a->sim_bug : "");
+          " ops per seed%s%s%s\n", o->backend ? o->backend : "sim", o->profile, o->first_seed, last, shard,
+          o->ops, o->overlay_mix ? ", overlay mix" : "", a->sim_bug ? ", sim bug " : "", a->sim_bug ? a->sim_bug : "");
   if (s->interrupted)
     fprintf(out, "  seeds run             %" PRIu32 " of %" PRIu32 " (interrupted; seeds that "
             "were running are not counted)\n", s->seeds_run, o->seeds);
@@ -150,6 +150,12 @@ int bslab_campaign(bslab_args *a) {
   bs_sim_bug bug;
   if (a->sim_bug && bs_sim_bug_from_name(a->sim_bug, &bug) != 0)
     return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place or leak-block)", a->sim_bug);
+  bool overlay_mix = a->mix && strcmp(a->mix, "overlay") == 0;
+  if (a->mix && !overlay_mix && strcmp(a->mix, "default") != 0)
+    return bslab_usage_error(a, "unknown --mix '%s' (default or overlay)", a->mix);
+  if (overlay_mix && a->faults && strcmp(a->faults, "none") != 0)
+    return bslab_usage_error(a, "--mix overlay cannot run with --faults (a faults store has no "
+                             "overlay branches)");
 
   /* bs_campaign_run refuses these two as well, but only after the trace
    * file below has been opened: check first. */
@@ -200,6 +206,7 @@ int bslab_campaign(bslab_args *a) {
     .ops = a->ops_set ? (uint32_t)a->ops : BS_CAMPAIGN_DEFAULT_OPS,
     .jobs = a->jobs_set ? (uint32_t)a->jobs : 1,
     .sim_bug = a->sim_bug,
+    .overlay_mix = overlay_mix,
     .faults = a->faults && strcmp(a->faults, "none") != 0 ? a->faults : NULL,
     .trace = trace.f,
     .trace_dir = bslab_trace_dir(a),

@@ -39,6 +39,7 @@ static const char top_usage[] =
   "  ramdisk    create, list, destroy or reap RAM disks (scratch volumes in memory)\n"
   "  init       create an empty sim volume image\n"
   "  mount      serve a sim volume (or a real store) through FUSE to real programs\n"
+  "  power-loss simulate a power loss on a bslab mount now\n"
   "  put cat ls stat usage mkdir rm ln readlink\n"
   "             populate and inspect a sim volume\n"
   "  help       this text, or 'bslab help VERB'\n"
@@ -135,7 +136,7 @@ static const bslab_verb verbs[] = {
    "usage: bslab campaign [--backend sim] [--profile FS] [--seeds N | --seed S] [--ops N]\n"
    "                      [--jobs J] [--faults SPEC] [--trace-dir DIR] [--trace-all]\n"
    "                      [--json FILE] [--sim-bug NAME] [--digest] [--trace FILE] [--quiet]\n"
-   "                      [--shard I/N]\n"
+   "                      [--shard I/N] [--mix default|overlay]\n"
    "Run seeded random operations on fresh stores, checking invariants after each.\n"
    "  --profile FS    sim profile (default apfs)\n"
    "  --seed S        run seed S only; with --seeds N, run N seeds from S\n"
@@ -149,6 +150,8 @@ static const bslab_verb verbs[] = {
    "  --json FILE     write the summary as JSON to FILE (for CI gates); '-': standard\n"
    "                  output, the text summary then going to standard error\n"
    "  --sim-bug NAME  testing the checkers: turn on a sim defect (cow-in-place, leak-block)\n"
+   "  --mix MIX       operation mix: default, or overlay (adds symlink, readlink and\n"
+   "                  overlay branches; docs/campaign.md, not with --faults)\n"
    "  --digest        print 'seed S digest HEX' for every seed\n"
    "  --trace FILE    write every operation's canonical trace line to FILE ('-': stdout)\n"
    "  --quiet         no progress line on standard error\n"
@@ -160,7 +163,7 @@ static const bslab_verb verbs[] = {
    "campaign: the seeds that finished are summarised (JSON: \"interrupted\": true),\n"
    "then bslab ends by SIGINT (exit status 130).\n",
    BO_BACKEND | BO_PROFILE | BO_SEED | BO_SEEDS | BO_OPS | BO_JOBS | BO_SIM_BUG | BO_DIGEST |
-       BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON | BO_SHARD,
+       BO_QUIET | BO_FAULTS | BO_TRACE | BO_TRACE_DIR | BO_TRACE_ALL | BO_JSON | BO_SHARD | BO_MIX,
    0, 0, bslab_campaign},
   {"merge",
    "usage: bslab merge [-o FILE] SHARD.json...\n"
@@ -209,7 +212,7 @@ static const bslab_verb verbs[] = {
    BO_OUTPUT | BO_MAX_TESTS | BO_QUIET | BO_FAULTS, 1, 1, bslab_shrink},
   {"diff",
    "usage: bslab diff [--profile FS] --root DIR [--seeds N] [--seed S] [--ops N]\n"
-   "                  [--trace FILE] [--trace-dir DIR] [--quiet]\n"
+   "                  [--trace FILE] [--trace-dir DIR] [--quiet] [--mix default|links]\n"
    "Run seeded streams of file operations on a sim profile and on a fresh directory\n"
    "below DIR (a real volume of the same filesystem), comparing results, contents,\n"
    "sizes, modes, owners, xattrs, listings and capabilities after every operation.\n"
@@ -225,11 +228,12 @@ static const bslab_verb verbs[] = {
    "                DIR/diff-FS-seed-S.trace (default $BSLAB_TRACE_DIR, else\n"
    "                ./bslab-traces)\n"
    "  --quiet       no progress on standard error\n"
+   "  --mix MIX     default, or links: symlink, readlink and link too (docs/diff.md)\n"
    "Stops at the first divergence and prints it with the command that reproduces it.\n"
    "Exit status 0 when sim and kernel agreed, 1 on a divergence, 2 usage or environment\n"
    "(DIR missing, not on the profile's filesystem, or the real volume full: a NO_SPACE\n"
    "of the real side on a volume out of inodes or space is reported as such).\n",
-   BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_TRACE_DIR | BO_QUIET, 0, 0,
+   BO_PROFILE | BO_ROOT | BO_SEED | BO_SEEDS | BO_OPS | BO_TRACE | BO_TRACE_DIR | BO_QUIET | BO_MIX, 0, 0,
    bslab_diff},
   {"calibrate",
    "usage: bslab calibrate --root DIR [--ops N] [--quiet]\n"
@@ -243,8 +247,10 @@ static const bslab_verb verbs[] = {
    BO_ROOT | BO_OPS | BO_QUIET, 0, 0, bslab_calibrate},
   {"mount",
    "usage: bslab mount [--image FILE | --profile FS [--seed S]] [--foreground] [--direct-io]\n"
-   "                   [--power-loss-after N] [--power-loss drop|tear] MOUNTPOINT\n"
-   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] MOUNTPOINT\n"
+   "                   [--power-loss-after N] [--power-loss drop|tear] [--faults SPEC]\n"
+   "                   MOUNTPOINT\n"
+   "       bslab mount --backend real --root DIR [--foreground] [--direct-io] [--faults SPEC]\n"
+   "                   MOUNTPOINT\n"
    "       bslab mount --reap [MOUNTPOINT]\n"
    "Serve a volume through FUSE at directory MOUNTPOINT, so that programs do ordinary\n"
    "file I/O on it (docs/mount.md). Every request is one store call, served by one\n"
@@ -258,20 +264,31 @@ static const bslab_verb verbs[] = {
    "  --backend real --root DIR  serve the real store in DIR\n"
    "  --foreground   serve without going to the background; say where on stderr\n"
    "  --quiet        with --foreground: no line on stderr\n"
-   "  --direct-io    no page cache either (no shared writable mmap then)\n"
+   "  --direct-io    no page cache either (no shared mmap then)\n"
    "  --power-loss-after N  simulate a power loss once N requests changed the\n"
    "                 volume (before the next request); SIGUSR1 to the server does\n"
    "                 it on demand. The volume then serves the post-crash state.\n"
    "  --power-loss drop|tear  unsynced writes all lost (drop), or each unsynced\n"
    "                 block kept or lost, seeded by the volume's seed (tear, default)\n"
+   "  --faults SPEC  inject faults (docs/faults.md), seeded by --seed: a failed\n"
+   "                 request answers the error's errno and changes nothing\n"
    "  --reap         unmount bslab mounts whose server was killed (all of them, or\n"
    "                 the one at MOUNTPOINT), printing 'reaped MOUNTPOINT' for each\n"
    "SIGINT, SIGTERM, SIGHUP, 'fusermount3 -u MOUNTPOINT' or umount end the mount;\n"
    "the image is then saved. Without --foreground, bslab returns once the mount is\n"
-   "ready and the server's messages are lost. Symbolic and hard links are not in the\n"
-   "store API yet: symlink and link say EPERM.\n" VOL_OPTS,
-   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE,
+   "ready and the server's messages are lost. 'bslab power-loss MOUNTPOINT' asks\n"
+   "the server for a power loss now.\n" VOL_OPTS,
+   BO_VOLUME | BO_FOREGROUND | BO_REAP | BO_QUIET | BO_DIRECT_IO | BO_POWER_AFTER | BO_POWER_MODE |
+       BO_FAULTS,
    0, 1, bslab_mount},
+  {"power-loss",
+   "usage: bslab power-loss MOUNTPOINT\n"
+   "Simulate a power loss now on the sim volume served by 'bslab mount' at MOUNTPOINT\n"
+   "(docs/mount.md, \"Power loss\"): unsynced writes are dropped or torn as the\n"
+   "mount's --power-loss says, in order with the programs' requests; the mount then\n"
+   "serves the post-crash state. Exit 2 if MOUNTPOINT is not a bslab mount, or\n"
+   "serves a real store (UNSUPPORTED).\n",
+   0, 1, 1, bslab_power_loss},
   {"ramdisk",
    "usage: bslab ramdisk create --fs FS --size-mb N [--label L] [--format text|json]\n"
    "       bslab ramdisk list [--format text|json]\n"
@@ -315,9 +332,9 @@ static int help(const char *name) {
 }
 
 /* The first option in @given that @allowed does not include, or NULL. */
-static const char *stray_option(unsigned given, unsigned allowed) {
+static const char *stray_option(uint64_t given, uint64_t allowed) {
   static const struct {
-    unsigned flag;
+    uint64_t flag;
     const char *name;
   } vol[] = {{BO_BACKEND, "backend"}, {BO_PROFILE, "profile"}, {BO_IMAGE, "image"},
              {BO_SEED, "seed"},       {BO_ROOT, "root"},       {BO_WAIT, "wait"}};

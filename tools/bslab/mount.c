@@ -22,6 +22,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +34,9 @@
 /* The filesystem type of our mounts in /proc/self/mountinfo ("fuse." +
  * the subtype given at mount). */
 #define MOUNT_FSTYPE "fuse.bslab"
+
+/* The ioctl on a mount point that asks its server for a power loss. */
+#define BSLAB_IOC_POWER_LOSS _IO('b', 0x50)
 
 /* Decode the octal escapes (\040 for a space) of a mountinfo field in place. */
 static void unescape(char *s) {
@@ -130,6 +135,28 @@ static int reap(bslab_args *a) {
   return failed ? BSLAB_FAILED : BSLAB_OK;
 }
 
+/* `bslab power-loss MOUNTPOINT`: ask the server of the bslab mount at
+ * MOUNTPOINT for a power loss now (an ioctl on the mount point, served in
+ * order with the other requests). */
+int bslab_power_loss(bslab_args *a) {
+  if (a->npos != 1)
+    return bslab_usage_error(a, a->npos ? "too many arguments" : "missing argument MOUNTPOINT");
+  int fd = open(a->pos[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return bslab_env_error(a, "%s: %s", a->pos[0], strerror(errno));
+  int rc = ioctl(fd, BSLAB_IOC_POWER_LOSS);
+  int err = errno;
+  close(fd);
+  if (rc == 0)
+    return BSLAB_OK;
+  if (err == ENOTTY || err == EINVAL || err == ENOSYS)
+    return bslab_env_error(a, "%s is not a bslab mount", a->pos[0]);
+  if (err == EOPNOTSUPP)
+    return bslab_env_error(a, "%s: power loss is simulated by the sim only (UNSUPPORTED)",
+                           a->pos[0]);
+  return bslab_env_error(a, "%s: power loss failed: %s", a->pos[0], strerror(err));
+}
+
 #ifndef BS_HAVE_FUSE
 
 int bslab_mount(bslab_args *a) {
@@ -148,6 +175,7 @@ int bslab_mount(bslab_args *a) {
 #include <time.h>
 
 #include "backstore/backend.h"
+#include "backstore/faults.h"
 #include "backstore/sim.h"
 
 /* SIGUSR1 asks for a power loss before the next request. */
@@ -304,12 +332,18 @@ static int m_mknod(const char *path, mode_t mode, dev_t dev) {
 }
 
 static int m_open(const char *path, struct fuse_file_info *fi) {
+  /* libfuse asks for atomic O_TRUNC: the kernel passes O_TRUNC here and
+   * sends no truncate of its own, so the open empties the file. */
+  bool trunc = (fi->flags & O_TRUNC) != 0;
+  bs_store *st = trunc ? mut() : rd();
   bs_stat_info in;
-  int rc = bs_stat(rd(), path, &in);
+  int rc = bs_stat(st, path, &in);
   if (rc != 0)
     return fe(rc);
   if (in.kind == BS_KIND_DIR)
     return -EISDIR;
+  if (trunc && in.size != 0 && (rc = bs_truncate(st, path, 0)) != 0)
+    return fe(rc);
   open_cache(fi);
   return 0;
 }
@@ -502,7 +536,26 @@ static ssize_t m_copy_file_range(const char *from, struct fuse_file_info *fi_in,
   return rc == 0 ? (ssize_t)src.size : rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
 }
 
+/* BSLAB_IOC_POWER_LOSS on the mount point (`bslab power-loss MOUNTPOINT`):
+ * the power fails now, in its place among the requests. */
+static int m_ioctl(const char *path, int cmd, void *arg, struct fuse_file_info *fi,
+                   unsigned int flags, void *data) {
+  (void)path, (void)arg, (void)fi, (void)flags, (void)data;
+  if ((unsigned int)cmd != BSLAB_IOC_POWER_LOSS)
+    return -ENOTTY;
+  mount_ctx *c = between();
+  int rc = bs_power_loss(c->st, c->mode);
+  if (rc == 0)
+    c->changed = true;
+  if (!c->quiet && rc == 0)
+    fprintf(stderr, "bslab: mount: power loss (%s) after %llu changes, on request: unsynced "
+                    "writes lost\n", c->mode == BS_POWER_LOSS_DROP ? "drop" : "tear",
+            (unsigned long long)c->changes);
+  return rc == BS_EUNSUPPORTED ? -EOPNOTSUPP : fe(rc);
+}
+
 static const struct fuse_operations ops = {
+  .ioctl = m_ioctl,
   .copy_file_range = m_copy_file_range,
   .init = m_init,
   .getattr = m_getattr,
@@ -651,7 +704,24 @@ int bslab_mount(bslab_args *a) {
   }
   if (status != 0)
     return status;
-  mount_ctx c = {.st = v.st, .direct_io = a->direct_io, .quiet = a->quiet || !a->foreground,
+  /* --faults SPEC: the served store is a faults wrapper around the volume
+   * (saved and closed as it is); the spec's errors reach programs as errnos. */
+  bs_store *served = v.st;
+  if (a->faults && strcmp(a->faults, "none") != 0) {
+    char why[512] = "";
+    bs_fault_spec *spec = NULL;
+    int rc = bs_fault_spec_parse(&spec, a->faults, why, sizeof(why));
+    bs_fault_spec_free(spec);
+    if (rc == 0)
+      rc = bs_faults_wrap(&served, v.st, a->faults, a->seed);
+    if (rc != 0) {
+      status = rc == BS_EINVALID ? bslab_usage_error(a, "bad --faults spec: %s", why)
+                                 : bslab_env_error(a, "--faults '%s': %s (%s)", a->faults,
+                                                   bs_strerror(rc), bs_err_name(rc));
+      return bslab_vol_finish(&v, a, false, status);
+    }
+  }
+  mount_ctx c = {.st = served, .direct_io = a->direct_io, .quiet = a->quiet || !a->foreground,
                  .mode = mode, .power_after = a->power_after};
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -660,6 +730,14 @@ int bslab_mount(bslab_args *a) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, NULL);
   status = serve(a, &v, &c, mp);
+  if (served != v.st) {
+    uint64_t fired = 0;
+    bs_faults_fired(served, &fired);
+    if (a->foreground && !a->quiet)
+      fprintf(stderr, "bslab: mount: %llu injected faults fired (--faults %s)\n",
+              (unsigned long long)fired, a->faults);
+    bs_close(served);
+  }
   /* A new image is saved once it was served, even unchanged. */
   return bslab_vol_finish(&v, a, c.changed || (v.created && status == 0), status);
 }
