@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/overlay.h"
 #include "src/snapreg.h"
 #include "src/snapshot.h"
 
@@ -176,9 +177,51 @@ static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent
   out->tree = BS_TREE_BRANCH;
   out->tree_id = b->id;
   out->tree_root = root;
-  out->overlay = true;
-  out->lower_id = b->snapshot_id;
+  uint64_t chain[BS__OV_DEPTH_MAX];
+  unsigned depth = 0;
+  int rc = bs__snap_chain(st, op, b->snapshot_id, chain, &depth);
+  if (rc != 0) {
+    bs__place_free(out);
+    return rc;
+  }
+  bs__ns_layers(out, BS_TREE_BRANCH, b->id, chain, depth);
   return 0;
+}
+
+void bs__ns_layers(bs__place *p, bs_tree_kind top, uint64_t top_id, const uint64_t *chain, unsigned n) {
+  p->overlay = true;
+  p->layers[0] = (bs__layer){top, top_id};
+  p->nlayers = 1;
+  for (unsigned i = 0; i < n && p->nlayers < BS__OV_LAYERS_MAX; i++)
+    p->layers[p->nlayers++] = (bs__layer){BS_TREE_SNAPSHOT, chain[i]};
+}
+
+/* A path of stacked snapshot @id (chain[0] is @id, n > 1): read-only, its
+ * tree (the frozen upper) resolved over its lowers as a branch's upper is. */
+static int in_stacked(bs_store *st, const char *op, const char *path, bs__intent intent, const uint64_t *chain,
+                      unsigned n, const char *rest, bs__place *out) {
+  size_t skip = strspn(rest, "/");
+  bool root = rest[skip] == '\0';
+  if (intent == BS__NEW)
+    return read_only(st, op, path);
+  out->bpath = bs__ns_tree_path(BS_TREE_SNAPSHOT, chain[0], root ? "" : rest);
+  out->rest = strdup(root ? "" : rest);
+  if (!out->bpath || !out->rest) {
+    bs__place_free(out);
+    return oom(st, op);
+  }
+  out->tree = BS_TREE_SNAPSHOT;
+  out->tree_id = chain[0];
+  out->tree_root = root;
+  bs__ns_layers(out, BS_TREE_SNAPSHOT, chain[0], chain + 1, n - 1);
+  if (intent == BS__READ)
+    return 0;
+  /* A change: NOT_FOUND for what does not show, else read-only. */
+  char *v = NULL;
+  int rc = bs__ov_visible(st, op, path, out, &v);
+  free(v);
+  bs__place_free(out);
+  return rc != 0 ? rc : read_only(st, op, path);
 }
 
 int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent intent, bs__place *out) {
@@ -223,6 +266,14 @@ int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent int
     return missing_below_virtual(st, op, path, intent, rest[0] == '\0');
   if (v == BS__V_BRANCHES && br.kind == BS_BRANCH_OVERLAY)
     return in_overlay(st, op, path, intent, &br, rest, out);
+  if (v == BS__V_SNAPS) {
+    uint64_t chain[BS__OV_DEPTH_MAX];
+    unsigned n = 0;
+    if ((rc = bs__snap_chain(st, op, id, chain, &n)) != 0)
+      return rc;
+    if (n > 1)
+      return in_stacked(st, op, path, intent, chain, n, rest, out);
+  }
   return in_tree(st, op, path, intent, v == BS__V_SNAPS ? BS_TREE_SNAPSHOT : BS_TREE_BRANCH, id, rest, out);
 }
 

@@ -66,6 +66,13 @@ unsigned bs__snapreg_depth(const bs__snapreg *r, uint64_t id) {
   return d;
 }
 
+unsigned bs__snapreg_chain(const bs__snapreg *r, uint64_t id, uint64_t out[BS__OV_DEPTH_MAX]) {
+  unsigned d = 0;
+  for (; id != 0 && snap_index(r, id) != SIZE_MAX && d < BS__OV_DEPTH_MAX; id = bs__snapreg_lower(r, id))
+    out[d++] = id;
+  return d;
+}
+
 /* Position of branch @name in name order; *@found says whether it is there. */
 static size_t branch_pos(const bs__snapreg *r, const char *name, int *found) {
   size_t lo = 0, hi = r->nbranches;

@@ -70,6 +70,9 @@ uint64_t bs__snapreg_lower(const bs__snapreg *r, uint64_t id);
 /* Layers in snapshot @id's chain: 1 for a plain snapshot, 1 + its lower's
  * for a stacked one; 0 when there is no snapshot @id. */
 unsigned bs__snapreg_depth(const bs__snapreg *r, uint64_t id);
+/* Snapshot @id's chain, @id first, then its lower, and so on, in @out:
+ * how many (bs__snapreg_depth; a damaged chain is cut at the limit). */
+unsigned bs__snapreg_chain(const bs__snapreg *r, uint64_t id, uint64_t out[BS__OV_DEPTH_MAX]);
 /* Forget snapshot @id: BS_ENOT_FOUND, or BS_EBUSY while a branch or a
  * stacked snapshot holds it. */
 int bs__snapreg_remove(bs__snapreg *r, uint64_t id);

@@ -23,6 +23,7 @@
 
 #include "src/names.h"
 #include "src/ns.h"
+#include "src/overlay.h"
 #include "src/snapreg.h"
 #include "src/store_internal.h"
 
@@ -193,6 +194,25 @@ int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const 
   lookup_ctx l = {.kind = kind, .name = name};
   int rc = with_registry(st, op, find_tree, &l);
   *id = l.id;
+  return rc;
+}
+
+typedef struct chain_ctx {
+  uint64_t id;
+  uint64_t *chain;
+  unsigned n;
+} chain_ctx;
+
+static int find_chain(const bs__snapreg *r, void *ctx) {
+  chain_ctx *c = ctx;
+  c->n = bs__snapreg_chain(r, c->id, c->chain);
+  return 0;
+}
+
+int bs__snap_chain(bs_store *st, const char *op, uint64_t id, uint64_t chain[BS__OV_DEPTH_MAX], unsigned *n) {
+  chain_ctx c = {id, chain, 0};
+  int rc = with_registry(st, op, find_chain, &c);
+  *n = c.n;
   return rc;
 }
 
@@ -427,6 +447,92 @@ int bs__snap_create(bs_store *st, const char *name, bs_snapshot_info *out) {
     return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
   }
   return end(st, &s, made_and_saved(st, op, &s, BS_TREE_SNAPSHOT, id));
+}
+
+/* What a snapshot of branch @b freezes: its tree (a native branch), its
+ * upper layer, or (a chain at the depth limit: flattened) a tree of its
+ * merged view built in its work directory, in *@src (malloc'ed); *@built
+ * says the last, which the caller removes. */
+static int freeze_source(bs_store *st, const char *op, const session *s, const bs__branch_rec *b, bool flat,
+                         char **src, bool *built) {
+  *built = false;
+  if (!flat) {
+    *src = bs__ns_tree_path(BS_TREE_BRANCH, b->id, b->kind == BS_BRANCH_OVERLAY ? BS__OV_UPPER : "");
+    return *src ? 0 : bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+  }
+  bs__place p = {.tree = BS_TREE_BRANCH, .tree_id = b->id, .tree_root = true};
+  uint64_t chain[BS__OV_DEPTH_MAX];
+  unsigned n = bs__snapreg_chain(&s->reg, b->snapshot_id, chain);
+  bs__ns_layers(&p, BS_TREE_BRANCH, b->id, chain, n);
+  int rc = bs__ov_flatten(st, op, &p, src);
+  *built = rc == 0;
+  return rc;
+}
+
+int bs__snap_create_of(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
+  const char *op = "snapshot create";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  const bs__branch_rec *br = bs__snapreg_find_branch(&s.reg, branch);
+  if (!br)
+    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, branch));
+  bs__branch_rec b = *br;
+  if (bs__snapreg_find_name(&s.reg, name))
+    return end(st, &s, bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: \"%s\" exists", op, name));
+  if (!BS__HAS(st->ops, 5, tree_freeze))
+    return end(st, &s, bs__missing(st, "tree_freeze"));
+  /* A stacked snapshot is one layer deeper than its lower's chain; past the
+   * limit the branch's merged view is frozen instead, with no lower. */
+  bool overlay = b.kind == BS_BRANCH_OVERLAY;
+  bool flat = overlay && bs__snapreg_depth(&s.reg, b.snapshot_id) + 1 > BS__OV_DEPTH_MAX;
+  uint64_t id = s.reg.next_id;
+  uint8_t uuid[16] = {0};
+  uint64_t created = clock_now(st);
+  char *src = NULL;
+  bool built = false;
+  if ((rc = freeze_source(st, op, &s, &b, flat, &src, &built)) != 0)
+    return end(st, &s, rc);
+  rc = st->ops->tree_freeze(st, s.m, id, src, uuid);
+  if (rc != 0)
+    rc = prefixed(st, op, rc);
+  if (built)
+    bs__ov_remove_tree(st, src); /* in the work directory: unreachable if this fails */
+  free(src);
+  if (rc != 0)
+    return end(st, &s, rc);
+  rc = overlay && !flat ? bs__snapreg_add_stacked(&s.reg, name, uuid, created, b.snapshot_id, out)
+                        : bs__snapreg_add(&s.reg, name, uuid, created, out);
+  if (rc != 0) {
+    st->ops->tree_delete(st, s.m, BS_TREE_SNAPSHOT, id);
+    return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
+  }
+  return end(st, &s, made_and_saved(st, op, &s, BS_TREE_SNAPSHOT, id));
+}
+
+int bs__branch_layers(bs_store *st, const char *name, bs_branch_layers *out) {
+  const char *op = "branch layers";
+  bs__snapreg reg;
+  int rc = peek(st, op, &reg);
+  const bs__branch_rec *b = rc == 0 ? bs__snapreg_find_branch(&reg, name) : NULL;
+  if (rc == 0 && !b)
+    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
+  else if (rc == 0 && b->kind != BS_BRANCH_OVERLAY)
+    rc = bs_store_fail(st, BS_EINVALID, 0, "%s: \"%s\" is a native branch: it has no layers", op, name);
+  if (rc == 0) {
+    uint64_t chain[BS__OV_DEPTH_MAX];
+    unsigned n = bs__snapreg_chain(&reg, b->snapshot_id, chain);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->upper, sizeof(out->upper), "/.bs/branch/%" PRIu64 "%s", b->id, BS__OV_UPPER);
+    snprintf(out->work, sizeof(out->work), "/.bs/branch/%" PRIu64 "%s", b->id, BS__OV_WORK);
+    for (unsigned i = 0; i < n && i < BS_BRANCH_LAYERS_MAX; i++)
+      snprintf(out->lowers[i], sizeof(out->lowers[i]), "/.bs/snap/%" PRIu64, chain[i]);
+    out->nlowers = n < BS_BRANCH_LAYERS_MAX ? n : BS_BRANCH_LAYERS_MAX;
+    snprintf(out->lower, sizeof(out->lower), "%s", out->lowers[0]);
+  }
+  bs__snapreg_free(&reg);
+  return rc;
 }
 
 int bs__snap_list(bs_store *st, bs_snapshot_info **out, size_t *count_out) {

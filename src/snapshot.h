@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backstore/backend.h"
+#include "src/snapreg.h"
 
 /* The id of the snapshot or branch (@kind) named @name in *@id, or 0 when
  * there is none.  0 or the error reading the registry met. */
@@ -18,6 +19,10 @@ int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const 
  * error reading the registry met. */
 struct bs__branch_rec;
 int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, struct bs__branch_rec *out, bool *found);
+/* Snapshot @id's chain (itself, its lower, ...: bs__snapreg_chain) in
+ * @chain, its length in *@n (0: no snapshot @id); 0 or the error reading the
+ * registry met. */
+int bs__snap_chain(bs_store *st, const char *op, uint64_t id, uint64_t chain[BS__OV_DEPTH_MAX], unsigned *n);
 /* How many snapshots or branches (@kind) there are. */
 int bs__snap_count(bs_store *st, const char *op, bs_tree_kind kind, size_t *n);
 /* Call @cb with every snapshot or branch name (@kind) in byte order. */
