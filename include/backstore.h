@@ -454,7 +454,7 @@ BS_API int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_i
 
 /** What a branch is made of (docs/overlay.md). */
 typedef enum bs_branch_kind {
-  BS_BRANCH_AUTO = 0,    /**< NATIVE where the filesystem has native snapshots (btrfs, APFS, the sim), else OVERLAY */
+  BS_BRANCH_AUTO = 0,    /**< NATIVE where the filesystem has native snapshots (btrfs, APFS, the sim), else (and for a stacked snapshot) OVERLAY */
   BS_BRANCH_NATIVE = 1,  /**< a writable copy of the snapshot's tree (native snapshot, reflink or byte copy) */
   BS_BRANCH_OVERLAY = 2, /**< an empty upper layer over the snapshot: O(1) to make, files copied up on first write */
 } bs_branch_kind;

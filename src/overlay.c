@@ -806,8 +806,7 @@ static int flat_dir(bs_store *st, const char *op, const bs__place *p, const char
   return rc;
 }
 
-int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out) {
-  *out = NULL;
+int bs__ov_copy_view(bs_store *st, const char *op, const bs__place *p, const char *dst) {
   res r;
   int rc = resolve(st, op, "the merged view", p, "", &r);
   if (rc != 0)
@@ -815,16 +814,19 @@ int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out)
   char *root = layer_of(p, r.upper ? 0 : r.from, "");
   if (!root)
     return oom(st, op);
-  mkdir_ctx m = {0700};
-  char *t = NULL;
-  if ((rc = make_in_work(st, op, p, do_mkdir, &m, &t)) == 0 &&
-      (rc = flat_dir(st, op, p, "", root, r.upper ? &r.us : &r.ls, t, 0)) != 0) {
-    discard_failed(st, t);
-    free(t);
-    t = NULL;
-  }
+  rc = flat_dir(st, op, p, "", root, r.upper ? &r.us : &r.ls, dst, 0);
   free(root);
-  *out = t;
+  return rc;
+}
+
+int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out) {
+  mkdir_ctx m = {0700};
+  int rc = make_in_work(st, op, p, do_mkdir, &m, out);
+  if (rc == 0 && (rc = bs__ov_copy_view(st, op, p, *out)) != 0) {
+    discard_failed(st, *out);
+    free(*out);
+    *out = NULL;
+  }
   return rc;
 }
 

@@ -50,6 +50,11 @@ int bs__ov_rename(bs_store *st, const char *from, const bs__place *f, const char
  * a snapshot of it (flattening, docs/overlay.md); nothing is left on
  * failure. */
 int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out);
+/* The merged view of the overlay of @p copied into existing directory @dst
+ * (its root's metadata too), as bs__ov_flatten builds it: a native branch of
+ * a stacked snapshot.  On failure @dst holds part of it (the caller removes
+ * it). */
+int bs__ov_copy_view(bs_store *st, const char *op, const bs__place *p, const char *dst);
 /* Remove the tree at backend path @bpath whatever it holds; errors are ignored. */
 void bs__ov_remove_tree(bs_store *st, const char *bpath);
 

@@ -616,14 +616,40 @@ static int overlay_tree(bs_store *st, const char *op, session *s, uint64_t id) {
   return rc;
 }
 
+/* A native branch of stacked snapshot @snap: its tree holds only the frozen
+ * upper, so the branch is an empty tree with the snapshot's merged view
+ * copied in (reflinks where the filesystem shares blocks), its root synced
+ * before the registry names it; removed again on failure. */
+static int stacked_copy(bs_store *st, const char *op, session *s, uint64_t snap, uint64_t id) {
+  uint8_t uuid[16];
+  int rc = st->ops->tree_create(st, s->m, BS_TREE_BRANCH, id, BS_TREE_SRC_EMPTY, uuid);
+  if (rc != 0)
+    return prefixed(st, op, rc);
+  bs__place p = {.tree = BS_TREE_SNAPSHOT, .tree_id = snap, .tree_root = true};
+  uint64_t chain[BS__OV_DEPTH_MAX];
+  unsigned n = bs__snapreg_chain(&s->reg, snap, chain);
+  bs__ns_layers(&p, BS_TREE_SNAPSHOT, snap, chain + 1, n - 1);
+  char *root = bs__ns_tree_path(BS_TREE_BRANCH, id, "");
+  rc = !root ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op) : bs__ov_copy_view(st, op, &p, root);
+  if (rc == 0 && st->ops->sync)
+    rc = st->ops->sync(st, root);
+  free(root);
+  if (rc != 0)
+    st->ops->tree_delete(st, s->m, BS_TREE_BRANCH, id);
+  return rc;
+}
+
 int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_branch_kind kind) {
   const char *op = "branch create";
   session s;
   int rc = begin(st, op, &s);
   if (rc != 0)
     return rc;
+  /* AUTO: native where the filesystem makes it natively; a stacked
+   * snapshot's native branch would be a copy of its view, so an overlay. */
   if (kind == BS_BRANCH_AUTO)
-    kind = s.m == BS_TREE_NATIVE ? BS_BRANCH_NATIVE : BS_BRANCH_OVERLAY;
+    kind = s.m == BS_TREE_NATIVE && bs__snapreg_lower(&s.reg, snapshot_id) == 0 ? BS_BRANCH_NATIVE
+                                                                                : BS_BRANCH_OVERLAY;
   bs__branch_rec b;
   rc = bs__snapreg_add_branch_kind(&s.reg, snapshot_id, name, (uint8_t)kind, &b);
   if (rc == BS_ENOT_FOUND)
@@ -633,6 +659,8 @@ int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_b
   uint8_t uuid[16];
   if (kind == BS_BRANCH_OVERLAY)
     rc = overlay_tree(st, op, &s, b.id);
+  else if (bs__snapreg_lower(&s.reg, snapshot_id) != 0)
+    rc = stacked_copy(st, op, &s, snapshot_id, b.id);
   else if ((rc = st->ops->tree_create(st, s.m, BS_TREE_BRANCH, b.id, snapshot_id, uuid)) != 0)
     rc = prefixed(st, op, rc);
   if (rc != 0)

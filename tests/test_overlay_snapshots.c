@@ -201,10 +201,24 @@ static void three_levels_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_listing(st, "/.bs/branches/b3/e", "");
   assert_text(st, "/.bs/snapshots/s2/k/k1", "k1");
   assert_listing(st, "/.bs/snapshots/s2/e", "new;");
+  /* A native branch of a stacked snapshot is a copy of its merged view. */
+  bs_snapshot_info s2;
+  assert_bs_ok(bs_snapshot_lookup(st, "s2", &s2));
+  assert_bs_ok(bs_branch_create(st, s2.id, "nat"));
+  char v[OV_VIEW_MAX];
+  dump(st, "/.bs/branches/nat", v);
+  assert_string_equal(v, three_view);
+  assert_bs_ok(bs_write(st, "/.bs/branches/nat/d/x", 0, "N", 1));
+  assert_text(st, "/.bs/branches/nat/d/x", "N2");
+  assert_text(st, "/.bs/snapshots/s2/d/x", "x2");
+  /* AUTO makes an overlay branch of a stacked snapshot, wherever. */
+  assert_bs_ok(bs_branch_create_opts(st, s2.id, "auto", NULL));
+  bs_branch_info ai;
+  assert_bs_ok(bs_branch_info_get(st, "auto", &ai));
+  assert_int_equal(ai.kind, BS_BRANCH_OVERLAY);
   /* A reopen keeps the chain and every view. */
   assert_bs_ok(bs_sync(st, NULL));
   st = bs_test_reopen(t, st);
-  char v[OV_VIEW_MAX];
   dump(st, "/.bs/snapshots/s2", v);
   assert_string_equal(v, three_view);
   assert_listing(st, "/.bs/branches/b3", "d/;e/;k/;n2/;");
