@@ -146,26 +146,15 @@ static bool reserved_name(const char *prefix) {
   return strncmp(prefix, "/.bs", 4) == 0 && (prefix[4] == '\0' || prefix[4] == '/');
 }
 
+static int resolve_one(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, res *r);
+
 /* Whether, without the top layer's entry at @prefix, a lower one would
  * show (the layers of @live, whose parent directories take part). */
 static int lower_shows(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, bool *out) {
-  *out = false;
-  for (unsigned i = 1; i < p->nlayers && !reserved_name(prefix); i++) {
-    if (!(live & (1u << i)))
-      continue;
-    char *l = layer_of(p, i, prefix);
-    if (!l)
-      return BS_ENO_MEMORY;
-    bs_stat_info si;
-    bool found, white;
-    int rc = layer_entry(st, p, i, l, &si, &found, &white);
-    free(l);
-    if (rc != 0 || found) {
-      *out = found && !white;
-      return rc;
-    }
-  }
-  return 0;
+  res below = {0};
+  int rc = resolve_one(st, p, live & ~1u, prefix, &below);
+  *out = rc == 0 && below.lower;
+  return rc;
 }
 
 /* The entry at @prefix through the layers of @live (whose parents take

@@ -30,23 +30,9 @@ static void begin(bs__call *c, bs_store *st, bool changes) {
   bs__call_begin(c, st, changes, changes ? BS_OPC_SNAPSHOT : BS_OPC_META);
 }
 
-int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  int rc = check_name(st, "snapshot create", name, true);
-  if (!st)
-    return BS_EINVALID;
-  if (rc != 0)
-    return rc;
-  bs__call c;
-  begin(&c, st, true);
-  if (c.primitive)
-    rc = bs__snap_create(st, name, out);
-  else
-    rc = st->ops->snapshot_create ? st->ops->snapshot_create(st, name, out) : bs__missing(st, "snapshot_create");
-  return bs__call_end(&c, rc);
-}
-
-int bs_branch_snapshot(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
-  int rc = check_name(st, "snapshot create", branch, false);
+/* A snapshot of the main tree (@branch NULL) or of branch @branch. */
+static int snapshot_of(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
+  int rc = branch ? check_name(st, "snapshot create", branch, false) : 0;
   if (rc == 0)
     rc = check_name(st, "snapshot create", name, true);
   if (!st)
@@ -55,10 +41,22 @@ int bs_branch_snapshot(bs_store *st, const char *branch, const char *name, bs_sn
     return rc;
   bs__call c;
   begin(&c, st, true);
-  rc = c.primitive ? bs__snap_create_of(st, branch, name, out)
-                   : bs_store_fail(st, BS_EUNSUPPORTED, 0, "snapshot create: the %s backend has no snapshots of a branch",
-                                   st->ops->name);
+  if (c.primitive)
+    rc = branch ? bs__snap_create_of(st, branch, name, out) : bs__snap_create(st, name, out);
+  else if (branch)
+    rc = bs_store_fail(st, BS_EUNSUPPORTED, 0, "snapshot create: the %s backend has no snapshots of a branch",
+                       st->ops->name);
+  else
+    rc = st->ops->snapshot_create ? st->ops->snapshot_create(st, name, out) : bs__missing(st, "snapshot_create");
   return bs__call_end(&c, rc);
+}
+
+int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
+  return snapshot_of(st, NULL, name, out);
+}
+
+int bs_branch_snapshot(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
+  return snapshot_of(st, branch, name, out);
 }
 
 int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {

@@ -205,6 +205,25 @@ static bool kernel_target(const bs_target *t) {
                                        (strcmp(t->profile, "tmpfs") == 0 && (t->open_flags & BS_OPEN_SNAPSHOT_COPY)));
 }
 
+/* The library's view of branch @branch in @lib; the kernel's mount of its
+ * layers must show the same. */
+static void kernel_sees(const bs_target *t, bs_store *st, const char *branch, dump *lib) {
+  char top[300];
+  snprintf(top, sizeof(top), "/.bs/branches/%s", branch);
+  lib_dump(st, top, "", lib);
+  assert_bs_ok(bs_sync(st, NULL));
+  dump ker = {.n = 0};
+  ovl o = {.mounted = false};
+  int mrc = ovl_mount(t, st, branch, &o);
+  int krc = mrc == 0 ? kernel_dump(o.mnt, "", &ker) : 0;
+  ovl_umount(&o);
+  if (mrc != 0)
+    fail_msg("%s: mount -t overlay: %s", t->label, strerror(-mrc));
+  if (krc != 0)
+    fail_msg("%s: walking the overlay mount: %s", t->label, strerror(-krc));
+  assert_string_equal(ker.s, lib->s);
+}
+
 /* ---- library_writes_the_kernel_reads ---- */
 
 static void lib_to_kernel_body(bs_store *st, const bs_target *t, void *ctx) {
@@ -221,18 +240,8 @@ static void lib_to_kernel_body(bs_store *st, const bs_target *t, void *ctx) {
   put(st, B "/g/new", "fresh");
   assert_bs_ok(bs_rename(st, B "/d/y", B "/y2"));         /* copy-up, rename, whiteout */
   put(st, B "/n", "new");
-  dump lib = {.n = 0}, ker = {.n = 0};
-  lib_dump(st, B, "", &lib);
-  assert_bs_ok(bs_sync(st, NULL));
-  ovl o = {.mounted = false};
-  int mrc = ovl_mount(t, st, "b", &o);
-  int krc = mrc == 0 ? kernel_dump(o.mnt, "", &ker) : 0;
-  ovl_umount(&o);
-  if (mrc != 0)
-    fail_msg("%s: mount -t overlay: %s", t->label, strerror(-mrc));
-  if (krc != 0)
-    fail_msg("%s: walking the overlay mount: %s", t->label, strerror(-krc));
-  assert_string_equal(ker.s, lib.s);
+  dump lib = {.n = 0};
+  kernel_sees(t, st, "b", &lib);
   assert_non_null(strstr(lib.s, "/a f 644 7 UPPER-a\n"));
   assert_null(strstr(lib.s, "/d/x"));
   assert_null(strstr(lib.s, "/e "));
@@ -352,18 +361,8 @@ static void stacked_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_write(st, "/.bs/branches/c/d/y", 0, "TOP", 3)); /* copy-up from the bottom */
   assert_bs_ok(bs_unlink(st, "/.bs/branches/c/b"));                 /* whiteout of the bottom */
   put(st, "/.bs/branches/c/d/x", "again");                          /* over the middle's whiteout */
-  dump lib = {.n = 0}, ker = {.n = 0};
-  lib_dump(st, "/.bs/branches/c", "", &lib);
-  assert_bs_ok(bs_sync(st, NULL));
-  ovl o = {.mounted = false};
-  int mrc = ovl_mount(t, st, "c", &o);
-  int krc = mrc == 0 ? kernel_dump(o.mnt, "", &ker) : 0;
-  ovl_umount(&o);
-  if (mrc != 0)
-    fail_msg("%s: mount -t overlay (two lowers): %s", t->label, strerror(-mrc));
-  if (krc != 0)
-    fail_msg("%s: walking the overlay mount: %s", t->label, strerror(-krc));
-  assert_string_equal(ker.s, lib.s);
+  dump lib = {.n = 0};
+  kernel_sees(t, st, "c", &lib);
   assert_non_null(strstr(lib.s, "/a f 644 7 MIDer-a\n"));
   assert_non_null(strstr(lib.s, "/d/x f 644 5 again\n"));
   assert_non_null(strstr(lib.s, "/d/y f 644 3 TOP\n"));

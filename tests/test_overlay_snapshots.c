@@ -24,19 +24,8 @@
 
 static bs_branch_opts ov = {.kind = BS_BRANCH_OVERLAY};
 
-static void assert_text(bs_store *st, const char *path, const char *text) {
-  char buf[256];
-  size_t n = 0;
-  assert_bs_ok(bs_read(st, path, 0, buf, sizeof(buf) - 1, &n));
-  buf[n] = '\0';
-  assert_string_equal(buf, text);
-}
-
-static void assert_listing(bs_store *st, const char *path, const char *want) {
-  char l[BS_TEST_LISTING_MAX];
-  bs_test_listing(st, path, l);
-  assert_string_equal(l, want);
-}
+#define assert_text ov_assert_text
+#define assert_listing ov_assert_listing
 
 static void dump(bs_store *st, const char *top, char out[OV_VIEW_MAX]) {
   out[0] = '\0';
