@@ -154,10 +154,11 @@ static int in_tree(bs_store *st, const char *op, const char *path, bs__intent in
   return 0;
 }
 
-/* A path of overlay branch @b: its backend path is the one in the upper
- * layer; src/overlay.c resolves it through the layers. */
+/* A path of overlay branch @b (over the chain of snapshots @chain[0..@depth)):
+ * its backend path is the one in the upper layer; src/overlay.c resolves it
+ * through the layers. */
 static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent intent, const bs__branch_rec *b,
-                      const char *rest, bs__place *out) {
+                      const uint64_t *chain, unsigned depth, const char *rest, bs__place *out) {
   size_t skip = strspn(rest, "/");
   bool root = rest[skip] == '\0';
   if (root && intent == BS__REMOVE)
@@ -177,13 +178,6 @@ static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent
   out->tree = BS_TREE_BRANCH;
   out->tree_id = b->id;
   out->tree_root = root;
-  uint64_t chain[BS__OV_DEPTH_MAX];
-  unsigned depth = 0;
-  int rc = bs__snap_chain(st, op, b->snapshot_id, chain, &depth);
-  if (rc != 0) {
-    bs__place_free(out);
-    return rc;
-  }
   bs__ns_layers(out, BS_TREE_BRANCH, b->id, chain, depth);
   return 0;
 }
@@ -255,25 +249,21 @@ int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent int
   uint64_t id = 0;
   bs__branch_rec br = {0};
   bool found = false;
+  uint64_t chain[BS__OV_DEPTH_MAX]; /* the snapshot's chain, or the branch's snapshot's */
+  unsigned n = 0;
   if (v == BS__V_BRANCHES) {
-    if ((rc = bs__snap_lookup_branch(st, op, name, &br, &found)) != 0)
+    if ((rc = bs__snap_lookup_branch(st, op, name, &br, &found, chain, &n)) != 0)
       return rc;
     id = found ? br.id : 0;
-  } else if ((rc = bs__snap_lookup_tree(st, op, BS_TREE_SNAPSHOT, name, &id)) != 0) {
+  } else if ((rc = bs__snap_lookup_tree(st, op, BS_TREE_SNAPSHOT, name, &id, chain, &n)) != 0) {
     return rc;
   }
   if (id == 0)
     return missing_below_virtual(st, op, path, intent, rest[0] == '\0');
   if (v == BS__V_BRANCHES && br.kind == BS_BRANCH_OVERLAY)
-    return in_overlay(st, op, path, intent, &br, rest, out);
-  if (v == BS__V_SNAPS) {
-    uint64_t chain[BS__OV_DEPTH_MAX];
-    unsigned n = 0;
-    if ((rc = bs__snap_chain(st, op, id, chain, &n)) != 0)
-      return rc;
-    if (n > 1)
-      return in_stacked(st, op, path, intent, chain, n, rest, out);
-  }
+    return in_overlay(st, op, path, intent, &br, chain, n, rest, out);
+  if (v == BS__V_SNAPS && n > 1)
+    return in_stacked(st, op, path, intent, chain, n, rest, out);
   return in_tree(st, op, path, intent, v == BS__V_SNAPS ? BS_TREE_SNAPSHOT : BS_TREE_BRANCH, id, rest, out);
 }
 

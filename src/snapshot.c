@@ -155,6 +155,8 @@ typedef struct lookup_ctx {
   bs_readdir_cb cb;
   void *cb_ctx;
   char **names;
+  uint64_t *chain; /* NULL: not asked for */
+  unsigned nchain;
 } lookup_ctx;
 
 static int find_tree(const bs__snapreg *r, void *ctx) {
@@ -162,6 +164,8 @@ static int find_tree(const bs__snapreg *r, void *ctx) {
   if (l->kind == BS_TREE_SNAPSHOT) {
     const bs_snapshot_info *s = bs__snapreg_find_name(r, l->name);
     l->id = s ? s->id : 0;
+    if (l->chain)
+      l->nchain = bs__snapreg_chain(r, l->id, l->chain);
   } else {
     const bs__branch_rec *b = bs__snapreg_find_branch(r, l->name);
     l->id = b ? b->id : 0;
@@ -173,6 +177,8 @@ typedef struct branch_ctx {
   const char *name;
   bs__branch_rec *out;
   bool found;
+  uint64_t *chain; /* NULL: not asked for */
+  unsigned nchain;
 } branch_ctx;
 
 static int find_branch(const bs__snapreg *r, void *ctx) {
@@ -180,39 +186,28 @@ static int find_branch(const bs__snapreg *r, void *ctx) {
   const bs__branch_rec *rec = bs__snapreg_find_branch(r, b->name);
   if ((b->found = rec != NULL))
     *b->out = *rec;
+  if (b->found && b->chain)
+    b->nchain = bs__snapreg_chain(r, rec->snapshot_id, b->chain);
   return 0;
 }
 
-int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, bs__branch_rec *out, bool *found) {
-  branch_ctx b = {.name = name, .out = out};
+int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, bs__branch_rec *out, bool *found,
+                           uint64_t *chain, unsigned *n) {
+  branch_ctx b = {.name = name, .out = out, .chain = chain};
   int rc = with_registry(st, op, find_branch, &b);
   *found = rc == 0 && b.found;
+  if (n)
+    *n = b.nchain;
   return rc;
 }
 
-int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id) {
-  lookup_ctx l = {.kind = kind, .name = name};
+int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id,
+                         uint64_t *chain, unsigned *n) {
+  lookup_ctx l = {.kind = kind, .name = name, .chain = chain};
   int rc = with_registry(st, op, find_tree, &l);
   *id = l.id;
-  return rc;
-}
-
-typedef struct chain_ctx {
-  uint64_t id;
-  uint64_t *chain;
-  unsigned n;
-} chain_ctx;
-
-static int find_chain(const bs__snapreg *r, void *ctx) {
-  chain_ctx *c = ctx;
-  c->n = bs__snapreg_chain(r, c->id, c->chain);
-  return 0;
-}
-
-int bs__snap_chain(bs_store *st, const char *op, uint64_t id, uint64_t chain[BS__OV_DEPTH_MAX], unsigned *n) {
-  chain_ctx c = {id, chain, 0};
-  int rc = with_registry(st, op, find_chain, &c);
-  *n = c.n;
+  if (n)
+    *n = l.nchain;
   return rc;
 }
 
