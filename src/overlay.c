@@ -701,6 +701,8 @@ out:
 /* Copy up every component of @rest that is only in the lower, parents first.
  * Under the store's copy-up mutex, so threads never copy one file twice. */
 static int copy_up_rest(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest) {
+  if (p->layers[0].kind != BS_TREE_BRANCH) /* a stacked snapshot: its layers are all read-only */
+    return bs_store_fail(st, BS_EPERMISSION, EROFS, "%s: %s: read-only", op, path);
   bs__ov_policy pol = {0};
   pthread_mutex_t *mu = bs__core_ov_mutex(st);
   if (mu)

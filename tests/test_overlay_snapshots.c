@@ -81,6 +81,12 @@ static void copy_up_then_snapshot_body(bs_store *st, const bs_target *t, void *c
   assert_bs_err(bs_unlink(st, "/.bs/snapshots/s1/a"), BS_EPERMISSION);
   assert_bs_err(bs_unlink(st, "/.bs/snapshots/s1/nope"), BS_ENOT_FOUND);
   assert_bs_err(bs_create(st, "/.bs/snapshots/s1/new", 0644), BS_EPERMISSION);
+  assert_bs_err(bs_link(st, "/.bs/snapshots/s1/a", "/.bs/branches/b/x2"), BS_ECROSS_DEVICE);
+  assert_bs_err(bs_rename(st, "/.bs/snapshots/s1/a", "/.bs/snapshots/s1/a2"), BS_EPERMISSION);
+  assert_bs_err(bs_chmod(st, "/.bs/snapshots/s1/a", 0600), BS_EPERMISSION);
+  assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;");
+  assert_text(st, "/.bs/snapshots/s1/a", "a");
+  assert_bs_err(bs_setxattr(st, "/.bs/snapshots/s1/a", "user.k", "v", 1), BS_EPERMISSION);
   /* A branch of it stacks on it: two layers below its upper. */
   overlay_of(st, s1, "c");
   bs_branch_info bi;
