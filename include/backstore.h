@@ -420,7 +420,21 @@ BS_API int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *
 BS_API int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count);
 /** Find a snapshot by name. */
 BS_API int bs_snapshot_lookup(bs_store *st, const char *name, bs_snapshot_info *out);
-/** Delete snapshot @p id; BS_EBUSY while a branch depends on it. */
+/**
+ * Take a read-only snapshot of branch @p branch named @p name
+ * (docs/overlay.md, "Snapshots of an overlay branch").  Of an overlay
+ * branch it freezes the upper layer only (a reflink tree: O(changed
+ * files)) and records the branch's snapshot as its lower: a *stacked*
+ * snapshot, which reads as the branch's view and holds its lower (BUSY on
+ * the lower's delete).  A chain deeper than 8 layers is not made: the
+ * branch's merged view is frozen instead, a plain snapshot.  Of a native
+ * branch it is a plain snapshot of the branch's tree.  All or nothing.
+ * @return 0; BS_ENOT_FOUND (no such branch), BS_EEXISTS (name taken),
+ * BS_EINVALID (bad name), BS_EUNSUPPORTED where the backend cannot.
+ */
+BS_API int bs_branch_snapshot(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out);
+/** Delete snapshot @p id; BS_EBUSY while a branch depends on it, or a
+ * stacked snapshot has it as its lower. */
 BS_API int bs_snapshot_delete(bs_store *st, uint64_t id);
 /**
  * Give a read-only view of snapshot @p id: its store path is written to
@@ -440,7 +454,7 @@ BS_API int bs_branch_parent(bs_store *st, const char *name, uint64_t *snapshot_i
 
 /** What a branch is made of (docs/overlay.md). */
 typedef enum bs_branch_kind {
-  BS_BRANCH_AUTO = 0,    /**< NATIVE where the filesystem has native snapshots (btrfs, APFS, the sim), else OVERLAY */
+  BS_BRANCH_AUTO = 0,    /**< NATIVE where the filesystem has native snapshots (btrfs, APFS, the sim), else (and for a stacked snapshot) OVERLAY */
   BS_BRANCH_NATIVE = 1,  /**< a writable copy of the snapshot's tree (native snapshot, reflink or byte copy) */
   BS_BRANCH_OVERLAY = 2, /**< an empty upper layer over the snapshot: O(1) to make, files copied up on first write */
 } bs_branch_kind;
@@ -466,7 +480,7 @@ typedef struct bs_branch_info {
   uint64_t id;                /**< branch id: names its tree, "/.bs/branch/<id>" */
   uint64_t snapshot_id;       /**< the snapshot it was made from (its lower, for an overlay) */
   bs_branch_kind kind;        /**< NATIVE or OVERLAY (never AUTO) */
-  uint32_t depth;             /**< layers below the upper: 1 for an overlay, 0 for a native branch */
+  uint32_t depth;             /**< layers below the upper: 0 for a native branch, 1 for an overlay over a plain snapshot, the chain's length over a stacked one (registry format 3) */
   char name[BS_NAME_MAX + 1]; /**< NUL-terminated */
 } bs_branch_info;
 
@@ -479,13 +493,19 @@ BS_API int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *ou
 /** Longest backend path bs_branch_layers() writes, with its NUL. */
 #define BS_LAYER_PATH_MAX 64
 
+/** Most lower layers bs_branch_layers holds (the chain of a branch of a
+ * stacked snapshot is at most 8 deep, docs/overlay.md; the rest is room). */
+#define BS_BRANCH_LAYERS_MAX 16
+
 /** The layers of an overlay branch, as backend paths below the store's
  * root ("/.bs/branch/3/upper"): prefix a real store's root to get host
  * paths a kernel overlayfs mount takes (docs/overlay.md). */
 typedef struct bs_branch_layers {
   char upper[BS_LAYER_PATH_MAX];  /**< upperdir: the branch's own changes, whiteouts, opaque marks */
   char work[BS_LAYER_PATH_MAX];   /**< workdir: where copy-ups and whiteouts are built */
-  char lower[BS_LAYER_PATH_MAX];  /**< lowerdir: the snapshot's tree (read-only) */
+  char lower[BS_LAYER_PATH_MAX];  /**< the top lower layer, the branch's snapshot's tree (= lowers[0]) */
+  uint32_t nlowers;               /**< how many lower layers: 1 over a plain snapshot, the chain's length over a stacked one */
+  char lowers[BS_BRANCH_LAYERS_MAX][BS_LAYER_PATH_MAX]; /**< the lower layers, top first: overlayfs lowerdir=lowers[0]:lowers[1]:... */
 } bs_branch_layers;
 
 /**

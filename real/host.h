@@ -188,6 +188,7 @@ int bs__host_tree_method(bs_store *st, bs_tree_method *out);
 int bs__host_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
                          uint8_t uuid[16]);
 int bs__host_tree_may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
+int bs__host_tree_freeze(bs_store *st, bs_tree_method m, uint64_t id, const char *src, uint8_t uuid[16]);
 int bs__host_tree_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id);
 int bs__host_tree_list(bs_store *st, bs_tree_kind kind, int (*cb)(void *ctx, uint64_t id), void *ctx);
 int bs__host_registry_open(bs_store *st, bool change, bs_registry **out, uint8_t **buf, size_t *len);
@@ -241,6 +242,6 @@ int bs__host_link(bs_store *st, const char *from, const char *to);
   .registry_open = bs__host_registry_open, .registry_save = bs__host_registry_save,         \
   .registry_close = bs__host_registry_close, .tree_revive = bs__host_tree_revive,        \
   .symlink = bs__host_symlink, .readlink = bs__host_readlink, .link = bs__host_link,      \
-  .whiteout = bs__host_whiteout
+  .whiteout = bs__host_whiteout, .tree_freeze = bs__host_tree_freeze
 
 #endif

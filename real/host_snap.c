@@ -124,6 +124,39 @@ int bs__host_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint
   return rc;
 }
 
+/* A snapshot of a directory of a branch tree: a reflink tree (or, with
+ * COPY, a byte copy) of it, read-only as every snapshot tree.  A native
+ * snapshot would need the directory to be a unit of its own (a btrfs
+ * subvolume), which an overlay branch's upper is not: its copy-ups rename
+ * from the work directory beside it, and a subvolume boundary between the
+ * two would make that EXDEV.  So NATIVE freezes by reflink, which btrfs and
+ * APFS have. */
+int bs__host_tree_freeze(bs_store *st, bs_tree_method m, uint64_t id, const char *src, uint8_t uuid[16]) {
+  bs__host_store *h = H(st);
+  const bs_host_os *os = h->os;
+  memset(uuid, 0, 16);
+  if (strncmp(src, "/.bs/branch/", 12) != 0)
+    return bs_store_fail(st, BS_EINVALID, 0, "%s: not a directory of a branch tree", src);
+  bs__host_loc sl;
+  int rc = bs__host_locate(st, "snapshot", src, &sl);
+  if (rc != 0)
+    return rc;
+  char *dst = bs__host_tree_path(h, BS_TREE_SNAPSHOT, id);
+  if (!dst) {
+    free(sl.host);
+    return oom(st);
+  }
+  bs__hpath dp = meta(st, dst);
+  int e = os->snap_create(os->ctx, m == BS_TREE_NATIVE ? BS_TREE_REFLINK : m, &sl.hp, &dp, uuid);
+  if (e != 0)
+    rc = fail_errno(st, dst, e);
+  if (rc == 0 && is_zero(uuid, 16))
+    bs__uuid_v4(uuid, entropy64, NULL);
+  free(dst);
+  free(sl.host);
+  return rc;
+}
+
 int bs__host_tree_may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
   const bs_host_os *os = H(st)->os;
   if (!os->tree_may_delete)

@@ -254,6 +254,12 @@ static int sim_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind kind, ui
   return give(s, bs__sim_tree_create(s, kind, id, src_snapshot, uuid));
 }
 
+static int sim_tree_freeze(bs_store *st, bs_tree_method m, uint64_t id, const char *src, uint8_t uuid[16]) {
+  (void)m; /* always native: the same copy of inodes over shared extents */
+  bs__sim_store *s = take(st);
+  return give(s, bs__sim_tree_freeze(s, id, src, uuid));
+}
+
 static int sim_tree_may_delete(bs_store *st, bs_tree_method m, bs_tree_kind kind, uint64_t id) {
   (void)m;
   bs__sim_store *s = take(st);
@@ -364,6 +370,7 @@ const bs_backend_ops bs__sim_ops = {
   .symlink = sim_symlink,
   .readlink = sim_readlink,
   .link = sim_link,
+  .tree_freeze = sim_tree_freeze,
 };
 
 bool bs_sim_is_sim(const bs_store *st) { return st && st->ops == &bs__sim_ops; }

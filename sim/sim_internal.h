@@ -417,6 +417,9 @@ int bs__sim_sync(bs__sim_store *s, const char *path);
 int bs__sim_power_loss(bs__sim_store *s, bs_power_loss_mode mode);
 /* sim/snap.c: the tree and registry primitives (backstore/backend.h) */
 int bs__sim_tree_method(bs__sim_store *s, bs_tree_method *out);
+/* Snapshot tree @id, a copy of the directory at backend path @src
+ * (backstore/backend.h, tree_freeze). */
+int bs__sim_tree_freeze(bs__sim_store *s, uint64_t id, const char *src, uint8_t uuid[16]);
 int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
                         uint8_t uuid[16]);
 int bs__sim_tree_may_delete(bs__sim_store *s, bs_tree_kind kind, uint64_t id);

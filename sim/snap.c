@@ -46,17 +46,11 @@ int bs__sim_tree_method(bs__sim_store *s, bs_tree_method *out) {
   return BS_OK;
 }
 
-int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
-                        uint8_t uuid[16]) {
-  memset(uuid, 0, 16);
-  bool branch = kind == BS_TREE_BRANCH;
-  size_t pos;
-  if (id == 0 || bs__sim_tree_by_id(s, branch, id, &pos))
-    return bs_store_fail(&s->base, BS_EEXISTS, 0, "tree %llu exists", (unsigned long long)id);
-  bool empty = branch && src_snapshot == BS_TREE_SRC_EMPTY;
-  const bs__sim_tree *src = empty ? NULL : src_snapshot ? bs__sim_tree_by_id(s, false, src_snapshot, NULL) : &s->main;
-  if (!src && !empty)
-    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "no snapshot tree %llu", (unsigned long long)src_snapshot);
+/* Add tree (@branch, @id) at @pos: a copy of @src (NULL: an empty
+ * directory), read-only unless a branch, after the fault point of making a
+ * tree.  All or nothing. */
+static int add_tree(bs__sim_store *s, bool branch, uint64_t id, size_t pos, const bs__sim_inode *src,
+                    uint8_t uuid[16]) {
   int frc = bs__sim_fault(s, "bs/sim/snapshot");
   if (frc != 0)
     return frc;
@@ -69,7 +63,7 @@ int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64
   if (!branch)
     bs__sim_sync_all(s);
   bs__sim_tree *t = bs__sim_calloc(1, sizeof(*t));
-  int rc = !t ? BS_ENO_MEMORY : src ? bs__sim_tree_copy(s, src->root, &t->root) : 0;
+  int rc = !t ? BS_ENO_MEMORY : src ? bs__sim_tree_copy(s, src, &t->root) : 0;
   if (rc == 0 && !src && !(t->root = bs__sim_inode_new(s, BS_KIND_DIR, 0755, s->clock_ns)))
     rc = BS_ENO_MEMORY;
   if (rc != 0) {
@@ -84,6 +78,43 @@ int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64
   v[pos] = t;
   (*np)++;
   return BS_OK;
+}
+
+/* Tree (@branch, @id) must not exist yet: 0 with its place in *@pos. */
+static int tree_absent(bs__sim_store *s, bool branch, uint64_t id, size_t *pos) {
+  if (id == 0 || bs__sim_tree_by_id(s, branch, id, pos))
+    return bs_store_fail(&s->base, BS_EEXISTS, 0, "tree %llu exists", (unsigned long long)id);
+  return BS_OK;
+}
+
+int bs__sim_tree_create(bs__sim_store *s, bs_tree_kind kind, uint64_t id, uint64_t src_snapshot,
+                        uint8_t uuid[16]) {
+  memset(uuid, 0, 16);
+  bool branch = kind == BS_TREE_BRANCH;
+  size_t pos;
+  int rc = tree_absent(s, branch, id, &pos);
+  if (rc != 0)
+    return rc;
+  bool empty = branch && src_snapshot == BS_TREE_SRC_EMPTY;
+  const bs__sim_tree *src = empty ? NULL : src_snapshot ? bs__sim_tree_by_id(s, false, src_snapshot, NULL) : &s->main;
+  if (!src && !empty)
+    return bs_store_fail(&s->base, BS_ENOT_FOUND, 0, "no snapshot tree %llu", (unsigned long long)src_snapshot);
+  return add_tree(s, branch, id, pos, src ? src->root : NULL, uuid);
+}
+
+int bs__sim_tree_freeze(bs__sim_store *s, uint64_t id, const char *src, uint8_t uuid[16]) {
+  memset(uuid, 0, 16);
+  if (strncmp(src, "/.bs/branch/", 12) != 0)
+    return bs_store_fail(&s->base, BS_EINVALID, 0, "%s: not a directory of a branch tree", src);
+  size_t pos;
+  int rc = tree_absent(s, false, id, &pos);
+  bs__sim_loc loc;
+  if (rc == 0)
+    rc = bs__sim_lookup(s, "snapshot", src, &loc);
+  if (rc == 0 && (!loc.node || loc.node->kind != BS_KIND_DIR))
+    rc = bs_store_fail(&s->base, BS_EINVALID, 0, "%s: not a directory", src);
+  /* The source is found before anything is made: add_tree cannot fail half way. */
+  return rc != 0 ? rc : add_tree(s, false, id, pos, loc.node, uuid);
 }
 
 /* A failing delete changes nothing: the fault is met here, before the core

@@ -619,15 +619,15 @@ static int link_preconditions(bs__call *c, const char *from, bs__place *f, const
   int rc = place(c, "link", from, BS__READ, false, f);
   if (rc == 0)
     rc = place(c, "link", to, BS__NEW, false, t);
-  /* In an overlay branch the old name is linked in the upper: copied up
-   * first (invisible to readers, so harmless if the link then fails). */
-  if (rc == 0 && f->overlay)
-    rc = bs__ov_copy_up(st, "link", from, f);
   if (rc != 0)
     return rc;
   /* As between btrfs subvolumes: a hard link never joins two trees. */
   if (f->tree != t->tree || f->tree_id != t->tree_id)
     return bs_store_fail(st, BS_ECROSS_DEVICE, EXDEV, "link: %s -> %s: between trees", from, to);
+  /* In an overlay branch the old name is linked in the upper: copied up
+   * first (invisible to readers, so harmless if the link then fails). */
+  if (f->overlay && (rc = bs__ov_copy_up(st, "link", from, f)) != 0)
+    return rc;
   bs_stat_info si;
   if ((rc = st->ops->stat(st, f->bpath, &si)) != 0)
     return restate(st, rc, f, from);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/overlay.h"
 #include "src/snapreg.h"
 #include "src/snapshot.h"
 
@@ -153,10 +154,11 @@ static int in_tree(bs_store *st, const char *op, const char *path, bs__intent in
   return 0;
 }
 
-/* A path of overlay branch @b: its backend path is the one in the upper
- * layer; src/overlay.c resolves it through the layers. */
+/* A path of overlay branch @b (over the chain of snapshots @chain[0..@depth)):
+ * its backend path is the one in the upper layer; src/overlay.c resolves it
+ * through the layers. */
 static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent intent, const bs__branch_rec *b,
-                      const char *rest, bs__place *out) {
+                      const uint64_t *chain, unsigned depth, const char *rest, bs__place *out) {
   size_t skip = strspn(rest, "/");
   bool root = rest[skip] == '\0';
   if (root && intent == BS__REMOVE)
@@ -176,9 +178,44 @@ static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent
   out->tree = BS_TREE_BRANCH;
   out->tree_id = b->id;
   out->tree_root = root;
-  out->overlay = true;
-  out->lower_id = b->snapshot_id;
+  bs__ns_layers(out, BS_TREE_BRANCH, b->id, chain, depth);
   return 0;
+}
+
+void bs__ns_layers(bs__place *p, bs_tree_kind top, uint64_t top_id, const uint64_t *chain, unsigned n) {
+  p->overlay = true;
+  p->layers[0] = (bs__layer){top, top_id};
+  p->nlayers = 1;
+  for (unsigned i = 0; i < n && p->nlayers < BS__OV_LAYERS_MAX; i++)
+    p->layers[p->nlayers++] = (bs__layer){BS_TREE_SNAPSHOT, chain[i]};
+}
+
+/* A path of stacked snapshot @id (chain[0] is @id, n > 1): read-only, its
+ * tree (the frozen upper) resolved over its lowers as a branch's upper is. */
+static int in_stacked(bs_store *st, const char *op, const char *path, bs__intent intent, const uint64_t *chain,
+                      unsigned n, const char *rest, bs__place *out) {
+  size_t skip = strspn(rest, "/");
+  bool root = rest[skip] == '\0';
+  if (intent == BS__NEW)
+    return read_only(st, op, path);
+  out->bpath = bs__ns_tree_path(BS_TREE_SNAPSHOT, chain[0], root ? "" : rest);
+  out->rest = strdup(root ? "" : rest);
+  if (!out->bpath || !out->rest) {
+    bs__place_free(out);
+    return oom(st, op);
+  }
+  out->tree = BS_TREE_SNAPSHOT;
+  out->tree_id = chain[0];
+  out->tree_root = root;
+  bs__ns_layers(out, BS_TREE_SNAPSHOT, chain[0], chain + 1, n - 1);
+  if (intent == BS__READ)
+    return 0;
+  /* A change: NOT_FOUND for what does not show, else read-only. */
+  char *v = NULL;
+  int rc = bs__ov_visible(st, op, path, out, &v);
+  free(v);
+  bs__place_free(out);
+  return rc != 0 ? rc : read_only(st, op, path);
 }
 
 int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent intent, bs__place *out) {
@@ -212,17 +249,21 @@ int bs__ns_locate(bs_store *st, const char *op, const char *path, bs__intent int
   uint64_t id = 0;
   bs__branch_rec br = {0};
   bool found = false;
+  uint64_t chain[BS__OV_DEPTH_MAX]; /* the snapshot's chain, or the branch's snapshot's */
+  unsigned n = 0;
   if (v == BS__V_BRANCHES) {
-    if ((rc = bs__snap_lookup_branch(st, op, name, &br, &found)) != 0)
+    if ((rc = bs__snap_lookup_branch(st, op, name, &br, &found, chain, &n)) != 0)
       return rc;
     id = found ? br.id : 0;
-  } else if ((rc = bs__snap_lookup_tree(st, op, BS_TREE_SNAPSHOT, name, &id)) != 0) {
+  } else if ((rc = bs__snap_lookup_tree(st, op, BS_TREE_SNAPSHOT, name, &id, chain, &n)) != 0) {
     return rc;
   }
   if (id == 0)
     return missing_below_virtual(st, op, path, intent, rest[0] == '\0');
   if (v == BS__V_BRANCHES && br.kind == BS_BRANCH_OVERLAY)
-    return in_overlay(st, op, path, intent, &br, rest, out);
+    return in_overlay(st, op, path, intent, &br, chain, n, rest, out);
+  if (v == BS__V_SNAPS && n > 1)
+    return in_stacked(st, op, path, intent, chain, n, rest, out);
   return in_tree(st, op, path, intent, v == BS__V_SNAPS ? BS_TREE_SNAPSHOT : BS_TREE_BRANCH, id, rest, out);
 }
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "backstore/backend.h"
+#include "src/snapreg.h"
 
 /* What a call does to the path it names; it decides the error met at
  * read-only and virtual places. */
@@ -39,6 +40,17 @@ typedef enum bs__virt {
   BS__V_BRANCHES, /* /.bs/branches */
 } bs__virt;
 
+/* One layer of an overlay (docs/overlay.md): a branch's upper directory
+ * ("/.bs/branch/ID/upper", @kind BS_TREE_BRANCH) or a snapshot tree
+ * ("/.bs/snap/ID"). */
+typedef struct bs__layer {
+  bs_tree_kind kind;
+  uint64_t id;
+} bs__layer;
+
+/* Most layers of an overlay: its top and the chain below it. */
+#define BS__OV_LAYERS_MAX (1 + BS__OV_DEPTH_MAX)
+
 /* Where a store path lies. */
 typedef struct bs__place {
   bs__virt virt;     /* a virtual directory (no backend path), or NONE */
@@ -47,10 +59,15 @@ typedef struct bs__place {
   bool tree_root;    /* the path is the root of its tree */
   char *bpath;       /* the backend path (malloc'ed), NULL for a virtual directory;
                       * in an overlay branch, the path in its upper layer */
-  bool overlay;      /* in an overlay branch (src/overlay.c resolves it) */
-  uint64_t lower_id; /* an overlay branch's lower: snapshot tree id */
+  bool overlay;      /* in an overlay branch or a stacked snapshot (src/overlay.c resolves it) */
+  unsigned nlayers;  /* an overlay's layers, top first: the branch's upper (or the stacked */
+  bs__layer layers[BS__OV_LAYERS_MAX]; /* snapshot's own tree), then each lower of its chain */
   char *rest;        /* an overlay branch: the path below its root ("" for the root), malloc'ed */
 } bs__place;
+
+/* The layers of an overlay whose top is tree (@top, @top_id) over the chain
+ * of snapshots @chain[0..@n) (bs__snapreg_chain), into @p. */
+void bs__ns_layers(bs__place *p, bs_tree_kind top, uint64_t top_id, const uint64_t *chain, unsigned n);
 
 /* The upper and work directories of an overlay branch, below its tree. */
 #define BS__OV_UPPER "/upper"

@@ -29,16 +29,26 @@ static char *join(const char *a, const char *b) {
   return s;
 }
 
-static char *upper_of(const bs__place *p, const char *rest) {
+/* The backend path of @rest in layer @i of @p (i = 0: the top).  The one
+ * place that names the layers: a branch's upper "/.bs/branch/ID/upper", a
+ * snapshot's tree "/.bs/snap/ID" (a stacked one's is its frozen upper). */
+static char *layer_of(const bs__place *p, unsigned i, const char *rest) {
+  const bs__layer *l = &p->layers[i];
+  if (l->kind != BS_TREE_BRANCH)
+    return bs__ns_tree_path(BS_TREE_SNAPSHOT, l->id, rest);
   char *u = join(BS__OV_UPPER, rest);
-  char *s = u ? bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, u) : NULL;
+  char *s = u ? bs__ns_tree_path(BS_TREE_BRANCH, l->id, u) : NULL;
   free(u);
   return s;
 }
 
-static char *lower_of(const bs__place *p, const char *rest) {
-  return bs__ns_tree_path(BS_TREE_SNAPSHOT, p->lower_id, rest);
-}
+/* The top layer: where changes go (an overlay branch's upper). */
+static char *upper_of(const bs__place *p, const char *rest) { return layer_of(p, 0, rest); }
+
+/* Whether layer @i may hold whiteouts and opaque marks: every layer with
+ * another below it (the bottom is a plain snapshot of a main tree, whose
+ * files are never read as marks). */
+static bool has_marks(const bs__place *p, unsigned i) { return i + 1 < p->nlayers; }
 
 /* ---- the marks ---------------------------------------------------------------------- */
 
@@ -98,24 +108,113 @@ static char opaque_mark(bs_store *st, const char *bpath) {
 /* ---- resolution ----------------------------------------------------------------------- */
 
 typedef struct res {
-  bool upper, lower;         /* present (not a whiteout) in that layer */
-  bool whiteout;             /* the upper holds a whiteout at the name */
-  bool lower_any;            /* the lower has an entry at the name, shown or hidden by the upper:
-                              * removing the upper one needs a whiteout */
-  bs_stat_info us, ls;       /* their stats */
+  bool upper, lower;         /* shows from the top layer; shows from a lower one (or a directory
+                              * merges one) */
+  bool whiteout;             /* the top layer holds a whiteout at the name */
+  bool lower_any;            /* a lower layer has an entry at the name that would show without
+                              * the top's: removing the top one needs a whiteout */
+  bs_stat_info us, ls;       /* their stats: the top's, the highest lower one's */
+  unsigned from;             /* the layer @ls is of */
   bool lower_merged;         /* a directory whose lower part is merged */
+  uint32_t dirs;             /* bit i: layer i's directory at the name takes part in it */
 } res;
 
-/* Resolve @rest ("" or "/a/b") of the branch of @p through its layers.
+/* One layer's entry at a name: 0 with *@found (and @si, *@white) when it
+ * is there; or the error met. */
+static int layer_entry(bs_store *st, const bs__place *p, unsigned i, const char *lpath, bs_stat_info *si,
+                       bool *found, bool *white) {
+  *found = *white = false;
+  int rc = st->ops->stat(st, lpath, si);
+  if (rc == BS_ENOT_FOUND) {
+    bs_store_clear_error(st);
+    return 0;
+  }
+  if (rc != 0)
+    return rc;
+  int w = has_marks(p, i) ? whiteout_check(st, lpath, si) : 0;
+  if (w < 0)
+    return w;
+  *found = true;
+  *white = w == 1;
+  return 0;
+}
+
+/* A root's "/.bs" is not part of a lower layer: the stand-in of the main
+ * tree's reserved directory that a btrfs snapshot holds, or a name a
+ * snapshot of a branch leaves out. */
+static bool reserved_name(const char *prefix) {
+  return strncmp(prefix, "/.bs", 4) == 0 && (prefix[4] == '\0' || prefix[4] == '/');
+}
+
+static int resolve_one(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, res *r);
+
+/* Whether, without the top layer's entry at @prefix, a lower one would
+ * show (the layers of @live, whose parent directories take part). */
+static int lower_shows(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, bool *out) {
+  res below = {0};
+  int rc = resolve_one(st, p, live & ~1u, prefix, &below);
+  *out = rc == 0 && below.lower;
+  return rc;
+}
+
+/* The entry at @prefix through the layers of @live (whose parents take
+ * part), top first: the first found shows; a whiteout, a non-directory or
+ * an opaque directory hides everything below it; directories below a
+ * shown one merge into it (bits in r->dirs). */
+static int resolve_one(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, res *r) {
+  bool shown = false, have_ls = false;
+  for (unsigned i = 0; i < p->nlayers; i++) {
+    if (!(live & (1u << i)) || (i > 0 && reserved_name(prefix)))
+      continue;
+    char *l = layer_of(p, i, prefix);
+    if (!l)
+      return BS_ENO_MEMORY;
+    bs_stat_info si;
+    bool found, white;
+    int rc = layer_entry(st, p, i, l, &si, &found, &white);
+    char mark = 0;
+    if (rc == 0 && found && !white && si.kind == BS_KIND_DIR && has_marks(p, i))
+      rc = opaque_get(st, l, &mark);
+    free(l);
+    if (rc != 0)
+      return rc;
+    if (!found)
+      continue;
+    if (white) {
+      r->whiteout = i == 0;
+      break;
+    }
+    if (shown && si.kind != BS_KIND_DIR)
+      break; /* a non-directory below a directory: hidden, and so is what is below it */
+    if (i == 0) {
+      r->us = si;
+      r->upper = true;
+    } else if (!have_ls) {
+      r->ls = si;
+      r->from = i;
+      have_ls = true;
+      r->lower = true;
+    }
+    shown = true;
+    if (si.kind != BS_KIND_DIR)
+      break;
+    r->dirs |= 1u << i;
+    if (mark == 'y')
+      break;
+  }
+  r->lower_merged = r->lower && r->ls.kind == BS_KIND_DIR;
+  return 0;
+}
+
+/* Resolve @rest ("" or "/a/b") of the overlay of @p through its layers.
  * NOT_FOUND when it does not show (whiteout, missing); INVALID when a
- * component is not a directory.  @parent_only: resolve its parent, for a
- * new name. */
+ * component is not a directory. */
 static int resolve(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest, res *r) {
   memset(r, 0, sizeof(*r));
   char *buf = strdup(rest);
   if (!buf)
     return oom(st, op);
-  bool lower_ok = true;
+  uint32_t live = (1u << p->nlayers) - 1;
   int rc = 0;
   size_t len = strlen(buf);
   size_t i = 0;
@@ -124,49 +223,26 @@ static int resolve(bs_store *st, const char *op, const char *path, const bs__pla
     size_t end = i;
     char save = buf[end];
     buf[end] = '\0';
-    char *u = upper_of(p, buf), *l = lower_of(p, buf);
-    if (!u || !l) {
-      free(u);
-      free(l);
+    bool last = end >= len;
+    memset(r, 0, sizeof(*r));
+    rc = resolve_one(st, p, live, buf, r);
+    if (rc == 0 && last && r->upper)
+      rc = r->lower ? (r->lower_any = true, 0) : lower_shows(st, p, live, buf, &r->lower_any);
+    else if (rc == 0)
+      r->lower_any = r->lower;
+    buf[end] = save;
+    if (rc == BS_ENO_MEMORY) {
       rc = oom(st, op);
       break;
     }
-    memset(r, 0, sizeof(*r));
-    /* Only an absent entry is absent: any other failure (EIO) is the call's. */
-    int src = st->ops->stat(st, u, &r->us);
-    r->upper = src == 0;
-    int w = r->upper ? whiteout_check(st, u, &r->us) : 0;
-    if (w == 1) {
-      r->upper = false;
-      r->whiteout = true;
-    }
-    /* A snapshot's root may hold a stand-in of the main tree's "/.bs"
-     * (btrfs): never part of the lower. */
-    bool reserved = strncmp(buf, "/.bs", 4) == 0 && (buf[4] == '\0' || buf[4] == '/');
-    int lrc = !r->whiteout && lower_ok && !reserved ? st->ops->stat(st, l, &r->ls) : BS_ENOT_FOUND;
-    r->lower = lrc == 0;
-    char mark = 0;
-    int orc = r->upper && r->lower && r->us.kind == BS_KIND_DIR ? opaque_get(st, u, &mark) : 0;
-    if ((src != 0 && src != BS_ENOT_FOUND) || w < 0 || (lrc != 0 && lrc != BS_ENOT_FOUND) || orc != 0) {
-      rc = src != 0 && src != BS_ENOT_FOUND ? src : w < 0 ? w : orc != 0 ? orc : lrc;
+    if (rc != 0) {
+      /* Only an absent entry is absent: any other failure (EIO) is the call's. */
       char why[256];
       snprintf(why, sizeof(why), "%s", bs_last_message(st));
       rc = bs_store_fail(st, rc, bs_last_os_errno(st), "%s: %s: %s", op, path, why);
-      free(u);
-      free(l);
       break;
     }
     bs_store_clear_error(st);
-    bool upper_dir = r->upper && r->us.kind == BS_KIND_DIR;
-    r->lower_merged = r->lower && r->ls.kind == BS_KIND_DIR && (!r->upper || (upper_dir && mark != 'y'));
-    r->lower_any = r->lower;
-    if (r->upper && r->lower && !r->lower_merged)
-      r->lower = false; /* hidden by the upper entry */
-    lower_ok = r->lower_merged;
-    free(u);
-    free(l);
-    buf[end] = save;
-    bool last = end >= len;
     if (!r->upper && !r->lower) {
       rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: %s: no such file or directory", op, path);
       break;
@@ -177,6 +253,7 @@ static int resolve(bs_store *st, const char *op, const char *path, const bs__pla
       rc = bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: a component is not a directory", op, path);
       break;
     }
+    live = r->dirs;
     /* Next component: up to the following '/'. */
     i = end + 1 + strcspn(buf + end + 1, "/");
   }
@@ -206,7 +283,7 @@ int bs__ov_visible(bs_store *st, const char *op, const char *path, const bs__pla
   int rc = resolve(st, op, path, p, p->rest, &r);
   if (rc != 0)
     return rc;
-  *out = r.upper ? upper_of(p, p->rest) : lower_of(p, p->rest);
+  *out = layer_of(p, r.upper ? 0 : r.from, p->rest);
   return *out ? 0 : oom(st, op);
 }
 
@@ -269,7 +346,7 @@ static int by_name(const void *a, const void *b) {
 }
 
 /* The merged entries of directory @rest: @vis (shown) and @wh (whiteouts
- * in the upper).  Both are filled; free them with names_free. */
+ * in the top layer).  Both are filled; free them with names_free. */
 static int merged(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest, names *vis,
                   names *wh) {
   res r;
@@ -278,37 +355,38 @@ static int merged(bs_store *st, const char *op, const char *path, const bs__plac
     rc = bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: not a directory", op, path);
   if (rc != 0)
     return rc;
-  names up = {0}, low = {0};
-  char *u = upper_of(p, rest), *l = lower_of(p, rest);
-  if (!u || !l)
-    rc = oom(st, op);
-  if (rc == 0 && r.upper)
-    rc = st->ops->readdir(st, u, add_name, &up);
-  if (rc == 0 && r.lower_merged)
-    rc = st->ops->readdir(st, l, add_name, &low);
-  if (rc == 0 && (up.oom || low.oom))
-    rc = oom(st, op);
-  for (size_t i = 0; rc == 0 && i < up.n; i++) {
-    bool white = false;
-    if (up.k[i] == BS_KIND_FILE) {
-      char *e = join(u, "/"), *f = e ? join(e, up.v[i]) : NULL;
-      bs_stat_info si;
-      white = f && st->ops->stat(st, f, &si) == 0 && is_whiteout(st, f, &si);
-      bs_store_clear_error(st);
-      free(e);
-      free(f);
+  names hid = {0}; /* whiteouts of lower layers */
+  for (unsigned i = 0; rc == 0 && i < p->nlayers; i++) {
+    if (!(r.dirs & (1u << i)))
+      continue;
+    names l = {0};
+    char *d = layer_of(p, i, rest), *e = d ? join(d, "/") : NULL;
+    rc = e ? st->ops->readdir(st, d, add_name, &l) : BS_ENO_MEMORY;
+    if (rc == 0 && l.oom)
+      rc = BS_ENO_MEMORY;
+    for (size_t k = 0; rc == 0 && k < l.n; k++) {
+      const char *n = l.v[k];
+      if (has_name(vis, n) || has_name(wh, n) || has_name(&hid, n) || (i > 0 && rest[0] == '\0' && strcmp(n, ".bs") == 0))
+        continue;
+      bool white = false;
+      if (l.k[k] == BS_KIND_FILE && has_marks(p, i)) {
+        char *f = join(e, n);
+        bs_stat_info si;
+        white = f && st->ops->stat(st, f, &si) == 0 && is_whiteout(st, f, &si);
+        bs_store_clear_error(st);
+        free(f);
+      }
+      add_name(white ? (i == 0 ? wh : &hid) : vis, n, l.k[k]);
     }
-    add_name(white ? wh : vis, up.v[i], up.k[i]);
+    names_free(&l);
+    free(d);
+    free(e);
   }
-  for (size_t i = 0; rc == 0 && i < low.n; i++)
-    if (!has_name(vis, low.v[i]) && !has_name(wh, low.v[i]) && !(rest[0] == '\0' && strcmp(low.v[i], ".bs") == 0))
-      add_name(vis, low.v[i], low.k[i]);
-  if (rc == 0 && (vis->oom || wh->oom))
+  if (rc == 0 && (vis->oom || wh->oom || hid.oom))
+    rc = BS_ENO_MEMORY;
+  if (rc == BS_ENO_MEMORY)
     rc = oom(st, op);
-  names_free(&up);
-  names_free(&low);
-  free(u);
-  free(l);
+  names_free(&hid);
   return rc;
 }
 
@@ -553,7 +631,7 @@ static int copy_file(bs_store *st, const char *bpath, void *ctx) {
  * built in the work directory, made durable, renamed into place. */
 static int copy_one(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest,
                     const res *r) {
-  char *l = lower_of(p, rest), *u = upper_of(p, rest), *t = NULL;
+  char *l = layer_of(p, r->from, rest), *u = upper_of(p, rest), *t = NULL;
   if (!l || !u) {
     free(l);
     free(u);
@@ -623,6 +701,8 @@ out:
 /* Copy up every component of @rest that is only in the lower, parents first.
  * Under the store's copy-up mutex, so threads never copy one file twice. */
 static int copy_up_rest(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest) {
+  if (p->layers[0].kind != BS_TREE_BRANCH) /* a stacked snapshot: its layers are all read-only */
+    return bs_store_fail(st, BS_EPERMISSION, EROFS, "%s: %s: read-only", op, path);
   bs__ov_policy pol = {0};
   pthread_mutex_t *mu = bs__core_ov_mutex(st);
   if (mu)
@@ -656,6 +736,92 @@ static int copy_up_rest(bs_store *st, const char *op, const char *path, const bs
 int bs__ov_copy_up(bs_store *st, const char *op, const char *path, const bs__place *p) {
   return copy_up_rest(st, op, path, p, p->rest);
 }
+
+/* ---- flattening --------------------------------------------------------------------- */
+
+/* Deep enough for any store path (PATH_MAX); bounds the recursion. */
+#define FLAT_MAX_DEPTH 2048
+
+/* "@a/@b", malloc'ed. */
+static char *child_of(const char *a, const char *b) {
+  char *e = join(a, "/"), *f = e ? join(e, b) : NULL;
+  free(e);
+  return f;
+}
+
+/* A file of the merged view (@src, stat @si) at new path @dst: a reflink
+ * where the filesystem shares blocks, else a byte copy with its metadata.
+ * Not a copy-up: the copy-up policy does not apply. */
+static int flat_file(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
+  int rc = st->ops->reflink ? st->ops->reflink(st, src, dst) : BS_EUNSUPPORTED;
+  if (rc == 0 || rc == BS_EEXISTS || rc == BS_ENO_SPACE)
+    return rc;
+  bs_store_clear_error(st);
+  if ((rc = st->ops->create(st, dst, 0600)) == 0 && (rc = byte_copy(st, src, si, dst)) == 0)
+    rc = copy_meta(st, src, si, dst);
+  return rc;
+}
+
+/* Copy directory @rest of the merged view of @p into the existing
+ * directory @dst, recursively; its own metadata last (from @src, @si). */
+static int flat_dir(bs_store *st, const char *op, const bs__place *p, const char *rest, const char *src,
+                    const bs_stat_info *si, const char *dst, int depth) {
+  if (depth > FLAT_MAX_DEPTH)
+    return bs_store_fail(st, BS_EINVALID, ELOOP, "%s: the merged view is deeper than %d", op, FLAT_MAX_DEPTH);
+  names vis = {0}, wh = {0};
+  int rc = merged(st, op, "the merged view", p, rest, &vis, &wh);
+  for (size_t i = 0; rc == 0 && i < vis.n; i++) {
+    char *cr = child_of(rest, vis.v[i]), *cd = child_of(dst, vis.v[i]);
+    res r;
+    rc = cr && cd ? resolve(st, op, "the merged view", p, cr, &r) : oom(st, op);
+    char *cs = rc == 0 ? layer_of(p, r.upper ? 0 : r.from, cr) : NULL;
+    if (rc == 0 && !cs)
+      rc = oom(st, op);
+    const bs_stat_info *csi = r.upper ? &r.us : &r.ls;
+    if (rc == 0 && csi->kind == BS_KIND_DIR) {
+      if ((rc = st->ops->mkdir(st, cd, 0700)) == 0)
+        rc = flat_dir(st, op, p, cr, cs, csi, cd, depth + 1);
+    } else if (rc == 0 && csi->kind == BS_KIND_SYMLINK) {
+      rc = copy_symlink(st, cd, cs);
+    } else if (rc == 0) {
+      rc = flat_file(st, cs, csi, cd);
+    }
+    free(cr);
+    free(cd);
+    free(cs);
+  }
+  names_free(&vis);
+  names_free(&wh);
+  if (rc == 0 && (rc = copy_meta(st, src, si, dst)) == 0 && si->kind == BS_KIND_DIR)
+    rc = st->ops->chmod(st, dst, si->mode);
+  return rc;
+}
+
+int bs__ov_copy_view(bs_store *st, const char *op, const bs__place *p, const char *dst) {
+  res r;
+  int rc = resolve(st, op, "the merged view", p, "", &r);
+  if (rc != 0)
+    return rc;
+  char *root = layer_of(p, r.upper ? 0 : r.from, "");
+  if (!root)
+    return oom(st, op);
+  rc = flat_dir(st, op, p, "", root, r.upper ? &r.us : &r.ls, dst, 0);
+  free(root);
+  return rc;
+}
+
+int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out) {
+  mkdir_ctx m = {0700};
+  int rc = make_in_work(st, op, p, do_mkdir, &m, out);
+  if (rc == 0 && (rc = bs__ov_copy_view(st, op, p, *out)) != 0) {
+    discard_failed(st, *out);
+    free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+void bs__ov_remove_tree(bs_store *st, const char *bpath) { discard(st, bpath); }
 
 /* ---- new names, removal, rename ------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* Overlay branches (docs/overlay.md): the file calls of a path in an
  * overlay branch, resolved through its upper layer ("/.bs/branch/ID/upper")
- * and its lower, the snapshot tree ("/.bs/snap/SID"), in the format of
+ * and its lowers (the snapshot tree "/.bs/snap/SID" and, below a stacked
+ * snapshot, the chain of its lowers: bs__place.layers), in the format of
  * Linux overlayfs with -o userxattr:
  *
  *   whiteout        a zero-size regular file with xattr "user.overlay.whiteout"
@@ -41,5 +42,20 @@ int bs__ov_new(bs_store *st, const char *op, const char *path, const bs__place *
 int bs__ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir);
 /* rename @f (@from) to @t (@to), both in the same overlay branch. */
 int bs__ov_rename(bs_store *st, const char *from, const bs__place *f, const char *to, const bs__place *t);
+
+/* The merged view of the overlay of @p (its root) built as a tree of its
+ * own in the top layer's work directory: files reflinked where the
+ * filesystem shares blocks, else copied, with their metadata; no
+ * whiteouts nor opaque marks.  Its backend path in *@out (malloc'ed), for
+ * a snapshot of it (flattening, docs/overlay.md); nothing is left on
+ * failure. */
+int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out);
+/* The merged view of the overlay of @p copied into existing directory @dst
+ * (its root's metadata too), as bs__ov_flatten builds it: a native branch of
+ * a stacked snapshot.  On failure @dst holds part of it (the caller removes
+ * it). */
+int bs__ov_copy_view(bs_store *st, const char *op, const bs__place *p, const char *dst);
+/* Remove the tree at backend path @bpath whatever it holds; errors are ignored. */
+void bs__ov_remove_tree(bs_store *st, const char *bpath);
 
 #endif

@@ -30,8 +30,11 @@ static void begin(bs__call *c, bs_store *st, bool changes) {
   bs__call_begin(c, st, changes, changes ? BS_OPC_SNAPSHOT : BS_OPC_META);
 }
 
-int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  int rc = check_name(st, "snapshot create", name, true);
+/* A snapshot of the main tree (@branch NULL) or of branch @branch. */
+static int snapshot_of(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
+  int rc = branch ? check_name(st, "snapshot create", branch, false) : 0;
+  if (rc == 0)
+    rc = check_name(st, "snapshot create", name, true);
   if (!st)
     return BS_EINVALID;
   if (rc != 0)
@@ -39,10 +42,21 @@ int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
   bs__call c;
   begin(&c, st, true);
   if (c.primitive)
-    rc = bs__snap_create(st, name, out);
+    rc = branch ? bs__snap_create_of(st, branch, name, out) : bs__snap_create(st, name, out);
+  else if (branch)
+    rc = bs_store_fail(st, BS_EUNSUPPORTED, 0, "snapshot create: the %s backend has no snapshots of a branch",
+                       st->ops->name);
   else
     rc = st->ops->snapshot_create ? st->ops->snapshot_create(st, name, out) : bs__missing(st, "snapshot_create");
   return bs__call_end(&c, rc);
+}
+
+int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
+  return snapshot_of(st, NULL, name, out);
+}
+
+int bs_branch_snapshot(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
+  return snapshot_of(st, branch, name, out);
 }
 
 int bs_snapshot_list(bs_store *st, bs_snapshot_info **out, size_t *count) {
@@ -162,17 +176,12 @@ int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *out) {
 int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out) {
   if (!out)
     return bs__bad_arg(st, "branch layers", "NULL output");
-  bs_branch_info bi;
-  int rc = bs_branch_info_get(st, name, &bi);
+  bs__call c;
+  int rc = begin_look(&c, st, "branch layers", name);
   if (rc != 0)
     return rc;
-  if (bi.kind != BS_BRANCH_OVERLAY)
-    return bs_store_fail(st, BS_EINVALID, 0, "branch layers: \"%s\" is a native branch: it has no layers", name);
-  memset(out, 0, sizeof(*out));
-  snprintf(out->upper, sizeof(out->upper), "/.bs/branch/%" PRIu64 "%s", bi.id, BS__OV_UPPER);
-  snprintf(out->work, sizeof(out->work), "/.bs/branch/%" PRIu64 "%s", bi.id, BS__OV_WORK);
-  snprintf(out->lower, sizeof(out->lower), "/.bs/snap/%" PRIu64, bi.snapshot_id);
-  return 0;
+  rc = c.primitive ? bs__branch_layers(st, name, out) : bs__missing(st, "branch layers");
+  return bs__call_end(&c, rc);
 }
 
 /* ---- the copy-up policy (control-protocol.md, "Interpose keys") ---- */

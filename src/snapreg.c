@@ -14,6 +14,7 @@
  * builds) adds each branch's kind.  Both are read. */
 #define MAGIC "BSREG001"
 #define MAGIC2 "BSREG002"
+#define MAGIC3 "BSREG003"
 #define MAGIC_LEN 8
 /* BranchRecord = Container { id: uint64, snapshot_id: uint64, name: ByteList[255] };
  * version 2: Container { id: uint64, snapshot_id: uint64, kind: uint8, name: ByteList[255] } */
@@ -29,6 +30,7 @@ void bs__snapreg_init(bs__snapreg *r) {
 void bs__snapreg_free(bs__snapreg *r) {
   free(r->snaps);
   free(r->branches);
+  free(r->stacks);
   bs__snapreg_init(r);
 }
 
@@ -42,6 +44,33 @@ static size_t snap_index(const bs__snapreg *r, uint64_t id) {
       hi = mid;
   }
   return lo < r->nsnaps && r->snaps[lo].id == id ? lo : SIZE_MAX;
+}
+
+static size_t stack_index(const bs__snapreg *r, uint64_t id) {
+  for (size_t i = 0; i < r->nstacks; i++)
+    if (r->stacks[i].snapshot_id == id)
+      return i;
+  return SIZE_MAX;
+}
+
+uint64_t bs__snapreg_lower(const bs__snapreg *r, uint64_t id) {
+  size_t i = stack_index(r, id);
+  return i == SIZE_MAX ? 0 : r->stacks[i].lower_id;
+}
+
+unsigned bs__snapreg_depth(const bs__snapreg *r, uint64_t id) {
+  unsigned d = 0;
+  /* Bounded: a damaged chain (a cycle) stops past the limit. */
+  for (; id != 0 && snap_index(r, id) != SIZE_MAX && d <= BS__OV_DEPTH_MAX; id = bs__snapreg_lower(r, id))
+    d++;
+  return d;
+}
+
+unsigned bs__snapreg_chain(const bs__snapreg *r, uint64_t id, uint64_t out[BS__OV_DEPTH_MAX]) {
+  unsigned d = 0;
+  for (; id != 0 && snap_index(r, id) != SIZE_MAX && d < BS__OV_DEPTH_MAX; id = bs__snapreg_lower(r, id))
+    out[d++] = id;
+  return d;
 }
 
 /* Position of branch @name in name order; *@found says whether it is there. */
@@ -98,12 +127,41 @@ int bs__snapreg_add(bs__snapreg *r, const char *name, const uint8_t uuid[16], ui
   return BS_OK;
 }
 
+int bs__snapreg_add_stacked(bs__snapreg *r, const char *name, const uint8_t uuid[16], uint64_t created_ns,
+                            uint64_t lower_id, bs_snapshot_info *out) {
+  if (snap_index(r, lower_id) == SIZE_MAX)
+    return BS_ENOT_FOUND;
+  if (bs__snapreg_depth(r, lower_id) + 1 > BS__OV_DEPTH_MAX)
+    return BS_ENO_SPACE;
+  bs__stack_rec *v = realloc(r->stacks, (r->nstacks + 1) * sizeof(*v));
+  if (!v)
+    return BS_ENO_MEMORY;
+  r->stacks = v;
+  bs_snapshot_info s;
+  int rc = bs__snapreg_add(r, name, uuid, created_ns, &s);
+  if (rc != 0)
+    return rc;
+  /* The new id is the largest: snapshot_id order is kept by appending. */
+  v[r->nstacks++] = (bs__stack_rec){s.id, lower_id};
+  if (out)
+    *out = s;
+  return BS_OK;
+}
+
 int bs__snapreg_remove(bs__snapreg *r, uint64_t id) {
   size_t i = snap_index(r, id);
   if (i == SIZE_MAX)
     return BS_ENOT_FOUND;
   if (r->snaps[i].branch_count > 0)
     return BS_EBUSY;
+  for (size_t j = 0; j < r->nstacks; j++)
+    if (r->stacks[j].lower_id == id)
+      return BS_EBUSY;
+  size_t k = stack_index(r, id);
+  if (k != SIZE_MAX) {
+    memmove(&r->stacks[k], &r->stacks[k + 1], (r->nstacks - k - 1) * sizeof(*r->stacks));
+    r->nstacks--;
+  }
   memmove(&r->snaps[i], &r->snaps[i + 1], (r->nsnaps - i - 1) * sizeof(*r->snaps));
   r->nsnaps--;
   return BS_OK;
@@ -187,6 +245,15 @@ int bs__snapreg_check(const bs__snapreg *r) {
       if (r->branches[j].id == b->id)
         return BS_ECORRUPT;
   }
+  if (r->nstacks > r->nsnaps)
+    return BS_ECORRUPT;
+  for (size_t i = 0; i < r->nstacks; i++) {
+    const bs__stack_rec *k = &r->stacks[i];
+    if ((i > 0 && k->snapshot_id <= r->stacks[i - 1].snapshot_id) || snap_index(r, k->snapshot_id) == SIZE_MAX ||
+        snap_index(r, k->lower_id) == SIZE_MAX || k->lower_id >= k->snapshot_id ||
+        bs__snapreg_depth(r, k->snapshot_id) > BS__OV_DEPTH_MAX)
+      return BS_ECORRUPT;
+  }
   return BS_OK;
 }
 
@@ -249,15 +316,17 @@ int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len) {
   *out = NULL;
   *len = 0;
   size_t cap = MAGIC_LEN + 8 + 8 + 4 + r->nsnaps * (4 + BS_SNAPSHOT_INFO_SSZ_MAX) + 4 +
-               r->nbranches * (4 + BRANCH_FIXED2 + BS_NAME_MAX) + 8;
+               r->nbranches * (4 + BRANCH_FIXED2 + BS_NAME_MAX) + 4 + r->nstacks * 16 + 8;
   uint8_t *b = malloc(cap);
   if (!b)
     return BS_ENO_MEMORY;
   bool v2 = false;
   for (size_t i = 0; i < r->nbranches; i++)
     v2 |= r->branches[i].kind == BS_BRANCH_OVERLAY;
+  bool v3 = r->nstacks > 0;
+  v2 |= v3; /* version 3's branch records are version 2's */
   size_t n = 0;
-  memcpy(b, v2 ? MAGIC2 : MAGIC, MAGIC_LEN);
+  memcpy(b, v3 ? MAGIC3 : v2 ? MAGIC2 : MAGIC, MAGIC_LEN);
   n += MAGIC_LEN;
   put_le(b + n, r->next_id, 8);
   put_le(b + n + 8, r->next_branch_id, 8);
@@ -277,6 +346,14 @@ int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len) {
     rc = branch_encode(b + n + 4, cap - n - 4, &m, &r->branches[i], v2);
     put_le(b + n, m, 4);
     n += 4 + m;
+  }
+  if (v3) {
+    put_le(b + n, r->nstacks, 4);
+    n += 4;
+    for (size_t i = 0; i < r->nstacks; i++, n += 16) {
+      put_le(b + n, r->stacks[i].snapshot_id, 8);
+      put_le(b + n + 8, r->stacks[i].lower_id, 8);
+    }
   }
   if (rc != 0) {
     free(b);
@@ -317,7 +394,7 @@ static const uint8_t *record(cursor *c, size_t *n) {
   return p;
 }
 
-static int decode_body(bs__snapreg *r, cursor *c, bool v2) {
+static int decode_body(bs__snapreg *r, cursor *c, bool v2, bool v3) {
   r->next_id = take(c, 8);
   r->next_branch_id = take(c, 8);
   uint64_t ns = take(c, 4);
@@ -342,17 +419,29 @@ static int decode_body(bs__snapreg *r, cursor *c, bool v2) {
     if (!p || branch_decode(&r->branches[r->nbranches], p, n, v2) != 0)
       return BS_ECORRUPT;
   }
+  uint64_t nk = v3 ? take(c, 4) : 0;
+  if (c->bad || nk > BS__SNAPREG_MAX || (v3 && nk == 0)) /* version 3 is written only with a stack */
+    return BS_ECORRUPT;
+  if (nk && !(r->stacks = calloc(nk, sizeof(*r->stacks))))
+    return BS_ENO_MEMORY;
+  for (; r->nstacks < nk; r->nstacks++) {
+    r->stacks[r->nstacks].snapshot_id = take(c, 8);
+    r->stacks[r->nstacks].lower_id = take(c, 8);
+    if (c->bad)
+      return BS_ECORRUPT;
+  }
   return c->pos == c->len ? bs__snapreg_check(r) : BS_ECORRUPT;
 }
 
 int bs__snapreg_decode(bs__snapreg *r, const uint8_t *buf, size_t len) {
   bs__snapreg_init(r);
-  bool v2 = buf && len >= MAGIC_LEN && memcmp(buf, MAGIC2, MAGIC_LEN) == 0;
+  bool v3 = buf && len >= MAGIC_LEN && memcmp(buf, MAGIC3, MAGIC_LEN) == 0;
+  bool v2 = v3 || (buf && len >= MAGIC_LEN && memcmp(buf, MAGIC2, MAGIC_LEN) == 0);
   if (!buf || len < MAGIC_LEN + 8 || (!v2 && memcmp(buf, MAGIC, MAGIC_LEN) != 0) ||
       get_le(buf + len - 8, 8) != fnv1a(buf, len - 8))
     return BS_ECORRUPT;
   cursor c = {buf, len - 8, MAGIC_LEN, 0};
-  int rc = decode_body(r, &c, v2);
+  int rc = decode_body(r, &c, v2, v3);
   if (rc != 0)
     bs__snapreg_free(r);
   return rc;

@@ -22,6 +22,17 @@ typedef struct bs__branch_rec {
   char name[BS_NAME_MAX + 1];
 } bs__branch_rec;
 
+/* A snapshot of an overlay branch (docs/overlay.md, "Snapshots of an overlay
+ * branch"): snapshot @snapshot_id froze the branch's upper layer, and its
+ * lower is snapshot @lower_id (itself perhaps stacked). */
+typedef struct bs__stack_rec {
+  uint64_t snapshot_id;
+  uint64_t lower_id;
+} bs__stack_rec;
+
+/* Most layers below an overlay branch's upper (its lower chain). */
+#define BS__OV_DEPTH_MAX 8u
+
 typedef struct bs__snapreg {
   uint64_t next_id;        /* id of the next snapshot */
   uint64_t next_branch_id; /* id of the next branch */
@@ -29,6 +40,8 @@ typedef struct bs__snapreg {
   size_t nsnaps;
   bs__branch_rec *branches; /* name byte order */
   size_t nbranches;
+  bs__stack_rec *stacks; /* snapshot_id order: the stacked snapshots */
+  size_t nstacks;
 } bs__snapreg;
 
 /* Most snapshots, and most branches, one registry holds (decoder limit). */
@@ -46,7 +59,22 @@ const bs__branch_rec *bs__snapreg_find_branch(const bs__snapreg *r, const char *
  * BS__SNAPREG_MAX, BS_ENO_MEMORY.  @out (may be NULL) gets the record. */
 int bs__snapreg_add(bs__snapreg *r, const char *name, const uint8_t uuid[16], uint64_t created_ns,
                     bs_snapshot_info *out);
-/* Forget snapshot @id: BS_ENOT_FOUND, or BS_EBUSY while a branch holds it. */
+/* Record snapshot @name as bs__snapreg_add does, stacked on snapshot
+ * @lower_id (the frozen upper of an overlay branch over @lower_id), taking a
+ * reference on @lower_id: BS_ENOT_FOUND (no @lower_id), BS_ENO_SPACE when
+ * its chain would be deeper than BS__OV_DEPTH_MAX, or bs__snapreg_add's. */
+int bs__snapreg_add_stacked(bs__snapreg *r, const char *name, const uint8_t uuid[16], uint64_t created_ns,
+                            uint64_t lower_id, bs_snapshot_info *out);
+/* The snapshot snapshot @id is stacked on, or 0. */
+uint64_t bs__snapreg_lower(const bs__snapreg *r, uint64_t id);
+/* Layers in snapshot @id's chain: 1 for a plain snapshot, 1 + its lower's
+ * for a stacked one; 0 when there is no snapshot @id. */
+unsigned bs__snapreg_depth(const bs__snapreg *r, uint64_t id);
+/* Snapshot @id's chain, @id first, then its lower, and so on, in @out:
+ * how many (bs__snapreg_depth; a damaged chain is cut at the limit). */
+unsigned bs__snapreg_chain(const bs__snapreg *r, uint64_t id, uint64_t out[BS__OV_DEPTH_MAX]);
+/* Forget snapshot @id: BS_ENOT_FOUND, or BS_EBUSY while a branch or a
+ * stacked snapshot holds it. */
 int bs__snapreg_remove(bs__snapreg *r, uint64_t id);
 /* Record branch @name (valid, as above) of snapshot @snapshot_id with id
  * r->next_branch_id, taking a reference: BS_ENOT_FOUND (snapshot),
@@ -63,14 +91,18 @@ int bs__snapreg_remove_branch(bs__snapreg *r, const char *name, bs__branch_rec *
  * bs__name_validate_held() (a registry may predate the control-character
  * rule new names pass), ids ascending and below next_id, branches sorted
  * with unique names and ids, each on an existing snapshot, branch counts
- * exact.  0 or BS_ECORRUPT. */
+ * exact; stack records sorted, on existing snapshots, each lower older
+ * than its snapshot (no cycle), chains no deeper than BS__OV_DEPTH_MAX.
+ * 0 or BS_ECORRUPT. */
 int bs__snapreg_check(const bs__snapreg *r);
 
 /* The file format (docs/snapshots.md): "BSREG001" ("BSREG002" when an
  * overlay branch exists: each BranchRecord has a u8 kind after
  * snapshot_id), u64 next_id,
  * u64 next_branch_id, u32 n, n x (u32 len, SnapshotInfo SSZ), u32 m,
- * m x (u32 len, BranchRecord SSZ), u64 FNV-1a of everything before it; all
+ * m x (u32 len, BranchRecord SSZ), then, in "BSREG003" only (written when a
+ * stacked snapshot exists; branch records as in version 2), u32 k,
+ * k x (u64 snapshot_id, u64 lower_id); u64 FNV-1a of everything before it; all
  * little-endian.  *@out is malloc'ed. */
 int bs__snapreg_encode(const bs__snapreg *r, uint8_t **out, size_t *len);
 /* Decode into @r (initialised by the call; freed on failure): BS_ECORRUPT

@@ -23,6 +23,7 @@
 
 #include "src/names.h"
 #include "src/ns.h"
+#include "src/overlay.h"
 #include "src/snapreg.h"
 #include "src/store_internal.h"
 
@@ -154,6 +155,8 @@ typedef struct lookup_ctx {
   bs_readdir_cb cb;
   void *cb_ctx;
   char **names;
+  uint64_t *chain; /* NULL: not asked for */
+  unsigned nchain;
 } lookup_ctx;
 
 static int find_tree(const bs__snapreg *r, void *ctx) {
@@ -161,6 +164,8 @@ static int find_tree(const bs__snapreg *r, void *ctx) {
   if (l->kind == BS_TREE_SNAPSHOT) {
     const bs_snapshot_info *s = bs__snapreg_find_name(r, l->name);
     l->id = s ? s->id : 0;
+    if (l->chain)
+      l->nchain = bs__snapreg_chain(r, l->id, l->chain);
   } else {
     const bs__branch_rec *b = bs__snapreg_find_branch(r, l->name);
     l->id = b ? b->id : 0;
@@ -172,6 +177,8 @@ typedef struct branch_ctx {
   const char *name;
   bs__branch_rec *out;
   bool found;
+  uint64_t *chain; /* NULL: not asked for */
+  unsigned nchain;
 } branch_ctx;
 
 static int find_branch(const bs__snapreg *r, void *ctx) {
@@ -179,20 +186,28 @@ static int find_branch(const bs__snapreg *r, void *ctx) {
   const bs__branch_rec *rec = bs__snapreg_find_branch(r, b->name);
   if ((b->found = rec != NULL))
     *b->out = *rec;
+  if (b->found && b->chain)
+    b->nchain = bs__snapreg_chain(r, rec->snapshot_id, b->chain);
   return 0;
 }
 
-int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, bs__branch_rec *out, bool *found) {
-  branch_ctx b = {.name = name, .out = out};
+int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, bs__branch_rec *out, bool *found,
+                           uint64_t *chain, unsigned *n) {
+  branch_ctx b = {.name = name, .out = out, .chain = chain};
   int rc = with_registry(st, op, find_branch, &b);
   *found = rc == 0 && b.found;
+  if (n)
+    *n = b.nchain;
   return rc;
 }
 
-int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id) {
-  lookup_ctx l = {.kind = kind, .name = name};
+int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id,
+                         uint64_t *chain, unsigned *n) {
+  lookup_ctx l = {.kind = kind, .name = name, .chain = chain};
   int rc = with_registry(st, op, find_tree, &l);
   *id = l.id;
+  if (n)
+    *n = l.nchain;
   return rc;
 }
 
@@ -429,6 +444,92 @@ int bs__snap_create(bs_store *st, const char *name, bs_snapshot_info *out) {
   return end(st, &s, made_and_saved(st, op, &s, BS_TREE_SNAPSHOT, id));
 }
 
+/* What a snapshot of branch @b freezes: its tree (a native branch), its
+ * upper layer, or (a chain at the depth limit: flattened) a tree of its
+ * merged view built in its work directory, in *@src (malloc'ed); *@built
+ * says the last, which the caller removes. */
+static int freeze_source(bs_store *st, const char *op, const session *s, const bs__branch_rec *b, bool flat,
+                         char **src, bool *built) {
+  *built = false;
+  if (!flat) {
+    *src = bs__ns_tree_path(BS_TREE_BRANCH, b->id, b->kind == BS_BRANCH_OVERLAY ? BS__OV_UPPER : "");
+    return *src ? 0 : bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+  }
+  bs__place p = {.tree = BS_TREE_BRANCH, .tree_id = b->id, .tree_root = true};
+  uint64_t chain[BS__OV_DEPTH_MAX];
+  unsigned n = bs__snapreg_chain(&s->reg, b->snapshot_id, chain);
+  bs__ns_layers(&p, BS_TREE_BRANCH, b->id, chain, n);
+  int rc = bs__ov_flatten(st, op, &p, src);
+  *built = rc == 0;
+  return rc;
+}
+
+int bs__snap_create_of(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
+  const char *op = "snapshot create";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  const bs__branch_rec *br = bs__snapreg_find_branch(&s.reg, branch);
+  if (!br)
+    return end(st, &s, bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, branch));
+  bs__branch_rec b = *br;
+  if (bs__snapreg_find_name(&s.reg, name))
+    return end(st, &s, bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: \"%s\" exists", op, name));
+  if (!BS__HAS(st->ops, 5, tree_freeze))
+    return end(st, &s, bs__missing(st, "tree_freeze"));
+  /* A stacked snapshot is one layer deeper than its lower's chain; past the
+   * limit the branch's merged view is frozen instead, with no lower. */
+  bool overlay = b.kind == BS_BRANCH_OVERLAY;
+  bool flat = overlay && bs__snapreg_depth(&s.reg, b.snapshot_id) + 1 > BS__OV_DEPTH_MAX;
+  uint64_t id = s.reg.next_id;
+  uint8_t uuid[16] = {0};
+  uint64_t created = clock_now(st);
+  char *src = NULL;
+  bool built = false;
+  if ((rc = freeze_source(st, op, &s, &b, flat, &src, &built)) != 0)
+    return end(st, &s, rc);
+  rc = st->ops->tree_freeze(st, s.m, id, src, uuid);
+  if (rc != 0)
+    rc = prefixed(st, op, rc);
+  if (built)
+    bs__ov_remove_tree(st, src); /* in the work directory: unreachable if this fails */
+  free(src);
+  if (rc != 0)
+    return end(st, &s, rc);
+  rc = overlay && !flat ? bs__snapreg_add_stacked(&s.reg, name, uuid, created, b.snapshot_id, out)
+                        : bs__snapreg_add(&s.reg, name, uuid, created, out);
+  if (rc != 0) {
+    st->ops->tree_delete(st, s.m, BS_TREE_SNAPSHOT, id);
+    return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
+  }
+  return end(st, &s, made_and_saved(st, op, &s, BS_TREE_SNAPSHOT, id));
+}
+
+int bs__branch_layers(bs_store *st, const char *name, bs_branch_layers *out) {
+  const char *op = "branch layers";
+  bs__snapreg reg;
+  int rc = peek(st, op, &reg);
+  const bs__branch_rec *b = rc == 0 ? bs__snapreg_find_branch(&reg, name) : NULL;
+  if (rc == 0 && !b)
+    rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
+  else if (rc == 0 && b->kind != BS_BRANCH_OVERLAY)
+    rc = bs_store_fail(st, BS_EINVALID, 0, "%s: \"%s\" is a native branch: it has no layers", op, name);
+  if (rc == 0) {
+    uint64_t chain[BS__OV_DEPTH_MAX];
+    unsigned n = bs__snapreg_chain(&reg, b->snapshot_id, chain);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->upper, sizeof(out->upper), "/.bs/branch/%" PRIu64 "%s", b->id, BS__OV_UPPER);
+    snprintf(out->work, sizeof(out->work), "/.bs/branch/%" PRIu64 "%s", b->id, BS__OV_WORK);
+    for (unsigned i = 0; i < n && i < BS_BRANCH_LAYERS_MAX; i++)
+      snprintf(out->lowers[i], sizeof(out->lowers[i]), "/.bs/snap/%" PRIu64, chain[i]);
+    out->nlowers = n < BS_BRANCH_LAYERS_MAX ? n : BS_BRANCH_LAYERS_MAX;
+    snprintf(out->lower, sizeof(out->lower), "%s", out->lowers[0]);
+  }
+  bs__snapreg_free(&reg);
+  return rc;
+}
+
 int bs__snap_list(bs_store *st, bs_snapshot_info **out, size_t *count_out) {
   bs__snapreg reg;
   int rc = peek(st, "snapshot list", &reg);
@@ -453,6 +554,9 @@ int bs__snap_delete(bs_store *st, uint64_t id) {
   /* The rules (NOT_FOUND, BUSY while a branch holds it) are the registry's. */
   if ((rc = bs__snapreg_remove(&s.reg, id)) == BS_ENOT_FOUND)
     return end(st, &s, bs_store_fail(st, rc, ENOENT, "%s: no snapshot %" PRIu64, op, id));
+  if (rc != 0 && was.branch_count == 0) /* BUSY without a branch: a snapshot stacked on it */
+    return end(st, &s, bs_store_fail(st, rc, EBUSY, "%s: \"%s\" is the lower of a stacked snapshot", op,
+                                     was.name));
   if (rc != 0)
     return end(st, &s, bs_store_fail(st, rc, EBUSY, "%s: \"%s\" has %u branch(es)", op, was.name,
                                      (unsigned)was.branch_count));
@@ -507,14 +611,40 @@ static int overlay_tree(bs_store *st, const char *op, session *s, uint64_t id) {
   return rc;
 }
 
+/* A native branch of stacked snapshot @snap: its tree holds only the frozen
+ * upper, so the branch is an empty tree with the snapshot's merged view
+ * copied in (reflinks where the filesystem shares blocks), its root synced
+ * before the registry names it; removed again on failure. */
+static int stacked_copy(bs_store *st, const char *op, session *s, uint64_t snap, uint64_t id) {
+  uint8_t uuid[16];
+  int rc = st->ops->tree_create(st, s->m, BS_TREE_BRANCH, id, BS_TREE_SRC_EMPTY, uuid);
+  if (rc != 0)
+    return prefixed(st, op, rc);
+  bs__place p = {.tree = BS_TREE_SNAPSHOT, .tree_id = snap, .tree_root = true};
+  uint64_t chain[BS__OV_DEPTH_MAX];
+  unsigned n = bs__snapreg_chain(&s->reg, snap, chain);
+  bs__ns_layers(&p, BS_TREE_SNAPSHOT, snap, chain + 1, n - 1);
+  char *root = bs__ns_tree_path(BS_TREE_BRANCH, id, "");
+  rc = !root ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op) : bs__ov_copy_view(st, op, &p, root);
+  if (rc == 0 && st->ops->sync)
+    rc = st->ops->sync(st, root);
+  free(root);
+  if (rc != 0)
+    st->ops->tree_delete(st, s->m, BS_TREE_BRANCH, id);
+  return rc;
+}
+
 int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_branch_kind kind) {
   const char *op = "branch create";
   session s;
   int rc = begin(st, op, &s);
   if (rc != 0)
     return rc;
+  /* AUTO: native where the filesystem makes it natively; a stacked
+   * snapshot's native branch would be a copy of its view, so an overlay. */
   if (kind == BS_BRANCH_AUTO)
-    kind = s.m == BS_TREE_NATIVE ? BS_BRANCH_NATIVE : BS_BRANCH_OVERLAY;
+    kind = s.m == BS_TREE_NATIVE && bs__snapreg_lower(&s.reg, snapshot_id) == 0 ? BS_BRANCH_NATIVE
+                                                                                : BS_BRANCH_OVERLAY;
   bs__branch_rec b;
   rc = bs__snapreg_add_branch_kind(&s.reg, snapshot_id, name, (uint8_t)kind, &b);
   if (rc == BS_ENOT_FOUND)
@@ -524,6 +654,8 @@ int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_b
   uint8_t uuid[16];
   if (kind == BS_BRANCH_OVERLAY)
     rc = overlay_tree(st, op, &s, b.id);
+  else if (bs__snapreg_lower(&s.reg, snapshot_id) != 0)
+    rc = stacked_copy(st, op, &s, snapshot_id, b.id);
   else if ((rc = st->ops->tree_create(st, s.m, BS_TREE_BRANCH, b.id, snapshot_id, uuid)) != 0)
     rc = prefixed(st, op, rc);
   if (rc != 0)
@@ -570,7 +702,7 @@ int bs__branch_info(bs_store *st, const char *name, bs_branch_info *out) {
     out->id = b->id;
     out->snapshot_id = b->snapshot_id;
     out->kind = b->kind == BS_BRANCH_OVERLAY ? BS_BRANCH_OVERLAY : BS_BRANCH_NATIVE;
-    out->depth = out->kind == BS_BRANCH_OVERLAY ? 1 : 0;
+    out->depth = out->kind == BS_BRANCH_OVERLAY ? bs__snapreg_depth(&reg, b->snapshot_id) : 0;
     snprintf(out->name, sizeof(out->name), "%s", b->name);
   } else if (rc == 0) {
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);

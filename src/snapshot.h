@@ -10,14 +10,20 @@
 #include <stdint.h>
 
 #include "backstore/backend.h"
+#include "src/snapreg.h"
 
 /* The id of the snapshot or branch (@kind) named @name in *@id, or 0 when
- * there is none.  0 or the error reading the registry met. */
-int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id);
-/* Branch @name's record in *@out, *@found whether there is one; 0 or the
- * error reading the registry met. */
+ * there is none; with @chain (a snapshot), its chain of lowers
+ * (bs__snapreg_chain: itself first) in @chain and its length in *@n.  0 or
+ * the error reading the registry met. */
+int bs__snap_lookup_tree(bs_store *st, const char *op, bs_tree_kind kind, const char *name, uint64_t *id,
+                         uint64_t *chain, unsigned *n);
+/* Branch @name's record in *@out, *@found whether there is one; with
+ * @chain, the chain of its snapshot as above.  0 or the error reading the
+ * registry met. */
 struct bs__branch_rec;
-int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, struct bs__branch_rec *out, bool *found);
+int bs__snap_lookup_branch(bs_store *st, const char *op, const char *name, struct bs__branch_rec *out, bool *found,
+                           uint64_t *chain, unsigned *n);
 /* How many snapshots or branches (@kind) there are. */
 int bs__snap_count(bs_store *st, const char *op, bs_tree_kind kind, size_t *n);
 /* Call @cb with every snapshot or branch name (@kind) in byte order. */

@@ -10,6 +10,7 @@
 
 #include "src/snapreg.h"
 #include "tests/support/bs_test.h"
+#include "tests/support/overlay_view.h"
 
 #define B "/.bs/branches/b"
 
@@ -18,19 +19,8 @@ static void put(bs_store *st, const char *path, const char *text) {
   assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
 }
 
-static void assert_text(bs_store *st, const char *path, const char *text) {
-  char buf[256];
-  size_t n = 0;
-  assert_bs_ok(bs_read(st, path, 0, buf, sizeof(buf) - 1, &n));
-  buf[n] = '\0';
-  assert_string_equal(buf, text);
-}
-
-static void assert_listing(bs_store *st, const char *path, const char *want) {
-  char l[BS_TEST_LISTING_MAX];
-  bs_test_listing(st, path, l);
-  assert_string_equal(l, want);
-}
+#define assert_text ov_assert_text
+#define assert_listing ov_assert_listing
 
 /* The main tree every body starts from, a snapshot "s" of it and overlay
  * branch "b" of that. */

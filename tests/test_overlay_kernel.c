@@ -8,7 +8,8 @@
  * whiteouts) the library sees.  Nothing is asserted while the overlay is
  * mounted: the views are dumped, the mount is taken down, then compared.
  * The mount point lies in the fixture volume's registry directory, so the
- * fixture unmounts it even if the process dies midway. */
+ * fixture unmounts it even if the process dies midway.  A branch of a
+ * stacked snapshot (bs_branch_snapshot) is mounted with all its lowers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,9 +142,11 @@ typedef struct ovl {
   bool mounted;
 } ovl;
 
-static int ovl_mount(const bs_target *t, bs_store *st, ovl *o) {
+/* Mount the layers of overlay branch @branch; a branch of a stacked
+ * snapshot has several lowers, top first (lowerdir=a:b:...). */
+static int ovl_mount(const bs_target *t, bs_store *st, const char *branch, ovl *o) {
   bs_branch_layers ly;
-  int rc = bs_branch_layers_get(st, "b", &ly);
+  int rc = bs_branch_layers_get(st, branch, &ly);
   if (rc != 0)
     return rc;
   const bs_vol *v = bs_test_volume(t->profile);
@@ -151,9 +154,13 @@ static int ovl_mount(const bs_target *t, bs_store *st, ovl *o) {
   snprintf(o->mnt, sizeof(o->mnt), "%.4000s/ovl-%u-%u", v->dir, (unsigned)getpid(), seq++);
   if (mkdir(o->mnt, 0700) != 0)
     return -errno;
-  char opts[8192];
-  snprintf(opts, sizeof(opts), "lowerdir=%s%s,upperdir=%s%s,workdir=%s%s,userxattr", t->root, ly.lower, t->root,
-           ly.upper, t->root, ly.work);
+  char lower[4096] = "", opts[8192];
+  for (uint32_t i = 0; i < ly.nlowers; i++) {
+    size_t at = strlen(lower);
+    snprintf(lower + at, sizeof(lower) - at, "%s%s%s", i ? ":" : "", t->root, ly.lowers[i]);
+  }
+  snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s%s,workdir=%s%s,userxattr", lower, t->root, ly.upper,
+           t->root, ly.work);
   if (mount("overlay", o->mnt, "overlay", 0, opts) != 0) {
     int e = errno;
     rmdir(o->mnt);
@@ -198,6 +205,25 @@ static bool kernel_target(const bs_target *t) {
                                        (strcmp(t->profile, "tmpfs") == 0 && (t->open_flags & BS_OPEN_SNAPSHOT_COPY)));
 }
 
+/* The library's view of branch @branch in @lib; the kernel's mount of its
+ * layers must show the same. */
+static void kernel_sees(const bs_target *t, bs_store *st, const char *branch, dump *lib) {
+  char top[300];
+  snprintf(top, sizeof(top), "/.bs/branches/%s", branch);
+  lib_dump(st, top, "", lib);
+  assert_bs_ok(bs_sync(st, NULL));
+  dump ker = {.n = 0};
+  ovl o = {.mounted = false};
+  int mrc = ovl_mount(t, st, branch, &o);
+  int krc = mrc == 0 ? kernel_dump(o.mnt, "", &ker) : 0;
+  ovl_umount(&o);
+  if (mrc != 0)
+    fail_msg("%s: mount -t overlay: %s", t->label, strerror(-mrc));
+  if (krc != 0)
+    fail_msg("%s: walking the overlay mount: %s", t->label, strerror(-krc));
+  assert_string_equal(ker.s, lib->s);
+}
+
 /* ---- library_writes_the_kernel_reads ---- */
 
 static void lib_to_kernel_body(bs_store *st, const bs_target *t, void *ctx) {
@@ -214,18 +240,8 @@ static void lib_to_kernel_body(bs_store *st, const bs_target *t, void *ctx) {
   put(st, B "/g/new", "fresh");
   assert_bs_ok(bs_rename(st, B "/d/y", B "/y2"));         /* copy-up, rename, whiteout */
   put(st, B "/n", "new");
-  dump lib = {.n = 0}, ker = {.n = 0};
-  lib_dump(st, B, "", &lib);
-  assert_bs_ok(bs_sync(st, NULL));
-  ovl o = {.mounted = false};
-  int mrc = ovl_mount(t, st, &o);
-  int krc = mrc == 0 ? kernel_dump(o.mnt, "", &ker) : 0;
-  ovl_umount(&o);
-  if (mrc != 0)
-    fail_msg("%s: mount -t overlay: %s", t->label, strerror(-mrc));
-  if (krc != 0)
-    fail_msg("%s: walking the overlay mount: %s", t->label, strerror(-krc));
-  assert_string_equal(ker.s, lib.s);
+  dump lib = {.n = 0};
+  kernel_sees(t, st, "b", &lib);
   assert_non_null(strstr(lib.s, "/a f 644 7 UPPER-a\n"));
   assert_null(strstr(lib.s, "/d/x"));
   assert_null(strstr(lib.s, "/e "));
@@ -289,7 +305,7 @@ static void kernel_to_lib_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_sync(st, NULL));
   dump lib = {.n = 0}, ker = {.n = 0};
   ovl o = {.mounted = false};
-  int mrc = ovl_mount(t, st, &o);
+  int mrc = ovl_mount(t, st, "b", &o);
   int crc = mrc == 0 ? kernel_changes(o.mnt) : 0;
   int krc = mrc == 0 && crc == 0 ? kernel_dump(o.mnt, "", &ker) : 0;
   ovl_umount(&o);
@@ -323,10 +339,48 @@ static void kernel_writes_the_library_reads(void **state) {
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), kernel_target, kernel_to_lib_body, NULL, bs_test_seed());
 }
 
+/* ---- stacked_layers_mount_as_the_library_shows ---- */
+
+/* Branch "c" of a snapshot of "b" (stacked): the kernel mounts its upper
+ * over both lowers (lowerdir=frozen-upper:snapshot) and shows what the
+ * library shows, whiteouts and an opaque directory of the middle layer
+ * included. */
+static void stacked_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  setup(st);
+  assert_bs_ok(bs_write(st, B "/a", 0, "MID", 3));  /* copy-up into the middle layer */
+  assert_bs_ok(bs_unlink(st, B "/d/x"));            /* whiteout in the middle layer */
+  assert_bs_ok(bs_unlink(st, B "/g/w"));
+  assert_bs_ok(bs_rmdir(st, B "/g"));
+  assert_bs_ok(bs_mkdir(st, B "/g", 0700));         /* opaque in the middle layer */
+  put(st, B "/g/mid", "mid");
+  bs_snapshot_info s1;
+  assert_bs_ok(bs_branch_snapshot(st, "b", "s1", &s1));
+  bs_branch_opts bo = {.kind = BS_BRANCH_OVERLAY};
+  assert_bs_ok(bs_branch_create_opts(st, s1.id, "c", &bo));
+  assert_bs_ok(bs_write(st, "/.bs/branches/c/d/y", 0, "TOP", 3)); /* copy-up from the bottom */
+  assert_bs_ok(bs_unlink(st, "/.bs/branches/c/b"));                 /* whiteout of the bottom */
+  put(st, "/.bs/branches/c/d/x", "again");                          /* over the middle's whiteout */
+  dump lib = {.n = 0};
+  kernel_sees(t, st, "c", &lib);
+  assert_non_null(strstr(lib.s, "/a f 644 7 MIDer-a\n"));
+  assert_non_null(strstr(lib.s, "/d/x f 644 5 again\n"));
+  assert_non_null(strstr(lib.s, "/d/y f 644 3 TOP\n"));
+  assert_non_null(strstr(lib.s, "/g/mid f 644 3 mid\n"));
+  assert_null(strstr(lib.s, "/g/w"));
+  assert_null(strstr(lib.s, "/b f"));
+}
+
+static void stacked_layers_mount_as_the_library_shows(void **state) {
+  (void)state;
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_REAL), kernel_target, stacked_body, NULL, bs_test_seed());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(library_writes_the_kernel_reads),
     cmocka_unit_test(kernel_writes_the_library_reads),
+    cmocka_unit_test(stacked_layers_mount_as_the_library_shows),
   };
   return cmocka_run_group_tests_name("overlay_kernel", tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * milestone plan"): 100 threads on one store, and 100 processes on one real
  * root (fork, each opens the store).  Writer i copies its own lower file
  * up and rewrites it, makes a new file in the branch and one in the main
- * tree; then a snapshot of the main tree and an overlay branch of it.
- * Every file read back (from the branch, the snapshot, and the overlay
+ * tree; then a snapshot of the main tree and an overlay branch of it, and a
+ * snapshot of the branch (bs_branch_snapshot: its upper frozen, stacked).
+ * Every file read back (from the branch, the snapshots, and the overlay
  * branch of the snapshot) has the checksum of what its writer wrote.
  * Besides, every writer writes its own byte into one shared lower file: no
  * write is lost to a second copy-up (of another process) put over the
@@ -101,11 +102,16 @@ static void verify(bs_store *st, const bs_target *t) {
   assert_bs_ok(bs_snapshot_create(st, "after", &si));
   bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
   assert_bs_ok(bs_branch_create_opts(st, si.id, "r", &o));
+  assert_bs_ok(bs_branch_snapshot(st, "b", "b-after", &si));
   for (int i = 0; i < NWRITERS; i++) {
     char p[96];
     snprintf(p, sizeof(p), "/.bs/branches/b/l%d", i);
     assert_sum(st, t, p, i);
     snprintf(p, sizeof(p), "/.bs/branches/b/n%d", i);
+    assert_sum(st, t, p, i);
+    snprintf(p, sizeof(p), "/.bs/snapshots/b-after/l%d", i);
+    assert_sum(st, t, p, i);
+    snprintf(p, sizeof(p), "/.bs/snapshots/b-after/n%d", i);
     assert_sum(st, t, p, i);
     snprintf(p, sizeof(p), "/.bs/snapshots/after/m%d", i);
     assert_sum(st, t, p, i);

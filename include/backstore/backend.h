@@ -38,8 +38,8 @@ extern "C" {
 /** Version of the ops layout this header describes.  Version 1 ends with
  * clock_ns; version 2 appends chown, branch_parent, create_store and the
  * tree and registry primitives; version 3 appends symlink, readlink and
- * link; version 4 appends whiteout. */
-#define BS_BACKEND_OPS_VERSION 4
+ * link; version 4 appends whiteout; version 5 appends tree_freeze. */
+#define BS_BACKEND_OPS_VERSION 5
 
 /** Kinds of simulated power loss (see bs_backend_ops.power_loss). */
 typedef enum bs_power_loss_mode {
@@ -239,6 +239,20 @@ struct bs_backend_ops {
    * the xattr form instead (a zero-size file with "user.overlay.whiteout").
    */
   int (*whiteout)(bs_store *st, const char *path);
+
+  /* ---- version 5: snapshots of a branch ---- */
+
+  /**
+   * Make snapshot tree @p id, which must not exist, a read-only copy of the
+   * directory at backend path @p src, a directory below a branch tree
+   * ("/.bs/branch/ID/upper": an overlay branch's upper layer, or a tree the
+   * core built there), by method @p m as tree_create makes a snapshot of
+   * the main tree: everything below @p src is kept as it is, special files
+   * (overlay whiteouts, character devices 0/0) and xattrs (opaque marks)
+   * too, and a top-level ".bs" is left out.  All or nothing.  @p uuid as
+   * for tree_create.  NULL: snapshots of a branch are UNSUPPORTED.
+   */
+  int (*tree_freeze)(bs_store *st, bs_tree_method m, uint64_t id, const char *src, uint8_t uuid[16]);
 };
 
 /**

@@ -28,6 +28,22 @@ static inline void ov_put(bs_store *st, const char *path, const char *text) {
   assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
 }
 
+/* File @path holds @text. */
+static inline void ov_assert_text(bs_store *st, const char *path, const char *text) {
+  char buf[256];
+  size_t n = 0;
+  assert_bs_ok(bs_read(st, path, 0, buf, sizeof(buf) - 1, &n));
+  buf[n] = '\0';
+  assert_string_equal(buf, text);
+}
+
+/* Directory @path lists as @want (bs_test_listing). */
+static inline void ov_assert_listing(bs_store *st, const char *path, const char *want) {
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, path, l);
+  assert_string_equal(l, want);
+}
+
 /* The lower tree the changes work on (snapshot it next). */
 static inline void ov_view_setup(bs_store *st) {
   ov_put(st, "/a", "a");

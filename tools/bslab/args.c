@@ -27,7 +27,7 @@ static const struct {
   {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
   {"direct-io", BO_DIRECT_IO, false}, {"power-loss-after", BO_POWER_AFTER, true},
   {"power-loss", BO_POWER_MODE, true},
-  {"mix", BO_MIX, true},
+  {"mix", BO_MIX, true},         {"branch", BO_BRANCH, true},
   {"fs", BO_FS, true},           {"size-mb", BO_SIZE_MB, true}, {"label", BO_LABEL, true},
 };
 
@@ -104,6 +104,7 @@ static int set_option(bslab_args *a, uint64_t flag, const char *name, const char
   case BO_TRACE_DIR: a->trace_dir = v; return 0;
   case BO_KIND: a->kind = v; return 0;
   case BO_MIX: a->mix = v; return 0;
+  case BO_BRANCH: a->branch = v; return 0;
   case BO_JSON: a->json = v; return 0;
   case BO_TRACE_ALL: a->trace_all = true; return 0;
   case BO_MAX_TESTS: return number(a, name, v, 1, UINT32_MAX, &a->max_tests, NULL);

@@ -81,16 +81,20 @@ static const bslab_verb verbs[] = {
    "the current directory: ./b, ../a), or paths below DIR when --root is given.\n" VOL_OPTS,
    BO_VOLUME, 2, 2, bslab_clone},
   {"snapshot",
-   "usage: bslab snapshot create [--format text|json|ssz|hex] NAME\n"
+   "usage: bslab snapshot create [--format text|json|ssz|hex] [--branch BRANCH] NAME\n"
    "       bslab snapshot list   [--format text|json|ssz|hex]\n"
    "       bslab snapshot delete NAME|ID\n"
    "Snapshots of the volume's main tree, readable below /.bs/snapshots/NAME.\n"
    "With --backend real --root DIR: native on btrfs (DIR must be a subvolume: see\n"
    "bslab init), reflink copies on xfs, full copies with --copy-snapshots elsewhere.\n"
+   "  --branch BRANCH  a snapshot of branch BRANCH instead: of an overlay branch, its\n"
+   "                   upper layer frozen over the branch's snapshot (a stacked\n"
+   "                   snapshot; past 8 layers its merged view, flattened;\n"
+   "                   docs/overlay.md), of a native branch a copy of its tree\n"
    "A NAME|ID argument is a snapshot's name, or else a decimal snapshot id.\n"
    "list --format ssz writes each SnapshotInfo as a 4-byte little-endian length\n"
    "followed by that many bytes of SSZ.\n" VOL_OPTS,
-   BO_VOLUME | BO_FORMAT, 1, 2, bslab_snapshot},
+   BO_VOLUME | BO_FORMAT | BO_BRANCH, 1, 2, bslab_snapshot},
   {"branch",
    "usage: bslab branch create [--kind native|overlay|auto] SNAPSHOT BRANCH\n"
    "       bslab branch delete [SNAPSHOT] BRANCH\n"

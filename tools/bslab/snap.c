@@ -90,7 +90,7 @@ static int print_created(const bslab_args *a, const bs_snapshot_info *s, const c
 /* Success is printed only once it is durable (the image saved). */
 static int snap_create(bslab_args *a, bslab_vol *v, const char *fmt) {
   bs_snapshot_info s;
-  int rc = bs_snapshot_create(v->st, a->pos[1], &s);
+  int rc = a->branch ? bs_branch_snapshot(v->st, a->branch, a->pos[1], &s) : bs_snapshot_create(v->st, a->pos[1], &s);
   if (rc != 0)
     return bslab_op_error(a, a->pos[1], rc, v->st);
   int status = bslab_vol_commit(v, a);
@@ -154,6 +154,8 @@ int bslab_snapshot(bslab_args *a) {
   if (!list && strcmp(sub, "create") != 0 && strcmp(sub, "delete") != 0)
     return bslab_usage_error(a, "unknown subcommand '%s' (create, list or delete)", sub);
   a->verb = list ? "snapshot list" : sub[0] == 'c' ? "snapshot create" : "snapshot delete";
+  if (a->branch && sub[0] != 'c')
+    return bslab_usage_error(a, "--branch applies to snapshot create only");
   if (a->npos != (list ? 1 : 2))
     return bslab_usage_error(a, a->npos < (list ? 1 : 2) ? "missing argument" : "too many arguments");
   bslab_vol v;
