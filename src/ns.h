@@ -49,6 +49,7 @@ typedef struct bs__place {
                       * in an overlay branch, the path in its upper layer */
   bool overlay;      /* in an overlay branch (src/overlay.c resolves it) */
   uint64_t lower_id; /* an overlay branch's lower: snapshot tree id */
+  bool host_lower;   /* ... or a host directory: backend path "/.bs/lower/<tree_id>" */
   char *rest;        /* an overlay branch: the path below its root ("" for the root), malloc'ed */
 } bs__place;
 
@@ -72,5 +73,14 @@ bool bs__ns_hides_reserved(const bs__place *p);
 
 /* The backend path of tree (@kind, @id) followed by @rest, malloc'ed. */
 char *bs__ns_tree_path(bs_tree_kind kind, uint64_t id, const char *rest);
+
+/* A host directory as an overlay branch's lower (docs/overlay.md): its
+ * path is recorded in the branch's tree, in file BS__HOST_LOWER_REC, and
+ * the backend reaches it at backend path "/.bs/lower/<branch id>" (a
+ * backend that cannot answers UNSUPPORTED there). */
+#define BS__HOST_LOWER_DIR "/.bs/lower"
+#define BS__HOST_LOWER_REC "/lowerdir"
+/* "/.bs/lower/<branch_id>" followed by @rest, malloc'ed. */
+char *bs__ns_host_lower_path(uint64_t branch_id, const char *rest);
 
 #endif

@@ -36,8 +36,11 @@ static char *upper_of(const bs__place *p, const char *rest) {
   return s;
 }
 
+/* The lower layer's backend path of @rest, by the kind of the lower: a
+ * snapshot tree, or a host directory (reached through the backend at
+ * "/.bs/lower/<branch id>"). */
 static char *lower_of(const bs__place *p, const char *rest) {
-  return bs__ns_tree_path(BS_TREE_SNAPSHOT, p->lower_id, rest);
+  return p->host_lower ? bs__ns_host_lower_path(p->tree_id, rest) : bs__ns_tree_path(BS_TREE_SNAPSHOT, p->lower_id, rest);
 }
 
 /* ---- the marks ---------------------------------------------------------------------- */
@@ -144,6 +147,15 @@ static int resolve(bs_store *st, const char *op, const char *path, const bs__pla
      * (btrfs): never part of the lower. */
     bool reserved = strncmp(buf, "/.bs", 4) == 0 && (buf[4] == '\0' || buf[4] == '/');
     int lrc = !r->whiteout && lower_ok && !reserved ? st->ops->stat(st, l, &r->ls) : BS_ENOT_FOUND;
+    if (lrc == BS_ENOT_FOUND && p->host_lower && buf[0] == '\0') {
+      /* The lower's root is never missing: the host directory is gone. */
+      char why[256];
+      snprintf(why, sizeof(why), "%s", bs_last_message(st));
+      rc = bs_store_fail(st, lrc, ENOENT, "%s: %s: the branch's lower layer is gone: %s", op, path, why);
+      free(u);
+      free(l);
+      break;
+    }
     r->lower = lrc == 0;
     char mark = 0;
     int orc = r->upper && r->lower && r->us.kind == BS_KIND_DIR ? opaque_get(st, u, &mark) : 0;

@@ -137,6 +137,30 @@ int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, 
   return bs__call_end(&c, rc);
 }
 
+int bs_branch_create_host(bs_store *st, const char *dir, const char *name) {
+  const char *op = "branch create";
+  if (!dir)
+    return bs__bad_arg(st, op, "NULL lower directory");
+  size_t n = strnlen(dir, BS_LOWER_DIR_MAX);
+  if (n >= BS_LOWER_DIR_MAX)
+    return bs_store_fail(st, BS_ENAME_TOO_LONG, ENAMETOOLONG, "%s: the lower directory is %d bytes or more", op,
+                         BS_LOWER_DIR_MAX);
+  if (dir[0] != '/' || strchr(dir, '\n'))
+    return bs__bad_arg(st, op, "the lower directory must be an absolute path (without a newline)");
+  int rc = check_name(st, op, name, true);
+  if (!st)
+    return BS_EINVALID;
+  if (rc != 0)
+    return rc;
+  bs__call c;
+  begin(&c, st, true);
+  if (c.primitive)
+    rc = bs__branch_create_host(st, dir, name);
+  else
+    rc = bs_store_fail(st, BS_EUNSUPPORTED, 0, "%s: the %s backend has no overlay branches", op, st->ops->name);
+  return bs__call_end(&c, rc);
+}
+
 /* Begin call @op that looks at branch @name: 0 with @c begun (shared), or
  * the failure of the name's check. */
 static int begin_look(bs__call *c, bs_store *st, const char *op, const char *name) {
@@ -171,8 +195,20 @@ int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out) 
   memset(out, 0, sizeof(*out));
   snprintf(out->upper, sizeof(out->upper), "/.bs/branch/%" PRIu64 "%s", bi.id, BS__OV_UPPER);
   snprintf(out->work, sizeof(out->work), "/.bs/branch/%" PRIu64 "%s", bi.id, BS__OV_WORK);
-  snprintf(out->lower, sizeof(out->lower), "/.bs/snap/%" PRIu64, bi.snapshot_id);
+  if (bi.snapshot_id != 0) /* a host lower is no backend path: bs_branch_lower_dir_get() */
+    snprintf(out->lower, sizeof(out->lower), "/.bs/snap/%" PRIu64, bi.snapshot_id);
   return 0;
+}
+
+int bs_branch_lower_dir_get(bs_store *st, const char *name, char *buf, size_t cap) {
+  if (!buf || cap == 0)
+    return bs__bad_arg(st, "branch lower dir", "NULL or empty buffer");
+  bs__call c;
+  int rc = begin_look(&c, st, "branch lower dir", name);
+  if (rc != 0)
+    return rc;
+  rc = c.primitive ? bs__branch_lower_dir(st, name, buf, cap) : bs__missing(st, "branch lower dir");
+  return bs__call_end(&c, rc);
 }
 
 /* ---- the copy-up policy (control-protocol.md, "Interpose keys") ---- */

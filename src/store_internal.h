@@ -52,6 +52,9 @@ int bs__snap_delete(bs_store *st, uint64_t id);
 int bs__snap_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap);
 int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_branch_kind kind);
 int bs__branch_info(bs_store *st, const char *name, bs_branch_info *out);
+/* bs_branch_create_host() and bs_branch_lower_dir_get() (docs/overlay.md). */
+int bs__branch_create_host(bs_store *st, const char *dir, const char *name);
+int bs__branch_lower_dir(bs_store *st, const char *name, char *buf, size_t cap);
 int bs__branch_delete(bs_store *st, const char *name);
 int bs__branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 
