@@ -30,14 +30,22 @@ static void begin(bs__call *c, bs_store *st, bool changes) {
   bs__call_begin(c, st, changes, changes ? BS_OPC_SNAPSHOT : BS_OPC_META);
 }
 
-int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
-  int rc = check_name(st, "snapshot create", name, true);
+/* Begin call @op that makes snapshot or branch @name: 0 with @c begun
+ * (exclusive), or the failure of the name's check. */
+static int begin_new(bs__call *c, bs_store *st, const char *op, const char *name) {
+  int rc = check_name(st, op, name, true);
   if (!st)
     return BS_EINVALID;
+  if (rc == 0)
+    begin(c, st, true);
+  return rc;
+}
+
+int bs_snapshot_create(bs_store *st, const char *name, bs_snapshot_info *out) {
+  bs__call c;
+  int rc = begin_new(&c, st, "snapshot create", name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, true);
   if (c.primitive)
     rc = bs__snap_create(st, name, out);
   else
@@ -120,13 +128,10 @@ int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, 
   bs_branch_kind kind = opts ? opts->kind : BS_BRANCH_AUTO;
   if (kind != BS_BRANCH_AUTO && kind != BS_BRANCH_NATIVE && kind != BS_BRANCH_OVERLAY)
     return bs__bad_arg(st, "branch create", "unknown branch kind");
-  int rc = check_name(st, "branch create", name, true);
-  if (!st)
-    return BS_EINVALID;
+  bs__call c;
+  int rc = begin_new(&c, st, "branch create", name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, true);
   if (c.primitive)
     rc = bs__branch_create(st, snapshot_id, name, kind);
   else if (kind == BS_BRANCH_OVERLAY)
@@ -147,13 +152,10 @@ int bs_branch_create_host(bs_store *st, const char *dir, const char *name) {
                          BS_LOWER_DIR_MAX);
   if (dir[0] != '/' || strchr(dir, '\n'))
     return bs__bad_arg(st, op, "the lower directory must be an absolute path (without a newline)");
-  int rc = check_name(st, op, name, true);
-  if (!st)
-    return BS_EINVALID;
+  bs__call c;
+  int rc = begin_new(&c, st, op, name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, true);
   if (c.primitive)
     rc = bs__branch_create_host(st, dir, name);
   else

@@ -183,25 +183,6 @@ static void fx_close(fx *f) {
   host_rm_rf(f->base);
 }
 
-static void put(bs_store *st, const char *path, const char *text) {
-  assert_bs_ok(bs_create(st, path, 0644));
-  assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
-}
-
-static void assert_text(bs_store *st, const char *path, const char *text) {
-  char buf[256];
-  size_t n = 0;
-  assert_bs_ok(bs_read(st, path, 0, buf, sizeof(buf) - 1, &n));
-  buf[n] = '\0';
-  assert_string_equal(buf, text);
-}
-
-static void assert_listing(bs_store *st, const char *path, const char *want) {
-  char l[BS_TEST_LISTING_MAX];
-  bs_test_listing(st, path, l);
-  assert_string_equal(l, want);
-}
-
 static void assert_link_text(bs_store *st, const char *path, const char *want) {
   char buf[4096];
   size_t n = 0;
@@ -255,15 +236,15 @@ static void host_lower_overlay_semantics(void **state) {
   assert_bs_ok(bs_branch_layers_get(st, "b", &ly));
   assert_string_equal(ly.lower, "");
   /* Lookup and the merged listing (the lower's own names, upper ones added). */
-  assert_text(st, B "/a", "lower-a");
-  assert_text(st, B "/d/y", "y");
-  assert_listing(st, B, "a;d/;e/;empty/;ln;out;up;");
-  put(st, B "/d/new", "new");
-  assert_listing(st, B "/d", "new;x;y;");
+  bs_test_assert_text(st, B "/a", "lower-a");
+  bs_test_assert_text(st, B "/d/y", "y");
+  bs_test_assert_listing(st, B, "a;d/;e/;empty/;ln;out;up;");
+  bs_test_put_text(st, B "/d/new", "new");
+  bs_test_assert_listing(st, B "/d", "new;x;y;");
   /* A write copies up (a byte copy: another filesystem), keeping mode and
    * times; the lower keeps its bytes. */
   assert_bs_ok(bs_write(st, B "/a", 0, "UPPER", 5));
-  assert_text(st, B "/a", "UPPER-a");
+  bs_test_assert_text(st, B "/a", "UPPER-a");
   bs_stat_info si;
   assert_bs_ok(bs_stat(st, B "/a", &si));
   assert_int_equal(si.mode & 07777, 0640);
@@ -289,7 +270,7 @@ static void host_lower_overlay_semantics(void **state) {
   /* Whiteouts: an unlinked lower name is gone from the branch only. */
   assert_bs_ok(bs_unlink(st, B "/d/x"));
   assert_bs_err(bs_stat(st, B "/d/x", &si), BS_ENOT_FOUND);
-  assert_listing(st, B "/d", "new;y;");
+  bs_test_assert_listing(st, B "/d", "new;y;");
   upper_host(&f, "/d/x", hp, sizeof(hp));
   assert_int_equal(lstat(hp, &sb), 0);
   assert_true(S_ISCHR(sb.st_mode) && sb.st_rdev == 0);
@@ -298,14 +279,14 @@ static void host_lower_overlay_semantics(void **state) {
   assert_bs_ok(bs_rmdir(st, B "/e"));
   assert_bs_err(bs_stat(st, B "/e", &si), BS_ENOT_FOUND);
   assert_bs_ok(bs_mkdir(st, B "/e", 0700));
-  assert_listing(st, B "/e", "");
+  bs_test_assert_listing(st, B "/e", "");
   upper_host(&f, "/e", hp, sizeof(hp));
   assert_int_equal(getxattr(hp, "user.overlay.opaque", v, sizeof(v)), 1);
   assert_int_equal(v[0], 'y');
   /* Rename across layers: the lower file moves by a copy-up, a whiteout
    * stays at its old name. */
   assert_bs_ok(bs_rename(st, B "/d/y", B "/empty/y2"));
-  assert_text(st, B "/empty/y2", "y");
+  bs_test_assert_text(st, B "/empty/y2", "y");
   assert_bs_err(bs_stat(st, B "/d/y", &si), BS_ENOT_FOUND);
   assert_bs_err(bs_rename(st, B "/d", B "/d2"), BS_ECROSS_DEVICE);
   /* Symlinks: read through the lower, moved by a copy-up of their text;
@@ -315,18 +296,18 @@ static void host_lower_overlay_semantics(void **state) {
   assert_bs_ok(bs_rename(st, B "/ln", B "/d/ln2"));
   assert_link_text(st, B "/d/ln2", "a");
   assert_bs_err(bs_stat(st, B "/ln", &si), BS_ENOT_FOUND);
-  assert_listing(st, B, "a;d/;e/;empty/;out;up;");
+  bs_test_assert_listing(st, B, "a;d/;e/;empty/;out;up;");
   /* A reopened store finds the branch and its lower. */
   bs_close(st);
   fx_store_open(&f);
   st = f.st;
   assert_bs_ok(bs_branch_lower_dir_get(st, "b", dir, sizeof(dir)));
   assert_string_equal(dir, f.lower);
-  assert_text(st, B "/a", "UPPER-a");
-  assert_text(st, B "/empty/y2", "y");
-  assert_text(st, B "/d/new", "new");
-  assert_listing(st, B "/d", "ln2;new;");
-  assert_listing(st, B "/e", "");
+  bs_test_assert_text(st, B "/a", "UPPER-a");
+  bs_test_assert_text(st, B "/empty/y2", "y");
+  bs_test_assert_text(st, B "/d/new", "new");
+  bs_test_assert_listing(st, B "/d", "ln2;new;");
+  bs_test_assert_listing(st, B "/e", "");
   assert_int_equal(work_entries(&f), 0);
   /* A native branch and a snapshot lower have no host directory. */
   assert_bs_err(bs_branch_lower_dir_get(st, "nope", dir, sizeof(dir)), BS_ENOT_FOUND);
@@ -361,7 +342,7 @@ static void host_lower_policy_refusals(void **state) {
   assert_refused(st, bs_chmod(st, B "/d/y", 0600), "(policy)");
   assert_refused(st, bs_write(st, B "/e/z", 0, "Z", 1), "(policy)");
   /* Nothing of the refused ones reached the upper. */
-  assert_text(st, B "/a", "lower-a");
+  bs_test_assert_text(st, B "/a", "lower-a");
   char hp[4300];
   struct stat sb;
   upper_host(&f, "/a", hp, sizeof(hp));
@@ -371,7 +352,7 @@ static void host_lower_policy_refusals(void **state) {
   assert_int_equal(work_entries(&f), 0);
   assert_bs_ok(bs_interpose_set(st, "forwarding", "eager_upperize"));
   assert_bs_ok(bs_write(st, B "/a", 0, "A", 1));
-  assert_text(st, B "/a", "Aower-a");
+  bs_test_assert_text(st, B "/a", "Aower-a");
   fx_close(&f);
 }
 
@@ -497,7 +478,7 @@ static void host_lower_copy_up_no_space(void **state) {
   assert_int_equal(work_entries(&f), 0);
   /* The space came back: a small copy-up works. */
   assert_bs_ok(bs_write(st, B "/a", 0, "A", 1));
-  assert_text(st, B "/a", "Aower-a");
+  bs_test_assert_text(st, B "/a", "Aower-a");
   fx_close(&f);
 }
 
@@ -514,7 +495,7 @@ static void host_lower_gone_is_a_clear_error(void **state) {
   fx f;
   fx_open(&f, 16, 0);
   bs_store *st = f.st;
-  put(st, B "/mine", "mine");
+  bs_test_put_text(st, B "/mine", "mine");
   char aside[4300];
   snprintf(aside, sizeof(aside), "%s/aside", f.base);
   assert_int_equal(rename(f.lower, aside), 0);
@@ -528,8 +509,8 @@ static void host_lower_gone_is_a_clear_error(void **state) {
   assert_bs_err(bs_readdir(st, B, count_entry, NULL), BS_ENOT_FOUND);
   /* Back in place, the branch is whole again. */
   assert_int_equal(rename(aside, f.lower), 0);
-  assert_text(st, B "/a", "lower-a");
-  assert_text(st, B "/mine", "mine");
+  bs_test_assert_text(st, B "/a", "lower-a");
+  bs_test_assert_text(st, B "/mine", "mine");
   /* Gone for good: the branch can still be deleted. */
   assert_int_equal(rename(f.lower, aside), 0);
   assert_bs_ok(bs_branch_delete(st, "b"));
