@@ -6,7 +6,8 @@
  * across layers, symlinks, metadata copy-up, a reopen), the three policy
  * refusals, escapes out of the lower refused at the backend, writes into
  * it refused, NO_SPACE on a small upper, a lower that disappears, the sim's
- * UNSUPPORTED and the CLI's --lower-dir.  After each, the lower's tree is
+ * UNSUPPORTED, every fault point failing once during a copy-up, and the
+ * CLI's --lower-dir.  After each, the lower's tree is
  * hashed (names, modes, sizes, times, bytes, xattrs, symlink texts) and
  * compared with its hash before: byte for byte unchanged. */
 #include <dirent.h>
@@ -22,9 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef FIU_ENABLE
+#include <fiu-control.h>
+#endif
+
 #include "backstore/backend.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/cli.h"
+#include "tests/support/overlay_view.h"
 #include "tests/support/volume.h"
 
 #define B "/.bs/branches/b"
@@ -123,8 +129,9 @@ static void fx_store_open(fx *f) {
 }
 
 /* Lower tree: a, d/{x,y(user.k=v)}, e/z, empty/, ln -> a, out -> the
- * outside directory, up -> "..", and @big bytes in "big" when @big. */
-static void fx_open(fx *f, uint64_t upper_mb, size_t big) {
+ * outside directory, up -> "..", and @big bytes in "big" when @big; with
+ * @view, the tree of tests/support/overlay_view.h instead. */
+static void fx_open_tree(fx *f, uint64_t upper_mb, size_t big, bool view) {
   static int n;
   memset(f, 0, sizeof(*f));
   const bs_vol *v = bs_test_volume("ext4");
@@ -136,6 +143,15 @@ static void fx_open(fx *f, uint64_t upper_mb, size_t big) {
   host_mkdir(f->outside, 0755);
   char p[4400];
 #define AT(leaf) (snprintf(p, sizeof(p), "%s/%s", f->lower, (leaf)), p)
+  if (view) {
+    host_put(AT("a"), "a", 0644);
+    host_mkdir(AT("d"), 0755);
+    host_put(AT("d/x"), "lower-x", 0644);
+    host_put(AT("d/y"), "lower-y", 0644);
+    host_mkdir(AT("e"), 0755);
+    host_put(AT("e/z"), "z", 0644);
+    goto made;
+  }
   host_put(AT("a"), "lower-a", 0640);
   struct timespec ts[2] = {{1000000000, 5}, {1000000000, 7}};
   assert_int_equal(utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW), 0);
@@ -159,6 +175,7 @@ static void fx_open(fx *f, uint64_t upper_mb, size_t big) {
     close(fd);
     free(b);
   }
+made:
 #undef AT
   snprintf(p, sizeof(p), "%s/secret", f->outside);
   host_put(p, "secret", 0644);
@@ -173,6 +190,8 @@ static void fx_open(fx *f, uint64_t upper_mb, size_t big) {
   assert_bs_ok(bs_branch_info_get(f->st, "b", &bi));
   f->bid = bi.id;
 }
+
+static void fx_open(fx *f, uint64_t upper_mb, size_t big) { fx_open_tree(f, upper_mb, big, false); }
 
 /* The lower is as it was; then everything goes. */
 static void fx_close(fx *f) {
@@ -518,6 +537,73 @@ static void host_lower_gone_is_a_clear_error(void **state) {
   fx_close(&f);
 }
 
+/* ---- faults during a copy-up from a host lower -------------------------------------------- */
+
+#ifdef FIU_ENABLE
+/* The points a change of a host-lower branch passes through (the lower's
+ * record is read and its directory opened at each call that reaches it). */
+static const char *const points[] = {
+  "bs/real/open",  "bs/real/read",   "bs/real/write",    "bs/real/fsync",    "bs/real/stat",
+  "bs/real/mkdir", "bs/real/unlink", "bs/real/rename",   "bs/real/ficlone",  "bs/real/chmod",
+  "bs/real/utimens", "bs/real/getxattr", "bs/real/setxattr", "bs/real/mknod", "bs/real/readdir",
+};
+
+/* Every point fails once, call by call, during each change of
+ * overlay_view.h: the branch shows the view before or after, never a
+ * half-copied file, the work directory is empty, the lower unchanged. */
+static void host_lower_every_fault_leaves_old_or_new(void **state) {
+  (void)state;
+  BS_TEST_SKIP_WITHOUT_REAL();
+  fx f;
+  fx_open_tree(&f, 16, 0, true);
+  bs_store *st = f.st;
+  assert_bs_ok(bs_branch_delete(st, "b"));
+  int fired_total = 0;
+  for (ov_change c = 0; c < OV_NCHANGES; c++) {
+    char before[OV_VIEW_MAX] = "", after[OV_VIEW_MAX] = "";
+    assert_bs_ok(bs_branch_create_host(st, f.lower, "ref"));
+    ov_prepare(st, "ref", c);
+    ov_dump(st, "/.bs/branches/ref", "", before);
+    assert_bs_ok(ov_run(st, "/.bs/branches/ref", c));
+    ov_dump(st, "/.bs/branches/ref", "", after);
+    assert_bs_ok(bs_branch_delete(st, "ref"));
+    assert_true(strcmp(before, after) != 0);
+    for (size_t p = 0; p < sizeof(points) / sizeof(*points); p++) {
+      for (int nth = 1;; nth++) {
+        char what[256], now[OV_VIEW_MAX] = "";
+        snprintf(what, sizeof(what), "%s, call %d of %s failing", ov_change_names[c], nth, points[p]);
+        assert_bs_ok(bs_branch_create_host(st, f.lower, "b"));
+        bs_branch_info bi;
+        assert_bs_ok(bs_branch_info_get(st, "b", &bi));
+        f.bid = bi.id;
+        ov_prepare(st, "b", c);
+        bs_test_fail_nth(points[p], nth, EIO);
+        int rc = ov_run(st, B, c);
+        bool fired = bs_test_fault_fired();
+        fiu_disable(points[p]);
+        if (!fired && rc != 0)
+          fail_msg("%s: no fault, yet %s (%s)", what, bs_err_name(rc), bs_last_message(st));
+        ov_dump(st, B, "", now);
+        if (strcmp(now, before) != 0 && strcmp(now, after) != 0)
+          fail_msg("%s: returned %s (%s), and the branch shows\n%s\nneither the view before\n%s\nnor after\n%s",
+                   what, bs_err_name(rc), bs_last_message(st), now, before, after);
+        if (rc != 0 && strcmp(now, after) != 0 && rc != BS_EIO)
+          fail_msg("%s: %s (%s), expected IO", what, bs_err_name(rc), bs_last_message(st));
+        if (!fired && work_entries(&f) != 0)
+          fail_msg("%s: the work directory is not empty", what);
+        assert_bs_ok(bs_branch_delete(st, "b"));
+        if (!fired)
+          break;
+        fired_total++;
+      }
+    }
+  }
+  assert_true(fired_total > 0);
+  print_message("    %d faults fired\n", fired_total);
+  fx_close(&f);
+}
+#endif
+
 /* ---- where a host lower cannot be --------------------------------------------------------- */
 
 static void host_lower_in_the_sim_is_unsupported(void **state) {
@@ -608,6 +694,9 @@ int main(void) {
     cmocka_unit_test(host_lower_escapes_and_writes_are_refused),
     cmocka_unit_test(host_lower_copy_up_no_space),
     cmocka_unit_test(host_lower_gone_is_a_clear_error),
+#ifdef FIU_ENABLE
+    cmocka_unit_test(host_lower_every_fault_leaves_old_or_new),
+#endif
     cmocka_unit_test(host_lower_in_the_sim_is_unsupported),
     cmocka_unit_test(bslab_branch_create_lower_dir),
   };
