@@ -28,6 +28,7 @@
 #endif
 
 #include "backstore/backend.h"
+#include "src/snapreg.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/cli.h"
 #include "tests/support/overlay_view.h"
@@ -608,6 +609,43 @@ static void host_lower_every_fault_leaves_old_or_new(void **state) {
 }
 #endif
 
+/* ---- the registry record ------------------------------------------------------------------- */
+
+/* A host-lower branch is a format-2 overlay record with snapshot_id 0: it
+ * holds no snapshot, round-trips, and only an overlay may have it. */
+static void host_lower_registry_record(void **state) {
+  (void)state;
+  bs__snapreg r, back;
+  bs__snapreg_init(&r);
+  uint8_t uuid[16] = {1};
+  assert_bs_ok(bs__snapreg_add(&r, "s", uuid, 5, NULL));
+  assert_bs_err(bs__snapreg_add_branch_kind(&r, BS__SNAPREG_HOST_LOWER, "n", BS_BRANCH_NATIVE, NULL), BS_ENOT_FOUND);
+  bs__branch_rec b;
+  assert_bs_ok(bs__snapreg_add_branch_kind(&r, BS__SNAPREG_HOST_LOWER, "h", BS_BRANCH_OVERLAY, &b));
+  assert_int_equal(b.snapshot_id, 0);
+  assert_int_equal(r.snaps[0].branch_count, 0);
+  assert_bs_ok(bs__snapreg_check(&r));
+  uint8_t *buf;
+  size_t len;
+  assert_bs_ok(bs__snapreg_encode(&r, &buf, &len));
+  assert_memory_equal(buf, "BSREG002", 8);
+  assert_bs_ok(bs__snapreg_decode(&back, buf, len));
+  assert_int_equal(back.nbranches, 1);
+  assert_int_equal(back.branches[0].snapshot_id, 0);
+  assert_int_equal(back.branches[0].kind, BS_BRANCH_OVERLAY);
+  bs__snapreg_free(&back);
+  free(buf);
+  /* The snapshot is not held: it may go. */
+  assert_bs_ok(bs__snapreg_remove(&r, 1));
+  assert_bs_ok(bs__snapreg_check(&r));
+  /* A native record on snapshot 0 is damaged. */
+  r.branches[0].kind = BS_BRANCH_NATIVE;
+  assert_bs_err(bs__snapreg_check(&r), BS_ECORRUPT);
+  r.branches[0].kind = BS_BRANCH_OVERLAY;
+  assert_bs_ok(bs__snapreg_remove_branch(&r, "h", NULL));
+  bs__snapreg_free(&r);
+}
+
 /* ---- where a host lower cannot be --------------------------------------------------------- */
 
 static void host_lower_in_the_sim_is_unsupported(void **state) {
@@ -701,6 +739,7 @@ int main(void) {
 #ifdef FIU_ENABLE
     cmocka_unit_test(host_lower_every_fault_leaves_old_or_new),
 #endif
+    cmocka_unit_test(host_lower_registry_record),
     cmocka_unit_test(host_lower_in_the_sim_is_unsupported),
     cmocka_unit_test(bslab_branch_create_lower_dir),
   };
