@@ -432,7 +432,8 @@ BS_API int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name
 /** Delete branch @p name, dropping its reference on the snapshot. */
 BS_API int bs_branch_delete(bs_store *st, const char *name);
 /**
- * The id of the snapshot branch @p name was made from, in @p snapshot_id.
+ * The id of the snapshot branch @p name was made from, in @p snapshot_id
+ * (0 for an overlay branch over a host directory, bs_branch_create_host()).
  * @return 0; BS_ENOT_FOUND if there is no such branch; BS_EUNSUPPORTED where
  * the filesystem has no snapshots; BS_EINVALID for a bad name.
  */
