@@ -446,7 +446,8 @@ BS_API int bs_branch_create(bs_store *st, uint64_t snapshot_id, const char *name
 /** Delete branch @p name, dropping its reference on the snapshot. */
 BS_API int bs_branch_delete(bs_store *st, const char *name);
 /**
- * The id of the snapshot branch @p name was made from, in @p snapshot_id.
+ * The id of the snapshot branch @p name was made from, in @p snapshot_id
+ * (0 for an overlay branch over a host directory, bs_branch_create_host()).
  * @return 0; BS_ENOT_FOUND if there is no such branch; BS_EUNSUPPORTED where
  * the filesystem has no snapshots; BS_EINVALID for a bad name.
  */
@@ -475,10 +476,44 @@ typedef struct bs_branch_opts {
  */
 BS_API int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, const bs_branch_opts *opts);
 
+/** Longest host directory bs_branch_create_host() takes, in bytes, with its NUL. */
+#define BS_LOWER_DIR_MAX 4096
+
+/**
+ * Create overlay branch @p name whose lower layer is host directory
+ * @p dir, outside the store (the user's workspace), not a snapshot
+ * (docs/overlay.md, "A host directory as the lower").  O(1) as any overlay
+ * branch: an empty upper in the store, and a record of @p dir.  The lower
+ * is read-only to the store: nothing is ever written, renamed or chmod'ed
+ * in it, a copy-up only reads it (a byte copy when it is on another
+ * filesystem than the store, under the bs_interpose_set() policy); no
+ * symlink or ".." in it leads outside it (PERMISSION).  @p dir is taken
+ * as it is named at every use (symlinks on its way are followed); it must
+ * be absolute.  The branch holds no snapshot (bs_branch_info_get() gives
+ * snapshot_id 0).  A lower that is gone later makes every call in the
+ * branch fail BS_ENOT_FOUND with a message that says so.
+ * @return 0; BS_EINVALID for a bad name, a relative @p dir, or a @p dir
+ * inside the store or holding it; BS_ENAME_TOO_LONG for a @p dir of
+ * BS_LOWER_DIR_MAX bytes or more; BS_ENOT_FOUND when @p dir does not
+ * exist; BS_EEXISTS for a taken name; BS_EUNSUPPORTED on a backend that
+ * cannot reach host directories (the sim, complete backends such as
+ * faults:).
+ */
+BS_API int bs_branch_create_host(bs_store *st, const char *dir, const char *name);
+
+/**
+ * The host directory that overlay branch @p name has as its lower, as
+ * bs_branch_create_host() took it, into @p buf (capacity @p cap,
+ * NUL-terminated).  @return 0; BS_ENOT_FOUND if there is no such branch;
+ * BS_EINVALID if its lower is not a host directory (a snapshot, or a
+ * native branch); BS_ENAME_TOO_LONG if it does not fit in @p cap.
+ */
+BS_API int bs_branch_lower_dir_get(bs_store *st, const char *name, char *buf, size_t cap);
+
 /** What bs_branch_info() reports of a branch. */
 typedef struct bs_branch_info {
   uint64_t id;                /**< branch id: names its tree, "/.bs/branch/<id>" */
-  uint64_t snapshot_id;       /**< the snapshot it was made from (its lower, for an overlay) */
+  uint64_t snapshot_id;       /**< the snapshot it was made from (its lower, for an overlay); 0 for a host lower */
   bs_branch_kind kind;        /**< NATIVE or OVERLAY (never AUTO) */
   uint32_t depth;             /**< layers below the upper: 0 for a native branch, 1 for an overlay over a plain snapshot, the chain's length over a stacked one (registry format 3) */
   char name[BS_NAME_MAX + 1]; /**< NUL-terminated */
@@ -503,8 +538,8 @@ BS_API int bs_branch_info_get(bs_store *st, const char *name, bs_branch_info *ou
 typedef struct bs_branch_layers {
   char upper[BS_LAYER_PATH_MAX];  /**< upperdir: the branch's own changes, whiteouts, opaque marks */
   char work[BS_LAYER_PATH_MAX];   /**< workdir: where copy-ups and whiteouts are built */
-  char lower[BS_LAYER_PATH_MAX];  /**< the top lower layer, the branch's snapshot's tree (= lowers[0]) */
-  uint32_t nlowers;               /**< how many lower layers: 1 over a plain snapshot, the chain's length over a stacked one */
+  char lower[BS_LAYER_PATH_MAX];  /**< the top lower layer, the branch's snapshot's tree (= lowers[0]); "" for a host lower (bs_branch_lower_dir_get()) */
+  uint32_t nlowers;               /**< how many lower layers: 1 over a plain snapshot, the chain's length over a stacked one, 0 over a host directory */
   char lowers[BS_BRANCH_LAYERS_MAX][BS_LAYER_PATH_MAX]; /**< the lower layers, top first: overlayfs lowerdir=lowers[0]:lowers[1]:... */
 } bs_branch_layers;
 

@@ -25,7 +25,7 @@ int bs__host_fail_errno(bs_store *st, const char *op, const char *path, int neg_
 
 /* The result of host call @e on located path @l: free it, map the error. */
 static int done(bs_store *st, const char *op, const char *path, bs__host_loc *l, int e) {
-  free(l->host);
+  bs__host_loc_free(st, l);
   return e == 0 ? 0 : bs__host_fail_errno(st, op, path, e);
 }
 
@@ -139,6 +139,8 @@ int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
   int rc = bs__host_locate(st, "reflink", src, &s);
   if (rc == 0)
     rc = bs__host_locate(st, "reflink", dst, &d);
+  if (rc == 0 && d.has_lower) /* a host lower is only read */
+    rc = bs_store_fail(st, BS_EPERMISSION, EROFS, "reflink: %s: the host lower is read-only to the store", dst);
   const bs_host_os *os = H(st)->os;
   int e = rc == 0 ? os->clone(os->ctx, &s.hp, &d.hp) : 0;
   if (e != 0) {
@@ -150,8 +152,8 @@ int bs__host_reflink(bs_store *st, const char *src, const char *dst) {
                     strerror(-e));
     }
   }
-  free(s.host);
-  free(d.host);
+  bs__host_loc_free(st, &s);
+  bs__host_loc_free(st, &d);
   return rc;
 }
 
@@ -224,8 +226,8 @@ int bs__host_rename(bs_store *st, const char *from, const char *to) {
     int e = os->rename(os->ctx, &f.hp, &t.hp);
     rc = e == 0 ? 0 : bs__host_fail_errno(st, "rename", from, e);
   }
-  free(f.host);
-  free(t.host);
+  bs__host_loc_free(st, &f);
+  bs__host_loc_free(st, &t);
   return rc;
 }
 
@@ -265,8 +267,8 @@ int bs__host_link(bs_store *st, const char *from, const char *to) {
     int e = os->link(os->ctx, &f.hp, &t.hp);
     rc = e == 0 ? 0 : bs__host_fail_errno(st, "link", e == -EEXIST ? to : from, e);
   }
-  free(f.host);
-  free(t.host);
+  bs__host_loc_free(st, &f);
+  bs__host_loc_free(st, &t);
   return rc;
 }
 

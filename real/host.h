@@ -166,13 +166,20 @@ int bs__host_create_store(const bs_host_os *os, const char *root);
 
 /* A backend path as a host place. */
 typedef struct bs__host_loc {
-  char *host;   /* the absolute host path, malloc'ed */
-  bs__hpath hp; /* where @host lies in the store (hp.abs is @host) */
+  char *host;     /* the absolute host path, malloc'ed */
+  bs__hpath hp;   /* where @host lies in the store (hp.abs is @host) */
+  bool has_lower; /* a host lower ("/.bs/lower/ID"): hp is beneath @lower */
+  bs__hroot lower; /* that directory, open while the place is */
 } bs__host_loc;
 
-/* Backend path @bpath of call @op: 0 with @out filled (free out->host), or
- * the error recorded on @st (INVALID for a path no core makes). */
+/* Backend path @bpath of call @op: 0 with @out filled (bs__host_loc_free),
+ * or the error recorded on @st (INVALID for a path no core makes).  A host
+ * lower (docs/overlay.md) is reached only by the calls that read (stat,
+ * read, readdir, getxattr, listxattr, readlink, reflink's source):
+ * PERMISSION for the others. */
 int bs__host_locate(bs_store *st, const char *op, const char *bpath, bs__host_loc *out);
+/* Release what bs__host_locate() filled (a zeroed @l too). */
+void bs__host_loc_free(bs_store *st, bs__host_loc *l);
 /* "<root>/.bs" + @leaf ("" for the directory itself), malloc'ed, or NULL. */
 char *bs__host_meta_path(const bs__host_store *h, const char *leaf);
 /* The place @abs (a path made by bs__host_meta_path) in the reserved

@@ -3,6 +3,8 @@
  *   /...                    the main tree: <root>/...
  *   /.bs/snap/ID/...        snapshot tree <root>/.bs/snap/ID (read-only)
  *   /.bs/branch/ID/...      branch tree <root>/.bs/branch/ID (writable)
+ *   /.bs/lower/ID/...       the host directory recorded as branch ID's lower,
+ *                           in <root>/.bs/branch/ID/lowerdir (read-only)
  *
  * and each as a place beneath the root fd: the main tree without .bs, a
  * tree by itself (no symlink leads out of it), the containers strictly. */
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "real/host.h"
+#include "src/ns.h"
 
 static bs__host_store *H(bs_store *st) { return (bs__host_store *)st; }
 
@@ -70,9 +73,106 @@ static size_t tree_prefix(const char *rel, bool *container) {
   return rel[d] == '\0' || rel[d] == '/' ? d : 0;
 }
 
+/* The length of ".bs/lower/ID" that @rel starts with (0: none). */
+static size_t lower_prefix(const char *rel) {
+  const size_t n = strlen(".bs/lower/");
+  if (strncmp(rel, ".bs/lower/", n) != 0 || rel[n] < '1' || rel[n] > '9')
+    return 0;
+  size_t d = n + strspn(rel + n, "0123456789");
+  return rel[d] == '\0' || rel[d] == '/' ? d : 0;
+}
+
+/* The calls that may reach a host lower: it is read-only to the store. */
+static bool reads(const char *op) {
+  static const char *const ok[] = {"stat", "read", "readdir", "getxattr", "listxattr", "readlink", "reflink"};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    if (strcmp(op, ok[i]) == 0)
+      return true;
+  return false;
+}
+
+/* Whether canonical path @a is @b or below it. */
+static bool within(const char *a, const char *b) {
+  size_t n = strlen(b);
+  return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/' || (n > 0 && b[n - 1] == '/'));
+}
+
+/* "/.bs/lower/ID/REST" (@rel without its '/', prefix @plen long): REST in
+ * the host directory recorded as branch ID's lower (docs/overlay.md),
+ * opened as a root of its own, so REST resolves beneath it as the main
+ * tree does beneath the store root (real/resolve.c: no symlink or ".."
+ * leads out of it). */
+static int locate_lower(bs_store *st, const char *op, const char *bpath, const char *rel, size_t plen,
+                        bs__host_loc *out) {
+  bs__host_store *h = H(st);
+  const bs_host_os *os = h->os;
+  if (!h->hr || !os->root_open)
+    return bs_store_fail(st, BS_EUNSUPPORTED, 0, "%s: %s: the %s platform table cannot confine a host lower", op,
+                         bpath, os->name);
+  if (!reads(op))
+    return bs_store_fail(st, BS_EPERMISSION, EROFS, "%s: %s: the host lower is read-only to the store", op, bpath);
+  char leaf[64];
+  snprintf(leaf, sizeof(leaf), "/branch/%.*s%s", (int)(plen - strlen(".bs/lower/")), rel + strlen(".bs/lower/"),
+           BS__HOST_LOWER_REC);
+  char *rec = bs__host_meta_path(h, leaf);
+  char *dir = malloc(BS_LOWER_DIR_MAX + 1);
+  if (!rec || !dir) {
+    free(rec);
+    free(dir);
+    return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+  }
+  bs__hpath mp = bs__host_meta_hpath(h, rec);
+  size_t n = 0;
+  int e = os->pread(os->ctx, &mp, 0, dir, BS_LOWER_DIR_MAX + 1, &n);
+  int rc = 0;
+  if (e != 0)
+    rc = bs__host_fail_errno(st, op, rec, e);
+  else if (n < 2 || n > BS_LOWER_DIR_MAX || dir[0] != '/' || dir[n - 1] != '\n' || memchr(dir, '\0', n))
+    rc = bs_store_fail(st, BS_ECORRUPT, 0, "%s: %s: the record of the branch's lower (%s) is damaged", op, bpath, rec);
+  if (rc == 0) {
+    dir[n - 1] = '\0';
+    if ((e = os->root_open(os->ctx, dir, &out->lower)) != 0)
+      rc = bs_store_fail(st, bs_err_from_errno(-e), -e, "%s: %s: the host directory %s (the branch's lower): %s", op,
+                         bpath, dir, strerror(-e));
+  }
+  if (rc == 0) {
+    out->has_lower = true;
+    if (within(out->lower.real, h->hroot.real) || within(h->hroot.real, out->lower.real))
+      rc = bs_store_fail(st, BS_EINVALID, 0, "%s: %s: the host directory %s (the branch's lower) %s the store %s", op,
+                         bpath, dir, within(out->lower.real, h->hroot.real) ? "is inside" : "holds", h->root);
+  }
+  const char *rest = rel + plen;
+  size_t ln = rc == 0 ? strlen(out->lower.real) : 0;
+  if (rc == 0 && !(out->host = malloc(ln + strlen(rest) + 1)))
+    rc = bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);
+  if (rc == 0) {
+    snprintf(out->host, ln + strlen(rest) + 1, "%s%s", out->lower.real, rest);
+    size_t off = ln;
+    while (out->host[off] == '/')
+      off++;
+    out->hp = (bs__hpath){.abs = out->host, .root = &out->lower, .scope = BS__HP_MAIN, .rel_off = off};
+  } else {
+    bs__host_loc_free(st, out);
+  }
+  free(rec);
+  free(dir);
+  return rc;
+}
+
+void bs__host_loc_free(bs_store *st, bs__host_loc *l) {
+  if (l->has_lower)
+    H(st)->os->root_close(H(st)->os->ctx, &l->lower);
+  free(l->host);
+  memset(l, 0, sizeof(*l));
+}
+
 int bs__host_locate(bs_store *st, const char *op, const char *bpath, bs__host_loc *out) {
   bs__host_store *h = H(st);
   memset(out, 0, sizeof(*out));
+  const char *lrel = bpath + strspn(bpath, "/");
+  size_t lp = lower_prefix(lrel);
+  if (lp)
+    return locate_lower(st, op, bpath, lrel, lp, out);
   size_t n = h->root_len + strlen(bpath) + 2;
   if (!(out->host = malloc(n)))
     return bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op);

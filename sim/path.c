@@ -5,6 +5,7 @@
  *   /.bs                    where the trees are, read-only
  *   /.bs/snap/<id>          root of snapshot tree <id> (read-only)
  *   /.bs/branch/<id>        root of branch tree <id> (writable)
+ *   /.bs/lower/<id>         a host lower: UNSUPPORTED (no host directories here)
  *
  * Paths are absolute; empty components ("//") are skipped and a trailing "/"
  * sets loc.slash ("must be a directory", checked by lookups and the ops).
@@ -91,6 +92,11 @@ static int walk_once(bs__sim_store *s, const char *op, const char *path, bs__sim
         continue;
       }
       out->node = bs__sim_dir_find(s, dir, c, n, &out->pos);
+    } else if (at == BS__SIM_V_BS && is(c, n, "lower")) {
+      /* An overlay branch's host lower (docs/overlay.md): the sim is an
+       * image of one volume and models no host directory outside it. */
+      return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0,
+                           "%s: %s: the sim models no host directory: a host lower needs a real store", op, path);
     } else if (at == BS__SIM_V_BS) {
       out->virt = is(c, n, "snap") ? BS__SIM_V_SNAPS : is(c, n, "branch") ? BS__SIM_V_BRANCHES : BS__SIM_V_NONE;
     } else {

@@ -77,10 +77,9 @@ static int split(bs_store *st, const char *op, const char *path, comp c[3], size
   return 0;
 }
 
-char *bs__ns_tree_path(bs_tree_kind kind, uint64_t id, const char *rest) {
-  /* "/.bs/snap/ID" or "/.bs/branch/ID", then @rest: built by hand, as
-   * every path into a tree comes through here. */
-  const char *dir = kind == BS_TREE_SNAPSHOT ? "/.bs/snap/" : "/.bs/branch/";
+/* @dir ("/.bs/snap/"), then @id in decimal, then @rest: built by hand, as
+ * every path into a tree comes through here. */
+static char *id_path(const char *dir, uint64_t id, const char *rest) {
   size_t dn = strlen(dir), rn = strlen(rest);
   char digits[20];
   size_t nd = 0;
@@ -95,6 +94,14 @@ char *bs__ns_tree_path(bs_tree_kind kind, uint64_t id, const char *rest) {
     s[dn + i] = digits[nd - 1 - i];
   memcpy(s + dn + nd, rest, rn + 1);
   return s;
+}
+
+char *bs__ns_tree_path(bs_tree_kind kind, uint64_t id, const char *rest) {
+  return id_path(kind == BS_TREE_SNAPSHOT ? "/.bs/snap/" : "/.bs/branch/", id, rest);
+}
+
+char *bs__ns_host_lower_path(uint64_t branch_id, const char *rest) {
+  return id_path(BS__HOST_LOWER_DIR "/", branch_id, rest);
 }
 
 /* A virtual directory. */
@@ -179,6 +186,8 @@ static int in_overlay(bs_store *st, const char *op, const char *path, bs__intent
   out->tree_id = b->id;
   out->tree_root = root;
   bs__ns_layers(out, BS_TREE_BRANCH, b->id, chain, depth);
+  if (b->snapshot_id == BS__SNAPREG_HOST_LOWER && out->nlayers < BS__OV_LAYERS_MAX)
+    out->layers[out->nlayers++] = (bs__layer){.kind = BS_TREE_BRANCH, .id = b->id, .host = true};
   return 0;
 }
 

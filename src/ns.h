@@ -46,6 +46,7 @@ typedef enum bs__virt {
 typedef struct bs__layer {
   bs_tree_kind kind;
   uint64_t id;
+  bool host; /* a host directory as the bottom lower: "/.bs/lower/<id>", @id the branch's */
 } bs__layer;
 
 /* Most layers of an overlay: its top and the chain below it. */
@@ -89,5 +90,14 @@ bool bs__ns_hides_reserved(const bs__place *p);
 
 /* The backend path of tree (@kind, @id) followed by @rest, malloc'ed. */
 char *bs__ns_tree_path(bs_tree_kind kind, uint64_t id, const char *rest);
+
+/* A host directory as an overlay branch's lower (docs/overlay.md): its
+ * path is recorded in the branch's tree, in file BS__HOST_LOWER_REC, and
+ * the backend reaches it at backend path "/.bs/lower/<branch id>" (a
+ * backend that cannot answers UNSUPPORTED there). */
+#define BS__HOST_LOWER_DIR "/.bs/lower"
+#define BS__HOST_LOWER_REC "/lowerdir"
+/* "/.bs/lower/<branch_id>" followed by @rest, malloc'ed. */
+char *bs__ns_host_lower_path(uint64_t branch_id, const char *rest);
 
 #endif

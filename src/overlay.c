@@ -34,6 +34,8 @@ static char *join(const char *a, const char *b) {
  * snapshot's tree "/.bs/snap/ID" (a stacked one's is its frozen upper). */
 static char *layer_of(const bs__place *p, unsigned i, const char *rest) {
   const bs__layer *l = &p->layers[i];
+  if (l->host) /* a host directory, reached through the backend */
+    return bs__ns_host_lower_path(l->id, rest);
   if (l->kind != BS_TREE_BRANCH)
     return bs__ns_tree_path(BS_TREE_SNAPSHOT, l->id, rest);
   char *u = join(BS__OV_UPPER, rest);
@@ -148,6 +150,10 @@ static bool reserved_name(const char *prefix) {
 
 static int resolve_one(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, res *r);
 
+/* resolve_one()'s answer when a host lower's root is missing (no BS_E*
+ * code is positive): resolve() words it. */
+#define LOWER_GONE 1
+
 /* Whether, without the top layer's entry at @prefix, a lower one would
  * show (the layers of @live, whose parent directories take part). */
 static int lower_shows(bs_store *st, const bs__place *p, uint32_t live, const char *prefix, bool *out) {
@@ -172,6 +178,13 @@ static int resolve_one(bs_store *st, const bs__place *p, uint32_t live, const ch
     bs_stat_info si;
     bool found, white;
     int rc = layer_entry(st, p, i, l, &si, &found, &white);
+    if (rc == 0 && !found && p->layers[i].host && prefix[0] == '\0') {
+      /* A host lower's root is never missing: the host directory is gone
+       * (stated again for the backend's message, which layer_entry cleared). */
+      st->ops->stat(st, l, &si);
+      free(l);
+      return LOWER_GONE;
+    }
     char mark = 0;
     if (rc == 0 && found && !white && si.kind == BS_KIND_DIR && has_marks(p, i))
       rc = opaque_get(st, l, &mark);
@@ -233,6 +246,12 @@ static int resolve(bs_store *st, const char *op, const char *path, const bs__pla
     buf[end] = save;
     if (rc == BS_ENO_MEMORY) {
       rc = oom(st, op);
+      break;
+    }
+    if (rc == LOWER_GONE) {
+      char why[256];
+      snprintf(why, sizeof(why), "%s", bs_last_message(st));
+      rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: %s: the branch's lower layer is gone: %s", op, path, why);
       break;
     }
     if (rc != 0) {

@@ -30,17 +30,25 @@ static void begin(bs__call *c, bs_store *st, bool changes) {
   bs__call_begin(c, st, changes, changes ? BS_OPC_SNAPSHOT : BS_OPC_META);
 }
 
+/* Begin call @op that makes snapshot or branch @name: 0 with @c begun
+ * (exclusive), or the failure of the name's check. */
+static int begin_new(bs__call *c, bs_store *st, const char *op, const char *name) {
+  int rc = check_name(st, op, name, true);
+  if (!st)
+    return BS_EINVALID;
+  if (rc == 0)
+    begin(c, st, true);
+  return rc;
+}
+
 /* A snapshot of the main tree (@branch NULL) or of branch @branch. */
 static int snapshot_of(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out) {
   int rc = branch ? check_name(st, "snapshot create", branch, false) : 0;
-  if (rc == 0)
-    rc = check_name(st, "snapshot create", name, true);
-  if (!st)
-    return BS_EINVALID;
   if (rc != 0)
     return rc;
   bs__call c;
-  begin(&c, st, true);
+  if ((rc = begin_new(&c, st, "snapshot create", name)) != 0)
+    return rc;
   if (c.primitive)
     rc = branch ? bs__snap_create_of(st, branch, name, out) : bs__snap_create(st, name, out);
   else if (branch)
@@ -134,13 +142,10 @@ int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, 
   bs_branch_kind kind = opts ? opts->kind : BS_BRANCH_AUTO;
   if (kind != BS_BRANCH_AUTO && kind != BS_BRANCH_NATIVE && kind != BS_BRANCH_OVERLAY)
     return bs__bad_arg(st, "branch create", "unknown branch kind");
-  int rc = check_name(st, "branch create", name, true);
-  if (!st)
-    return BS_EINVALID;
+  bs__call c;
+  int rc = begin_new(&c, st, "branch create", name);
   if (rc != 0)
     return rc;
-  bs__call c;
-  begin(&c, st, true);
   if (c.primitive)
     rc = bs__branch_create(st, snapshot_id, name, kind);
   else if (kind == BS_BRANCH_OVERLAY)
@@ -148,6 +153,27 @@ int bs_branch_create_opts(bs_store *st, uint64_t snapshot_id, const char *name, 
                        st->ops->name);
   else
     rc = st->ops->branch_create ? st->ops->branch_create(st, snapshot_id, name) : bs__missing(st, "branch_create");
+  return bs__call_end(&c, rc);
+}
+
+int bs_branch_create_host(bs_store *st, const char *dir, const char *name) {
+  const char *op = "branch create";
+  if (!dir)
+    return bs__bad_arg(st, op, "NULL lower directory");
+  size_t n = strnlen(dir, BS_LOWER_DIR_MAX);
+  if (n >= BS_LOWER_DIR_MAX)
+    return bs_store_fail(st, BS_ENAME_TOO_LONG, ENAMETOOLONG, "%s: the lower directory is %d bytes or more", op,
+                         BS_LOWER_DIR_MAX);
+  if (dir[0] != '/' || strchr(dir, '\n'))
+    return bs__bad_arg(st, op, "the lower directory must be an absolute path (without a newline)");
+  bs__call c;
+  int rc = begin_new(&c, st, op, name);
+  if (rc != 0)
+    return rc;
+  if (c.primitive)
+    rc = bs__branch_create_host(st, dir, name);
+  else
+    rc = bs_store_fail(st, BS_EUNSUPPORTED, 0, "%s: the %s backend has no overlay branches", op, st->ops->name);
   return bs__call_end(&c, rc);
 }
 
@@ -181,6 +207,17 @@ int bs_branch_layers_get(bs_store *st, const char *name, bs_branch_layers *out) 
   if (rc != 0)
     return rc;
   rc = c.primitive ? bs__branch_layers(st, name, out) : bs__missing(st, "branch layers");
+  return bs__call_end(&c, rc);
+}
+
+int bs_branch_lower_dir_get(bs_store *st, const char *name, char *buf, size_t cap) {
+  if (!buf || cap == 0)
+    return bs__bad_arg(st, "branch lower dir", "NULL or empty buffer");
+  bs__call c;
+  int rc = begin_look(&c, st, "branch lower dir", name);
+  if (rc != 0)
+    return rc;
+  rc = c.primitive ? bs__branch_lower_dir(st, name, buf, cap) : bs__missing(st, "branch lower dir");
   return bs__call_end(&c, rc);
 }
 

@@ -175,8 +175,9 @@ int bs__snapreg_add_branch_kind(bs__snapreg *r, uint64_t snapshot_id, const char
                                 bs__branch_rec *out) {
   if (kind != BS_BRANCH_NATIVE && kind != BS_BRANCH_OVERLAY)
     return BS_EINVALID;
+  bool host = snapshot_id == BS__SNAPREG_HOST_LOWER && kind == BS_BRANCH_OVERLAY;
   size_t si = snap_index(r, snapshot_id);
-  if (si == SIZE_MAX)
+  if (si == SIZE_MAX && !host)
     return BS_ENOT_FOUND;
   int found;
   size_t at = branch_pos(r, name, &found);
@@ -196,7 +197,8 @@ int bs__snapreg_add_branch_kind(bs__snapreg *r, uint64_t snapshot_id, const char
   b->snapshot_id = snapshot_id;
   b->kind = kind;
   strcpy(b->name, name);
-  r->snaps[si].branch_count++;
+  if (!host)
+    r->snaps[si].branch_count++;
   if (out)
     *out = *b;
   return BS_OK;
@@ -239,7 +241,9 @@ int bs__snapreg_check(const bs__snapreg *r) {
   for (size_t i = 0; i < r->nbranches; i++) {
     const bs__branch_rec *b = &r->branches[i];
     if (b->id == 0 || b->id >= r->next_branch_id || bs__name_validate_held(b->name) != 0 ||
-        (i > 0 && strcmp(r->branches[i - 1].name, b->name) >= 0) || snap_index(r, b->snapshot_id) == SIZE_MAX)
+        (i > 0 && strcmp(r->branches[i - 1].name, b->name) >= 0) ||
+        (snap_index(r, b->snapshot_id) == SIZE_MAX &&
+         !(b->snapshot_id == BS__SNAPREG_HOST_LOWER && b->kind == BS_BRANCH_OVERLAY)))
       return BS_ECORRUPT;
     for (size_t j = 0; j < i; j++)
       if (r->branches[j].id == b->id)

@@ -15,9 +15,16 @@
 
 #include "backstore.h"
 
+/* The snapshot_id of an overlay branch whose lower is a host directory
+ * (bs_branch_create_host(); docs/overlay.md): no snapshot has id 0, and
+ * such a branch holds no reference.  The directory itself is recorded in
+ * the branch's tree ("/.bs/branch/ID/lowerdir", src/snapshot.c), not here,
+ * so the registry's format is unchanged (a version-2 record of kind 2). */
+#define BS__SNAPREG_HOST_LOWER 0
+
 typedef struct bs__branch_rec {
   uint64_t id;          /* branch id: names its tree on disk */
-  uint64_t snapshot_id; /* the snapshot it holds a reference on */
+  uint64_t snapshot_id; /* the snapshot it holds a reference on; BS__SNAPREG_HOST_LOWER: none */
   uint8_t kind;         /* BS_BRANCH_NATIVE (a tree copy) or BS_BRANCH_OVERLAY (upper over the snapshot) */
   char name[BS_NAME_MAX + 1];
 } bs__branch_rec;
@@ -80,7 +87,8 @@ int bs__snapreg_remove(bs__snapreg *r, uint64_t id);
  * r->next_branch_id, taking a reference: BS_ENOT_FOUND (snapshot),
  * BS_EEXISTS, BS_ENO_SPACE, BS_ENO_MEMORY. */
 int bs__snapreg_add_branch(bs__snapreg *r, uint64_t snapshot_id, const char *name, bs__branch_rec *out);
-/* The same, of @kind (BS_BRANCH_NATIVE or BS_BRANCH_OVERLAY; else BS_EINVALID). */
+/* The same, of @kind (BS_BRANCH_NATIVE or BS_BRANCH_OVERLAY; else BS_EINVALID);
+ * an overlay of @snapshot_id BS__SNAPREG_HOST_LOWER holds no snapshot. */
 int bs__snapreg_add_branch_kind(bs__snapreg *r, uint64_t snapshot_id, const char *name, uint8_t kind,
                                 bs__branch_rec *out);
 /* Forget branch @name and drop its reference: BS_ENOT_FOUND.  @out (may be

@@ -476,6 +476,12 @@ int bs__snap_create_of(bs_store *st, const char *branch, const char *name, bs_sn
   bs__branch_rec b = *br;
   if (bs__snapreg_find_name(&s.reg, name))
     return end(st, &s, bs_store_fail(st, BS_EEXISTS, EEXIST, "%s: \"%s\" exists", op, name));
+  if (b.kind == BS_BRANCH_OVERLAY && b.snapshot_id == BS__SNAPREG_HOST_LOWER)
+    /* Its lower is not the store's to freeze: the host may change it. */
+    return end(st, &s, bs_store_fail(st, BS_EUNSUPPORTED, 0,
+                                     "%s: branch \"%s\" is over a host directory, which a snapshot cannot freeze "
+                                     "(not supported yet)",
+                                     op, branch));
   if (!BS__HAS(st->ops, 5, tree_freeze))
     return end(st, &s, bs__missing(st, "tree_freeze"));
   /* A stacked snapshot is one layer deeper than its lower's chain; past the
@@ -586,9 +592,29 @@ int bs__snap_mount_ro(bs_store *st, uint64_t id, char *path, size_t cap) {
   return rc;
 }
 
+/* The record of host directory @dir as branch @id's lower: file
+ * BS__HOST_LOWER_REC in its tree, the path and a newline, durable. */
+static int host_lower_record(bs_store *st, uint64_t id, const char *dir) {
+  char *p = bs__ns_tree_path(BS_TREE_BRANCH, id, BS__HOST_LOWER_REC);
+  size_t n = strlen(dir);
+  char *text = malloc(n + 2);
+  int rc = !p || !text ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "out of memory") : st->ops->create(st, p, 0644);
+  if (rc == 0) {
+    memcpy(text, dir, n);
+    text[n] = '\n';
+    rc = st->ops->write(st, p, 0, text, n + 1);
+  }
+  if (rc == 0 && st->ops->sync)
+    rc = st->ops->sync(st, p);
+  free(p);
+  free(text);
+  return rc;
+}
+
 /* An overlay branch's tree: empty, with its upper and work directories
- * (docs/overlay.md), made durable before the registry names it. */
-static int overlay_tree(bs_store *st, const char *op, session *s, uint64_t id) {
+ * (docs/overlay.md), and the record of its host lower @host_dir (NULL: its
+ * lower is a snapshot), made durable before the registry names it. */
+static int overlay_tree(bs_store *st, const char *op, session *s, uint64_t id, const char *host_dir) {
   uint8_t uuid[16];
   int rc = st->ops->tree_create(st, s->m, BS_TREE_BRANCH, id, BS_TREE_SRC_EMPTY, uuid);
   if (rc != 0)
@@ -599,6 +625,8 @@ static int overlay_tree(bs_store *st, const char *op, session *s, uint64_t id) {
     rc = !p ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "out of memory") : st->ops->mkdir(st, p, 0755);
     free(p);
   }
+  if (rc == 0 && host_dir)
+    rc = host_lower_record(st, id, host_dir);
   char *root = rc == 0 ? bs__ns_tree_path(BS_TREE_BRANCH, id, "") : NULL;
   if (rc == 0)
     rc = !root ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "out of memory")
@@ -653,7 +681,7 @@ int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_b
     return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
   uint8_t uuid[16];
   if (kind == BS_BRANCH_OVERLAY)
-    rc = overlay_tree(st, op, &s, b.id);
+    rc = overlay_tree(st, op, &s, b.id, NULL);
   else if (bs__snapreg_lower(&s.reg, snapshot_id) != 0)
     rc = stacked_copy(st, op, &s, snapshot_id, b.id);
   else if ((rc = st->ops->tree_create(st, s.m, BS_TREE_BRANCH, b.id, snapshot_id, uuid)) != 0)
@@ -661,6 +689,73 @@ int bs__branch_create(bs_store *st, uint64_t snapshot_id, const char *name, bs_b
   if (rc != 0)
     return end(st, &s, rc);
   return end(st, &s, made_and_saved(st, op, &s, BS_TREE_BRANCH, b.id));
+}
+
+/* The host lower of new branch @id must be reached by the backend as a
+ * directory: the backend's answer (UNSUPPORTED where it reaches no host
+ * directory, NOT_FOUND, PERMISSION for one inside the store) otherwise. */
+static int host_lower_probe(bs_store *st, const char *op, uint64_t id, const char *dir) {
+  char *lp = bs__ns_host_lower_path(id, "");
+  bs_stat_info si;
+  int rc = !lp ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op) : st->ops->stat(st, lp, &si);
+  free(lp);
+  if (rc == 0 && si.kind != BS_KIND_DIR)
+    rc = bs_store_fail(st, BS_EINVALID, ENOTDIR, "%s: %s: not a directory", op, dir);
+  return rc;
+}
+
+int bs__branch_create_host(bs_store *st, const char *dir, const char *name) {
+  const char *op = "branch create";
+  session s;
+  int rc = begin(st, op, &s);
+  if (rc != 0)
+    return rc;
+  bs__branch_rec b;
+  rc = bs__snapreg_add_branch_kind(&s.reg, BS__SNAPREG_HOST_LOWER, name, BS_BRANCH_OVERLAY, &b);
+  if (rc != 0)
+    return end(st, &s, bs_store_fail(st, rc, 0, "%s: \"%s\": %s", op, name, bs_strerror(rc)));
+  if ((rc = overlay_tree(st, op, &s, b.id, dir)) != 0)
+    return end(st, &s, rc);
+  if ((rc = host_lower_probe(st, op, b.id, dir)) != 0) {
+    rc = prefixed(st, op, rc);
+    st->ops->tree_delete(st, s.m, BS_TREE_BRANCH, b.id);
+    return end(st, &s, rc);
+  }
+  return end(st, &s, made_and_saved(st, op, &s, BS_TREE_BRANCH, b.id));
+}
+
+int bs__branch_lower_dir(bs_store *st, const char *name, char *buf, size_t cap) {
+  const char *op = "branch lower dir";
+  bs__snapreg reg;
+  int rc = peek(st, op, &reg);
+  const bs__branch_rec *b = rc == 0 ? bs__snapreg_find_branch(&reg, name) : NULL;
+  uint64_t id = b ? b->id : 0;
+  bool host = b && b->kind == BS_BRANCH_OVERLAY && b->snapshot_id == BS__SNAPREG_HOST_LOWER;
+  bs__snapreg_free(&reg);
+  if (rc != 0)
+    return rc;
+  if (!b)
+    return bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);
+  if (!host)
+    return bs_store_fail(st, BS_EINVALID, 0, "%s: \"%s\": its lower is not a host directory", op, name);
+  char *p = bs__ns_tree_path(BS_TREE_BRANCH, id, BS__HOST_LOWER_REC);
+  char *text = malloc(BS_LOWER_DIR_MAX + 1);
+  size_t n = 0;
+  rc = !p || !text ? bs_store_fail(st, BS_ENO_MEMORY, ENOMEM, "%s: out of memory", op)
+                   : st->ops->read(st, p, 0, text, BS_LOWER_DIR_MAX + 1, &n);
+  if (rc == 0 && (n < 2 || n > BS_LOWER_DIR_MAX || text[n - 1] != '\n' || memchr(text, '\0', n)))
+    rc = bs_store_fail(st, BS_ECORRUPT, 0, "%s: \"%s\": the record of its lower is damaged", op, name);
+  else if (rc == 0 && n > cap)
+    rc = bs_store_fail(st, BS_ENAME_TOO_LONG, 0, "%s: buffer of %zu bytes is too small", op, cap);
+  if (rc == 0) {
+    memcpy(buf, text, n - 1);
+    buf[n - 1] = '\0';
+  } else if (rc != BS_ECORRUPT && rc != BS_ENAME_TOO_LONG && rc != BS_ENO_MEMORY) {
+    rc = prefixed(st, op, rc);
+  }
+  free(p);
+  free(text);
+  return rc;
 }
 
 int bs__branch_delete(bs_store *st, const char *name) {
@@ -702,7 +797,9 @@ int bs__branch_info(bs_store *st, const char *name, bs_branch_info *out) {
     out->id = b->id;
     out->snapshot_id = b->snapshot_id;
     out->kind = b->kind == BS_BRANCH_OVERLAY ? BS_BRANCH_OVERLAY : BS_BRANCH_NATIVE;
-    out->depth = out->kind == BS_BRANCH_OVERLAY ? bs__snapreg_depth(&reg, b->snapshot_id) : 0;
+    out->depth = out->kind != BS_BRANCH_OVERLAY                ? 0
+                 : b->snapshot_id == BS__SNAPREG_HOST_LOWER ? 1 /* the host directory */
+                                                            : bs__snapreg_depth(&reg, b->snapshot_id);
     snprintf(out->name, sizeof(out->name), "%s", b->name);
   } else if (rc == 0) {
     rc = bs_store_fail(st, BS_ENOT_FOUND, ENOENT, "%s: no branch \"%s\"", op, name);

@@ -55,6 +55,9 @@ int bs__branch_info(bs_store *st, const char *name, bs_branch_info *out);
 int bs__branch_layers(bs_store *st, const char *name, bs_branch_layers *out);
 /* bs_branch_snapshot(): the snapshot of branch @branch (docs/overlay.md). */
 int bs__snap_create_of(bs_store *st, const char *branch, const char *name, bs_snapshot_info *out);
+/* bs_branch_create_host() and bs_branch_lower_dir_get() (docs/overlay.md). */
+int bs__branch_create_host(bs_store *st, const char *dir, const char *name);
+int bs__branch_lower_dir(bs_store *st, const char *name, char *buf, size_t cap);
 int bs__branch_delete(bs_store *st, const char *name);
 int bs__branch_parent(bs_store *st, const char *name, uint64_t *snapshot_id);
 

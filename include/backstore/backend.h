@@ -17,7 +17,14 @@
  *   creation and removal, and orphan reconciliation (src/ns.c,
  *   src/snapshot.c).  Its file methods get *backend paths*: the main tree at
  *   "/", snapshot tree ID at "/.bs/snap/ID" and branch tree ID at
- *   "/.bs/branch/ID" (a decimal id), and nothing else below "/.bs".  Its
+ *   "/.bs/branch/ID" (a decimal id), and nothing else below "/.bs" but
+ *   "/.bs/lower/ID": the host directory that overlay branch ID has as its
+ *   lower (bs_branch_create_host()), whose absolute path the core records
+ *   in file "/.bs/branch/ID/lowerdir" (the path and a newline).  A backend
+ *   that reaches host directories resolves "/.bs/lower/ID/..." beneath that
+ *   directory, read-only (only stat, read, readdir, getxattr, listxattr,
+ *   readlink and a reflink's source), no symlink or ".." leading out of it;
+ *   one that cannot (the sim) answers BS_EUNSUPPORTED there.  Its
  *   snapshot_* and branch_* methods are never called.
  * - A *complete* backend (a version-1 table, or a wrapper such as faults)
  *   implements every bs_* contract itself with store paths; the core only

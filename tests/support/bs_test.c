@@ -114,6 +114,15 @@ void bs_test_assert_put(bs_store *st, const char *path, size_t len, uint8_t fill
   free(want);
 }
 
+void bs_test_put_text(bs_store *st, const char *path, const char *text) {
+  assert_bs_ok(bs_create(st, path, 0644));
+  assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
+}
+
+void bs_test_assert_text(bs_store *st, const char *path, const char *text) {
+  bs_test_assert_content(st, path, (const uint8_t *)text, strlen(text));
+}
+
 bs_usage bs_test_usage(bs_store *st) {
   bs_usage u;
   assert_bs_ok(bs_usage_get(st, &u));
@@ -130,6 +139,12 @@ static int append_name(void *ctx, const char *name, bs_file_kind kind) {
 void bs_test_listing(bs_store *st, const char *path, char out[BS_TEST_LISTING_MAX]) {
   out[0] = '\0';
   assert_bs_ok(bs_readdir(st, path, append_name, out));
+}
+
+void bs_test_assert_listing(bs_store *st, const char *path, const char *want) {
+  char l[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, path, l);
+  assert_string_equal(l, want);
 }
 
 /* ---- every backend ------------------------------------------------------------ */

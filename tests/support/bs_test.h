@@ -195,6 +195,10 @@ uint8_t *bs_test_slurp(bs_store *st, const char *path, size_t *len);
 void bs_test_assert_content(bs_store *st, const char *path, const uint8_t *want, size_t len);
 /* Fail unless @path holds exactly what bs_test_put(@len, @fill) wrote. */
 void bs_test_assert_put(bs_store *st, const char *path, size_t len, uint8_t fill);
+/* Create @path (0644) holding @text. */
+void bs_test_put_text(bs_store *st, const char *path, const char *text);
+/* Fail unless @path holds exactly @text. */
+void bs_test_assert_text(bs_store *st, const char *path, const char *text);
 
 /* Space accounting of @st; fails the test on error. */
 bs_usage bs_test_usage(bs_store *st);
@@ -203,5 +207,7 @@ bs_usage bs_test_usage(bs_store *st);
 /* The entries of directory @path as one string, "name;" for a file and
  * "name/;" for a directory, in readdir order: one assert checks a listing. */
 void bs_test_listing(bs_store *st, const char *path, char out[BS_TEST_LISTING_MAX]);
+/* Fail unless bs_test_listing of @path is @want. */
+void bs_test_assert_listing(bs_store *st, const char *path, const char *want);
 
 #endif

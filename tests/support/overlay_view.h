@@ -109,10 +109,8 @@ static inline int ov_run(bs_store *st, const char *br, ov_change c) {
   return BS_EINVALID;
 }
 
-/* A fresh overlay branch @name of snapshot @snap, ready for change @c. */
-static inline void ov_fresh(bs_store *st, uint64_t snap, const char *name, ov_change c) {
-  bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
-  assert_bs_ok(bs_branch_create_opts(st, snap, name, &o));
+/* Make new overlay branch @name ready for change @c. */
+static inline void ov_prepare(bs_store *st, const char *name, ov_change c) {
   if (c == OV_MKDIR_OVER_WHITEOUT) {
     char p[256];
     snprintf(p, sizeof(p), "/.bs/branches/%s/e/z", name);
@@ -120,6 +118,13 @@ static inline void ov_fresh(bs_store *st, uint64_t snap, const char *name, ov_ch
     snprintf(p, sizeof(p), "/.bs/branches/%s/e", name);
     assert_bs_ok(bs_rmdir(st, p));
   }
+}
+
+/* A fresh overlay branch @name of snapshot @snap, ready for change @c. */
+static inline void ov_fresh(bs_store *st, uint64_t snap, const char *name, ov_change c) {
+  bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
+  assert_bs_ok(bs_branch_create_opts(st, snap, name, &o));
+  ov_prepare(st, name, c);
 }
 
 #endif

@@ -23,7 +23,7 @@ static const struct {
   {"copy-snapshots", BO_COPY_SNAPSHOTS, false}, {"wait", BO_WAIT, true},
   {"symbolic", BO_SYMBOLIC, false},
   {"shard", BO_SHARD, true},
-  {"kind", BO_KIND, true},
+  {"kind", BO_KIND, true},       {"lower-dir", BO_LOWER_DIR, true},
   {"foreground", BO_FOREGROUND, false}, {"reap", BO_REAP, false},
   {"direct-io", BO_DIRECT_IO, false}, {"power-loss-after", BO_POWER_AFTER, true},
   {"power-loss", BO_POWER_MODE, true},
@@ -103,6 +103,7 @@ static int set_option(bslab_args *a, uint64_t flag, const char *name, const char
   case BO_OUTPUT: a->output = v; return 0;
   case BO_TRACE_DIR: a->trace_dir = v; return 0;
   case BO_KIND: a->kind = v; return 0;
+  case BO_LOWER_DIR: a->lower_dir = v; return 0;
   case BO_MIX: a->mix = v; return 0;
   case BO_BRANCH: a->branch = v; return 0;
   case BO_JSON: a->json = v; return 0;

@@ -61,6 +61,7 @@ enum {
  * are uint64_t. */
 #define BO_MIX (1ull << 32) /* campaign --mix default|overlay */
 #define BO_BRANCH (1ull << 33) /* snapshot create --branch BRANCH */
+#define BO_LOWER_DIR (1ull << 34) /* branch create --lower-dir DIR: a host lower */
 
 /* Most shards of one campaign (--shard I/N, bslab merge). */
 #define BSLAB_SHARDS_MAX 65536u
@@ -77,6 +78,7 @@ typedef struct bslab_args {
   const char *output, *trace_dir, *json;
   const char *kind; /* --kind of branch create (NULL: native) */
   const char *branch; /* --branch of snapshot create (NULL: the main tree) */
+  const char *lower_dir; /* --lower-dir of branch create: a host directory as the lower */
   const char *fs, *label; /* ramdisk create */
   uint64_t size_mb;
   bool size_mb_set;

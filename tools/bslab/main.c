@@ -97,13 +97,19 @@ static const bslab_verb verbs[] = {
    BO_VOLUME | BO_FORMAT | BO_BRANCH, 1, 2, bslab_snapshot},
   {"branch",
    "usage: bslab branch create [--kind native|overlay|auto] SNAPSHOT BRANCH\n"
+   "       bslab branch create --lower-dir DIR BRANCH\n"
    "       bslab branch delete [SNAPSHOT] BRANCH\n"
    "Writable branches of a snapshot (name or id), below /.bs/branches/BRANCH.\n"
    "  --kind native   a copy of the snapshot's tree (the default)\n"
    "  --kind overlay  an empty upper layer over the snapshot: made in O(1), files\n"
    "                  copied up on their first change (docs/overlay.md)\n"
-   "  --kind auto     native where the filesystem snapshots natively, else overlay\n" VOL_OPTS,
-   BO_VOLUME | BO_KIND, 2, 3, bslab_branch},
+   "  --kind auto     native where the filesystem snapshots natively, else overlay\n"
+   "  --lower-dir DIR an overlay branch over host directory DIR (outside the store,\n"
+   "                  e.g. your workspace) instead of a snapshot: DIR is only read,\n"
+   "                  never changed; a file is copied up on its first change (a\n"
+   "                  byte copy from another filesystem). Real stores only (a RAM\n"
+   "                  disk's too); the sim answers UNSUPPORTED\n" VOL_OPTS,
+   BO_VOLUME | BO_KIND | BO_LOWER_DIR, 2, 3, bslab_branch},
   {"put",
    "usage: bslab put HOSTFILE PATH\n"
    "Copy host file HOSTFILE ('-' for standard input) to PATH on the volume, replacing\n"

@@ -5,9 +5,12 @@
  * 4-byte little-endian length followed by that many bytes of SnapshotInfo
  * (SSZ messages do not carry their own length).  --format hex writes the SSZ
  * of each SnapshotInfo as one line of lowercase hex. */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 
 #include "backstore/wire.h"
 #include "tools/bslab/bslab.h"
@@ -187,12 +190,57 @@ static int branch_delete_of(bslab_args *a, bslab_vol *v, uint64_t id, const char
   return BSLAB_OK;
 }
 
+/* branch create --lower-dir DIR BRANCH: an overlay branch over a host
+ * directory, named absolute (symlinks on the way resolved) so the record
+ * does not depend on the working directory. */
+static int branch_create_host(bslab_args *a) {
+  if (a->npos != 2)
+    return bslab_usage_error(a, a->npos < 2 ? "needs BRANCH" : "--lower-dir takes BRANCH only, no SNAPSHOT");
+  char *dir = realpath(a->lower_dir, NULL);
+  if (!dir) {
+    char why[256];
+    snprintf(why, sizeof(why), "--lower-dir %s: %s", a->lower_dir, strerror(errno));
+    return bslab_op_error_detail(a, a->lower_dir, bs_err_from_errno(errno), why);
+  }
+  bslab_vol v;
+  int status = bslab_vol_open(&v, a, true);
+  if (status != 0) {
+    free(dir);
+    return status;
+  }
+  const char *branch = a->pos[1];
+  int rc = bs_branch_create_host(v.st, dir, branch);
+  if (rc != 0)
+    status = bslab_op_error(a, branch, rc, v.st);
+  if (status == BSLAB_OK)
+    status = bslab_vol_commit(&v, a);
+  if (status == BSLAB_OK) {
+    char path[BS_NAME_MAX + 32];
+    bs_branch_path(path, sizeof(path), branch);
+    printf("created overlay branch ");
+    bslab_text(stdout, branch);
+    printf(" of host directory ");
+    bslab_text(stdout, dir);
+    printf(" at ");
+    bslab_text(stdout, path);
+    putchar('\n');
+  }
+  free(dir);
+  return bslab_vol_finish(&v, a, status == BSLAB_OK, status);
+}
+
 int bslab_branch(bslab_args *a) {
   const char *sub = a->pos[0];
   bool create = strcmp(sub, "create") == 0;
   if (!create && strcmp(sub, "delete") != 0)
     return bslab_usage_error(a, "unknown subcommand '%s' (create or delete)", sub);
   a->verb = create ? "branch create" : "branch delete";
+  if (a->lower_dir && !create)
+    return bslab_usage_error(a, "--lower-dir applies to branch create only");
+  if (a->lower_dir && a->kind && strcmp(a->kind, "overlay") != 0)
+    return bslab_usage_error(a, "--lower-dir makes an overlay branch, not --kind %s", a->kind);
+  if (a->lower_dir)
+    return branch_create_host(a);
   if (create && a->npos != 3)
     return bslab_usage_error(a, "needs SNAPSHOT and BRANCH");
   bs_branch_opts bo = {.kind = BS_BRANCH_NATIVE};
