@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "src/snapshot.h"
@@ -252,9 +253,12 @@ static void names_free(names *l) {
   memset(l, 0, sizeof(*l));
 }
 
-static bool has_name(const names *l, const char *name) {
+/* Does @l have @name?  @fold: compare as a case-insensitive filesystem's
+ * lookup does (ASCII letters folded, as the sim's apfs and hfs profiles
+ * compare names, sim/dir.c), so an upper "f7" hides a lower "F7". */
+static bool has_name(const names *l, const char *name, bool fold) {
   for (size_t i = 0; i < l->n; i++)
-    if (strcmp(l->v[i], name) == 0)
+    if (fold ? strcasecmp(l->v[i], name) == 0 : strcmp(l->v[i], name) == 0)
       return true;
   return false;
 }
@@ -300,8 +304,9 @@ static int merged(bs_store *st, const char *op, const char *path, const bs__plac
     }
     add_name(white ? wh : vis, up.v[i], up.k[i]);
   }
+  bool fold = rc == 0 && low.n && !bs__store_case_sensitive(st);
   for (size_t i = 0; rc == 0 && i < low.n; i++)
-    if (!has_name(vis, low.v[i]) && !has_name(wh, low.v[i]) && !(rest[0] == '\0' && strcmp(low.v[i], ".bs") == 0))
+    if (!has_name(vis, low.v[i], fold) && !has_name(wh, low.v[i], fold) && !(rest[0] == '\0' && strcmp(low.v[i], ".bs") == 0))
       add_name(vis, low.v[i], low.k[i]);
   if (rc == 0 && (vis->oom || wh->oom))
     rc = oom(st, op);
