@@ -123,6 +123,11 @@ typedef enum bs__op_kind {
   BS__OP_SYMLINK,        /* path = link, path2 = target text */
   BS__OP_READLINK,
   BS__OP_OVERLAY_CREATE, /* bs_branch_create_opts(OVERLAY): name, id */
+  /* A power loss in the middle of another operation on a file of an overlay
+   * branch (a copy-up, a whiteout): op->inner with its arguments, cut after
+   * op->steps backend calls, then a power loss of op->mode
+   * (lab/campaign_crashin.c). */
+  BS__OP_CRASH_IN,
   BS__OP_COUNT
 } bs__op_kind;
 
@@ -140,6 +145,8 @@ typedef struct bs__op {
   int mode;            /* bs_power_loss_mode */
   int expect;          /* the result code the model expects */
   uint32_t also;       /* other error codes that are right too: bit -code (BS__ALSO) */
+  bs__op_kind inner;   /* crash-in: the operation that is cut */
+  uint32_t steps;      /* crash-in: backend calls it makes before the power goes */
 } bs__op;
 
 /* Operations whose first argument is a snapshot or branch name. */
@@ -159,6 +166,8 @@ typedef struct bs__cm_ov {
 } bs__cm_ov;
 void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st);
 void bs__cm_ov_after(bs__cm *m, const bs__op *op, const bs__cm_ov *st);
+/* The overlay branch (0 .. CM_BRANCHES-1) holding @path or its root, or -1. */
+int bs__cm_ov_branch_of(const bs__cm *m, const char *path);
 
 /* State of one running seed. */
 typedef struct bs__camp {
@@ -187,6 +196,16 @@ void bs__camp_fill(uint8_t *p, size_t n, uint64_t seed);
 
 /* campaign_exec.c: run @op on the store and the model, check it. 0 or -1 (failed). */
 int bs__camp_exec(bs__camp *c, const bs__op *op);
+/* campaign_exec.c: call the store for @op only; @extra gets trace details. */
+int bs__camp_call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra, size_t cap);
+
+/* campaign_crashin.c (docs/campaign.md, "Power loss in a copy-up"): the
+ * operations a crash-in may cut, drawing one (op->expect CM_REDRAW when no
+ * overlay file is there to cut), its oracle, and running it. */
+bool bs__crash_in_inner_ok(bs__op_kind k);
+void bs__camp_draw_crash_in(bs__camp *c, bs__op *op);
+int bs__camp_expect_crash_in(const bs__cm *m, bool has_power_loss, bs__op *op, char *why, size_t cap);
+int bs__camp_crash_in(bs__camp *c, const bs__op *op, const char *full);
 
 /* campaign_opline.c: the text of an operation in a trace line. */
 extern const char *const bs__op_names[BS__OP_COUNT];

@@ -21,7 +21,7 @@ const char *const bs__op_names[BS__OP_COUNT] = {
   [BS__OP_UNLINK] = "unlink",           [BS__OP_RMDIR] = "rmdir",
   [BS__OP_SYNC] = "sync",               [BS__OP_POWER_LOSS] = "power-loss",
   [BS__OP_SYMLINK] = "symlink",         [BS__OP_READLINK] = "readlink",
-  [BS__OP_OVERLAY_CREATE] = "overlay-create",
+  [BS__OP_OVERLAY_CREATE] = "overlay-create", [BS__OP_CRASH_IN] = "crash-in",
 };
 
 /* @s escaped into @out; at most @max bytes of @s, then "...(N bytes)". */
@@ -40,6 +40,15 @@ static void escape(char *out, size_t cap, const char *s, size_t max) {
 }
 
 static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
+  if (op->kind == BS__OP_CRASH_IN) { /* "crash-in drop steps=K <the cut operation>" */
+    bs__op in = *op;
+    in.kind = op->inner;
+    int n = snprintf(buf, cap, "%s %s steps=%" PRIu32 " ", bs__op_names[op->kind],
+                     op->mode == BS_POWER_LOSS_DROP ? "drop" : "tear", op->steps);
+    if (n > 0 && (size_t)n < cap)
+      format(buf + n, cap - (size_t)n, &in, max);
+    return;
+  }
   char a[4 * CM_LONG + 32], b[4 * CM_LONG + 32];
   escape(a, sizeof(a), bs__op_pool(op->kind) ? op->name : op->path, max);
   escape(b, sizeof(b), op->path2, max);
@@ -203,6 +212,15 @@ static int pool_arg(cursor *k, bs__op *op, char prefix, int pool) {
   return 0;
 }
 
+/* "drop" or "tear" (power-loss, crash-in). */
+static int mode_arg(cursor *k, bs__op *op) {
+  char tok[8];
+  if (token(k, tok, sizeof(tok)) != 0 || (strcmp(tok, "drop") && strcmp(tok, "tear")))
+    return bad(k, "expected %s", "drop or tear");
+  op->mode = tok[0] == 'd' ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR;
+  return 0;
+}
+
 static int parse_args(cursor *k, bs__op *op) {
   switch (op->kind) {
   case BS__OP_WRITE:
@@ -249,11 +267,28 @@ static int parse_args(cursor *k, bs__op *op) {
       return 0;
     }
     return path_arg(k, op->path);
-  case BS__OP_POWER_LOSS: {
-    char tok[8];
-    if (token(k, tok, sizeof(tok)) != 0 || (strcmp(tok, "drop") && strcmp(tok, "tear")))
-      return bad(k, "expected %s", "drop or tear");
-    op->mode = tok[0] == 'd' ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR;
+  case BS__OP_POWER_LOSS: return mode_arg(k, op);
+  case BS__OP_CRASH_IN: {
+    uint64_t steps;
+    char kind[24];
+    if (mode_arg(k, op) || num_arg(k, "steps", false, &steps))
+      return -1;
+    if (steps > UINT32_MAX)
+      return bad(k, "steps=%" PRIu64 " is too large", steps);
+    op->steps = (uint32_t)steps;
+    int i = 0;
+    if (token(k, kind, sizeof(kind)) == 0)
+      while (i < BS__OP_COUNT && strcmp(bs__op_names[i], kind) != 0)
+        i++;
+    if (i == BS__OP_COUNT || !bs__crash_in_inner_ok((bs__op_kind)i))
+      return bad(k, "crash-in cuts %s", "write, truncate, setxattr, removexattr or unlink");
+    bs__op in = *op;
+    in.kind = (bs__op_kind)i;
+    if (parse_args(k, &in) != 0)
+      return -1;
+    in.kind = BS__OP_CRASH_IN;
+    in.inner = (bs__op_kind)i;
+    *op = in;
     return 0;
   }
   default: return path_arg(k, op->path);

@@ -16,6 +16,13 @@
 
 #include "lab/campaign_internal.h"
 
+static int ov_branch(const bs__cm *m, const char *path, size_t *root_len);
+
+int bs__cm_ov_branch_of(const bs__cm *m, const char *path) {
+  size_t root = 0;
+  return ov_branch(m, path, &root);
+}
+
 /* The overlay branch @path is in and the length of its root, or -1. */
 static int ov_branch(const bs__cm *m, const char *path, size_t *root_len) {
   if (strncmp(path, "/.bs/branches/b", 15) != 0 || path[15] < '0' || path[15] >= '0' + CM_BRANCHES ||

@@ -554,6 +554,27 @@ static int copy_file(bs_store *st, const char *bpath, void *ctx) {
   return rc;
 }
 
+/* The deliberate defect BS_SIM_BUG_COPY_UP_ORDER (for the checkers only):
+ * the copy of @src is made at its upper path @dst and filled there, then
+ * its directory is synced as after a right copy-up, so only a crash in
+ * between (a partial file in sight) tells. */
+static int defective_copy(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
+  int rc = st->ops->create(st, dst, 0600);
+  if (rc == 0)
+    rc = byte_copy(st, src, si, dst);
+  if (rc == 0)
+    rc = copy_meta(st, src, si, dst);
+  char *dir = rc == 0 ? strdup(dst) : NULL;
+  if (rc == 0 && !dir)
+    return BS_ENO_MEMORY;
+  if (dir) {
+    *strrchr(dir, '/') = '\0';
+    rc = sync_dir(st, dir);
+    free(dir);
+  }
+  return rc;
+}
+
 /* Copy the lower object at @rest (not in the upper; its parent is) up:
  * built in the work directory, made durable, renamed into place. */
 static int copy_one(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest,
@@ -571,6 +592,9 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
     mkdir_ctx m = {r->ls.mode};
     if ((rc = make_in_work(st, op, p, do_mkdir, &m, &t)) == 0)
       rc = copy_meta(st, l, &r->ls, t);
+  } else if (bs__core_ov_policy(st) && bs__core_ov_policy(st)->bug_copy_up_order) {
+    rc = defective_copy(st, l, &r->ls, u); /* a deliberate defect: in sight, then filled */
+    goto out;
   } else {
     file_ctx f = {.src = l, .si = &r->ls};
     rc = make_in_work(st, op, p, copy_file, &f, &t);
