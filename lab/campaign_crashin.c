@@ -135,6 +135,8 @@ static void mark_upper(bs__cm *m, const char *path) {
     char was = buf[n];
     buf[n] = '\0';
     int k = bs__cm_find(m, buf);
+    if (k >= 0 && !m->nodes[k].upper && m->nodes[k].kind == BS_KIND_FILE)
+      m->nodes[k].ino = 0; /* a copy-up keeps no hard links (lab/campaign_links.c) */
     if (k >= 0)
       m->nodes[k].upper = true;
     buf[n] = was;
@@ -226,6 +228,8 @@ int bs__camp_crash_in(bs__camp *c, const bs__op *op, const char *full) {
   }
   if (oom)
     return bs__camp_fail(c, "check", "memory", "none", "model ran out of memory");
+  if (in.kind != BS__OP_UNLINK)
+    bs__cm_links_sync(&c->m, i); /* the other names of a hard-linked file */
   if (bad)
     return -1;
   uint64_t h = 0;

@@ -61,6 +61,7 @@ int bs__camp_call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *ext
     return rc;
   }
   case BS__OP_UNLINK: return bs_unlink(st, op->path);
+  case BS__OP_LINK: return bs_link(st, op->path, op->path2);
   case BS__OP_RMDIR: return bs_rmdir(st, op->path);
   case BS__OP_SYNC: return bs_sync(st, op->path[0] ? op->path : NULL);
   case BS__OP_POWER_LOSS: return bs_power_loss(st, (bs_power_loss_mode)op->mode);
@@ -113,6 +114,25 @@ static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info
   }
 }
 
+/* A change of content or xattrs of file @nd (write, truncate, setxattr,
+ * removexattr); 0 or BS_ENO_MEMORY. */
+static int apply_change(bs__camp *c, bs__cm_node *nd, const bs__op *op) {
+  switch (op->kind) {
+  case BS__OP_WRITE:
+    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+    nd->dirty = true;
+    return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
+  case BS__OP_TRUNCATE:
+    nd->dirty = true;
+    return bs__cm_buf_truncate(&nd->live, op->off);
+  case BS__OP_SETXATTR:
+    nd->xlen[op->xattr] = (uint8_t)op->len;
+    bs__camp_fill(nd->xval[op->xattr], (size_t)op->len, op->dseed);
+    return 0;
+  default: nd->xlen[op->xattr] = CM_XATTR_UNSET; return 0;
+  }
+}
+
 /* Apply a successful operation to the model. */
 static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   bs__cm *m = &c->m;
@@ -131,26 +151,25 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   }
   case BS__OP_READLINK: return 0;
   case BS__OP_WRITE:
-    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
-    nd->dirty = true;
-    return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
   case BS__OP_TRUNCATE:
-    nd->dirty = true;
-    return bs__cm_buf_truncate(&nd->live, op->off);
+  case BS__OP_SETXATTR:
+  case BS__OP_REMOVEXATTR: {
+    int rc = apply_change(c, nd, op);
+    bs__cm_links_sync(m, i); /* the other names of a hard-linked file */
+    return rc;
+  }
   case BS__OP_REFLINK: /* the source's pending writes become durable first */
     bs__cm_make_durable(nd);
+    bs__cm_links_sync(m, i);
     return bs__cm_copy_node(m, i, op->path2) < 0 ? BS_ENO_MEMORY : 0;
-  case BS__OP_SETXATTR:
-    nd->xlen[op->xattr] = (uint8_t)op->len;
-    bs__camp_fill(nd->xval[op->xattr], (size_t)op->len, op->dseed);
-    return 0;
-  case BS__OP_REMOVEXATTR: nd->xlen[op->xattr] = CM_XATTR_UNSET; return 0;
+  case BS__OP_LINK: return bs__cm_link(m, op->path, op->path2);
   case BS__OP_UNLINK:
   case BS__OP_RMDIR: bs__cm_remove(m, i); return 0;
   case BS__OP_SYNC:
-    if (nd)
+    if (nd) {
       bs__cm_make_durable(nd);
-    else
+      bs__cm_links_sync(m, i);
+    } else
       for (size_t k = 0; k < m->n; k++)
         bs__cm_make_durable(&m->nodes[k]);
     return 0;

@@ -53,6 +53,9 @@ typedef struct bs__cm_node {
   /* In an overlay branch: the node is in the upper layer (made there or
    * copied up), and a directory made over a whiteout is opaque. */
   bool upper, opaque;
+  /* Hard links: names of one inode in one tree share a nonzero ino
+   * (lab/campaign_links.c); 0: the only name. */
+  uint32_t ino;
 } bs__cm_node;
 
 typedef struct bs__cm_snap {
@@ -76,6 +79,7 @@ typedef struct bs__cm {
   bs__cm_branch branches[CM_BRANCHES];
   uint64_t dead_id;     /* an id that was deleted (0: none yet) */
   uint32_t next_group;
+  uint32_t next_ino;    /* the last ino given to a hard-linked file */
 } bs__cm;
 
 /* campaign_model.c */
@@ -128,6 +132,7 @@ typedef enum bs__op_kind {
    * op->steps backend calls, then a power loss of op->mode
    * (lab/campaign_crashin.c). */
   BS__OP_CRASH_IN,
+  BS__OP_LINK,           /* bs_link: path = old name, path2 = new name (same tree) */
   BS__OP_COUNT
 } bs__op_kind;
 
@@ -168,6 +173,16 @@ void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st);
 void bs__cm_ov_after(bs__cm *m, const bs__op *op, const bs__cm_ov *st);
 /* The overlay branch (0 .. CM_BRANCHES-1) holding @path or its root, or -1. */
 int bs__cm_ov_branch_of(const bs__cm *m, const char *path);
+
+/* campaign_links.c: hard links (docs/campaign.md, "Hard links").  Copy the
+ * state of node @i to the other names of its inode; make @to a new name of
+ * @from (0 or BS_ENO_MEMORY); draw a link (CM_REDRAW when none fits); its
+ * oracle (-1 with @why for a link the model cannot predict). */
+void bs__cm_links_sync(bs__cm *m, int i);
+int bs__cm_link(bs__cm *m, const char *from, const char *to);
+struct bs__camp;
+void bs__camp_draw_link(struct bs__camp *c, bs__op *op);
+int bs__camp_expect_link(const bs__cm *m, bs__op *op, char *why, size_t cap);
 
 /* State of one running seed. */
 typedef struct bs__camp {

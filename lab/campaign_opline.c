@@ -22,6 +22,7 @@ const char *const bs__op_names[BS__OP_COUNT] = {
   [BS__OP_SYNC] = "sync",               [BS__OP_POWER_LOSS] = "power-loss",
   [BS__OP_SYMLINK] = "symlink",         [BS__OP_READLINK] = "readlink",
   [BS__OP_OVERLAY_CREATE] = "overlay-create", [BS__OP_CRASH_IN] = "crash-in",
+  [BS__OP_LINK] = "link",
 };
 
 /* @s escaped into @out; at most @max bytes of @s, then "...(N bytes)". */
@@ -62,7 +63,8 @@ static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
     snprintf(buf, cap, "%s %s off=%" PRIu64 " len=%" PRIu64, n, a, op->off, op->len);
     break;
   case BS__OP_TRUNCATE: snprintf(buf, cap, "%s %s size=%" PRIu64, n, a, op->off); break;
-  case BS__OP_REFLINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
+  case BS__OP_REFLINK:
+  case BS__OP_LINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
   case BS__OP_SETXATTR:
     snprintf(buf, cap, "%s %s user.bs%d len=%" PRIu64 " data=%016" PRIx64, n, a, op->xattr,
              op->len, op->dseed);
@@ -241,7 +243,8 @@ static int parse_args(cursor *k, bs__op *op) {
     if (path_arg(k, op->path) || num_arg(k, "size", false, &op->off))
       return -1;
     return op->off > CM_FILE_MAX ? bad(k, "truncate size over %s", "64 KiB") : 0;
-  case BS__OP_REFLINK: return path_arg(k, op->path) || path_arg(k, op->path2) ? -1 : 0;
+  case BS__OP_REFLINK:
+  case BS__OP_LINK: return path_arg(k, op->path) || path_arg(k, op->path2) ? -1 : 0;
   case BS__OP_SETXATTR:
     if (path_arg(k, op->path) || xattr_arg(k, op) || num_arg(k, "len", false, &op->len) ||
         num_arg(k, "data", true, &op->dseed))

@@ -185,12 +185,109 @@ static void overlay_mix_catches_copy_up_order(void **state) {
   bs_campaign_summary_free(&s);
 }
 
+/* Hard links in the model: a change through one name shows through the
+ * other in the main tree and in the upper layer of an overlay branch; a
+ * copy-up gives a name its own inode ("Hard links are not kept across a
+ * copy-up", docs/overlay.md).  A model that kept the link across the
+ * copy-up is caught by the content checks. */
+static void hard_links_in_the_overlay_model(void **state) {
+  (void)state;
+  for (int wrong = 0; wrong < 2; wrong++) {
+    bs_campaign_opts o;
+    bs_campaign_result res;
+    bs__camp c;
+    open_branch(&c, &o, &res, BS_SIM_BUG_NONE);
+    const char *steps[] = {
+      "link /d0/f0 /d0/f2", "write /d0/f2 off=10 len=10 data=0000000000000005",
+      "link /.bs/branches/b0/d0/f0 /.bs/branches/b0/f3",
+      "write /.bs/branches/b0/f3 off=0 len=20 data=0000000000000006",
+      "link /.bs/branches/b0/d0/f1 /.bs/branches/b0/f3", /* EXISTS */
+      "link /.bs/branches/b0/d0/missing0 /.bs/branches/b0/f4", /* NOT_FOUND */
+      "power-loss tear",
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+      if (run_line(&c, steps[i]) != 0)
+        fail_msg("\"%s\": %s: %s", steps[i], res.failure.check, res.failure.message);
+    assert_true(c.m.nodes[bs__cm_find(&c.m, "/d0/f0")].ino != 0);
+    int b0 = bs__cm_find(&c.m, "/.bs/branches/b0/d0/f0"), f3 = bs__cm_find(&c.m, "/.bs/branches/b0/f3");
+    assert_int_equal(c.m.nodes[b0].ino, c.m.nodes[f3].ino);
+    /* A snapshot of the main tree after the link: its names share an inode
+     * in the model too, so an overlay branch of it starts with both... */
+    assert_int_equal(run_line(&c, "snapshot-create s1"), 0);
+    char line[96];
+    snprintf(line, sizeof(line), "overlay-create id=%" PRIu64 " b1", c.m.snaps[1].id);
+    assert_int_equal(run_line(&c, line), 0);
+    int g = bs__cm_find(&c.m, "/.bs/branches/b1/d0/f2");
+    assert_int_equal(c.m.nodes[g].ino, c.m.nodes[bs__cm_find(&c.m, "/.bs/branches/b1/d0/f0")].ino);
+    /* ...and a write to one copies it up alone. */
+    assert_int_equal(run_line(&c, "write /.bs/branches/b1/d0/f0 off=0 len=5 data=0000000000000007"), 0);
+    if (wrong) { /* the deliberate error: the model keeps the link across the copy-up */
+      int f0 = bs__cm_find(&c.m, "/.bs/branches/b1/d0/f0");
+      c.m.nodes[f0].ino = c.m.nodes[g].ino;
+    }
+    int rc = run_line(&c, "write /.bs/branches/b1/d0/f0 off=100 len=5 data=0000000000000008");
+    if (rc == 0)
+      rc = bs__camp_sweep(&c);
+    if (wrong) {
+      assert_int_equal(rc, -1);
+      print_message("    [ caught   ] a link kept across a copy-up: %s: %s\n", res.failure.check,
+                    res.failure.message);
+    } else if (rc != 0) {
+      fail_msg("the right model failed: %s: %s", res.failure.check, res.failure.message);
+    }
+    bs__camp_close(&c);
+  }
+}
+
+/* Lines of @text whose operation is @op and whose result is OK. */
+static unsigned count_ok(const char *text, const char *op) {
+  unsigned n = 0;
+  char pat[48];
+  snprintf(pat, sizeof(pat), " %s ", op);
+  for (const char *l = text; (l = strstr(l, pat)) != NULL; l++) {
+    const char *nl = strchr(l, '\n'), *ok = strstr(l, " -> OK");
+    n += ok && (!nl || ok < nl) && (l == text || l[-1] != '>');
+  }
+  return n;
+}
+
+/* The overlay mix draws links and crash-ins and passes, on the profiles
+ * with overlay branches. */
+static void overlay_mix_draws_links_and_crash_ins(void **state) {
+  (void)state;
+  const char *profiles[] = {"apfs", "btrfs"};
+  for (size_t i = 0; i < 2; i++) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *tr = open_memstream(&text, &size);
+    assert_non_null(tr);
+    bs_campaign_opts o = {.profile = profiles[i], .first_seed = bs_test_seed(), .seeds = 3,
+                          .ops = 1500, .overlay_mix = true, .trace = tr};
+    bs_campaign_summary s;
+    int rc = bs_campaign_run(&s, &o);
+    fclose(tr);
+    assert_bs_ok(rc);
+    if (s.violations)
+      fail_msg("%s seed %" PRIu64 " op %" PRIu32 " (%s): %s: %s\n  reproduce: bslab campaign --profile %s "
+               "--seed %" PRIu64 " --ops 1500 --mix overlay",
+               profiles[i], s.failures[0].seed, s.failures[0].op_index, s.failures[0].op, s.failures[0].check,
+               s.failures[0].message, profiles[i], s.failures[0].seed);
+    unsigned links = count_ok(text, "link"), crashes = count_ok(text, "crash-in");
+    print_message("    [ profile  ] %s: %u links, %u crash-ins\n", profiles[i], links, crashes);
+    assert_true(links > 0 && crashes > 0);
+    bs_campaign_summary_free(&s);
+    free(text);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(merged_listing_folds_case_like_lookup),
     cmocka_unit_test(power_loss_reverts_a_linked_file_once),
     cmocka_unit_test(crash_in_at_every_step_of_a_copy_up_or_whiteout),
     cmocka_unit_test(overlay_mix_catches_copy_up_order),
+    cmocka_unit_test(hard_links_in_the_overlay_model),
+    cmocka_unit_test(overlay_mix_draws_links_and_crash_ins),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
