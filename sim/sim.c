@@ -390,6 +390,13 @@ int bs_sim_set_bug(bs_store *st, bs_sim_bug bug) {
   return BS_OK;
 }
 
+int bs_sim_set_trees(bs_store *st, bool on) {
+  if (!bs_sim_is_sim(st))
+    return BS_EINVALID;
+  bs__sim_cast(st)->trees = on;
+  return BS_OK;
+}
+
 int bs_sim_bug_from_name(const char *name, bs_sim_bug *out) {
   static const struct {
     const char *name;

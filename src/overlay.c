@@ -53,10 +53,12 @@ static int whiteout_check(bs_store *st, const char *bpath, const bs_stat_info *s
   if (rc != 0 && rc != BS_ENOT_FOUND && rc != BS_EUNSUPPORTED)
     return rc;
   bool w = rc == 0;
-  if (!w && st->ops->read) {
-    /* The kernel's own whiteout, a character device 0/0 (what overlayfs
-     * writes): bs_stat shows it as an empty file, and opening it fails
-     * with ENXIO or ENODEV, which no file does. */
+  if (!w && st->ops->read && (si->mode & 07777) == 0) {
+    /* The kernel's own whiteout, a character device 0/0 of mode 0000 (what
+     * overlayfs and the real backend write): bs_stat shows it as an empty
+     * file, and opening it fails with ENXIO or ENODEV, which no file does.
+     * Only a file of mode 0000 is probed: the read of the probe would set
+     * an empty file's atime (relatime), so a lookup would change it. */
     char b;
     size_t n;
     int rrc = st->ops->read(st, bpath, 0, &b, 1, &n);

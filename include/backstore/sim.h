@@ -77,6 +77,15 @@ BS_API int bs_sim_check_incremental(bs_store *st);
 
 /** Turn on deliberate defect @p bug in sim store @p st. */
 BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
+/**
+ * Let sim store @p st make snapshot and branch trees (as the btrfs profile
+ * makes them) even where its profile has no native snapshots (xfs, ext4,
+ * tmpfs, hfs), so that overlay branches exist there as on a real store of
+ * that filesystem; its caps are unchanged.  For the differential runs'
+ * overlay mix (docs/diff.md, "Overlay branches").  @return 0; BS_EINVALID
+ * when @p st is not a sim store.
+ */
+BS_API int bs_sim_set_trees(bs_store *st, bool on);
 /** Parse a bug name ("cow-in-place", "leak-block", "copy-up-order"); BS_EINVALID if unknown. */
 BS_API int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
 

@@ -213,7 +213,8 @@ static const bslab_verb verbs[] = {
    BO_OUTPUT | BO_MAX_TESTS | BO_QUIET | BO_FAULTS, 1, 1, bslab_shrink},
   {"diff",
    "usage: bslab diff [--profile FS] --root DIR [--seeds N] [--seed S] [--ops N]\n"
-   "                  [--trace FILE] [--trace-dir DIR] [--quiet] [--mix default|links]\n"
+   "                  [--trace FILE] [--trace-dir DIR] [--quiet]\n"
+   "                  [--mix default|links|overlay]\n"
    "Run seeded streams of file operations on a sim profile and on a fresh directory\n"
    "below DIR (a real volume of the same filesystem), comparing results, contents,\n"
    "sizes, modes, owners, xattrs, listings and capabilities after every operation.\n"
@@ -229,7 +230,9 @@ static const bslab_verb verbs[] = {
    "                DIR/diff-FS-seed-S.trace (default $BSLAB_TRACE_DIR, else\n"
    "                ./bslab-traces)\n"
    "  --quiet       no progress on standard error\n"
-   "  --mix MIX     default, or links: symlink, readlink and link too (docs/diff.md)\n"
+   "  --mix MIX     default; links: symlink, readlink and link too; overlay: snapshot s\n"
+   "                and overlay branch b of it after 40 ops, then paths in it too\n"
+   "                (docs/diff.md)\n"
    "Stops at the first divergence and prints it with the command that reproduces it.\n"
    "Exit status 0 when sim and kernel agreed, 1 on a divergence, 2 usage or environment\n"
    "(DIR missing, not on the profile's filesystem, or the real volume full: a NO_SPACE\n"
