@@ -128,14 +128,15 @@ static bool mask_symlink_xattr(const bs__dop *op, const bs__dout *s, const bs__d
   return true;
 }
 
-/* Two errors at once in the links mix: an invalid xattr name on a path that
- * does not resolve (a dangling symlink followed by a trailing slash).  The
- * sim checks the name first (INVALID), the real store resolves the path
- * first (NOT_FOUND); nothing changed on either side.  docs/diff.md, "Links". */
+/* Two errors at once in the links and overlay mixes: an invalid xattr name
+ * on a path that does not resolve (a dangling symlink followed by a
+ * trailing slash; a path below a missing directory).  The sim checks the
+ * name first (INVALID), the real store resolves the path first
+ * (NOT_FOUND); nothing changed on either side.  docs/diff.md, "Links". */
 static bool mask_xattr_order(const bs__dgen *g, const bs__dop *op, const bs__dout *s, const bs__dout *r,
                              bs_store *real) {
   bs_stat_info si;
-  return g->links && op->kind >= DF_SETXATTR && op->kind <= DF_LISTXATTR && s->rc == BS_EINVALID &&
+  return (g->links || g->overlay) && op->kind >= DF_SETXATTR && op->kind <= DF_LISTXATTR && s->rc == BS_EINVALID &&
          r->rc == BS_ENOT_FOUND && bs_stat(real, op->path, &si) == BS_ENOT_FOUND;
 }
 

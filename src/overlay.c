@@ -792,7 +792,31 @@ static int clear_whiteouts(bs_store *st, const char *u, const names *wh) {
   return rc;
 }
 
+static int ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir);
+
+/* @s without its trailing slashes ("/" stays), malloc'ed. */
+static char *no_slash(const char *s) {
+  size_t n = strlen(s);
+  while (n > 1 && s[n - 1] == '/')
+    n--;
+  return strndup(s, n);
+}
+
 int bs__ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir) {
+  size_t n = strlen(p->rest);
+  if (!dir || n < 2 || p->rest[n - 1] != '/')
+    return ov_remove(st, op, path, p, dir);
+  /* rmdir "d/" names d: its whiteout goes at d, its parent is d's. */
+  bs__place q = *p;
+  q.rest = no_slash(p->rest);
+  q.bpath = no_slash(p->bpath);
+  int rc = q.rest && q.bpath ? ov_remove(st, op, path, &q, dir) : oom(st, op);
+  free(q.rest);
+  free(q.bpath);
+  return rc;
+}
+
+static int ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir) {
   res r;
   int rc = resolve(st, op, path, p, p->rest, &r);
   if (rc != 0)

@@ -307,6 +307,37 @@ static void atime_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_snapshot_delete(st, si.id));
 }
 
+/* rmdir "d/" of a directory the lower has leaves a whiteout at d, as rmdir
+ * "d" does.  The whiteout was put at "d/" (not a directory: the sim said
+ * NOT_FOUND, the kernel INVALID) and the directory stayed: bslab diff
+ * --mix overlay, ext4 and tmpfs, seed 6, op 310. */
+static void rmdir_slash_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)t;
+  (void)ctx;
+  assert_bs_ok(bs_mkdir(st, "/d0", 0755));
+  assert_bs_ok(bs_create(st, "/d0/x", 0644));
+  assert_bs_ok(bs_mkdir(st, "/d1", 0755));
+  bs_snapshot_info si;
+  assert_bs_ok(bs_snapshot_create(st, "s", &si));
+  bs_branch_opts bo = {.kind = BS_BRANCH_OVERLAY};
+  assert_bs_ok(bs_branch_create_opts(st, si.id, "b", &bo));
+  assert_bs_ok(bs_chmod(st, "/.bs/branches/b/d0", 0700)); /* copied up */
+  assert_bs_ok(bs_unlink(st, "/.bs/branches/b/d0/x"));
+  assert_bs_ok(bs_rmdir(st, "/.bs/branches/b/d0/"));  /* in both layers */
+  assert_bs_ok(bs_rmdir(st, "/.bs/branches/b/d1//")); /* in the lower only */
+  char got[BS_TEST_LISTING_MAX];
+  bs_test_listing(st, "/.bs/branches/b", got);
+  assert_string_equal(got, "");
+  assert_bs_ok(bs_branch_delete(st, "b"));
+  assert_bs_ok(bs_snapshot_delete(st, si.id));
+}
+
+static void rmdir_with_a_trailing_slash_leaves_a_whiteout(void **state) {
+  (void)state;
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_SIM) | BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work,
+                          rmdir_slash_body, NULL, bs_test_seed());
+}
+
 static void lookup_keeps_an_empty_upper_files_atime(void **state) {
   (void)state;
   bs_test_each_backend_if(BS_KINDS(BS_TARGET_SIM) | BS_KINDS(BS_TARGET_REAL), bs_test_snapshots_work, atime_body,
@@ -317,6 +348,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(merged_listing_folds_case_like_lookup),
     cmocka_unit_test(lookup_keeps_an_empty_upper_files_atime),
+    cmocka_unit_test(rmdir_with_a_trailing_slash_leaves_a_whiteout),
     cmocka_unit_test(power_loss_reverts_a_linked_file_once),
     cmocka_unit_test(crash_in_at_every_step_of_a_copy_up_or_whiteout),
     cmocka_unit_test(overlay_mix_catches_copy_up_order),
