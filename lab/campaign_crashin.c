@@ -14,60 +14,7 @@
 
 #include "backstore/backend.h"
 #include "lab/campaign_internal.h"
-
-/* ---- a backend that dies after a number of calls ------------------------------ */
-
-static _Thread_local const bs_backend_ops *inner_ops; /* the store's own table */
-static _Thread_local bs_backend_ops dying;            /* inner's, with the file methods counted */
-static _Thread_local uint64_t calls, limit;           /* calls past limit fail: the process is gone */
-
-#define DIE_OR(call) return ++calls > limit ? BS_EIO : inner_ops->call
-
-static int d_reflink(bs_store *st, const char *a, const char *b) { DIE_OR(reflink(st, a, b)); }
-static int d_create(bs_store *st, const char *p, uint32_t m) { DIE_OR(create(st, p, m)); }
-static int d_mkdir(bs_store *st, const char *p, uint32_t m) { DIE_OR(mkdir(st, p, m)); }
-static int d_write(bs_store *st, const char *p, uint64_t o, const void *b, size_t n) { DIE_OR(write(st, p, o, b, n)); }
-static int d_read(bs_store *st, const char *p, uint64_t o, void *b, size_t n, size_t *r) {
-  DIE_OR(read(st, p, o, b, n, r));
-}
-static int d_truncate(bs_store *st, const char *p, uint64_t s) { DIE_OR(truncate(st, p, s)); }
-static int d_unlink(bs_store *st, const char *p) { DIE_OR(unlink(st, p)); }
-static int d_rmdir(bs_store *st, const char *p) { DIE_OR(rmdir(st, p)); }
-static int d_rename(bs_store *st, const char *a, const char *b) { DIE_OR(rename(st, a, b)); }
-static int d_stat(bs_store *st, const char *p, bs_stat_info *o) { DIE_OR(stat(st, p, o)); }
-static int d_chmod(bs_store *st, const char *p, uint32_t m) { DIE_OR(chmod(st, p, m)); }
-static int d_chown(bs_store *st, const char *p, uint32_t u, uint32_t g) { DIE_OR(chown(st, p, u, g)); }
-static int d_utimens(bs_store *st, const char *p, int64_t a, int64_t m) { DIE_OR(utimens(st, p, a, m)); }
-static int d_readdir(bs_store *st, const char *p, bs_readdir_cb cb, void *c) { DIE_OR(readdir(st, p, cb, c)); }
-static int d_setxattr(bs_store *st, const char *p, const char *n, const void *v, size_t l) {
-  DIE_OR(setxattr(st, p, n, v, l));
-}
-static int d_getxattr(bs_store *st, const char *p, const char *n, void *b, size_t c, size_t *l) {
-  DIE_OR(getxattr(st, p, n, b, c, l));
-}
-static int d_removexattr(bs_store *st, const char *p, const char *n) { DIE_OR(removexattr(st, p, n)); }
-static int d_listxattr(bs_store *st, const char *p, bs_xattr_cb cb, void *c) { DIE_OR(listxattr(st, p, cb, c)); }
-static int d_sync(bs_store *st, const char *p) { DIE_OR(sync(st, p)); }
-static int d_symlink(bs_store *st, const char *t, const char *l) { DIE_OR(symlink(st, t, l)); }
-static int d_readlink(bs_store *st, const char *p, char *b, size_t c, size_t *l) { DIE_OR(readlink(st, p, b, c, l)); }
-static int d_link(bs_store *st, const char *a, const char *b) { DIE_OR(link(st, a, b)); }
-static int d_whiteout(bs_store *st, const char *p) { DIE_OR(whiteout(st, p)); }
-
-/* Put the dying table under @st (a NULL method stays NULL). */
-static void die_after(bs_store *st, uint64_t steps) {
-  inner_ops = st->ops;
-  dying = *inner_ops;
-  calls = 0;
-  limit = steps;
-#define SET(m)                                                                                                        \
-  if (inner_ops->m)                                                                                                   \
-  dying.m = d_##m
-  SET(reflink); SET(create); SET(mkdir); SET(write); SET(read); SET(truncate); SET(unlink); SET(rmdir);
-  SET(rename); SET(stat); SET(chmod); SET(chown); SET(utimens); SET(readdir); SET(setxattr); SET(getxattr);
-  SET(removexattr); SET(listxattr); SET(sync); SET(symlink); SET(readlink); SET(link); SET(whiteout);
-#undef SET
-  st->ops = &dying;
-}
+#include "lab/dying.h"
 
 /* ---- the operation ---------------------------------------------------------------- */
 
@@ -188,10 +135,12 @@ int bs__camp_crash_in(bs__camp *c, const bs__op *op, const char *full) {
     return bs__camp_fail(c, "result", "OK", bs_err_name(src), "sync before a crash-in: %s",
                          bs_last_message(c->st));
   bs__cm_make_durable(&c->m.nodes[i]);
-  die_after(c->st, op->steps);
+  bs__dying_install(c->st);
+  uint64_t from = bs__dying_calls();
+  bs__dying_limit(from + op->steps);
   int irc = bs__camp_call(c, &in, &si, extra, sizeof(extra));
-  c->st->ops = inner_ops;
-  uint64_t made = calls;
+  uint64_t made = bs__dying_calls() - from;
+  bs__dying_uninstall(c->st);
   int rc = bs_power_loss(c->st, (bs_power_loss_mode)op->mode);
   snprintf(extra, sizeof(extra), " cut=%s calls=%" PRIu64, bs_err_name(irc), made);
   if (rc != 0) {

@@ -231,6 +231,10 @@ void bs__op_format_short(char *buf, size_t cap, const bs__op *op);
 /* Parse the text @s of one operation (as bs__op_format writes it, up to " -> ")
  * into @op; 0, or -1 with a reason in @why. */
 int bs__op_parse(const char *s, bs__op *op, char *why, size_t why_cap);
+/* Run the operation of text @s on @c as a replay does: parsed, judged by the
+ * oracle, then bs__camp_exec.  0; -1 when a check failed (c->res says
+ * which); -2 when @s does not parse or the model cannot predict it (@why). */
+int bs__camp_run_text(struct bs__camp *c, const char *s, char *why, size_t why_cap);
 
 /* campaign_oracle.c: the result codes the model allows for @op in its
  * current state (sets op->expect, op->also, op->snap, op->branch).  0, or -1

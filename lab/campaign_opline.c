@@ -298,6 +298,14 @@ static int parse_args(cursor *k, bs__op *op) {
   }
 }
 
+int bs__camp_run_text(bs__camp *c, const char *s, char *why, size_t why_cap) {
+  bs__op op;
+  if (bs__op_parse(s, &op, why, why_cap) != 0 ||
+      bs__camp_expect(&c->m, c->has_power_loss, &op, why, why_cap) != 0)
+    return -2;
+  return bs__camp_exec(c, &op) != 0 ? -1 : 0;
+}
+
 int bs__op_parse(const char *s, bs__op *op, char *why, size_t why_cap) {
   memset(op, 0, sizeof(*op));
   op->snap = op->branch = -1;
