@@ -274,17 +274,19 @@ static void overlay_mix_draws_links_and_crash_ins(void **state) {
     size_t size = 0;
     FILE *tr = open_memstream(&text, &size);
     assert_non_null(tr);
+    /* Enough ops for branches, links and crash-ins even under valgrind. */
+    uint32_t ops = (uint32_t)(bs_test_iterations(1500) > 600 ? bs_test_iterations(1500) : 600);
     bs_campaign_opts o = {.profile = profiles[i], .first_seed = bs_test_seed(), .seeds = 3,
-                          .ops = 1500, .overlay_mix = true, .trace = tr};
+                          .ops = ops, .overlay_mix = true, .trace = tr};
     bs_campaign_summary s;
     int rc = bs_campaign_run(&s, &o);
     fclose(tr);
     assert_bs_ok(rc);
     if (s.violations)
       fail_msg("%s seed %" PRIu64 " op %" PRIu32 " (%s): %s: %s\n  reproduce: bslab campaign --profile %s "
-               "--seed %" PRIu64 " --ops 1500 --mix overlay",
+               "--seed %" PRIu64 " --ops %" PRIu32 " --mix overlay",
                profiles[i], s.failures[0].seed, s.failures[0].op_index, s.failures[0].op, s.failures[0].check,
-               s.failures[0].message, profiles[i], s.failures[0].seed);
+               s.failures[0].message, profiles[i], s.failures[0].seed, ops);
     unsigned links = count_ok(text, "link"), crashes = count_ok(text, "crash-in");
     print_message("    [ profile  ] %s: %u links, %u crash-ins\n", profiles[i], links, crashes);
     assert_true(links > 0 && crashes > 0);
