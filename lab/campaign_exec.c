@@ -11,7 +11,7 @@
 static void xattr_name(char *buf, size_t cap, int x) { snprintf(buf, cap, "user.bs%d", x); }
 
 /* Call the store for @op; @extra gets trace details of what came back. */
-static int call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra, size_t cap) {
+int bs__camp_call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra, size_t cap) {
   bs_store *st = c->st;
   char xn[24];
   xattr_name(xn, sizeof(xn), op->xattr);
@@ -61,9 +61,11 @@ static int call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra
     return rc;
   }
   case BS__OP_UNLINK: return bs_unlink(st, op->path);
+  case BS__OP_LINK: return bs_link(st, op->path, op->path2);
   case BS__OP_RMDIR: return bs_rmdir(st, op->path);
   case BS__OP_SYNC: return bs_sync(st, op->path[0] ? op->path : NULL);
   case BS__OP_POWER_LOSS: return bs_power_loss(st, (bs_power_loss_mode)op->mode);
+  case BS__OP_CRASH_IN: /* bs__camp_crash_in */
   case BS__OP_COUNT: break;
   }
   return BS_EINVALID;
@@ -112,6 +114,25 @@ static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info
   }
 }
 
+/* A change of content or xattrs of file @nd (write, truncate, setxattr,
+ * removexattr); 0 or BS_ENO_MEMORY. */
+static int apply_change(bs__camp *c, bs__cm_node *nd, const bs__op *op) {
+  switch (op->kind) {
+  case BS__OP_WRITE:
+    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+    nd->dirty = true;
+    return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
+  case BS__OP_TRUNCATE:
+    nd->dirty = true;
+    return bs__cm_buf_truncate(&nd->live, op->off);
+  case BS__OP_SETXATTR:
+    nd->xlen[op->xattr] = (uint8_t)op->len;
+    bs__camp_fill(nd->xval[op->xattr], (size_t)op->len, op->dseed);
+    return 0;
+  default: nd->xlen[op->xattr] = CM_XATTR_UNSET; return 0;
+  }
+}
+
 /* Apply a successful operation to the model. */
 static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   bs__cm *m = &c->m;
@@ -130,26 +151,25 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   }
   case BS__OP_READLINK: return 0;
   case BS__OP_WRITE:
-    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
-    nd->dirty = true;
-    return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
   case BS__OP_TRUNCATE:
-    nd->dirty = true;
-    return bs__cm_buf_truncate(&nd->live, op->off);
+  case BS__OP_SETXATTR:
+  case BS__OP_REMOVEXATTR: {
+    int rc = apply_change(c, nd, op);
+    bs__cm_links_sync(m, i); /* the other names of a hard-linked file */
+    return rc;
+  }
   case BS__OP_REFLINK: /* the source's pending writes become durable first */
     bs__cm_make_durable(nd);
+    bs__cm_links_sync(m, i);
     return bs__cm_copy_node(m, i, op->path2) < 0 ? BS_ENO_MEMORY : 0;
-  case BS__OP_SETXATTR:
-    nd->xlen[op->xattr] = (uint8_t)op->len;
-    bs__camp_fill(nd->xval[op->xattr], (size_t)op->len, op->dseed);
-    return 0;
-  case BS__OP_REMOVEXATTR: nd->xlen[op->xattr] = CM_XATTR_UNSET; return 0;
+  case BS__OP_LINK: return bs__cm_link(m, op->path, op->path2);
   case BS__OP_UNLINK:
   case BS__OP_RMDIR: bs__cm_remove(m, i); return 0;
   case BS__OP_SYNC:
-    if (nd)
+    if (nd) {
       bs__cm_make_durable(nd);
-    else
+      bs__cm_links_sync(m, i);
+    } else
       for (size_t k = 0; k < m->n; k++)
         bs__cm_make_durable(&m->nodes[k]);
     return 0;
@@ -237,13 +257,17 @@ static int check_snapshot_list(bs__camp *c) {
 }
 
 /* Blocks the sync implied by @op may release: reflink syncs its source and
- * snapshot create syncs every tree first, which drops durable copies. */
+ * snapshot create syncs every tree first, which drops durable copies; a
+ * reflink into an overlay branch may copy its parents up, which syncs
+ * their directories (bounded by the whole branch). */
 static uint64_t sync_release_bound(const bs__cm *m, const bs__op *op) {
   uint64_t blocks = 0;
+  int ob = op->kind == BS__OP_REFLINK ? bs__cm_ov_branch_of(m, op->path2) : -1;
   for (size_t k = 0; k < m->n; k++) {
     const bs__cm_node *nd = &m->nodes[k];
     bool synced = op->kind == BS__OP_SNAP_CREATE ||
-                  (op->kind == BS__OP_REFLINK && k == (size_t)bs__cm_find(m, op->path));
+                  (op->kind == BS__OP_REFLINK && k == (size_t)bs__cm_find(m, op->path)) ||
+                  (ob >= 0 && bs__cm_ov_branch_of(m, nd->path) == ob);
     if (synced && nd->dirty)
       blocks += (nd->dur.n + CM_BLOCK - 1) / CM_BLOCK;
   }
@@ -331,6 +355,8 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
   bs__op_format(full, sizeof(full), op);
   if (!c->replaying && check_oracle(c, op) != 0)
     return -1;
+  if (op->kind == BS__OP_CRASH_IN)
+    return bs__camp_crash_in(c, op, full);
   bool same_space = op->expect == BS_OK &&
                     (op->kind == BS__OP_REFLINK || op->kind == BS__OP_SNAP_CREATE ||
                      op->kind == BS__OP_BRANCH_CREATE || op->kind == BS__OP_OVERLAY_CREATE);
@@ -349,7 +375,7 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
   char extra[128] = "";
   bs_snapshot_info si;
   memset(&si, 0, sizeof(si));
-  int rc = call(c, op, &si, extra, sizeof(extra));
+  int rc = bs__camp_call(c, op, &si, extra, sizeof(extra));
   const char *msg = bs_last_message(c->st);
   char saved[256];
   snprintf(saved, sizeof(saved), "%s", msg);

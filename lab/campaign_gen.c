@@ -18,10 +18,12 @@ static const unsigned weights[BS__OP_COUNT] = {
   [BS__OP_POWER_LOSS] = 2,
   /* The overlay mix only (zero weight in the default mix). */
   [BS__OP_SYMLINK] = 4,       [BS__OP_READLINK] = 4,       [BS__OP_OVERLAY_CREATE] = 4,
+  [BS__OP_CRASH_IN] = 3,      [BS__OP_LINK] = 4,
 };
 
 static bool overlay_op(int k) {
-  return k == BS__OP_SYMLINK || k == BS__OP_READLINK || k == BS__OP_OVERLAY_CREATE;
+  return k == BS__OP_SYMLINK || k == BS__OP_READLINK || k == BS__OP_OVERLAY_CREATE || k == BS__OP_CRASH_IN ||
+         k == BS__OP_LINK;
 }
 
 void bs__camp_fill(uint8_t *p, size_t n, uint64_t seed) {
@@ -424,6 +426,8 @@ void bs__camp_draw(bs__camp *c, bs__op *op) {
       op->mode = chance(c, 50) ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR;
       op->expect = c->has_power_loss ? BS_OK : BS_EUNSUPPORTED;
       break;
+    case BS__OP_CRASH_IN: bs__camp_draw_crash_in(c, op); break;
+    case BS__OP_LINK: bs__camp_draw_link(c, op); break;
     case BS__OP_COUNT: break;
     }
   } while (op->expect == CM_REDRAW);

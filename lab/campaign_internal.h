@@ -53,6 +53,9 @@ typedef struct bs__cm_node {
   /* In an overlay branch: the node is in the upper layer (made there or
    * copied up), and a directory made over a whiteout is opaque. */
   bool upper, opaque;
+  /* Hard links: names of one inode in one tree share a nonzero ino
+   * (lab/campaign_links.c); 0: the only name. */
+  uint32_t ino;
 } bs__cm_node;
 
 typedef struct bs__cm_snap {
@@ -76,6 +79,7 @@ typedef struct bs__cm {
   bs__cm_branch branches[CM_BRANCHES];
   uint64_t dead_id;     /* an id that was deleted (0: none yet) */
   uint32_t next_group;
+  uint32_t next_ino;    /* the last ino given to a hard-linked file */
 } bs__cm;
 
 /* campaign_model.c */
@@ -123,6 +127,12 @@ typedef enum bs__op_kind {
   BS__OP_SYMLINK,        /* path = link, path2 = target text */
   BS__OP_READLINK,
   BS__OP_OVERLAY_CREATE, /* bs_branch_create_opts(OVERLAY): name, id */
+  /* A power loss in the middle of another operation on a file of an overlay
+   * branch (a copy-up, a whiteout): op->inner with its arguments, cut after
+   * op->steps backend calls, then a power loss of op->mode
+   * (lab/campaign_crashin.c). */
+  BS__OP_CRASH_IN,
+  BS__OP_LINK,           /* bs_link: path = old name, path2 = new name (same tree) */
   BS__OP_COUNT
 } bs__op_kind;
 
@@ -140,6 +150,8 @@ typedef struct bs__op {
   int mode;            /* bs_power_loss_mode */
   int expect;          /* the result code the model expects */
   uint32_t also;       /* other error codes that are right too: bit -code (BS__ALSO) */
+  bs__op_kind inner;   /* crash-in: the operation that is cut */
+  uint32_t steps;      /* crash-in: backend calls it makes before the power goes */
 } bs__op;
 
 /* Operations whose first argument is a snapshot or branch name. */
@@ -159,6 +171,18 @@ typedef struct bs__cm_ov {
 } bs__cm_ov;
 void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st);
 void bs__cm_ov_after(bs__cm *m, const bs__op *op, const bs__cm_ov *st);
+/* The overlay branch (0 .. CM_BRANCHES-1) holding @path or its root, or -1. */
+int bs__cm_ov_branch_of(const bs__cm *m, const char *path);
+
+/* campaign_links.c: hard links (docs/campaign.md, "Hard links").  Copy the
+ * state of node @i to the other names of its inode; make @to a new name of
+ * @from (0 or BS_ENO_MEMORY); draw a link (CM_REDRAW when none fits); its
+ * oracle (-1 with @why for a link the model cannot predict). */
+void bs__cm_links_sync(bs__cm *m, int i);
+int bs__cm_link(bs__cm *m, const char *from, const char *to);
+struct bs__camp;
+void bs__camp_draw_link(struct bs__camp *c, bs__op *op);
+int bs__camp_expect_link(const bs__cm *m, bs__op *op, char *why, size_t cap);
 
 /* State of one running seed. */
 typedef struct bs__camp {
@@ -187,6 +211,16 @@ void bs__camp_fill(uint8_t *p, size_t n, uint64_t seed);
 
 /* campaign_exec.c: run @op on the store and the model, check it. 0 or -1 (failed). */
 int bs__camp_exec(bs__camp *c, const bs__op *op);
+/* campaign_exec.c: call the store for @op only; @extra gets trace details. */
+int bs__camp_call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *extra, size_t cap);
+
+/* campaign_crashin.c (docs/campaign.md, "Power loss in a copy-up"): the
+ * operations a crash-in may cut, drawing one (op->expect CM_REDRAW when no
+ * overlay file is there to cut), its oracle, and running it. */
+bool bs__crash_in_inner_ok(bs__op_kind k);
+void bs__camp_draw_crash_in(bs__camp *c, bs__op *op);
+int bs__camp_expect_crash_in(const bs__cm *m, bool has_power_loss, bs__op *op, char *why, size_t cap);
+int bs__camp_crash_in(bs__camp *c, const bs__op *op, const char *full);
 
 /* campaign_opline.c: the text of an operation in a trace line. */
 extern const char *const bs__op_names[BS__OP_COUNT];
@@ -197,6 +231,10 @@ void bs__op_format_short(char *buf, size_t cap, const bs__op *op);
 /* Parse the text @s of one operation (as bs__op_format writes it, up to " -> ")
  * into @op; 0, or -1 with a reason in @why. */
 int bs__op_parse(const char *s, bs__op *op, char *why, size_t why_cap);
+/* Run the operation of text @s on @c as a replay does: parsed, judged by the
+ * oracle, then bs__camp_exec.  0; -1 when a check failed (c->res says
+ * which); -2 when @s does not parse or the model cannot predict it (@why). */
+int bs__camp_run_text(struct bs__camp *c, const char *s, char *why, size_t why_cap);
 
 /* campaign_oracle.c: the result codes the model allows for @op in its
  * current state (sets op->expect, op->also, op->snap, op->branch).  0, or -1

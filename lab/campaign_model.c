@@ -194,6 +194,7 @@ int bs__cm_copy_tree(bs__cm *m, const char *from, const char *to) {
     int rc = bs__cm_copy_node(m, (int)i, dst);
     if (rc < 0)
       return rc;
+    m->nodes[rc].ino = m->nodes[i].ino; /* hard links stay within the copy */
   }
   return BS_OK;
 }
@@ -206,8 +207,10 @@ void bs__cm_remove_tree(bs__cm *m, const char *root) {
 
 void bs__cm_sync_below(bs__cm *m, const char *dir) {
   for (size_t i = 0; i < m->n; i++)
-    if (below(m, m->nodes[i].path, dir))
+    if (below(m, m->nodes[i].path, dir)) {
       bs__cm_make_durable(&m->nodes[i]);
+      bs__cm_links_sync(m, (int)i); /* the inode's other names, wherever they are */
+    }
 }
 
 void bs__cm_snap_root(char *buf, size_t cap, int snap) {

@@ -21,7 +21,8 @@ const char *const bs__op_names[BS__OP_COUNT] = {
   [BS__OP_UNLINK] = "unlink",           [BS__OP_RMDIR] = "rmdir",
   [BS__OP_SYNC] = "sync",               [BS__OP_POWER_LOSS] = "power-loss",
   [BS__OP_SYMLINK] = "symlink",         [BS__OP_READLINK] = "readlink",
-  [BS__OP_OVERLAY_CREATE] = "overlay-create",
+  [BS__OP_OVERLAY_CREATE] = "overlay-create", [BS__OP_CRASH_IN] = "crash-in",
+  [BS__OP_LINK] = "link",
 };
 
 /* @s escaped into @out; at most @max bytes of @s, then "...(N bytes)". */
@@ -40,6 +41,15 @@ static void escape(char *out, size_t cap, const char *s, size_t max) {
 }
 
 static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
+  if (op->kind == BS__OP_CRASH_IN) { /* "crash-in drop steps=K <the cut operation>" */
+    bs__op in = *op;
+    in.kind = op->inner;
+    int n = snprintf(buf, cap, "%s %s steps=%" PRIu32 " ", bs__op_names[op->kind],
+                     op->mode == BS_POWER_LOSS_DROP ? "drop" : "tear", op->steps);
+    if (n > 0 && (size_t)n < cap)
+      format(buf + n, cap - (size_t)n, &in, max);
+    return;
+  }
   char a[4 * CM_LONG + 32], b[4 * CM_LONG + 32];
   escape(a, sizeof(a), bs__op_pool(op->kind) ? op->name : op->path, max);
   escape(b, sizeof(b), op->path2, max);
@@ -53,7 +63,8 @@ static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
     snprintf(buf, cap, "%s %s off=%" PRIu64 " len=%" PRIu64, n, a, op->off, op->len);
     break;
   case BS__OP_TRUNCATE: snprintf(buf, cap, "%s %s size=%" PRIu64, n, a, op->off); break;
-  case BS__OP_REFLINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
+  case BS__OP_REFLINK:
+  case BS__OP_LINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
   case BS__OP_SETXATTR:
     snprintf(buf, cap, "%s %s user.bs%d len=%" PRIu64 " data=%016" PRIx64, n, a, op->xattr,
              op->len, op->dseed);
@@ -203,6 +214,15 @@ static int pool_arg(cursor *k, bs__op *op, char prefix, int pool) {
   return 0;
 }
 
+/* "drop" or "tear" (power-loss, crash-in). */
+static int mode_arg(cursor *k, bs__op *op) {
+  char tok[8];
+  if (token(k, tok, sizeof(tok)) != 0 || (strcmp(tok, "drop") && strcmp(tok, "tear")))
+    return bad(k, "expected %s", "drop or tear");
+  op->mode = tok[0] == 'd' ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR;
+  return 0;
+}
+
 static int parse_args(cursor *k, bs__op *op) {
   switch (op->kind) {
   case BS__OP_WRITE:
@@ -223,7 +243,8 @@ static int parse_args(cursor *k, bs__op *op) {
     if (path_arg(k, op->path) || num_arg(k, "size", false, &op->off))
       return -1;
     return op->off > CM_FILE_MAX ? bad(k, "truncate size over %s", "64 KiB") : 0;
-  case BS__OP_REFLINK: return path_arg(k, op->path) || path_arg(k, op->path2) ? -1 : 0;
+  case BS__OP_REFLINK:
+  case BS__OP_LINK: return path_arg(k, op->path) || path_arg(k, op->path2) ? -1 : 0;
   case BS__OP_SETXATTR:
     if (path_arg(k, op->path) || xattr_arg(k, op) || num_arg(k, "len", false, &op->len) ||
         num_arg(k, "data", true, &op->dseed))
@@ -249,15 +270,40 @@ static int parse_args(cursor *k, bs__op *op) {
       return 0;
     }
     return path_arg(k, op->path);
-  case BS__OP_POWER_LOSS: {
-    char tok[8];
-    if (token(k, tok, sizeof(tok)) != 0 || (strcmp(tok, "drop") && strcmp(tok, "tear")))
-      return bad(k, "expected %s", "drop or tear");
-    op->mode = tok[0] == 'd' ? BS_POWER_LOSS_DROP : BS_POWER_LOSS_TEAR;
+  case BS__OP_POWER_LOSS: return mode_arg(k, op);
+  case BS__OP_CRASH_IN: {
+    uint64_t steps;
+    char kind[24];
+    if (mode_arg(k, op) || num_arg(k, "steps", false, &steps))
+      return -1;
+    if (steps > UINT32_MAX)
+      return bad(k, "steps=%" PRIu64 " is too large", steps);
+    op->steps = (uint32_t)steps;
+    int i = 0;
+    if (token(k, kind, sizeof(kind)) == 0)
+      while (i < BS__OP_COUNT && strcmp(bs__op_names[i], kind) != 0)
+        i++;
+    if (i == BS__OP_COUNT || !bs__crash_in_inner_ok((bs__op_kind)i))
+      return bad(k, "crash-in cuts %s", "write, truncate, setxattr, removexattr or unlink");
+    bs__op in = *op;
+    in.kind = (bs__op_kind)i;
+    if (parse_args(k, &in) != 0)
+      return -1;
+    in.kind = BS__OP_CRASH_IN;
+    in.inner = (bs__op_kind)i;
+    *op = in;
     return 0;
   }
   default: return path_arg(k, op->path);
   }
+}
+
+int bs__camp_run_text(bs__camp *c, const char *s, char *why, size_t why_cap) {
+  bs__op op;
+  if (bs__op_parse(s, &op, why, why_cap) != 0 ||
+      bs__camp_expect(&c->m, c->has_power_loss, &op, why, why_cap) != 0)
+    return -2;
+  return bs__camp_exec(c, &op) != 0 ? -1 : 0;
 }
 
 int bs__op_parse(const char *s, bs__op *op, char *why, size_t why_cap) {

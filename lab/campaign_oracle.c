@@ -228,6 +228,8 @@ int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why,
   case BS__OP_READLINK: return expect_readlink(m, op, why, cap);
   case BS__OP_SYNC: return expect_sync(m, op, why, cap);
   case BS__OP_POWER_LOSS: op->expect = has_power_loss ? BS_OK : BS_EUNSUPPORTED; return 0;
+  case BS__OP_CRASH_IN: return bs__camp_expect_crash_in(m, has_power_loss, op, why, cap);
+  case BS__OP_LINK: return bs__camp_expect_link(m, op, why, cap);
   case BS__OP_COUNT: return outside(why, cap, op, "an unknown operation");
   default: return expect_snapshots(m, op);
   }

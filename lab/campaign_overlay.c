@@ -16,6 +16,13 @@
 
 #include "lab/campaign_internal.h"
 
+static int ov_branch(const bs__cm *m, const char *path, size_t *root_len);
+
+int bs__cm_ov_branch_of(const bs__cm *m, const char *path) {
+  size_t root = 0;
+  return ov_branch(m, path, &root);
+}
+
 /* The overlay branch @path is in and the length of its root, or -1. */
 static int ov_branch(const bs__cm *m, const char *path, size_t *root_len) {
   if (strncmp(path, "/.bs/branches/b", 15) != 0 || path[15] < '0' || path[15] >= '0' + CM_BRANCHES ||
@@ -59,6 +66,7 @@ static void copy_up(bs__cm *m, const char *path, size_t root, size_t end) {
       memcpy(parent, path, i);
       parent[i] = '\0';
       m->nodes[k].upper = true;
+      m->nodes[k].ino = 0; /* hard links are not kept across a copy-up */
       bs__cm_sync_below(m, parent); /* the copy and its parent directory */
     }
     if (m->nodes[k].kind != BS_KIND_DIR)
@@ -107,7 +115,7 @@ static void parent_ready(bs__cm *m, const char *path, size_t root) {
 void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st) {
   memset(st, 0, sizeof(*st));
   size_t root = 0;
-  const char *path = op->kind == BS__OP_REFLINK ? op->path2 : op->path;
+  const char *path = op->kind == BS__OP_REFLINK || op->kind == BS__OP_LINK ? op->path2 : op->path;
   int b = ov_branch(m, path, &root);
   if (b < 0 || strlen(path) == root || rc == BS_ENAME_TOO_LONG)
     return;
@@ -126,6 +134,12 @@ void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st) {
     if (op->kind != BS__OP_REFLINK || rc == BS_OK || rc == BS_EEXISTS)
       parent_ready(m, path, root);
     return;
+  case BS__OP_LINK: /* the old name is copied up, then the new one made in the upper */
+    if (rc == BS_OK || rc == BS_EEXISTS) {
+      copy_up(m, op->path, root, strlen(op->path));
+      parent_ready(m, path, root);
+    }
+    return;
   case BS__OP_UNLINK:
   case BS__OP_RMDIR:
     if (bs__cm_find(m, path) < 0)
@@ -139,7 +153,7 @@ void bs__cm_ov_before(bs__cm *m, const bs__op *op, int rc, bs__cm_ov *st) {
 
 void bs__cm_ov_after(bs__cm *m, const bs__op *op, const bs__cm_ov *st) {
   size_t root = 0;
-  const char *path = op->kind == BS__OP_REFLINK ? op->path2 : op->path;
+  const char *path = op->kind == BS__OP_REFLINK || op->kind == BS__OP_LINK ? op->path2 : op->path;
   int b = ov_branch(m, path, &root);
   if (b < 0)
     return;
@@ -153,6 +167,7 @@ void bs__cm_ov_after(bs__cm *m, const bs__op *op, const bs__cm_ov *st) {
   case BS__OP_MKDIR:
   case BS__OP_SYMLINK:
   case BS__OP_REFLINK:
+  case BS__OP_LINK:
     if (k >= 0) {
       m->nodes[k].upper = true;
       /* A directory over a whiteout hides the lower one. */

@@ -67,11 +67,15 @@ static int remove_tree(const char *dir) {
   return bs_err_from_errno(errno);
 }
 
-/* The per-seed directory: fresh, 0755 like the sim's root, whatever the umask. */
-static int make_seed_dir(char *dir, size_t cap, const char *root, uint64_t seed) {
+/* The per-seed directory: fresh, 0755 like the sim's root, whatever the
+ * umask.  With @trees, made as a store that can snapshot (a subvolume on
+ * btrfs: bs_store_create). */
+static int make_seed_dir(char *dir, size_t cap, const char *root, uint64_t seed, bool trees) {
   snprintf(dir, cap, "%s/bs-diff-%ld-%" PRIu64, root, (long)getpid(), seed);
   int rc = remove_tree(dir); /* left by an earlier process with this pid */
-  if (rc == 0 && mkdir(dir, 0700) != 0)
+  if (rc == 0 && trees)
+    rc = bs_store_create("real", &(bs_open_opts){.root = dir});
+  else if (rc == 0 && mkdir(dir, 0700) != 0)
     rc = bs_err_from_errno(errno);
   if (rc == 0 && chmod(dir, 0755) != 0)
     rc = bs_err_from_errno(errno);
@@ -124,14 +128,15 @@ static bool mask_symlink_xattr(const bs__dop *op, const bs__dout *s, const bs__d
   return true;
 }
 
-/* Two errors at once in the links mix: an invalid xattr name on a path that
- * does not resolve (a dangling symlink followed by a trailing slash).  The
- * sim checks the name first (INVALID), the real store resolves the path
- * first (NOT_FOUND); nothing changed on either side.  docs/diff.md, "Links". */
+/* Two errors at once in the links and overlay mixes: an invalid xattr name
+ * on a path that does not resolve (a dangling symlink followed by a
+ * trailing slash; a path below a missing directory).  The sim checks the
+ * name first (INVALID), the real store resolves the path first
+ * (NOT_FOUND); nothing changed on either side.  docs/diff.md, "Links". */
 static bool mask_xattr_order(const bs__dgen *g, const bs__dop *op, const bs__dout *s, const bs__dout *r,
                              bs_store *real) {
   bs_stat_info si;
-  return g->links && op->kind >= DF_SETXATTR && op->kind <= DF_LISTXATTR && s->rc == BS_EINVALID &&
+  return (g->links || g->overlay) && op->kind >= DF_SETXATTR && op->kind <= DF_LISTXATTR && s->rc == BS_EINVALID &&
          r->rc == BS_ENOT_FOUND && bs_stat(real, op->path, &si) == BS_ENOT_FOUND;
 }
 
@@ -265,6 +270,23 @@ static int run_ops(seed_run *r) {
   return 0;
 }
 
+/* Delete the overlay mix's branch and the snapshots of real store @st: a
+ * snapshot's files may be immutable (xfs, ext4, tmpfs), and on btrfs they
+ * are subvolumes, so only the store removes them.  0 or the first error. */
+static int drop_trees(bs_store *st) {
+  int rc = bs_branch_delete(st, "b");
+  if (rc == BS_ENOT_FOUND)
+    rc = 0;
+  bs_snapshot_info *all = NULL;
+  size_t n = 0;
+  if (rc == 0)
+    rc = bs_snapshot_list(st, &all, &n);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = bs_snapshot_delete(st, all[i].id);
+  free(all);
+  return rc;
+}
+
 int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) {
   memset(out, 0, sizeof(*out));
   out->seed = seed;
@@ -272,9 +294,9 @@ int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) 
     snprintf(out->div.real, sizeof(out->div.real), "bad options: a known profile and a root are needed");
     return BS_EINVALID;
   }
-  seed_run r = {.o = o, .res = out, .mask = {.fs = bs_fs_type_from_name(o->profile)}};
+  seed_run r = {.o = o, .res = out, .mask = {.fs = bs_fs_type_from_name(o->profile), .trees = o->overlay}};
   char dir[4096];
-  int rc = make_seed_dir(dir, sizeof(dir), o->root, seed);
+  int rc = make_seed_dir(dir, sizeof(dir), o->root, seed, o->overlay);
   if (rc == BS_ENO_SPACE && volume_full(o->root, 0, out->div.real, sizeof(out->div.real))) {
     snprintf(out->div.what, sizeof(out->div.what), "volume full");
     out->div.seed = seed;
@@ -291,19 +313,27 @@ int bs_diff_run_seed(bs_diff_result *out, const bs_diff_opts *o, uint64_t seed) 
     rc = BS_ENO_MEMORY;
   if (rc == 0 && (rc = bs_open(&r.sim, "sim", &(bs_open_opts){.profile = o->profile, .seed = seed})) != 0)
     snprintf(out->div.real, sizeof(out->div.real), "cannot open the sim: %s", bs_strerror(rc));
-  if (rc == 0 && (rc = bs_open(&r.real, "real", &(bs_open_opts){.root = dir})) != 0)
+  /* The overlay mix snapshots: by copy where the filesystem cannot clone. */
+  bs_open_opts ro = {.root = dir, .flags = o->overlay ? BS_OPEN_SNAPSHOT_COPY : 0};
+  if (rc == 0 && (rc = bs_open(&r.real, "real", &ro)) != 0)
     snprintf(out->div.real, sizeof(out->div.real), "cannot open a real store on %.300s: %s", dir,
              bs_strerror(rc));
   if (rc == 0) {
     bs_caps c;
     bs__dgen_init(&r.gen, seed, bs_get_caps(r.sim, &c) == 0 ? c.max_name_len : 255);
     r.gen.links = o->links;
-    rc = run_ops(&r);
+    r.gen.overlay = o->overlay;
+    if (o->overlay) /* the real store makes trees on every filesystem */
+      rc = bs_sim_set_trees(r.sim, true);
+    if (rc == 0)
+      rc = run_ops(&r);
   }
   bs_close(r.sim);
+  int rm = r.real && o->overlay ? drop_trees(r.real) : 0;
   bs_close(r.real);
   free(r.scratch);
-  int rm = remove_tree(dir);
+  if (rm == 0)
+    rm = remove_tree(dir);
   if (rc == 0 && rm != 0) {
     snprintf(out->div.real, sizeof(out->div.real), "cannot remove %.300s: %s", dir, bs_strerror(rm));
     rc = rm;

@@ -64,6 +64,12 @@ typedef struct bs_diff_opts {
    * stream of a seed is what it always was.
    */
   bool links;
+  /**
+   * Make snapshot "s" and overlay branch "b" of it after the first
+   * operations, then draw paths in the branch too (docs/diff.md, "Overlay
+   * branches"); off, the stream of a seed is what it always was.
+   */
+  bool overlay;
   /** Called every few operations with the seed and the ops it has run. */
   void (*progress)(void *ctx, uint64_t seed, uint32_t ops_done);
   void *ctx;            /**< passed to progress */

@@ -135,6 +135,14 @@ void bs__dop_run(bs_store *st, const bs__dop *op, uint8_t *scratch, bs__dout *ou
                c.case_sensitive, c.max_name_len);
     break;
   }
+  case DF_OVERLAY: { /* the ids are the store's own: not compared */
+    bs_snapshot_info si;
+    bs_branch_opts bo = {.kind = BS_BRANCH_OVERLAY};
+    out->rc = bs_snapshot_create(st, "s", &si);
+    if (out->rc == 0)
+      out->rc = bs_branch_create_opts(st, si.id, "b", &bo);
+    break;
+  }
   case DF_KIND_COUNT: break;
   }
 }

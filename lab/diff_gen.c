@@ -28,7 +28,7 @@ static bool links_op(int k) { return k == DF_SYMLINK || k == DF_READLINK || k ==
 static const char *const kind_names[DF_KIND_COUNT] = {
   "create", "mkdir", "write", "read", "truncate", "unlink", "rmdir", "rename", "stat", "chmod",
   "chown", "utimens", "setxattr", "getxattr", "removexattr", "listxattr", "readdir", "reflink",
-  "sync", "caps", "replace", "symlink", "readlink", "link",
+  "sync", "caps", "replace", "symlink", "readlink", "link", "overlay",
 };
 
 void bs__dfill(uint8_t *p, size_t n, uint64_t seed) {
@@ -95,6 +95,16 @@ void bs__dgen_learn(bs__dgen *g, const bs__dop *op) {
   case DF_REFLINK:
   case DF_LINK: known_add(g, op->path2, BS_KIND_FILE); break;
   case DF_SYMLINK: known_add(g, op->path, BS_KIND_SYMLINK); break;
+  case DF_OVERLAY: /* the branch shows the main tree as it was: its paths, under the branch */
+    g->branched = true;
+    for (size_t i = 0, n = g->n; i < n; i++) {
+      char p[DF_PATH];
+      int w = snprintf(p, sizeof(p), "%s%s", DF_OV_ROOT, g->known[i]);
+      if (w > 0 && (size_t)w < sizeof(p))
+        known_add(g, p, g->kinds[i]);
+    }
+    known_add(g, DF_OV_ROOT, BS_KIND_DIR);
+    break;
   case DF_UNLINK:
   case DF_RMDIR: known_del_tree(g, op->path); break;
   case DF_RENAME: {
@@ -162,7 +172,9 @@ static void new_path(bs__dgen *g, char *out, size_t cap) {
   const char *parent = "";
   uint64_t r = below(g, 100);
   const char *p = NULL;
-  if (r < 55)
+  if (g->branched && chance(g, 15)) /* a name at the branch's root */
+    p = DF_OV_ROOT;
+  else if (r < 55)
     p = pick_known(g, BS_KIND_DIR);
   else if (r < 60)
     p = pick_known(g, BS_KIND_FILE);
@@ -331,6 +343,11 @@ static bs__dop_kind draw_kind(bs__dgen *g) {
 
 void bs__dgen_draw(bs__dgen *g, bs__dop *op) {
   memset(op, 0, sizeof(*op));
+  if (g->overlay && !g->branched && g->drawn >= DF_OV_AT) {
+    g->drawn++;
+    op->kind = DF_OVERLAY;
+    return;
+  }
   op->kind = g->drawn++ == 0 ? DF_CAPS : draw_kind(g);
   switch (op->kind) {
   case DF_CREATE:
@@ -423,6 +440,7 @@ void bs__dgen_draw(bs__dgen *g, bs__dop *op) {
       target(g, op->path2, sizeof(op->path2), 0, 0);
     break;
   case DF_CAPS:
+  case DF_OVERLAY:
   case DF_KIND_COUNT: break;
   }
 }
@@ -488,6 +506,7 @@ void bs__dop_format(char *buf, size_t cap, const bs__dop *op) {
   case DF_REMOVEXATTR: snprintf(buf, cap, "%s %s name=\"%s\"", k, p1, xn); break;
   case DF_SYNC: snprintf(buf, cap, "%s %s", k, op->path[0] ? p1 : "(all)"); break;
   case DF_CAPS: snprintf(buf, cap, "%s", k); break;
+  case DF_OVERLAY: snprintf(buf, cap, "%s s %s", k, DF_OV_ROOT); break;
   default: snprintf(buf, cap, "%s %s", k, p1); break;
   }
 }

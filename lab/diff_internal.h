@@ -16,6 +16,8 @@
 #define DF_KNOWN 64        /* paths the generator keeps track of */
 #define DF_READ_MAX 70000u /* longest read an operation asks for */
 #define DF_FILE_MAX (1u << 20) /* the generator keeps files below this size */
+#define DF_OV_ROOT "/.bs/branches/b" /* the overlay mix's branch */
+#define DF_OV_AT 40u               /* the operation that makes it */
 
 typedef enum bs__dop_kind {
   DF_CREATE,
@@ -43,6 +45,9 @@ typedef enum bs__dop_kind {
   DF_SYMLINK,  /* path = link, path2 = target text */
   DF_READLINK,
   DF_LINK,     /* path = existing name, path2 = new name */
+  /* The overlay mix only (bs_diff_opts.overlay), once per seed: snapshot
+   * "s" of the main tree, then overlay branch "b" of it (DF_OV_ROOT). */
+  DF_OVERLAY,
   DF_KIND_COUNT
 } bs__dop_kind;
 
@@ -70,6 +75,8 @@ typedef struct bs__dgen {
   uint16_t max_name;
   uint32_t drawn; /* operations drawn so far: the first is caps */
   bool links;     /* draw symlink, readlink and link too */
+  bool overlay;   /* make an overlay branch at DF_OV_AT, then draw paths in it too */
+  bool branched;  /* the overlay branch exists */
 } bs__dgen;
 
 /* diff_gen.c */
@@ -95,6 +102,7 @@ void bs__dop_run(bs_store *st, const bs__dop *op, uint8_t *scratch, bs__dout *ou
 /* The profile's filesystem behaviour the comparison needs (masks). */
 typedef struct bs__dmask {
   bs_fs_type fs;
+  bool trees; /* the overlay mix: the real root holds the store's .bs directory */
 } bs__dmask;
 
 /* diff_state.c: compare the state of @path in both stores; false with

@@ -71,8 +71,18 @@ struct torn_list {
   size_t n, cap;
 };
 
+/* Is @f in @tl already?  A file with hard links is met once per name, and
+ * must be reverted or torn once: a second pass would release its durable
+ * blocks as if they were live ones. */
+static bool collected(const struct torn_list *tl, const bs__sim_inode *f) {
+  for (size_t i = 0; i < tl->n; i++)
+    if (tl->v[i].f == f)
+      return true;
+  return false;
+}
+
 static int collect(bs__sim_inode *n, struct torn_list *tl) {
-  if (n->kind == BS_KIND_FILE && n->dirty) {
+  if (n->kind == BS_KIND_FILE && n->dirty && !(n->nlink > 1 && collected(tl, n))) {
     if (tl->n == tl->cap) {
       size_t cap = tl->cap ? tl->cap * 2 : 16;
       struct torn *v = bs__sim_realloc_array(tl->v, cap, sizeof(*v));

@@ -64,7 +64,17 @@ int bs__sim_unlink(bs__sim_store *s, const char *path) {
 
 int bs__sim_rmdir(bs__sim_store *s, const char *path) {
   bs__sim_loc l;
-  int rc = bs__sim_lookup_mut(s, "rmdir", path, true, &l);
+  /* rmdir never follows its last component, trailing slash or not (Linux
+   * looks up the parent only: "link/" of a symlink to a directory is
+   * ENOTDIR), so the name is looked up without its trailing slashes. */
+  size_t plen = strlen(path);
+  while (plen > 1 && path[plen - 1] == '/')
+    plen--;
+  char *bare = bs__sim_strndup(path, plen);
+  if (!bare)
+    return BS_ENO_MEMORY;
+  int rc = bs__sim_lookup_mut(s, "rmdir", bare, true, &l);
+  free(bare); /* l.name points into it: not used below */
   if (rc != 0)
     return rc;
   if (l.node->kind != BS_KIND_DIR)

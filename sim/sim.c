@@ -12,6 +12,7 @@
 
 #include "backstore/backend.h"
 #include "sim/sim_internal.h"
+#include "src/snapshot.h"
 
 bs__sim_store *bs__sim_cast(bs_store *st) { return (bs__sim_store *)st; }
 
@@ -385,9 +386,21 @@ int bs_sim_check_incremental(bs_store *st) {
 int bs_sim_set_bug(bs_store *st, bs_sim_bug bug) {
   if (!bs_sim_is_sim(st))
     return BS_EINVALID;
-  if (bug != BS_SIM_BUG_NONE && bug != BS_SIM_BUG_COW_IN_PLACE && bug != BS_SIM_BUG_LEAK_BLOCK)
+  if (bug != BS_SIM_BUG_NONE && bug != BS_SIM_BUG_COW_IN_PLACE && bug != BS_SIM_BUG_LEAK_BLOCK &&
+      bug != BS_SIM_BUG_COPY_UP_ORDER)
     return bs_store_fail(st, BS_EINVALID, 0, "sim: unknown bug %d", (int)bug);
-  bs__sim_cast(st)->bug = bug;
+  /* The copy-up order is the core's (src/overlay.c), over this store. */
+  bs__ov_policy *pol = bs__core_ov_policy(st);
+  if (pol)
+    pol->bug_copy_up_order = bug == BS_SIM_BUG_COPY_UP_ORDER;
+  bs__sim_cast(st)->bug = bug == BS_SIM_BUG_COPY_UP_ORDER ? BS_SIM_BUG_NONE : bug;
+  return BS_OK;
+}
+
+int bs_sim_set_trees(bs_store *st, bool on) {
+  if (!bs_sim_is_sim(st))
+    return BS_EINVALID;
+  bs__sim_cast(st)->trees = on;
   return BS_OK;
 }
 
@@ -396,7 +409,7 @@ int bs_sim_bug_from_name(const char *name, bs_sim_bug *out) {
     const char *name;
     bs_sim_bug bug;
   } bugs[] = {{"none", BS_SIM_BUG_NONE}, {"cow-in-place", BS_SIM_BUG_COW_IN_PLACE},
-              {"leak-block", BS_SIM_BUG_LEAK_BLOCK}};
+              {"leak-block", BS_SIM_BUG_LEAK_BLOCK}, {"copy-up-order", BS_SIM_BUG_COPY_UP_ORDER}};
   if (!name || !out)
     return BS_EINVALID;
   for (size_t i = 0; i < sizeof(bugs) / sizeof(bugs[0]); i++)

@@ -184,6 +184,7 @@ typedef struct bs__sim_store {
   const bs__sim_profile *prof;
   bs_caps caps;                    /* from bs_caps_for_type(): the one source */
   bs_sim_bug bug;
+  bool trees; /* bs_sim_set_trees: snapshot and branch trees without native snapshots */
   bs__sim_blocks blk;
   int64_t clock_ns;                /* virtual clock */
   bs__rng rng;                     /* choices: uuids, torn writes */

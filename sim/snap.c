@@ -40,7 +40,7 @@ bs__sim_tree *bs__sim_tree_by_id(bs__sim_store *s, bool branches, uint64_t id, s
 }
 
 int bs__sim_tree_method(bs__sim_store *s, bs_tree_method *out) {
-  if (!s->caps.native_snapshots)
+  if (!s->caps.native_snapshots && !s->trees)
     return bs_store_fail(&s->base, BS_EUNSUPPORTED, 0, "%s has no native snapshots", s->prof->name);
   *out = BS_TREE_NATIVE;
   return BS_OK;

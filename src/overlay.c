@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "src/snapshot.h"
@@ -64,10 +65,12 @@ static int whiteout_check(bs_store *st, const char *bpath, const bs_stat_info *s
   if (rc != 0 && rc != BS_ENOT_FOUND && rc != BS_EUNSUPPORTED)
     return rc;
   bool w = rc == 0;
-  if (!w && st->ops->read) {
-    /* The kernel's own whiteout, a character device 0/0 (what overlayfs
-     * writes): bs_stat shows it as an empty file, and opening it fails
-     * with ENXIO or ENODEV, which no file does. */
+  if (!w && st->ops->read && (si->mode & 07777) == 0) {
+    /* The kernel's own whiteout, a character device 0/0 of mode 0000 (what
+     * overlayfs and the real backend write): bs_stat shows it as an empty
+     * file, and opening it fails with ENXIO or ENODEV, which no file does.
+     * Only a file of mode 0000 is probed: the read of the probe would set
+     * an empty file's atime (relatime), so a lookup would change it. */
     char b;
     size_t n;
     int rrc = st->ops->read(st, bpath, 0, &b, 1, &n);
@@ -348,9 +351,12 @@ static void names_free(names *l) {
   memset(l, 0, sizeof(*l));
 }
 
-static bool has_name(const names *l, const char *name) {
+/* Does @l have @name?  @fold: compare as a case-insensitive filesystem's
+ * lookup does (ASCII letters folded, as the sim's apfs and hfs profiles
+ * compare names, sim/dir.c), so an upper "f7" hides a lower "F7". */
+static bool has_name(const names *l, const char *name, bool fold) {
   for (size_t i = 0; i < l->n; i++)
-    if (strcmp(l->v[i], name) == 0)
+    if (fold ? strcasecmp(l->v[i], name) == 0 : strcmp(l->v[i], name) == 0)
       return true;
   return false;
 }
@@ -375,6 +381,9 @@ static int merged(bs_store *st, const char *op, const char *path, const bs__plac
   if (rc != 0)
     return rc;
   names hid = {0}; /* whiteouts of lower layers */
+  /* On a case-insensitive filesystem a name hides the names below it that
+   * its lookup would find (an upper "f7" hides a lower "F7"). */
+  bool fold = !bs__store_case_sensitive(st);
   for (unsigned i = 0; rc == 0 && i < p->nlayers; i++) {
     if (!(r.dirs & (1u << i)))
       continue;
@@ -385,7 +394,8 @@ static int merged(bs_store *st, const char *op, const char *path, const bs__plac
       rc = BS_ENO_MEMORY;
     for (size_t k = 0; rc == 0 && k < l.n; k++) {
       const char *n = l.v[k];
-      if (has_name(vis, n) || has_name(wh, n) || has_name(&hid, n) || (i > 0 && rest[0] == '\0' && strcmp(n, ".bs") == 0))
+      if (has_name(vis, n, fold) || has_name(wh, n, fold) || has_name(&hid, n, fold) ||
+          (i > 0 && rest[0] == '\0' && strcmp(n, ".bs") == 0))
         continue;
       bool white = false;
       if (l.k[k] == BS_KIND_FILE && has_marks(p, i)) {
@@ -646,6 +656,27 @@ static int copy_file(bs_store *st, const char *bpath, void *ctx) {
   return rc;
 }
 
+/* The deliberate defect BS_SIM_BUG_COPY_UP_ORDER (for the checkers only):
+ * the copy of @src is made at its upper path @dst and filled there, then
+ * its directory is synced as after a right copy-up, so only a crash in
+ * between (a partial file in sight) tells. */
+static int defective_copy(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
+  int rc = st->ops->create(st, dst, 0600);
+  if (rc == 0)
+    rc = byte_copy(st, src, si, dst);
+  if (rc == 0)
+    rc = copy_meta(st, src, si, dst);
+  char *dir = rc == 0 ? strdup(dst) : NULL;
+  if (rc == 0 && !dir)
+    return BS_ENO_MEMORY;
+  if (dir) {
+    *strrchr(dir, '/') = '\0';
+    rc = sync_dir(st, dir);
+    free(dir);
+  }
+  return rc;
+}
+
 /* Copy the lower object at @rest (not in the upper; its parent is) up:
  * built in the work directory, made durable, renamed into place. */
 static int copy_one(bs_store *st, const char *op, const char *path, const bs__place *p, const char *rest,
@@ -663,6 +694,9 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
     mkdir_ctx m = {r->ls.mode};
     if ((rc = make_in_work(st, op, p, do_mkdir, &m, &t)) == 0)
       rc = copy_meta(st, l, &r->ls, t);
+  } else if (bs__core_ov_policy(st) && bs__core_ov_policy(st)->bug_copy_up_order) {
+    rc = defective_copy(st, l, &r->ls, u); /* a deliberate defect: in sight, then filled */
+    goto out;
   } else {
     file_ctx f = {.src = l, .si = &r->ls};
     rc = make_in_work(st, op, p, copy_file, &f, &t);
@@ -946,7 +980,31 @@ static int clear_whiteouts(bs_store *st, const char *u, const names *wh) {
   return rc;
 }
 
+static int ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir);
+
+/* @s without its trailing slashes ("/" stays), malloc'ed. */
+static char *no_slash(const char *s) {
+  size_t n = strlen(s);
+  while (n > 1 && s[n - 1] == '/')
+    n--;
+  return strndup(s, n);
+}
+
 int bs__ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir) {
+  size_t n = strlen(p->rest);
+  if (!dir || n < 2 || p->rest[n - 1] != '/')
+    return ov_remove(st, op, path, p, dir);
+  /* rmdir "d/" names d: its whiteout goes at d, its parent is d's. */
+  bs__place q = *p;
+  q.rest = no_slash(p->rest);
+  q.bpath = no_slash(p->bpath);
+  int rc = q.rest && q.bpath ? ov_remove(st, op, path, &q, dir) : oom(st, op);
+  free(q.rest);
+  free(q.bpath);
+  return rc;
+}
+
+static int ov_remove(bs_store *st, const char *op, const char *path, const bs__place *p, bool dir) {
   res r;
   int rc = resolve(st, op, path, p, p->rest, &r);
   if (rc != 0)

@@ -40,6 +40,10 @@ typedef struct bs__ov_policy {
   bool disabled;           /* forwarding = disabled */
   uint64_t max_copy_bytes; /* 0: no limit */
   bool require_reflink;
+  /* A deliberate defect for the checkers (bs_sim_set_bug COPY_UP_ORDER):
+   * a file's copy is made in the upper layer itself and filled there, so
+   * it is in sight before its data is durable. */
+  bool bug_copy_up_order;
 } bs__ov_policy;
 /* The store's copy-up mutex (held while a copy-up runs, and to read or
  * change the policy) and its policy; NULL for a store without a core. */

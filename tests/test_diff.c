@@ -50,6 +50,49 @@ static void diff_agrees_with_the_kernel_on_every_linux_fs(void **state) {
   }
 }
 
+/* The overlay mix (docs/diff.md, "Overlay branches"): snapshot s and overlay
+ * branch b of it on both stores after 40 operations, then paths in the
+ * branch too; the sim (trees on every profile) and the kernel agree on
+ * btrfs, xfs, ext4 and tmpfs, and the branch is really used. */
+static void diff_overlay_mix_agrees_on_every_linux_fs(void **state) {
+  (void)state;
+  uint32_t ops = (uint32_t)bs_test_env_count("BS_DIFF_OPS", 300);
+  int seeds = bs_test_env_count("BS_DIFF_SEEDS", 2);
+  for (int i = 0; i < 4; i++) {
+    const bs_vol *v = bs_test_volume(linux_fs[i]);
+    char root[4300];
+    fresh_root(root, sizeof(root), v, "diffov");
+    for (int k = 0; k < seeds; k++) {
+      char *text = NULL;
+      size_t size = 0;
+      FILE *tr = open_memstream(&text, &size);
+      assert_non_null(tr);
+      bs_diff_opts o = {.profile = linux_fs[i], .root = root, .ops = ops, .overlay = true, .trace = tr};
+      uint64_t seed = bs_test_seed() + (uint64_t)k;
+      bs_diff_result r;
+      int rc = bs_diff_run_seed(&r, &o, seed);
+      fclose(tr);
+      assert_bs_ok(rc);
+      if (r.diverged)
+        fail_msg("%s seed %" PRIu64 " op %" PRIu32 ": %s\n  %s %s: sim %s, real %s\n  reproduce: bslab diff "
+                 "--profile %s --root DIR --seed %" PRIu64 " --ops %" PRIu32 " --mix overlay",
+                 linux_fs[i], seed, r.div.op_index, r.div.op, r.div.what, r.div.subject, r.div.sim, r.div.real,
+                 linux_fs[i], seed, ops);
+      assert_int_equal(r.ops_run, ops);
+      assert_non_null(strstr(text, " overlay s /.bs/branches/b => sim OK real OK\n"));
+      unsigned in_branch = 0;
+      for (const char *l = text; (l = strstr(l, " /.bs/branches/b/")) != NULL; l++)
+        in_branch++;
+      print_message("    [ %-6s ] seed %" PRIu64 ": %u operations in the branch, %u masked\n", linux_fs[i], seed,
+                    in_branch, r.masked);
+      assert_true(in_branch >= ops / 10);
+      free(text);
+      assert_int_equal(bs_test_host_entries(root), 0); /* the seed's store is gone, snapshots too */
+    }
+    assert_int_equal(rmdir(root), 0);
+  }
+}
+
 /* The stream, the comparison and the trace are the same for the same seed. */
 static void diff_trace_is_deterministic(void **state) {
   (void)state;
@@ -378,6 +421,7 @@ static void trailing_slash_means_a_directory(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(diff_agrees_with_the_kernel_on_every_linux_fs),
+    cmocka_unit_test(diff_overlay_mix_agrees_on_every_linux_fs),
     cmocka_unit_test(diff_trace_is_deterministic),
     cmocka_unit_test(diff_finds_a_divergence_and_refuses_the_wrong_fs),
     cmocka_unit_test(dir_nlink_is_the_kernels),

@@ -12,64 +12,9 @@
 #include <string.h>
 
 #include "backstore/backend.h"
+#include "lab/dying.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/overlay_view.h"
-
-/* ---- a backend that dies after a number of calls ------------------------------ */
-
-static const bs_backend_ops *inner;  /* the store's own table */
-static bs_backend_ops dying;         /* inner's, with the file methods counted */
-static uint64_t calls;               /* file-method calls so far */
-static uint64_t limit = UINT64_MAX;  /* calls past this one fail: the process is gone */
-
-#define DIE_OR(call) return ++calls > limit ? BS_EIO : inner->call
-
-static int d_reflink(bs_store *st, const char *a, const char *b) { DIE_OR(reflink(st, a, b)); }
-static int d_create(bs_store *st, const char *p, uint32_t m) { DIE_OR(create(st, p, m)); }
-static int d_mkdir(bs_store *st, const char *p, uint32_t m) { DIE_OR(mkdir(st, p, m)); }
-static int d_write(bs_store *st, const char *p, uint64_t o, const void *b, size_t n) { DIE_OR(write(st, p, o, b, n)); }
-static int d_read(bs_store *st, const char *p, uint64_t o, void *b, size_t n, size_t *r) {
-  DIE_OR(read(st, p, o, b, n, r));
-}
-static int d_truncate(bs_store *st, const char *p, uint64_t s) { DIE_OR(truncate(st, p, s)); }
-static int d_unlink(bs_store *st, const char *p) { DIE_OR(unlink(st, p)); }
-static int d_rmdir(bs_store *st, const char *p) { DIE_OR(rmdir(st, p)); }
-static int d_rename(bs_store *st, const char *a, const char *b) { DIE_OR(rename(st, a, b)); }
-static int d_stat(bs_store *st, const char *p, bs_stat_info *o) { DIE_OR(stat(st, p, o)); }
-static int d_chmod(bs_store *st, const char *p, uint32_t m) { DIE_OR(chmod(st, p, m)); }
-static int d_utimens(bs_store *st, const char *p, int64_t a, int64_t m) { DIE_OR(utimens(st, p, a, m)); }
-static int d_readdir(bs_store *st, const char *p, bs_readdir_cb cb, void *c) { DIE_OR(readdir(st, p, cb, c)); }
-static int d_setxattr(bs_store *st, const char *p, const char *n, const void *v, size_t l) {
-  DIE_OR(setxattr(st, p, n, v, l));
-}
-static int d_getxattr(bs_store *st, const char *p, const char *n, void *b, size_t c, size_t *l) {
-  DIE_OR(getxattr(st, p, n, b, c, l));
-}
-static int d_removexattr(bs_store *st, const char *p, const char *n) { DIE_OR(removexattr(st, p, n)); }
-static int d_listxattr(bs_store *st, const char *p, bs_xattr_cb cb, void *c) { DIE_OR(listxattr(st, p, cb, c)); }
-static int d_sync(bs_store *st, const char *p) { DIE_OR(sync(st, p)); }
-static int d_chown(bs_store *st, const char *p, uint32_t u, uint32_t g) { DIE_OR(chown(st, p, u, g)); }
-static int d_symlink(bs_store *st, const char *t, const char *l) { DIE_OR(symlink(st, t, l)); }
-static int d_readlink(bs_store *st, const char *p, char *b, size_t c, size_t *l) { DIE_OR(readlink(st, p, b, c, l)); }
-static int d_link(bs_store *st, const char *a, const char *b) { DIE_OR(link(st, a, b)); }
-static int d_whiteout(bs_store *st, const char *p) { DIE_OR(whiteout(st, p)); }
-
-/* Put the counting table under @st (a NULL method stays NULL). */
-static void install(bs_store *st) {
-  inner = st->ops;
-  dying = *inner;
-#define SET(m)                                                                                                        \
-  if (inner->m)                                                                                                       \
-  dying.m = d_##m
-  SET(reflink); SET(create); SET(mkdir); SET(write); SET(read); SET(truncate); SET(unlink); SET(rmdir);
-  SET(rename); SET(stat); SET(chmod); SET(utimens); SET(readdir); SET(setxattr); SET(getxattr);
-  SET(removexattr); SET(listxattr); SET(sync); SET(chown); SET(symlink); SET(readlink); SET(link);
-  SET(whiteout);
-#undef SET
-  st->ops = &dying;
-}
-
-static void uninstall(bs_store *st) { st->ops = inner; }
 
 /* ---- the sweep ------------------------------------------------------------------ */
 
@@ -80,16 +25,16 @@ static void crash_body(bs_store *st, const bs_target *t, void *ctx) {
   ov_view_setup(st);
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
-  install(st);
+  bs__dying_install(st);
   static const bs_power_loss_mode modes[] = {BS_POWER_LOSS_DROP, BS_POWER_LOSS_TEAR};
   for (ov_change c = 0; c < OV_NCHANGES; c++) {
     /* The views before and after, and the change's number of calls. */
     char before[OV_VIEW_MAX] = "", after[OV_VIEW_MAX] = "";
     ov_fresh(st, si.id, "ref", c);
     ov_dump(st, "/.bs/branches/ref", "", before);
-    uint64_t from = calls;
+    uint64_t from = bs__dying_calls();
     assert_bs_ok(ov_run(st, "/.bs/branches/ref", c));
-    uint64_t n = calls - from;
+    uint64_t n = bs__dying_calls() - from;
     ov_dump(st, "/.bs/branches/ref", "", after);
     /* A change is durable once it returned, but for the data of a write
      * (buffered until a sync, docs/sim.md): its copy-up is. */
@@ -117,9 +62,9 @@ static void crash_body(bs_store *st, const bs_target *t, void *ctx) {
       for (uint64_t k = 0; k < n; k++) {
         char now[OV_VIEW_MAX] = "";
         ov_fresh(st, si.id, "b", c);
-        limit = calls + k;
+        bs__dying_limit(bs__dying_calls() + k);
         int rc = ov_run(st, "/.bs/branches/b", c);
-        limit = UINT64_MAX;
+        bs__dying_limit(UINT64_MAX);
         assert_bs_ok(bs_power_loss(st, modes[m]));
         ov_dump(st, "/.bs/branches/b", "", now);
         if (strcmp(now, before) == 0)
@@ -146,7 +91,7 @@ static void crash_body(bs_store *st, const bs_target *t, void *ctx) {
     assert_true(saw_before > 0);
     (void)saw_after;
   }
-  uninstall(st);
+  bs__dying_uninstall(st);
 }
 
 static void power_loss_at_every_step_of_a_copy_up_or_whiteout(void **state) {

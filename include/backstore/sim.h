@@ -58,6 +58,10 @@ typedef enum bs_sim_bug {
   BS_SIM_BUG_NONE = 0,
   BS_SIM_BUG_COW_IN_PLACE = 1, /**< writes to shared blocks overwrite them in place */
   BS_SIM_BUG_LEAK_BLOCK = 2,   /**< releasing a block forgets to drop its refcount */
+  /** the overlay's copy-up of a file makes the copy in the upper layer and
+   * fills it there (a byte copy, synced last): a power loss in between
+   * shows a partial file (docs/campaign.md, "Power loss in a copy-up") */
+  BS_SIM_BUG_COPY_UP_ORDER = 3,
 } bs_sim_bug;
 
 /**
@@ -73,7 +77,16 @@ BS_API int bs_sim_check_incremental(bs_store *st);
 
 /** Turn on deliberate defect @p bug in sim store @p st. */
 BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
-/** Parse a bug name ("cow-in-place", "leak-block"); BS_EINVALID if unknown. */
+/**
+ * Let sim store @p st make snapshot and branch trees (as the btrfs profile
+ * makes them) even where its profile has no native snapshots (xfs, ext4,
+ * tmpfs, hfs), so that overlay branches exist there as on a real store of
+ * that filesystem; its caps are unchanged.  For the differential runs'
+ * overlay mix (docs/diff.md, "Overlay branches").  @return 0; BS_EINVALID
+ * when @p st is not a sim store.
+ */
+BS_API int bs_sim_set_trees(bs_store *st, bool on);
+/** Parse a bug name ("cow-in-place", "leak-block", "copy-up-order"); BS_EINVALID if unknown. */
 BS_API int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
 
 #ifdef __cplusplus

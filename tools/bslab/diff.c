@@ -58,8 +58,9 @@ static void print_divergence(const bslab_args *a, const char *profile, uint32_t 
   printf("  real       %s\n", d->real);
   if (trace)
     printf("  trace      %s\n", trace);
-  printf("  reproduce  bslab diff --profile %s --root %s --seed %" PRIu64 " --ops %" PRIu32 "%s\n",
-         profile, a->root, d->seed, ops, a->mix && strcmp(a->mix, "links") == 0 ? " --mix links" : "");
+  printf("  reproduce  bslab diff --profile %s --root %s --seed %" PRIu64 " --ops %" PRIu32 "%s%s\n",
+         profile, a->root, d->seed, ops, a->mix && strcmp(a->mix, "default") != 0 ? " --mix " : "",
+         a->mix && strcmp(a->mix, "default") != 0 ? a->mix : "");
 }
 
 /* Write a diverging seed's trace into the trace directory (made when
@@ -150,8 +151,9 @@ int bslab_diff(bslab_args *a) {
   if (bs_diff_check_root(why, sizeof(why), profile, a->root) != 0)
     return bslab_env_error(a, "%s", why);
   bool links = a->mix && strcmp(a->mix, "links") == 0;
-  if (a->mix && !links && strcmp(a->mix, "default") != 0)
-    return bslab_usage_error(a, "unknown --mix '%s' (default or links)", a->mix);
+  bool overlay = a->mix && strcmp(a->mix, "overlay") == 0;
+  if (a->mix && !links && !overlay && strcmp(a->mix, "default") != 0)
+    return bslab_usage_error(a, "unknown --mix '%s' (default, links or overlay)", a->mix);
 
   bslab_out all = {0};
   if (a->trace && bslab_out_open(&all, a, a->trace, "--trace") != 0)
@@ -159,7 +161,7 @@ int bslab_diff(bslab_args *a) {
   uint64_t first = a->seed_set ? a->seed : 1, n = a->seeds_set ? a->seeds : 1;
   uint32_t ops = a->ops_set ? (uint32_t)a->ops : BS_DIFF_DEFAULT_OPS;
   progress_state ps = {.tty = isatty(2) == 1, .quiet = a->quiet, .seeds_total = n, .ops = ops};
-  bs_diff_opts o = {.profile = profile, .root = a->root, .ops = ops, .links = links,
+  bs_diff_opts o = {.profile = profile, .root = a->root, .ops = ops, .links = links, .overlay = overlay,
                     .progress = on_progress, .ctx = &ps};
   uint64_t total_ops = 0, agreed = 0, masked = 0;
   int status = BSLAB_OK;
