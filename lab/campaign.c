@@ -122,6 +122,7 @@ static int open_store(bs__camp *c, uint64_t seed) {
   int64_t t;
   c->has_check = !o->no_backend_check && bs_check(c->st) != BS_EUNSUPPORTED;
   c->has_clock = bs_clock_ns(c->st, &t) == 0;
+  c->held_checks = bs_sim_is_sim(c->st);
   /* Nothing is unsynced yet, so this only asks whether power loss exists. */
   c->has_power_loss = bs_power_loss(c->st, BS_POWER_LOSS_DROP) == 0;
   return 0;

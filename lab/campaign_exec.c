@@ -157,13 +157,48 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   }
 }
 
+/* What @op can change in the files of its targets' lineages: their content
+ * (a write, truncate, unlink or sync of one file reaches the blocks it shares
+ * with its clones), their xattrs (setxattr, removexattr), nothing (a read,
+ * whose bytes were compared already), or anything (the rest).  The other
+ * files are left to the full comparison of the next sweep (docs/campaign.md,
+ * "Invariants"). */
+static unsigned group_parts(const bs__op *op) {
+  switch (op->kind) {
+  case BS__OP_WRITE:
+  case BS__OP_TRUNCATE:
+  case BS__OP_UNLINK:
+  case BS__OP_SYNC: return BS__CK_CONTENT;
+  case BS__OP_SETXATTR:
+  case BS__OP_REMOVEXATTR: return BS__CK_XATTRS;
+  case BS__OP_READ:
+  case BS__OP_READLINK: return 0;
+  default: return BS__CK_ALL;
+  }
+}
+
 /* The content checks that follow @op; @groups are the lineages of its
  * targets before the operation (0: none). */
 static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t groups[2]) {
   char root[CM_PATH];
-  for (int g = 0; g < 2; g++)
-    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
-      return -1;
+  unsigned parts = group_parts(op);
+  /* After a write: the written file whole, its clones in the blocks the
+   * write covered, the only ones a write that fails to copy a shared block
+   * reaches. */
+  int t = op->kind == BS__OP_WRITE ? bs__cm_find(&c->m, op->path) : -1;
+  size_t lo = (size_t)op->off / CM_BLOCK * CM_BLOCK;
+  size_t hi = ((size_t)(op->off + op->len) + CM_BLOCK - 1) / CM_BLOCK * CM_BLOCK;
+  for (int g = 0; g < 2; g++) {
+    for (size_t k = 0; groups[g] && k < c->m.n; k++) {
+      if (c->m.nodes[k].group != groups[g])
+        continue;
+      int rc2 = !parts                 ? bs__camp_charge_node(c, (int)k)
+                : t < 0 || (int)k == t ? bs__camp_check_parts(c, (int)k, parts)
+                                       : bs__camp_check_range(c, (int)k, parts, lo, hi - lo);
+      if (rc2 != 0)
+        return -1;
+    }
+  }
   const char *target = op->kind == BS__OP_REFLINK ? op->path2 : op->path;
   if (rc == BS_ENOT_FOUND && op->kind <= BS__OP_REMOVEXATTR && bs__cm_find(&c->m, target) < 0)
     return bs__camp_check_absent(c, target);
@@ -240,10 +275,10 @@ static int check_snapshot_list(bs__camp *c) {
  * snapshot create syncs every tree first, which drops durable copies. */
 static uint64_t sync_release_bound(const bs__cm *m, const bs__op *op) {
   uint64_t blocks = 0;
+  int src = op->kind == BS__OP_REFLINK ? bs__cm_find(m, op->path) : -1;
   for (size_t k = 0; k < m->n; k++) {
     const bs__cm_node *nd = &m->nodes[k];
-    bool synced = op->kind == BS__OP_SNAP_CREATE ||
-                  (op->kind == BS__OP_REFLINK && k == (size_t)bs__cm_find(m, op->path));
+    bool synced = op->kind == BS__OP_SNAP_CREATE || (src >= 0 && k == (size_t)src);
     if (synced && nd->dirty)
       blocks += (nd->dur.n + CM_BLOCK - 1) / CM_BLOCK;
   }
@@ -294,7 +329,7 @@ static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2
   if (bs__camp_check_store(c, false) != 0)
     return -1;
   for (int g = 0; g < 2; g++)
-    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
+    if (groups[g] && bs__camp_check_group(c, groups[g], BS__CK_ALL) != 0)
       return -1;
   char root[CM_PATH];
   const char *made = NULL;

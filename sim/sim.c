@@ -301,7 +301,8 @@ static void sim_registry_close(bs_store *st, bs_registry *r, bool failed) {
 /* One public call ended: the clock advances by its latency. */
 static void sim_op_done(bs_store *st, bs_op_class cls) {
   bs__sim_store *s = take(st);
-  bs__sim_tick(s, (bs__sim_op_class)cls, s->op_bytes);
+  if (!s->clock_held)
+    bs__sim_tick(s, (bs__sim_op_class)cls, s->op_bytes);
   s->op_bytes = 0;
   give(s, 0);
 }
@@ -373,6 +374,22 @@ int bs_sim_check_incremental(bs_store *st) {
     return BS_EINVALID;
   bs__sim_store *s = take(st);
   return give(s, bs__sim_check_incremental(s));
+}
+
+int bs_sim_clock_hold(bs_store *st, bool hold) {
+  if (!bs_sim_is_sim(st))
+    return BS_EINVALID;
+  bs__sim_store *s = take(st);
+  s->clock_held = hold;
+  return give(s, 0);
+}
+
+int bs_sim_clock_charge(bs_store *st, bs_op_class cls, uint64_t bytes) {
+  if (!bs_sim_is_sim(st) || (unsigned)cls > BS_OPC_SNAPSHOT)
+    return BS_EINVALID;
+  bs__sim_store *s = take(st);
+  bs__sim_tick(s, (bs__sim_op_class)cls, bytes);
+  return give(s, 0);
 }
 
 int bs_sim_set_bug(bs_store *st, bs_sim_bug bug) {
