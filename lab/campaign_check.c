@@ -304,7 +304,8 @@ static void join(char *out, size_t cap, const listing *l) {
 
 static int check_listing(bs__camp *c, const char *dir, listing *want, listing *got) {
   model_children(&c->m, dir, want);
-  memset(got, 0, sizeof(*got));
+  got->n = 0; /* (not a memset: the names are written before they are read) */
+  got->overflow = false;
   got->root = strcmp(dir, "/") == 0;
   int rc = bs_readdir(c->st, dir, collect, got);
   if (rc == BS_ENOT_FOUND && want->n == 0 && strncmp(dir, "/.bs/", 5) == 0 && !strchr(dir + 5, '/'))

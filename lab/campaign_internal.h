@@ -53,6 +53,7 @@ typedef struct bs__cm_node {
   /* In an overlay branch: the node is in the upper layer (made there or
    * copied up), and a directory made over a whiteout is opaque. */
   bool upper, opaque;
+  uint32_t phash; /* hash of path, ASCII case folded where the profile folds (bs__cm_find) */
 } bs__cm_node;
 
 typedef struct bs__cm_snap {

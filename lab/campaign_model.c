@@ -89,9 +89,23 @@ static int path_eq(const bs__cm *m, const char *a, const char *b) {
   return m->caps.case_sensitive ? strcmp(a, b) == 0 : strcasecmp(a, b) == 0;
 }
 
+/* FNV-1a of @path, ASCII case folded unless the profile is case-sensitive:
+ * equal paths (path_eq) have equal hashes, so most nodes are passed over
+ * without comparing their paths. */
+static uint32_t path_hash(const bs__cm *m, const char *path) {
+  uint32_t h = 2166136261u;
+  bool fold = !m->caps.case_sensitive;
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    unsigned ch = fold && *p >= 'A' && *p <= 'Z' ? *p + 32u : *p;
+    h = (h ^ ch) * 16777619u;
+  }
+  return h;
+}
+
 int bs__cm_find(const bs__cm *m, const char *path) {
+  uint32_t h = path_hash(m, path);
   for (size_t i = 0; i < m->n; i++)
-    if (path_eq(m, m->nodes[i].path, path))
+    if (m->nodes[i].phash == h && path_eq(m, m->nodes[i].path, path))
       return (int)i;
   return -1;
 }
@@ -148,6 +162,7 @@ int bs__cm_add(bs__cm *m, const char *path, bs_file_kind kind) {
   bs__cm_node *nd = &m->nodes[m->n];
   memset(nd, 0, sizeof(*nd));
   snprintf(nd->path, sizeof(nd->path), "%s", path);
+  nd->phash = path_hash(m, nd->path);
   nd->kind = kind;
   nd->group = m->next_group++;
   memset(nd->xlen, CM_XATTR_UNSET, sizeof(nd->xlen));
