@@ -172,6 +172,7 @@ typedef struct bs__camp {
   char op_text[192];
   bool has_check, has_clock, has_power_loss;
   bool held_checks; /* a sim store: node checks run with the clock held (campaign_check.c) */
+  int64_t clock0;   /* the virtual clock when the store was opened (has_clock) */
   uint8_t *buf; /* scratch: CM_FILE_MAX + CM_BLOCK bytes */
   uint8_t *buf2;
   size_t nread; /* bytes the last read operation returned */

@@ -106,6 +106,9 @@ static void print_summary(FILE *out, const bslab_args *a, const bs_campaign_opts
     fprintf(out, "  seeds run             %" PRIu32 "\n", s->seeds_run);
   fprintf(out, "  ops                   %" PRIu64 "\n", s->ops);
   fprintf(out, "  ops/s                 %.0f\n", s->ops_per_sec);
+  if (s->sim_ns)
+    fprintf(out, "  simulated time        %.3f s (virtual clock, all seeds); %.0fx wall time\n",
+            (double)s->sim_ns * 1e-9, s->time_compression);
   fprintf(out, "  power losses          %" PRIu64 " (faults fired)\n", s->power_losses);
   if (o->faults)
     fprintf(out, "  injected faults       %" PRIu64 " (faults fired: %s)\n", s->faults_fired, o->faults);
