@@ -395,7 +395,8 @@ int bs_sim_clock_charge(bs_store *st, bs_op_class cls, uint64_t bytes) {
 int bs_sim_set_bug(bs_store *st, bs_sim_bug bug) {
   if (!bs_sim_is_sim(st))
     return BS_EINVALID;
-  if (bug != BS_SIM_BUG_NONE && bug != BS_SIM_BUG_COW_IN_PLACE && bug != BS_SIM_BUG_LEAK_BLOCK)
+  if (bug != BS_SIM_BUG_NONE && bug != BS_SIM_BUG_COW_IN_PLACE && bug != BS_SIM_BUG_LEAK_BLOCK &&
+      bug != BS_SIM_BUG_STRAY_WRITE)
     return bs_store_fail(st, BS_EINVALID, 0, "sim: unknown bug %d", (int)bug);
   bs__sim_cast(st)->bug = bug;
   return BS_OK;
@@ -406,7 +407,7 @@ int bs_sim_bug_from_name(const char *name, bs_sim_bug *out) {
     const char *name;
     bs_sim_bug bug;
   } bugs[] = {{"none", BS_SIM_BUG_NONE}, {"cow-in-place", BS_SIM_BUG_COW_IN_PLACE},
-              {"leak-block", BS_SIM_BUG_LEAK_BLOCK}};
+              {"leak-block", BS_SIM_BUG_LEAK_BLOCK}, {"stray-write", BS_SIM_BUG_STRAY_WRITE}};
   if (!name || !out)
     return BS_EINVALID;
   for (size_t i = 0; i < sizeof(bugs) / sizeof(bugs[0]); i++)

@@ -136,6 +136,41 @@ static void campaign_detects_leak_block_bug(void **state) {
   detects_bug("leak-block", "tmpfs", true);
 }
 
+/* A defect in a file the operation did not touch (stray-write flips a byte
+ * of another file of the written file's directory, behind the sim's own
+ * bookkeeping): the per-operation checks compare only what an operation can
+ * reach, so it is the periodic full comparison (a sweep every
+ * BS_CAMPAIGN_SWEEP_EVERY operations, at every power loss, at the end) that
+ * must catch it: every seed fails on content, and on some seeds the first
+ * to notice is a sweep. */
+static void campaign_catches_a_defect_in_an_untouched_file_at_a_sweep(void **state) {
+  (void)state;
+  detects_bug("stray-write", "apfs", true);
+  const char *profiles[] = {"apfs", "btrfs", "xfs", "ext4"};
+  int at_sweep = 0;
+  for (size_t p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++) {
+    bs_campaign_opts o = {.profile = profiles[p], .first_seed = 1, .seeds = 6, .ops = 1500,
+                          .sim_bug = "stray-write", .no_backend_check = true};
+    bs_campaign_summary s;
+    assert_bs_ok(bs_campaign_run(&s, &o));
+    assert_int_equal(s.violations, 6);
+    for (size_t i = 0; i < s.n_failures; i++) {
+      const bs_campaign_failure *f = &s.failures[i];
+      if (strcmp(f->check, "content") != 0 && strcmp(f->check, "crash") != 0)
+        fail_msg("%s seed %" PRIu64 ": stray-write reported by '%s': %s", profiles[p], f->seed, f->check,
+                 f->message);
+      if (strncmp(f->op, "sweep after op", 14) == 0) {
+        at_sweep++;
+        /* A sweep runs after every BS_CAMPAIGN_SWEEP_EVERY-th operation. */
+        assert_int_equal((f->op_index + 1) % BS_CAMPAIGN_SWEEP_EVERY, 0);
+      }
+    }
+    bs_campaign_summary_free(&s);
+  }
+  print_message("    [ sweeps   ] %d of 24 seeds' stray writes were first seen by a sweep\n", at_sweep);
+  assert_true(at_sweep > 0);
+}
+
 static void campaign_rejects_bad_options(void **state) {
   (void)state;
   bs_campaign_result r;
@@ -320,6 +355,7 @@ int main(void) {
     cmocka_unit_test(campaign_injected_fault_on_a_refused_call_is_no_violation),
     cmocka_unit_test(campaign_detects_cow_in_place_bug),
     cmocka_unit_test(campaign_detects_leak_block_bug),
+    cmocka_unit_test(campaign_catches_a_defect_in_an_untouched_file_at_a_sweep),
     cmocka_unit_test(campaign_rejects_bad_options),
     cmocka_unit_test(campaign_run_rejects_trace_with_jobs_and_seed_overflow),
     cmocka_unit_test(campaign_progress_ends_complete_when_seeds_fail),

@@ -58,6 +58,8 @@ static void sim_open_and_caps(void **state) {
   assert_int_equal(bug, BS_SIM_BUG_COW_IN_PLACE);
   assert_bs_ok(bs_sim_bug_from_name("leak-block", &bug));
   assert_int_equal(bug, BS_SIM_BUG_LEAK_BLOCK);
+  assert_bs_ok(bs_sim_bug_from_name("stray-write", &bug));
+  assert_int_equal(bug, BS_SIM_BUG_STRAY_WRITE);
   assert_bs_err(bs_sim_bug_from_name("nope", &bug), BS_EINVALID);
 }
 

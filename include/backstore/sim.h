@@ -58,6 +58,12 @@ typedef enum bs_sim_bug {
   BS_SIM_BUG_NONE = 0,
   BS_SIM_BUG_COW_IN_PLACE = 1, /**< writes to shared blocks overwrite them in place */
   BS_SIM_BUG_LEAK_BLOCK = 2,   /**< releasing a block forgets to drop its refcount */
+  /**
+   * A write also flips a byte of another file of the written file's
+   * directory (its first block, when not shared): a defect in a file the
+   * operation did not touch, which no refcount or structure check sees.
+   */
+  BS_SIM_BUG_STRAY_WRITE = 3,
 } bs_sim_bug;
 
 /**
@@ -90,7 +96,7 @@ BS_API int bs_sim_clock_charge(bs_store *st, bs_op_class cls, uint64_t bytes);
 
 /** Turn on deliberate defect @p bug in sim store @p st. */
 BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
-/** Parse a bug name ("cow-in-place", "leak-block"); BS_EINVALID if unknown. */
+/** Parse a bug name ("cow-in-place", "leak-block", "stray-write"); BS_EINVALID if unknown. */
 BS_API int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
 
 #ifdef __cplusplus

@@ -152,7 +152,7 @@ int bslab_campaign(bslab_args *a) {
     return bslab_env_error(a, "unknown profile '%s' (apfs, hfs, btrfs, xfs, ext4 or tmpfs)", profile);
   bs_sim_bug bug;
   if (a->sim_bug && bs_sim_bug_from_name(a->sim_bug, &bug) != 0)
-    return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place or leak-block)", a->sim_bug);
+    return bslab_usage_error(a, "unknown --sim-bug '%s' (cow-in-place, leak-block or stray-write)", a->sim_bug);
   bool overlay_mix = a->mix && strcmp(a->mix, "overlay") == 0;
   if (a->mix && !overlay_mix && strcmp(a->mix, "default") != 0)
     return bslab_usage_error(a, "unknown --mix '%s' (default or overlay)", a->mix);
