@@ -157,23 +157,39 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   }
 }
 
-/* What @op can change in the files of its targets' lineages: their content
- * (a write, truncate, unlink or sync of one file reaches the blocks it shares
- * with its clones), their xattrs (setxattr, removexattr), nothing (a read,
- * whose bytes were compared already), or anything (the rest).  The other
- * files are left to the full comparison of the next sweep (docs/campaign.md,
- * "Invariants"). */
-static unsigned group_parts(const bs__op *op) {
+/* What @op can change in the files of its targets' lineages (the clones,
+ * snapshot and branch copies that may share their blocks), checked after
+ * it: the target (the file at op->path) and the others each for their
+ * parts in bytes [lo, hi) (the whole file: 0, SIZE_MAX).  A write changes
+ * the target's bytes, and a write that fails to copy a shared block changes
+ * the others in the blocks it covered; a truncate likewise, in the block it
+ * cuts (the only one it writes: the zeroed tail); a sync makes the target's
+ * bytes durable and changes no bytes; setxattr and removexattr change the
+ * target's xattrs (the sim does not share xattrs); an unlink only drops the
+ * target's references (its absence is checked below, the references by the
+ * backend check); a read or readlink changes nothing (its bytes were
+ * compared).  The rest (creations, reflink, failures of other kinds) gets
+ * every part of every file of the groups.  Whatever is not checked here
+ * waits for the next sweep (docs/campaign.md, "Invariants"). */
+typedef struct reach {
+  unsigned target, others;
+  size_t lo, hi;
+} reach;
+
+static reach op_reach(const bs__op *op) {
+  size_t lo = (size_t)op->off / CM_BLOCK * CM_BLOCK;
   switch (op->kind) {
   case BS__OP_WRITE:
-  case BS__OP_TRUNCATE:
-  case BS__OP_UNLINK:
-  case BS__OP_SYNC: return BS__CK_CONTENT;
+    return (reach){BS__CK_CONTENT, BS__CK_CONTENT, lo,
+                   ((size_t)(op->off + op->len) + CM_BLOCK - 1) / CM_BLOCK * CM_BLOCK};
+  case BS__OP_TRUNCATE: return (reach){BS__CK_CONTENT, BS__CK_CONTENT, lo, lo + CM_BLOCK};
+  case BS__OP_SYNC: return (reach){BS__CK_CONTENT, 0, 0, SIZE_MAX};
   case BS__OP_SETXATTR:
-  case BS__OP_REMOVEXATTR: return BS__CK_XATTRS;
+  case BS__OP_REMOVEXATTR: return (reach){BS__CK_XATTRS, 0, 0, SIZE_MAX};
+  case BS__OP_UNLINK:
   case BS__OP_READ:
-  case BS__OP_READLINK: return 0;
-  default: return BS__CK_ALL;
+  case BS__OP_READLINK: return (reach){0, 0, 0, SIZE_MAX};
+  default: return (reach){BS__CK_ALL, BS__CK_ALL, 0, SIZE_MAX};
   }
 }
 
@@ -181,21 +197,18 @@ static unsigned group_parts(const bs__op *op) {
  * targets before the operation (0: none). */
 static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t groups[2]) {
   char root[CM_PATH];
-  unsigned parts = group_parts(op);
-  /* After a write: the written file whole, its clones in the blocks the
-   * write covered, the only ones a write that fails to copy a shared block
-   * reaches. */
-  int t = op->kind == BS__OP_WRITE ? bs__cm_find(&c->m, op->path) : -1;
-  size_t lo = (size_t)op->off / CM_BLOCK * CM_BLOCK;
-  size_t hi = ((size_t)(op->off + op->len) + CM_BLOCK - 1) / CM_BLOCK * CM_BLOCK;
+  reach r = op_reach(op);
+  int t = bs__cm_find(&c->m, op->path);
   for (int g = 0; g < 2; g++) {
     for (size_t k = 0; groups[g] && k < c->m.n; k++) {
       if (c->m.nodes[k].group != groups[g])
         continue;
-      int rc2 = !parts                 ? bs__camp_charge_node(c, (int)k)
-                : t < 0 || (int)k == t ? bs__camp_check_parts(c, (int)k, parts)
-                                       : bs__camp_check_range(c, (int)k, parts, lo, hi - lo);
-      if (rc2 != 0)
+      unsigned parts = (int)k == t ? r.target : r.others;
+      bool whole = (int)k == t || r.hi == SIZE_MAX;
+      int bad = !parts ? bs__camp_charge_node(c, (int)k)
+                : whole ? bs__camp_check_parts(c, (int)k, parts)
+                        : bs__camp_check_range(c, (int)k, parts, r.lo, r.hi - r.lo);
+      if (bad)
         return -1;
     }
   }
