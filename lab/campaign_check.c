@@ -259,6 +259,13 @@ typedef struct listing {
   bool root;
 } listing;
 
+/* @s into a listing's slot, cut to CM_PATH - 1 bytes (as snprintf would). */
+static void put_name(char *dst, const char *s) {
+  size_t n = strnlen(s, CM_PATH - 1);
+  memcpy(dst, s, n);
+  dst[n] = '\0';
+}
+
 static int collect(void *ctx, const char *name, bs_file_kind kind) {
   (void)kind;
   listing *l = ctx;
@@ -268,7 +275,7 @@ static int collect(void *ctx, const char *name, bs_file_kind kind) {
     l->overflow = true;
     return 1;
   }
-  snprintf(l->names[l->n++], CM_PATH, "%s", name);
+  put_name(l->names[l->n++], name);
   return 0;
 }
 
@@ -289,7 +296,7 @@ static void model_children(const bs__cm *m, const char *dir, listing *l) {
       bool under = len == 1 ? strncmp(p, "/.bs/", 5) != 0 : strncmp(p, dir, len) == 0 && p[len] == '/';
       const char *rest = p + (len == 1 ? 1 : len + 1);
       if (under && !strchr(rest, '/'))
-        snprintf(l->names[l->n++], CM_PATH, "%s", rest);
+        put_name(l->names[l->n++], rest);
     }
   }
   qsort(l->names, l->n, CM_PATH, cmp_name);

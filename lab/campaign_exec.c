@@ -129,8 +129,7 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
     return bs__cm_buf_set(&ln->live, t, strlen(op->path2)) || bs__cm_buf_set(&ln->dur, t, strlen(op->path2));
   }
   case BS__OP_READLINK: return 0;
-  case BS__OP_WRITE:
-    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+  case BS__OP_WRITE: /* c->buf still holds the bytes call() filled and wrote */
     nd->dirty = true;
     return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
   case BS__OP_TRUNCATE:
