@@ -167,9 +167,11 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
  * target's xattrs (the sim does not share xattrs); an unlink only drops the
  * target's references (its absence is checked below, the references by the
  * backend check); a read or readlink changes nothing (its bytes were
- * compared).  The rest (creations, reflink, failures of other kinds) gets
- * every part of every file of the groups.  Whatever is not checked here
- * waits for the next sweep (docs/campaign.md, "Invariants"). */
+ * compared); a reflink syncs its source (target) and makes its destination
+ * (checked whole, as every new file) share the source's blocks, writing
+ * none.  Any other operation on a file (a create or mkdir over it, refused)
+ * gets the target checked whole.  Whatever is not checked here waits for
+ * the next sweep (docs/campaign.md, "Invariants"). */
 typedef struct reach {
   unsigned target, others;
   size_t lo, hi;
@@ -185,10 +187,11 @@ static reach op_reach(const bs__op *op) {
   case BS__OP_SYNC: return (reach){BS__CK_CONTENT, 0, 0, SIZE_MAX};
   case BS__OP_SETXATTR:
   case BS__OP_REMOVEXATTR: return (reach){BS__CK_XATTRS, 0, 0, SIZE_MAX};
+  case BS__OP_REFLINK: return (reach){BS__CK_CONTENT, 0, 0, SIZE_MAX};
   case BS__OP_UNLINK:
   case BS__OP_READ:
   case BS__OP_READLINK: return (reach){0, 0, 0, SIZE_MAX};
-  default: return (reach){BS__CK_ALL, BS__CK_ALL, 0, SIZE_MAX};
+  default: return (reach){BS__CK_ALL, 0, 0, SIZE_MAX};
   }
 }
 
@@ -198,12 +201,13 @@ static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t gro
   char root[CM_PATH];
   reach r = op_reach(op);
   int t = bs__cm_find(&c->m, op->path);
+  int made = op->kind == BS__OP_REFLINK ? bs__cm_find(&c->m, op->path2) : -1;
   for (int g = 0; g < 2; g++) {
     for (size_t k = 0; groups[g] && k < c->m.n; k++) {
       if (c->m.nodes[k].group != groups[g])
         continue;
-      unsigned parts = (int)k == t ? r.target : r.others;
-      bool whole = (int)k == t || r.hi == SIZE_MAX;
+      unsigned parts = (int)k == made ? BS__CK_ALL : (int)k == t ? r.target : r.others;
+      bool whole = (int)k == t || (int)k == made || r.hi == SIZE_MAX;
       int bad = !parts ? bs__camp_charge_node(c, (int)k)
                 : whole ? bs__camp_check_parts(c, (int)k, parts)
                         : bs__camp_check_range(c, (int)k, parts, r.lo, r.hi - r.lo);
