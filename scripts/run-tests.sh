@@ -41,6 +41,10 @@ reap_volumes() {
 }
 reap_volumes
 trap reap_volumes EXIT
+# The volumes of this run name it (tests/support/volume.c), so that the
+# check at the end counts only this run's leftovers.
+export BS_VOL_RUN="run-$$-$(date +%s)"
+
 
 # owner_alive ENTRY: the owner (pid + start time) of registry entry ENTRY runs.
 owner_alive() {
@@ -51,8 +55,9 @@ owner_alive() {
   [ "$1" != Z ] && [ "$1" != X ] && [ "${20}" = "$start" ]
 }
 
-# Mounts and loop devices under the registry whose owner is gone: left
-# behind by a suite of this run (a live owner's volume is someone else's).
+# Mounts and loop devices under the registry whose owner is gone and whose
+# entry names this run: left behind by a suite of this run (other runs,
+# alive or crashed, share the registry root).
 volume_leftovers() {
   {
     awk -v r="$vol_root/" 'index($2, r) == 1 {print "mount", $2}' /proc/mounts
@@ -67,6 +72,7 @@ volume_leftovers() {
     case $path in "$vol_root"/*) ;; *) continue ;; esac
     local rel=${path#"$vol_root"/}
     owner_alive "$vol_root/${rel%%/*}" && continue
+    [ "$(cat "$vol_root/${rel%%/*}/run" 2>/dev/null)" = "$BS_VOL_RUN" ] || continue
     if [ "$what" = mount ]; then echo "mounted:  $path"; else echo "attached: $what <- $path"; fi
   done
 }

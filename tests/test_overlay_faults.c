@@ -61,6 +61,11 @@ static void sweep_body(bs_store *st, const bs_target *t, void *ctx) {
   const char *const *points = t->kind == BS_TARGET_SIM ? sim_points : real_points;
   size_t npoints = t->kind == BS_TARGET_SIM ? sizeof(sim_points) / sizeof(*sim_points)
                                             : sizeof(real_points) / sizeof(*real_points);
+  /* The sweep is quadratic in calls; with few iterations (the valgrind leak
+   * leg) every stride-th point runs, starting at a seed-chosen one, while the
+   * plain and ASan legs run them all. */
+  size_t stride = bs_test_iterations(100) < 100 ? 4 : 1;
+  size_t first = (size_t)(bs_test_seed() % stride);
   int fired_total = 0, leftovers = 0;
   for (ov_change c = 0; c < OV_NCHANGES; c++) {
     /* The views before and after, without faults. */
@@ -71,7 +76,7 @@ static void sweep_body(bs_store *st, const bs_target *t, void *ctx) {
     ov_dump(st, "/.bs/branches/ref", "", after);
     assert_bs_ok(bs_branch_delete(st, "ref"));
     assert_true(strcmp(before, after) != 0);
-    for (size_t p = 0; p < npoints; p++) {
+    for (size_t p = first; p < npoints; p += stride) {
       for (int nth = 1;; nth++) {
         char what[256], now[OV_VIEW_MAX] = "";
         snprintf(what, sizeof(what), "%s: %s, call %d of %s failing", t->label, ov_change_names[c], nth, points[p]);
@@ -100,8 +105,11 @@ static void sweep_body(bs_store *st, const bs_target *t, void *ctx) {
     }
   }
   assert_true(fired_total > 0);
-  /* Only a failing cleanup leaves a name behind: a few of the sweep's runs. */
-  assert_true(leftovers < fired_total / 4 + 1);
+  /* Only a failing cleanup leaves a name behind: a few of the whole sweep's
+   * runs (a sampled sweep may have picked mostly cleanup points). */
+  assert_true(leftovers <= fired_total);
+  if (stride == 1)
+    assert_true(leftovers < fired_total / 4 + 1);
 }
 
 static void every_fault_during_a_copy_up_leaves_old_or_new(void **state) {

@@ -6,6 +6,8 @@
  *   image    the sparse backing file (not for tmpfs)
  *   loopdev  "/dev/loopN\n", written right after the device is attached
  *   mnt/     the mount point
+ *   run      $BS_VOL_RUN when set: the test run that made it (scripts/run-tests.sh
+ *            counts only its own run's leftovers; other runs share the root)
  * The owner's identity is also in the entry's name, so an entry whose owner
  * file was never written is still attributable.  Loop devices are attached
  * with LO_FLAGS_AUTOCLEAR: they detach when the mount goes away, or at once
@@ -245,6 +247,12 @@ static int make_entry(bs_vol *v, const char *root, const fs_kind *k, uint64_t si
   bs__vol_fmt(text, sizeof(text), "%s %" PRIu64 "\n", k->name, size);
   if ((rc = put_file(v->dir, "fs", text)) != 0)
     return rc;
+  const char *run = getenv("BS_VOL_RUN");
+  if (run && *run) {
+    bs__vol_fmt(text, sizeof(text), "%s\n", run);
+    if ((rc = put_file(v->dir, "run", text)) != 0)
+      return rc;
+  }
   bs__vol_fmt(v->mnt, sizeof(v->mnt), "%s/mnt", v->dir);
   if (mkdir(v->mnt, 0755) != 0)
     return os_fail(errno, "mkdir", v->mnt);
