@@ -169,9 +169,10 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
  * backend check); a read or readlink changes nothing (its bytes were
  * compared); a reflink syncs its source (target) and makes its destination
  * (checked whole, as every new file) share the source's blocks, writing
- * none.  Any other operation on a file (a create or mkdir over it, refused)
- * gets the target checked whole.  Whatever is not checked here waits for
- * the next sweep (docs/campaign.md, "Invariants"). */
+ * none; a create, mkdir, symlink or rmdir over a file is refused and
+ * changes nothing: the file is checked whole.  An operation not listed here
+ * (a new one) gets every part of every file of the groups.  Whatever is not
+ * checked here waits for the next sweep (docs/campaign.md, "Invariants"). */
 typedef struct reach {
   unsigned target, others;
   size_t lo, hi;
@@ -191,7 +192,11 @@ static reach op_reach(const bs__op *op) {
   case BS__OP_UNLINK:
   case BS__OP_READ:
   case BS__OP_READLINK: return (reach){0, 0, 0, SIZE_MAX};
-  default: return (reach){BS__CK_ALL, 0, 0, SIZE_MAX};
+  case BS__OP_CREATE:
+  case BS__OP_MKDIR:
+  case BS__OP_SYMLINK:
+  case BS__OP_RMDIR: return (reach){BS__CK_ALL, 0, 0, SIZE_MAX};
+  default: return (reach){BS__CK_ALL, BS__CK_ALL, 0, SIZE_MAX};
   }
 }
 
