@@ -56,9 +56,6 @@ static int listed_xattr(void *ctx, const char *name) {
   return 0;
 }
 
-/* The xattrs of @nd: the listing names exactly the model's set ones, each
- * reads back with the model's value.  (One listing instead of a getxattr per
- * absent name: an absent name costs no failed call and no message.) */
 static const char *const xattr_names[CM_XATTRS] = {"user.bs0", "user.bs1", "user.bs2", "user.bs3"};
 
 /* Xattr @x of @nd reads back as the model has it (absent: NOT_FOUND). */
@@ -78,8 +75,13 @@ static int check_xattr(bs__camp *c, const bs__cm_node *nd, int x) {
   return 0;
 }
 
+/* The xattrs of @nd.  On the sim: the listing names exactly the model's set
+ * ones, each reads back with the model's value (one listing instead of a
+ * getxattr per absent name, which fails and formats a message).  Elsewhere a
+ * getxattr per name, as the full comparison always did (bs__camp_charge_node
+ * says why). */
 static int check_xattrs(bs__camp *c, const bs__cm_node *nd) {
-  if (!c->held_checks) { /* a getxattr per name, as always (see check_node_held) */
+  if (!c->held_checks) {
     for (int x = 0; x < CM_XATTRS; x++)
       if (check_xattr(c, nd, x) != 0)
         return -1;
@@ -179,9 +181,12 @@ static int check_range_now(bs__camp *c, int i, unsigned parts, size_t off, size_
   }
   if (nd->kind != BS_KIND_FILE)
     return 0;
-  /* The whole file is read with room for more than it should hold. */
+  /* The whole file is read with room for more than it should hold; a range
+   * up to the model's end of file. */
   bool whole = off == 0 && len == SIZE_MAX;
-  size_t end = whole ? CM_FILE_MAX + CM_BLOCK : off >= nd->live.n ? off : nd->live.n - off < len ? nd->live.n : off + len;
+  size_t end = CM_FILE_MAX + CM_BLOCK;
+  if (!whole)
+    end = off >= nd->live.n ? off : nd->live.n - off < len ? nd->live.n : off + len;
   size_t n = 0;
   if ((parts & BS__CK_CONTENT) && end > off) {
     rc = bs_read(c->st, nd->path, off, c->buf2, end - off, &n);
