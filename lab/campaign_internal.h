@@ -34,10 +34,14 @@ typedef struct bs__tbuf {
 void bs__tbuf_add(bs__tbuf *b, const char *s, size_t n);
 void bs__tbuf_free(bs__tbuf *b);
 
-/* A growable byte buffer: the content of one version of a file. */
+/* A growable byte buffer: the content of one version of a file.  Copies of
+ * a version (a clone, a snapshot's file, the durable version of a clean
+ * file) share its bytes until one of them changes (campaign_model.c): write
+ * through bs__cm_buf_set, _write and _truncate only. */
 typedef struct bs__cm_buf {
   uint8_t *p;
   size_t n, cap;
+  uint32_t *refs; /* the buffers sharing p (NULL: p is this one's alone) */
 } bs__cm_buf;
 
 /* One file or directory the model knows, in any tree (main, snapshot, branch). */

@@ -15,8 +15,49 @@ void bs__cm_init(bs__cm *m, const bs_caps *caps) {
 }
 
 static void buf_free(bs__cm_buf *b) {
+  if (b->refs && --*b->refs > 0) { /* the others keep the bytes */
+    memset(b, 0, sizeof(*b));
+    return;
+  }
+  free(b->refs);
   free(b->p);
   memset(b, 0, sizeof(*b));
+}
+
+/* Make @b's bytes its own before they change: a shared buffer gets a copy. */
+static int buf_own(bs__cm_buf *b) {
+  if (!b->refs)
+    return BS_OK;
+  if (*b->refs == 1) {
+    free(b->refs);
+    b->refs = NULL;
+    return BS_OK;
+  }
+  uint8_t *q = malloc(b->cap);
+  if (!q)
+    return BS_ENO_MEMORY;
+  if (b->n)
+    memcpy(q, b->p, b->n);
+  --*b->refs;
+  b->refs = NULL;
+  b->p = q;
+  return BS_OK;
+}
+
+/* @dst becomes a copy of @src that shares its bytes. */
+static int buf_share(bs__cm_buf *dst, bs__cm_buf *src) {
+  if (dst->p && dst->p == src->p)
+    return BS_OK; /* shared already */
+  if (src->p && !src->refs) {
+    if (!(src->refs = malloc(sizeof(*src->refs))))
+      return BS_ENO_MEMORY;
+    *src->refs = 1;
+  }
+  buf_free(dst);
+  *dst = *src;
+  if (dst->refs)
+    ++*dst->refs;
+  return BS_OK;
 }
 
 void bs__cm_free(bs__cm *m) {
@@ -29,6 +70,8 @@ void bs__cm_free(bs__cm *m) {
 }
 
 static int buf_reserve(bs__cm_buf *b, size_t n) {
+  if (buf_own(b) != 0)
+    return BS_ENO_MEMORY;
   if (n <= b->cap)
     return BS_OK;
   size_t cap = b->cap ? b->cap : CM_BLOCK;
@@ -79,9 +122,8 @@ void bs__cm_make_durable(bs__cm_node *nd) {
     return;
   /* Cannot fail for lack of memory in a way that matters: dur never outgrows
    * CM_FILE_MAX, and on failure the node just stays dirty (a weaker check). */
-  if (bs__cm_buf_set(&nd->dur, nd->live.p, nd->live.n) == 0) {
+  if (buf_share(&nd->dur, &nd->live) == 0)
     nd->dirty = false;
-  }
 }
 
 /* Path comparison follows the profile: apfs and hfs fold ASCII case. */
@@ -186,8 +228,7 @@ int bs__cm_copy_node(bs__cm *m, int src, const char *dst) {
   d->dirty = s->dirty;
   memcpy(d->xlen, s->xlen, sizeof(d->xlen));
   memcpy(d->xval, s->xval, sizeof(d->xval));
-  if (bs__cm_buf_set(&d->live, s->live.p, s->live.n) != 0 ||
-      bs__cm_buf_set(&d->dur, s->dur.p, s->dur.n) != 0)
+  if (buf_share(&d->live, &s->live) != 0 || buf_share(&d->dur, &s->dur) != 0)
     return BS_ENO_MEMORY;
   return i;
 }
