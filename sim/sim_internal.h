@@ -152,6 +152,13 @@ typedef struct bs__sim_tree {
   bs__sim_inode *root;
   bool readonly;     /* snapshots */
   uint64_t id;       /* the core's id of the snapshot or branch; 0 for the main tree */
+  /* A read-only tree never changes after it is made (every path that writes
+   * refuses it, a power loss leaves it alone): once the incremental check has
+   * walked it whole and found it sound, it keeps the sum of its references'
+   * block hashes here and is not walked again by incremental checks (the full
+   * check always walks it; sim/check_inc.c). */
+  bool walked;
+  uint64_t wsum;
 } bs__sim_tree;
 
 typedef struct bs__sim_blocks {
