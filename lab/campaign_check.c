@@ -286,8 +286,9 @@ static int collect(void *ctx, const char *name, bs_file_kind kind) {
 
 static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
 
-/* Children of @dir in the model, sorted. */
-static void model_children(const bs__cm *m, const char *dir, listing *l) {
+/* Children of @dir in the model, sorted.  @plen[i]: where the last '/' of
+ * node i's path is, the length of its parent's path (0: the root's child). */
+static void model_children(const bs__cm *m, const size_t *plen, const char *dir, listing *l) {
   size_t len = strlen(dir);
   l->n = 0;
   if (strcmp(dir, "/.bs/snapshots") == 0 || strcmp(dir, "/.bs/branches") == 0) {
@@ -296,12 +297,11 @@ static void model_children(const bs__cm *m, const char *dir, listing *l) {
       if (snaps ? m->snaps[k].live : m->branches[k].live)
         snprintf(l->names[l->n++], CM_PATH, "%c%d", snaps ? 's' : 'b', k);
   } else {
+    size_t want = len == 1 ? 0 : len; /* (the root's children: none under /.bs/, which has a '/' at 4) */
     for (size_t i = 0; i < m->n && l->n < LIST_MAX; i++) {
       const char *p = m->nodes[i].path;
-      bool under = len == 1 ? strncmp(p, "/.bs/", 5) != 0 : strncmp(p, dir, len) == 0 && p[len] == '/';
-      const char *rest = p + (len == 1 ? 1 : len + 1);
-      if (under && !strchr(rest, '/'))
-        put_name(l->names[l->n++], rest);
+      if (plen[i] == want && (want == 0 || memcmp(p, dir, len) == 0))
+        put_name(l->names[l->n++], p + want + 1);
     }
   }
   qsort(l->names, l->n, CM_PATH, cmp_name);
@@ -314,8 +314,8 @@ static void join(char *out, size_t cap, const listing *l) {
     o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? " " : "", l->names[i]);
 }
 
-static int check_listing(bs__camp *c, const char *dir, listing *want, listing *got) {
-  model_children(&c->m, dir, want);
+static int check_listing(bs__camp *c, const size_t *plen, const char *dir, listing *want, listing *got) {
+  model_children(&c->m, plen, dir, want);
   got->n = 0; /* (not a memset: the names are written before they are read) */
   got->overflow = false;
   got->root = strcmp(dir, "/") == 0;
@@ -347,16 +347,23 @@ int bs__camp_sweep_parts(bs__camp *c, unsigned file_parts) {
     if (bs__camp_check_parts(c, (int)i, c->m.nodes[i].kind == BS_KIND_FILE ? file_parts : BS__CK_ALL) != 0)
       return -1;
   listing *l = malloc(2 * sizeof(*l));
-  if (!l)
+  size_t *plen = malloc((c->m.n ? c->m.n : 1) * sizeof(*plen));
+  if (!l || !plen) {
+    free(l);
+    free(plen);
     return bs__camp_fail(c, "check", "memory", "none", "out of memory");
-  int rc = check_listing(c, "/", &l[0], &l[1]);
+  }
+  for (size_t i = 0; i < c->m.n; i++)
+    plen[i] = (size_t)(strrchr(c->m.nodes[i].path, '/') - c->m.nodes[i].path);
+  int rc = check_listing(c, plen, "/", &l[0], &l[1]);
   if (rc == 0 && c->m.caps.native_snapshots)
-    rc = check_listing(c, "/.bs/snapshots", &l[0], &l[1]);
+    rc = check_listing(c, plen, "/.bs/snapshots", &l[0], &l[1]);
   if (rc == 0 && c->m.caps.native_snapshots)
-    rc = check_listing(c, "/.bs/branches", &l[0], &l[1]);
+    rc = check_listing(c, plen, "/.bs/branches", &l[0], &l[1]);
   for (size_t i = 0; rc == 0 && i < c->m.n; i++)
     if (c->m.nodes[i].kind == BS_KIND_DIR)
-      rc = check_listing(c, c->m.nodes[i].path, &l[0], &l[1]);
+      rc = check_listing(c, plen, c->m.nodes[i].path, &l[0], &l[1]);
   free(l);
+  free(plen);
   return rc;
 }

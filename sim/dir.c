@@ -26,6 +26,8 @@ int bs__sim_name_cmp(const bs__sim_store *s, const char *a, size_t alen, const c
   size_t n = alen < blen ? alen : blen;
   const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
   for (size_t i = 0; i < n; i++) {
+    if (x[i] == y[i])
+      continue; /* equal bytes fold equally */
     unsigned char p = fold(x[i]), q = fold(y[i]);
     if (p != q)
       return p < q ? -1 : 1;
