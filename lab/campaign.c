@@ -42,13 +42,50 @@ uint64_t bs__content_hash(uint64_t h, const void *p, size_t n) {
 
 /* One canonical trace line per operation: index, operation, result code,
  * what came back, virtual clock.  The digest is FNV-1a 64 over the lines. */
+/* A line built as snprintf builds it (cut at cap - 1 bytes, n the length it
+ * would have had), without parsing a format on every operation. */
+typedef struct line_out {
+  char *b;
+  size_t cap, n;
+} line_out;
+
+static void out_str(line_out *o, const char *s) {
+  size_t len = strlen(s);
+  if (o->n + 1 < o->cap) {
+    size_t room = o->cap - 1 - o->n;
+    memcpy(o->b + o->n, s, len < room ? len : room);
+  }
+  o->n += len;
+}
+
+static void out_u64(line_out *o, uint64_t v) {
+  char d[21];
+  size_t k = sizeof(d) - 1;
+  d[k] = '\0';
+  do
+    d[--k] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  out_str(o, d + k);
+}
+
 void bs__camp_trace(bs__camp *c, const char *op_full, int rc, const char *extra) {
   int64_t t = 0;
   if (c->has_clock && bs_clock_ns(c->st, &t) != 0)
     t = -1;
-  int n = snprintf(c->line, sizeof(c->line), "%" PRIu32 " %s -> %s%s t=%" PRId64, c->op_index,
-                   op_full, bs_err_name(rc), extra, t);
-  size_t len = n < 0 ? 0 : (size_t)n < sizeof(c->line) ? (size_t)n : sizeof(c->line) - 1;
+  /* "%u %s -> %s%s t=%lld" */
+  line_out o = {c->line, sizeof(c->line), 0};
+  out_u64(&o, c->op_index);
+  out_str(&o, " ");
+  out_str(&o, op_full);
+  out_str(&o, " -> ");
+  out_str(&o, bs_err_name(rc));
+  out_str(&o, extra);
+  out_str(&o, " t=");
+  if (t < 0)
+    out_str(&o, "-");
+  out_u64(&o, t < 0 ? (uint64_t)0 - (uint64_t)t : (uint64_t)t);
+  size_t len = o.n < o.cap ? o.n : o.cap - 1;
+  c->line[len] = '\0';
   c->line[len] = '\n'; /* for the digest and the outputs; cut off again below */
   if (c->o->trace)
     fwrite(c->line, 1, len + 1, c->o->trace);

@@ -408,8 +408,14 @@ static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2
 
 int bs__camp_exec(bs__camp *c, const bs__op *op) {
   char full[CM_LINE];
-  bs__op_format_short(c->op_text, sizeof(c->op_text), op);
   bs__op_format(full, sizeof(full), op);
+  if (bs__op_short_is_full(op)) { /* one formatting instead of two */
+    size_t n = strnlen(full, sizeof(c->op_text) - 1);
+    memcpy(c->op_text, full, n);
+    c->op_text[n] = '\0';
+  } else {
+    bs__op_format_short(c->op_text, sizeof(c->op_text), op);
+  }
   if (!c->replaying && check_oracle(c, op) != 0)
     return -1;
   if (op->kind == BS__OP_CRASH_IN)

@@ -235,6 +235,9 @@ extern const char *const bs__op_names[BS__OP_COUNT];
 void bs__op_format(char *buf, size_t cap, const bs__op *op);
 /* The same shortened for messages: long names cut to 48 bytes. */
 void bs__op_format_short(char *buf, size_t cap, const bs__op *op);
+/* No name or path of @op is long enough to be cut: its short text is its
+ * full text (cut to the buffer as snprintf cuts). */
+bool bs__op_short_is_full(const bs__op *op);
 /* Parse the text @s of one operation (as bs__op_format writes it, up to " -> ")
  * into @op; 0, or -1 with a reason in @why. */
 int bs__op_parse(const char *s, bs__op *op, char *why, size_t why_cap);

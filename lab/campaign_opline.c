@@ -84,7 +84,14 @@ static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
 
 void bs__op_format(char *buf, size_t cap, const bs__op *op) { format(buf, cap, op, CM_LONG); }
 
-void bs__op_format_short(char *buf, size_t cap, const bs__op *op) { format(buf, cap, op, 48); }
+#define SHORT_MAX 48 /* bytes of a name or path in the short text */
+
+void bs__op_format_short(char *buf, size_t cap, const bs__op *op) { format(buf, cap, op, SHORT_MAX); }
+
+bool bs__op_short_is_full(const bs__op *op) {
+  return strnlen(op->path, SHORT_MAX + 1) <= SHORT_MAX && strnlen(op->path2, SHORT_MAX + 1) <= SHORT_MAX &&
+         strnlen(op->name, SHORT_MAX + 1) <= SHORT_MAX;
+}
 
 /* ---- parsing ------------------------------------------------------------ */
 
