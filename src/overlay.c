@@ -505,6 +505,16 @@ static int work_leaf_parse(const char *leaf, long *pid, uint_fast64_t *n) {
   return 1;
 }
 
+static void inflight_drop(uint_fast64_t n) {
+  pthread_mutex_lock(&inflight_mu);
+  for (size_t i = 0; i < ninflight; i++)
+    if (inflight[i] == n) {
+      inflight[i] = inflight[--ninflight];
+      break;
+    }
+  pthread_mutex_unlock(&inflight_mu);
+}
+
 /* Work name @bpath no longer in use by this process: freed. */
 static void work_release(char *bpath) {
   if (!bpath)
@@ -512,15 +522,8 @@ static void work_release(char *bpath) {
   const char *leaf = strrchr(bpath, '/');
   long pid;
   uint_fast64_t n;
-  if (leaf && work_leaf_parse(leaf + 1, &pid, &n) && pid == (long)getpid()) {
-    pthread_mutex_lock(&inflight_mu);
-    for (size_t i = 0; i < ninflight; i++)
-      if (inflight[i] == n) {
-        inflight[i] = inflight[--ninflight];
-        break;
-      }
-    pthread_mutex_unlock(&inflight_mu);
-  }
+  if (leaf && work_leaf_parse(leaf + 1, &pid, &n) && pid == (long)getpid())
+    inflight_drop(n);
   free(bpath);
 }
 
@@ -534,7 +537,7 @@ static char *work_tmp(const bs__place *p) {
     return NULL;
   char *t = bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, leaf);
   if (!t)
-    work_release(strdup(leaf)); /* drops the number (a failed strdup leaves it: harmless) */
+    inflight_drop(n);
   return t;
 }
 
