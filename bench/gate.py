@@ -169,6 +169,48 @@ def volctl(build, *args):
     return r.stdout.splitlines()
 
 
+def fill_tree(root, n):
+    """@n small files, 100 per directory, under @root (the snapshot case's tree)."""
+    for i in range(n):
+        d = os.path.join(root, "d%03d" % (i // 100))
+        if i % 100 == 0:
+            os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "f%03d" % (i % 100)), "w") as f:
+            f.write(("file %d\n" % i) * 32)
+
+
+def ab_cases(base_build, cand_build, mnt, work):
+    """name -> (prepare command, command of a build dir).  Each case's state is
+    set up here; both builds run the same commands on the same volume."""
+    b0 = os.path.abspath(cand_build)
+    # A 64 MiB clone on btrfs.
+    with open(os.path.join(mnt, "src"), "wb") as f:
+        f.write(os.urandom(64 << 20))
+    cases = {"real-clone-64mib-btrfs": (f"rm -f {mnt}/dst",
+                                        lambda b: f"{b}/bslab clone --backend real {mnt}/src {mnt}/dst")}
+    # A native snapshot of 2000 small files on btrfs (bench/real_snapshot.sh
+    # times 10 000 against the fs tool): the prepare deletes the last one.
+    store = os.path.join(mnt, "store")
+    real = f"--backend real --root {store}"
+    subprocess.run([os.path.join(b0, "bslab"), "init", *real.split()], check=True, stdout=subprocess.DEVNULL)
+    fill_tree(store, 2000)
+    os.sync()
+    cases["real-snapshot-2000-files-btrfs"] = (
+        f"sh -c '{b0}/bslab snapshot delete {real} ab >/dev/null 2>&1 || true'",
+        lambda b: f"{b}/bslab snapshot create {real} ab")
+    # The RAM-disk cycle (bench/ramdisk_cycle.sh): create, mount, destroy.
+    for fs in ("tmpfs", "btrfs"):
+        for label, b in (("base", base_build), ("cand", cand_build)):
+            b = os.path.abspath(b)
+            with open(os.path.join(work, f"ramdisk-{fs}-{label}.sh"), "w") as f:
+                f.write(f"id=$({b}/bslab ramdisk create --fs {fs} --size-mb 320 --format json | "
+                        f"sed 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/') && {b}/bslab ramdisk destroy \"$id\"\n")
+        cases[f"ramdisk-cycle-{fs}"] = (
+            "true", lambda b, fs=fs: "sh " + os.path.join(
+                work, f"ramdisk-{fs}-{'base' if b == os.path.abspath(base_build) else 'cand'}.sh"))
+    return cases
+
+
 def ab(base_build, cand_build, rounds, runs):
     if os.geteuid() != 0 or not os.path.exists("/dev/loop-control"):
         print("  A/B real-volume timings: skipped (needs root and /dev/loop-control)")
@@ -176,17 +218,14 @@ def ab(base_build, cand_build, rounds, runs):
     if not shutil.which("hyperfine"):
         die("hyperfine is missing (make deps)")
     results, ok, made = {}, True, []
+    work = tempfile.mkdtemp(prefix="bs-ab.", dir="/dev/shm")
+    env_was = os.environ.get("BS_RAMDISK_DIR")
+    os.environ["BS_RAMDISK_DIR"] = os.path.join(work, "rt")  # RAM disks of this run only
     try:
         lines = volctl(cand_build, "create", "btrfs", "512", "--owner", str(os.getpid()))
         made.append(lines[0])
         mnt = lines[1]
-        with open(os.path.join(mnt, "src"), "wb") as f:
-            f.write(os.urandom(64 << 20))
-        os.sync()
-        cases = {
-            "real-clone-64mib-btrfs": (f"rm -f {mnt}/dst",
-                                       lambda b: f"{b}/bslab clone --backend real {mnt}/src {mnt}/dst"),
-        }
+        cases = ab_cases(base_build, cand_build, mnt, work)
         for name, (prep, cmd) in cases.items():
             times = {"base": [], "cand": []}
             for i in range(rounds):
@@ -206,11 +245,18 @@ def ab(base_build, cand_build, rounds, runs):
             results[name] = {"base_median_s": statistics.median(times["base"]),
                              "cand_median_s": statistics.median(times["cand"]), "ratio": r,
                              "ci95": [lo, hi], "samples": len(times["base"]), "verdict": v}
-            print(f"  {name:26} ratio {r:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  (fail if CI > {AB_LIMIT})  {v}")
+            print(f"  {name:30} ratio {r:.3f}  95% CI [{lo:.3f}, {hi:.3f}]  (fail if CI > {AB_LIMIT})  {v}")
     finally:
+        subprocess.run([os.path.join(cand_build, "bslab"), "ramdisk", "reap"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for d in made:
             subprocess.run([os.path.join(cand_build, "plain", "tests", "volctl"), "destroy", d],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+        if env_was is None:
+            os.environ.pop("BS_RAMDISK_DIR", None)
+        else:
+            os.environ["BS_RAMDISK_DIR"] = env_was
     return results, ok
 
 

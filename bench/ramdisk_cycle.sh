@@ -7,10 +7,13 @@
 # `bslab ramdisk destroy`), so the ratio compares the steps.  Also the memory a RAM disk costs: Shmem of
 # /proc/meminfo before anything is written and after writing 100 MiB.
 #
-#   bench/ramdisk_cycle.sh BUILD_DIR [SIZE_MB]     (root; RUNS=N, default 10)
+#   bench/ramdisk_cycle.sh BUILD_DIR [SIZE_MB [RESULTS_JSON_FRAGMENT]]
+#   (root and /dev/loop-control, else skipped; RUNS=N, default 10)
 #
 # Prints one line per fs: both medians, their ratio; exit 1 when a gate fails
-# (ratio <= 1.0 and < 2 s for btrfs, xfs, ext4).  tmpfs has no gate here:
+# (ratio <= 1.0 and < 2 s for btrfs, xfs, ext4).  make bench runs it
+# (bench/run.sh); the fragment (default BUILD_DIR/bench-ramdisk.json) has
+# the medians and ratios.  tmpfs has no gate here:
 # its cycle is two process starts on both sides; the in-process cycle (the
 # issue's tmpfs <= 5 ms) is what test_ramdisk's ramdisk_cycle_time_per_fs
 # prints (not gated: a timed assertion does not belong in make check).
@@ -18,9 +21,14 @@ set -euo pipefail
 
 build=${1:-build}
 size=${2:-320}
+frag=${3:-$build/bench-ramdisk.json}
 runs=${RUNS:-10}
 bslab=$(cd "$build" && pwd)/bslab
-[ "$(id -u)" = 0 ] || { echo "ramdisk_cycle: needs root" >&2; exit 2; }
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/loop-control ]; then
+  echo "  RAM-disk cycle benchmark: skipped (needs root and /dev/loop-control)"
+  echo '"ramdisk_cycle": "skipped"' >"$frag"
+  exit 0
+fi
 command -v hyperfine >/dev/null || { echo "ramdisk_cycle: hyperfine is missing" >&2; exit 2; }
 work=$(mktemp -d /dev/shm/bs-rdbench.XXXXXX)
 export BS_RAMDISK_DIR=$work/rt
@@ -54,16 +62,18 @@ ours_cycle() {
 }
 
 failed=0
+json=()
+echo "== RAM-disk cycle (create + mount + destroy, ${size} MiB): bslab ramdisk vs the same steps by hand, median of $runs"
 printf '%-6s %12s %12s %8s  %s\n' fs "ours(ms)" "shell(ms)" ratio gate
 for fs in tmpfs btrfs xfs ext4; do
   [ "$fs" = xfs ] && [ "$size" -lt 300 ] && continue
-  json=$work/$fs.json
+  hf=$work/$fs.json
   ours_cycle "$fs" >"$work/ours-$fs.sh"
   shell_cycle "$fs" >"$work/shell-$fs.sh"
-  hyperfine -N --style none --warmup 2 --runs "$runs" --export-json "$json" \
+  hyperfine -N --style none --warmup 2 --runs "$runs" --export-json "$hf" \
     -n ours "sh $work/ours-$fs.sh" -n shell "sh $work/shell-$fs.sh" >/dev/null
   read -r ours shell < <(python3 -c "
-import json,sys; r={x['command']:x['median'] for x in json.load(open('$json'))['results']}
+import json,sys; r={x['command']:x['median'] for x in json.load(open('$hf'))['results']}
 print(r['ours']*1000, r['shell']*1000)")
   ratio=$(awk -v a="$ours" -v b="$shell" 'BEGIN{printf "%.3f", a/b}')
   if [ "$fs" = tmpfs ]; then
@@ -73,6 +83,7 @@ print(r['ours']*1000, r['shell']*1000)")
   fi
   [ "$ok" = FAIL ] && failed=1
   printf '%-6s %12.2f %12.2f %8s  %s %s\n' "$fs" "$ours" "$shell" "$ratio" "$g" "$ok"
+  json+=("\"$fs\": {\"ours_ms\": $ours, \"shell_ms\": $shell, \"ratio\": $ratio}")
 done
 
 # Memory of a 1 GiB RAM disk: sparse backing, pages taken as written.
@@ -87,4 +98,7 @@ written=$(shmem)
 "$bslab" ramdisk destroy "$id"
 after=$(shmem)
 echo "1 GiB ext4 RAM disk, Shmem: +$(( (made - before) / 1024 )) MiB once made, +$(( (written - before) / 1024 )) MiB after writing 100 MiB, $(( (after - before) / 1024 )) MiB after destroy"
+printf '"ramdisk_cycle_%dmib": {%s, "shmem_mib_1gib_ext4": {"made": %d, "after_100mib": %d, "after_destroy": %d}}\n' \
+  "$size" "$(IFS=,; echo "${json[*]}")" $(( (made - before) / 1024 )) $(( (written - before) / 1024 )) \
+  $(( (after - before) / 1024 )) >"$frag"
 exit $failed

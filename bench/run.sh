@@ -11,7 +11,8 @@
 # filesystem's own tools (bench/real_clone.sh, bench/real_snapshot.sh), and
 # two threads on one store against the bare syscalls (bench/real_threads.sh),
 # overlay branches against reflink-tree branches and an overlay copy-up
-# against cp --reflink=always (bench/real_overlay.sh).  Exit 1
+# against cp --reflink=always (bench/real_overlay.sh), and the RAM-disk cycle
+# against the same steps done by hand (bench/ramdisk_cycle.sh).  Exit 1
 # when a gate fails.  Results also go to
 # BUILD_DIR/bench.json.
 set -euo pipefail
@@ -82,6 +83,7 @@ bench/real_clone.sh "$build" "$build/bench-real.json" || failed=1
 bench/real_snapshot.sh "$build" "$build/bench-real-snapshot.json" || failed=1
 bench/real_threads.sh "$build" "$build/bench-real-threads.json" || failed=1
 bench/real_overlay.sh "$build" "$build/bench-real-overlay.json" || failed=1
+bench/ramdisk_cycle.sh "$build" 320 "$build/bench-ramdisk.json" || failed=1
 
 {
   printf '{\n  "campaign_ops_per_sec": {%s},\n' "$(IFS=,; echo "${json_profiles[*]}")"
@@ -90,7 +92,8 @@ bench/real_overlay.sh "$build" "$build/bench-real-overlay.json" || failed=1
   printf '  %s,\n' "$(cat "$build/bench-real.json")"
   printf '  %s,\n' "$(cat "$build/bench-real-snapshot.json")"
   printf '  %s,\n' "$(cat "$build/bench-real-threads.json")"
-  printf '  %s}\n' "$(cat "$build/bench-real-overlay.json")"
+  printf '  %s,\n' "$(cat "$build/bench-real-overlay.json")"
+  printf '  %s}\n' "$(cat "$build/bench-ramdisk.json")"
 } >"$out"
 echo "results: $out"
 [ $failed -eq 0 ] && echo "bench: all gates passed" || echo "bench: a gate FAILED"

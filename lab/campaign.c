@@ -122,6 +122,8 @@ static int open_store(bs__camp *c, uint64_t seed) {
   int64_t t;
   c->has_check = !o->no_backend_check && bs_check(c->st) != BS_EUNSUPPORTED;
   c->has_clock = bs_clock_ns(c->st, &t) == 0;
+  c->clock0 = c->has_clock ? t : 0;
+  c->held_checks = bs_sim_is_sim(c->st);
   /* Nothing is unsynced yet, so this only asks whether power loss exists. */
   c->has_power_loss = bs_power_loss(c->st, BS_POWER_LOSS_DROP) == 0;
   return 0;
@@ -227,6 +229,9 @@ int bs__campaign_seed(bs_campaign_result *out, const bs_campaign_opts *o, uint64
   }
   if (tick && out->ops_run > reported)
     tick(tick_ctx, out->ops_run - reported);
+  int64_t t_end = 0;
+  if (rc == 0 && c.has_clock && bs_clock_ns(c.st, &t_end) == 0 && t_end > c.clock0)
+    out->sim_ns = (uint64_t)(t_end - c.clock0);
   bs__camp_close(&c);
   if (rc == 0 && !stopped && o->trace_dir && (out->failed || o->trace_all))
     save_trace(o, out, &body);

@@ -172,13 +172,70 @@ static int apply(bs__camp *c, const bs__op *op, const bs_snapshot_info *si) {
   }
 }
 
+/* What @op can change in the files of its targets' lineages (the clones,
+ * snapshot and branch copies that may share their blocks), checked after
+ * it: the target (the file at op->path) and the others each for their
+ * parts in bytes [lo, hi) (the whole file: 0, SIZE_MAX).  A write changes
+ * the target's bytes, and a write that fails to copy a shared block changes
+ * the others in the blocks it covered; a truncate likewise, in the block it
+ * cuts (the only one it writes: the zeroed tail); a sync makes the target's
+ * bytes durable and changes no bytes; setxattr and removexattr change the
+ * target's xattrs (the sim does not share xattrs); an unlink only drops the
+ * target's references (its absence is checked below, the references by the
+ * backend check); a read or readlink changes nothing (its bytes were
+ * compared); a reflink syncs its source (target) and makes its destination
+ * (checked whole, as every new file) share the source's blocks, writing
+ * none; a create, mkdir, symlink or rmdir over a file is refused and
+ * changes nothing: the file is checked whole.  An operation not listed here
+ * (a new one) gets every part of every file of the groups.  Whatever is not
+ * checked here waits for the next sweep (docs/campaign.md, "Invariants"). */
+typedef struct reach {
+  unsigned target, others;
+  size_t lo, hi;
+} reach;
+
+static reach op_reach(const bs__op *op) {
+  size_t lo = (size_t)op->off / CM_BLOCK * CM_BLOCK;
+  switch (op->kind) {
+  case BS__OP_WRITE:
+    return (reach){BS__CK_CONTENT, BS__CK_CONTENT, lo,
+                   ((size_t)(op->off + op->len) + CM_BLOCK - 1) / CM_BLOCK * CM_BLOCK};
+  case BS__OP_TRUNCATE: return (reach){BS__CK_CONTENT, BS__CK_CONTENT, lo, lo + CM_BLOCK};
+  case BS__OP_SYNC: return (reach){BS__CK_CONTENT, 0, 0, SIZE_MAX};
+  case BS__OP_SETXATTR:
+  case BS__OP_REMOVEXATTR: return (reach){BS__CK_XATTRS, 0, 0, SIZE_MAX};
+  case BS__OP_REFLINK: return (reach){BS__CK_CONTENT, 0, 0, SIZE_MAX};
+  case BS__OP_UNLINK:
+  case BS__OP_READ:
+  case BS__OP_READLINK: return (reach){0, 0, 0, SIZE_MAX};
+  case BS__OP_CREATE:
+  case BS__OP_MKDIR:
+  case BS__OP_SYMLINK:
+  case BS__OP_RMDIR: return (reach){BS__CK_ALL, 0, 0, SIZE_MAX};
+  default: return (reach){BS__CK_ALL, BS__CK_ALL, 0, SIZE_MAX};
+  }
+}
+
 /* The content checks that follow @op; @groups are the lineages of its
  * targets before the operation (0: none). */
 static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t groups[2]) {
   char root[CM_PATH];
-  for (int g = 0; g < 2; g++)
-    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
-      return -1;
+  reach r = op_reach(op);
+  int t = bs__cm_find(&c->m, op->path);
+  int made = op->kind == BS__OP_REFLINK ? bs__cm_find(&c->m, op->path2) : -1;
+  for (int g = 0; g < 2; g++) {
+    for (size_t k = 0; groups[g] && k < c->m.n; k++) {
+      if (c->m.nodes[k].group != groups[g])
+        continue;
+      unsigned parts = (int)k == made ? BS__CK_ALL : (int)k == t ? r.target : r.others;
+      bool whole = (int)k == t || (int)k == made || r.hi == SIZE_MAX;
+      int bad = !parts ? bs__camp_charge_node(c, (int)k)
+                : whole ? bs__camp_check_parts(c, (int)k, parts)
+                        : bs__camp_check_range(c, (int)k, parts, r.lo, r.hi - r.lo);
+      if (bad)
+        return -1;
+    }
+  }
   const char *target = op->kind == BS__OP_REFLINK ? op->path2 : op->path;
   if (rc == BS_ENOT_FOUND && op->kind <= BS__OP_REMOVEXATTR && bs__cm_find(&c->m, target) < 0)
     return bs__camp_check_absent(c, target);
@@ -259,10 +316,10 @@ static int check_snapshot_list(bs__camp *c) {
 static uint64_t sync_release_bound(const bs__cm *m, const bs__op *op) {
   uint64_t blocks = 0;
   int ob = op->kind == BS__OP_REFLINK ? bs__cm_ov_branch_of(m, op->path2) : -1;
+  int src = op->kind == BS__OP_REFLINK ? bs__cm_find(m, op->path) : -1;
   for (size_t k = 0; k < m->n; k++) {
     const bs__cm_node *nd = &m->nodes[k];
-    bool synced = op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP ||
-                  (op->kind == BS__OP_REFLINK && k == (size_t)bs__cm_find(m, op->path)) ||
+    bool synced = op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP || (src >= 0 && k == (size_t)src) ||
                   (ob >= 0 && bs__cm_ov_branch_of(m, nd->path) == ob);
     if (synced && nd->dirty)
       blocks += (nd->dur.n + CM_BLOCK - 1) / CM_BLOCK;
@@ -314,7 +371,7 @@ static int check_injected(bs__camp *c, const bs__op *op, const uint32_t groups[2
   if (bs__camp_check_store(c, false) != 0)
     return -1;
   for (int g = 0; g < 2; g++)
-    if (groups[g] && bs__camp_check_group(c, groups[g]) != 0)
+    if (groups[g] && bs__camp_check_group(c, groups[g], BS__CK_ALL) != 0)
       return -1;
   char root[CM_PATH];
   const char *made = NULL;

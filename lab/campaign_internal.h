@@ -34,10 +34,14 @@ typedef struct bs__tbuf {
 void bs__tbuf_add(bs__tbuf *b, const char *s, size_t n);
 void bs__tbuf_free(bs__tbuf *b);
 
-/* A growable byte buffer: the content of one version of a file. */
+/* A growable byte buffer: the content of one version of a file.  Copies of
+ * a version (a clone, a snapshot's file, the durable version of a clean
+ * file) share its bytes until one of them changes (campaign_model.c): write
+ * through bs__cm_buf_set, _write and _truncate only. */
 typedef struct bs__cm_buf {
   uint8_t *p;
   size_t n, cap;
+  uint32_t *refs; /* the buffers sharing p (NULL: p is this one's alone) */
 } bs__cm_buf;
 
 /* One file or directory the model knows, in any tree (main, snapshot, branch). */
@@ -56,6 +60,7 @@ typedef struct bs__cm_node {
   /* Hard links: names of one inode in one tree share a nonzero ino
    * (lab/campaign_links.c); 0: the only name. */
   uint32_t ino;
+  uint32_t phash; /* hash of path, ASCII case folded where the profile folds (bs__cm_find) */
 } bs__cm_node;
 
 typedef struct bs__cm_snap {
@@ -213,6 +218,8 @@ typedef struct bs__camp {
   uint32_t op_index;
   char op_text[192];
   bool has_check, has_clock, has_power_loss;
+  bool held_checks; /* a sim store: node checks run with the clock held (campaign_check.c) */
+  int64_t clock0;   /* the virtual clock when the store was opened (has_clock) */
   uint8_t *buf; /* scratch: CM_FILE_MAX + CM_BLOCK bytes */
   uint8_t *buf2;
   size_t nread; /* bytes the last read operation returned */
@@ -264,11 +271,28 @@ int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why,
 int bs__camp_fail(bs__camp *c, const char *check, const char *expected, const char *actual,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 int bs__camp_check_store(bs__camp *c, bool full);
-int bs__camp_check_node(bs__camp *c, int i);
-int bs__camp_check_group(bs__camp *c, uint32_t group);
+/* What bs__camp_check_parts compares of a node besides its kind (stat):
+ * the content (size, bytes, a symlink's target) and the xattrs. */
+#define BS__CK_CONTENT 1u
+#define BS__CK_XATTRS 2u
+#define BS__CK_ALL (BS__CK_CONTENT | BS__CK_XATTRS)
+int bs__camp_check_node(bs__camp *c, int i); /* every part */
+int bs__camp_check_parts(bs__camp *c, int i, unsigned parts);
+/* The same with the content only in bytes [@off, @off + @len) (the kind and
+ * the size are always checked); 0, SIZE_MAX: the whole file. */
+int bs__camp_check_range(bs__camp *c, int i, unsigned parts, size_t off, size_t len);
+/* Advance the sim's clock as the full comparison of node @i would have,
+ * without comparing (campaign_check.c says why); on other stores, compare
+ * (0 or -1 failed). */
+int bs__camp_charge_node(bs__camp *c, int i);
+/* Every node of lineage @group, the @parts of each. */
+int bs__camp_check_group(bs__camp *c, uint32_t group, unsigned parts);
 int bs__camp_check_absent(bs__camp *c, const char *path);
 int bs__camp_check_usage(bs__camp *c, bs_usage *out);
 int bs__camp_sweep(bs__camp *c);
+/* A sweep that compares only @file_parts of files (after a power loss, whose
+ * check has just read and compared every file's bytes). */
+int bs__camp_sweep_parts(bs__camp *c, unsigned file_parts);
 
 /* campaign_faults.c: check fault spec @text for a campaign and give its
  * canonical text in *@canon (free()); 0 or an error with a reason in @why. */

@@ -15,8 +15,49 @@ void bs__cm_init(bs__cm *m, const bs_caps *caps) {
 }
 
 static void buf_free(bs__cm_buf *b) {
+  if (b->refs && --*b->refs > 0) { /* the others keep the bytes */
+    memset(b, 0, sizeof(*b));
+    return;
+  }
+  free(b->refs);
   free(b->p);
   memset(b, 0, sizeof(*b));
+}
+
+/* Make @b's bytes its own before they change: a shared buffer gets a copy. */
+static int buf_own(bs__cm_buf *b) {
+  if (!b->refs)
+    return BS_OK;
+  if (*b->refs == 1) {
+    free(b->refs);
+    b->refs = NULL;
+    return BS_OK;
+  }
+  uint8_t *q = malloc(b->cap);
+  if (!q)
+    return BS_ENO_MEMORY;
+  if (b->n)
+    memcpy(q, b->p, b->n);
+  --*b->refs;
+  b->refs = NULL;
+  b->p = q;
+  return BS_OK;
+}
+
+/* @dst becomes a copy of @src that shares its bytes. */
+static int buf_share(bs__cm_buf *dst, bs__cm_buf *src) {
+  if (dst->p && dst->p == src->p)
+    return BS_OK; /* shared already */
+  if (src->p && !src->refs) {
+    if (!(src->refs = malloc(sizeof(*src->refs))))
+      return BS_ENO_MEMORY;
+    *src->refs = 1;
+  }
+  buf_free(dst);
+  *dst = *src;
+  if (dst->refs)
+    ++*dst->refs;
+  return BS_OK;
 }
 
 void bs__cm_free(bs__cm *m) {
@@ -29,6 +70,8 @@ void bs__cm_free(bs__cm *m) {
 }
 
 static int buf_reserve(bs__cm_buf *b, size_t n) {
+  if (buf_own(b) != 0)
+    return BS_ENO_MEMORY;
   if (n <= b->cap)
     return BS_OK;
   size_t cap = b->cap ? b->cap : CM_BLOCK;
@@ -79,9 +122,8 @@ void bs__cm_make_durable(bs__cm_node *nd) {
     return;
   /* Cannot fail for lack of memory in a way that matters: dur never outgrows
    * CM_FILE_MAX, and on failure the node just stays dirty (a weaker check). */
-  if (bs__cm_buf_set(&nd->dur, nd->live.p, nd->live.n) == 0) {
+  if (buf_share(&nd->dur, &nd->live) == 0)
     nd->dirty = false;
-  }
 }
 
 /* Path comparison follows the profile: apfs and hfs fold ASCII case. */
@@ -89,9 +131,23 @@ static int path_eq(const bs__cm *m, const char *a, const char *b) {
   return m->caps.case_sensitive ? strcmp(a, b) == 0 : strcasecmp(a, b) == 0;
 }
 
+/* FNV-1a of @path, ASCII case folded unless the profile is case-sensitive:
+ * equal paths (path_eq) have equal hashes, so most nodes are passed over
+ * without comparing their paths. */
+static uint32_t path_hash(const bs__cm *m, const char *path) {
+  uint32_t h = 2166136261u;
+  bool fold = !m->caps.case_sensitive;
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    unsigned ch = fold && *p >= 'A' && *p <= 'Z' ? *p + 32u : *p;
+    h = (h ^ ch) * 16777619u;
+  }
+  return h;
+}
+
 int bs__cm_find(const bs__cm *m, const char *path) {
+  uint32_t h = path_hash(m, path);
   for (size_t i = 0; i < m->n; i++)
-    if (path_eq(m, m->nodes[i].path, path))
+    if (m->nodes[i].phash == h && path_eq(m, m->nodes[i].path, path))
       return (int)i;
   return -1;
 }
@@ -148,6 +204,7 @@ int bs__cm_add(bs__cm *m, const char *path, bs_file_kind kind) {
   bs__cm_node *nd = &m->nodes[m->n];
   memset(nd, 0, sizeof(*nd));
   snprintf(nd->path, sizeof(nd->path), "%s", path);
+  nd->phash = path_hash(m, nd->path);
   nd->kind = kind;
   nd->group = m->next_group++;
   memset(nd->xlen, CM_XATTR_UNSET, sizeof(nd->xlen));
@@ -171,8 +228,7 @@ int bs__cm_copy_node(bs__cm *m, int src, const char *dst) {
   d->dirty = s->dirty;
   memcpy(d->xlen, s->xlen, sizeof(d->xlen));
   memcpy(d->xval, s->xval, sizeof(d->xval));
-  if (bs__cm_buf_set(&d->live, s->live.p, s->live.n) != 0 ||
-      bs__cm_buf_set(&d->dur, s->dur.p, s->dur.n) != 0)
+  if (buf_share(&d->live, &s->live) != 0 || buf_share(&d->dur, &s->dur) != 0)
     return BS_ENO_MEMORY;
   return i;
 }

@@ -53,6 +53,7 @@ static void emit(runner *r, const bs_campaign_result *res) {
   s->power_losses += res->power_losses;
   s->faults_fired += res->faults_fired;
   s->expected_errors += res->expected_errors;
+  s->sim_ns += res->sim_ns;
   /* A seed that stopped at a failure will not run the rest of its ops. */
   r->prog.ops_total -= r->ops_per_seed - res->ops_run;
   if (res->failed) {
@@ -364,10 +365,15 @@ int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o) {
   out->interrupted = r.stopped;
   out->seconds = now_s() - t0;
   out->ops_per_sec = out->seconds > 0 ? (double)out->ops / out->seconds : 0;
+  out->time_compression = bs_campaign_time_compression(out->sim_ns, out->seconds);
   for (uint32_t i = 0; i < r.seeds; i++)
     free(r.slot[i]);
   free(r.slot);
   return r.error;
+}
+
+double bs_campaign_time_compression(uint64_t sim_ns, double wall_seconds) {
+  return wall_seconds > 0 ? (double)sim_ns * 1e-9 / wall_seconds : 0;
 }
 
 void bs_campaign_summary_free(bs_campaign_summary *s) {

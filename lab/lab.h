@@ -63,6 +63,7 @@ typedef struct bs_campaign_result {
   uint32_t expected_errors; /**< operations that failed exactly as the model said */
   uint32_t unsupported;   /**< of those, BS_EUNSUPPORTED for a missing capability */
   uint32_t sweeps;        /**< full sweeps of every file and directory */
+  uint64_t sim_ns;        /**< virtual time the seed's store advanced (0 without a virtual clock) */
   bool failed;            /**< an invariant was violated; see failure */
   bs_campaign_failure failure; /**< valid when failed is set */
 } bs_campaign_result;
@@ -130,6 +131,12 @@ typedef struct bs_campaign_summary {
   uint64_t ops;           /**< operations run, all seeds */
   double seconds;         /**< wall time (CLOCK_MONOTONIC), for reporting only */
   double ops_per_sec;     /**< ops / seconds */
+  /**
+   * Virtual time the seeds' stores advanced, all seeds (the sim's clock,
+   * docs/sim.md): deterministic, as the digests are.  0 without a clock.
+   */
+  uint64_t sim_ns;
+  double time_compression; /**< simulated seconds / wall seconds (0 if either is 0) */
   uint64_t power_losses;  /**< simulated power losses injected, all seeds */
   uint64_t faults_fired;  /**< faults of bs_campaign_opts.faults that fired, all seeds */
   uint64_t expected_errors; /**< operations that failed as the model said, all seeds */
@@ -160,6 +167,9 @@ int bs_campaign_run_seed(bs_campaign_result *out, const bs_campaign_opts *o, uin
  * would run past UINT64_MAX.
  */
 int bs_campaign_run(bs_campaign_summary *out, const bs_campaign_opts *o);
+
+/** Time compression: @p sim_ns of virtual time in seconds over @p wall_seconds (0 if that is 0). */
+double bs_campaign_time_compression(uint64_t sim_ns, double wall_seconds);
 
 /** Release what bs_campaign_run() allocated in @p s; NULL is ignored. */
 void bs_campaign_summary_free(bs_campaign_summary *s);

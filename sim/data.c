@@ -239,6 +239,24 @@ static int regular(bs__sim_store *s, const char *op, const char *path, const bs_
   return BS_OK;
 }
 
+/* Deliberate defect STRAY_WRITE: the first block of another file of @f's
+ * directory, if that block is not shared, gets a byte flipped behind the
+ * back of blocks.c (nothing records it: only a comparison of content finds
+ * it). */
+static void stray_write(bs__sim_store *s, const bs__sim_inode *f) {
+  const bs__sim_inode *dir = f->parent;
+  for (size_t i = 0; dir && i < dir->nents; i++) {
+    const bs__sim_inode *g = dir->ents[i].node;
+    if (g == f || g->kind != BS_KIND_FILE || g->size == 0)
+      continue;
+    uint64_t p = bs__sim_emap_lookup(&g->live, 0);
+    if (p == BS__SIM_HOLE || s->blk.ref[p] != 1)
+      continue;
+    s->blk.data[p][0] ^= 0x5a;
+    return;
+  }
+}
+
 int bs__sim_write(bs__sim_store *s, const char *path, uint64_t off, const void *buf, size_t len) {
   bs__sim_loc l;
   int rc = bs__sim_lookup(s, "write", path, &l);
@@ -251,6 +269,8 @@ int bs__sim_write(bs__sim_store *s, const char *path, uint64_t off, const void *
   rc = bs__sim_file_write(s, l.node, off, buf, len, s->clock_ns, path);
   if (rc == 0)
     s->op_bytes = len;
+  if (rc == 0 && s->bug == BS_SIM_BUG_STRAY_WRITE)
+    stray_write(s, l.node);
   return rc;
 }
 

@@ -22,7 +22,7 @@ static int get_body(bs__sim_ld *c, uint32_t version, bs__sim_store **out) {
   bs__sim_rbuf *r = &c->r;
   const bs__sim_profile *prof = bs__sim_profile_for_type((bs_fs_type)bs__sim_img_get(r, 1));
   uint64_t bug = bs__sim_img_get(r, 1), zero = bs__sim_img_get(r, 2), nblocks = bs__sim_img_get(r, 8);
-  if (r->bad || !prof || bug > BS_SIM_BUG_LEAK_BLOCK || zero != 0 || nblocks < BS__SIM_MIN_BLOCKS ||
+  if (r->bad || !prof || bug > BS_SIM_BUG_STRAY_WRITE || bug == BS_SIM_BUG_COPY_UP_ORDER || zero != 0 || nblocks < BS__SIM_MIN_BLOCKS ||
       nblocks > BS__SIM_MAX_BLOCKS)
     return BS_ECORRUPT;
   bs__sim_store *s;

@@ -308,7 +308,8 @@ static void sim_registry_close(bs_store *st, bs_registry *r, bool failed) {
 /* One public call ended: the clock advances by its latency. */
 static void sim_op_done(bs_store *st, bs_op_class cls) {
   bs__sim_store *s = take(st);
-  bs__sim_tick(s, (bs__sim_op_class)cls, s->op_bytes);
+  if (!s->clock_held)
+    bs__sim_tick(s, (bs__sim_op_class)cls, s->op_bytes);
   s->op_bytes = 0;
   give(s, 0);
 }
@@ -383,11 +384,27 @@ int bs_sim_check_incremental(bs_store *st) {
   return give(s, bs__sim_check_incremental(s));
 }
 
+int bs_sim_clock_hold(bs_store *st, bool hold) {
+  if (!bs_sim_is_sim(st))
+    return BS_EINVALID;
+  bs__sim_store *s = take(st);
+  s->clock_held = hold;
+  return give(s, 0);
+}
+
+int bs_sim_clock_charge(bs_store *st, bs_op_class cls, uint64_t bytes) {
+  if (!bs_sim_is_sim(st) || (unsigned)cls > BS_OPC_SNAPSHOT)
+    return BS_EINVALID;
+  bs__sim_store *s = take(st);
+  bs__sim_tick(s, (bs__sim_op_class)cls, bytes);
+  return give(s, 0);
+}
+
 int bs_sim_set_bug(bs_store *st, bs_sim_bug bug) {
   if (!bs_sim_is_sim(st))
     return BS_EINVALID;
   if (bug != BS_SIM_BUG_NONE && bug != BS_SIM_BUG_COW_IN_PLACE && bug != BS_SIM_BUG_LEAK_BLOCK &&
-      bug != BS_SIM_BUG_COPY_UP_ORDER)
+      bug != BS_SIM_BUG_COPY_UP_ORDER && bug != BS_SIM_BUG_STRAY_WRITE)
     return bs_store_fail(st, BS_EINVALID, 0, "sim: unknown bug %d", (int)bug);
   /* The copy-up order is the core's (src/overlay.c), over this store. */
   bs__ov_policy *pol = bs__core_ov_policy(st);
@@ -409,7 +426,8 @@ int bs_sim_bug_from_name(const char *name, bs_sim_bug *out) {
     const char *name;
     bs_sim_bug bug;
   } bugs[] = {{"none", BS_SIM_BUG_NONE}, {"cow-in-place", BS_SIM_BUG_COW_IN_PLACE},
-              {"leak-block", BS_SIM_BUG_LEAK_BLOCK}, {"copy-up-order", BS_SIM_BUG_COPY_UP_ORDER}};
+              {"leak-block", BS_SIM_BUG_LEAK_BLOCK}, {"copy-up-order", BS_SIM_BUG_COPY_UP_ORDER},
+              {"stray-write", BS_SIM_BUG_STRAY_WRITE}};
   if (!name || !out)
     return BS_EINVALID;
   for (size_t i = 0; i < sizeof(bugs) / sizeof(bugs[0]); i++)

@@ -199,6 +199,7 @@ typedef struct bs__sim_store {
   size_t reglen;
   uint32_t *scratch;               /* check(): expected refcounts, blk.n entries */
   uint64_t op_bytes;               /* bytes the current call moved (latency model) */
+  bool clock_held;                 /* bs_sim_clock_hold(): calls do not advance the clock */
   uint64_t walk_mark;              /* the last mark handed to a walk (bs__sim_inode.mark) */
   char *rname;                     /* a last component met through a symlink ("l/"): loc.name */
   /* The core lets file calls run at once (a shared lock): the sim's state

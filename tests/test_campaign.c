@@ -2,6 +2,7 @@
  * it catches each deliberate sim defect and the reported seed reproduces it,
  * and a seed's trace digest is the same in every process and for any --jobs. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,41 @@ static void campaign_detects_leak_block_bug(void **state) {
   detects_bug("leak-block", "tmpfs", true);
 }
 
+/* A defect in a file the operation did not touch (stray-write flips a byte
+ * of another file of the written file's directory, behind the sim's own
+ * bookkeeping): the per-operation checks compare only what an operation can
+ * reach, so it is the periodic full comparison (a sweep every
+ * BS_CAMPAIGN_SWEEP_EVERY operations, at every power loss, at the end) that
+ * must catch it: every seed fails on content, and on some seeds the first
+ * to notice is a sweep. */
+static void campaign_catches_a_defect_in_an_untouched_file_at_a_sweep(void **state) {
+  (void)state;
+  detects_bug("stray-write", "apfs", true);
+  const char *profiles[] = {"apfs", "btrfs", "xfs", "ext4"};
+  int at_sweep = 0;
+  for (size_t p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++) {
+    bs_campaign_opts o = {.profile = profiles[p], .first_seed = 1, .seeds = 6, .ops = 1500,
+                          .sim_bug = "stray-write", .no_backend_check = true};
+    bs_campaign_summary s;
+    assert_bs_ok(bs_campaign_run(&s, &o));
+    assert_int_equal(s.violations, 6);
+    for (size_t i = 0; i < s.n_failures; i++) {
+      const bs_campaign_failure *f = &s.failures[i];
+      if (strcmp(f->check, "content") != 0 && strcmp(f->check, "crash") != 0)
+        fail_msg("%s seed %" PRIu64 ": stray-write reported by '%s': %s", profiles[p], f->seed, f->check,
+                 f->message);
+      if (strncmp(f->op, "sweep after op", 14) == 0) {
+        at_sweep++;
+        /* A sweep runs after every BS_CAMPAIGN_SWEEP_EVERY-th operation. */
+        assert_int_equal((f->op_index + 1) % BS_CAMPAIGN_SWEEP_EVERY, 0);
+      }
+    }
+    bs_campaign_summary_free(&s);
+  }
+  print_message("    [ sweeps   ] %d of 24 seeds' stray writes were first seen by a sweep\n", at_sweep);
+  assert_true(at_sweep > 0);
+}
+
 static void campaign_rejects_bad_options(void **state) {
   (void)state;
   bs_campaign_result r;
@@ -232,6 +268,46 @@ static void campaign_digest_does_not_depend_on_jobs(void **state) {
   }
 }
 
+/* Per-seed virtual time, collected by seed_done. */
+static void collect_sim_ns(void *ctx, const bs_campaign_result *r) {
+  uint64_t *sum = ctx;
+  assert_true(r->sim_ns > 0);
+  *sum += r->sim_ns;
+}
+
+/* The summary reports the virtual clock's total over the seeds, the same
+ * whatever the number of jobs (it is as deterministic as the digests), and
+ * the time compression: simulated seconds per wall second. */
+static void campaign_reports_simulated_time(void **state) {
+  (void)state;
+  uint64_t sum = 0;
+  bs_campaign_opts o = {.profile = "xfs", .first_seed = 7, .seeds = 4, .ops = 300,
+                        .seed_done = collect_sim_ns, .ctx = &sum};
+  bs_campaign_summary one, three;
+  assert_bs_ok(bs_campaign_run(&one, &o));
+  assert_true(one.sim_ns > 0);
+  assert_int_equal(one.sim_ns, sum);
+  assert_true(one.seconds > 0);
+  assert_true(one.time_compression > 0);
+  assert_true(fabs(one.time_compression - (double)one.sim_ns * 1e-9 / one.seconds) <= 1e-9 * one.time_compression);
+  o.jobs = 3;
+  sum = 0;
+  assert_bs_ok(bs_campaign_run(&three, &o));
+  assert_int_equal(three.sim_ns, one.sim_ns);
+  assert_int_equal(sum, one.sim_ns);
+  bs_campaign_summary_free(&one);
+  bs_campaign_summary_free(&three);
+  /* More operations, more virtual time; each seed's is its store's clock. */
+  bs_campaign_result r1, r2;
+  o = (bs_campaign_opts){.profile = "xfs", .ops = 100};
+  assert_bs_ok(bs_campaign_run_seed(&r1, &o, 7));
+  o.ops = 200;
+  assert_bs_ok(bs_campaign_run_seed(&r2, &o, 7));
+  assert_true(r1.sim_ns > 0 && r2.sim_ns > r1.sim_ns);
+  assert_int_equal(bs_campaign_time_compression(3000000000u, 2.0) * 2, 3);
+  assert_true(bs_campaign_time_compression(5, 0) == 0);
+}
+
 /* Run `bslab campaign --seed S --ops N --digest --quiet`; the lines of its
  * stdout that start with "seed " in @out (the summary has the wall-clock
  * ops/s, which differs from run to run). */
@@ -279,11 +355,13 @@ int main(void) {
     cmocka_unit_test(campaign_injected_fault_on_a_refused_call_is_no_violation),
     cmocka_unit_test(campaign_detects_cow_in_place_bug),
     cmocka_unit_test(campaign_detects_leak_block_bug),
+    cmocka_unit_test(campaign_catches_a_defect_in_an_untouched_file_at_a_sweep),
     cmocka_unit_test(campaign_rejects_bad_options),
     cmocka_unit_test(campaign_run_rejects_trace_with_jobs_and_seed_overflow),
     cmocka_unit_test(campaign_progress_ends_complete_when_seeds_fail),
     cmocka_unit_test(campaign_digest_does_not_depend_on_jobs),
     cmocka_unit_test(campaign_same_seed_same_digest_in_two_processes),
+    cmocka_unit_test(campaign_reports_simulated_time),
   };
   return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);
 }

@@ -61,6 +61,11 @@ static void sharded_equals_whole(const char *profile, const char *bug, unsigned 
   char *w = bs_cli_slurp(whole, NULL), *m = bs_cli_slurp(tmp_path("merged.json"), NULL);
   assert_int_equal(count(w, "\"digest\": \""), 9);
   assert_non_null(strstr(w, "\"shard\": null"));
+  /* Virtual time is summed (the merged total is the whole run's, compared
+   * below); the time compression is on the timing line. */
+  assert_non_null(strstr(w, "\"sim_ns\": "));
+  assert_null(strstr(w, "\"sim_ns\": 0,"));
+  assert_non_null(strstr(m, "\"time_compression\": "));
   assert_string_equal(without_timing(m), without_timing(w));
   free(w);
   free(m);

@@ -58,6 +58,8 @@ static void sim_open_and_caps(void **state) {
   assert_int_equal(bug, BS_SIM_BUG_COW_IN_PLACE);
   assert_bs_ok(bs_sim_bug_from_name("leak-block", &bug));
   assert_int_equal(bug, BS_SIM_BUG_LEAK_BLOCK);
+  assert_bs_ok(bs_sim_bug_from_name("stray-write", &bug));
+  assert_int_equal(bug, BS_SIM_BUG_STRAY_WRITE);
   assert_bs_err(bs_sim_bug_from_name("nope", &bug), BS_EINVALID);
 }
 
@@ -620,8 +622,54 @@ static void sim_image_of_version_3_keeps_its_files_and_trees(void **state) {
   unlink(f);
 }
 
+/* A held clock does not move on calls; a charge moves it exactly as the
+ * call it stands for would have (latency and jitter), held or not. */
+static void sim_clock_hold_and_charge(void **state) {
+  (void)state;
+  uint64_t seed = bs_test_seed();
+  bs_store *a = bs_test_open_sim("btrfs", seed), *b = bs_test_open_sim("btrfs", seed);
+  bs_stat_info si;
+  char buf[64];
+  size_t n;
+  int64_t ta, tb, t0;
+  for (int i = 0; i < 2; i++) {
+    bs_store *st = i ? b : a;
+    assert_bs_ok(bs_create(st, "/f", 0644));
+    assert_bs_ok(bs_write(st, "/f", 0, "twelve bytes", 12));
+  }
+  /* a: a stat and a read; b: the same with the clock held, then charged. */
+  assert_bs_ok(bs_stat(a, "/f", &si));
+  assert_bs_ok(bs_read(a, "/f", 0, buf, sizeof(buf), &n));
+  assert_bs_ok(bs_clock_ns(b, &t0));
+  assert_bs_ok(bs_sim_clock_hold(b, true));
+  assert_bs_ok(bs_stat(b, "/f", &si));
+  assert_bs_ok(bs_read(b, "/f", 0, buf, sizeof(buf), &n));
+  assert_bs_err(bs_stat(b, "/absent", &si), BS_ENOT_FOUND);
+  assert_bs_ok(bs_clock_ns(b, &tb));
+  assert_int_equal(tb, t0);
+  assert_bs_ok(bs_sim_clock_charge(b, BS_OPC_META, 0));
+  assert_bs_ok(bs_sim_clock_charge(b, BS_OPC_READ, 12));
+  assert_bs_ok(bs_sim_clock_hold(b, false));
+  assert_bs_ok(bs_clock_ns(a, &ta));
+  assert_bs_ok(bs_clock_ns(b, &tb));
+  assert_int_equal(ta, tb);
+  assert_true(tb > t0);
+  /* Released: calls move both clocks alike again. */
+  assert_bs_ok(bs_stat(a, "/f", &si));
+  assert_bs_ok(bs_stat(b, "/f", &si));
+  assert_bs_ok(bs_clock_ns(a, &ta));
+  assert_bs_ok(bs_clock_ns(b, &tb));
+  assert_int_equal(ta, tb);
+  assert_bs_err(bs_sim_clock_charge(b, (bs_op_class)99, 0), BS_EINVALID);
+  assert_bs_err(bs_sim_clock_hold(NULL, true), BS_EINVALID);
+  assert_bs_err(bs_sim_clock_charge(NULL, BS_OPC_META, 0), BS_EINVALID);
+  bs_close(a);
+  bs_close(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(sim_clock_hold_and_charge),
     cmocka_unit_test(sim_open_and_caps),
     cmocka_unit_test(sim_power_loss_drop),
     cmocka_unit_test(sim_power_loss_tear),

@@ -62,6 +62,12 @@ typedef enum bs_sim_bug {
    * fills it there (a byte copy, synced last): a power loss in between
    * shows a partial file (docs/campaign.md, "Power loss in a copy-up") */
   BS_SIM_BUG_COPY_UP_ORDER = 3,
+  /**
+   * A write also flips a byte of another file of the written file's
+   * directory (its first block, when not shared): a defect in a file the
+   * operation did not touch, which no refcount or structure check sees.
+   */
+  BS_SIM_BUG_STRAY_WRITE = 4,
 } bs_sim_bug;
 
 /**
@@ -75,6 +81,23 @@ typedef enum bs_sim_bug {
  */
 BS_API int bs_sim_check_incremental(bs_store *st);
 
+/**
+ * Hold (@p hold true) or release the virtual clock of sim store @p st.
+ * While it is held, public calls on @p st do not advance the clock: a
+ * checker's observations (stat, read, listxattr ...) leave time as it was,
+ * and the checker accounts for time itself with bs_sim_clock_charge()
+ * (docs/sim.md, "Time and checkers").  BS_EINVALID when @p st is not a sim
+ * store.
+ */
+BS_API int bs_sim_clock_hold(bs_store *st, bool hold);
+/**
+ * Advance the virtual clock of sim store @p st exactly as one public call
+ * of class @p cls that moved @p bytes bytes would have (latency and jitter
+ * drawn as for that call), whether or not the clock is held.  BS_EINVALID
+ * when @p st is not a sim store or @p cls is not a bs_op_class.
+ */
+BS_API int bs_sim_clock_charge(bs_store *st, bs_op_class cls, uint64_t bytes);
+
 /** Turn on deliberate defect @p bug in sim store @p st. */
 BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
 /**
@@ -86,7 +109,7 @@ BS_API int bs_sim_set_bug(bs_store *st, bs_sim_bug bug);
  * when @p st is not a sim store.
  */
 BS_API int bs_sim_set_trees(bs_store *st, bool on);
-/** Parse a bug name ("cow-in-place", "leak-block", "copy-up-order"); BS_EINVALID if unknown. */
+/** Parse a bug name ("cow-in-place", "leak-block", "copy-up-order", "stray-write"); BS_EINVALID if unknown. */
 BS_API int bs_sim_bug_from_name(const char *name, bs_sim_bug *out);
 
 #ifdef __cplusplus

@@ -51,7 +51,8 @@ static void summary(FILE *f, const bslab_report *r) {
             ", \"seeds\": %" PRIu32 "},\n", r->shard_index, r->shard_count, o->first_seed, o->seeds);
   else
     fputs("  \"shard\": null,\n", f);
-  fprintf(f, "  \"seeds_run\": %" PRIu32 ", \"ops\": %" PRIu64 ",\n", s->seeds_run, s->ops);
+  fprintf(f, "  \"seeds_run\": %" PRIu32 ", \"ops\": %" PRIu64 ", \"sim_ns\": %" PRIu64 ",\n", s->seeds_run,
+          s->ops, s->sim_ns);
   fprintf(f, "  \"faults_fired\": %" PRIu64 ", \"power_losses\": %" PRIu64
           ", \"injected_faults\": %" PRIu64 ", \"expected_errors\": %" PRIu64 ",\n",
           s->power_losses + s->faults_fired, s->power_losses, s->faults_fired, s->expected_errors);
@@ -80,8 +81,8 @@ static void summary(FILE *f, const bslab_report *r) {
   fputs(r->n_digests ? "\n  ],\n" : "],\n", f);
   /* Last, on a line of their own: what depends on the run, not on the
    * campaign (a merge of shards differs from the whole run only here). */
-  fprintf(f, "  \"jobs\": %" PRIu32 ", \"seconds\": %.3f, \"ops_per_sec\": %.0f\n}\n", o->jobs, s->seconds,
-          s->ops_per_sec);
+  fprintf(f, "  \"jobs\": %" PRIu32 ", \"seconds\": %.3f, \"ops_per_sec\": %.0f, \"time_compression\": %.1f\n}\n",
+          o->jobs, s->seconds, s->ops_per_sec, s->time_compression);
 }
 
 void bslab_report_write(FILE *f, const bslab_report *r) { summary(f, r); }

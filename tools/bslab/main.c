@@ -160,7 +160,7 @@ static const bslab_verb verbs[] = {
    "  --json FILE     write the summary as JSON to FILE (for CI gates); '-': standard\n"
    "                  output, the text summary then going to standard error\n"
    "  --sim-bug NAME  testing the checkers: turn on a sim defect (cow-in-place, leak-block,\n"
-   "                  copy-up-order)\n"
+   "                  copy-up-order, stray-write)\n"
    "  --mix MIX       operation mix: default, or overlay (adds symlink, readlink and\n"
    "                  overlay branches; docs/campaign.md, not with --faults)\n"
    "  --digest        print 'seed S digest HEX' for every seed\n"

@@ -439,6 +439,7 @@ int bslab_merge(bslab_args *a) {
     m.file = sh[i].file;
     s.seeds_run += (uint32_t)u64(&m, r, "seeds_run");
     s.ops += u64(&m, r, "ops");
+    s.sim_ns += u64(&m, r, "sim_ns");
     s.power_losses += u64(&m, r, "power_losses");
     s.faults_fired += u64(&m, r, "injected_faults");
     s.expected_errors += u64(&m, r, "expected_errors");
@@ -480,6 +481,7 @@ int bslab_merge(bslab_args *a) {
   if (m.bad)
     goto out;
   s.ops_per_sec = s.seconds > 0 ? (double)s.ops / s.seconds : 0;
+  s.time_compression = bs_campaign_time_compression(s.sim_ns, s.seconds);
   bs_campaign_opts o = {.backend = backend, .profile = profile, .faults = faults, .sim_bug = bug,
                         .first_seed = first, .seeds = (uint32_t)seeds, .ops = (uint32_t)ops,
                         .jobs = (uint32_t)(jobs > UINT32_MAX ? UINT32_MAX : jobs)};
