@@ -319,7 +319,8 @@ static uint64_t sync_release_bound(const bs__cm *m, const bs__op *op) {
   int src = op->kind == BS__OP_REFLINK ? bs__cm_find(m, op->path) : -1;
   for (size_t k = 0; k < m->n; k++) {
     const bs__cm_node *nd = &m->nodes[k];
-    bool synced = op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP || (src >= 0 && k == (size_t)src) ||
+    bool synced = op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP ||
+                  (src >= 0 && k == (size_t)src) ||
                   (ob >= 0 && bs__cm_ov_branch_of(m, nd->path) == ob);
     if (synced && nd->dirty)
       blocks += (nd->dur.n + CM_BLOCK - 1) / CM_BLOCK;

@@ -273,7 +273,8 @@ static void stacked_snapshots_in_the_model(void **state) {
         fail_msg("\"%s\": %s: %s", steps[i], res.failure.check, res.failure.message);
     assert_true(c.m.snaps[1].stacked && c.m.snaps[1].lower == 0 && c.m.snaps[0].holders == 1);
     snprintf(line, sizeof(line), "overlay-create id=%" PRIu64 " b1", c.m.snaps[1].id);
-    if (run_line(&c, line) != 0 || run_line(&c, "write /.bs/branches/b1/d0/f2 off=0 len=4 data=0000000000000003") != 0 ||
+    if (run_line(&c, line) != 0 ||
+        run_line(&c, "write /.bs/branches/b1/d0/f2 off=0 len=4 data=0000000000000003") != 0 ||
         run_line(&c, "unlink /.bs/branches/b1/d0/f0") != 0 || run_line(&c, "branch-delete b0") != 0 ||
         bs__camp_sweep(&c) != 0)
       fail_msg("stacked branch: %s: %s", res.failure.check, res.failure.message);
