@@ -113,8 +113,7 @@ static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info
  * removexattr); 0 or BS_ENO_MEMORY. */
 static int apply_change(bs__camp *c, bs__cm_node *nd, const bs__op *op) {
   switch (op->kind) {
-  case BS__OP_WRITE:
-    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+  case BS__OP_WRITE: /* c->buf still holds the bytes call() filled and wrote */
     nd->dirty = true;
     return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
   case BS__OP_TRUNCATE:
