@@ -34,8 +34,10 @@ int bs__camp_call(bs__camp *c, const bs__op *op, bs_snapshot_info *si, char *ext
     bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
     return bs_setxattr(st, op->path, xn, c->buf, (size_t)op->len);
   case BS__OP_REMOVEXATTR: return bs_removexattr(st, op->path, xn);
-  case BS__OP_SNAP_CREATE: {
-    int rc = bs_snapshot_create(st, op->name, si);
+  case BS__OP_SNAP_CREATE:
+  case BS__OP_BRANCH_SNAP: {
+    int rc = op->kind == BS__OP_SNAP_CREATE ? bs_snapshot_create(st, op->name, si)
+                                            : bs_branch_snapshot(st, op->path2, op->name, si);
     if (rc == 0) {
       char u[33];
       for (int i = 0; i < 16; i++)
@@ -77,21 +79,14 @@ static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info
   char root[CM_PATH], from[CM_PATH];
   switch (op->kind) {
   case BS__OP_SNAP_CREATE:
+  case BS__OP_BRANCH_SNAP:
     if (strcmp(si->name, op->name) != 0 || !si->readonly || si->branch_count != 0)
       return bs__camp_fail(c, "result", "info {name, readonly, 0 branches}", si->name,
                            "snapshot info: name \"%s\" readonly %d branch_count %u", si->name,
                            si->readonly, si->branch_count);
-    m->snaps[op->snap] = (bs__cm_snap){.live = true, .id = si->id};
-    for (size_t k = 0; k < m->n; k++) /* a snapshot syncs every tree first */
-      bs__cm_make_durable(&m->nodes[k]);
-    bs__cm_snap_root(root, sizeof(root), op->snap);
-    if (bs__cm_add(m, root, BS_KIND_DIR) < 0 || bs__cm_copy_tree(m, "", root) != 0)
-      return BS_ENO_MEMORY;
-    return 0;
+    return bs__cm_snap_made(m, op, si);
   case BS__OP_SNAP_DELETE:
-    bs__cm_snap_root(root, sizeof(root), op->snap);
-    bs__cm_remove_tree(m, root);
-    m->snaps[op->snap].live = false;
+    bs__cm_snap_gone(m, op->snap);
     m->dead_id = op->id;
     return 0;
   case BS__OP_BRANCH_CREATE:
@@ -118,8 +113,7 @@ static int apply_snapshots(bs__camp *c, const bs__op *op, const bs_snapshot_info
  * removexattr); 0 or BS_ENO_MEMORY. */
 static int apply_change(bs__camp *c, bs__cm_node *nd, const bs__op *op) {
   switch (op->kind) {
-  case BS__OP_WRITE:
-    bs__camp_fill(c->buf, (size_t)op->len, op->dseed);
+  case BS__OP_WRITE: /* c->buf still holds the bytes call() filled and wrote */
     nd->dirty = true;
     return bs__cm_buf_write(&nd->live, op->off, c->buf, (size_t)op->len);
   case BS__OP_TRUNCATE:
@@ -256,9 +250,10 @@ static int check_after(bs__camp *c, const bs__op *op, int rc, const uint32_t gro
   case BS__OP_UNLINK:
   case BS__OP_RMDIR: return bs__camp_check_absent(c, op->path);
   case BS__OP_SNAP_CREATE:
+  case BS__OP_BRANCH_SNAP:
   case BS__OP_BRANCH_CREATE:
   case BS__OP_OVERLAY_CREATE:
-    if (op->kind == BS__OP_SNAP_CREATE)
+    if (op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP)
       bs__cm_snap_root(root, sizeof(root), op->snap);
     else
       bs__cm_branch_root(root, sizeof(root), op->branch);
@@ -323,7 +318,8 @@ static uint64_t sync_release_bound(const bs__cm *m, const bs__op *op) {
   int src = op->kind == BS__OP_REFLINK ? bs__cm_find(m, op->path) : -1;
   for (size_t k = 0; k < m->n; k++) {
     const bs__cm_node *nd = &m->nodes[k];
-    bool synced = op->kind == BS__OP_SNAP_CREATE || (src >= 0 && k == (size_t)src) ||
+    bool synced = op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP ||
+                  (src >= 0 && k == (size_t)src) ||
                   (ob >= 0 && bs__cm_ov_branch_of(m, nd->path) == ob);
     if (synced && nd->dirty)
       blocks += (nd->dur.n + CM_BLOCK - 1) / CM_BLOCK;
@@ -421,7 +417,7 @@ int bs__camp_exec(bs__camp *c, const bs__op *op) {
   if (op->kind == BS__OP_CRASH_IN)
     return bs__camp_crash_in(c, op, full);
   bool same_space = op->expect == BS_OK &&
-                    (op->kind == BS__OP_REFLINK || op->kind == BS__OP_SNAP_CREATE ||
+                    (op->kind == BS__OP_REFLINK || op->kind == BS__OP_SNAP_CREATE || op->kind == BS__OP_BRANCH_SNAP ||
                      op->kind == BS__OP_BRANCH_CREATE || op->kind == BS__OP_OVERLAY_CREATE);
   bs_usage before = {0}, after;
   uint64_t released = same_space ? sync_release_bound(&c->m, op) : 0;

@@ -18,12 +18,12 @@ static const unsigned weights[BS__OP_COUNT] = {
   [BS__OP_POWER_LOSS] = 2,
   /* The overlay mix only (zero weight in the default mix). */
   [BS__OP_SYMLINK] = 4,       [BS__OP_READLINK] = 4,       [BS__OP_OVERLAY_CREATE] = 4,
-  [BS__OP_CRASH_IN] = 3,      [BS__OP_LINK] = 4,
+  [BS__OP_CRASH_IN] = 3,      [BS__OP_LINK] = 4,           [BS__OP_BRANCH_SNAP] = 3,
 };
 
 static bool overlay_op(int k) {
   return k == BS__OP_SYMLINK || k == BS__OP_READLINK || k == BS__OP_OVERLAY_CREATE || k == BS__OP_CRASH_IN ||
-         k == BS__OP_LINK;
+         k == BS__OP_LINK || k == BS__OP_BRANCH_SNAP;
 }
 
 void bs__camp_fill(uint8_t *p, size_t n, uint64_t seed) {
@@ -304,7 +304,7 @@ static void draw_snap_delete(bs__camp *c, bs__op *op) {
   else if (op->snap < 0)
     op->expect = BS_ENOT_FOUND;
   else
-    op->expect = c->m.snaps[op->snap].branches ? BS_EBUSY : BS_OK;
+    op->expect = bs__cm_snap_busy(&c->m, op->snap) ? BS_EBUSY : BS_OK;
 }
 
 static void draw_branch_create(bs__camp *c, bs__op *op) {
@@ -321,6 +321,8 @@ static void draw_branch_create(bs__camp *c, bs__op *op) {
     op->expect = BS_EUNSUPPORTED;
   else if (op->snap < 0)
     op->expect = exists ? CM_REDRAW : BS_ENOT_FOUND;
+  else if (op->kind == BS__OP_BRANCH_CREATE && c->m.snaps[op->snap].stacked)
+    op->expect = CM_REDRAW; /* not modelled (lab/campaign_stack.c) */
   else
     op->expect = exists ? BS_EEXISTS : BS_OK;
 }
@@ -428,6 +430,7 @@ void bs__camp_draw(bs__camp *c, bs__op *op) {
       break;
     case BS__OP_CRASH_IN: bs__camp_draw_crash_in(c, op); break;
     case BS__OP_LINK: bs__camp_draw_link(c, op); break;
+    case BS__OP_BRANCH_SNAP: bs__camp_draw_branch_snap(c, op); break;
     case BS__OP_COUNT: break;
     }
   } while (op->expect == CM_REDRAW);

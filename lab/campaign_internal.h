@@ -67,6 +67,9 @@ typedef struct bs__cm_snap {
   bool live;
   uint64_t id;
   uint32_t branches;
+  bool stacked;     /* a snapshot of an overlay branch (lab/campaign_stack.c) */
+  int lower;        /* stacked: index of its lower (the branch's snapshot) */
+  uint32_t holders; /* stacked snapshots whose lower it is */
 } bs__cm_snap;
 
 typedef struct bs__cm_branch {
@@ -138,6 +141,7 @@ typedef enum bs__op_kind {
    * (lab/campaign_crashin.c). */
   BS__OP_CRASH_IN,
   BS__OP_LINK,           /* bs_link: path = old name, path2 = new name (same tree) */
+  BS__OP_BRANCH_SNAP,    /* bs_branch_snapshot: name = the snapshot, path2 = the branch (lab/campaign_stack.c) */
   BS__OP_COUNT
 } bs__op_kind;
 
@@ -161,8 +165,23 @@ typedef struct bs__op {
 
 /* Operations whose first argument is a snapshot or branch name. */
 static inline bool bs__op_pool(bs__op_kind k) {
-  return (k >= BS__OP_SNAP_CREATE && k <= BS__OP_BRANCH_DELETE) || k == BS__OP_OVERLAY_CREATE;
+  return (k >= BS__OP_SNAP_CREATE && k <= BS__OP_BRANCH_DELETE) || k == BS__OP_OVERLAY_CREATE ||
+         k == BS__OP_BRANCH_SNAP;
 }
+
+/* campaign_stack.c: snapshots of branches (stacked on an overlay branch's
+ * snapshot) in the overlay mix (docs/campaign.md, "The overlay mix").  A
+ * snapshot is BUSY while a branch or a stacked snapshot holds it. */
+bool bs__cm_snap_busy(const bs__cm *m, int snap);
+struct bs__camp;
+/* Draw a branch-snapshot (op->expect CM_REDRAW when ambiguous). */
+void bs__camp_draw_branch_snap(struct bs__camp *c, bs__op *op);
+/* Its result code from the model (0, or -1 with @why: outside the model). */
+int bs__camp_expect_branch_snap(const bs__cm *m, bs__op *op, char *why, size_t cap);
+/* The model after a snapshot (of the main tree, or a branch-snapshot) with
+ * info @si, and after a snapshot delete; 0 or BS_ENO_MEMORY. */
+int bs__cm_snap_made(bs__cm *m, const bs__op *op, const bs_snapshot_info *si);
+void bs__cm_snap_gone(bs__cm *m, int snap);
 
 /* Bit of error code @code in bs__op.also. */
 #define BS__ALSO(code) (1u << (unsigned)(-(code)))

@@ -22,7 +22,7 @@ const char *const bs__op_names[BS__OP_COUNT] = {
   [BS__OP_SYNC] = "sync",               [BS__OP_POWER_LOSS] = "power-loss",
   [BS__OP_SYMLINK] = "symlink",         [BS__OP_READLINK] = "readlink",
   [BS__OP_OVERLAY_CREATE] = "overlay-create", [BS__OP_CRASH_IN] = "crash-in",
-  [BS__OP_LINK] = "link",
+  [BS__OP_LINK] = "link",                [BS__OP_BRANCH_SNAP] = "branch-snapshot",
 };
 
 /* @s escaped into @out; at most @max bytes of @s, then "...(N bytes)". */
@@ -71,6 +71,7 @@ static void format(char *buf, size_t cap, const bs__op *op, size_t max) {
     break;
   case BS__OP_REMOVEXATTR: snprintf(buf, cap, "%s %s user.bs%d", n, a, op->xattr); break;
   case BS__OP_SNAP_DELETE: snprintf(buf, cap, "%s id=%" PRIu64, n, op->id); break;
+  case BS__OP_BRANCH_SNAP: snprintf(buf, cap, "%s %s of=%s", n, a, op->path2); break;
   case BS__OP_BRANCH_CREATE:
   case BS__OP_OVERLAY_CREATE: snprintf(buf, cap, "%s id=%" PRIu64 " %s", n, op->id, a); break;
   case BS__OP_SYMLINK: snprintf(buf, cap, "%s %s %s", n, a, b); break;
@@ -221,6 +222,21 @@ static int pool_arg(cursor *k, bs__op *op, char prefix, int pool) {
   return 0;
 }
 
+/* branch-snapshot: "sN of=bM" (pool names only). */
+static int branch_snap_args(cursor *k, bs__op *op) {
+  char tok[CM_LONG];
+  if (pool_arg(k, op, 's', CM_SNAPS) != 0)
+    return -1;
+  if (op->snap < 0)
+    return bad(k, "snapshot name \"%s\" is not one of s0..s3", op->name);
+  if (token(k, tok, sizeof(tok)) != 0 || strncmp(tok, "of=b", 4) != 0 || tok[4] < '0' ||
+      tok[4] >= '0' + CM_BRANCHES || tok[5])
+    return bad(k, "expected %s", "of=b0..b2");
+  snprintf(op->path2, sizeof(op->path2), "%s", tok + 3);
+  op->branch = tok[4] - '0';
+  return 0;
+}
+
 /* "drop" or "tear" (power-loss, crash-in). */
 static int mode_arg(cursor *k, bs__op *op) {
   char tok[8];
@@ -259,6 +275,7 @@ static int parse_args(cursor *k, bs__op *op) {
     return op->len > CM_XATTR_LEN ? bad(k, "xattr value over %s bytes", "24") : 0;
   case BS__OP_REMOVEXATTR: return path_arg(k, op->path) || xattr_arg(k, op) ? -1 : 0;
   case BS__OP_SNAP_CREATE: return pool_arg(k, op, 's', CM_SNAPS);
+  case BS__OP_BRANCH_SNAP: return branch_snap_args(k, op);
   case BS__OP_SNAP_DELETE: return num_arg(k, "id", false, &op->id);
   case BS__OP_SYMLINK:
     if (path_arg(k, op->path) || name_arg(k, op->path2, "target"))

@@ -131,7 +131,7 @@ static int expect_snapshots(const bs__cm *m, bs__op *op) {
   case BS__OP_SNAP_DELETE:
     op->snap = live_snap(m, op->id);
     op->expect = !native ? BS_EUNSUPPORTED : op->snap < 0 ? BS_ENOT_FOUND
-                 : m->snaps[op->snap].branches ? BS_EBUSY : BS_OK;
+                 : bs__cm_snap_busy(m, op->snap) ? BS_EBUSY : BS_OK;
     return 0;
   case BS__OP_BRANCH_CREATE:
   case BS__OP_OVERLAY_CREATE: {
@@ -230,6 +230,7 @@ int bs__camp_expect(const bs__cm *m, bool has_power_loss, bs__op *op, char *why,
   case BS__OP_POWER_LOSS: op->expect = has_power_loss ? BS_OK : BS_EUNSUPPORTED; return 0;
   case BS__OP_CRASH_IN: return bs__camp_expect_crash_in(m, has_power_loss, op, why, cap);
   case BS__OP_LINK: return bs__camp_expect_link(m, op, why, cap);
+  case BS__OP_BRANCH_SNAP: return bs__camp_expect_branch_snap(m, op, why, cap);
   case BS__OP_COUNT: return outside(why, cap, op, "an unknown operation");
   default: return expect_snapshots(m, op);
   }

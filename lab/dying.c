@@ -43,6 +43,22 @@ static int d_symlink(bs_store *st, const char *t, const char *l) { DIE_OR(symlin
 static int d_readlink(bs_store *st, const char *p, char *b, size_t c, size_t *l) { DIE_OR(readlink(st, p, b, c, l)); }
 static int d_link(bs_store *st, const char *a, const char *b) { DIE_OR(link(st, a, b)); }
 static int d_whiteout(bs_store *st, const char *p) { DIE_OR(whiteout(st, p)); }
+/* The tree and registry methods (bs__dying_install_all). */
+static int d_tree_create(bs_store *st, bs_tree_method m, bs_tree_kind k, uint64_t id, uint64_t src, uint8_t u[16]) {
+  DIE_OR(tree_create(st, m, k, id, src, u));
+}
+static int d_tree_delete(bs_store *st, bs_tree_method m, bs_tree_kind k, uint64_t id) {
+  DIE_OR(tree_delete(st, m, k, id));
+}
+static int d_tree_freeze(bs_store *st, bs_tree_method m, uint64_t id, const char *src, uint8_t u[16]) {
+  DIE_OR(tree_freeze(st, m, id, src, u));
+}
+static int d_registry_open(bs_store *st, bool change, bs_registry **out, uint8_t **buf, size_t *len) {
+  DIE_OR(registry_open(st, change, out, buf, len));
+}
+static int d_registry_save(bs_store *st, bs_registry *r, const uint8_t *buf, size_t len, bool *landed) {
+  DIE_OR(registry_save(st, r, buf, len, landed));
+}
 
 void bs__dying_install(bs_store *st) {
   inner_ops = st->ops;
@@ -55,6 +71,17 @@ void bs__dying_install(bs_store *st) {
   SET(removexattr); SET(listxattr); SET(sync); SET(symlink); SET(readlink); SET(link); SET(whiteout);
 #undef SET
   st->ops = &dying;
+}
+
+void bs__dying_install_all(bs_store *st) {
+  bs__dying_install(st);
+#define SET(m)                                                                                                        \
+  if (inner_ops->m)                                                                                                   \
+  dying.m = d_##m
+  SET(tree_create); SET(tree_delete); SET(registry_open); SET(registry_save);
+  if (inner_ops->version >= 5 && inner_ops->tree_freeze)
+    dying.tree_freeze = d_tree_freeze;
+#undef SET
 }
 
 void bs__dying_uninstall(bs_store *st) {

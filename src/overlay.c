@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,20 +444,148 @@ int bs__ov_readdir(bs_store *st, const char *path, const bs__place *p, bs_readdi
 
 /* ---- the work directory ------------------------------------------------------------- */
 
+/* "@a/@b", malloc'ed. */
+static char *child_of(const char *a, const char *b) {
+  char *e = join(a, "/"), *f = e ? join(e, b) : NULL;
+  free(e);
+  return f;
+}
+
 static atomic_uint_fast64_t tmp_counter;
 
-/* A fresh name in the branch's work directory (malloc'ed); the caller makes
- * it exclusively and asks again on EXISTS. */
+/* The work names of this process in use (docs/overlay.md, "Leftovers"):
+ * the numbers N of its "#bs.PID.N", from work_tmp() to work_release(), so
+ * that a reap (of any store of the process) leaves them alone. */
+static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint_fast64_t *inflight;
+static size_t ninflight, inflight_cap;
+
+static bool inflight_add(uint_fast64_t n) {
+  pthread_mutex_lock(&inflight_mu);
+  bool ok = ninflight < inflight_cap;
+  if (!ok) {
+    size_t cap = inflight_cap ? inflight_cap * 2 : 16;
+    uint_fast64_t *v = realloc(inflight, cap * sizeof(*v));
+    if ((ok = v != NULL)) {
+      inflight = v;
+      inflight_cap = cap;
+    }
+  }
+  if (ok)
+    inflight[ninflight++] = n;
+  pthread_mutex_unlock(&inflight_mu);
+  return ok;
+}
+
+static bool inflight_has(uint_fast64_t n) {
+  pthread_mutex_lock(&inflight_mu);
+  bool has = false;
+  for (size_t i = 0; !has && i < ninflight; i++)
+    has = inflight[i] == n;
+  pthread_mutex_unlock(&inflight_mu);
+  return has;
+}
+
+/* "#bs.PID.N" (the leaf of a work name): 1 with *@pid and *@n, else 0. */
+static int work_leaf_parse(const char *leaf, long *pid, uint_fast64_t *n) {
+  if (strncmp(leaf, "#bs.", 4) != 0)
+    return 0;
+  const char *s = leaf + 4;
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end != '.' || v <= 0 || !(*s >= '0' && *s <= '9'))
+    return 0;
+  s = end + 1;
+  unsigned long long u = strtoull(s, &end, 10);
+  if (errno || end == s || *end != '\0' || !(*s >= '0' && *s <= '9'))
+    return 0;
+  *pid = v;
+  *n = (uint_fast64_t)u;
+  return 1;
+}
+
+static void inflight_drop(uint_fast64_t n) {
+  pthread_mutex_lock(&inflight_mu);
+  for (size_t i = 0; i < ninflight; i++)
+    if (inflight[i] == n) {
+      inflight[i] = inflight[--ninflight];
+      break;
+    }
+  pthread_mutex_unlock(&inflight_mu);
+}
+
+/* Work name @bpath no longer in use by this process: freed. */
+static void work_release(char *bpath) {
+  if (!bpath)
+    return;
+  const char *leaf = strrchr(bpath, '/');
+  long pid;
+  uint_fast64_t n;
+  if (leaf && work_leaf_parse(leaf + 1, &pid, &n) && pid == (long)getpid())
+    inflight_drop(n);
+  free(bpath);
+}
+
+/* A fresh name in the branch's work directory (malloc'ed, in use until
+ * work_release); the caller makes it exclusively and asks again on EXISTS. */
 static char *work_tmp(const bs__place *p) {
   char leaf[64];
-  snprintf(leaf, sizeof(leaf), "%s/#bs.%ld.%" PRIuFAST64, BS__OV_WORK, (long)getpid(),
-           (uint_fast64_t)atomic_fetch_add(&tmp_counter, 1));
-  return bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, leaf);
+  uint_fast64_t n = (uint_fast64_t)atomic_fetch_add(&tmp_counter, 1);
+  snprintf(leaf, sizeof(leaf), "%s/#bs.%ld.%" PRIuFAST64, BS__OV_WORK, (long)getpid(), n);
+  if (!inflight_add(n))
+    return NULL;
+  char *t = bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, leaf);
+  if (!t)
+    inflight_drop(n);
+  return t;
+}
+
+static void discard(bs_store *st, const char *bpath);
+
+/* Whether work name @leaf is a leftover no live copy-up can be using: one
+ * of this process that no call of it holds, or one of a process that no
+ * longer exists (kill(PID, 0) says ESRCH; a PID reused since keeps it). */
+static bool work_leftover(const char *leaf) {
+  long pid;
+  uint_fast64_t n;
+  if (!work_leaf_parse(leaf, &pid, &n))
+    return false; /* not ours (a kernel mount's "work" directory) */
+  if (pid == (long)getpid())
+    return !inflight_has(n);
+  return (pid_t)pid == pid && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove the leftovers of the work directory of @p's branch (crashes, failed
+ * cleanups), once per store and branch: at the first use of the work
+ * directory.  Tidying only: errors are ignored and the caller's stay. */
+static void work_reap(bs_store *st, const bs__place *p) {
+  if (p->layers[0].kind != BS_TREE_BRANCH || !bs__core_ov_reap_due(st, p->tree_id))
+    return;
+  char *w = bs__ns_tree_path(BS_TREE_BRANCH, p->tree_id, BS__OV_WORK);
+  names l = {0};
+  char why[256];
+  snprintf(why, sizeof(why), "%s", bs_last_message(st));
+  int os_errno = bs_last_os_errno(st);
+  if (w && st->ops->readdir(st, w, add_name, &l) == 0)
+    for (size_t i = 0; i < l.n; i++)
+      if (work_leftover(l.v[i])) {
+        char *f = child_of(w, l.v[i]);
+        if (f)
+          discard(st, f);
+        free(f);
+      }
+  names_free(&l);
+  free(w);
+  bs_store_clear_error(st);
+  if (why[0])
+    bs_store_fail(st, 0, os_errno, "%s", why);
 }
 
 /* Make something new in the work directory with @make: its path in *@out. */
 static int make_in_work(bs_store *st, const char *op, const bs__place *p, bs__ov_make_fn make, void *ctx,
                         char **out) {
+  work_reap(st, p);
   for (int tries = 0; tries < 100; tries++) {
     char *t = work_tmp(p);
     if (!t)
@@ -465,7 +595,7 @@ static int make_in_work(bs_store *st, const char *op, const bs__place *p, bs__ov
       *out = t;
       return 0;
     }
-    free(t);
+    work_release(t);
     if (rc != BS_EEXISTS)
       return rc;
   }
@@ -721,8 +851,18 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
       rc = 0;
     }
   }
-  if (rc == 0 && !linked)
+  if (rc == 0 && !linked) {
     rc = st->ops->rename(st, t, u);
+    /* A directory another process copied up meanwhile, and put something
+     * in (ENOTEMPTY): its copy stays, ours goes, as for a file. */
+    bs_stat_info us;
+    if (rc == BS_EEXISTS && r->ls.kind == BS_KIND_DIR && st->ops->stat(st, u, &us) == 0 &&
+        us.kind == BS_KIND_DIR) {
+      bs_store_clear_error(st);
+      rc = 0;
+      linked = true; /* the work name goes below */
+    }
+  }
   if (rc == 0) {
     const char *leaf;
     char *pr = parent_of(rest, &leaf);
@@ -732,7 +872,7 @@ static int copy_one(bs_store *st, const char *op, const char *path, const bs__pl
     free(pu);
     if (linked)
       discard(st, t); /* the work name, after the upper is durable: unreachable if this fails */
-    free(t);
+    work_release(t);
     t = NULL;
   }
   if (rc != 0 && rc != BS_ENO_MEMORY) {
@@ -747,7 +887,7 @@ out:
     discard_failed(st, t);
   free(l);
   free(u);
-  free(t);
+  work_release(t);
   return rc;
 }
 
@@ -795,12 +935,6 @@ int bs__ov_copy_up(bs_store *st, const char *op, const char *path, const bs__pla
 /* Deep enough for any store path (PATH_MAX); bounds the recursion. */
 #define FLAT_MAX_DEPTH 2048
 
-/* "@a/@b", malloc'ed. */
-static char *child_of(const char *a, const char *b) {
-  char *e = join(a, "/"), *f = e ? join(e, b) : NULL;
-  free(e);
-  return f;
-}
 
 /* A file of the merged view (@src, stat @si) at new path @dst: a reflink
  * where the filesystem shares blocks, else a byte copy with its metadata.
@@ -868,13 +1002,16 @@ int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out)
   int rc = make_in_work(st, op, p, do_mkdir, &m, out);
   if (rc == 0 && (rc = bs__ov_copy_view(st, op, p, *out)) != 0) {
     discard_failed(st, *out);
-    free(*out);
+    work_release(*out);
     *out = NULL;
   }
   return rc;
 }
 
-void bs__ov_remove_tree(bs_store *st, const char *bpath) { discard(st, bpath); }
+void bs__ov_flatten_done(bs_store *st, char *bpath) {
+  discard(st, bpath);
+  work_release(bpath);
+}
 
 /* ---- new names, removal, rename ------------------------------------------------------- */
 
@@ -941,8 +1078,8 @@ int bs__ov_new(bs_store *st, const char *op, const char *path, const bs__place *
     discard(st, aside);
   if (rc != 0)
     discard_failed(st, t);
-  free(aside);
-  free(t);
+  work_release(aside);
+  work_release(t);
   return rc;
 }
 
@@ -962,7 +1099,7 @@ static int whiteout_at(bs_store *st, const char *op, const bs__place *p, const c
     discard_failed(st, t);
   if (rc == 0)
     rc = sync_dir(st, pu);
-  free(t);
+  work_release(t);
   free(pr);
   free(pu);
   return rc;
@@ -1039,7 +1176,7 @@ static int ov_remove(bs_store *st, const char *op, const char *path, const bs__p
       else
         st->ops->rename(st, t, p->bpath); /* back as it was */
     }
-    free(t);
+    work_release(t);
     return rc;
   }
   return whiteout_at(st, op, p, p->rest, p->bpath);

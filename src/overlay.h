@@ -55,7 +55,8 @@ int bs__ov_flatten(bs_store *st, const char *op, const bs__place *p, char **out)
  * a stacked snapshot.  On failure @dst holds part of it (the caller removes
  * it). */
 int bs__ov_copy_view(bs_store *st, const char *op, const bs__place *p, const char *dst);
-/* Remove the tree at backend path @bpath whatever it holds; errors are ignored. */
-void bs__ov_remove_tree(bs_store *st, const char *bpath);
+/* Remove the tree bs__ov_flatten built at @bpath (errors are ignored: a
+ * leftover is reaped later) and free @bpath. */
+void bs__ov_flatten_done(bs_store *st, char *bpath);
 
 #endif

@@ -38,16 +38,37 @@ struct bs__core {
   int case_sensitive;   /* -1: not asked yet */
   pthread_mutex_t ovmu; /* copy-ups of overlay branches, and @policy */
   bs__ov_policy policy;
+  pthread_mutex_t reapmu; /* @reaped */
+  uint64_t *reaped;       /* branch trees whose work directory this store reaped */
+  size_t nreaped;
 };
 
 pthread_mutex_t *bs__core_ov_mutex(bs_store *st) { return st->core ? &st->core->ovmu : NULL; }
 bs__ov_policy *bs__core_ov_policy(bs_store *st) { return st->core ? &st->core->policy : NULL; }
+
+bool bs__core_ov_reap_due(bs_store *st, uint64_t tree_id) {
+  struct bs__core *c = st->core;
+  if (!c)
+    return false;
+  pthread_mutex_lock(&c->reapmu);
+  bool due = true;
+  for (size_t i = 0; due && i < c->nreaped; i++)
+    due = c->reaped[i] != tree_id;
+  uint64_t *r = due ? realloc(c->reaped, (c->nreaped + 1) * sizeof(*r)) : NULL;
+  if (r) {
+    r[c->nreaped++] = tree_id;
+    c->reaped = r;
+  }
+  pthread_mutex_unlock(&c->reapmu);
+  return due && r; /* out of memory: no reaping, which is only tidying */
+}
 
 struct bs__core *bs__core_new(void) {
   struct bs__core *c = calloc(1, sizeof(*c));
   if (c) {
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->ovmu, NULL);
+    pthread_mutex_init(&c->reapmu, NULL);
     bs__snapreg_init(&c->reg);
     c->case_sensitive = -1;
   }
@@ -59,6 +80,8 @@ void bs__core_free(struct bs__core *c) {
     return;
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->ovmu);
+  pthread_mutex_destroy(&c->reapmu);
+  free(c->reaped);
   bs__snapreg_free(&c->reg);
   free(c->bytes);
   free(c);
@@ -499,8 +522,9 @@ int bs__snap_create_of(bs_store *st, const char *branch, const char *name, bs_sn
   if (rc != 0)
     rc = prefixed(st, op, rc);
   if (built)
-    bs__ov_remove_tree(st, src); /* in the work directory: unreachable if this fails */
-  free(src);
+    bs__ov_flatten_done(st, src); /* in the work directory: a leftover, reaped later, if this fails */
+  else
+    free(src);
   if (rc != 0)
     return end(st, &s, rc);
   rc = overlay && !flat ? bs__snapreg_add_stacked(&s.reg, name, uuid, created, b.snapshot_id, out)

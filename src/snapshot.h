@@ -49,6 +49,10 @@ typedef struct bs__ov_policy {
  * change the policy) and its policy; NULL for a store without a core. */
 pthread_mutex_t *bs__core_ov_mutex(bs_store *st);
 bs__ov_policy *bs__core_ov_policy(bs_store *st);
+/* Whether this store has yet to reap the work directory of branch tree
+ * @tree_id (docs/overlay.md, "Leftovers"): true once per tree and store,
+ * false after (and for a store without a core). */
+bool bs__core_ov_reap_due(bs_store *st, uint64_t tree_id);
 
 /* The core's state of a store (bs_store.core): created by bs_store_init(),
  * freed by bs_close(). */

@@ -252,6 +252,55 @@ static void hard_links_in_the_overlay_model(void **state) {
   }
 }
 
+/* Stacked snapshots in the model (lab/campaign_stack.c): a snapshot of
+ * overlay branch b0 shows the branch's view and holds b0's snapshot (BUSY,
+ * also once b0 is gone); an overlay branch of it copies up from the chain;
+ * the sweep compares every tree.  A model that forgets the hold predicts OK
+ * for the lower's delete and is caught. */
+static void stacked_snapshots_in_the_model(void **state) {
+  (void)state;
+  for (int wrong = 0; wrong < 2; wrong++) {
+    bs__camp c;
+    bs_campaign_opts o;
+    bs_campaign_result res;
+    open_branch(&c, &o, &res, BS_SIM_BUG_NONE);
+    char line[96];
+    const char *steps[] = {"write /.bs/branches/b0/d0/f0 off=10 len=5 data=0000000000000002",
+                           "unlink /.bs/branches/b0/d0/f1", "create /.bs/branches/b0/d0/f2",
+                           "branch-snapshot s1 of=b0"};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+      if (run_line(&c, steps[i]) != 0)
+        fail_msg("\"%s\": %s: %s", steps[i], res.failure.check, res.failure.message);
+    assert_true(c.m.snaps[1].stacked && c.m.snaps[1].lower == 0 && c.m.snaps[0].holders == 1);
+    snprintf(line, sizeof(line), "overlay-create id=%" PRIu64 " b1", c.m.snaps[1].id);
+    if (run_line(&c, line) != 0 ||
+        run_line(&c, "write /.bs/branches/b1/d0/f2 off=0 len=4 data=0000000000000003") != 0 ||
+        run_line(&c, "unlink /.bs/branches/b1/d0/f0") != 0 || run_line(&c, "branch-delete b0") != 0 ||
+        bs__camp_sweep(&c) != 0)
+      fail_msg("stacked branch: %s: %s", res.failure.check, res.failure.message);
+    if (wrong)
+      c.m.snaps[0].holders = 0;
+    snprintf(line, sizeof(line), "snapshot-delete id=%" PRIu64, c.m.snaps[0].id);
+    int rc = run_line(&c, line);
+    if (wrong) {
+      assert_int_equal(rc, -1);
+      print_message("    [ caught   ] a stacked snapshot's hold forgotten: %s: %s\n", res.failure.check,
+                    res.failure.message);
+    } else {
+      if (rc != 0)
+        fail_msg("the lower's delete: %s: %s", res.failure.check, res.failure.message);
+      assert_int_equal(c.m.snaps[0].live, true);
+      char l2[96];
+      snprintf(l2, sizeof(l2), "snapshot-delete id=%" PRIu64, c.m.snaps[1].id);
+      if (run_line(&c, "branch-delete b1") != 0 || run_line(&c, l2) != 0 || run_line(&c, line) != 0 ||
+          bs__camp_sweep(&c) != 0)
+        fail_msg("deleting the chain: %s: %s", res.failure.check, res.failure.message);
+      assert_false(c.m.snaps[0].live);
+    }
+    bs__camp_close(&c);
+  }
+}
+
 /* Lines of @text whose operation is @op and whose result is OK. */
 static unsigned count_ok(const char *text, const char *op) {
   unsigned n = 0;
@@ -264,9 +313,10 @@ static unsigned count_ok(const char *text, const char *op) {
   return n;
 }
 
-/* The overlay mix draws links and crash-ins and passes, on the profiles
- * with overlay branches. */
-static void overlay_mix_draws_links_and_crash_ins(void **state) {
+/* The overlay mix draws links, crash-ins and snapshots of branches
+ * (stacked on an overlay branch's snapshot, lab/campaign_stack.c) and
+ * passes, on the profiles with overlay branches. */
+static void overlay_mix_draws_links_crash_ins_and_branch_snapshots(void **state) {
   (void)state;
   const char *profiles[] = {"apfs", "btrfs"};
   for (size_t i = 0; i < 2; i++) {
@@ -287,9 +337,11 @@ static void overlay_mix_draws_links_and_crash_ins(void **state) {
                "--seed %" PRIu64 " --ops %" PRIu32 " --mix overlay",
                profiles[i], s.failures[0].seed, s.failures[0].op_index, s.failures[0].op, s.failures[0].check,
                s.failures[0].message, profiles[i], s.failures[0].seed, ops);
-    unsigned links = count_ok(text, "link"), crashes = count_ok(text, "crash-in");
-    print_message("    [ profile  ] %s: %u links, %u crash-ins\n", profiles[i], links, crashes);
-    assert_true(links > 0 && crashes > 0);
+    unsigned links = count_ok(text, "link"), crashes = count_ok(text, "crash-in"),
+             frozen = count_ok(text, "branch-snapshot");
+    print_message("    [ profile  ] %s: %u links, %u crash-ins, %u branch snapshots\n", profiles[i], links, crashes,
+                  frozen);
+    assert_true(links > 0 && crashes > 0 && frozen > 0);
     bs_campaign_summary_free(&s);
     free(text);
   }
@@ -360,7 +412,8 @@ int main(void) {
     cmocka_unit_test(crash_in_at_every_step_of_a_copy_up_or_whiteout),
     cmocka_unit_test(overlay_mix_catches_copy_up_order),
     cmocka_unit_test(hard_links_in_the_overlay_model),
-    cmocka_unit_test(overlay_mix_draws_links_and_crash_ins),
+    cmocka_unit_test(overlay_mix_draws_links_crash_ins_and_branch_snapshots),
+    cmocka_unit_test(stacked_snapshots_in_the_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

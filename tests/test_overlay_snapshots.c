@@ -6,13 +6,17 @@
  * layer hide what is below), and so does the snapshot itself; the chain
  * survives a reopen; a chain past the depth limit is flattened into the
  * same view; deleting obeys the references; a snapshot that fails (a fault
- * in the freeze) leaves no snapshot and the branch as it was; the kernel's
+ * in the freeze) leaves no snapshot and the branch as it was, and so does a
+ * power loss (sim) at any step of a freeze or a flatten, unless the whole
+ * snapshot is there; the kernel's
  * overlayfs mounts the layers of a stacked branch and shows the same view. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backstore/backend.h"
+#include "lab/dying.h"
 #include "src/snapreg.h"
 #include "tests/support/bs_test.h"
 #include "tests/support/overlay_view.h"
@@ -365,6 +369,107 @@ static void deleting_obeys_the_references(void **state) {
   each(refcounts_body);
 }
 
+/* Overlay branch "b" of snapshot "s0" of the view of overlay_view.h, with
+ * a copy-up, a whiteout and a new directory. */
+static void changed_branch(bs_store *st) {
+  ov_view_setup(st);
+  bs_snapshot_info s0;
+  assert_bs_ok(bs_snapshot_create(st, "s0", &s0));
+  overlay_of(st, s0.id, "b");
+  assert_bs_ok(bs_write(st, "/.bs/branches/b/d/x", 0, "U", 1));
+  assert_bs_ok(bs_unlink(st, "/.bs/branches/b/d/y"));
+  assert_bs_ok(bs_mkdir(st, "/.bs/branches/b/n", 0755));
+  ov_put(st, "/.bs/branches/b/n/f", "f");
+}
+
+/* ---- power loss at every step of a freeze and of a flatten (sim) ---------------------- */
+
+/* bs_branch_snapshot of @branch dies after its k-th backend call (file,
+ * tree and registry methods; every later call fails, cleanup included),
+ * then the power goes (drop, tear), for every k: the store has no snapshot
+ * "frozen" (and no tree of it: bs_check) or the whole of it, and the
+ * branch shows what it showed. */
+static void power_sweep(bs_store *st, const bs_target *t, const char *branch, const char *what) {
+  char top[64], before[OV_VIEW_MAX], now[OV_VIEW_MAX];
+  snprintf(top, sizeof(top), "/.bs/branches/%s", branch);
+  dump(st, top, before);
+  bs__dying_install_all(st);
+  bs_snapshot_info si;
+  uint64_t from = bs__dying_calls();
+  assert_bs_ok(bs_branch_snapshot(st, branch, "frozen", &si));
+  uint64_t n = bs__dying_calls() - from;
+  assert_bs_ok(bs_snapshot_delete(st, si.id));
+  /* Quadratic in calls: with few iterations (valgrind) every stride-th step
+   * of a long call (a flatten). */
+  uint64_t stride = bs_test_iterations(100) < 100 && n > 50 ? 7 : 1;
+  static const bs_power_loss_mode modes[] = {BS_POWER_LOSS_DROP, BS_POWER_LOSS_TEAR};
+  int none = 0, whole = 0;
+  for (size_t m = 0; m < sizeof(modes) / sizeof(*modes); m++)
+    /* Until it lives (about n calls: a later run may take a few more or fewer). */
+    for (uint64_t k = bs_test_seed() % stride, lived = 0; !lived; k += stride) {
+      if (k > 2 * n + 16)
+        fail_msg("%s %s: still failing after %llu calls (%llu the first time)", t->label, what,
+                 (unsigned long long)k, (unsigned long long)n);
+      bs__dying_limit(bs__dying_calls() + k);
+      int rc = bs_branch_snapshot(st, branch, "frozen", &si);
+      bs__dying_limit(UINT64_MAX);
+      lived = rc == 0;
+      assert_bs_ok(bs_power_loss(st, modes[m]));
+      const char *mode = modes[m] == BS_POWER_LOSS_DROP ? "drop" : "tear";
+      bs_snapshot_info got;
+      int frc = bs_snapshot_lookup(st, "frozen", &got);
+      if (frc == 0) {
+        dump(st, "/.bs/snapshots/frozen", now);
+        if (strcmp(now, before) != 0)
+          fail_msg("%s %s: power lost (%s) after call %llu of %llu: the snapshot shows\n%s\nnot\n%s", t->label,
+                   what, mode, (unsigned long long)k, (unsigned long long)n, now, before);
+        whole++;
+      } else if (frc == BS_ENOT_FOUND) {
+        if (rc == 0)
+          fail_msg("%s %s: returned OK, yet no snapshot after a power loss (%s)", t->label, what, mode);
+        none++;
+      } else {
+        fail_msg("%s %s: snapshot info: %s (%s)", t->label, what, bs_err_name(frc), bs_last_message(st));
+      }
+      dump(st, top, now);
+      if (strcmp(now, before) != 0)
+        fail_msg("%s %s: power lost (%s) after call %llu of %llu: the branch shows\n%s\nwas\n%s", t->label, what,
+                 mode, (unsigned long long)k, (unsigned long long)n, now, before);
+      bs_test_check(st, t);
+      if (frc == 0)
+        assert_bs_ok(bs_snapshot_delete(st, got.id));
+    }
+  bs__dying_uninstall(st);
+  assert_true(none > 0);
+  assert_true(whole >= 2);
+  print_message("    %s %s: %llu steps, power lost after each: %d without the snapshot, %d with all of it\n",
+                t->label, what, (unsigned long long)n, none, whole);
+}
+
+static bool sim_snapshots(const bs_target *t) { return t->kind == BS_TARGET_SIM && bs_test_snapshots_work(t); }
+
+static void freeze_power_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  changed_branch(st);
+  power_sweep(st, t, "b", "freeze");
+}
+
+static void power_loss_at_every_step_of_a_freeze(void **state) {
+  (void)state;
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_SIM), sim_snapshots, freeze_power_body, NULL, bs_test_seed());
+}
+
+static void flatten_power_body(bs_store *st, const bs_target *t, void *ctx) {
+  (void)ctx;
+  deep_chain(st);
+  power_sweep(st, t, "top", "flatten");
+}
+
+static void power_loss_at_every_step_of_a_flatten(void **state) {
+  (void)state;
+  bs_test_each_backend_if(BS_KINDS(BS_TARGET_SIM), sim_snapshots, flatten_power_body, NULL, bs_test_seed());
+}
+
 /* ---- a_failed_snapshot_leaves_nothing -------------------------------------------------- */
 
 #ifdef FIU_ENABLE
@@ -422,14 +527,7 @@ static void sweep(bs_store *st, const bs_target *t, const char *branch, const ch
 
 static void faults_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
-  ov_view_setup(st);
-  bs_snapshot_info s0;
-  assert_bs_ok(bs_snapshot_create(st, "s0", &s0));
-  overlay_of(st, s0.id, "b");
-  assert_bs_ok(bs_write(st, "/.bs/branches/b/d/x", 0, "U", 1));
-  assert_bs_ok(bs_unlink(st, "/.bs/branches/b/d/y"));
-  assert_bs_ok(bs_mkdir(st, "/.bs/branches/b/n", 0755));
-  ov_put(st, "/.bs/branches/b/n/f", "f");
+  changed_branch(st);
   sweep(st, t, "b", "stacked");
   bs_test_check(st, t);
 }
@@ -487,6 +585,8 @@ int main(void) {
     cmocka_unit_test(three_levels_with_whiteouts_and_opaque_directories),
     cmocka_unit_test(flatten_past_the_depth_limit),
     cmocka_unit_test(deleting_obeys_the_references),
+    cmocka_unit_test(power_loss_at_every_step_of_a_freeze),
+    cmocka_unit_test(power_loss_at_every_step_of_a_flatten),
 #ifdef FIU_ENABLE
     cmocka_unit_test(a_failed_snapshot_leaves_nothing),
     cmocka_unit_test(a_failed_flatten_leaves_nothing),
