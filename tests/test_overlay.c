@@ -14,25 +14,17 @@
 
 #define B "/.bs/branches/b"
 
-static void put(bs_store *st, const char *path, const char *text) {
-  assert_bs_ok(bs_create(st, path, 0644));
-  assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
-}
-
-#define assert_text ov_assert_text
-#define assert_listing ov_assert_listing
-
 /* The main tree every body starts from, a snapshot "s" of it and overlay
  * branch "b" of that. */
 static void setup(bs_store *st, const bs_target *t) {
-  put(st, "/a", "lower-a");
+  bs_test_put_text(st, "/a", "lower-a");
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  put(st, "/d/x", "x");
-  put(st, "/d/y", "y");
+  bs_test_put_text(st, "/d/x", "x");
+  bs_test_put_text(st, "/d/y", "y");
   if (t->caps.xattrs)
     assert_bs_ok(bs_setxattr(st, "/d/y", "user.k", "v", 1));
   assert_bs_ok(bs_mkdir(st, "/e", 0750));
-  put(st, "/e/z", "z");
+  bs_test_put_text(st, "/e/z", "z");
   assert_bs_ok(bs_mkdir(st, "/empty", 0755));
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
@@ -64,9 +56,9 @@ static void shows_body(bs_store *st, const bs_target *t, void *ctx) {
   uint64_t parent = 0;
   assert_bs_ok(bs_branch_parent(st, "b", &parent));
   assert_int_equal(parent, bi.snapshot_id);
-  assert_listing(st, B, "a;d/;e/;empty/;");
-  assert_listing(st, B "/d", "x;y;");
-  assert_text(st, B "/a", "lower-a");
+  bs_test_assert_listing(st, B, "a;d/;e/;empty/;");
+  bs_test_assert_listing(st, B "/d", "x;y;");
+  bs_test_assert_text(st, B "/a", "lower-a");
   bs_stat_info s1, s2;
   assert_bs_ok(bs_stat(st, B "/e", &s1));
   assert_int_equal(s1.kind, BS_KIND_DIR);
@@ -93,18 +85,18 @@ static void copy_up_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
   setup(st, t);
   assert_bs_ok(bs_write(st, B "/a", 0, "UPPER", 5));
-  assert_text(st, B "/a", "UPPER-a");
-  assert_text(st, "/.bs/snapshots/s/a", "lower-a");
-  assert_text(st, "/a", "lower-a");
+  bs_test_assert_text(st, B "/a", "UPPER-a");
+  bs_test_assert_text(st, "/.bs/snapshots/s/a", "lower-a");
+  bs_test_assert_text(st, "/a", "lower-a");
   /* A change in the main tree after the snapshot is not seen. */
   assert_bs_ok(bs_write(st, "/d/y", 0, "Y", 1));
-  assert_text(st, B "/d/y", "y");
+  bs_test_assert_text(st, B "/d/y", "y");
   /* Metadata copy-up: the content comes along, the lower keeps its mode. */
   assert_bs_ok(bs_chmod(st, B "/d/x", 0600));
   bs_stat_info si;
   assert_bs_ok(bs_stat(st, B "/d/x", &si));
   assert_int_equal(si.mode, 0600);
-  assert_text(st, B "/d/x", "x");
+  bs_test_assert_text(st, B "/d/x", "x");
   assert_bs_ok(bs_stat(st, "/.bs/snapshots/s/d/x", &si));
   assert_int_equal(si.mode, 0644);
   /* The parent came up with its mode. */
@@ -113,8 +105,8 @@ static void copy_up_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_int_equal(si.mode, 0750);
   assert_bs_ok(bs_stat(st, B "/e/z", &si));
   assert_int_equal(si.size, 0);
-  assert_listing(st, B "/e", "z;");
-  assert_text(st, "/.bs/snapshots/s/e/z", "z");
+  bs_test_assert_listing(st, B "/e", "z;");
+  bs_test_assert_text(st, "/.bs/snapshots/s/e/z", "z");
   if (t->caps.xattrs) {
     /* xattrs come along; the overlay's own are neither shown nor settable. */
     assert_bs_ok(bs_chmod(st, B "/d/y", 0640));
@@ -141,20 +133,20 @@ static void whiteout_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, B "/d/x"));
   assert_bs_err(bs_stat(st, B "/d/x", &si), BS_ENOT_FOUND);
   assert_bs_err(bs_unlink(st, B "/d/x"), BS_ENOT_FOUND);
-  assert_listing(st, B "/d", "y;");
-  assert_text(st, "/.bs/snapshots/s/d/x", "x");
+  bs_test_assert_listing(st, B "/d", "y;");
+  bs_test_assert_text(st, "/.bs/snapshots/s/d/x", "x");
   /* A copied-up file removed: its lower one stays hidden. */
   assert_bs_ok(bs_write(st, B "/a", 0, "A", 1));
   assert_bs_ok(bs_unlink(st, B "/a"));
   assert_bs_err(bs_stat(st, B "/a", &si), BS_ENOT_FOUND);
-  put(st, B "/a", "again");
-  assert_text(st, B "/a", "again");
+  bs_test_put_text(st, B "/a", "again");
+  bs_test_assert_text(st, B "/a", "again");
   /* A new file over the whiteout is a new, empty file. */
   assert_bs_ok(bs_create(st, B "/d/x", 0640));
   assert_bs_ok(bs_stat(st, B "/d/x", &si));
   assert_int_equal(si.size, 0);
   assert_int_equal(si.mode, 0640);
-  assert_listing(st, B "/d", "x;y;");
+  bs_test_assert_listing(st, B "/d", "x;y;");
   assert_bs_err(bs_create(st, B "/d/y", 0644), BS_EEXISTS);
   /* rmdir: a merged directory must be empty; then it is whited out. */
   assert_bs_err(bs_rmdir(st, B "/e"), BS_EEXISTS);
@@ -162,19 +154,19 @@ static void whiteout_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, B "/e/z"));
   assert_bs_ok(bs_rmdir(st, B "/e"));
   assert_bs_ok(bs_rmdir(st, B "/empty"));
-  assert_listing(st, B, "a;d/;");
+  bs_test_assert_listing(st, B, "a;d/;");
   /* A directory made where one was removed is opaque: the lower's stay hidden. */
   assert_bs_ok(bs_mkdir(st, B "/e", 0700));
-  assert_listing(st, B "/e", "");
+  bs_test_assert_listing(st, B "/e", "");
   assert_bs_err(bs_stat(st, B "/e/z", &si), BS_ENOT_FOUND);
-  put(st, B "/e/new", "n");
-  assert_listing(st, B "/e", "new;");
-  assert_listing(st, B, "a;d/;e/;");
+  bs_test_put_text(st, B "/e/new", "n");
+  bs_test_assert_listing(st, B "/e", "new;");
+  bs_test_assert_listing(st, B, "a;d/;e/;");
   /* Upper-only entries go without a trace. */
   assert_bs_ok(bs_unlink(st, B "/e/new"));
   assert_bs_ok(bs_rmdir(st, B "/e"));
-  assert_listing(st, B, "a;d/;");
-  assert_listing(st, "/.bs/snapshots/s", "a;d/;e/;empty/;");
+  bs_test_assert_listing(st, B, "a;d/;");
+  bs_test_assert_listing(st, "/.bs/snapshots/s", "a;d/;e/;empty/;");
   /* The root of the branch stays. */
   assert_bs_err(bs_rmdir(st, B), BS_EBUSY);
   bs_test_check(st, t);
@@ -192,37 +184,37 @@ static void rename_body(bs_store *st, const bs_target *t, void *ctx) {
   setup(st, t);
   bs_stat_info si;
   assert_bs_ok(bs_rename(st, B "/d/y", B "/y2"));
-  assert_text(st, B "/y2", "y");
+  bs_test_assert_text(st, B "/y2", "y");
   assert_bs_err(bs_stat(st, B "/d/y", &si), BS_ENOT_FOUND);
-  assert_listing(st, B "/d", "x;");
-  assert_listing(st, B, "a;d/;e/;empty/;y2;");
+  bs_test_assert_listing(st, B "/d", "x;");
+  bs_test_assert_listing(st, B, "a;d/;e/;empty/;y2;");
   /* Over a lower file: replaced. */
   assert_bs_ok(bs_rename(st, B "/y2", B "/a"));
-  assert_text(st, B "/a", "y");
-  assert_listing(st, B, "a;d/;e/;empty/;");
+  bs_test_assert_text(st, B "/a", "y");
+  bs_test_assert_listing(st, B, "a;d/;e/;empty/;");
   /* A directory of the lower: EXDEV, as overlayfs without redirect_dir. */
   assert_bs_err(bs_rename(st, B "/d", B "/d2"), BS_ECROSS_DEVICE);
   /* A directory of the upper alone moves. */
   assert_bs_ok(bs_mkdir(st, B "/u", 0755));
-  put(st, B "/u/f", "f");
+  bs_test_put_text(st, B "/u/f", "f");
   assert_bs_ok(bs_rename(st, B "/u", B "/u2"));
-  assert_text(st, B "/u2/f", "f");
+  bs_test_assert_text(st, B "/u2/f", "f");
   /* A reflink reads its source through the layers and makes its clone like
    * a new file: over a whiteout, never over a lower file. */
   if (t->caps.native_reflink) {
     assert_bs_ok(bs_reflink(st, B "/d/x", B "/x-clone"));
-    assert_text(st, B "/x-clone", "x");
+    bs_test_assert_text(st, B "/x-clone", "x");
     assert_bs_err(bs_reflink(st, B "/d/x", B "/e/z"), BS_EEXISTS);
     assert_bs_ok(bs_unlink(st, B "/e/z"));
     assert_bs_ok(bs_reflink(st, B "/d/x", B "/e/z"));
-    assert_text(st, B "/e/z", "x");
-    assert_text(st, "/.bs/snapshots/s/e/z", "z");
+    bs_test_assert_text(st, B "/e/z", "x");
+    bs_test_assert_text(st, "/.bs/snapshots/s/e/z", "z");
   } else {
     assert_bs_err(bs_reflink(st, B "/d/x", B "/x-clone"), BS_EUNSUPPORTED);
   }
   /* Between the branch and the main tree: CROSS_DEVICE, as for every tree. */
   assert_bs_err(bs_rename(st, B "/d/x", "/x"), BS_ECROSS_DEVICE);
-  assert_text(st, "/.bs/snapshots/s/d/y", "y");
+  bs_test_assert_text(st, "/.bs/snapshots/s/d/y", "y");
   bs_test_check(st, t);
 }
 
@@ -261,19 +253,19 @@ static void links_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, B "/e/z"));
   assert_bs_ok(bs_symlink(st, "z-was-here", B "/e/z"));
   assert_link_text(st, B "/e/z", "z-was-here");
-  assert_text(st, "/.bs/snapshots/s/e/z", "z");
+  bs_test_assert_text(st, "/.bs/snapshots/s/e/z", "z");
   /* A hard link of a lower file: the file is copied up, then both names
    * share the upper inode; the snapshot keeps its own. */
   assert_bs_ok(bs_link(st, B "/d/x", B "/x-hard"));
-  assert_text(st, B "/x-hard", "x");
+  bs_test_assert_text(st, B "/x-hard", "x");
   assert_bs_ok(bs_stat(st, B "/d/x", &si));
   assert_int_equal(si.nlink, 2);
   assert_bs_ok(bs_write(st, B "/x-hard", 0, "X", 1));
-  assert_text(st, B "/d/x", "X");
-  assert_text(st, "/.bs/snapshots/s/d/x", "x");
+  bs_test_assert_text(st, B "/d/x", "X");
+  bs_test_assert_text(st, "/.bs/snapshots/s/d/x", "x");
   assert_bs_err(bs_link(st, B "/d", B "/d-hard"), BS_EPERMISSION);
   assert_bs_err(bs_link(st, B "/d/x", B "/a"), BS_EEXISTS);
-  assert_listing(st, B, "a;d/;e/;empty/;new-ln;x-hard;");
+  bs_test_assert_listing(st, B, "a;d/;e/;empty/;new-ln;x-hard;");
   bs_test_check(st, t);
 }
 
@@ -299,8 +291,8 @@ static void reopen_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_branch_info bi;
   assert_bs_ok(bs_branch_info_get(st, "b", &bi));
   assert_int_equal(bi.kind, BS_BRANCH_OVERLAY);
-  assert_text(st, B "/a", "Aower-a");
-  assert_listing(st, B "/d", "y;");
+  bs_test_assert_text(st, B "/a", "Aower-a");
+  bs_test_assert_listing(st, B "/d", "y;");
   bs_test_check(st, t);
 }
 
@@ -330,10 +322,10 @@ static void policy_body(bs_store *st, const bs_target *t, void *ctx) {
 
   assert_bs_ok(bs_interpose_set(st, "forwarding", "disabled"));
   assert_refused(st, bs_write(st, B "/a", 0, "X", 1), "policy");
-  assert_text(st, B "/a", "lower-a");
+  bs_test_assert_text(st, B "/a", "lower-a");
   assert_refused(st, bs_chmod(st, B "/d/x", 0600), "policy");
   /* Names only in the upper need no copy-up of a file. */
-  put(st, B "/new", "n");
+  bs_test_put_text(st, B "/new", "n");
   assert_bs_ok(bs_interpose_set(st, "forwarding", "eager_upperize"));
 
   assert_bs_ok(bs_interpose_set(st, "require_reflink", "true"));
@@ -353,7 +345,7 @@ static void policy_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(rc);
   rc = bs_write(st, B "/e/z", 0, "Z", 1);
   assert_bs_ok(rc);
-  put(st, "/big", "0123456789"); /* not in the snapshot: no copy-up */
+  bs_test_put_text(st, "/big", "0123456789"); /* not in the snapshot: no copy-up */
   rc = bs_truncate(st, B "/a", 2);
   if (t->caps.native_reflink)
     assert_bs_ok(rc); /* a reflink copy-up is not bound by max_copy_bytes */
@@ -371,7 +363,7 @@ static void copy_up_policy_refusals(void **state) {
 
 static void kinds_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
-  put(st, "/a", "a");
+  bs_test_put_text(st, "/a", "a");
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
   assert_bs_ok(bs_branch_create_opts(st, si.id, "auto", NULL));
@@ -392,7 +384,7 @@ static void kinds_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_err(bs_branch_create_opts(st, si.id + 9, "o", &ov), BS_ENOT_FOUND);
   assert_bs_err(bs_branch_create_opts(st, si.id, "plain", &ov), BS_EEXISTS);
   assert_bs_err(bs_branch_info_get(st, "none", &bi), BS_ENOT_FOUND);
-  assert_listing(st, "/.bs/branches", "auto/;plain/;");
+  bs_test_assert_listing(st, "/.bs/branches", "auto/;plain/;");
   bs_test_check(st, t);
 }
 

@@ -125,8 +125,8 @@ static void every_fault_during_a_copy_up_leaves_old_or_new(void **state) {
 static void power_body(bs_store *st, const bs_target *t, void *ctx) {
   (void)ctx;
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  ov_put(st, "/d/x", "lower-x");
-  ov_put(st, "/d/y", "lower-y");
+  bs_test_put_text(st, "/d/x", "lower-x");
+  bs_test_put_text(st, "/d/y", "lower-y");
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
   bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};

@@ -178,21 +178,16 @@ static void ovl_umount(ovl *o) {
   }
 }
 
-static void put(bs_store *st, const char *path, const char *text) {
-  assert_bs_ok(bs_create(st, path, 0644));
-  assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
-}
-
 static void setup(bs_store *st) {
-  put(st, "/a", "lower-a");
-  put(st, "/b", "lower-b");
+  bs_test_put_text(st, "/a", "lower-a");
+  bs_test_put_text(st, "/b", "lower-b");
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  put(st, "/d/x", "x");
-  put(st, "/d/y", "y");
+  bs_test_put_text(st, "/d/x", "x");
+  bs_test_put_text(st, "/d/y", "y");
   assert_bs_ok(bs_mkdir(st, "/e", 0750));
-  put(st, "/e/z", "z");
+  bs_test_put_text(st, "/e/z", "z");
   assert_bs_ok(bs_mkdir(st, "/g", 0755));
-  put(st, "/g/w", "w");
+  bs_test_put_text(st, "/g/w", "w");
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
   bs_branch_opts o = {.kind = BS_BRANCH_OVERLAY};
@@ -237,9 +232,9 @@ static void lib_to_kernel_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, B "/g/w"));
   assert_bs_ok(bs_rmdir(st, B "/g"));
   assert_bs_ok(bs_mkdir(st, B "/g", 0700));               /* opaque */
-  put(st, B "/g/new", "fresh");
+  bs_test_put_text(st, B "/g/new", "fresh");
   assert_bs_ok(bs_rename(st, B "/d/y", B "/y2"));         /* copy-up, rename, whiteout */
-  put(st, B "/n", "new");
+  bs_test_put_text(st, B "/n", "new");
   dump lib = {.n = 0};
   kernel_sees(t, st, "b", &lib);
   assert_non_null(strstr(lib.s, "/a f 644 7 UPPER-a\n"));
@@ -324,7 +319,7 @@ static void kernel_to_lib_body(bs_store *st, const bs_target *t, void *ctx) {
    * kernel's whiteout, a removal of the kernel's copy-up. */
   bs_stat_info si;
   assert_bs_err(bs_stat(st, B "/d/x", &si), BS_ENOT_FOUND);
-  put(st, B "/d/x", "again");
+  bs_test_put_text(st, B "/d/x", "again");
   assert_bs_ok(bs_unlink(st, B "/a"));
   assert_bs_err(bs_stat(st, B "/a", &si), BS_ENOT_FOUND);
   char l[BS_TEST_LISTING_MAX];
@@ -353,14 +348,14 @@ static void stacked_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_unlink(st, B "/g/w"));
   assert_bs_ok(bs_rmdir(st, B "/g"));
   assert_bs_ok(bs_mkdir(st, B "/g", 0700));         /* opaque in the middle layer */
-  put(st, B "/g/mid", "mid");
+  bs_test_put_text(st, B "/g/mid", "mid");
   bs_snapshot_info s1;
   assert_bs_ok(bs_branch_snapshot(st, "b", "s1", &s1));
   bs_branch_opts bo = {.kind = BS_BRANCH_OVERLAY};
   assert_bs_ok(bs_branch_create_opts(st, s1.id, "c", &bo));
   assert_bs_ok(bs_write(st, "/.bs/branches/c/d/y", 0, "TOP", 3)); /* copy-up from the bottom */
   assert_bs_ok(bs_unlink(st, "/.bs/branches/c/b"));                 /* whiteout of the bottom */
-  put(st, "/.bs/branches/c/d/x", "again");                          /* over the middle's whiteout */
+  bs_test_put_text(st, "/.bs/branches/c/d/x", "again");                          /* over the middle's whiteout */
   dump lib = {.n = 0};
   kernel_sees(t, st, "c", &lib);
   assert_non_null(strstr(lib.s, "/a f 644 7 MIDer-a\n"));

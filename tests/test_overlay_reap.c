@@ -85,7 +85,7 @@ static void setup_branch(bs_store *st) {
   for (int i = 0; i < NFILES; i++) {
     char p[64];
     snprintf(p, sizeof(p), "/d/f%d", i);
-    ov_put(st, p, "lower");
+    bs_test_put_text(st, p, "lower");
   }
   bs_snapshot_info si;
   assert_bs_ok(bs_snapshot_create(st, "s", &si));
@@ -128,7 +128,7 @@ static void reap_body(bs_store *st, const bs_target *t, void *ctx) {
 
   st = bs_test_reopen(t, st);
   /* Reading reaps nothing. */
-  ov_assert_text(st, "/.bs/branches/b/d/f0", "lower");
+  bs_test_assert_text(st, "/.bs/branches/b/d/f0", "lower");
   listing l = work_list(st, "b");
   assert_int_equal(count_prefix(&l, "#bs."), left + 3);
   /* The first change does. */
@@ -145,7 +145,7 @@ static void reap_body(bs_store *st, const bs_target *t, void *ctx) {
   for (int i = 0; i < NFILES; i++) {
     char p[64];
     snprintf(p, sizeof(p), "/.bs/branches/b/d/f%d", i);
-    ov_assert_text(st, p, "lower");
+    bs_test_assert_text(st, p, "lower");
     assert_bs_ok(bs_stat(st, p, &s));
   }
   bs_test_check(st, t);
@@ -211,7 +211,7 @@ static void live_body(bs_store *st, const bs_target *t, void *ctx) {
     char p[64], text[32];
     snprintf(p, sizeof(p), "/.bs/branches/b/d/f%d", i);
     snprintf(text, sizeof(text), "writer-%d", i);
-    ov_assert_text(st, p, text);
+    bs_test_assert_text(st, p, text);
   }
   printf("overlay_reap: %s: %d stores reaped while another process copied up\n", t->label, rounds);
   bs_test_check(st, t);

@@ -28,9 +28,6 @@
 
 static bs_branch_opts ov = {.kind = BS_BRANCH_OVERLAY};
 
-#define assert_text ov_assert_text
-#define assert_listing ov_assert_listing
-
 static void dump(bs_store *st, const char *top, char out[OV_VIEW_MAX]) {
   out[0] = '\0';
   ov_dump(st, top, "", out);
@@ -73,12 +70,12 @@ static void copy_up_then_snapshot_body(bs_store *st, const bs_target *t, void *c
   assert_bs_ok(bs_write(st, "/.bs/branches/b/d/x", 0, "UPPER", 5)); /* copy-up */
   uint64_t s1 = freeze(st, "b", "s1");
   /* The snapshot reads as the branch did; later writes do not reach it. */
-  assert_text(st, "/.bs/snapshots/s1/d/x", "UPPER-x");
-  assert_text(st, "/.bs/snapshots/s1/a", "a");
-  assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;");
+  bs_test_assert_text(st, "/.bs/snapshots/s1/d/x", "UPPER-x");
+  bs_test_assert_text(st, "/.bs/snapshots/s1/a", "a");
+  bs_test_assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;");
   assert_bs_ok(bs_write(st, "/.bs/branches/b/d/x", 0, "LATER", 5));
-  assert_text(st, "/.bs/snapshots/s1/d/x", "UPPER-x");
-  assert_text(st, "/.bs/snapshots/s0/d/x", "lower-x");
+  bs_test_assert_text(st, "/.bs/snapshots/s1/d/x", "UPPER-x");
+  bs_test_assert_text(st, "/.bs/snapshots/s0/d/x", "lower-x");
   /* It is read-only, with the errors of any snapshot. */
   bs_stat_info si;
   assert_bs_err(bs_write(st, "/.bs/snapshots/s1/d/x", 0, "n", 1), BS_EPERMISSION);
@@ -88,8 +85,8 @@ static void copy_up_then_snapshot_body(bs_store *st, const bs_target *t, void *c
   assert_bs_err(bs_link(st, "/.bs/snapshots/s1/a", "/.bs/branches/b/x2"), BS_ECROSS_DEVICE);
   assert_bs_err(bs_rename(st, "/.bs/snapshots/s1/a", "/.bs/snapshots/s1/a2"), BS_EPERMISSION);
   assert_bs_err(bs_chmod(st, "/.bs/snapshots/s1/a", 0600), BS_EPERMISSION);
-  assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;");
-  assert_text(st, "/.bs/snapshots/s1/a", "a");
+  bs_test_assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;");
+  bs_test_assert_text(st, "/.bs/snapshots/s1/a", "a");
   assert_bs_err(bs_setxattr(st, "/.bs/snapshots/s1/a", "user.k", "v", 1), BS_EPERMISSION);
   /* A branch of it stacks on it: two layers below its upper. */
   overlay_of(st, s1, "c");
@@ -105,12 +102,12 @@ static void copy_up_then_snapshot_body(bs_store *st, const bs_target *t, void *c
   assert_string_equal(ly.lower, want);
   snprintf(want, sizeof(want), "/.bs/snap/%llu", (unsigned long long)s0.id);
   assert_string_equal(ly.lowers[1], want);
-  assert_text(st, "/.bs/branches/c/d/x", "UPPER-x");
+  bs_test_assert_text(st, "/.bs/branches/c/d/x", "UPPER-x");
   assert_bs_ok(bs_write(st, "/.bs/branches/c/d/y", 0, "C", 1)); /* copy-up from the bottom layer */
-  assert_text(st, "/.bs/branches/c/d/y", "Cower-y");
+  bs_test_assert_text(st, "/.bs/branches/c/d/y", "Cower-y");
   assert_bs_ok(bs_write(st, "/.bs/branches/c/d/x", 0, "c", 1)); /* copy-up from the middle layer */
-  assert_text(st, "/.bs/branches/c/d/x", "cPPER-x");
-  assert_text(st, "/.bs/snapshots/s1/d/x", "UPPER-x");
+  bs_test_assert_text(st, "/.bs/branches/c/d/x", "cPPER-x");
+  bs_test_assert_text(st, "/.bs/snapshots/s1/d/x", "UPPER-x");
   assert_bs_ok(bs_stat(st, "/.bs/branches/c/e/z", &si));
   /* The frozen upper holds only what the branch changed: O(changed files). */
   if (t->kind == BS_TARGET_REAL) {
@@ -136,7 +133,7 @@ static void overlay_copy_up_on_write_then_snapshot(void **state) {
 static void three_levels(bs_store *st) {
   ov_view_setup(st); /* /a, /d/{x,y}, /e/z */
   assert_bs_ok(bs_mkdir(st, "/k", 0750));
-  ov_put(st, "/k/k1", "k1");
+  bs_test_put_text(st, "/k/k1", "k1");
   bs_snapshot_info s0;
   assert_bs_ok(bs_snapshot_create(st, "s0", &s0));
   overlay_of(st, s0.id, "b1");
@@ -144,18 +141,18 @@ static void three_levels(bs_store *st) {
   assert_bs_ok(bs_unlink(st, "/.bs/branches/b1/e/z"));
   assert_bs_ok(bs_rmdir(st, "/.bs/branches/b1/e"));
   assert_bs_ok(bs_mkdir(st, "/.bs/branches/b1/e", 0700)); /* opaque in the middle layer */
-  ov_put(st, "/.bs/branches/b1/e/new", "new");
-  ov_put(st, "/.bs/branches/b1/m1", "m1");
+  bs_test_put_text(st, "/.bs/branches/b1/e/new", "new");
+  bs_test_put_text(st, "/.bs/branches/b1/m1", "m1");
   uint64_t s1 = freeze(st, "b1", "s1");
   overlay_of(st, s1, "b2");
   assert_bs_ok(bs_write(st, "/.bs/branches/b2/d/y", 0, "Y2", 2)); /* copy-up from the bottom */
   assert_bs_ok(bs_unlink(st, "/.bs/branches/b2/a"));                 /* whiteout of the bottom */
-  ov_put(st, "/.bs/branches/b2/d/x", "x2");                          /* over the middle's whiteout */
+  bs_test_put_text(st, "/.bs/branches/b2/d/x", "x2");                          /* over the middle's whiteout */
   assert_bs_ok(bs_mkdir(st, "/.bs/branches/b2/n2", 0755));
   uint64_t s2 = freeze(st, "b2", "s2");
   overlay_of(st, s2, "b3");
   /* Changes after a snapshot reach neither it nor what stacks on it. */
-  ov_put(st, "/.bs/branches/b1/late", "late");
+  bs_test_put_text(st, "/.bs/branches/b1/late", "late");
   assert_bs_ok(bs_unlink(st, "/.bs/branches/b2/m1"));
 }
 
@@ -168,9 +165,9 @@ static void assert_three_levels(bs_store *st) {
   assert_string_equal(v, three_view);
   dump(st, "/.bs/snapshots/s2", v);
   assert_string_equal(v, three_view);
-  assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;k/;m1;");
-  assert_listing(st, "/.bs/snapshots/s1/d", "y;");
-  assert_listing(st, "/.bs/snapshots/s1/e", "new;");
+  bs_test_assert_listing(st, "/.bs/snapshots/s1", "a;d/;e/;k/;m1;");
+  bs_test_assert_listing(st, "/.bs/snapshots/s1/d", "y;");
+  bs_test_assert_listing(st, "/.bs/snapshots/s1/e", "new;");
   bs_branch_info bi;
   assert_bs_ok(bs_branch_info_get(st, "b3", &bi));
   assert_int_equal(bi.depth, 3);
@@ -189,17 +186,17 @@ static void three_levels_body(bs_store *st, const bs_target *t, void *ctx) {
   /* Changes in the top branch: copy-ups from each layer, a whiteout over
    * the middle's file, a new directory over the middle's opaque one. */
   assert_bs_ok(bs_write(st, "/.bs/branches/b3/k/k1", 0, "K", 1));
-  assert_text(st, "/.bs/branches/b3/k/k1", "K1");
+  bs_test_assert_text(st, "/.bs/branches/b3/k/k1", "K1");
   assert_bs_ok(bs_stat(st, "/.bs/branches/b3/k", &si));
   assert_int_equal(si.mode, 0750);
   assert_bs_ok(bs_unlink(st, "/.bs/branches/b3/m1"));
   assert_bs_ok(bs_unlink(st, "/.bs/branches/b3/e/new"));
   assert_bs_ok(bs_rmdir(st, "/.bs/branches/b3/e"));
   assert_bs_ok(bs_mkdir(st, "/.bs/branches/b3/e", 0755));
-  assert_listing(st, "/.bs/branches/b3", "d/;e/;k/;n2/;");
-  assert_listing(st, "/.bs/branches/b3/e", "");
-  assert_text(st, "/.bs/snapshots/s2/k/k1", "k1");
-  assert_listing(st, "/.bs/snapshots/s2/e", "new;");
+  bs_test_assert_listing(st, "/.bs/branches/b3", "d/;e/;k/;n2/;");
+  bs_test_assert_listing(st, "/.bs/branches/b3/e", "");
+  bs_test_assert_text(st, "/.bs/snapshots/s2/k/k1", "k1");
+  bs_test_assert_listing(st, "/.bs/snapshots/s2/e", "new;");
   /* A native branch of a stacked snapshot is a copy of its merged view. */
   bs_snapshot_info s2;
   assert_bs_ok(bs_snapshot_lookup(st, "s2", &s2));
@@ -208,8 +205,8 @@ static void three_levels_body(bs_store *st, const bs_target *t, void *ctx) {
   dump(st, "/.bs/branches/nat", v);
   assert_string_equal(v, three_view);
   assert_bs_ok(bs_write(st, "/.bs/branches/nat/d/x", 0, "N", 1));
-  assert_text(st, "/.bs/branches/nat/d/x", "N2");
-  assert_text(st, "/.bs/snapshots/s2/d/x", "x2");
+  bs_test_assert_text(st, "/.bs/branches/nat/d/x", "N2");
+  bs_test_assert_text(st, "/.bs/snapshots/s2/d/x", "x2");
   /* AUTO makes an overlay branch of a stacked snapshot, wherever. */
   assert_bs_ok(bs_branch_create_opts(st, s2.id, "auto", NULL));
   bs_branch_info ai;
@@ -220,8 +217,8 @@ static void three_levels_body(bs_store *st, const bs_target *t, void *ctx) {
   st = bs_test_reopen(t, st);
   dump(st, "/.bs/snapshots/s2", v);
   assert_string_equal(v, three_view);
-  assert_listing(st, "/.bs/branches/b3", "d/;e/;k/;n2/;");
-  assert_text(st, "/.bs/branches/b3/k/k1", "K1");
+  bs_test_assert_listing(st, "/.bs/branches/b3", "d/;e/;k/;n2/;");
+  bs_test_assert_text(st, "/.bs/branches/b3/k/k1", "K1");
   bs_branch_info bi;
   assert_bs_ok(bs_branch_info_get(st, "b3", &bi));
   assert_int_equal(bi.depth, 3);
@@ -250,7 +247,7 @@ static uint64_t deep_chain(bs_store *st) {
     overlay_of(st, id, b);
     snprintf(p, sizeof(p), "/.bs/branches/%s/f%u", b, d);
     snprintf(text, sizeof(text), "level %u", d);
-    ov_put(st, p, text);
+    bs_test_put_text(st, p, text);
     snprintf(p, sizeof(p), "/.bs/branches/%s/a", b);
     assert_bs_ok(bs_write(st, p, 0, text, strlen(text)));
     if (d == 3) {
@@ -264,12 +261,12 @@ static uint64_t deep_chain(bs_store *st) {
       assert_bs_ok(bs_rmdir(st, p));
       assert_bs_ok(bs_mkdir(st, p, 0711));
       snprintf(p, sizeof(p), "/.bs/branches/%s/e/only", b);
-      ov_put(st, p, "opaque");
+      bs_test_put_text(st, p, "opaque");
     }
     id = freeze(st, b, sn);
   }
   overlay_of(st, id, "top");
-  ov_put(st, "/.bs/branches/top/t", "top");
+  bs_test_put_text(st, "/.bs/branches/top/t", "top");
   assert_bs_ok(bs_unlink(st, "/.bs/branches/top/f4"));
   return id;
 }
@@ -325,12 +322,12 @@ static void refcounts_body(bs_store *st, const bs_target *t, void *ctx) {
   bs_snapshot_info s0;
   assert_bs_ok(bs_snapshot_create(st, "s0", &s0));
   overlay_of(st, s0.id, "b");
-  ov_put(st, "/.bs/branches/b/n", "n");
+  bs_test_put_text(st, "/.bs/branches/b/n", "n");
   uint64_t s1 = freeze(st, "b", "s1");
   overlay_of(st, s1, "c");
   /* The branch that was frozen goes; its snapshot keeps what it froze. */
   assert_bs_ok(bs_branch_delete(st, "b"));
-  assert_text(st, "/.bs/snapshots/s1/n", "n");
+  bs_test_assert_text(st, "/.bs/snapshots/s1/n", "n");
   assert_bs_err(bs_snapshot_delete(st, s0.id), BS_EBUSY);
   assert_non_null(strstr(bs_last_message(st), "lower of a stacked snapshot"));
   assert_bs_err(bs_snapshot_delete(st, s1), BS_EBUSY);
@@ -360,7 +357,7 @@ static void refcounts_body(bs_store *st, const bs_target *t, void *ctx) {
   assert_bs_ok(bs_branch_create(st, s0.id, "nat"));
   assert_bs_ok(bs_write(st, "/.bs/branches/nat/a", 0, "N", 1));
   freeze(st, "nat", "of-native");
-  assert_text(st, "/.bs/snapshots/of-native/a", "N");
+  bs_test_assert_text(st, "/.bs/snapshots/of-native/a", "N");
   bs_test_check(st, t);
 }
 
@@ -379,7 +376,7 @@ static void changed_branch(bs_store *st) {
   assert_bs_ok(bs_write(st, "/.bs/branches/b/d/x", 0, "U", 1));
   assert_bs_ok(bs_unlink(st, "/.bs/branches/b/d/y"));
   assert_bs_ok(bs_mkdir(st, "/.bs/branches/b/n", 0755));
-  ov_put(st, "/.bs/branches/b/n/f", "f");
+  bs_test_put_text(st, "/.bs/branches/b/n/f", "f");
 }
 
 /* ---- power loss at every step of a freeze and of a flatten (sim) ---------------------- */

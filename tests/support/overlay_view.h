@@ -23,35 +23,14 @@ typedef enum ov_change {
 static const char *const ov_change_names[] = {"write of a lower file", "unlink of a lower file",
                                               "mkdir over a whiteout", "chmod of a lower directory", "chmod of a lower file"};
 
-static inline void ov_put(bs_store *st, const char *path, const char *text) {
-  assert_bs_ok(bs_create(st, path, 0644));
-  assert_bs_ok(bs_write(st, path, 0, text, strlen(text)));
-}
-
-/* File @path holds @text. */
-static inline void ov_assert_text(bs_store *st, const char *path, const char *text) {
-  char buf[256];
-  size_t n = 0;
-  assert_bs_ok(bs_read(st, path, 0, buf, sizeof(buf) - 1, &n));
-  buf[n] = '\0';
-  assert_string_equal(buf, text);
-}
-
-/* Directory @path lists as @want (bs_test_listing). */
-static inline void ov_assert_listing(bs_store *st, const char *path, const char *want) {
-  char l[BS_TEST_LISTING_MAX];
-  bs_test_listing(st, path, l);
-  assert_string_equal(l, want);
-}
-
 /* The lower tree the changes work on (snapshot it next). */
 static inline void ov_view_setup(bs_store *st) {
-  ov_put(st, "/a", "a");
+  bs_test_put_text(st, "/a", "a");
   assert_bs_ok(bs_mkdir(st, "/d", 0755));
-  ov_put(st, "/d/x", "lower-x");
-  ov_put(st, "/d/y", "lower-y");
+  bs_test_put_text(st, "/d/x", "lower-x");
+  bs_test_put_text(st, "/d/y", "lower-y");
   assert_bs_ok(bs_mkdir(st, "/e", 0755));
-  ov_put(st, "/e/z", "z");
+  bs_test_put_text(st, "/e/z", "z");
 }
 
 /* The whole view of directory @top: "path/ mode" or "path mode size content" lines. */
