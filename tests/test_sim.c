@@ -527,6 +527,16 @@ static void committed_image(char *f, size_t cap, int version) {
   free(img);
 }
 
+/* Image file @f is of version @version (byte 8 of its header). */
+static void assert_image_version(const char *f, int version) {
+  FILE *in = fopen(f, "rb");
+  assert_non_null(in);
+  uint8_t head[12];
+  assert_int_equal(fread(head, 1, sizeof(head), in), sizeof(head));
+  fclose(in);
+  assert_int_equal(head[8], version);
+}
+
 /* An image saved before the registry moved to the core (version 2: the
  * sim named its own trees) loads with every snapshot and branch as it was,
  * and is saved as version 4.  tests/data/sim-image-v2.img: apfs, snapshots
@@ -566,11 +576,7 @@ static void sim_image_of_version_2_keeps_its_snapshots(void **state) {
     assert_bs_ok(bs_snapshot_delete(st, s3.id));
     assert_bs_ok(bs_sim_save(st, f));
     bs_close(st);
-    FILE *in = fopen(f, "rb");
-    uint8_t head[12];
-    assert_int_equal(fread(head, 1, sizeof(head), in), sizeof(head));
-    fclose(in);
-    assert_int_equal(head[8], 4);
+    assert_image_version(f, 4);
   }
   unlink(f);
 }
@@ -613,11 +619,7 @@ static void sim_image_of_version_3_keeps_its_files_and_trees(void **state) {
     }
     assert_bs_ok(bs_sim_save(st, f));
     bs_close(st);
-    FILE *in = fopen(f, "rb");
-    uint8_t head[12];
-    assert_int_equal(fread(head, 1, sizeof(head), in), sizeof(head));
-    fclose(in);
-    assert_int_equal(head[8], 4);
+    assert_image_version(f, 4);
   }
   unlink(f);
 }
