@@ -3,6 +3,10 @@
 #ifndef BS_TRACE_INTERNAL_H
 #define BS_TRACE_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "lab/trace.h"
 
 /* A new empty trace with the header of seed @seed of campaign @o. */
@@ -16,6 +20,9 @@ int bs__trace_set_body(bs_trace *t, const char *body, size_t n);
  * first one is kept, shortened, in @out. */
 void bs__trace_difference(bs_replay_result *out, const bs_trace_line *l, size_t i,
                           const char *actual);
+/* The decimal number of the @n bytes at @s (no sign, no leading zero, at
+ * most UINT64_MAX) into *@out; false if it is none. */
+bool bs__trace_u64(const char *s, size_t n, uint64_t *out);
 /* The kind of the body line @text. */
 bs_trace_line_kind bs__trace_kind_of(const char *text);
 

@@ -337,19 +337,6 @@ static bool unescape(const char *tok, size_t n, char *out, size_t max) {
   return w > 0;
 }
 
-static bool parse_num(const char *s, size_t n, uint64_t *out) {
-  if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
-    return false;
-  uint64_t x = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9' || x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-      return false;
-    x = x * 10 + (uint64_t)(s[i] - '0');
-  }
-  *out = x;
-  return true;
-}
-
 static bool parse_time(const char *s, size_t n, int64_t *out) {
   uint64_t x;
   if (n == 4 && memcmp(s, "omit", 4) == 0) {
@@ -357,7 +344,7 @@ static bool parse_time(const char *s, size_t n, int64_t *out) {
     return true;
   }
   bool neg = n > 0 && s[0] == '-';
-  if (!parse_num(s + neg, n - neg, &x) || x > (uint64_t)INT64_MAX || (neg && x == 0))
+  if (!bs__trace_u64(s + neg, n - neg, &x) || x > (uint64_t)INT64_MAX || (neg && x == 0))
     return false;
   *out = neg ? -(int64_t)x : (int64_t)x;
   return true;
@@ -369,7 +356,7 @@ static bool parse_id(const char *s, size_t n, uint32_t *out) {
     *out = BS_ID_KEEP;
     return true;
   }
-  if (!parse_num(s, n, &x) || x >= BS_ID_KEEP)
+  if (!bs__trace_u64(s, n, &x) || x >= BS_ID_KEEP)
     return false;
   *out = (uint32_t)x;
   return true;
@@ -409,10 +396,10 @@ static int field(int f, const char *tok, size_t n, bs_mop_text *t, char *why, si
   uint64_t x = 0;
   bool ok;
   switch (f) {
-  case F_OFF: ok = parse_num(v, vn, &op->off); break;
-  case F_OFF2: ok = parse_num(v, vn, &op->off2); break;
-  case F_LEN: ok = parse_num(v, vn, &op->len); break;
-  case F_SIZE: ok = parse_num(v, vn, &op->size); break;
+  case F_OFF: ok = bs__trace_u64(v, vn, &op->off); break;
+  case F_OFF2: ok = bs__trace_u64(v, vn, &op->off2); break;
+  case F_LEN: ok = bs__trace_u64(v, vn, &op->len); break;
+  case F_SIZE: ok = bs__trace_u64(v, vn, &op->size); break;
   case F_MODE:
     ok = vn >= 1 && vn <= 5 && v[0] == '0';
     for (size_t i = 1; ok && i < vn; i++) {
@@ -425,7 +412,7 @@ static int field(int f, const char *tok, size_t n, bs_mop_text *t, char *why, si
   case F_GID: ok = parse_id(v, vn, &op->gid); break;
   case F_ATIME: ok = parse_time(v, vn, &op->atime); break;
   case F_MTIME: ok = parse_time(v, vn, &op->mtime); break;
-  case F_FLAGS: ok = parse_num(v, vn, &x) && x <= kinds[op->kind].max_flags; op->flags = (uint32_t)x; break;
+  case F_FLAGS: ok = bs__trace_u64(v, vn, &x) && x <= kinds[op->kind].max_flags; op->flags = (uint32_t)x; break;
   default:
     ok = vn == 16;
     for (size_t i = 0; ok && i < vn; i++) {

@@ -45,18 +45,20 @@ static int fail(parser *p, const char *fmt, ...) {
   return BS_EINVALID;
 }
 
-static bool parse_u64(const char *s, uint64_t *out) {
-  if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+bool bs__trace_u64(const char *s, size_t n, uint64_t *out) {
+  if (n == 0 || (s[0] == '0' && n > 1))
     return false;
   uint64_t x = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9' || x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9' || x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
       return false;
-    x = x * 10 + (uint64_t)(*s - '0');
+    x = x * 10 + (uint64_t)(s[i] - '0');
   }
   *out = x;
   return true;
 }
+
+static bool parse_u64(const char *s, uint64_t *out) { return bs__trace_u64(s, strlen(s), out); }
 
 static int err_code(const char *name) {
   for (int w = 0; w < BS_ERROR_COUNT; w++)
