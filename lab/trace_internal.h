@@ -23,6 +23,10 @@ void bs__trace_difference(bs_replay_result *out, const bs_trace_line *l, size_t 
 /* The decimal number of the @n bytes at @s (no sign, no leading zero, at
  * most UINT64_MAX) into *@out; false if it is none. */
 bool bs__trace_u64(const char *s, size_t n, uint64_t *out);
+/* The value of lower-case hex digit @c, or -1. */
+static inline int bs__trace_hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 /* The kind of the body line @text. */
 bs_trace_line_kind bs__trace_kind_of(const char *text);
 

@@ -310,10 +310,6 @@ static int bad(char *why, size_t cap, const char *fmt, ...) {
   return BS_EINVALID;
 }
 
-static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Escaped token @tok (of @n bytes) into @out (at most @max bytes); false if malformed. */
 static bool unescape(const char *tok, size_t n, char *out, size_t max) {
   size_t w = 0;
@@ -321,8 +317,8 @@ static bool unescape(const char *tok, size_t n, char *out, size_t max) {
     unsigned char c = (unsigned char)tok[i];
     if (c == '\\') {
       int h1, h2;
-      if (i + 3 >= n || tok[i + 1] != 'x' || (h1 = hexval(tok[i + 2])) < 0 ||
-          (h2 = hexval(tok[i + 3])) < 0 || (h1 | h2) == 0)
+      if (i + 3 >= n || tok[i + 1] != 'x' || (h1 = bs__trace_hexval(tok[i + 2])) < 0 ||
+          (h2 = bs__trace_hexval(tok[i + 3])) < 0 || (h1 | h2) == 0)
         return false;
       c = (unsigned char)(h1 * 16 + h2);
       i += 3;
@@ -416,7 +412,7 @@ static int field(int f, const char *tok, size_t n, bs_mop_text *t, char *why, si
   default:
     ok = vn == 16;
     for (size_t i = 0; ok && i < vn; i++) {
-      int h = hexval(v[i]);
+      int h = bs__trace_hexval(v[i]);
       ok = h >= 0;
       x = x * 16 + (uint64_t)(h < 0 ? 0 : h);
     }

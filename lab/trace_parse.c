@@ -204,9 +204,7 @@ static int data_line(parser *p, const char *s) {
   if (p->pending_have + n / 2 > l->data_len)
     return fail(p, "more data than the %zu bytes of line %" PRIu32, l->data_len, p->pending_line);
   for (size_t i = 0; i < n; i += 2) {
-    int hi = hex[i] >= '0' && hex[i] <= '9' ? hex[i] - '0' : hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 10 : -1;
-    int lo = hex[i + 1] >= '0' && hex[i + 1] <= '9' ? hex[i + 1] - '0'
-           : hex[i + 1] >= 'a' && hex[i + 1] <= 'f' ? hex[i + 1] - 'a' + 10 : -1;
+    int hi = bs__trace_hexval(hex[i]), lo = bs__trace_hexval(hex[i + 1]);
     if (hi < 0 || lo < 0)
       return fail(p, "bad hex digit in the data line");
     l->data[p->pending_have++] = (unsigned char)(hi * 16 + lo);
