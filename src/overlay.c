@@ -748,6 +748,13 @@ static int byte_copy(bs_store *st, const char *src, const bs_stat_info *si, cons
   return rc;
 }
 
+/* The bytes, then the mode, times and xattrs of @src (stat @si) into the
+ * new, empty file @dst. */
+static int fill_copy(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
+  int rc = byte_copy(st, src, si, dst);
+  return rc != 0 ? rc : copy_meta(st, src, si, dst);
+}
+
 typedef struct file_ctx {
   const char *src;
   const bs_stat_info *si;
@@ -779,9 +786,7 @@ static int copy_file(bs_store *st, const char *bpath, void *ctx) {
                                       f->si->size, pol.max_copy_bytes);
   if ((rc = st->ops->create(st, bpath, 0600)) != 0)
     return rc;
-  if ((rc = byte_copy(st, f->src, f->si, bpath)) == 0)
-    rc = copy_meta(st, f->src, f->si, bpath);
-  if (rc != 0)
+  if ((rc = fill_copy(st, f->src, f->si, bpath)) != 0)
     discard_failed(st, bpath);
   return rc;
 }
@@ -793,9 +798,7 @@ static int copy_file(bs_store *st, const char *bpath, void *ctx) {
 static int defective_copy(bs_store *st, const char *src, const bs_stat_info *si, const char *dst) {
   int rc = st->ops->create(st, dst, 0600);
   if (rc == 0)
-    rc = byte_copy(st, src, si, dst);
-  if (rc == 0)
-    rc = copy_meta(st, src, si, dst);
+    rc = fill_copy(st, src, si, dst);
   char *dir = rc == 0 ? strdup(dst) : NULL;
   if (rc == 0 && !dir)
     return BS_ENO_MEMORY;
